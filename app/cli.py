@@ -1,0 +1,86 @@
+"""The `relance` command line: thin commands over the core.
+
+Each command group lives in its own module under `relance.commands` and registers itself
+on the app; this module only holds the global options and renders errors once.
+Exit codes: 0 fine, 1 a finding (check errors, failed sends), 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from relance.context import AppContext
+from relance.errors import RelanceError
+
+# Command modules, each with a `register(app)` function.
+COMMAND_MODULES = [
+    "workspace_cmd",
+]
+
+app = typer.Typer(
+    name="relance",
+    help="Rules-as-code back office for accounts receivable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (else RELANCE_DATABASE_URL, relance.toml)."),
+    ] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace folder (default: found from here up)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print results as JSON for machines.")
+    ] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Who you are (default: the OS user).")
+    ] = None,
+) -> None:
+    ctx.obj = AppContext(
+        workspace_path=workspace, db_override=db, json_output=json_output, user_override=user
+    )
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"relance.commands.{name}")
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, render a RelanceError as one sentence, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except RelanceError as exc:
+        typer.echo(f"relance: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("relance: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("relance: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,59 @@
+"""What every command needs: the workspace, the store, the user, and how to print."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relance.store.db import Store, open_store
+from relance.workspace import Workspace, find_workspace
+from rich.console import Console
+
+USER_ENV = "RELANCE_USER"
+
+
+@dataclass
+class AppContext:
+    workspace_path: Path | None = None
+    db_override: str | None = None
+    json_output: bool = False
+    user_override: str | None = None
+    _workspace: Workspace | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = find_workspace(self.workspace_path)
+        return self._workspace
+
+    @property
+    def database_url(self) -> str:
+        return self.workspace.database_url(self.db_override)
+
+    @property
+    def store(self) -> Store:
+        """The workspace's store, opened (and migrated) on first use."""
+        if self._store is None:
+            self._store = open_store(self.database_url)
+        return self._store
+
+    @property
+    def user(self) -> str:
+        return self.user_override or os.environ.get(USER_ENV) or getpass.getuser()
+
+    @property
+    def console(self) -> Console:
+        return Console()
+
+    @property
+    def err_console(self) -> Console:
+        return Console(stderr=True)
+
+    def emit_json(self, payload: Any) -> None:
+        """Print one JSON document on stdout (for `--json`)."""
+        print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))

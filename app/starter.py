@@ -1,0 +1,65 @@
+"""The files of a new workspace, taken from the package so an installed relance has them."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from relance.workspace import CONFIG_NAME
+
+STARTER_CONFIG = """\
+# relance workspace configuration. Secrets (SMTP password, SMS token) never go here:
+# they come from the environment (see docs/configuration.md).
+
+[workspace]
+rules = "rules"
+templates = "templates"
+outbox = "outbox"
+
+[database]
+# Default: relance.sqlite in this folder. For a team, a PostgreSQL URL:
+# url = "postgresql+psycopg://relance@db.example/relance"
+
+[run]
+# Routine actions are approved automatically; set to false to review every action.
+auto_approve = true
+timezone = "Europe/Paris"
+
+[users]
+# name = "role" with role one of credit_manager, operator, auditor.
+# alice = "credit_manager"
+# bruno = "operator"
+"""
+
+
+def _copy_tree(source: Traversable, target: Path, suffixes: tuple[str, ...],
+               overwrite: bool, written: list[Path]) -> None:
+    for entry in source.iterdir():
+        if entry.name.startswith(("_", ".")):
+            continue
+        destination = target / entry.name
+        if entry.is_dir():
+            _copy_tree(entry, destination, suffixes, overwrite, written)
+        elif entry.name.endswith(suffixes) and (overwrite or not destination.exists()):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(entry.read_bytes())
+            written.append(destination)
+
+
+def create_workspace(directory: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write relance.toml, the starter rules and the default templates; keep what exists
+    unless `overwrite`. Returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    config = directory / CONFIG_NAME
+    if overwrite or not config.exists():
+        config.write_text(STARTER_CONFIG, encoding="utf-8")
+        written.append(config)
+    (directory / "rules").mkdir(exist_ok=True)
+    (directory / "templates").mkdir(exist_ok=True)
+    _copy_tree(resources.files("relance.rules"), directory / "rules", (".rules", ".rules.test"),
+               overwrite, written)
+    _copy_tree(resources.files("relance.templates"), directory / "templates",
+               (".html", ".txt", ".css", ".toml", ".svg", ".png"), overwrite, written)
+    return written

@@ -1,0 +1,84 @@
+"""A workspace: a folder with `relance.toml`, `rules/`, `templates/`, the SQLite file and
+the `outbox/`. Each subsystem reads its own section of the TOML file and validates it.
+
+The database URL is taken, in order, from `--db`, `RELANCE_DATABASE_URL`, the
+`[database] url` of `relance.toml`, and finally `relance.sqlite` in the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relance.errors import ConfigError
+
+CONFIG_NAME = "relance.toml"
+DEFAULT_DB_NAME = "relance.sqlite"
+DATABASE_URL_ENV = "RELANCE_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.root / str(self.section("workspace").get("rules", "rules"))
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / str(self.section("workspace").get("templates", "templates"))
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.root / str(self.section("workspace").get("outbox", "outbox"))
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A table of `relance.toml` (empty when absent); refuses a non-table value."""
+        value = self.config.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.config_label}: [{name}] must be a table")
+        return value
+
+    @property
+    def config_label(self) -> str:
+        return str(self.config_path) if self.config_path else CONFIG_NAME
+
+    def database_url(self, override: str | None = None) -> str:
+        if override:
+            return override
+        from_env = os.environ.get(DATABASE_URL_ENV)
+        if from_env:
+            return from_env
+        configured = self.section("database").get("url")
+        if configured is not None:
+            if not isinstance(configured, str) or not configured:
+                raise ConfigError(f"{self.config_label}: [database] url must be a text")
+            return configured
+        return f"sqlite:///{(self.root / DEFAULT_DB_NAME).resolve()}"
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def find_workspace(start: Path | None = None) -> Workspace:
+    """The workspace holding `start` (default: the current folder), found by walking up
+    to the nearest `relance.toml`; without one, `start` itself with an empty config."""
+    origin = (start or Path.cwd()).resolve()
+    for folder in (origin, *origin.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return Workspace(folder, load_config(candidate), candidate)
+    return Workspace(origin)

@@ -1,0 +1,616 @@
+"""The book of accounts receivable, as SQLAlchemy 2 typed models.
+
+Money columns are integer minor units (`*_minor`) beside a three-letter currency; no
+float column exists anywhere in the schema. Every table that a creditor owns carries
+`creditor_id` so that a multi-creditor workspace can filter every query by creditor.
+
+Schema changes go through an Alembic migration in `store/migrations/versions/`; a test
+checks that the migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated, Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names make migrations portable between SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MinorUnits = Annotated[int, mapped_column(BigInteger)]
+"""An amount in the currency's minor unit (cents for EUR)."""
+Currency = Annotated[str, mapped_column(String(3))]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+def _pk() -> Mapped[int]:
+    return mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class Stage(enum.StrEnum):
+    """Where a case stands in the recovery process."""
+
+    REMINDER = "reminder"
+    AMICABLE = "amicable"
+    LITIGATION = "litigation"
+
+
+class InvoiceStatus(enum.StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class Channel(enum.StrEnum):
+    """What an action does; the first four are outbound communications to the debtor."""
+
+    LETTER = "letter"
+    EMAIL = "email"
+    SMS = "sms"
+    CALL = "call"
+    NOTIFY = "notify"
+    ESCALATE = "escalate"
+
+
+OUTBOUND_CHANNELS = frozenset({Channel.LETTER, Channel.EMAIL, Channel.SMS, Channel.CALL})
+
+
+class ActionState(enum.StrEnum):
+    """The life of a queued action.
+
+    proposed -> approved -> in_flight -> sent | failed | retry_wait | uncertain;
+    proposed -> rejected; proposed/approved/retry_wait -> cancelled.
+    """
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    IN_FLIGHT = "in_flight"
+    RETRY_WAIT = "retry_wait"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+# Actions in these states did not happen and never will: they do not count as a rule
+# having acted for `after`, `reminders_sent` or `last_action`.
+VOID_ACTION_STATES = frozenset({ActionState.REJECTED, ActionState.CANCELLED, ActionState.FAILED})
+
+
+class ItemState(enum.StrEnum):
+    """An invoice's membership of a (possibly grouped) action."""
+
+    ACTIVE = "active"
+    DROPPED = "dropped"  # paid, paused or disputed after the run: left out of the send
+
+
+class PromiseStatus(enum.StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (no native PG enum) so that adding a state is a one-line
+    # change and SQLite and PostgreSQL share the same migrations.
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+# --------------------------------------------------------------------------- parties
+
+
+class Creditor(Base):
+    """A company whose receivables are chased; its branding appears on every letter."""
+
+    __tablename__ = "creditor"
+
+    id: Mapped[int] = _pk()
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text, default="")
+    country: Mapped[str] = mapped_column(String(2), default="FR")
+    siren: Mapped[str | None] = mapped_column(String(20))
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    iban: Mapped[str | None] = mapped_column(String(40))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    email: Mapped[str | None] = mapped_column(String(200))
+    reply_to: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    logo_path: Mapped[str | None] = mapped_column(String(400))
+    legal_mentions: Mapped[str] = mapped_column(Text, default="")
+    # French B2B late-payment penalties (Code de commerce L441-10) shown on letters.
+    late_penalties: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A contractual annual rate in percent, as text to stay exact ("12.50"); None: legal.
+    penalty_rate: Mapped[str | None] = mapped_column(String(12))
+    # Freeze the penalty rate at the due date instead of per half-year segment.
+    penalty_rate_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    debtors: Mapped[list[Debtor]] = relationship(back_populates="creditor")
+
+
+class Debtor(Base):
+    """A customer of a creditor; pauses and contacts are the debtor's."""
+
+    __tablename__ = "debtor"
+    __table_args__ = (UniqueConstraint("creditor_id", "ref"),)
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
+    ref: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(300))
+    segment: Mapped[str] = mapped_column(String(60), default="")
+    email: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(Text, default="")
+    country: Mapped[str] = mapped_column(String(2), default="FR")
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    payment_method: Mapped[str] = mapped_column(String(40), default="")
+    sales_rep: Mapped[str | None] = mapped_column(String(120))
+    risk: Mapped[int | None] = mapped_column(Integer)
+    # The pause covers up to and including `paused_until`.
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    # A consumer debtor: no L441-10 penalties, no recovery indemnity, no fees.
+    is_consumer: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    creditor: Mapped[Creditor] = relationship(back_populates="debtors")
+    tags: Mapped[list[DebtorTag]] = relationship(
+        back_populates="debtor", cascade="all, delete-orphan"
+    )
+    invoices: Mapped[list[Invoice]] = relationship(back_populates="debtor")
+
+
+class DebtorTag(Base):
+    """One tag of a debtor; a table of its own so that `'vip' in tags` is an indexed EXISTS."""
+
+    __tablename__ = "debtor_tag"
+
+    debtor_id: Mapped[int] = mapped_column(
+        ForeignKey("debtor.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(60), primary_key=True)
+
+    debtor: Mapped[Debtor] = relationship(back_populates="tags")
+
+
+# --------------------------------------------------------------------------- invoices
+
+
+class Invoice(Base):
+    """An invoice (or a credit note, with a negative amount) and its open balance."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("creditor_id", "number"),
+        # Runs only look at open invoices: a partial index keeps them cheap to find.
+        Index(
+            "ix_invoice_open_due",
+            "creditor_id",
+            "due_date",
+            sqlite_where=text("balance_minor > 0"),
+            postgresql_where=text("balance_minor > 0"),
+        ),
+    )
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
+    number: Mapped[str] = mapped_column(String(80))
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[Currency]
+    amount_minor: Mapped[MinorUnits]
+    # Paid so far (imported from the ERP or recorded in relance); balance = amount - paid.
+    paid_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    balance_minor: Mapped[MinorUnits]
+    status: Mapped[InvoiceStatus] = mapped_column(
+        _enum(InvoiceStatus, "invoice_status"), default=InvoiceStatus.OPEN
+    )
+    # None: not disputed; otherwise the reason given.
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    disputed_since: Mapped[dt.date | None] = mapped_column(Date)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "stage"), default=Stage.REMINDER)
+    attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    debtor: Mapped[Debtor] = relationship(back_populates="invoices")
+
+    @property
+    def disputed(self) -> bool:
+        return self.dispute_reason is not None
+
+
+class Payment(Base):
+    """Money received, allocated to one or more invoices."""
+
+    __tablename__ = "payment"
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
+    debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtor.id"), index=True)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[Currency]
+    amount_minor: Mapped[MinorUnits]
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(20), default="manual")  # manual, csv, camt053
+    recorded_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    allocations: Mapped[list[PaymentAllocation]] = relationship(
+        back_populates="payment", cascade="all, delete-orphan"
+    )
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocation"
+
+    id: Mapped[int] = _pk()
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    amount_minor: Mapped[MinorUnits]
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+
+
+class Promise(Base):
+    """A promise to pay; `promised` holds while an open promise's date is not past."""
+
+    __tablename__ = "promise"
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
+    # None: the promise covers all the debtor's open invoices.
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    promised_on: Mapped[dt.date] = mapped_column(Date)  # the last day covered
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[PromiseStatus] = mapped_column(
+        _enum(PromiseStatus, "promise_status"), default=PromiseStatus.OPEN
+    )
+    recorded_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PaymentPlan(Base):
+    """A schedule of instalments agreed with a debtor; `in_plan` holds while it is active."""
+
+    __tablename__ = "payment_plan"
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
+    currency: Mapped[Currency]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    recorded_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    instalments: Mapped[list[Instalment]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan"
+    )
+    invoices: Mapped[list[PaymentPlanInvoice]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan"
+    )
+
+
+class PaymentPlanInvoice(Base):
+    __tablename__ = "payment_plan_invoice"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("payment_plan.id", ondelete="CASCADE"), primary_key=True
+    )
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
+
+    plan: Mapped[PaymentPlan] = relationship(back_populates="invoices")
+
+
+class Instalment(Base):
+    __tablename__ = "instalment"
+
+    id: Mapped[int] = _pk()
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"))
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    amount_minor: Mapped[MinorUnits]
+    paid_minor: Mapped[MinorUnits] = mapped_column(default=0)
+
+    plan: Mapped[PaymentPlan] = relationship(back_populates="instalments")
+
+
+class Note(Base):
+    __tablename__ = "note"
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    author: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- rules and runs
+
+
+class RuleSet(Base):
+    """One version of the rules, stored whole so that an audit years later reads its text."""
+
+    __tablename__ = "ruleset"
+
+    id: Mapped[int] = _pk()
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    git_commit: Mapped[str | None] = mapped_column(String(40))
+    # {relative path: exact file text}
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Run(Base):
+    """One evaluation of the policies as of a date."""
+
+    __tablename__ = "run"
+
+    id: Mapped[int] = _pk()
+    run_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    ruleset_id: Mapped[int] = mapped_column(ForeignKey("ruleset.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    started_by: Mapped[str] = mapped_column(String(120), default="")
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, done, failed
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InvoiceLevel(Base):
+    """The current level of an invoice in a policy: the identity of the last rule that acted."""
+
+    __tablename__ = "invoice_level"
+
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[str] = mapped_column(String(120), primary_key=True)
+    # None after an operator reset: the invoice starts the policy again.
+    rule: Mapped[str | None] = mapped_column(String(200))
+    acted_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Action(Base):
+    """A queued communication or step: one letter, e-mail, SMS, call task, alert or escalation.
+
+    Grouped actions cover several invoices of one debtor (see `ActionItem`). The
+    idempotency key is unique, so the same action cannot be queued twice.
+    """
+
+    __tablename__ = "action"
+    __table_args__ = (
+        Index("ix_action_state_channel", "state", "channel"),
+        Index("ix_action_debtor", "debtor_id", "created_on"),
+    )
+
+    id: Mapped[int] = _pk()
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"), index=True)
+    ruleset_id: Mapped[int | None] = mapped_column(ForeignKey("ruleset.id"))
+    created_on: Mapped[dt.date] = mapped_column(Date)  # the run date D
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    template: Mapped[str | None] = mapped_column(String(120))
+    tone: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[str | None] = mapped_column(String(10))  # calls: low, normal, high
+    notify_role: Mapped[str | None] = mapped_column(String(60))
+    target_stage: Mapped[Stage | None] = mapped_column(_enum(Stage, "target_stage"))
+    state: Mapped[ActionState] = mapped_column(
+        _enum(ActionState, "action_state"), default=ActionState.PROPOSED
+    )
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Hash of what will be sent (recipients, invoices, amounts): an approval binds to it.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    approved_by: Mapped[str | None] = mapped_column(String(120))
+    approved_at: Mapped[dt.datetime | None]
+    proposed_by: Mapped[str] = mapped_column(String(120), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Where the rendered artefacts were written (PDF path, .eml path, gateway id).
+    output: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list[ActionItem]] = relationship(
+        back_populates="action", cascade="all, delete-orphan", order_by="ActionItem.id"
+    )
+    approvals: Mapped[list[Approval]] = relationship(
+        back_populates="action", cascade="all, delete-orphan", order_by="Approval.id"
+    )
+
+
+class ActionItem(Base):
+    """One rule acting on one invoice: the unit of levels, `after` and the audit trail."""
+
+    __tablename__ = "action_item"
+    __table_args__ = (
+        # A policy acts at most once per invoice per day.
+        UniqueConstraint("invoice_id", "policy", "acted_on"),
+        Index("ix_action_item_invoice_policy", "invoice_id", "policy", "rule"),
+    )
+
+    id: Mapped[int] = _pk()
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    policy: Mapped[str] = mapped_column(String(120))
+    rule: Mapped[str] = mapped_column(String(200))  # the rule's identity
+    rule_file: Mapped[str] = mapped_column(String(400), default="")
+    rule_line: Mapped[int] = mapped_column(Integer, default=0)
+    acted_on: Mapped[dt.date] = mapped_column(Date)
+    state: Mapped[ItemState] = mapped_column(
+        _enum(ItemState, "item_state"), default=ItemState.ACTIVE
+    )
+    drop_reason: Mapped[str | None] = mapped_column(Text)
+    # Balance and currency when queued, and the facts that made the rule fire.
+    balance_minor: Mapped[MinorUnits]
+    currency: Mapped[Currency]
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    action: Mapped[Action] = relationship(back_populates="items")
+
+
+class Approval(Base):
+    """A decision on an action by one person, bound to the content it saw."""
+
+    __tablename__ = "approval"
+
+    id: Mapped[int] = _pk()
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"), index=True)
+    user: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(40), default="")
+    decision: Mapped[str] = mapped_column(String(10))  # approve, reject
+    reason: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    action: Mapped[Action] = relationship(back_populates="approvals")
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class Event(Base):
+    """The append-only log: who did what, when. Each entry hashes the one before it.
+
+    The database itself refuses UPDATE and DELETE on this table (triggers created by the
+    migrations), and `relance.store.audit.verify_chain` finds an edited or removed entry.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = _pk()
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    creditor_id: Mapped[int | None] = mapped_column(BigInteger)
+    debtor_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Lease(Base):
+    """A named lock with an expiry: who runs the day's job, who dispatches a shard."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime]
+    acquired_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """A scheduled job's outcome for one day: the scheduler runs each (job, day) once."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "day"),)
+
+    id: Mapped[int] = _pk()
+    job: Mapped[str] = mapped_column(String(60))
+    day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, done, failed
+    host: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+__all__ = [
+    "OUTBOUND_CHANNELS",
+    "VOID_ACTION_STATES",
+    "Action",
+    "ActionItem",
+    "ActionState",
+    "Approval",
+    "Base",
+    "Channel",
+    "Creditor",
+    "Debtor",
+    "DebtorTag",
+    "Event",
+    "Instalment",
+    "Invoice",
+    "InvoiceLevel",
+    "InvoiceStatus",
+    "ItemState",
+    "JobRun",
+    "Lease",
+    "Note",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentPlan",
+    "PaymentPlanInvoice",
+    "Promise",
+    "PromiseStatus",
+    "RuleSet",
+    "Run",
+    "Stage",
+]
