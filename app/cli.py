@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from relance.context import AppContext
 from relance.errors import RelanceError
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from relance.store.db import Store, open_store
 from relance.workspace import Workspace, find_workspace
-from rich.console import Console
 
 USER_ENV = "RELANCE_USER"
 

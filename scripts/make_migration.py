@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from alembic import command
+
 from relance.store.db import make_engine
 from relance.store.migrate import alembic_config, upgrade
 

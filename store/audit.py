@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from relance.store.models import Event, utcnow
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+
+from relance.store.models import Event, utcnow
 
 GENESIS_HASH = "0" * 64
 # Serialises appends on PostgreSQL so that two writers cannot both chain to one entry.

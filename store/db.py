@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relance.errors import ConfigError
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
+
+from relance.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relance.store.db import Store, open_store
 from sqlalchemy import create_engine, text
+
+from relance.store.db import Store, open_store
 
 PG_URL = os.environ.get(
     "RELANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

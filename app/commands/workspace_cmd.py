@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from relance.context import AppContext
 from relance.starter import create_workspace
 

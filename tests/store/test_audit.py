@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
 from relance.store import audit
 from relance.store.db import Store
 from relance.store.models import Event, utcnow
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
 
 
 def _write_three(store: Store) -> None:

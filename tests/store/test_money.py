@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from relance.store.money import CurrencyMismatch, Money, round_to_minor, to_decimal, to_minor
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
 from relance.store.db import Store
 from relance.store.migrate import current_revision, head_revision
 from relance.store.models import Base
-from sqlalchemy import inspect
 
 
 def test_a_new_database_is_migrated_to_the_latest_revision(store: Store) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:05:48.744693
+Create Date: 2026-11-22 18:08:41.064973
 """
 from __future__ import annotations
 
