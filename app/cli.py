@@ -20,6 +20,15 @@ from relance.errors import RelanceError
 # Command modules, each with a `register(app)` function.
 COMMAND_MODULES = [
     "workspace_cmd",
+    "casework_cmd",
+    "tui_cmd",
+    "import_cmd",
+    "report_cmd",
+    "demo_cmd",
+    "serve_cmd",
+    "lang_cmd",
+    "dispatch_cmd",
+    "engine_cmd",
 ]
 
 app = typer.Typer(
@@ -31,9 +40,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"relance {version('relance')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
     db: Annotated[
         str | None,
         typer.Option("--db", help="Database URL (else RELANCE_DATABASE_URL, relance.toml)."),
@@ -64,24 +86,13 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, render a RelanceError as one sentence, never a traceback."""
+    """Entry point: run the app, render a RelanceError as one sentence, never a traceback.
+
+    Click's standalone mode prints usage errors itself (exit 2) and turns `typer.Exit`
+    into the process's exit code; only our own operational errors are rendered here.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="relance")
     except RelanceError as exc:
         typer.echo(f"relance: {exc.message}", err=True)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo("relance: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.echo("relance: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

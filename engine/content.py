@@ -7,6 +7,7 @@ the approval no longer applies.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -40,3 +41,30 @@ def content_hash(
     }
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
+
+
+def stale_reason(
+    *,
+    balance_minor: int,
+    is_open: bool,
+    paused_until: dt.date | None,
+    disputed_since: dt.date | None,
+    dispute_open: bool,
+    today: dt.date,
+    queued_on: dt.date,
+) -> str | None:
+    """Why an invoice queued on `queued_on` must now be left out of its action, if it must.
+
+    Paid: always. Paused: always, since a pause means "stop chasing this debtor" whatever
+    the rules said. Disputed: only when the dispute was recorded on or after the run
+    that queued it; a dispute already known to the run was the rule's to weigh (a rule
+    that does not test `disputed` means to write anyway). A dispute of unknown date
+    counts as new, so that doubt never sends a letter.
+    """
+    if balance_minor <= 0 or not is_open:
+        return "paid"
+    if paused_until is not None and paused_until >= today:
+        return "paused"
+    if dispute_open and (disputed_since is None or disputed_since >= queued_on):
+        return "disputed"
+    return None

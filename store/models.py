@@ -440,6 +440,8 @@ class Action(Base):
     __table_args__ = (
         Index("ix_action_state_channel", "state", "channel"),
         Index("ix_action_debtor", "debtor_id", "created_on"),
+        # The operators' queue pages through one state in debtor order (keyset/offset).
+        Index("ix_action_queue", "state", "debtor_id", "id"),
     )
 
     id: Mapped[int] = _pk()
@@ -488,8 +490,9 @@ class ActionItem(Base):
 
     __tablename__ = "action_item"
     __table_args__ = (
-        # A policy acts at most once per invoice per day.
-        UniqueConstraint("invoice_id", "policy", "acted_on"),
+        # A policy acts at most once per invoice per day; `step` numbers the actions of
+        # a multi-channel rule (`send letter X and send email X`), one item each.
+        UniqueConstraint("invoice_id", "policy", "acted_on", "step"),
         Index("ix_action_item_invoice_policy", "invoice_id", "policy", "rule"),
     )
 
@@ -501,6 +504,7 @@ class ActionItem(Base):
     rule_file: Mapped[str] = mapped_column(String(400), default="")
     rule_line: Mapped[int] = mapped_column(Integer, default=0)
     acted_on: Mapped[dt.date] = mapped_column(Date)
+    step: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[ItemState] = mapped_column(
         _enum(ItemState, "item_state"), default=ItemState.ACTIVE
     )
@@ -576,8 +580,14 @@ class JobRun(Base):
     id: Mapped[int] = _pk()
     job: Mapped[str] = mapped_column(String(60))
     day: Mapped[dt.date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running, done, failed
+    # running, done, failed, skipped (a missed day coalesced into a later one)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     host: Mapped[str] = mapped_column(String(200), default="")
+    # The claimant's process and how long its claim holds without a heartbeat: a row left
+    # `running` by a dead process is taken over (same host, pid gone, or lease expired).
+    pid: Mapped[int | None] = mapped_column(Integer)
+    lease_expires_at: Mapped[dt.datetime | None]
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:08:41.064973
+Create Date: 2026-11-22 18:15:16.812034
 """
 from __future__ import annotations
 
@@ -71,6 +71,9 @@ def upgrade() -> None:
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('host', sa.String(length=200), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=True),
+    sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
@@ -172,6 +175,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('action', schema=None) as batch_op:
         batch_op.create_index('ix_action_debtor', ['debtor_id', 'created_on'], unique=False)
+        batch_op.create_index('ix_action_queue', ['state', 'debtor_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_action_run_id'), ['run_id'], unique=False)
         batch_op.create_index('ix_action_state_channel', ['state', 'channel'], unique=False)
 
@@ -251,6 +255,7 @@ def upgrade() -> None:
     sa.Column('rule_file', sa.String(length=400), nullable=False),
     sa.Column('rule_line', sa.Integer(), nullable=False),
     sa.Column('acted_on', sa.Date(), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=False),
     sa.Column('state', sa.Enum('active', 'dropped', name='item_state', native_enum=False, length=20), nullable=False),
     sa.Column('drop_reason', sa.Text(), nullable=True),
     sa.Column('balance_minor', sa.BigInteger(), nullable=False),
@@ -259,7 +264,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['action_id'], ['action.id'], name=op.f('fk_action_item_action_id_action'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_action_item_invoice_id_invoice')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_action_item')),
-    sa.UniqueConstraint('invoice_id', 'policy', 'acted_on', name=op.f('uq_action_item_invoice_id_policy_acted_on'))
+    sa.UniqueConstraint('invoice_id', 'policy', 'acted_on', 'step', name=op.f('uq_action_item_invoice_id_policy_acted_on_step'))
     )
     with op.batch_alter_table('action_item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_action_item_action_id'), ['action_id'], unique=False)
@@ -410,6 +415,7 @@ def downgrade() -> None:
     with op.batch_alter_table('action', schema=None) as batch_op:
         batch_op.drop_index('ix_action_state_channel')
         batch_op.drop_index(batch_op.f('ix_action_run_id'))
+        batch_op.drop_index('ix_action_queue')
         batch_op.drop_index('ix_action_debtor')
 
     op.drop_table('action')

@@ -1,0 +1,123 @@
+"""`relance import invoices FILE`: load an ERP export into the book (see docs/import.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from relance.context import AppContext
+from relance.store.importing import (
+    ImportRefused,
+    ImportReport,
+    import_invoices,
+    import_payments,
+    load_mapping,
+)
+from relance.store.importing.mapping import Mapping
+
+# Below this size an import takes under a second: no progress bar.
+PROGRESS_MIN_BYTES = 2_000_000
+
+import_app = typer.Typer(help="Load invoices (CSV, XLSX) and payments (CSV, camt.053).",
+                         no_args_is_help=True)
+
+
+def _print_report(context: AppContext, report: ImportReport) -> None:
+    console = context.console
+    console.print(
+        f"[bold]{report.file}[/]: {report.rows} rows — [green]{report.created} created[/], "
+        f"{report.updated} updated, {report.unchanged} unchanged"
+    )
+    console.print(
+        f"  debtors: {report.debtors_created} created, {report.debtors_updated} updated"
+        + (f"; creditors created: {report.creditors_created}" if report.creditors_created
+           else "")
+        + (f"; promises recorded: {report.promises}" if report.promises else "")
+    )
+    for warning in report.warnings:
+        console.print(f"  [yellow]warning[/] {warning}", highlight=False)
+    hidden = report.warnings_total - len(report.warnings)
+    if hidden > 0:
+        console.print(f"  [yellow]… and {hidden} more warnings (see --json)[/]")
+
+
+@import_app.command("invoices")
+def invoices(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A CSV or XLSX file in the canonical format.")],
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="A TOML column mapping for an ERP export."),
+    ] = None,
+) -> None:
+    """Import invoices; re-importing updates them. A faulty file is refused whole."""
+    context: AppContext = ctx.obj
+    mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
+    store = context.store
+    size = file.stat().st_size if file.is_file() else 0
+    try:
+        if size < PROGRESS_MIN_BYTES:
+            report = import_invoices(store, file, mapping=mapping, actor=context.user)
+        else:
+            with Progress(TextColumn("importing {task.description}"), BarColumn(),
+                          TaskProgressColumn(), TimeRemainingColumn(),
+                          console=context.err_console, transient=True) as bar:
+                task = bar.add_task(file.name, total=None)
+
+                def advance(done: int, total: int | None) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = import_invoices(store, file, mapping=mapping, actor=context.user,
+                                         progress=advance)
+    except ImportRefused as refused:
+        if context.json_output:
+            context.emit_json({"file": refused.label, "refused": True,
+                               "errors": refused.errors, "more_errors": refused.more})
+            raise typer.Exit(refused.exit_code) from refused
+        raise
+    if context.json_output:
+        context.emit_json(report.as_dict())
+        return
+    _print_report(context, report)
+
+
+@import_app.command("payments")
+def payments(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A CSV file or a camt.053 statement (.xml).")],
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="A TOML column mapping (CSV) or default creditor."),
+    ] = None,
+) -> None:
+    """Record payments received; lines already imported are skipped."""
+    context: AppContext = ctx.obj
+    mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
+    try:
+        report = import_payments(context.store, file, mapping=mapping, actor=context.user)
+    except ImportRefused as refused:
+        if context.json_output:
+            context.emit_json({"file": refused.label, "refused": True,
+                               "errors": refused.errors})
+            raise typer.Exit(refused.exit_code) from refused
+        raise
+    if context.json_output:
+        context.emit_json(report.as_dict())
+        return
+    console = context.console
+    allocated = ", ".join(f"{amount} {currency}" for currency, amount in report.allocated.items())
+    console.print(f"[bold]{report.file}[/]: {report.lines} payments — [green]{report.recorded} "
+                  f"recorded[/], {report.already_imported} already imported, "
+                  f"{len(report.unmatched)} unmatched"
+                  + (f"; allocated {allocated}" if allocated else ""))
+    for line in report.unmatched:
+        console.print(f"  [yellow]unmatched[/] {line}", highlight=False)
+    if report.unmatched:
+        console.print("  Record them by hand: relance pay INVOICE AMOUNT")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(import_app, name="import")

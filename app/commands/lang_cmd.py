@@ -1,0 +1,160 @@
+"""`relance check` and `relance fmt`: the policy language's checker and formatter.
+
+Both take rule files or folders (default: the workspace's `rules/`), print faults like
+a compiler (file:line:col, the line, a caret, a hint), and exit 1 when something is
+wrong: errors for `check` (warnings alone exit 0), files that would change for
+`fmt --check`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from relance.context import AppContext
+from relance.dsl.diagnostics import Diagnostic, render_all
+from relance.dsl.formatter import format_text
+from relance.dsl.loader import display_path, load_rules, rule_paths
+
+PathsArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Rule files or folders (default: the workspace's rules folder)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
+
+
+def _paths(context: AppContext, paths: Sequence[Path] | None) -> list[Path]:
+    return list(paths) if paths else [context.workspace.rules_dir]
+
+
+def _catalogue(context: AppContext) -> Mapping[str, frozenset[str]] | None:
+    # Imported here: the language itself must not depend on the channels.
+    from relance.channels.templates import catalogue
+
+    return catalogue(context.workspace.templates_dir)
+
+
+def _summary(diagnostics: Sequence[Diagnostic], files: int, rules: int) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+    counted = f"{files} file{'s' if files != 1 else ''}, {rules} rule{'s' if rules != 1 else ''}"
+    if not diagnostics:
+        return f"{counted}: no problems"
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return f"{counted}: " + ", ".join(parts)
+
+
+def _levels(context: AppContext) -> dict[tuple[str, str], int]:
+    """How many open invoices sit on each (policy, rule) level, from the store."""
+    from sqlalchemy import func, select
+
+    from relance.store.models import Invoice, InvoiceLevel
+
+    query = (
+        select(InvoiceLevel.policy, InvoiceLevel.rule, func.count())
+        .join(Invoice, Invoice.id == InvoiceLevel.invoice_id)
+        .where(Invoice.balance_minor > 0, InvoiceLevel.rule.is_not(None))
+        .group_by(InvoiceLevel.policy, InvoiceLevel.rule)
+    )
+    with context.store.transaction() as session:
+        return {(policy, str(rule)): int(count)
+                for policy, rule, count in session.execute(query).all()}
+
+
+def check(
+    ctx: typer.Context,
+    paths: PathsArgument = None,
+    json_output: JsonOption = False,
+    levels: Annotated[
+        bool, typer.Option("--levels", help="Also read the database: list removed rules "
+                           "that open invoices still sit on.")
+    ] = False,
+) -> None:
+    """Check rule files: syntax, fields, types, templates, references, dead rules."""
+    context: AppContext = ctx.obj
+    loaded = load_rules(_paths(context, paths), root=Path.cwd(),
+                        catalogue=_catalogue(context),
+                        levels=_levels(context) if levels else None)
+    rules = sum(len(policy.rules) for policy in loaded.policies)
+    if json_output or context.json_output:
+        context.emit_json({
+            "ok": loaded.ok,
+            "files": sorted(loaded.files),
+            "policies": [policy.name for policy in loaded.policies],
+            "rules": rules,
+            "diagnostics": [d.to_json() for d in loaded.diagnostics],
+        })
+    else:
+        if loaded.diagnostics:
+            typer.echo(render_all(loaded.diagnostics, loaded.files))
+            typer.echo("")
+        typer.echo(_summary(loaded.diagnostics, len(loaded.files), rules))
+    if not loaded.ok:
+        raise typer.Exit(1)
+
+
+def fmt(
+    ctx: typer.Context,
+    paths: PathsArgument = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Change nothing; list the files that would change.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Rewrite rule files in the canonical layout (comments kept, meaning unchanged)."""
+    context: AppContext = ctx.obj
+    root = Path.cwd()
+    files, problems = rule_paths(_paths(context, paths), root)
+    changed: list[str] = []
+    diagnostics: list[Diagnostic] = list(problems)
+    sources: dict[str, str] = {}
+    for path in files:
+        name = display_path(path, root)
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            from relance.dsl.ast import Span
+            from relance.dsl.diagnostics import error
+
+            diagnostics.append(error("E100", f"cannot read the file as UTF-8 ({exc})",
+                                     Span(name, 0, 0)))
+            continue
+        sources[name] = text
+        formatted, found = format_text(text, name)
+        diagnostics.extend(d for d in found if d.is_error)
+        if formatted is None or formatted == text:
+            continue
+        changed.append(name)
+        if not check_only:
+            path.write_text(formatted, encoding="utf-8")
+    if json_output or context.json_output:
+        context.emit_json({
+            "check": check_only,
+            "changed": changed,
+            "unchanged": len(sources) - len(changed),
+            "diagnostics": [d.to_json() for d in diagnostics],
+        })
+    else:
+        if diagnostics:
+            typer.echo(render_all(diagnostics, sources), err=True)
+        verb = "would reformat" if check_only else "reformatted"
+        for name in changed:
+            typer.echo(f"{verb} {name}")
+        unchanged = len(sources) - len(changed)
+        typer.echo(f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, "
+                   f"{unchanged} already formatted"
+                   + (f", {len(diagnostics)} not formatted (errors)" if diagnostics else ""))
+    if diagnostics or (check_only and changed):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)
+    app.command()(fmt)

@@ -1,0 +1,146 @@
+"""`relance serve`: the scheduler daemon (daily run, dispatch, letters, summary)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from relance.context import AppContext
+from relance.scheduler.clock import Clock, clock_from_env
+from relance.scheduler.config import ScheduleConfig, load_schedule
+from relance.scheduler.core import (
+    channels_dispatch,
+    channels_summary_mail,
+    engine_run_day,
+    summary_recipients,
+)
+from relance.scheduler.leader import leadership_for
+from relance.scheduler.logs import JsonLog
+from relance.scheduler.service import Scheduler, resolve_country
+from relance.scheduler.status import render_status, status_report
+
+Handlers = dict[int, Any]
+
+
+def _install_signals(stop: threading.Event, log: JsonLog) -> Handlers:
+    """Turn SIGTERM and SIGINT into `stop`; returns the handlers they replace."""
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("serve.signal", signal=name, note="already stopping")
+            return
+        log.info("serve.signal", signal=name,
+                 note="finishing the send in progress, starting nothing new")
+        stop.set()
+
+    previous: Handlers = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, on_signal)
+    return previous
+
+
+def _restore_signals(previous: Handlers) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def serve(
+    ctx: typer.Context,
+    status: Annotated[bool, typer.Option(
+        "--status", help="Print the next run times and the last outcomes, then exit.")] = False,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Run what is due now (catch-up included), then exit: for cron.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print results as JSON (as the global --json does).")] = False,
+) -> None:
+    """Run the scheduler: the daily run on business days, dispatch in sending hours,
+    the letter batch and the morning summary; once each, on one machine or several."""
+    context: AppContext = ctx.obj
+    if json_output:
+        context.json_output = True
+    workspace = context.workspace
+    config = load_schedule(workspace)
+    store = context.store
+    log = JsonLog(path=config.log_file)
+    config = resolve_country(config, store, log)
+    clock = clock_from_env(config.tz)
+    if status:
+        report = status_report(store, config, clock.now())
+        log.close()
+        if context.json_output:
+            context.emit_json(report)
+        else:
+            typer.echo(render_status(report))
+        # A finding for monitoring: the latest attempt of a once-a-day job failed.
+        if any(job["last"] and job["last"][0]["status"] == "failed" for job in report["jobs"]):
+            raise typer.Exit(1)
+        return
+    stop = threading.Event()
+    previous = _install_signals(stop, log)
+    try:
+        _run(context, scheduler_for(context, config, clock, log, stop), once=once)
+    finally:
+        _restore_signals(previous)
+        log.close()
+
+
+def scheduler_for(context: AppContext, config: ScheduleConfig, clock: Clock, log: JsonLog,
+                  stop: threading.Event) -> Scheduler:
+    """The scheduler wired to the real engine run and channels dispatch."""
+    store, workspace = context.store, context.workspace
+    return Scheduler(
+        store, config,
+        run_day=engine_run_day(store, workspace, actor="scheduler"),
+        dispatch=channels_dispatch(store, workspace),
+        leadership=leadership_for(store, workspace.root),
+        clock=clock, log=log, stop=stop,
+        summary_sink=None if context.json_output else typer.echo,
+        mail_summary=channels_summary_mail(workspace),
+        summary_to=summary_recipients(workspace, config.summary_to),
+    )
+
+
+def _run(context: AppContext, scheduler: Scheduler, *, once: bool) -> None:
+    if not once:
+        scheduler.serve()
+        return
+    try:
+        outcomes, sent = scheduler.run_once()
+    finally:
+        scheduler.close()
+    failed = [o for o in outcomes if o.status != "done"] + (
+        [sent] if sent is not None and "error" in sent else [])
+    if context.json_output:
+        context.emit_json({"leader": scheduler.led,
+                           "jobs": [o.as_dict() for o in outcomes], "dispatch": sent})
+    else:
+        if not outcomes:
+            typer.echo("Nothing due for the once-a-day jobs"
+                       + ("." if scheduler.led else
+                          " here: another relance serve leads."))
+        for outcome in outcomes:
+            line = f"{outcome.job} {outcome.day.isoformat()}: {outcome.status}"
+            if "error" in outcome.detail:
+                line += f" — {outcome.detail['error']}"
+            typer.echo(line)
+        if sent is None:
+            typer.echo("dispatch: outside the sending window, nothing sent.")
+        elif "error" in sent:
+            typer.echo(f"dispatch: failed — {sent['error']}")
+        else:
+            counts = ", ".join(f"{key} {sent[key]}" for key in DISPATCH_COUNTS if key in sent)
+            typer.echo(f"dispatch: {counts or 'done'}.")
+    if failed:
+        raise typer.Exit(1)
+
+
+DISPATCH_COUNTS = ("sent", "failed", "retry", "uncertain", "dropped", "cancelled")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

@@ -1,0 +1,28 @@
+"""`relance tui`: the operators' terminal UI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from relance.context import AppContext
+
+
+def tui(
+    ctx: typer.Context,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Who you are (default: the OS user).")
+    ] = None,
+) -> None:
+    """Open the operators' desk: queue, escalations, calls, cases, dashboard."""
+    context: AppContext = ctx.obj
+    from relance.tui.app import RelanceApp
+    from relance.tui.context import TuiContext
+
+    desk = TuiContext.open(context.store, context.workspace, user or context.user)
+    RelanceApp(desk).run()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(tui)

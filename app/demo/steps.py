@@ -1,0 +1,247 @@
+"""`relance demo` as an ordered list of steps over one shared context.
+
+A step is a function of the `DemoContext`: it does its part, records its figures in
+`ctx.results[step name]` (the `--json` output) and prints a line or two on
+`ctx.console`: the portfolio, a run of the rules, the dispatch of letters and e-mails to
+`ctx.workspace.outbox_dir`, and the summary last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import func, insert, select
+
+from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
+from relance.errors import UsageError
+from relance.starter import create_workspace
+from relance.store import audit
+from relance.store.db import Store, open_store, sqlite_url
+from relance.store.importing import import_invoices
+from relance.store.models import Creditor, Debtor, Invoice, InvoiceStatus, Promise, PromiseStatus
+from relance.workspace import CONFIG_NAME, DEFAULT_DB_NAME, Workspace, find_workspace
+
+DEFAULT_DIRECTORY = Path("relance-demo")
+MARKER = ".relance-demo"  # says the folder is the demo's, so wiping it is allowed
+DEMO_ACTOR = "demo"
+PORTFOLIO_FILE = Path("import") / "invoices.csv"
+# What the demo adds to the starter relance.toml: where internal alerts go, and four
+# eyes on large escalations. [users] stays empty: whoever runs the demo is a credit
+# manager, so every screen of the TUI can be tried.
+DEMO_CONFIG = """
+[approval]
+four_eyes_above = "5000 EUR"
+
+[notify]
+manager = "direction.credit@bellerose.example"
+
+[notify.people]
+""" + "".join(f'{rep} = "{rep}@bellerose.example"\n' for rep in SALES_REPS)
+
+
+@dataclass
+class DemoContext:
+    """What every demo step shares."""
+
+    workspace: Workspace
+    store: Store
+    on: dt.date
+    seed: int
+    console: Console
+    results: dict[str, Any] = field(default_factory=dict)
+    creditor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    name: str
+    title: str
+    run: Callable[[DemoContext], None]
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+def prepare_directory(directory: Path) -> Workspace:
+    """A fresh demo workspace in `directory`: the `relance init` files, no database.
+
+    A folder that holds anything but an earlier demo is refused, so that the demo never
+    wipes someone's real workspace."""
+    directory = directory.resolve()
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: exists and is not a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / MARKER).exists():
+        raise UsageError(f"{directory}: not empty and not a demo workspace; give "
+                         "`relance demo` a new or empty folder")
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (DEFAULT_DB_NAME, f"{DEFAULT_DB_NAME}-wal", f"{DEFAULT_DB_NAME}-shm"):
+        (directory / name).unlink(missing_ok=True)
+    for folder in ("outbox", "import"):
+        shutil.rmtree(directory / folder, ignore_errors=True)
+    create_workspace(directory, overwrite=True)
+    with (directory / CONFIG_NAME).open("a", encoding="utf-8") as config:
+        config.write(DEMO_CONFIG)
+    (directory / MARKER).write_text(
+        "Made by `relance demo`, which may wipe and rebuild this folder.\n", encoding="utf-8")
+    workspace = find_workspace(directory)
+    if workspace.root != directory or not (directory / CONFIG_NAME).is_file():
+        raise UsageError(f"{directory}: could not create the demo workspace")
+    return workspace
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def add_creditor(ctx: DemoContext) -> None:
+    """The white-label creditor with its full branding (letters show it)."""
+    with ctx.store.transaction() as session:
+        session.execute(insert(Creditor).values(**CREDITOR))
+        ctx.creditor_id = session.execute(
+            select(Creditor.id).where(Creditor.code == CREDITOR_CODE)).scalar_one()
+        audit.record(session, actor=DEMO_ACTOR, kind="creditor.created",
+                     subject_type="creditor", subject_id=ctx.creditor_id,
+                     creditor_id=ctx.creditor_id,
+                     data={"code": CREDITOR_CODE, "name": CREDITOR["name"]})
+    ctx.results["creditor"] = {"code": CREDITOR_CODE, "name": CREDITOR["name"]}
+    ctx.console.print(f"Creditor [bold]{CREDITOR['name']}[/] ({CREDITOR_CODE}), "
+                      "late-payment penalties on")
+
+
+def import_portfolio(ctx: DemoContext) -> None:
+    """Write the portfolio as a canonical CSV in the workspace and import it."""
+    path = ctx.workspace.root / PORTFOLIO_FILE
+    write_portfolio(path, ctx.on, ctx.seed)
+    report = import_invoices(ctx.store, path, actor=DEMO_ACTOR, today=ctx.on)
+    ctx.results["import"] = {key: value for key, value in report.as_dict().items()
+                             if key not in ("warnings",)}
+    ctx.console.print(f"Imported {report.created} invoices of {report.debtors_created} "
+                      f"debtors from {PORTFOLIO_FILE}")
+
+
+def run_rules(ctx: DemoContext) -> None:
+    """Evaluate the workspace's rules as of the demo date and queue the actions."""
+    from relance.dsl.loader import load_rules
+    from relance.engine.run import run_day
+
+    rules = load_rules([ctx.workspace.rules_dir], root=ctx.workspace.root)
+    if not rules.ok:
+        raise UsageError("the demo rules have errors\n" + rules.render())
+    report = run_day(ctx.store, rules, ctx.on, actor=DEMO_ACTOR, auto_approve=True)
+    ctx.results["run"] = report.to_json()
+    channels = ", ".join(f"{count} {channel}" for channel, count in report.by_channel)
+    ctx.console.print(
+        f"Run of {ctx.on.isoformat()}: {report.items_created} invoice(s) reached a rule, "
+        f"{report.actions_created} action(s) queued ({channels}); "
+        f"{report.actions_proposed} await an operator's approval")
+
+
+def dispatch_outbox(ctx: DemoContext) -> None:
+    """Send what the run approved: with no SMTP configured, letters (PDF) and e-mails
+    (.eml) land in the workspace's outbox."""
+    from relance.channels.dispatch import dispatch
+
+    report = dispatch(ctx.store, ctx.workspace, today=ctx.on, worker="demo",
+                      progress=ctx.console.is_terminal)
+    ctx.results["dispatch"] = report.to_json()
+    ctx.console.print(
+        f"Dispatched {report.sent} letter(s) and e-mail(s) to {report.outbox}"
+        + (f"; print batch for the mail house: {report.batch}" if report.batch else "")
+        + (f"; {report.dropped} invoice(s) dropped before sending (paid, paused or "
+           "disputed)" if report.dropped else ""))
+    if report.failed or report.errors:
+        ctx.console.print(f"[yellow]{report.failed} failed:[/] "
+                          + escape("; ".join(report.errors[:3])))
+
+
+def _book_figures(ctx: DemoContext) -> dict[str, Any]:
+    invoice, debtor = Invoice.__table__, Debtor.__table__
+    with ctx.store.transaction() as session:
+        segments: dict[str, int] = dict(session.execute(
+            select(debtor.c.segment, func.count()).group_by(debtor.c.segment)).all())
+        statuses: dict[str, int] = dict(session.execute(
+            select(invoice.c.status, func.count()).group_by(invoice.c.status)).all())
+        partly = session.execute(select(func.count()).where(
+            invoice.c.paid_minor > 0, invoice.c.balance_minor > 0)).scalar_one()
+        disputed = session.execute(select(func.count()).where(
+            invoice.c.dispute_reason.is_not(None), invoice.c.balance_minor > 0)).scalar_one()
+        paused = session.execute(select(func.count()).where(
+            debtor.c.paused_until >= ctx.on)).scalar_one()
+        promised = session.execute(select(func.count()).select_from(Promise.__table__).where(
+            Promise.__table__.c.status == PromiseStatus.OPEN)).scalar_one()
+    return {
+        "debtors": {str(key): int(value) for key, value in sorted(segments.items())},
+        "invoices": int(sum(statuses.values())),
+        "open": int(statuses.get(InvoiceStatus.OPEN, 0)),
+        "paid": int(statuses.get(InvoiceStatus.PAID, 0)),
+        "partly_paid": int(partly), "disputed": int(disputed),
+        "paused_debtors": int(paused), "open_promises": int(promised),
+    }
+
+
+def summary(ctx: DemoContext) -> None:
+    """The book in figures and the aged balance by segment, to the cent."""
+    from relance.commands.report_cmd import dso_text, print_table, render_table
+    from relance.engine.aging import aged_balance
+
+    figures = _book_figures(ctx)
+    with ctx.store.transaction() as session:
+        aged = aged_balance(session, on=ctx.on, by="segment")
+    ctx.results["book"] = figures
+    ctx.results["aged_balance"] = aged.as_dict()
+    console = ctx.console
+    debtors = ", ".join(f"{count} {segment}" for segment, count in figures["debtors"].items())
+    console.print(f"\n[bold]The book on {ctx.on.isoformat()}[/]: {debtors}")
+    console.print(
+        f"{figures['invoices']} invoices: {figures['open']} open ({figures['partly_paid']} "
+        f"partly paid, {figures['disputed']} disputed), {figures['paid']} paid; "
+        f"{figures['paused_debtors']} debtors paused, {figures['open_promises']} promises "
+        "to pay")
+    print_table(console, render_table(aged))
+    dso = dso_text(aged)
+    if dso:
+        console.print(dso)
+
+
+def point_to_tui(ctx: DemoContext) -> None:
+    root = ctx.workspace.root
+    ctx.results["workspace"] = str(root)
+    ctx.console.print(f"\nDemo workspace: [bold]{root}[/]. Next: "
+                      f"[bold]cd {root} && relance tui[/] to work the queue.")
+
+
+STEPS: list[DemoStep] = [
+    DemoStep("creditor", "creditor and branding", add_creditor),
+    DemoStep("portfolio", "portfolio import", import_portfolio),
+    DemoStep("run", "run of the rules", run_rules),
+    DemoStep("dispatch", "letters and e-mails to the outbox", dispatch_outbox),
+    DemoStep("summary", "summary", summary),
+    DemoStep("next", "pointer to the TUI", point_to_tui),
+]
+"""The demo, in order. Insert new steps before "summary"."""
+
+
+def insert_step(step: DemoStep, *, before: str = "summary") -> None:
+    """Add a step to the demo before an existing one (by name)."""
+    names = [existing.name for existing in STEPS]
+    STEPS.insert(names.index(before), step)
+
+
+def run_demo(directory: Path, *, on: dt.date, seed: int, console: Console,
+             steps: list[DemoStep] | None = None) -> DemoContext:
+    """Build the demo workspace in `directory` and run each step; returns the context."""
+    workspace = prepare_directory(directory)
+    store = open_store(sqlite_url(workspace.root / DEFAULT_DB_NAME))
+    ctx = DemoContext(workspace=workspace, store=store, on=on, seed=seed, console=console)
+    try:
+        for step in steps if steps is not None else STEPS:
+            step.run(ctx)
+    finally:
+        store.dispose()
+    return ctx

@@ -1,0 +1,145 @@
+"""The two core calls the scheduler orchestrates, as plain callables.
+
+The scheduler never imports the engine's run or the channels' dispatch directly: it is
+handed `RunDay` and `Dispatch` functions. `relance serve` wires the real ones here; tests
+wire the same real ones against a test store, and only the clock is theirs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import threading
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+from relance.errors import RelanceError
+from relance.store.db import Store
+from relance.store.models import Channel
+from relance.workspace import Workspace
+
+RunDay = Callable[[dt.date], dict[str, Any]]
+"""Evaluate the rules as of a day and queue the actions; returns counts for the log."""
+
+Dispatch = Callable[[dt.date, Collection[Channel] | None, threading.Event], dict[str, Any]]
+"""Send what is approved on the given channels (None: all); stop when the event is set
+after the send in progress."""
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """A report object as JSON-ready data (dataclasses, enums, dates, mappings)."""
+    if depth > 6:
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name), depth + 1)
+                for f in dataclasses.fields(value) if not f.name.startswith("_")}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain(v, depth + 1) for v in value]
+        # A long list of per-action records does not belong in one log line.
+        return items if len(items) <= 50 else {"count": len(items)}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if hasattr(value, "__dict__"):
+        return {k: plain(v, depth + 1) for k, v in vars(value).items() if not k.startswith("_")}
+    return str(value)
+
+
+def engine_run_day(store: Store, workspace: Workspace, *, actor: str,
+                   auto_approve: bool | None = None) -> RunDay:
+    """`relance.engine.run.run_day` with the workspace's rules, read afresh at each run
+    so that an edited rule file takes effect on the next day without a restart."""
+
+    def run(day: dt.date) -> dict[str, Any]:
+        from relance.dsl.loader import load_rules
+        from relance.engine.run import run_day
+
+        rules = load_rules([workspace.rules_dir], root=workspace.root)
+        if not rules.ok:
+            raise RelanceError("the rules have errors, nothing was run:\n" + rules.render())
+        approve = auto_approve
+        if approve is None:
+            configured = workspace.section("run").get("auto_approve", True)
+            approve = bool(configured)
+        report = run_day(store, rules, day, actor=actor, auto_approve=approve,
+                         rules_dir=workspace.rules_dir)
+        to_json = getattr(report, "to_json", None)
+        result = to_json() if callable(to_json) else plain(report)
+        return result if isinstance(result, dict) else {"report": result}
+
+    return run
+
+
+def channels_dispatch(store: Store, workspace: Workspace) -> Dispatch:
+    """`relance.channels.dispatch.dispatch` for the workspace."""
+
+    def send(day: dt.date, channels: Collection[Channel] | None,
+             stop: threading.Event) -> dict[str, Any]:
+        from relance.channels.dispatch import dispatch
+
+        wanted = None if channels is None else {str(c) for c in channels}
+        report = dispatch(store, workspace, today=day, channels=wanted, stop=stop)
+        result = plain(report)
+        return result if isinstance(result, dict) else {"report": result}
+
+    return send
+
+
+MailSummary = Callable[[dt.date, str, Sequence[str]], dict[str, Any]]
+"""Send the morning summary's text to managers; returns what was done, for the log."""
+
+
+def summary_recipients(workspace: Workspace, configured: Sequence[str]) -> tuple[str, ...]:
+    """`[schedule] summary_to`, else the `[notify] manager` address, else nobody."""
+    if configured:
+        return tuple(configured)
+    from relance.channels.config import notify_addresses
+
+    manager = notify_addresses(workspace).get("manager")
+    return (manager,) if manager else ()
+
+
+def channels_summary_mail(workspace: Workspace) -> MailSummary:
+    """E-mail the summary through the channels' SMTP settings; without `[smtp]`, write
+    it to `outbox/summaries/` as .eml files, as dispatch does for debtors' e-mails."""
+
+    def send(day: dt.date, text: str, recipients: Sequence[str]) -> dict[str, Any]:
+        import asyncio
+
+        from relance.channels import mail
+        from relance.channels.config import smtp_config
+
+        smtp = smtp_config(workspace)
+        sender_address = (smtp.sender if smtp else None) or "relance@localhost.localdomain"
+        sender = mail.mailbox("relance", sender_address, "summary sender")
+        domain = sender_address.rpartition("@")[2] or "localhost"
+        outgoing: list[Any] = []
+        written: list[str] = []
+        for number, recipient in enumerate(recipients):
+            message = mail.build_message(
+                sender=sender, to=mail.mailbox(None, recipient, "summary recipient"),
+                subject=f"relance — morning summary {day.isoformat()}", text=text, html=None,
+                msg_id=mail.message_id(f"summary:{day.isoformat()}:{recipient}", domain))
+            if smtp is None:
+                path = Path(workspace.outbox_dir) / "summaries" / day.isoformat() / (
+                    f"summary-{number + 1}.eml")
+                written.append(str(mail.write_eml(message, path)))
+            else:
+                outgoing.append(mail.Outgoing(number, message, sender_address, [recipient]))
+        results: list[str] = []
+        if smtp is not None and outgoing:
+            asyncio.run(mail.send_all(smtp, outgoing,
+                                      lambda r: results.append(f"{r.outcome} {r.detail}")))
+            failed = [r for r in results if not r.startswith("sent")]
+            if failed:
+                raise RelanceError("the summary e-mail was not sent: " + "; ".join(failed))
+        return {"mailed_to": len(recipients), "written": written}
+
+    return send

@@ -1,0 +1,129 @@
+"""`relance serve --status`: the next run times (from the configuration and the calendar)
+and the last outcomes (from the `job_run` table), readable without a running daemon."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from relance.scheduler import plan
+from relance.scheduler.config import WEEKDAYS, ScheduleConfig
+from relance.scheduler.leader import LEADER_LOCK_NAME
+from relance.scheduler.service import MAX_ATTEMPTS, RETRY_AFTER
+from relance.store import leases
+from relance.store.db import Store
+from relance.store.models import JobRun
+
+HISTORY = 3
+
+
+def _row(row: JobRun) -> dict[str, Any]:
+    detail = dict(row.detail or {})
+    return {
+        "day": row.day.isoformat(),
+        "status": row.status,
+        "attempt": row.attempt,
+        "host": row.host,
+        "pid": row.pid,
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "error": detail.get("error"),
+        "detail": detail,
+    }
+
+
+def _brief(detail: dict[str, Any]) -> str:
+    if detail.get("error"):
+        lines = [line.strip() for line in str(detail["error"]).splitlines() if line.strip()]
+        text = " ".join(lines[:2])
+        return text if len(text) <= 120 else text[:119] + "…"
+    if "coalesced_into" in detail:
+        return f"missed, coalesced into {detail['coalesced_into']}"
+    if "already_run" in detail:
+        return f"already run by hand (run {detail['already_run']})"
+    numbers = [f"{k} {v}" for k, v in detail.items()
+               if isinstance(v, int) and not isinstance(v, bool) and k != "duration_ms"]
+    if "totals" in detail and isinstance(detail["totals"], dict):
+        numbers = [f"{k} {v}" for k, v in detail["totals"].items()]
+        numbers.insert(0, f"ticks {detail.get('ticks', 0)}")
+    return ", ".join(numbers[:6])
+
+
+def status_report(store: Store, config: ScheduleConfig, now: dt.datetime) -> dict[str, Any]:
+    """Everything `--status` shows, as data (also its `--json` output)."""
+    now_local = plan.local(config, now)
+    today = now_local.date()
+    leader = leases.read_lease(store, LEADER_LOCK_NAME)
+    jobs: list[dict[str, Any]] = []
+    for job in plan.DAILY_JOBS:
+        rows = leases.last_job_runs(store, job, HISTORY)
+        done_today = bool(rows) and rows[0].day == today and rows[0].status in (
+            leases.FINISHED_STATES)
+        upcoming = plan.next_slot(config, job, now, done_today=done_today)
+        due = plan.latest_due_day(config, job, now)
+        pending = due is not None and not any(r.day >= due for r in rows) and (
+            bool(rows) or due == today)
+        if rows and rows[0].day == due and rows[0].status == leases.FAILED and (
+                rows[0].attempt < MAX_ATTEMPTS and rows[0].finished_at is not None):
+            finished = rows[0].finished_at
+            if finished.tzinfo is None:  # SQLite: stored in UTC without the zone
+                finished = finished.replace(tzinfo=dt.UTC)
+            upcoming = (finished + RETRY_AFTER).astimezone(config.tz).replace(microsecond=0)
+        jobs.append({
+            "job": job,
+            "at": f"{plan.job_time(config, job):%H:%M}",
+            "next": upcoming.isoformat() if upcoming else None,
+            "due_now": pending,
+            "last": [_row(r) for r in rows],
+        })
+    dispatch_rows = leases.last_job_runs(store, plan.DISPATCH, 1)
+    upcoming_dispatch = plan.next_dispatch(config, now)
+    return {
+        "now": now_local.isoformat(timespec="seconds"),
+        "timezone": config.timezone,
+        "country": plan.country_of(config),
+        "business_day_today": plan.business_day(config, today),
+        "leader": None if leader is None or leader[1] < now else
+        {"holder": leader[0], "until": leader[1].astimezone(config.tz).isoformat(
+            timespec="seconds")},
+        "jobs": jobs,
+        "dispatch": {
+            "every_minutes": config.dispatch_every_minutes,
+            "sending_hours": config.sending_hours,
+            "sending_days": [WEEKDAYS[d] for d in sorted(config.sending_days)],
+            "open_now": plan.in_sending_window(config, now),
+            "next": upcoming_dispatch.isoformat() if upcoming_dispatch else None,
+            "last": [_row(r) for r in dispatch_rows],
+        },
+    }
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """The report as lines for a terminal."""
+    lines = [
+        f"Now {report['now']} ({report['timezone']}), holidays of {report['country']}; "
+        + ("a business day." if report["business_day_today"] else "not a business day."),
+    ]
+    leader = report["leader"]
+    lines.append(f"Leader: {leader['holder']} (until {leader['until']})" if leader
+                 else "Leader: none (no relance serve is running, or it has not ticked yet)")
+    lines.append("")
+    lines.append(f"{'job':<14}{'at':<7}{'next run':<27}last outcomes")
+    for job in report["jobs"]:
+        last = job["last"]
+        outcome = "never run" if not last else "; ".join(
+            f"{r['day']} {r['status']}" + (f" ({_brief(r['detail'])})" if _brief(r["detail"])
+                                           else "")
+            for r in last)
+        nxt = "due now" if job["due_now"] else (job["next"] or "-")
+        lines.append(f"{job['job']:<14}{job['at']:<7}{nxt:<27}{outcome}")
+    disp = report["dispatch"]
+    last = disp["last"]
+    last_text = "never run" if not last else (
+        f"{last[0]['day']} {last[0]['status']} ({_brief(last[0]['detail'])})")
+    window = "open" if disp["open_now"] else "closed"
+    lines.append(
+        f"{'dispatch':<14}{'/' + str(disp['every_minutes']) + 'min':<7}"
+        f"{disp['next'] or '-':<27}{last_text}")
+    lines.append(f"Sending window {disp['sending_hours']} on {' '.join(disp['sending_days'])}: "
+                 f"{window} now.")
+    return "\n".join(lines)

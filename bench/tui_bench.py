@@ -1,0 +1,227 @@
+"""How the operators' queue holds up on a big book (run by hand, not in CI).
+
+    .venv/bin/python bench/tui_bench.py [--actions 100000] [--invoices 1000000]
+                                        [--db /tmp/relance-tui-bench.sqlite] [--pages 300]
+                                        [--pg postgresql+psycopg://postgres@127.0.0.1/test]
+
+Builds (once, then reuses) a SQLite book with that many invoices and proposed actions,
+then drives the real app headless at 80x24 and reports:
+- the time from starting the app to the queue showing its first page;
+- the time of each page-down key press (Pilot waits until the app has handled it and
+  drawn the next frame: about 70 ms even on a tiny book), over `--pages` pages, and the
+  app's own work per page (cursor move, page read, drawing the visible lines);
+- a jump to the last row and back, and a search;
+- how many page reads the scroll cost;
+- the time to approve 1,000 actions in one bulk decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, insert, select, text
+
+from relance.engine.casework import approve_many
+from relance.engine.content import ContentLine, content_hash
+from relance.store.db import Store, open_store
+from relance.store.models import (
+    Action,
+    ActionItem,
+    ActionState,
+    Creditor,
+    Debtor,
+    Invoice,
+    RuleSet,
+    Run,
+)
+from relance.tui import data
+from relance.tui.app import RelanceApp
+from relance.tui.context import TuiContext
+from relance.tui.widgets.lazy_table import LazyTable
+from relance.workspace import Workspace
+
+TODAY = dt.date(2026, 11, 20)
+PG_SCHEMA = "relance_tui_bench"
+CHUNK = 20_000
+
+
+def build(store: Store, actions: int, invoices: int) -> None:
+    """Fill an empty store: `actions` debtors with one proposed letter or e-mail each,
+    and `invoices` invoices spread over them."""
+    per_debtor = max(1, invoices // actions)
+    started = time.perf_counter()
+    with store.engine.begin() as conn:
+        creditor_id = conn.execute(insert(Creditor).values(
+            code="BENCH", name="Bench SA", address="", country="FR", legal_mentions="",
+            late_penalties=False, penalty_rate_frozen=False, settings={},
+        ).returning(Creditor.id)).scalar_one()
+        ruleset_id = conn.execute(insert(RuleSet).values(
+            content_hash="b" * 64, files={"bench.rules": "#"}).returning(RuleSet.id)).scalar_one()
+        run_id = conn.execute(insert(Run).values(
+            run_date=TODAY, ruleset_id=ruleset_id, status="done", summary={},
+            started_by="bench").returning(Run.id)).scalar_one()
+        for start in range(0, actions, CHUNK):
+            conn.execute(insert(Debtor), [
+                {"id": n + 1, "creditor_id": creditor_id, "ref": f"D{n:07d}",
+                 "name": f"Client {n:07d} SARL", "segment": ("smb", "franchisee", "key")[n % 3],
+                 "address": "", "country": "FR", "language": "fr", "payment_method": "",
+                 "is_consumer": False, "email": f"d{n}@example.test", "phone": "+33100000000"}
+                for n in range(start, min(actions, start + CHUNK))])
+        number = 0
+        for start in range(0, invoices, CHUNK):
+            rows = []
+            for n in range(start, min(invoices, start + CHUNK)):
+                debtor = n // per_debtor % actions + 1
+                due = TODAY - dt.timedelta(days=n % 150)
+                rows.append({"id": n + 1, "creditor_id": creditor_id, "debtor_id": debtor,
+                             "number": f"F{n:08d}", "issue_date": due - dt.timedelta(days=30),
+                             "due_date": due, "currency": "EUR", "amount_minor": 10_000 + n % 9973,
+                             "paid_minor": 0, "balance_minor": 10_000 + n % 9973,
+                             "status": "open", "stage": "reminder", "attrs": {}})
+                number += 1
+            conn.execute(insert(Invoice), rows)
+        for start in range(0, actions, CHUNK):
+            action_rows: list[dict[str, Any]] = []
+            item_rows: list[dict[str, Any]] = []
+            for n in range(start, min(actions, start + CHUNK)):
+                debtor = n + 1
+                invoice = n * per_debtor + 1
+                balance = 10_000 + (invoice - 1) % 9973
+                channel = "letter" if n % 2 else "email"
+                action_rows.append({
+                    "id": n + 1, "idempotency_key": f"bench:{n}", "creditor_id": creditor_id,
+                    "debtor_id": debtor, "run_id": run_id, "ruleset_id": ruleset_id,
+                    "created_on": TODAY, "channel": channel, "template": "relance_1",
+                    "state": "proposed", "requires_approval": True, "proposed_by": "run",
+                    "attempts": 0, "output": {},
+                    "content_hash": content_hash(
+                        debtor_id=debtor, channel=channel, template="relance_1", tone=None,
+                        target_stage=None, lines=[ContentLine(invoice, balance, "EUR")])})
+                item_rows.append({
+                    "action_id": n + 1, "invoice_id": invoice, "policy": "bench",
+                    "rule": f"{channel} relance_1", "rule_file": "rules/bench.rules",
+                    "rule_line": 3, "acted_on": TODAY, "state": "active",
+                    "balance_minor": balance, "currency": "EUR", "facts": {}})
+            conn.execute(insert(Action), action_rows)
+            conn.execute(insert(ActionItem), item_rows)
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:  # what autovacuum would do after a load
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    print(f"built {actions:,} actions and {invoices:,} invoices in "
+          f"{time.perf_counter() - started:.1f} s")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+async def drive(store: Store, pages: int) -> None:
+    workspace = Workspace(Path("/tmp"))
+    ctx = TuiContext.open(store, workspace, "bench",
+                          clock=lambda: dt.datetime.combine(TODAY, dt.time(9), tzinfo=dt.UTC))
+    app = RelanceApp(ctx)
+    started = time.perf_counter()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        opened = time.perf_counter() - started
+        table = app.screen.query_one(LazyTable)
+        print(f"queue open: {_ms(opened)} to the first page of {table.row_count:,} actions "
+              f"(app start included)")
+        fetches_before = table.fetches
+        timings = []
+        for _ in range(pages):
+            began = time.perf_counter()
+            await pilot.press("pagedown")
+            timings.append(time.perf_counter() - began)
+        timings.sort()
+        print(f"page down x{pages}: median {_ms(statistics.median(timings))}, "
+              f"p95 {_ms(timings[int(len(timings) * 0.95)])}, max {_ms(timings[-1])}; "
+              f"cursor at row {table.cursor:,}, {table.fetches - fetches_before} page reads")
+        # The app's own work per page, without Pilot's wait for the next frame: move the
+        # cursor, read the page when it is a new one, draw every visible line.
+        work = []
+        for _ in range(pages):
+            began = time.perf_counter()
+            table.action_page(1)
+            for y in range(table.size.height):
+                table.render_line(y)
+            work.append(time.perf_counter() - began)
+        work.sort()
+        print(f"app work per page down x{pages} (move, read, draw): median "
+              f"{_ms(statistics.median(work))}, p95 {_ms(work[int(len(work) * 0.95)])}, "
+              f"max {_ms(work[-1])}; cursor at row {table.cursor:,}")
+        await pilot.pause()
+        for key, label in (("end", "jump to the last row"), ("home", "jump back to the top")):
+            began = time.perf_counter()
+            await pilot.press(key)
+            print(f"{label}: {_ms(time.perf_counter() - began)} (row {table.cursor:,})")
+        await pilot.press("slash", *"Client 0099")
+        began = time.perf_counter()
+        await pilot.press("enter")
+        await pilot.pause()
+        print(f"search 'Client 0099' (Enter to first page): "
+              f"{_ms(time.perf_counter() - began)}, "
+              f"{table.row_count:,} rows")
+
+
+def bulk(store: Store, count: int) -> None:
+    ctx_actor = TuiContext.open(store, Workspace(Path("/tmp")), "bench").actor
+    with store.session() as session:  # from the middle: reruns keep the search's rows
+        everything = data.seen_for_filter(session, data.QueueFilter())
+        middle = len(everything) // 2
+        seen = everything[middle:middle + count]
+    began = time.perf_counter()
+    with store.write_transaction() as session:
+        result = approve_many(session, ctx_actor, seen)
+    elapsed = time.perf_counter() - began
+    print(f"bulk approve of {len(result.done):,} actions (one event each): "
+          f"{elapsed:.2f} s, {elapsed / max(1, len(result.done)) * 1000:.2f} ms per action")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=100_000)
+    parser.add_argument("--invoices", type=int, default=1_000_000)
+    parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/relance-tui-bench.sqlite"))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--pg", metavar="URL", help="run on PostgreSQL instead, in the "
+                        f"schema {PG_SCHEMA} (e.g. postgresql+psycopg://postgres@127.0.0.1/test)")
+    args = parser.parse_args()
+    if args.pg:
+        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if args.rebuild:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{PG_SCHEMA}"'))
+        admin.dispose()
+        store = open_store(args.pg, schema=PG_SCHEMA)
+    else:
+        if args.rebuild and args.db.exists():
+            args.db.unlink()
+        store = open_store(f"sqlite:///{args.db}")
+    with store.session() as session:
+        actions = session.scalar(select(func.count(Action.id))) or 0
+        invoices = session.scalar(select(func.count(Invoice.id))) or 0
+        proposed = session.scalar(select(func.count(Action.id))
+                                  .where(Action.state == ActionState.PROPOSED)) or 0
+    if actions == 0:
+        build(store, args.actions, args.invoices)
+    elif proposed < args.actions:
+        print(f"note: {proposed:,} proposed actions left from an earlier bulk; "
+              "--rebuild for a fresh book")
+    else:
+        print(f"reusing {args.db}: {actions:,} actions, {invoices:,} invoices")
+    asyncio.run(drive(store, args.pages))
+    bulk(store, 1_000)
+    store.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The `[smtp]`, `[sms]`, `[notify]` and `[dispatch]` sections of `relance.toml`.
+
+Secrets never live in `relance.toml` (it is committed with the rules): the SMTP password
+comes from `RELANCE_SMTP_PASSWORD` or from a file readable by its owner only
+(`password_file`), the SMS gateway's credential from `RELANCE_SMS_TOKEN` or
+`token_file`. A `password` or `token` key in the file is refused, naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relance.errors import ConfigError
+from relance.workspace import Workspace
+
+SMTP_PASSWORD_ENV = "RELANCE_SMTP_PASSWORD"
+SMS_TOKEN_ENV = "RELANCE_SMS_TOKEN"
+SECURITY_MODES = ("starttls", "ssl", "none")
+
+
+def _label(workspace: Workspace, section: str, key: str) -> str:
+    return f"{workspace.config_label}: [{section}] {key}"
+
+
+def _get(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any,
+         label: str) -> Any:
+    value = data.get(key, default)
+    if value is default:
+        return value
+    # bool is an int in Python; a port given as `true` is still wrong.
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{label} must be a {_kind_name(kind)}, not {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{label} must be a {_kind_name(kind)}, not {value!r}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "text", int: "whole number", bool: "true/false", float: "number",
+             dict: "table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def read_secret_file(path: Path, label: str) -> str:
+    """A secret from a file that only its owner can read (mode 0600 or stricter)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read {path} ({exc.strerror})") from exc
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{label}: {path} is readable by others; chmod 600 it")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def mask(secret: str | None) -> str:
+    """What logs and screens show instead of a secret."""
+    return "" if not secret else "****"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None = field(repr=False)
+    sender: str | None
+    max_connections: int
+    timeout: float
+    messages_per_connection: int
+    ca_file: str | None = None
+
+    def describe(self) -> str:
+        user = f" as {self.username} (password {mask(self.password)})" if self.username else ""
+        return f"{self.security} {self.host}:{self.port}{user}"
+
+
+def smtp_config(workspace: Workspace) -> SmtpConfig | None:
+    """The SMTP settings, or None when no `[smtp] host` is set (e-mails go to outbox/)."""
+    data = workspace.section("smtp")
+
+    def label(key: str) -> str:
+        return _label(workspace, "smtp", key)
+
+    if "password" in data:
+        raise ConfigError(f"{label('password')}: secrets do not belong in relance.toml; "
+                          f"set {SMTP_PASSWORD_ENV} or password_file")
+    host = _get(data, "host", str, None, label("host"))
+    if not host:
+        return None
+    security = _get(data, "security", str, "starttls", label("security"))
+    if security not in SECURITY_MODES:
+        raise ConfigError(f"{label('security')} must be one of {', '.join(SECURITY_MODES)}, "
+                          f"not {security!r}")
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
+    port = _get(data, "port", int, default_port, label("port"))
+    if not 0 < port < 65536:
+        raise ConfigError(f"{label('port')} must be between 1 and 65535, not {port}")
+    username = _get(data, "username", str, None, label("username"))
+    password = os.environ.get(SMTP_PASSWORD_ENV)
+    password_file = _get(data, "password_file", str, None, label("password_file"))
+    if password is None and password_file:
+        password = read_secret_file(workspace.root / password_file, label("password_file"))
+    if username and password is None:
+        raise ConfigError(f"{label('username')} is set but no password: "
+                          f"set {SMTP_PASSWORD_ENV} or [smtp] password_file")
+    max_connections = _get(data, "max_connections", int, 4, label("max_connections"))
+    if not 1 <= max_connections <= 64:
+        raise ConfigError(f"{label('max_connections')} must be between 1 and 64")
+    timeout = _get(data, "timeout", (int, float), 30, label("timeout"))
+    per_conn = _get(data, "messages_per_connection", int, 200, label("messages_per_connection"))
+    return SmtpConfig(
+        host=host, port=port, security=security, username=username, password=password,
+        sender=_get(data, "from", str, None, label("from")),
+        max_connections=max_connections, timeout=float(timeout),
+        messages_per_connection=max(1, per_conn),
+        ca_file=_get(data, "ca_file", str, None, label("ca_file")),
+    )
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    url: str
+    auth_header: str | None
+    token: str | None = field(repr=False)
+    body: dict[str, str]
+    sender: str | None
+    timeout: float
+    id_field: str | None
+    default_region: str
+
+
+def sms_config(workspace: Workspace) -> SmsConfig | None:
+    """The SMS gateway settings, or None when no `[sms] url` is set."""
+    data = workspace.section("sms")
+
+    def label(key: str) -> str:
+        return _label(workspace, "sms", key)
+
+    if "token" in data:
+        raise ConfigError(f"{label('token')}: secrets do not belong in relance.toml; "
+                          f"set {SMS_TOKEN_ENV} or token_file")
+    url = _get(data, "url", str, None, label("url"))
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{label('url')} must be an http:// or https:// URL")
+    body = _get(data, "body", dict, {"to": "{to}", "text": "{text}", "from": "{sender}"},
+                label("body"))
+    for key, value in body.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{label('body.' + key)} must be a text")
+    token = os.environ.get(SMS_TOKEN_ENV)
+    token_file = _get(data, "token_file", str, None, label("token_file"))
+    if token is None and token_file:
+        token = read_secret_file(workspace.root / token_file, label("token_file"))
+    return SmsConfig(
+        url=url,
+        auth_header=_get(data, "auth_header", str, None, label("auth_header")),
+        token=token, body=dict(body),
+        sender=_get(data, "sender", str, None, label("sender")),
+        timeout=float(_get(data, "timeout", (int, float), 15, label("timeout"))),
+        id_field=_get(data, "id_field", str, None, label("id_field")),
+        default_region=_get(data, "default_region", str, "FR", label("default_region")),
+    )
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    retry_base_seconds: float
+    retry_max_seconds: float
+    max_attempts: int
+    lease_seconds: float
+    deadline_days: int
+    letter_processes: int
+    batch_size: int
+
+
+def dispatch_config(workspace: Workspace) -> DispatchConfig:
+    data = workspace.section("dispatch")
+
+    def label(key: str) -> str:
+        return _label(workspace, "dispatch", key)
+
+    deadline = _get(data, "deadline_days", int, 8, label("deadline_days"))
+    if deadline not in (8, 15):
+        raise ConfigError(f"{label('deadline_days')} must be 8 or 15, not {deadline}")
+    return DispatchConfig(
+        retry_base_seconds=float(_get(data, "retry_base_seconds", (int, float), 60,
+                                      label("retry_base_seconds"))),
+        retry_max_seconds=float(_get(data, "retry_max_seconds", (int, float), 6 * 3600,
+                                     label("retry_max_seconds"))),
+        max_attempts=_get(data, "max_attempts", int, 8, label("max_attempts")),
+        lease_seconds=float(_get(data, "lease_seconds", (int, float), 900,
+                                 label("lease_seconds"))),
+        deadline_days=deadline,
+        letter_processes=_get(data, "letter_processes", int, 1, label("letter_processes")),
+        batch_size=_get(data, "batch_size", int, 50, label("batch_size")),
+    )
+
+
+def notify_addresses(workspace: Workspace) -> dict[str, str]:
+    """`[notify]` maps roles and people to e-mail addresses (`manager = "..."`,
+    `[notify.people] "Jeanne Martin" = "jeanne@..."`), flattened."""
+    data = workspace.section("notify")
+    result: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, str):
+            result[key] = value
+        elif isinstance(value, dict):
+            for person, address in value.items():
+                if not isinstance(address, str):
+                    raise ConfigError(f"{_label(workspace, 'notify', key + '.' + person)} "
+                                      "must be a text")
+                result[person] = address
+        else:
+            raise ConfigError(f"{_label(workspace, 'notify', key)} must be a text or a table")
+    return result

@@ -1,0 +1,255 @@
+"""What a template sees: plain dictionaries built from the store, formatted for the language.
+
+Templates never get ORM objects (a template could otherwise walk from an invoice to the
+whole database). Amounts come both exact (`*_minor`, integers) and formatted by babel for
+the letter's language (`1 234,56 €` in French, `€1,234.56` in English); dates likewise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relance.engine.penalties import (
+    INDEMNITY_CURRENCY,
+    InvoicePenalty,
+    RateTable,
+    compute_penalty,
+    load_rate_table,
+)
+from relance.store.models import Action, ActionItem, Creditor, Debtor, Invoice, ItemState
+from relance.store.money import to_decimal
+
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+DEFAULT_DEADLINE_DAYS = 8
+
+
+def locale_for(language: str) -> str:
+    return LOCALES.get(language.lower()[:2], "fr_FR")
+
+
+def money(minor: int, currency: str, language: str) -> str:
+    """An amount formatted for the language, from exact minor units."""
+    return format_currency(to_decimal(minor, currency), currency, locale=locale_for(language))
+
+
+def date_text(day: dt.date, language: str, style: str = "short") -> str:
+    if style == "short":
+        return format_date(day, "dd/MM/yyyy", locale=locale_for(language))
+    return format_date(day, style, locale=locale_for(language))
+
+
+def rate_text(rate: Decimal, language: str) -> str:
+    return f"{format_decimal(rate, format='#,##0.00', locale=locale_for(language))} %"
+
+
+def lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def iban_text(iban: str | None) -> str:
+    compact = "".join((iban or "").split()).upper()
+    return " ".join(compact[i:i + 4] for i in range(0, len(compact), 4))
+
+
+def logo_url(creditor: Creditor, workspace_root: Path | None) -> str | None:
+    """The creditor's logo as a file URL when it lies inside the workspace, else None."""
+    if not creditor.logo_path or workspace_root is None:
+        return None
+    root = workspace_root.resolve()
+    path = Path(creditor.logo_path)
+    path = (path if path.is_absolute() else root / path).resolve()
+    if not path.is_file() or not path.is_relative_to(root):
+        return None
+    return path.as_uri()
+
+
+@dataclass(frozen=True)
+class LetterData:
+    """The context of one action plus the exact figures the dispatcher records."""
+
+    context: dict[str, Any]
+    invoice_ids: tuple[int, ...]
+    totals_minor: dict[str, int]
+
+
+def _contract_rate(creditor: Creditor) -> Decimal | None:
+    if not creditor.penalty_rate:
+        return None
+    try:
+        return Decimal(creditor.penalty_rate.replace(",", "."))
+    except InvalidOperation:
+        return None
+
+
+def build_context(
+    session: Session,
+    action: Action,
+    *,
+    today: dt.date,
+    workspace_root: Path | None,
+    items: Sequence[ActionItem] | None = None,
+    rates: RateTable | None = None,
+    deadline_days: int = DEFAULT_DEADLINE_DAYS,
+) -> LetterData:
+    """The template context of `action`, listing its active items' invoices as of `today`."""
+    creditor = session.get(Creditor, action.creditor_id)
+    debtor = session.get(Debtor, action.debtor_id)
+    if creditor is None or debtor is None:
+        raise LookupError(f"action {action.id}: creditor or debtor missing")
+    language = (debtor.language or "fr").lower()[:2]
+    active = [i for i in (items if items is not None else action.items)
+              if i.state == ItemState.ACTIVE]
+    invoice_ids = sorted({i.invoice_id for i in active})
+    invoices = (
+        session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids))).all()
+        if invoice_ids else []
+    )
+    invoices = sorted(invoices, key=lambda inv: (inv.due_date, inv.number))
+    applies = bool(creditor.late_penalties) and not debtor.is_consumer
+    table = rates or (load_rate_table() if applies else None)
+    contract_rate = _contract_rate(creditor)
+
+    rows: list[dict[str, Any]] = []
+    principal: dict[str, int] = {}
+    interest: dict[str, int] = {}
+    indemnity_total = 0
+    indemnity_count = 0
+    warnings: list[str] = []
+    penalties_seen: list[InvoicePenalty] = []
+    for inv in invoices:
+        still_due = max(inv.balance_minor, 0)
+        principal[inv.currency] = principal.get(inv.currency, 0) + still_due
+        days_late = max((today - inv.due_date).days, 0)
+        row: dict[str, Any] = {
+            "number": inv.number,
+            "issue_date": date_text(inv.issue_date, language),
+            "due_date": date_text(inv.due_date, language),
+            "currency": inv.currency,
+            "amount": money(inv.amount_minor, inv.currency, language),
+            "amount_minor": inv.amount_minor,
+            "paid": money(inv.paid_minor, inv.currency, language),
+            "paid_minor": inv.paid_minor,
+            "balance": money(still_due, inv.currency, language),
+            "balance_minor": still_due,
+            "days_late": days_late,
+            "late": days_late > 0,
+            "interest": None,
+            "interest_minor": 0,
+            "segments": [],
+            "indemnity": None,
+        }
+        if applies and table is not None and days_late > 0 and still_due > 0:
+            penalty = compute_penalty(
+                table, base_minor=still_due, currency=inv.currency, due_date=inv.due_date,
+                on=today, contractual_rate=contract_rate,
+                frozen=bool(creditor.penalty_rate_frozen),
+            )
+            penalties_seen.append(penalty)
+            warnings.extend(w for w in penalty.warnings if w not in warnings)
+            interest[inv.currency] = interest.get(inv.currency, 0) + penalty.interest_minor
+            indemnity_total += penalty.indemnity_minor
+            indemnity_count += 1
+            row["interest"] = money(penalty.interest_minor, inv.currency, language)
+            row["interest_minor"] = penalty.interest_minor
+            row["indemnity"] = money(penalty.indemnity_minor, INDEMNITY_CURRENCY, language)
+            row["segments"] = [
+                {
+                    "start": date_text(s.start, language),
+                    "end": date_text(s.end, language),
+                    "days": s.days,
+                    "rate": rate_text(s.rate, language),
+                    "amount": money(s.amount_minor, inv.currency, language),
+                    "amount_minor": s.amount_minor,
+                }
+                for s in penalty.segments
+            ]
+        rows.append(row)
+
+    currencies = sorted(set(principal) | ({INDEMNITY_CURRENCY} if indemnity_total else set()))
+    totals: list[dict[str, Any]] = []
+    totals_minor: dict[str, int] = {}
+    for cur in currencies:
+        extra = indemnity_total if cur == INDEMNITY_CURRENCY else 0
+        total = principal.get(cur, 0) + interest.get(cur, 0) + extra
+        totals_minor[cur] = total
+        totals.append({
+            "currency": cur,
+            "principal": money(principal.get(cur, 0), cur, language),
+            "principal_minor": principal.get(cur, 0),
+            "interest": money(interest.get(cur, 0), cur, language),
+            "interest_minor": interest.get(cur, 0),
+            "indemnity": money(extra, cur, language) if extra else None,
+            "indemnity_minor": extra,
+            "total": money(total, cur, language),
+            "total_minor": total,
+        })
+
+    method = penalties_seen[0].method if penalties_seen else (
+        "contractual" if contract_rate is not None else
+        "frozen" if creditor.penalty_rate_frozen else "half-year")
+    rates_used = sorted({s["rate"] for r in rows for s in r["segments"]})
+    deadline = today + dt.timedelta(days=deadline_days)
+    reference = debtor.ref
+    context: dict[str, Any] = {
+        "language": language,
+        "tone": action.tone,
+        "today": date_text(today, language, "long"),
+        "today_short": date_text(today, language),
+        "deadline": date_text(deadline, language, "long"),
+        "deadline_days": deadline_days,
+        "action": {"id": action.id, "channel": str(action.channel),
+                   "template": action.template, "reference": f"{creditor.code}-{action.id}"},
+        "creditor": {
+            "code": creditor.code,
+            "name": creditor.name,
+            "address_lines": lines(creditor.address),
+            "country": creditor.country,
+            "siren": creditor.siren,
+            "vat_number": creditor.vat_number,
+            "email": creditor.email,
+            "phone": creditor.phone,
+            "logo_url": logo_url(creditor, workspace_root),
+            "legal_mentions": lines(creditor.legal_mentions),
+        },
+        "debtor": {
+            "ref": debtor.ref,
+            "name": debtor.name,
+            "address_lines": lines(debtor.address),
+            "country": debtor.country,
+            "email": debtor.email,
+            "phone": debtor.phone,
+            "sales_rep": debtor.sales_rep,
+            "is_consumer": bool(debtor.is_consumer),
+        },
+        "invoices": rows,
+        "invoice_count": len(rows),
+        "totals": totals,
+        "penalties": {
+            "applies": applies and bool(penalties_seen),
+            "enabled": applies,
+            "method": method,
+            "rates": rates_used,
+            "contractual_rate": rate_text(contract_rate, language) if contract_rate else None,
+            "indemnity_count": indemnity_count,
+            "indemnity_each": money(4000, INDEMNITY_CURRENCY, language),
+            "indemnity_total": money(indemnity_total, INDEMNITY_CURRENCY, language),
+            "warnings": warnings,
+        },
+        "payment": {
+            "beneficiary": creditor.name,
+            "iban": iban_text(creditor.iban),
+            "bic": creditor.bic or "",
+            "reference": reference,
+        },
+    }
+    return LetterData(context=context, invoice_ids=tuple(invoice_ids), totals_minor=totals_minor)

@@ -1,0 +1,190 @@
+"""Letters as PDF (WeasyPrint): A4, window-envelope address block, fonts embedded.
+
+Resource loading is confined: the URL fetcher serves `data:` URLs and files under an
+allow-list of folders (the workspace, the packaged templates and fonts), nothing else —
+no network, no `file:` outside those folders, no redirects. Every refused URL is
+recorded so that the operator sees it, and a PDF carrying an embedded file (WeasyPrint
+turns `<link rel="attachment">` into one) is refused whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relance.errors import RelanceError
+
+MAX_RESOURCE_BYTES = 5_000_000
+_MIME = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml",
+    ".gif": "image/gif", ".webp": "image/webp", ".css": "text/css", ".ttf": "font/ttf",
+    ".otf": "font/otf", ".woff": "font/woff", ".woff2": "font/woff2",
+}
+
+
+class _QuietFontNotice(logging.Filter):
+    # WeasyPrint warns on every letter when HarfBuzz-Subset is missing; the PDF is fine
+    # (fontTools subsets the fonts), so one notice per process is enough.
+    seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "HarfBuzz-Subset" not in record.getMessage():
+            return True
+        if _QuietFontNotice.seen:
+            return False
+        _QuietFontNotice.seen = True
+        return True
+
+
+logging.getLogger("weasyprint").addFilter(_QuietFontNotice())
+
+
+class LetterProblem(RelanceError):
+    """A letter could not be turned into a safe PDF."""
+
+
+def _fetcher_class() -> type[Any]:
+    # WeasyPrint is imported lazily: it takes a second to load and the CLI should not
+    # pay for it on commands that never print a letter.
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class ConfinedFetcher(URLFetcher):  # type: ignore[misc]
+        """Serves `data:` and files under the allowed roots; refuses everything else."""
+
+        def __init__(self, roots: Sequence[Path]) -> None:
+            super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
+            self.roots = [r.resolve() for r in roots]
+            self.refused: list[str] = []
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return self._data(url)
+            if scheme == "file":
+                parsed = urllib.parse.urlsplit(url)
+                if parsed.netloc not in ("", "localhost"):
+                    return self._refuse(url, "remote file host")
+                path = Path(urllib.parse.unquote(parsed.path)).resolve()
+                if not any(path.is_relative_to(root) for root in self.roots):
+                    return self._refuse(url, "outside the workspace")
+                if not path.is_file() or path.stat().st_size > MAX_RESOURCE_BYTES:
+                    return self._refuse(url, "missing or too large")
+                mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+                return URLFetcherResponse(path.as_uri(), path.read_bytes(),
+                                          {"Content-Type": mime})
+            return self._refuse(url, f"{scheme}: URLs are not fetched")
+
+        def _data(self, url: str) -> Any:
+            header, _, payload = url[5:].partition(",")
+            mime = header.split(";")[0] or "text/plain"
+            body = (base64.b64decode(payload) if header.endswith(";base64")
+                    else urllib.parse.unquote_to_bytes(payload))
+            if len(body) > MAX_RESOURCE_BYTES:
+                return self._refuse(url[:60], "too large")
+            return URLFetcherResponse(url, body, {"Content-Type": mime})
+
+        def _refuse(self, url: str, why: str) -> Any:
+            self.refused.append(f"{url} ({why})")
+            raise ValueError(f"refused {url}: {why}")
+
+    return ConfinedFetcher
+
+
+@dataclass(frozen=True)
+class PdfResult:
+    path: Path
+    pages: int
+    refused: tuple[str, ...] = field(default=())
+
+
+def render_pdf_bytes(html: str, *, base_dir: Path, roots: Sequence[Path]) -> tuple[bytes, int,
+                                                                                 list[str]]:
+    """HTML to PDF bytes with the confined fetcher; returns (pdf, pages, refused URLs)."""
+    from weasyprint import HTML
+
+    fetcher = _fetcher_class()(roots)
+    document = HTML(string=html, base_url=base_dir.resolve().as_uri() + "/",
+                    url_fetcher=fetcher).render()
+    pdf: bytes = document.write_pdf()
+    if b"/EmbeddedFiles" in pdf or b"/EmbeddedFile" in pdf:
+        raise LetterProblem("the letter would embed a file in its PDF: refused")
+    return pdf, len(document.pages), list(fetcher.refused)
+
+
+def write_pdf(html: str, out: Path, *, base_dir: Path, roots: Sequence[Path]) -> PdfResult:
+    """Render and write atomically (a crash never leaves half a PDF under the final name)."""
+    pdf, pages, refused = render_pdf_bytes(html, base_dir=base_dir, roots=roots)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(pdf)
+    os.replace(tmp, out)
+    return PdfResult(out, pages, tuple(refused))
+
+
+@dataclass(frozen=True)
+class LetterJob:
+    """One letter for a worker process: plain data only, so it pickles."""
+
+    key: int
+    html: str
+    out: str
+    base_dir: str
+    roots: tuple[str, ...]
+
+
+def _run_job(job: LetterJob) -> tuple[int, str, int, tuple[str, ...], str | None]:
+    try:
+        result = write_pdf(job.html, Path(job.out), base_dir=Path(job.base_dir),
+                           roots=[Path(r) for r in job.roots])
+        return job.key, str(result.path), result.pages, result.refused, None
+    except Exception as exc:  # reported per letter, never kills the batch
+        return job.key, job.out, 0, (), f"{exc.__class__.__name__}: {exc}"
+
+
+def render_many(
+    jobs: Sequence[LetterJob], *, processes: int = 1, on_done: Any = None
+) -> Iterable[tuple[int, str, int, tuple[str, ...], str | None]]:
+    """Render letters, in `processes` worker processes when more than one; yields
+    (key, path, pages, refused, error) as they finish."""
+    if processes <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            result = _run_job(job)
+            if on_done:
+                on_done()
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        for result in pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (processes * 4))):
+            if on_done:
+                on_done()
+            yield result
+
+
+def write_batch(pdfs: Sequence[Path], out: Path) -> Path:
+    """Concatenate the day's letters into one print file for the mail house.
+
+    Each letter starts on a recto: a blank page is added after letters with an odd page
+    count, so that duplex printing never puts two debtors on one sheet.
+    """
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for pdf in pdfs:
+        reader = PdfReader(str(pdf))
+        for page in reader.pages:
+            writer.add_page(page)
+        if len(reader.pages) % 2:
+            writer.add_blank_page()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("wb") as handle:
+        writer.write(handle)
+    os.replace(tmp, out)
+    return out

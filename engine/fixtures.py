@@ -1,0 +1,174 @@
+"""Small books written straight into a store: for rule tests and the engine's own tests.
+
+A book is plain data — creditors, debtors, invoices, promises, history — so a rule test
+file (`*.rules.test`) can describe one in a few lines. Amounts are decimal text
+("1250.00"), never floats. Invoices are identified by number, debtors by reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from relance.engine.facts import (
+    ACTION,
+    ACTION_ITEM,
+    CREDITOR,
+    DEBTOR,
+    DEBTOR_TAG,
+    INVOICE,
+    INVOICE_LEVEL,
+    PLAN,
+    PLAN_INVOICE,
+    PROMISE,
+)
+from relance.errors import UsageError
+from relance.store.money import to_minor
+
+
+def _date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise UsageError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _minor(value: Any, currency: str, where: str) -> int:
+    if isinstance(value, float):
+        raise UsageError(f"{where}: write amounts as text ('1250.00'), not as a float")
+    try:
+        return to_minor(Decimal(str(value)), currency)
+    except (ArithmeticError, ValueError) as exc:
+        raise UsageError(f"{where}: {value!r} is not an amount in {currency}") from exc
+
+
+def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
+    """Insert the book's rows; return invoice number -> invoice id.
+
+    Keys: `creditor` (code, country), `debtors` (ref, segment, country, paused_until,
+    tags, risk, ...), `invoices` (number, debtor, issue_date, due_date, amount, paid,
+    currency, disputed, stage, attrs), `promises` (debtor, invoice, promised_on, status),
+    `plans` (debtor, invoices), `history` (invoice, policy, rule, channel, acted_on,
+    state, template): actions already taken."""
+    conn = session.connection()
+    cred = dict(book.get("creditor", {}))
+    code = str(cred.get("code", "ACME"))
+    existing = conn.execute(select(CREDITOR.c.id).where(CREDITOR.c.code == code)).scalar()
+    if existing is None:
+        creditor_id = conn.execute(
+            insert(CREDITOR).returning(CREDITOR.c.id),
+            {"code": code, "name": str(cred.get("name", code)),
+             "country": str(cred.get("country", "FR")).upper()},
+        ).scalar_one()
+    else:
+        creditor_id = existing
+    debtor_ids: dict[str, int] = {}
+    for n, raw in enumerate(book.get("debtors", ()), start=1):
+        where = f"debtor {n}"
+        ref = str(raw["ref"])
+        paused = raw.get("paused_until")
+        debtor_ids[ref] = conn.execute(
+            insert(DEBTOR).returning(DEBTOR.c.id),
+            {"creditor_id": creditor_id, "ref": ref, "name": str(raw.get("name", ref)),
+             "segment": str(raw.get("segment", "")), "country": str(raw.get("country", "FR")),
+             "language": str(raw.get("language", "fr")),
+             "payment_method": str(raw.get("payment_method", "")),
+             "sales_rep": raw.get("sales_rep"), "risk": raw.get("risk"),
+             "email": raw.get("email"), "phone": raw.get("phone"),
+             "paused_until": _date(paused, where) if paused else None},
+        ).scalar_one()
+        for tag in raw.get("tags", ()):
+            conn.execute(insert(DEBTOR_TAG), {"debtor_id": debtor_ids[ref], "tag": str(tag)})
+    invoice_ids: dict[str, int] = {}
+    for n, raw in enumerate(book.get("invoices", ()), start=1):
+        where = f"invoice {n} ({raw.get('number', '?')})"
+        currency = str(raw.get("currency", "EUR")).upper()
+        amount = _minor(raw["amount"], currency, where)
+        paid = _minor(raw.get("paid", "0"), currency, where)
+        debtor = str(raw["debtor"])
+        if debtor not in debtor_ids:
+            raise UsageError(f"{where}: unknown debtor {debtor!r}")
+        disputed = raw.get("disputed")
+        balance = amount - paid
+        invoice_ids[str(raw["number"])] = conn.execute(
+            insert(INVOICE).returning(INVOICE.c.id),
+            {"creditor_id": creditor_id, "debtor_id": debtor_ids[debtor],
+             "number": str(raw["number"]),
+             "issue_date": _date(raw["issue_date"], where),
+             "due_date": _date(raw["due_date"], where), "currency": currency,
+             "amount_minor": amount, "paid_minor": paid, "balance_minor": balance,
+             "status": "open" if balance > 0 else "paid",
+             "dispute_reason": (str(disputed) if disputed not in (None, False) else None),
+             "stage": str(raw.get("stage", "reminder")),
+             "attrs": dict(raw.get("attrs", {}))},
+        ).scalar_one()
+    for n, raw in enumerate(book.get("promises", ()), start=1):
+        where = f"promise {n}"
+        invoice = raw.get("invoice")
+        conn.execute(insert(PROMISE), {
+            "creditor_id": creditor_id, "debtor_id": debtor_ids[str(raw["debtor"])],
+            "invoice_id": invoice_ids[str(invoice)] if invoice else None,
+            "promised_on": _date(raw["promised_on"], where),
+            "status": str(raw.get("status", "open")),
+        })
+    for raw in book.get("plans", ()):
+        plan_id = conn.execute(
+            insert(PLAN).returning(PLAN.c.id),
+            {"creditor_id": creditor_id, "debtor_id": debtor_ids[str(raw["debtor"])],
+             "currency": str(raw.get("currency", "EUR")), "active": bool(raw.get("active", True))},
+        ).scalar_one()
+        for number in raw.get("invoices", ()):
+            conn.execute(insert(PLAN_INVOICE),
+                         {"plan_id": plan_id, "invoice_id": invoice_ids[str(number)]})
+    write_history(session, creditor_id, invoice_ids, book.get("history", ()))
+    return invoice_ids
+
+
+def write_history(session: Session, creditor_id: int, invoice_ids: Mapping[str, int],
+                  history: Sequence[Mapping[str, Any]]) -> None:
+    """Past actions: one action and one item each, and the invoice's level moved."""
+    conn = session.connection()
+    for n, raw in enumerate(history, start=1):
+        where = f"history {n}"
+        number = str(raw["invoice"])
+        invoice_id = invoice_ids[number]
+        debtor_id = conn.execute(
+            select(INVOICE.c.debtor_id, INVOICE.c.balance_minor, INVOICE.c.currency)
+            .where(INVOICE.c.id == invoice_id)
+        ).one()
+        acted_on = _date(raw["acted_on"], where)
+        policy, rule = str(raw["policy"]), str(raw["rule"])
+        channel = str(raw.get("channel", "letter"))
+        action_id = conn.execute(
+            insert(ACTION).returning(ACTION.c.id),
+            {"idempotency_key": f"history|{n}|{number}|{policy}|{rule}|{acted_on}",
+             "creditor_id": creditor_id, "debtor_id": debtor_id.debtor_id,
+             "created_on": acted_on, "channel": channel, "template": raw.get("template"),
+             "state": str(raw.get("state", "sent")), "proposed_by": "history"},
+        ).scalar_one()
+        conn.execute(insert(ACTION_ITEM), {
+            "action_id": action_id, "invoice_id": invoice_id, "policy": policy, "rule": rule,
+            "acted_on": acted_on, "step": int(raw.get("step", 0)),
+            "state": str(raw.get("item_state", "active")),
+            "balance_minor": debtor_id.balance_minor, "currency": debtor_id.currency,
+        })
+        level = conn.execute(
+            select(INVOICE_LEVEL.c.acted_on).where(INVOICE_LEVEL.c.invoice_id == invoice_id,
+                                                   INVOICE_LEVEL.c.policy == policy)
+        ).first()
+        if level is None:
+            conn.execute(insert(INVOICE_LEVEL), {"invoice_id": invoice_id, "policy": policy,
+                                                 "rule": rule, "acted_on": acted_on})
+        elif level.acted_on is None or level.acted_on <= acted_on:
+            conn.execute(
+                INVOICE_LEVEL.update()
+                .where(INVOICE_LEVEL.c.invoice_id == invoice_id, INVOICE_LEVEL.c.policy == policy)
+                .values(rule=rule, acted_on=acted_on)
+            )

@@ -1,0 +1,152 @@
+"""Who may do what: the `[users]` and `[approval]` tables of `relance.toml`.
+
+```toml
+[users]
+alice = "credit_manager"
+bruno = "operator"
+carla = "auditor"
+
+[approval]
+four_eyes_above = "5000 EUR"      # or a list: ["5000 EUR", "5000 CHF"]
+```
+
+- an **operator** approves and rejects routine actions, records payments, promises,
+  disputes, pauses, notes and call outcomes;
+- a **credit manager** does all that and decides on escalations (amicable recovery,
+  litigation); above the four-eyes threshold an escalation needs two different credit
+  managers, and whoever proposed it cannot approve it;
+- an **auditor** sees everything and changes nothing.
+
+A workspace whose `[users]` table is empty (a fresh `relance init`, the demo) has no
+access control yet: everyone is a credit manager. As soon as one user is listed, only
+listed users may act.
+
+Without `four_eyes_above`, one credit manager's approval is enough. An escalation in a
+currency for which no threshold is configured always needs two approvals, since
+relance never converts between currencies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from relance.errors import ConfigError, UsageError
+from relance.store.money import Money
+
+
+class Role(enum.StrEnum):
+    CREDIT_MANAGER = "credit_manager"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+
+
+class NotAllowed(UsageError):
+    """The user's role does not allow this change."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person acting, with the role the workspace gives them."""
+
+    name: str
+    role: Role
+
+    @property
+    def can_write(self) -> bool:
+        return self.role is not Role.AUDITOR
+
+    @property
+    def can_decide_escalations(self) -> bool:
+        return self.role is Role.CREDIT_MANAGER
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The access rules of one workspace."""
+
+    users: Mapping[str, Role] = field(default_factory=dict)
+    # Per currency, the escalation amount above which two approvals are needed; None
+    # when the workspace sets no threshold at all.
+    four_eyes_above: Mapping[str, int] | None = None
+
+    @property
+    def open(self) -> bool:
+        """No users configured: everyone is a credit manager."""
+        return not self.users
+
+    def actor(self, name: str) -> Actor:
+        """The named user with their role; an unknown name is refused."""
+        clean = name.strip()
+        if not clean:
+            raise UsageError("no user name: pass --user NAME")
+        if self.open:
+            return Actor(clean, Role.CREDIT_MANAGER)
+        role = self.users.get(clean)
+        if role is None:
+            known = ", ".join(sorted(self.users))
+            raise UsageError(
+                f"user {clean!r} is not in the [users] table of relance.toml "
+                f"(known: {known}); pass --user NAME"
+            )
+        return Actor(clean, role)
+
+    def needs_two_approvals(self, amounts: Iterable[Money]) -> bool:
+        """Whether an escalation of these amounts (one per currency) needs four eyes."""
+        if self.four_eyes_above is None:
+            return False
+        for amount in amounts:
+            limit = self.four_eyes_above.get(amount.currency)
+            if limit is None or amount.minor > limit:
+                return True
+        return False
+
+
+def _parse_threshold(text: Any, label: str) -> Money:
+    if not isinstance(text, str):
+        raise ConfigError(f'{label}: four_eyes_above must be a text like "5000 EUR"')
+    parts = text.split()
+    if len(parts) != 2:
+        raise ConfigError(f'{label}: four_eyes_above {text!r} must read like "5000 EUR"')
+    try:
+        return Money.of(Decimal(parts[0]), parts[1])
+    except (InvalidOperation, ValueError) as exc:
+        raise ConfigError(f"{label}: four_eyes_above {text!r}: {exc}") from exc
+
+
+def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
+                *, label: str = "relance.toml") -> Policy:
+    """Build the access policy from the `[users]` and `[approval]` tables."""
+    parsed: dict[str, Role] = {}
+    for name, role in users.items():
+        try:
+            parsed[str(name)] = Role(str(role))
+        except ValueError:
+            allowed = ", ".join(r.value for r in Role)
+            raise ConfigError(
+                f"{label}: [users] {name} = {role!r}: the role must be one of {allowed}"
+            ) from None
+    raw = approval.get("four_eyes_above")
+    thresholds: dict[str, int] | None = None
+    if raw is not None:
+        values = raw if isinstance(raw, list) else [raw]
+        thresholds = {}
+        for value in values:
+            money = _parse_threshold(value, f"{label}: [approval]")
+            thresholds[money.currency] = money.minor
+    return Policy(users=parsed, four_eyes_above=thresholds)
+
+
+def require_write(actor: Actor, what: str) -> None:
+    """Refuse any change by an auditor."""
+    if not actor.can_write:
+        raise NotAllowed(f"{actor.name} is an auditor: auditors cannot {what}")
+
+
+def require_credit_manager(actor: Actor, what: str) -> None:
+    if not actor.can_decide_escalations:
+        raise NotAllowed(f"{actor.name} is {actor.role.value.replace('_', ' ')}: "
+                         f"only a credit manager can {what}")

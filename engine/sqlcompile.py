@@ -1,0 +1,589 @@
+"""The policy language compiled to SQLAlchemy Core: one set-based query per policy.
+
+For a policy and a date D, `compile_policy` builds a SELECT over the open invoices that
+returns only the invoices on which the policy acts on D, with the position of the rule
+that acts (`acting`) and the columns the audit needs to record the facts. The SQL
+decides outright: conditions, levels (current level, jumps, `every`), the once-a-day
+limit; Python only reads the rows it returns.
+
+Safety: a field reaches SQL only through this module's whitelist (`dsl.fields` names
+mapped to columns), and every value of a rule is a bound parameter: no text of a rule
+file is ever pasted into SQL. One method per kind of node, behind a dispatch on type.
+
+Each compiled comparison is two-valued (never NULL), so that `not` keeps the
+interpreter's meaning: nullable columns (risk, sales rep, custom columns, the last
+action) are tested for NULL explicitly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql
+
+from relance.dsl.ast import (
+    After,
+    And,
+    BoolValue,
+    Compare,
+    Condition,
+    DateValue,
+    Duration,
+    FlagTest,
+    HasTag,
+    InList,
+    MoneyValue,
+    Not,
+    NumberValue,
+    Or,
+    Policy,
+    TextValue,
+    WordValue,
+)
+from relance.dsl.fields import FieldType
+from relance.engine.durations import FLIPPED, DateBound, Op, amount, bound_for
+from relance.engine.facts import (
+    ACTION,
+    ACTION_ITEM,
+    CREDITOR,
+    DEBTOR,
+    DEBTOR_TAG,
+    INVOICE,
+    INVOICE_LEVEL,
+    OUTBOUND,
+    PLAN,
+    PLAN_INVOICE,
+    PROMISE,
+    VOID,
+    open_invoice_filter,
+)
+from relance.engine.interpret import RuleError, field_type, probes
+from relance.store.models import ItemState, PromiseStatus
+from relance.store.money import minor_units
+
+Expr = ColumnElement[Any]
+
+i, d, c = INVOICE, DEBTOR, CREDITOR
+
+# The whitelist: a field name of the language -> the column holding it. Fields that need
+# a join or a sub-query (aggregates, history, flags) are built by `_Compiler` methods.
+PLAIN_COLUMNS: dict[str, Expr] = {
+    "issue_date": i.c.issue_date,
+    "due_date": i.c.due_date,
+    "currency": i.c.currency,
+    "stage": type_coerce(i.c.stage, String),
+    "segment": d.c.segment,
+    "country": d.c.country,
+    "payment_method": d.c.payment_method,
+    "language": d.c.language,
+    "sales_rep": d.c.sales_rep,
+    "risk": d.c.risk,
+    "creditor": c.c.code,
+}
+NULLABLE = {"sales_rep", "risk"}
+DURATION_COLUMNS: dict[str, tuple[Expr, int]] = {
+    "overdue": (i.c.due_date, 1),
+    "due_in": (i.c.due_date, -1),
+    "age": (i.c.issue_date, 1),
+}
+
+
+def _integer_bound(op: Op, value: Decimal) -> tuple[Op, int] | bool:
+    """`integer OP value` as a comparison with an integer, or a constant outcome when
+    the decimal value makes it one (`risk = 5.5` never holds)."""
+    if value == value.to_integral_value():
+        return op, int(value)
+    ceiling = int(value.to_integral_value(rounding=ROUND_CEILING))
+    floor = int(value.to_integral_value(rounding=ROUND_FLOOR))
+    if op in (">", ">="):
+        return ">=", ceiling
+    if op in ("<", "<="):
+        return "<=", floor
+    return op == "!="
+
+
+def _apply(column: Expr, op: Op, value: Any) -> Expr:
+    result: Expr
+    if op == "=":
+        result = column == value
+    elif op == "!=":
+        result = column != value
+    elif op == "<":
+        result = column < value
+    elif op == "<=":
+        result = column <= value
+    elif op == ">":
+        result = column > value
+    else:
+        result = column >= value
+    return result
+
+
+def _const(value: bool) -> Expr:
+    return true() if value else false()
+
+
+@dataclass
+class _Compiler:
+    """Compiles one policy's conditions; remembers which joins they need."""
+
+    policy: Policy
+    on: dt.date
+    countries: Sequence[str]
+    needs_debtor_totals: bool = False
+    needs_history: bool = False
+    after_columns: dict[str, Expr] = field(default_factory=dict)
+    tag_columns: dict[str, Expr] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- joins
+
+    def debtor_total(self, which: str) -> Expr:
+        """The debtor's open balance in the invoice's currency (`balance`), or the part
+        at least a day overdue (`overdue`). A correlated sub-query: it costs per
+        invoice that gets this far in the conditions, not per invoice of the book."""
+        self.needs_debtor_totals = True
+        other = INVOICE.alias("totals_invoice")
+        yesterday = self.on - dt.timedelta(days=1)
+        value = other.c.balance_minor if which == "balance" else case(
+            (other.c.due_date <= yesterday, other.c.balance_minor), else_=0)
+        return (
+            select(func.coalesce(func.sum(value), 0))
+            .where(other.c.debtor_id == i.c.debtor_id, other.c.currency == i.c.currency,
+                   other.c.balance_minor > literal_column("0"), other.c.status != "cancelled")
+            .scalar_subquery()
+        )
+
+    def history_value(self, which: str) -> Expr:
+        """Outbound actions that count before D (`sent`), or the latest one's date."""
+        self.needs_history = True
+        ai, a = ACTION_ITEM.alias("history_item"), ACTION.alias("history_action")
+        value = func.count(a.c.id.distinct()) if which == "sent" else func.max(ai.c.acted_on)
+        return (
+            select(value)
+            .select_from(ai.join(a, a.c.id == ai.c.action_id))
+            .where(
+                ai.c.invoice_id == i.c.id,
+                ai.c.acted_on < self.on,
+                ai.c.state == ItemState.ACTIVE.value,
+                a.c.state.not_in(VOID),
+                a.c.channel.in_(OUTBOUND),
+            )
+            .scalar_subquery()
+        )
+
+    # ---------------------------------------------------------------- dates
+
+    def _date_bound(self, column: Expr, bound: DateBound) -> Expr:
+        parts = []
+        if bound.low is not None:
+            parts.append(column > bound.low)
+        if bound.high is not None:
+            parts.append(column <= bound.high)
+        inner = and_(*parts) if parts else true()
+        return not_(inner) if bound.negate else inner
+
+    def elapsed_cmp(self, column: Expr, op: Op, count: int, business: bool) -> Expr:
+        """`days since column OP count` as of D, for a non-NULL date column."""
+        if not business:
+            return self._date_bound(column, bound_for(op, count, self.on, business=False,
+                                                      country=""))
+        # Business days depend on the creditor's country: one bound per country.
+        return or_(
+            false(),
+            *(
+                and_(c.c.country == country,
+                     self._date_bound(column, bound_for(op, count, self.on, business=True,
+                                                        country=country)))
+                for country in self.countries
+            ),
+        )
+
+    # ---------------------------------------------------------------- nodes
+
+    def condition(self, cond: Condition) -> Expr:
+        handler = self._dispatch.get(type(cond))
+        if handler is None:
+            raise RuleError(f"cannot compile {cond!r}")
+        return handler(self, cond)
+
+    def _and(self, cond: And) -> Expr:
+        return and_(true(), *(self.condition(part) for part in cond.operands))
+
+    def _or(self, cond: Or) -> Expr:
+        return or_(false(), *(self.condition(part) for part in cond.operands))
+
+    def _not(self, cond: Not) -> Expr:
+        return not_(self.condition(cond.operand))
+
+    def _in_list(self, cond: InList) -> Expr:
+        either = or_(
+            false(), *(self._compare(Compare(cond.field, "=", item)) for item in cond.values.items)
+        )
+        return not_(either) if cond.negated else either
+
+    def _has_tag(self, cond: HasTag) -> Expr:
+        tag = cond.value.value.lower()
+        found = exists(
+            select(DEBTOR_TAG.c.tag).where(
+                DEBTOR_TAG.c.debtor_id == i.c.debtor_id, func.lower(DEBTOR_TAG.c.tag) == tag
+            )
+        )
+        self.tag_columns[tag] = found
+        return not_(found) if cond.negated else found
+
+    def _flag(self, cond: FlagTest) -> Expr:
+        if field_type(cond.field) is not FieldType.FLAG:
+            raise RuleError(f"{cond.field.span}: {cond.field.name} is not a yes/no field")
+        return self.flag(cond.field.name)
+
+    def flag(self, name: str) -> Expr:
+        if name == "paused":
+            return and_(d.c.paused_until.is_not(None), d.c.paused_until >= self.on)
+        if name == "disputed":
+            return i.c.dispute_reason.is_not(None)
+        if name == "in_plan":
+            return exists(
+                select(PLAN_INVOICE.c.plan_id)
+                .select_from(PLAN_INVOICE.join(PLAN, PLAN.c.id == PLAN_INVOICE.c.plan_id))
+                .where(PLAN_INVOICE.c.invoice_id == i.c.id, PLAN.c.active.is_(True))
+            )
+        p = PROMISE.alias("p")
+        covers = and_(p.c.debtor_id == i.c.debtor_id,
+                      or_(p.c.invoice_id.is_(None), p.c.invoice_id == i.c.id))
+        if name == "promised":
+            return exists(
+                select(p.c.id).where(
+                    covers, p.c.status == PromiseStatus.OPEN.value, p.c.promised_on >= self.on
+                )
+            )
+        if name == "promise_broken":
+            # The last standing promise (latest date, then latest recorded) is not kept
+            # and its date has passed.
+            q = PROMISE.alias("q")
+            later = exists(
+                select(q.c.id).where(
+                    q.c.debtor_id == i.c.debtor_id,
+                    or_(q.c.invoice_id.is_(None), q.c.invoice_id == i.c.id),
+                    q.c.status != PromiseStatus.CANCELLED.value,
+                    or_(q.c.promised_on > p.c.promised_on,
+                        and_(q.c.promised_on == p.c.promised_on, q.c.id > p.c.id)),
+                ).correlate_except(q)  # two levels deep: refer to the outer invoice too
+            )
+            return exists(
+                select(p.c.id).where(
+                    covers,
+                    p.c.status.not_in([PromiseStatus.CANCELLED.value, PromiseStatus.KEPT.value]),
+                    p.c.promised_on < self.on,
+                    not_(later),
+                )
+            )
+        raise RuleError(f"{name} is not a yes/no field")
+
+    def _after(self, cond: After) -> Expr:
+        ai, a = ACTION_ITEM.alias("after_item"), ACTION.alias("after_action")
+        counted = and_(
+            ai.c.invoice_id == i.c.id,
+            ai.c.policy == self.policy.name,
+            ai.c.rule == cond.rule,
+            ai.c.state == ItemState.ACTIVE.value,
+            ai.c.acted_on < self.on,
+            a.c.state.not_in(VOID),
+        )
+        joined = ai.join(a, a.c.id == ai.c.action_id)
+        self.after_columns[cond.rule] = (
+            select(func.min(ai.c.acted_on)).select_from(joined).where(counted).scalar_subquery()
+        )
+        return exists(
+            select(ai.c.id).select_from(joined).where(
+                counted, self.elapsed_cmp(ai.c.acted_on, ">=", amount(cond.by), cond.by.business)
+            )
+        )
+
+    def _compare(self, cond: Compare) -> Expr:
+        ref, op, value = cond.field, cond.op, cond.value
+        kind = field_type(ref)
+        if kind is FieldType.DURATION:
+            if not isinstance(value, Duration):
+                raise RuleError(f"{ref.span}: {ref.name} compares with a duration")
+            return self._duration(ref.name, op, value)
+        if kind is FieldType.MONEY:
+            if not isinstance(value, MoneyValue):
+                raise RuleError(f"{ref.span}: {ref.name} compares with money")
+            return self._money(ref.name, op, value)
+        if kind is FieldType.NUMBER:
+            if not isinstance(value, NumberValue):
+                raise RuleError(f"{ref.span}: {ref.name} compares with a number")
+            number: Expr = (
+                self.history_value("sent") if ref.name == "reminders_sent"
+                else PLAIN_COLUMNS[ref.name]
+            )
+            return self._integer(number, op, value.value, nullable=ref.name in NULLABLE)
+        if kind is FieldType.DATE:
+            if not isinstance(value, DateValue):
+                raise RuleError(f"{ref.span}: {ref.name} compares with a date")
+            return _apply(PLAIN_COLUMNS[ref.name], op, value.value)
+        if kind is FieldType.FLAG:
+            if not isinstance(value, BoolValue) or op not in ("=", "!="):
+                raise RuleError(f"{ref.span}: {ref.name} compares with true or false")
+            flag = self.flag(ref.name)
+            return flag if value.value == (op == "=") else not_(flag)
+        if kind in (FieldType.ENUM, FieldType.TEXT):
+            if not isinstance(value, TextValue | WordValue) or op not in ("=", "!="):
+                raise RuleError(f"{ref.span}: {ref.name} compares with = or != a text")
+            if kind is FieldType.TEXT:  # attr.NAME: the key is a bound JSON path
+                column: Expr = i.c.attrs[ref.name[len("attr."):]].as_string()
+                wanted: str = value.value
+                nullable = True
+            else:
+                column = func.lower(PLAIN_COLUMNS[ref.name])
+                wanted = value.value.lower()
+                nullable = ref.name in NULLABLE
+            if op == "=":
+                test = column == wanted
+                return and_(column.is_not(None), test) if nullable else test
+            test = column != wanted
+            return or_(column.is_(None), test) if nullable else test
+        raise RuleError(f"{ref.span}: {ref.name} cannot be compared")
+
+    def _integer(self, column: Expr, op: Op, value: Decimal, *, nullable: bool) -> Expr:
+        bound = _integer_bound(op, value)
+        test = _const(bound) if isinstance(bound, bool) else _apply(column, *bound)
+        if not nullable:
+            return test
+        if op == "!=":
+            return or_(column.is_(None), test)
+        return and_(column.is_not(None), test)
+
+    def _money(self, name: str, op: Op, value: MoneyValue) -> Expr:
+        columns: dict[str, Callable[[], Expr]] = {
+            "amount": lambda: i.c.amount_minor,
+            "balance": lambda: i.c.balance_minor,
+            "debtor_balance": lambda: self.debtor_total("balance"),
+            "debtor_overdue": lambda: self.debtor_total("overdue"),
+        }
+        currency = value.currency.upper()
+        scaled = value.amount.scaleb(minor_units(currency))
+        same = func.upper(i.c.currency) == currency
+        test = self._integer(columns[name](), op, scaled, nullable=False)
+        if op == "!=":
+            return or_(not_(same), test)
+        return and_(same, test)
+
+    def _duration(self, name: str, op: Op, value: Duration) -> Expr:
+        count = amount(value)
+        if name == "last_action":
+            column = self.history_value("last_on")
+            test = self.elapsed_cmp(column, op, count, value.business)
+            if op in (">", ">=", "!="):  # never acted: longer than any duration
+                return or_(column.is_(None), test)
+            return and_(column.is_not(None), test)
+        since, sign = DURATION_COLUMNS[name]
+        if sign < 0:  # due_in = -(days since the due date)
+            op, count = FLIPPED[op], -count
+        return self.elapsed_cmp(since, op, count, value.business)
+
+    _dispatch: ClassVar[dict[type, Callable[[_Compiler, Any], Expr]]] = {
+        And: _and,
+        Or: _or,
+        Not: _not,
+        Compare: _compare,
+        InList: _in_list,
+        HasTag: _has_tag,
+        FlagTest: _flag,
+        After: _after,
+    }
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy's query for one date, and how to fetch the values its rules record."""
+
+    policy: Policy
+    statement: Select[Any]
+    after_rules: tuple[str, ...]
+    tags: tuple[str, ...]
+    extras: dict[str, Expr]
+    needs: tuple[frozenset[str], ...]  # per rule: the extra values its facts include
+
+    def extras_statement(self, labels: Iterable[str], invoice_ids: Sequence[int],
+                         dialect: str) -> Select[Any]:
+        """The extra values `labels` for these invoices (a second, set-based query)."""
+        if dialect == "postgresql":  # one array parameter rather than thousands
+            wanted = i.c.id == any_(bindparam("ids", list(invoice_ids),
+                                              type_=postgresql.ARRAY(BigInteger)))
+        else:
+            wanted = i.c.id.in_(list(invoice_ids))
+        return (
+            select(i.c.id, *(self.extras[label].label(label) for label in sorted(labels)))
+            .where(wanted)
+        )
+
+
+# Where the value behind a field lives, for the facts a run records.
+RAW_COLUMNS = {
+    "overdue": "due_date", "due_in": "due_date", "age": "issue_date",
+    "amount": "amount_minor", "balance": "balance_minor", "creditor": "code",
+    "paused": "paused_until", "disputed": "dispute_reason",
+}
+RAW_SOURCES: dict[str, Expr] = {
+    "due_date": i.c.due_date, "issue_date": i.c.issue_date, "amount_minor": i.c.amount_minor,
+    "balance_minor": i.c.balance_minor, "currency": i.c.currency, "stage": i.c.stage,
+    "dispute_reason": i.c.dispute_reason, "attrs": i.c.attrs, "code": c.c.code,
+    "segment": d.c.segment, "country": d.c.country, "payment_method": d.c.payment_method,
+    "language": d.c.language, "sales_rep": d.c.sales_rep, "risk": d.c.risk,
+    "paused_until": d.c.paused_until,
+}
+
+
+# Flags computed by a sub-query; `paused` and `disputed` come from plain columns.
+FLAG_FIELDS = ("promised", "promise_broken", "in_plan")
+
+
+def fields_read(cond: Condition | None) -> set[str]:
+    """The names of the fields a condition reads."""
+    if cond is None:
+        return set()
+    if isinstance(cond, And | Or):
+        return set().union(*(fields_read(part) for part in cond.operands))
+    if isinstance(cond, Not):
+        return fields_read(cond.operand)
+    if isinstance(cond, Compare | InList | HasTag | FlagTest):
+        return {cond.field.name}
+    return set()
+
+
+def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str]) -> CompiledPolicy:
+    """The query returning the invoices on which `policy` acts on `on` (see module doc)."""
+    compiler = _Compiler(policy, on, countries)
+    il = INVOICE_LEVEL
+    identities = [rule.identity for rule in policy.rules]
+    fallback_item = ACTION_ITEM.alias("level_item")
+    fallback = (
+        select(
+            case(*((fallback_item.c.rule == identity, index)
+                   for index, identity in enumerate(identities)), else_=-1)
+        )
+        .where(
+            fallback_item.c.invoice_id == i.c.id,
+            fallback_item.c.policy == policy.name,
+            fallback_item.c.rule.in_(identities),
+            fallback_item.c.acted_on < on,
+        )
+        .order_by(fallback_item.c.acted_on.desc(), fallback_item.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    level = case(
+        (il.c.rule.is_(None), literal(-1, Integer)),
+        *((il.c.rule == identity, literal(index, Integer))
+          for index, identity in enumerate(identities)),
+        else_=func.coalesce(fallback, -1),
+    )
+    whens = []
+    for index in reversed(range(len(policy.rules))):
+        rule = policy.rules[index]
+        held = compiler.condition(rule.condition)
+        candidate = and_(held, level < index)
+        every = rule.options.every
+        if every is not None:
+            due_again = and_(
+                level == index,
+                il.c.acted_on.is_not(None),
+                compiler.elapsed_cmp(il.c.acted_on, ">=", amount(every), every.business),
+            )
+            candidate = or_(candidate, and_(held, due_again))
+        whens.append((candidate, literal(index, Integer)))
+    scope = compiler.condition(policy.scope) if policy.scope is not None else true()
+    acting = case(*whens, else_=None) if whens else literal(None, Integer)
+
+    # The values sub-queries compute (flags, `after`, tags, totals, history) are not
+    # read for every acting row: a second query fetches them for the rows whose rule
+    # records them (`CompiledPolicy.extras_statement`).
+    extras: dict[str, Expr] = {}
+    extras.update({f"flag_{name}": compiler.flag(name) for name in FLAG_FIELDS})
+    after_labels = {rule: f"after_{n}" for n, rule in enumerate(compiler.after_columns)}
+    tag_labels = {tag: f"tag_{n}" for n, tag in enumerate(compiler.tag_columns)}
+    extras.update({after_labels[r]: e for r, e in compiler.after_columns.items()})
+    extras.update({tag_labels[t]: e for t, e in compiler.tag_columns.items()})
+    extras["debtor_balance"] = compiler.debtor_total("balance")
+    extras["debtor_overdue"] = compiler.debtor_total("overdue")
+    extras["reminders_sent"] = compiler.history_value("sent")
+    extras["last_action_on"] = compiler.history_value("last_on")
+
+    plain: dict[str, Expr] = {}
+    needs: list[frozenset[str]] = []
+    for rule in policy.rules:
+        labels: set[str] = set()
+        cond = rule.condition if policy.scope is None else And((policy.scope, rule.condition))
+        for _key, kind, name, _business in probes(cond):
+            if kind == "tag":
+                labels.add(tag_labels[name])
+            elif kind == "after":
+                labels.add(after_labels[name])
+            elif name in FLAG_FIELDS:
+                labels.add(f"flag_{name}")
+            elif name in ("debtor_balance", "debtor_overdue", "reminders_sent"):
+                labels.add(name)
+            elif name == "last_action":
+                labels.add("last_action_on")
+            else:
+                column_name = RAW_COLUMNS.get(name, "attrs" if name.startswith("attr.")
+                                              else name)
+                plain[column_name] = RAW_SOURCES[column_name]
+        needs.append(frozenset(labels))
+    columns: list[Expr] = [
+        i.c.id, i.c.number, i.c.creditor_id, c.c.country.label("creditor_country"),
+        i.c.debtor_id, i.c.currency, i.c.balance_minor, acting.label("acting"),
+        *(column.label(name) for name, column in sorted(plain.items())
+          if name not in ("balance_minor", "currency")),
+    ]
+
+    joined = (
+        i.join(d, d.c.id == i.c.debtor_id)
+        .join(c, c.c.id == i.c.creditor_id)
+        .outerjoin(il, and_(il.c.invoice_id == i.c.id, il.c.policy == policy.name))
+    )
+    inner = (
+        select(*columns)
+        .select_from(joined)
+        .where(
+            open_invoice_filter(),
+            scope,
+            or_(il.c.acted_on.is_(None), il.c.acted_on != on),
+        )
+        .subquery("evaluated")
+    )
+    statement = select(inner).where(inner.c.acting.is_not(None))
+    return CompiledPolicy(
+        policy=policy,
+        statement=statement,
+        after_rules=tuple(compiler.after_columns),
+        tags=tuple(compiler.tag_columns),
+        extras=extras,
+        needs=tuple(needs),
+    )

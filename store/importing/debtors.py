@@ -1,0 +1,76 @@
+"""Merging what a file's rows say about each debtor: the last non-empty value wins, and a
+warning names the rows when two disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from relance.store.importing.columns import DEBTOR_COLUMNS
+
+_POSITION = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
+_UNSET = object()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ";".join(value)
+    return str(value)
+
+
+class DebtorDraft:
+    """A debtor as the file describes it so far (a slot per debtor column)."""
+
+    __slots__ = ("first_row", "rows", "values")
+
+    def __init__(self, first_row: int) -> None:
+        self.first_row = first_row
+        self.values: list[Any] = [_UNSET] * len(DEBTOR_COLUMNS)
+        self.rows: list[int] = [0] * len(DEBTOR_COLUMNS)
+
+    def get(self, column: str) -> Any:
+        value = self.values[_POSITION[column]]
+        return None if value is _UNSET else value
+
+    def given(self, column: str) -> bool:
+        return self.values[_POSITION[column]] is not _UNSET
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    row: int
+    column: str
+    debtor: str
+    earlier_row: int
+    earlier: str
+    kept: str
+
+    def render(self, label: str) -> str:
+        return (f"{label}: row {self.row}, column {self.column}: debtor {self.debtor} had "
+                f"{self.earlier!r} on row {self.earlier_row}; the last value {self.kept!r} "
+                "is kept")
+
+
+class DebtorMerger:
+    """Every debtor met in a file, keyed by (creditor code, debtor ref)."""
+
+    def __init__(self) -> None:
+        self.drafts: dict[tuple[str, str], DebtorDraft] = {}
+
+    def add(self, creditor: str, ref: str, row: int,
+            values: dict[str, Any]) -> list[Disagreement]:
+        """Fold one row's non-empty debtor values in; returns the disagreements."""
+        key = (creditor, ref)
+        draft = self.drafts.get(key)
+        if draft is None:
+            draft = self.drafts[key] = DebtorDraft(row)
+        found: list[Disagreement] = []
+        for column, value in values.items():
+            position = _POSITION[column]
+            earlier = draft.values[position]
+            if earlier is not _UNSET and earlier != value:
+                found.append(Disagreement(row, column, ref, draft.rows[position],
+                                          _shown(earlier), _shown(value)))
+            draft.values[position] = value
+            draft.rows[position] = row
+        return found

@@ -1,0 +1,186 @@
+"""`import invoices`: read, check and store a canonical invoice file in one transaction.
+
+The file streams through once. Rows are written in batches while the file is clean; at
+the first faulty row writing stops, the rest is still checked so that every problem is
+named, and the transaction is rolled back: a refused file leaves no trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from relance.errors import UsageError
+from relance.store import audit
+from relance.store.db import Store
+from relance.store.importing.debtors import DebtorMerger
+from relance.store.importing.mapping import Mapping
+from relance.store.importing.reading import Source, open_source
+from relance.store.importing.rows import (
+    DebtorCache,
+    InvoiceRow,
+    Options,
+    RowError,
+    make_layout,
+    read_row,
+)
+from relance.store.importing.writing import BookWriter
+
+BATCH_SIZE = 5000
+MAX_ERRORS = 1000
+MAX_WARNINGS = 200
+
+Progress = Callable[[int, int | None], None]
+"""Called after each batch with (work done, total work) in the source's units."""
+
+
+class ImportRefused(UsageError):
+    """The file was refused whole; `errors` names every faulty row and column."""
+
+    def __init__(self, label: str, errors: list[RowError], *, more: bool = False) -> None:
+        self.label = label
+        self.errors = [error.render(label) for error in errors]
+        self.more = more
+        count = f"{len(errors)}{'+' if more else ''}"
+        lines = [f"{label}: refused, nothing was imported ({count} "
+                 f"error{'s' if len(errors) != 1 else ''}):", *self.errors]
+        if more:
+            lines.append(f"(the first {len(errors)} errors are shown; fix them and "
+                         "import again to see the rest)")
+        super().__init__("\n  ".join(lines))
+
+
+@dataclass
+class ImportReport:
+    """What an import changed, for the command's output and the audit event."""
+
+    file: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    debtors_created: int = 0
+    debtors_updated: int = 0
+    creditors_created: int = 0
+    promises: int = 0
+    sha256: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    warnings_total: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SQLITE_IMPORT_CACHE_KIB = 64 * 1024
+
+
+@contextlib.contextmanager
+def _large_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a page cache that holds the invoice indexes of a large book while it
+    loads (the default 2 MB makes each insert read index pages back from disk)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
+
+
+def import_invoices(
+    store: Store,
+    path: Path,
+    *,
+    mapping: Mapping | None = None,
+    actor: str = "import",
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import an invoice file (CSV or XLSX); raises ImportRefused if any row is faulty."""
+    mapping = mapping or Mapping()
+    source = open_source(path, mapping)
+    return import_source(store, source, mapping=mapping, actor=actor, today=today,
+                         progress=progress)
+
+
+def import_source(
+    store: Store,
+    source: Source,
+    *,
+    mapping: Mapping,
+    actor: str,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import an already opened source (see `import_invoices`)."""
+    options = Options(mapping.decimal_mark, mapping.date_format, mapping.default_creditor)
+    layout, errors = make_layout(source.header, options)
+    if errors:
+        raise ImportRefused(source.label, errors)
+    report = ImportReport(file=source.label)
+    merger = DebtorMerger()
+    first_rows: dict[str, dict[str, int]] = {}
+    more_errors = False
+    debtor_cache: DebtorCache = {}
+    with store.write_transaction() as session, _large_cache(session.connection()):
+        writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),
+                            actor=actor)
+        batch: list[InvoiceRow] = []
+        for number, cells in source.rows:
+            report.rows += 1
+            if progress is not None and report.rows % BATCH_SIZE == 0:
+                progress(source.done, source.total)
+            row, row_errors = read_row(number, cells, layout, options, debtor_cache)
+            if row is None:
+                if len(errors) + len(row_errors) > MAX_ERRORS:
+                    more_errors = True
+                    break
+                errors.extend(row_errors)
+                continue
+            first = first_rows.setdefault(row.creditor, {}).setdefault(row.number, number)
+            if first != number:
+                errors.append(RowError(number, "invoice_number",
+                                       f"{row.number!r} is already on row {first}"))
+                continue
+            for disagreement in merger.add(row.creditor, row.debtor_ref, number, row.debtor):
+                report.warnings_total += 1
+                if len(report.warnings) < MAX_WARNINGS:
+                    report.warnings.append(disagreement.render(source.label))
+            if errors:
+                continue  # keep checking, stop writing: the file will be refused
+            batch.append(row)
+            if len(batch) >= BATCH_SIZE:
+                writer.write(batch, merger)
+                batch = []
+        if not errors and batch:
+            writer.write(batch, merger)
+        if not errors:
+            errors.extend(writer.finish(merger))
+        if errors:
+            raise ImportRefused(source.label, errors, more=more_errors)
+        counts = writer.counts
+        report.created, report.updated, report.unchanged = (
+            counts.created, counts.updated, counts.unchanged)
+        report.debtors_created, report.debtors_updated = (
+            counts.debtors_created, counts.debtors_updated)
+        report.creditors_created, report.promises = counts.creditors_created, counts.promises
+        report.sha256 = source.sha256
+        creditor_ids = set(writer.creditor_ids.values())
+        audit.record(
+            session, actor=actor, kind="import.invoices", subject_type="import",
+            subject_id=source.label,
+            creditor_id=next(iter(creditor_ids)) if len(creditor_ids) == 1 else None,
+            data={key: value for key, value in report.as_dict().items()
+                  if key != "warnings"},
+        )
+    if progress is not None:
+        progress(source.done, source.total)
+    return report

@@ -1,0 +1,191 @@
+"""Reading an import file as rows of text cells: CSV (`,` `;` or tab, detected) or XLSX.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first invoice
+row 2. Blank rows are skipped. Files stream: nothing holds the whole file in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from relance.errors import UsageError
+from relance.store.importing.mapping import Mapping
+
+CSV_DELIMITERS = (",", ";", "\t")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts and hashes the bytes read, for the progress bar and the audit trail."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.count += size
+        self.digest.update(data)
+        return size
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass
+class Source:
+    """An open import file: its label, canonical header and a stream of rows."""
+
+    label: str
+    header: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+    total: int | None  # in units of `done`: bytes for CSV, rows for XLSX
+    _counter: _CountingReader | None = field(default=None, repr=False)
+    _rows_read: int = 0
+
+    @property
+    def done(self) -> int:
+        return self._counter.count if self._counter is not None else self._rows_read
+
+    @property
+    def sha256(self) -> str | None:
+        """The file's hash once fully read (CSV), for the audit event."""
+        return self._counter.digest.hexdigest() if self._counter is not None else None
+
+
+def _detect_delimiter(first_line: str) -> str:
+    counts = {mark: first_line.count(mark) for mark in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda mark: counts[mark])
+    return best if counts[best] else ","
+
+
+def open_csv(path: Path, mapping: Mapping) -> Source:
+    """Open a CSV file; the delimiter is the mapping's or the header's most frequent mark."""
+    label = path.name
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"{label}: cannot read ({exc.strerror})") from exc
+    counter = _CountingReader(raw)
+    text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=mapping.encoding,
+                            newline="")
+    try:
+        first_line = text.readline()
+    except UnicodeDecodeError as exc:
+        text.close()
+        raise UsageError(f"{label}: row 1: not {mapping.encoding} text; declare the file's "
+                         "encoding in a mapping file") from exc
+    if not first_line.strip():
+        text.close()
+        raise UsageError(f"{label}: the file is empty (no header row)")
+    delimiter = mapping.delimiter or _detect_delimiter(first_line)
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    source = Source(label, [mapping.rename(cell) for cell in header], iter(()),
+                    path.stat().st_size, counter)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        number = 1
+        try:
+            for cells in csv.reader(text, delimiter=delimiter):
+                number += 1
+                if not any(cell.strip() for cell in cells):
+                    continue
+                yield number, cells
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{label}: row {number + 1}: not {mapping.encoding} text; "
+                             "declare the file's encoding in a mapping file") from exc
+        except csv.Error as exc:
+            raise UsageError(f"{label}: row {number + 1}: {exc}") from exc
+        finally:
+            text.close()
+
+    source.rows = rows()
+    return source
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        # A spreadsheet number: its shortest decimal form is what the user sees.
+        exact = Decimal(repr(value))
+        return str(int(exact)) if exact == exact.to_integral_value() else format(exact, "f")
+    return str(value)
+
+
+def open_xlsx(path: Path, mapping: Mapping) -> Source:
+    """Open the first sheet (or the mapping's `sheet`) of a workbook, read-only."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    label = path.name
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise UsageError(f"{label}: not a readable XLSX workbook ({exc})") from exc
+    if mapping.sheet is not None:
+        if mapping.sheet not in workbook.sheetnames:
+            workbook.close()
+            raise UsageError(f"{label}: no sheet named {mapping.sheet!r} "
+                             f"(sheets: {', '.join(workbook.sheetnames)})")
+        sheet = workbook[mapping.sheet]
+    else:
+        sheet = workbook.worksheets[0]
+    values = sheet.iter_rows(values_only=True)
+    first = next(values, None)
+    if first is None or not any(cell is not None for cell in first):
+        workbook.close()
+        raise UsageError(f"{label}: the sheet is empty (no header row)")
+    header = [mapping.rename(_cell_text(cell)) for cell in first]
+    while header and not header[-1]:
+        header.pop()
+    max_row = sheet.max_row
+    source = Source(label, header, iter(()), max_row if isinstance(max_row, int) else None)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for number, row in enumerate(values, start=2):
+                source._rows_read = number
+                cells = [_cell_text(cell) for cell in row]
+                if not any(cell.strip() for cell in cells):
+                    continue
+                yield number, cells
+        finally:
+            workbook.close()
+
+    source.rows = rows()
+    return source
+
+
+def open_source(path: Path, mapping: Mapping) -> Source:
+    """Open `path` as CSV or XLSX, chosen by its suffix."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if path.suffix.lower() in XLSX_SUFFIXES:
+        return open_xlsx(path, mapping)
+    if path.suffix.lower() == ".xls":
+        raise UsageError(f"{path.name}: the old .xls format is not read; save it as .xlsx "
+                         "or CSV")
+    return open_csv(path, mapping)

@@ -1,0 +1,336 @@
+"""Checking one row of the canonical format and turning it into typed values.
+
+A row's problems are all collected (not just the first), each naming its column, so a
+user fixes a file in one go. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from relance.store.importing.columns import (
+    CANONICAL_COLUMNS,
+    CREDIT_NOTE,
+    CUSTOM_PREFIX,
+    DEBTOR_COLUMNS,
+    INVOICE,
+    NO,
+    NOT_DISPUTED,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    YES,
+)
+from relance.store.importing.dates import DateError, parse_date
+from relance.store.importing.numbers import AmountError, parse_amount
+from relance.store.money import minor_units, normalise_currency, to_minor
+
+# The widths of the columns the values go to: PostgreSQL enforces them, SQLite would not,
+# and a file must be refused the same way on both.
+MAX_LENGTH = {
+    "creditor": 40, "debtor_ref": 80, "debtor_name": 300, "segment": 60, "email": 300,
+    "phone": 40, "language": 8, "payment_method": 40, "sales_rep": 120,
+    "invoice_number": 80,
+}
+MAX_TAG_LENGTH = 60
+_CENTS = re.compile(r"-?\d+\.\d\d")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem in a file: where (row, column) and what."""
+
+    row: int
+    column: str | None
+    message: str
+    unit: str = "row"  # "entry" for the entries of a bank statement
+
+    def render(self, label: str) -> str:
+        where = f"{self.unit} {self.row}" + (f", column {self.column}" if self.column else "")
+        return f"{label}: {where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the mapping file says about reading values."""
+
+    decimal_mark: str | None = None
+    date_format: str | None = None
+    default_creditor: str | None = None
+
+
+@dataclass(frozen=True)
+class Layout:  # not slotted: it caches derived tuples
+    """Where each column is in a file's rows, and which optional columns it has."""
+
+    index: dict[str, int]
+    custom: tuple[tuple[str, int], ...]  # (attrs key, position)
+    width: int
+
+    def has(self, column: str) -> bool:
+        return column in self.index
+
+    @functools.cached_property
+    def debtor_columns(self) -> tuple[str, ...]:
+        return tuple(column for column in DEBTOR_COLUMNS if column in self.index)
+
+    @functools.cached_property
+    def debtor_positions(self) -> tuple[int, ...]:
+        return tuple(self.index[column] for column in self.debtor_columns)
+
+
+def make_layout(header: list[str], options: Options) -> tuple[Layout, list[RowError]]:
+    """Read the header row; refuses missing and repeated columns."""
+    errors: list[RowError] = []
+    index: dict[str, int] = {}
+    custom: list[tuple[str, int]] = []
+    known = set(CANONICAL_COLUMNS) | set(OPTIONAL_COLUMNS)
+    seen: set[str] = set()
+    for position, name in enumerate(header):
+        if not name:
+            continue
+        if name in seen:
+            errors.append(RowError(1, name, "the column appears twice in the header"))
+            continue
+        seen.add(name)
+        if name in known:
+            index[name] = position
+        else:
+            key = name.removeprefix(CUSTOM_PREFIX)
+            custom.append((key, position))
+    for name in REQUIRED_COLUMNS:
+        if name not in index and not (name == "creditor" and options.default_creditor):
+            errors.append(RowError(1, name, "this column is missing from the header"))
+    return Layout(index, tuple(custom), len(header)), errors
+
+
+@dataclass(slots=True)
+class InvoiceRow:
+    """A valid row: the invoice, and what it says about its debtor."""
+
+    row: int
+    creditor: str
+    debtor_ref: str
+    number: str
+    issue_date: dt.date
+    due_date: dt.date
+    currency: str
+    amount_minor: int
+    paid_minor: int
+    dispute_reason: str | None
+    promised_until: dt.date | None
+    attrs: dict[str, str]
+    # Debtor columns given non-empty on this row, in DEBTOR_COLUMNS terms.
+    debtor: dict[str, Any] = field(default_factory=dict)
+
+
+def _yes_no(text: str) -> bool | None:
+    lowered = text.strip().lower()
+    if lowered in YES:
+        return True
+    if lowered in NO:
+        return False
+    return None
+
+
+class _RowReader:
+    """Reads the cells of one row, collecting every problem."""
+
+    def __init__(self, number: int, cells: list[str], layout: Layout, options: Options) -> None:
+        self.number = number
+        self.cells = cells
+        self.layout = layout
+        self.options = options
+        self.errors: list[RowError] = []
+
+    def fail(self, column: str, message: str) -> None:
+        self.errors.append(RowError(self.number, column, message))
+
+    def text(self, column: str) -> str:
+        position = self.layout.index.get(column)
+        return "" if position is None else self.cells[position].strip()
+
+    def required(self, column: str) -> str:
+        value = self.text(column)
+        if not value:
+            self.fail(column, "is empty")
+        return self._bounded(column, value)
+
+    def _bounded(self, column: str, value: str) -> str:
+        limit = MAX_LENGTH.get(column)
+        if limit is not None and len(value) > limit:
+            self.fail(column, f"is longer than {limit} characters")
+        return value
+
+    def optional(self, column: str) -> str:
+        return self._bounded(column, self.text(column))
+
+    def date(self, column: str, value: str) -> dt.date | None:
+        try:
+            return parse_date(value, date_format=self.options.date_format)
+        except DateError as exc:
+            self.fail(column, f"{value!r} {exc}")
+            return None
+
+    def money(self, column: str, value: str, currency: str | None) -> int | None:
+        if currency is not None and _CENTS.fullmatch(value) and minor_units(currency) == 2:
+            return int(value.replace(".", ""))  # `1234.56`, the common case, exactly
+        try:
+            amount = parse_amount(value, decimal_mark=self.options.decimal_mark)
+        except AmountError as exc:
+            self.fail(column, f"{value!r} {exc}")
+            return None
+        if currency is None:
+            return None
+        try:
+            return to_minor(amount, currency)
+        except ValueError:
+            self.fail(column, f"{value!r} has more than {minor_units(currency)} decimals "
+                              f"for {currency}")
+            return None
+
+
+def _debtor_values(reader: _RowReader) -> dict[str, Any]:
+    """The debtor columns this row fills, parsed; empty cells say nothing."""
+    values: dict[str, Any] = {}
+    for column in reader.layout.debtor_columns:
+        raw = reader.optional(column)
+        if not raw:
+            continue
+        if column == "country":
+            if len(raw) != 2 or not raw.isalpha() or not raw.isascii():
+                reader.fail(column, f"{raw!r} is not a two-letter country code (FR, BE, CH)")
+                continue
+            values[column] = raw.upper()
+        elif column == "language":
+            values[column] = raw.lower()
+        elif column == "email":
+            if "@" not in raw or any(ch.isspace() for ch in raw.strip()):
+                reader.fail(column, f"{raw!r} is not an e-mail address")
+                continue
+            values[column] = raw
+        elif column == "paused_until":
+            day = reader.date(column, raw)
+            if day is not None:
+                values[column] = day
+        elif column == "risk":
+            if not raw.isdigit() or not 0 <= int(raw) <= 100:
+                reader.fail(column, f"{raw!r} is not a whole number from 0 to 100")
+                continue
+            values[column] = int(raw)
+        elif column == "tags":
+            tags = sorted({tag.strip().lower() for tag in raw.split(";") if tag.strip()})
+            too_long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
+            if too_long:
+                reader.fail(column, f"the tag {too_long[0]!r} is longer than "
+                                    f"{MAX_TAG_LENGTH} characters")
+                continue
+            values[column] = tuple(tags)
+        elif column == "is_consumer":
+            flag = _yes_no(raw)
+            if flag is None:
+                reader.fail(column, f"{raw!r} is neither yes nor no")
+                continue
+            values[column] = flag
+        else:
+            values[column] = raw
+    return values
+
+
+DebtorCache = dict[tuple[str, ...], dict[str, Any]]
+DEBTOR_CACHE_SIZE = 20_000
+
+
+def _cached_debtor_values(reader: _RowReader, cache: DebtorCache | None) -> dict[str, Any]:
+    # A debtor's cells repeat on each of its invoices: parse each distinct set once.
+    if cache is None:
+        return _debtor_values(reader)
+    cells = reader.cells
+    raw = tuple(cells[position] for position in reader.layout.debtor_positions)
+    found = cache.get(raw)
+    if found is not None:
+        return found
+    before = len(reader.errors)
+    values = _debtor_values(reader)
+    if len(reader.errors) == before:
+        if len(cache) >= DEBTOR_CACHE_SIZE:
+            cache.clear()
+        cache[raw] = values
+    return values
+
+
+def read_row(number: int, cells: list[str], layout: Layout, options: Options,
+             cache: DebtorCache | None = None) -> tuple[InvoiceRow | None, list[RowError]]:
+    """Check one data row; returns the typed row, or None and every problem found.
+
+    `cache` (a dict kept by the caller for one file) saves re-reading debtor cells that
+    repeat on several rows; the values it holds are shared, never modified."""
+    if len(cells) < layout.width:
+        cells = cells + [""] * (layout.width - len(cells))
+    reader = _RowReader(number, cells, layout, options)
+    if len(cells) > layout.width and any(cell.strip() for cell in cells[layout.width:]):
+        reader.errors.append(RowError(number, None, f"has {len(cells)} cells but the header "
+                                                    f"has {layout.width} columns"))
+    creditor = (reader.optional("creditor") if layout.has("creditor") else "") \
+        or (options.default_creditor or "")
+    if not creditor:
+        reader.fail("creditor", "is empty (or set default_creditor in the mapping file)")
+    debtor_ref = reader.required("debtor_ref")
+    number_text = reader.required("invoice_number")
+    issue_raw, due_raw = reader.required("issue_date"), reader.required("due_date")
+    issue_date = reader.date("issue_date", issue_raw) if issue_raw else None
+    due_date = reader.date("due_date", due_raw) if due_raw else None
+    if issue_date and due_date and due_date < issue_date:
+        reader.fail("due_date", f"{due_date.isoformat()} is before the issue date "
+                                f"{issue_date.isoformat()}")
+    currency: str | None = None
+    currency_raw = reader.required("currency")
+    if currency_raw:
+        try:
+            currency = normalise_currency(currency_raw)
+        except ValueError:
+            reader.fail("currency", f"{currency_raw!r} is not a three-letter currency code")
+    credit_note = False
+    if layout.has("document_type"):
+        kind = reader.text("document_type").lower()
+        if kind in CREDIT_NOTE:
+            credit_note = True
+        elif kind not in INVOICE:
+            reader.fail("document_type", f"{kind!r} is neither invoice nor credit_note")
+    amount_raw = reader.required("amount")
+    amount = reader.money("amount", amount_raw, currency) if amount_raw else None
+    paid_raw = reader.optional("paid_amount")
+    paid = reader.money("paid_amount", paid_raw, currency) if paid_raw else 0
+    if amount is not None and credit_note:
+        # Credit notes are stored negative whichever sign the export prints.
+        amount = -abs(amount)
+        paid = -abs(paid) if paid is not None else None
+    elif amount is not None and amount < 0:
+        reader.fail("amount", f"{amount_raw!r} is negative; a credit note needs "
+                              "document_type = credit_note")
+    if paid is not None and paid_raw and not credit_note and paid < 0:
+        reader.fail("paid_amount", f"{paid_raw!r} is negative")
+    if amount is not None and paid is not None and abs(paid) > abs(amount):
+        reader.fail("paid_amount", f"{paid_raw!r} is more than the amount {amount_raw!r}")
+    dispute_reason: str | None = None
+    if layout.has("disputed"):
+        disputed = reader.text("disputed")
+        dispute_reason = None if disputed.lower() in NOT_DISPUTED else disputed
+    promised_until: dt.date | None = None
+    promised_raw = reader.optional("promised_until")
+    if promised_raw:
+        promised_until = reader.date("promised_until", promised_raw)
+    debtor = _cached_debtor_values(reader, cache)
+    attrs = {key: cells[position].strip() for key, position in layout.custom}
+    if reader.errors or issue_date is None or due_date is None or currency is None \
+            or amount is None or paid is None:
+        return None, reader.errors
+    return InvoiceRow(
+        row=number, creditor=creditor, debtor_ref=debtor_ref, number=number_text,
+        issue_date=issue_date, due_date=due_date, currency=currency, amount_minor=amount,
+        paid_minor=paid, dispute_reason=dispute_reason, promised_until=promised_until,
+        attrs=attrs, debtor=debtor,
+    ), []

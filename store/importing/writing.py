@@ -1,0 +1,443 @@
+"""Writing validated rows to the book with SQLAlchemy Core, a batch at a time.
+
+One batch costs a handful of statements whatever its size: a lookup of the debtors and
+invoices it names, one multi-row INSERT and one executemany UPDATE. Rows are compared
+with what is stored so that a re-import reports what it changed, and changes nothing
+when the file says nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
+
+from relance.store.importing.debtors import DebtorDraft, DebtorMerger
+from relance.store.importing.rows import InvoiceRow, Layout, RowError
+from relance.store.models import (
+    Creditor,
+    Debtor,
+    DebtorTag,
+    Invoice,
+    InvoiceStatus,
+    PaymentAllocation,
+    Promise,
+    PromiseStatus,
+    utcnow,
+)
+
+LOOKUP_CHUNK = 900  # bound parameters per IN (...) list, well under SQLite's limit
+PAUSE_REASON = "imported"
+
+creditor_t = cast(Table, Creditor.__table__)
+debtor_t = cast(Table, Debtor.__table__)
+tag_t = cast(Table, DebtorTag.__table__)
+invoice_t = cast(Table, Invoice.__table__)
+allocation_t = cast(Table, PaymentAllocation.__table__)
+promise_t = cast(Table, Promise.__table__)
+
+T = TypeVar("T")
+
+# Import column -> debtor table column, for the plain (one-column) debtor fields.
+_DEBTOR_FIELD = {
+    "debtor_name": "name", "segment": "segment", "email": "email", "phone": "phone",
+    "country": "country", "language": "language", "payment_method": "payment_method",
+    "sales_rep": "sales_rep", "address": "address", "paused_until": "paused_until",
+    "risk": "risk", "is_consumer": "is_consumer",
+}
+# What a column present in the file but empty on every row of a debtor sets.
+_CLEARED: dict[str, Any] = {
+    "segment": "", "email": None, "phone": None, "payment_method": "", "sales_rep": None,
+    "address": "", "paused_until": None, "risk": None, "is_consumer": False,
+}
+# Defaults of a new debtor for columns the file does not have.
+_NEW_DEBTOR: dict[str, Any] = {
+    "name": "", "segment": "", "email": None, "phone": None, "address": "", "country": "FR",
+    "language": "fr", "payment_method": "", "sales_rep": None, "risk": None,
+    "paused_until": None, "pause_reason": None, "is_consumer": False,
+}
+_DEBTOR_STORED = tuple(_NEW_DEBTOR)
+
+
+def chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows that all carry the same keys.
+
+    On SQLite the rows go straight to the driver's executemany, each value converted by
+    its column type's own bind processor: SQLAlchemy's generic per-row parameter handling
+    costs more than the insert itself on a million rows. Scalar column defaults are
+    filled in; callable ones (timestamps) must be given. Elsewhere, a Core INSERT.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    given = list(rows[0])
+    defaults = {column.name: column.default.arg for column in table.c
+                if column.name not in given
+                and isinstance(column.default, ScalarElementColumnDefault)}
+    names = [*given, *defaults]
+    preparer = dialect.identifier_preparer
+    sql = (f"INSERT INTO {preparer.format_table(table)} "
+           f"({', '.join(preparer.quote(name) for name in names)}) "
+           f"VALUES ({', '.join('?' for _ in names)})")
+    # Column by column: dates, enums and timestamps repeat, so each distinct value is
+    # converted once.
+    columns: list[list[Any]] = []
+    for name in names:
+        values = ([row[name] for row in rows] if name in given
+                  else [defaults[name]] * len(rows))
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values = _converted(values, process)
+        columns.append(values)
+    converted = list(zip(*columns, strict=True))
+    conn.exec_driver_sql(sql, converted)
+
+
+def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    memo: dict[Any, Any] = {}
+    try:
+        return [memo[value] if value in memo else memo.setdefault(value, process(value))
+                for value in values]
+    except TypeError:  # unhashable values (JSON documents): convert each
+        return [process(value) for value in values]
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    debtors_created: int = 0
+    debtors_updated: int = 0
+    creditors_created: int = 0
+    promises: int = 0
+
+
+@dataclass
+class _Existing:
+    id: int
+    values: dict[str, Any]
+    allocated: int = 0
+
+
+_COMPARED = ("debtor_id", "issue_date", "due_date", "currency", "amount_minor", "paid_minor",
+             "balance_minor", "status", "dispute_reason", "disputed_since", "attrs")
+
+
+class BookWriter:
+    """Writes batches of valid rows in the caller's transaction and counts what changed."""
+
+    def __init__(self, conn: Connection, layout: Layout, *, today: dt.date, actor: str) -> None:
+        self.conn = conn
+        self.layout = layout
+        self.today = today
+        self.actor = actor
+        self.counts = Counts()
+        self.creditor_ids: dict[str, int] = {}
+        self.debtor_ids: dict[tuple[str, str], int] = {}
+        # What the debtor table holds for each debtor met (as read, or as inserted).
+        self.debtor_stored: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.new_debtors: set[tuple[str, str]] = set()
+        self.updated_debtors: set[int] = set()
+        # Creditors without a single invoice when the import began: a fresh load, so
+        # nothing needs looking up (the file's numbers are already known to be unique).
+        self.fresh_creditors: set[int] = set()
+
+    # ------------------------------------------------------------------ creditors
+
+    def creditor_id(self, code: str) -> int:
+        """The creditor's id; an unknown code creates the creditor, named after its code."""
+        cached = self.creditor_ids.get(code)
+        if cached is not None:
+            return cached
+        found = self.conn.execute(
+            select(creditor_t.c.id).where(creditor_t.c.code == code)).scalar()
+        if found is None:
+            self.conn.execute(insert(creditor_t).values(code=code, name=code))
+            found = self.conn.execute(
+                select(creditor_t.c.id).where(creditor_t.c.code == code)).scalar_one()
+            self.counts.creditors_created += 1
+        if self.conn.execute(select(invoice_t.c.id).where(
+                invoice_t.c.creditor_id == found).limit(1)).first() is None:
+            self.fresh_creditors.add(int(found))
+        self.creditor_ids[code] = int(found)
+        return int(found)
+
+    # ------------------------------------------------------------------ debtors
+
+    def _resolve_debtors(self, keys: Iterable[tuple[str, str]], merger: DebtorMerger) -> None:
+        by_creditor: dict[str, list[str]] = {}
+        for creditor, ref in keys:
+            by_creditor.setdefault(creditor, []).append(ref)
+        columns = [debtor_t.c[name] for name in _DEBTOR_STORED]
+        for creditor, refs in by_creditor.items():
+            creditor_id = self.creditor_id(creditor)
+            for chunk in chunks(sorted(refs)):
+                for row in self.conn.execute(
+                    select(debtor_t.c.id, debtor_t.c.ref, *columns).where(
+                        debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk))
+                ):
+                    key = (creditor, row.ref)
+                    self.debtor_ids[key] = row.id
+                    self.debtor_stored[key] = tuple(row[2:])
+            fresh = [ref for ref in refs if (creditor, ref) not in self.debtor_ids]
+            if not fresh:
+                continue
+            values = []
+            for ref in fresh:
+                key = (creditor, ref)
+                stored = self._target(merger.drafts[key], None, ref)
+                self.debtor_stored[key] = tuple(stored[name] for name in _DEBTOR_STORED)
+                self.new_debtors.add(key)
+                values.append({"creditor_id": creditor_id, "ref": ref, **stored})
+            self.conn.execute(insert(debtor_t), values)
+            self.counts.debtors_created += len(values)
+            for chunk in chunks(fresh):
+                for row in self.conn.execute(
+                    select(debtor_t.c.id, debtor_t.c.ref).where(
+                        debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk))
+                ):
+                    self.debtor_ids[(creditor, row.ref)] = row.id
+
+    def _target(self, draft: DebtorDraft, stored: tuple[Any, ...] | None,
+                ref: str) -> dict[str, Any]:
+        """The debtor's columns once the file's values are applied to what is stored."""
+        target = dict(_NEW_DEBTOR) if stored is None else dict(zip(_DEBTOR_STORED, stored,
+                                                                    strict=True))
+        if stored is None:
+            target["name"] = ref  # replaced by debtor_name, checked in finish()
+        for column in self.layout.debtor_columns:
+            if column == "tags":
+                continue
+            name = _DEBTOR_FIELD[column]
+            if draft.given(column):
+                target[name] = draft.get(column)
+            elif column in _CLEARED:
+                target[name] = _CLEARED[column]
+        if self.layout.has("paused_until"):
+            if target["paused_until"] is None:
+                target["pause_reason"] = None
+            elif target["pause_reason"] is None:
+                target["pause_reason"] = PAUSE_REASON
+        return target
+
+    def _finish_debtors(self, merger: DebtorMerger) -> list[RowError]:
+        errors: list[RowError] = []
+        changes: list[dict[str, Any]] = []
+        for key, draft in merger.drafts.items():
+            if key not in self.debtor_ids:
+                continue  # its rows were all refused
+            if key in self.new_debtors and not draft.given("debtor_name"):
+                errors.append(RowError(draft.first_row, "debtor_name",
+                                       f"debtor {key[1]} is new and no row gives its name"))
+                continue
+            stored = self.debtor_stored[key]
+            target = self._target(draft, stored, key[1])
+            if tuple(target[name] for name in _DEBTOR_STORED) != stored:
+                changes.append({"b_id": self.debtor_ids[key], **target})
+                if key not in self.new_debtors:
+                    self.updated_debtors.add(self.debtor_ids[key])
+        if changes:
+            self.conn.execute(
+                update(debtor_t).where(debtor_t.c.id == bindparam("b_id")), changes)
+        if self.layout.has("tags"):
+            self._write_tags(merger)
+        self.counts.debtors_updated = len(self.updated_debtors)
+        return errors
+
+    def _write_tags(self, merger: DebtorMerger) -> None:
+        wanted = {self.debtor_ids[key]: set(draft.get("tags") or ())
+                  for key, draft in merger.drafts.items() if key in self.debtor_ids}
+        held: dict[int, set[str]] = {debtor_id: set() for debtor_id in wanted}
+        old = [self.debtor_ids[key] for key in merger.drafts
+               if key in self.debtor_ids and key not in self.new_debtors]
+        for chunk in chunks(old):
+            for debtor_id, tag in self.conn.execute(
+                    select(tag_t.c.debtor_id, tag_t.c.tag).where(tag_t.c.debtor_id.in_(chunk))):
+                held[debtor_id].add(tag)
+        removed: list[dict[str, Any]] = [{"b_debtor": d, "b_tag": t}
+                                         for d, tags in wanted.items()
+                                         for t in sorted(held[d] - tags)]
+        added: list[dict[str, Any]] = [{"debtor_id": d, "tag": t} for d, tags in wanted.items()
+                                       for t in sorted(tags - held[d])]
+        if removed:
+            self.conn.execute(delete(tag_t).where(tag_t.c.debtor_id == bindparam("b_debtor"),
+                                                  tag_t.c.tag == bindparam("b_tag")), removed)
+        if added:
+            self.conn.execute(insert(tag_t), added)
+        # A tag change is a change of the debtor (new debtors are counted as created).
+        new_ids = {self.debtor_ids[key] for key in self.new_debtors}
+        touched: set[int] = {int(item["b_debtor"]) for item in removed}
+        touched |= {int(item["debtor_id"]) for item in added}
+        self.updated_debtors |= touched - new_ids
+
+    # ------------------------------------------------------------------ invoices
+
+    def _existing(self, rows: list[InvoiceRow]) -> dict[tuple[int, str], _Existing]:
+        numbers: dict[int, list[str]] = {}
+        for row in rows:
+            creditor_id = self.creditor_ids[row.creditor]
+            if creditor_id not in self.fresh_creditors:
+                numbers.setdefault(creditor_id, []).append(row.number)
+        found: dict[tuple[int, str], _Existing] = {}
+        compared = [invoice_t.c[name] for name in _COMPARED]
+        for creditor_id, wanted in numbers.items():
+            for chunk in chunks(wanted):
+                for stored in self.conn.execute(
+                    select(invoice_t.c.id, invoice_t.c.number, *compared).where(
+                        invoice_t.c.creditor_id == creditor_id, invoice_t.c.number.in_(chunk))
+                ):
+                    found[(creditor_id, stored.number)] = _Existing(
+                        stored.id, dict(zip(_COMPARED, stored[2:], strict=True)))
+        ids = {existing.id: existing for existing in found.values()}
+        for id_chunk in chunks(list(ids)):
+            for invoice_id, total in self.conn.execute(
+                select(allocation_t.c.invoice_id, func.sum(allocation_t.c.amount_minor))
+                .where(allocation_t.c.invoice_id.in_(id_chunk))
+                .group_by(allocation_t.c.invoice_id)
+            ):
+                ids[invoice_id].allocated = int(total or 0)
+        return found
+
+    def _values(self, row: InvoiceRow, existing: _Existing | None) -> dict[str, Any]:
+        paid = row.paid_minor
+        if existing is not None and row.amount_minor > 0:
+            # Payments recorded in relance and not yet in the ERP's figure still count.
+            paid = max(paid, existing.allocated)
+        balance = row.amount_minor - paid
+        status = InvoiceStatus.PAID if balance == 0 else InvoiceStatus.OPEN
+        values: dict[str, Any] = {
+            "debtor_id": self.debtor_ids[(row.creditor, row.debtor_ref)],
+            "issue_date": row.issue_date, "due_date": row.due_date, "currency": row.currency,
+            "amount_minor": row.amount_minor, "paid_minor": paid, "balance_minor": balance,
+            "status": status, "attrs": row.attrs,
+        }
+        if existing is not None:
+            old = existing.values
+            if old["status"] == InvoiceStatus.CANCELLED:
+                values["status"] = InvoiceStatus.CANCELLED
+            if self.layout.custom:
+                values["attrs"] = {**(old["attrs"] or {}), **row.attrs}
+            else:
+                values["attrs"] = old["attrs"] or {}
+        if self.layout.has("disputed"):
+            values["dispute_reason"] = row.dispute_reason
+            if row.dispute_reason is None:
+                values["disputed_since"] = None
+            elif existing is not None and existing.values["dispute_reason"] is not None:
+                values["disputed_since"] = existing.values["disputed_since"] or self.today
+            else:
+                values["disputed_since"] = self.today
+        elif existing is None:
+            values["dispute_reason"] = None
+            values["disputed_since"] = None
+        else:
+            values["dispute_reason"] = existing.values["dispute_reason"]
+            values["disputed_since"] = existing.values["disputed_since"]
+        return values
+
+    def write(self, rows: list[InvoiceRow], merger: DebtorMerger) -> None:
+        """Store one batch of valid rows (invoices of distinct numbers)."""
+        for code in {row.creditor for row in rows}:
+            self.creditor_id(code)
+        missing = {(row.creditor, row.debtor_ref) for row in rows} - self.debtor_ids.keys()
+        if missing:
+            self._resolve_debtors(missing, merger)
+        existing = self._existing(rows)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        now = utcnow()  # one timestamp per batch rather than a default called per row
+        changed: set[tuple[int, str]] = set()
+        created: set[tuple[int, str]] = set()
+        promised: list[InvoiceRow] = []
+        for row in rows:
+            creditor_id = self.creditor_ids[row.creditor]
+            old = existing.get((creditor_id, row.number))
+            values = self._values(row, old)
+            if row.promised_until is not None:
+                promised.append(row)
+            if old is None:
+                inserts.append({"creditor_id": creditor_id, "number": row.number,
+                                "created_at": now, "updated_at": now, **values})
+                created.add((creditor_id, row.number))
+                continue
+            if any(values[name] != old.values[name] for name in _COMPARED):
+                updates.append({"b_id": old.id, "updated_at": now, **values})
+                changed.add((creditor_id, row.number))
+        if inserts:
+            insert_rows(self.conn, invoice_t, inserts)
+        if updates:
+            self.conn.execute(update(invoice_t).where(invoice_t.c.id == bindparam("b_id")),
+                              updates)
+        if promised:
+            changed |= self._write_promises(promised) - created
+        self.counts.created += len(inserts)
+        self.counts.updated += len(changed)
+        self.counts.unchanged += len(rows) - len(inserts) - len(changed)
+
+    def _write_promises(self, rows: list[InvoiceRow]) -> set[tuple[int, str]]:
+        """Record the promises rows carry; returns the (creditor id, number) of invoices
+        whose open promise was new or moved."""
+        ids: dict[tuple[int, str], int] = {}
+        by_creditor: dict[int, list[str]] = {}
+        for row in rows:
+            by_creditor.setdefault(self.creditor_ids[row.creditor], []).append(row.number)
+        for creditor_id, numbers in by_creditor.items():
+            for chunk in chunks(numbers):
+                for invoice_id, number in self.conn.execute(
+                    select(invoice_t.c.id, invoice_t.c.number).where(
+                        invoice_t.c.creditor_id == creditor_id, invoice_t.c.number.in_(chunk))
+                ):
+                    ids[(creditor_id, number)] = invoice_id
+        open_promises: dict[int, tuple[int, dt.date]] = {}
+        for id_chunk in chunks(list(ids.values())):
+            for promise_id, invoice_id, promised_on in self.conn.execute(
+                select(promise_t.c.id, promise_t.c.invoice_id, promise_t.c.promised_on).where(
+                    promise_t.c.invoice_id.in_(id_chunk),
+                    promise_t.c.status == PromiseStatus.OPEN)
+                .order_by(promise_t.c.id)
+            ):
+                open_promises[invoice_id] = (promise_id, promised_on)
+        added: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        changed: set[tuple[int, str]] = set()
+        for row in rows:
+            creditor_id = self.creditor_ids[row.creditor]
+            invoice_id = ids[(creditor_id, row.number)]
+            current = open_promises.get(invoice_id)
+            if current is None:
+                added.append({
+                    "creditor_id": creditor_id,
+                    "debtor_id": self.debtor_ids[(row.creditor, row.debtor_ref)],
+                    "invoice_id": invoice_id, "promised_on": row.promised_until,
+                    "status": PromiseStatus.OPEN, "recorded_by": self.actor,
+                })
+            elif current[1] != row.promised_until:
+                moved.append({"b_id": current[0], "promised_on": row.promised_until})
+            else:
+                continue
+            changed.add((creditor_id, row.number))
+        if added:
+            self.conn.execute(insert(promise_t), added)
+        if moved:
+            self.conn.execute(update(promise_t).where(promise_t.c.id == bindparam("b_id")),
+                              moved)
+        self.counts.promises += len(added) + len(moved)
+        return changed
+
+    def finish(self, merger: DebtorMerger) -> list[RowError]:
+        """Apply the debtors' final values; returns problems only the whole file shows."""
+        return self._finish_debtors(merger)
+

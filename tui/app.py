@@ -1,0 +1,66 @@
+"""The operators' desk: a Textual app with one screen per job, switched by 1-5 (shown at
+the top and in the footer) or from the command palette (Ctrl+P)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from relance.tui.context import TuiContext
+from relance.tui.screens.calls import CallsScreen
+from relance.tui.screens.case import CaseScreen
+from relance.tui.screens.dashboard import DashboardScreen
+from relance.tui.screens.escalations import EscalationsScreen
+from relance.tui.screens.queue import QueueScreen
+
+SCREENS_GROUP = Binding.Group("Screens", compact=True)
+
+SCREEN_HELP = {
+    "queue": "Queue: proposed actions to approve or reject, by debtor",
+    "escalations": "Escalations: proposals to move a case to amicable recovery or litigation",
+    "calls": "Calls: today's call list and outcomes",
+    "case": "Case: one debtor's invoices, history, payments, pauses, disputes, notes",
+    "dashboard": "Dashboard: aged balance, DSO, today's runs and sends, what needs a look",
+}
+
+
+class RelanceApp(App[None]):
+    TITLE = "relance"
+    MODES: ClassVar[dict[str, type[Screen[None]]]] = {  # type: ignore[assignment]
+        "queue": QueueScreen,
+        "escalations": EscalationsScreen,
+        "calls": CallsScreen,
+        "case": CaseScreen,
+        "dashboard": DashboardScreen,
+    }
+    DEFAULT_MODE = "queue"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "switch_mode('queue')", "Queue", group=SCREENS_GROUP),
+        Binding("2", "switch_mode('escalations')", "Escalations", group=SCREENS_GROUP),
+        Binding("3", "switch_mode('calls')", "Calls", group=SCREENS_GROUP),
+        Binding("4", "switch_mode('case')", "Case", group=SCREENS_GROUP),
+        Binding("5", "switch_mode('dashboard')", "Dashboard", group=SCREENS_GROUP),
+        Binding("q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, ctx: TuiContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.case_debtor_id: int | None = None
+        self.sub_title = f"{ctx.actor.name} ({ctx.actor.role.value})"
+
+    def open_case(self, debtor_id: int) -> None:
+        """Show one debtor's case (from any screen)."""
+        self.case_debtor_id = debtor_id
+        self.switch_mode("case")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        for mode, text in SCREEN_HELP.items():
+            title, _, help_text = text.partition(": ")
+            yield SystemCommand(f"Go to {title}", help_text,
+                                lambda mode=mode: self.switch_mode(mode))
+        yield from super().get_system_commands(screen)

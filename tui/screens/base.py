@@ -1,0 +1,63 @@
+"""What every screen shares: the context, and doing one change safely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.orm import Session
+from textual.screen import Screen
+
+from relance.errors import RelanceError
+from relance.tui.context import TuiContext
+
+if TYPE_CHECKING:
+    from relance.tui.app import RelanceApp
+
+T = TypeVar("T")
+
+
+class DeskScreen(Screen[None]):
+    """A screen of the operators' desk: reads through `ctx`, writes through `perform`."""
+
+    @property
+    def desk(self) -> RelanceApp:
+        from relance.tui.app import RelanceApp
+
+        assert isinstance(self.app, RelanceApp)
+        return self.app
+
+    @property
+    def ctx(self) -> TuiContext:
+        return self.desk.ctx
+
+    def perform(self, change: Callable[[Session], T], done: str | None = None) -> T | None:
+        """Run one change and its events in one transaction. A refusal (a conflict with
+        another operator, a role, bad input) is shown, nothing is written, and the screen
+        reloads so the operator sees the current state."""
+        try:
+            with self.ctx.writing() as session:
+                result = change(session)
+        except RelanceError as exc:
+            self.notify(exc.message, title="Not done", severity="error", timeout=8)
+            self.reload()
+            return None
+        if done:
+            self.notify(done)
+        self.reload()
+        return result
+
+    def may_write(self) -> bool:
+        """False, with a message, for an auditor: spares them a form they cannot save."""
+        actor = self.ctx.actor
+        if actor.can_write:
+            return True
+        self.notify(f"{actor.name} is an auditor: auditors see everything and change nothing",
+                    severity="error")
+        return False
+
+    def reload(self) -> None:
+        """Read the screen's data again."""
+
+    def on_screen_resume(self) -> None:
+        self.reload()

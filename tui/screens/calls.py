@@ -1,0 +1,213 @@
+"""Calls: today's call tasks by priority, the debtor's numbers and case, and the outcome
+recorded in a key or two (promise, dispute, paid already, no answer, wrong number)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from sqlalchemy.orm import Session
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Static
+
+from relance.engine import casework
+from relance.engine.calendar import add_business_days
+from relance.engine.casework import CallOutcome
+from relance.errors import UsageError
+from relance.tui import data, format
+from relance.tui.screens.base import DeskScreen
+from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen
+from relance.tui.widgets.mode_bar import ModeBar
+from relance.tui.widgets.summary import summary_text
+
+
+class CallsScreen(DeskScreen):
+    DEFAULT_CSS = """
+    #calls-table { height: 1fr; }
+    #calls-summary { height: 7; border-top: solid $primary; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "promise", "Promise"),
+        Binding("d", "dispute", "Dispute"),
+        Binding("P", "paid_already", "Paid"),
+        Binding("n", "no_answer", "No answer"),
+        Binding("w", "wrong_number", "Wrong nº"),
+        Binding("c", "case", "Case", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[int, data.CallRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar("calls")
+        table: DataTable[str | Text] = DataTable(id="calls-table", cursor_type="row",
+                                          zebra_stripes=True)
+        table.add_columns("Pri.", "Debtor", "Phone", "Amount", "Tries")
+        yield table
+        yield Static("", id="calls-summary")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one("#calls-table", DataTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+
+    def reload(self) -> None:
+        with self.ctx.reading() as session:
+            rows = data.call_list(session, self.ctx.today)
+        table = self.table
+        keep = table.cursor_row
+        table.clear()
+        self.rows = {row.action_id: row for row in rows}
+        for row in rows:
+            table.add_row(row.priority, row.debtor_name[:30], row.phone,
+                          format.right(format.amount(row.amount_minor, row.currency)),
+                          format.right(str(row.attempts)),
+                          key=str(row.action_id))
+        if rows:
+            table.move_cursor(row=min(max(keep, 0), len(rows) - 1))
+        self._show_summary()
+
+    @property
+    def current(self) -> data.CallRow | None:
+        table = self.table
+        if not self.rows or not 0 <= table.cursor_row < table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.rows.get(int(key)) if key else None
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        panel = self.query_one("#calls-summary", Static)
+        row = self.current
+        if row is None:
+            panel.update("No call to make today.")
+            return
+        with self.ctx.reading() as session:
+            summary = data.case_summary(session, row.debtor_id)
+        panel.update(summary_text(summary, self.ctx.today)
+                     + f"\nCall #{row.action_id} queued {format.day(row.created_on)}, "
+                     f"{row.attempts} attempt(s) so far")
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _record(self, row: data.CallRow, outcome: CallOutcome, done: str,
+                **details: object) -> None:
+        ctx = self.ctx
+
+        def change(session: Session) -> None:
+            casework.record_call_outcome(session, ctx.actor, row.seen, outcome,
+                                         today=ctx.today, now=ctx.now, **details)  # type: ignore[arg-type]
+
+        self.perform(change, done=f"{row.debtor_name}: {done}")
+
+    def _ask(self, title: str, fields: list[Field],
+             parse: Callable[[dict[str, str]], dict[str, object]],
+             then: Callable[[dict[str, object]], None]) -> None:
+        if not self.may_write():
+            return
+        def check(answers: dict[str, str]) -> str | None:
+            try:
+                parse(answers)
+            except UsageError as exc:
+                return exc.message
+            return None
+
+        def done(answers: dict[str, str] | None) -> None:
+            if answers is not None:
+                then(parse(answers))
+
+        self.app.push_screen(FormScreen(title, fields, check), done)
+
+    def action_promise(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        currency = row.currency or "EUR"
+
+        def parse(answers: dict[str, str]) -> dict[str, object]:
+            if not answers["date"]:
+                raise UsageError("A promise needs a date.")
+            day = casework.parse_day(answers["date"])
+            if day < self.ctx.today:
+                raise UsageError("The promised date is already past.")
+            amount = (casework.parse_money(answers["amount"], currency)
+                      if answers["amount"] else None)
+            return {"promised_on": day, "amount": amount,
+                    "note": answers["note"] or None}
+
+        self._ask(f"Promise to pay — {row.debtor_name}", [
+            Field("date", "Pays by (date, e.g. 30/11/2026)"),
+            Field("amount", f"Amount in {currency} (empty: everything due)",
+                  format.amount(row.amount_minor, currency).replace(" ", "")),
+            Field("note", "Note (optional)"),
+        ], parse, lambda d: self._record(row, CallOutcome.PROMISE, "promise recorded", **d))
+
+    def action_dispute(self) -> None:
+        row = self.current
+        if row is None:
+            return
+
+        def parse(answers: dict[str, str]) -> dict[str, object]:
+            if not answers["reason"]:
+                raise UsageError("A dispute needs a reason.")
+            return {"reason": answers["reason"]}
+
+        self._ask(f"Dispute — {row.debtor_name}", [Field("reason", "What is disputed")], parse,
+                  lambda d: self._record(row, CallOutcome.DISPUTE, "dispute opened", **d))
+
+    def action_paid_already(self) -> None:
+        row = self.current
+        if row is None:
+            return
+
+        def parse(answers: dict[str, str]) -> dict[str, object]:
+            return {"note": answers["note"] or None}
+
+        self._ask(f"Says it paid already — {row.debtor_name}",
+                  [Field("note", "How and when (optional)")], parse,
+                  lambda d: self._record(row, CallOutcome.PAID_ALREADY,
+                                         "paid already, paused a week to check", **d))
+
+    def action_no_answer(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        retry = add_business_days(self.ctx.today, 1, row.country)
+
+        def parse(answers: dict[str, str]) -> dict[str, object]:
+            day = casework.parse_day(answers["retry"] or "", what="retry date")
+            if day <= self.ctx.today:
+                raise UsageError("The retry date must be after today.")
+            return {"retry_on": day}
+
+        self._ask(f"No answer — {row.debtor_name}",
+                  [Field("retry", "Call again on", format.day(retry))], parse,
+                  lambda d: self._record(row, CallOutcome.NO_ANSWER, "call again later", **d))
+
+    def action_wrong_number(self) -> None:
+        row = self.current
+        if row is None or not self.may_write():
+            return
+
+        def then(yes: bool | None) -> None:
+            if yes:
+                self._record(row, CallOutcome.WRONG_NUMBER, "number removed")
+
+        self.app.push_screen(ConfirmScreen(
+            f"{row.phone} is a wrong number for {row.debtor_name}? It will be removed."),
+            then)
+
+    def action_case(self) -> None:
+        row = self.current
+        if row is not None:
+            self.desk.open_case(row.debtor_id)

@@ -1,0 +1,155 @@
+"""Escalations: proposals to move a case to amicable recovery or litigation.
+
+Only a credit manager decides; above the workspace's threshold two different credit
+managers must approve (four eyes), and whoever proposed cannot approve."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from sqlalchemy.orm import Session
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Static
+
+from relance.engine import casework
+from relance.engine.casework import EscalationDecision
+from relance.store.money import Money
+from relance.tui import data, format
+from relance.tui.screens.base import DeskScreen
+from relance.tui.screens.modals import Field, FormScreen
+from relance.tui.widgets.mode_bar import ModeBar
+from relance.tui.widgets.summary import summary_text
+
+
+class EscalationsScreen(DeskScreen):
+    DEFAULT_CSS = """
+    #esc-table { height: 1fr; }
+    #esc-summary { height: 9; border-top: solid $primary; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve"),
+        Binding("r", "refuse", "Refuse"),
+        Binding("c", "case", "Case"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[int, data.EscalationRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield ModeBar("escalations")
+        table: DataTable[str | Text] = DataTable(id="esc-table", cursor_type="row",
+                                                 zebra_stripes=True)
+        table.add_columns("Debtor", "Cred.", "To", "Amount", "Since", "Approvals")
+        yield table
+        yield Static("", id="esc-summary")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> DataTable[str | Text]:
+        return self.query_one("#esc-table", DataTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+
+    def _needed(self, row: data.EscalationRow) -> int:
+        amounts = [Money(row.currency, row.amount_minor)] if row.currency else []
+        return 2 if self.ctx.policy.needs_two_approvals(amounts) else 1
+
+    def reload(self) -> None:
+        if self.ctx.actor.can_write:
+            # Payments or disputes since the proposal change what would be approved.
+            with self.ctx.writing() as session:
+                for row in data.escalations(session):
+                    casework.refresh_content(session, row.action_id)
+        with self.ctx.reading() as session:
+            rows = data.escalations(session)
+        table = self.table
+        keep = table.cursor_row
+        table.clear()
+        self.rows = {row.action_id: row for row in rows}
+        for row in rows:
+            approvals = f"{len(row.approvers)}/{self._needed(row)}"
+            if row.approvers:
+                approvals += " " + ",".join(row.approvers)
+            table.add_row(row.debtor_name[:28], row.creditor, row.target_stage,
+                          format.right(format.amount(row.amount_minor, row.currency)),
+                          format.short_day(row.created_on), approvals[:16],
+                          key=str(row.action_id))
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+        self._show_summary()
+
+    @property
+    def current(self) -> data.EscalationRow | None:
+        table = self.table
+        if not self.rows or table.cursor_row < 0 or table.cursor_row >= table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.rows.get(int(key)) if key else None
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        panel = self.query_one("#esc-summary", Static)
+        row = self.current
+        if row is None:
+            panel.update("No escalation waiting for a decision.")
+            return
+        with self.ctx.reading() as session:
+            summary = data.case_summary(session, row.debtor_id)
+        needed = self._needed(row)
+        rule = ("two credit managers must approve (four eyes)" if needed == 2
+                else "one credit manager approves")
+        panel.update(
+            summary_text(summary, self.ctx.today)
+            + f"\nEscalate {format.money(row.amount_minor, row.currency)} to "
+            f"[b]{row.target_stage}[/b] · proposed by {row.proposed_by or 'the run'} on "
+            f"{format.day(row.created_on)} · {rule}"
+        )
+
+    def action_approve(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        ctx = self.ctx
+
+        def change(session: Session) -> EscalationDecision:
+            return casework.approve_escalation(session, ctx.actor, row.seen,
+                                               policy=ctx.policy, now=ctx.now)
+
+        decision = self.perform(change)
+        if decision == EscalationDecision.APPROVED:
+            self.notify(f"{row.debtor_name}: escalated to {row.target_stage}")
+        elif decision == EscalationDecision.AWAITING_SECOND:
+            self.notify(f"{row.debtor_name}: your approval is recorded; a second credit "
+                        "manager must approve (four eyes)")
+
+    def action_refuse(self) -> None:
+        row = self.current
+        if row is None or not self.may_write():
+            return
+        ctx = self.ctx
+
+        def then(answers: dict[str, str] | None) -> None:
+            if not answers:
+                return
+
+            def change(session: Session) -> None:
+                casework.reject(session, ctx.actor, row.seen, answers["reason"], now=ctx.now)
+
+            self.perform(change, done=f"{row.debtor_name}: escalation refused")
+
+        self.app.push_screen(FormScreen(
+            f"Refuse the escalation of {row.debtor_name}", [Field("reason", "Reason")],
+            lambda a: None if a["reason"] else "A refusal needs a reason."), then)
+
+    def action_case(self) -> None:
+        row = self.current
+        if row is not None:
+            self.desk.open_case(row.debtor_id)

@@ -1,0 +1,155 @@
+"""Small dialogs: a form of a few fields (a reason, a date and an amount...), a yes/no
+question, and a scrollable text preview. Each returns its answer through `dismiss`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+
+
+Answers = dict[str, str]
+
+
+class FormScreen(ModalScreen[Answers | None]):
+    """A few labelled inputs; Enter goes to the next one and submits on the last,
+    Escape cancels. `check` may refuse the answers with a message, keeping the form open."""
+
+    DEFAULT_CSS = """
+    FormScreen { align: center middle; }
+    FormScreen > Vertical {
+        width: 64; height: auto; max-height: 22; padding: 0 1;
+        border: thick $accent; background: $surface;
+    }
+    FormScreen .title { text-style: bold; margin-bottom: 1; }
+    FormScreen Label { color: $text-muted; }
+    FormScreen Input { margin-bottom: 0; }
+    FormScreen .error { color: $text-error; height: auto; }
+    FormScreen .hint { color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, fields: list[Field],
+                 check: Callable[[Answers], str | None] | None = None,
+                 hint: str = "Enter: next / save · Esc: cancel") -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields
+        self.check = check
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, classes="title")
+            for field in self.fields:
+                yield Label(field.label)
+                yield Input(value=field.value, placeholder=field.placeholder,
+                            id=f"field-{field.name}", compact=True)
+            yield Static("", classes="error", id="form-error")
+            yield Static(self.hint, classes="hint")
+
+    def answers(self) -> Answers:
+        return {f.name: self.query_one(f"#field-{f.name}", Input).value.strip()
+                for f in self.fields}
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        position = inputs.index(event.input)
+        if position + 1 < len(inputs):
+            inputs[position + 1].focus()
+            return
+        answers = self.answers()
+        problem = self.check(answers) if self.check else None
+        if problem:
+            self.query_one("#form-error", Static).update(problem)
+            return
+        self.dismiss(answers)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y or Enter says yes, n or Escape says no."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical {
+        width: 60; height: auto; padding: 1 2; border: thick $warning; background: $surface;
+    }
+    ConfirmScreen .hint { color: $text-muted; margin-top: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.question)
+            yield Static("y: yes · n: no", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TextScreen(ModalScreen[None]):
+    """A read-only text (the preview of a letter, an e-mail, an SMS), with extra keys."""
+
+    DEFAULT_CSS = """
+    TextScreen { align: center middle; }
+    TextScreen > Vertical {
+        width: 90%; height: 90%; border: thick $accent; background: $surface;
+    }
+    TextScreen .title { text-style: bold; padding: 0 1; background: $accent 30%; }
+    TextScreen VerticalScroll { padding: 0 1; }
+    TextScreen .hint { color: $text-muted; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Close"),
+        Binding("o", "open_file", "Open PDF"),
+    ]
+
+    def __init__(self, title: str, body: str, *, open_file: Callable[[], str] | None = None
+                 ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self._open_file = open_file
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, classes="title")
+            with VerticalScroll():
+                yield Static(self.body, markup=False)
+            hint = "Esc: close" + (" · o: open the PDF" if self._open_file else "")
+            yield Static(hint, classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_open_file(self) -> None:
+        if self._open_file is None:
+            self.notify("No PDF for this action", severity="warning")
+            return
+        self.notify(self._open_file())
