@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from relance.cli import main
 from relance.engine.aging import AgedBalance, aged_balance
 from relance.store.db import Store
 from relance.store.importing import import_invoices
+from tests.cli import run_cli as run
 from tests.importing.conftest import row, write_csv
 
 ON = dt.date(2026, 11, 22)
@@ -87,15 +87,6 @@ def test_dso_is_open_balance_over_the_last_90_days_sales(store: Store, tmp_path:
     # open 300 + 900 = 1200 over 90 days of sales of 900: 120 days
     assert aged(store).dso == {"EUR": Decimal("120.0")}
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_report_aged_exports_neutralise_formulas_and_keep_amounts_numeric(

@@ -10,24 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from relance.cli import main
 from relance.demo.portfolio import HEADER, portfolio_rows, write_portfolio
 from relance.engine.aging import aged_balance
 from relance.store.db import Store, open_store
 from relance.store.importing import import_invoices
 from relance.store.models import Creditor, Debtor, Invoice
+from tests.cli import run_cli as run
 
 ON = dt.date(2026, 11, 22)
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_demo_builds_a_fresh_workspace_and_summarises_it(

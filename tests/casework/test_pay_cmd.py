@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from relance.cli import main
 from relance.store.db import open_store
 from relance.store.models import Invoice, InvoiceStatus
 from tests.casework.factory import build_book
+from tests.cli import run_cli as _run
 
 
 def _workspace(tmp_path: Path, users: str = "") -> str:
@@ -22,15 +22,6 @@ def _workspace(tmp_path: Path, users: str = "") -> str:
     store.dispose()
     return url
 
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _balance(url: str, number: str) -> tuple[int, InvoiceStatus]:

@@ -7,18 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from relance.cli import main
+from tests.cli import run_cli as run
 from tests.importing.conftest import row, write_csv
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_import_prints_counts_and_a_second_import_changes_nothing(

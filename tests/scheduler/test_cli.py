@@ -13,19 +13,9 @@ from typing import Any
 
 import pytest
 
-from relance.cli import main
 from relance.store.db import open_store
+from tests.cli import run_cli as relance
 from tests.scheduler.book import CONFIG, add_book, make_workspace
-
-
-def relance(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exited:
-        code = int(exited.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

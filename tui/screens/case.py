@@ -22,6 +22,7 @@ from relance.store.money import Money
 from relance.tui import data, format
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import Field, FormScreen
+from relance.tui.widgets.cursor import highlighted_key
 from relance.tui.widgets.mode_bar import ModeBar
 
 
@@ -204,10 +205,9 @@ class CaseScreen(DeskScreen):
 
     def _current_invoice(self) -> Invoice | None:
         case = self.case
-        table = self.invoices_table
-        if case is None or not 0 <= table.cursor_row < table.row_count:
+        key = highlighted_key(self.invoices_table)
+        if case is None or key is None:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return next((i for i in case.invoices if str(i.id) == key), None)
 
     def _chosen(self) -> list[Invoice]:

@@ -20,6 +20,7 @@ from relance.store.money import Money
 from relance.tui import data, format
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import Field, FormScreen
+from relance.tui.widgets.cursor import highlighted_key
 from relance.tui.widgets.mode_bar import ModeBar
 from relance.tui.widgets.summary import summary_text
 
@@ -85,11 +86,8 @@ class EscalationsScreen(DeskScreen):
 
     @property
     def current(self) -> data.EscalationRow | None:
-        table = self.table
-        if not self.rows or table.cursor_row < 0 or table.cursor_row >= table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.rows.get(int(key)) if key else None
+        key = highlighted_key(self.table)
+        return self.rows.get(int(key)) if key and self.rows else None
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
