@@ -26,7 +26,16 @@ from relance.engine.penalties import (
     compute_penalty,
     load_rate_table,
 )
-from relance.store.models import Action, ActionItem, Creditor, Debtor, Invoice, ItemState
+from relance.store.models import (
+    VOID_ACTION_STATES,
+    Action,
+    ActionItem,
+    Channel,
+    Creditor,
+    Debtor,
+    Invoice,
+    ItemState,
+)
 from relance.store.money import to_decimal
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
@@ -89,6 +98,28 @@ def _contract_rate(creditor: Creditor) -> Decimal | None:
         return Decimal(creditor.penalty_rate.replace(",", "."))
     except InvalidOperation:
         return None
+
+
+def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int]) -> bool:
+    """Whether one of these invoices already had a reminder (letter, e-mail or SMS) queued
+    before this action and not rejected, cancelled or failed: only then may a letter say
+    "despite our previous reminder"."""
+    if not invoice_ids:
+        return False
+    earlier = (
+        select(ActionItem.id)
+        .join(Action, Action.id == ActionItem.action_id)
+        .where(
+            ActionItem.invoice_id.in_(invoice_ids),
+            ActionItem.state == ItemState.ACTIVE,
+            Action.id != action.id,
+            Action.created_on < action.created_on,
+            Action.channel.in_([Channel.LETTER, Channel.EMAIL, Channel.SMS]),
+            Action.state.not_in(list(VOID_ACTION_STATES)),
+        )
+        .limit(1)
+    )
+    return session.execute(earlier).first() is not None
 
 
 def build_context(
@@ -233,6 +264,7 @@ def build_context(
         },
         "invoices": rows,
         "invoice_count": len(rows),
+        "reminded_before": _reminded_before(session, action, invoice_ids),
         "totals": totals,
         "penalties": {
             "applies": applies and bool(penalties_seen),

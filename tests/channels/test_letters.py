@@ -212,6 +212,38 @@ def test_preview_renders_without_sending(sqlite_store: Store, tmp_path: Path) ->
         assert action is not None and action.state == ActionState.APPROVED
 
 
+def test_a_letter_speaks_of_a_previous_reminder_only_when_there_was_one(
+        sqlite_store: Store, tmp_path: Path) -> None:
+    """An invoice that reached `amiable_2` by jumping over the first reminder (imported
+    late) must not read "despite our previous reminder"; after a real reminder it does."""
+    with sqlite_store.transaction() as s:
+        creditor = add_creditor(s)
+        first_contact = add_debtor(s, creditor, "F-1")
+        late = add_invoice(s, first_contact, "FA-LATE", 120_000, TODAY - dt.timedelta(days=40))
+        jumped = add_action(s, first_contact, [late], template="amiable_2", tone="soft").id
+        reminded = add_debtor(s, creditor, "F-2")
+        chased = add_invoice(s, reminded, "FA-CHASED", 90_000, TODAY - dt.timedelta(days=40))
+        earlier = add_action(s, reminded, [chased], channel="email", template="relance_1",
+                             state=ActionState.SENT, key="earlier")
+        earlier.created_on = TODAY - dt.timedelta(days=14)
+        second = add_action(s, reminded, [chased], template="amiable_2", tone="soft").id
+        cancelled_debtor = add_debtor(s, creditor, "F-3")
+        other = add_invoice(s, cancelled_debtor, "FA-OTHER", 50_000,
+                            TODAY - dt.timedelta(days=40))
+        void = add_action(s, cancelled_debtor, [other], channel="email", template="relance_1",
+                          state=ActionState.CANCELLED, key="void")
+        void.created_on = TODAY - dt.timedelta(days=14)
+        after_void = add_action(s, cancelled_debtor, [other], template="amiable_2").id
+    workspace = make_workspace(tmp_path / "ws")
+    texts = {action_id: pdf_text(render_preview(sqlite_store, workspace, action_id,
+                                                today=TODAY).pdf_path or "")
+             for action_id in (jumped, second, after_void)}
+    assert "précédent rappel" not in texts[jumped]
+    assert "Sauf erreur de notre part" in texts[jumped]
+    assert "Malgré notre précédent rappel" in texts[second]
+    assert "précédent rappel" not in texts[after_void]  # a cancelled e-mail never went
+
+
 def test_packaged_fonts_ship_with_the_templates() -> None:
     assert (default_templates_dir() / "_base" / "fonts" / "DejaVuSans-Latin.ttf").is_file()
 
