@@ -18,6 +18,7 @@ from relance.context import AppContext
 from relance.dsl.diagnostics import Diagnostic, render_all
 from relance.dsl.formatter import format_text
 from relance.dsl.loader import display_path, load_rules, rule_paths
+from relance.errors import UsageError
 
 PathsArgument = Annotated[
     list[Path] | None,
@@ -27,7 +28,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.
 
 
 def _paths(context: AppContext, paths: Sequence[Path] | None) -> list[Path]:
-    return list(paths) if paths else [context.workspace.rules_dir]
+    """The files or folders to read; a path that does not exist is bad usage (exit 2),
+    not a finding about the rules."""
+    chosen = list(paths) if paths else [context.workspace.rules_dir]
+    missing = [str(path) for path in chosen if not path.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    return chosen
 
 
 def _catalogue(context: AppContext) -> Mapping[str, frozenset[str]] | None:

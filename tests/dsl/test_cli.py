@@ -123,10 +123,11 @@ def test_fmt_leaves_a_broken_file_alone_and_says_why(
     assert broken.read_text(encoding="utf-8") == "policy p when overdue >= 1d then\n"
 
 
-def test_a_missing_path_is_reported(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "nowhere")
-    assert code == 1
-    assert out.startswith("nowhere: error E100: no such file or folder\n")
+def test_a_missing_path_is_bad_usage(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("check", "fmt"):
+        code, out, err = run(capsys, command, "nowhere")
+        assert (code, out) == (2, "")
+        assert err == "relance: no such file or folder: nowhere\n"
 
 
 def test_check_levels_reads_the_store_for_removed_rules(
