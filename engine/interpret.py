@@ -291,7 +291,9 @@ def trace(cond: Condition, facts: Facts, policy: str) -> Trace:
     if isinstance(cond, FlagTest):
         return Trace(render(cond), holds(cond, facts, policy), holds(cond, facts, policy))
     first = after_first(cond, facts, policy)
-    shown = f"first acted {first.isoformat()}" if first else "never acted"
+    # History stops the day before: what a run queued on this very day is not seen yet.
+    shown = (f"first acted {first.isoformat()}" if first
+             else f"not acted before {facts.on.isoformat()}")
     return Trace(render(cond), after_holds(cond, facts, policy), shown)
 
 

@@ -43,7 +43,7 @@ def test_explain_lists_every_rule_with_the_values_read(
     assert code == 0
     assert "[ACTS] letter amiable_2 (rules/franchise.rules:12)" in out
     assert "yes overdue >= 45d   (83d)" in out
-    assert "no  after 'letter amiable_2' by 15d   (never acted)" in out
+    assert "no  after 'letter amiable_2' by 15d   (not acted before 2026-11-22)" in out
     assert "[held] relance_1" in out and "a later rule also holds" in out
     code, out, _ = run(capsys, "-w", workspace, "--json", "explain", "FA-2026-0005",
                        "--on", "2026-11-22")
