@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from relance.dsl.loader import LoadedRules, load_text
 from relance.engine.durations import threshold
@@ -147,16 +147,13 @@ def floor_queries(dialect: str) -> dict[str, str]:
              AND {ka_level} < 1 THEN 1
         WHEN ((c.country = 'FR' AND i.due_date <= :bd_fr) OR
               (c.country = 'BE' AND i.due_date <= :bd_be))
-             AND upper(i.currency) = 'EUR' AND tot.overdue >= 500000
-             AND {ka_level} < 0 THEN 0
+             AND upper(i.currency) = 'EUR' AND {ka_level} < 0
+             AND (SELECT SUM(CASE WHEN o.due_date <= :d1 THEN o.balance_minor ELSE 0 END)
+                  FROM invoice o WHERE o.debtor_id = i.debtor_id
+                    AND o.currency = i.currency AND o.balance_minor > 0
+                    AND o.status <> 'cancelled') >= 500000 THEN 0
         END AS acting
-      {base.format(policy='key_accounts').replace(
-          'WHERE', '''JOIN (SELECT debtor_id, currency,
-            SUM(CASE WHEN due_date <= :d1 THEN balance_minor ELSE 0 END) AS overdue
-            FROM invoice WHERE balance_minor > 0 AND status <> 'cancelled'
-            GROUP BY debtor_id, currency) tot
-          ON tot.debtor_id = i.debtor_id AND tot.currency = i.currency
-      WHERE''', 1)}
+      {base.format(policy='key_accounts')}
         AND lower(d.segment) = 'key_account') x WHERE acting IS NOT NULL"""
     co_level = _level(["sms", "mail"])
     consumers = f"""SELECT id, acting FROM (SELECT i.id, CASE
@@ -282,12 +279,34 @@ def measure_naive(store: Store) -> tuple[float, set[tuple[str, int, str]]]:
     return time.perf_counter() - started, found
 
 
-MEASURES = {"engine": measure_engine, "engine run": measure_engine_run,
-            "floor": measure_floor, "naive": measure_naive}
+# The dry run last: on PostgreSQL its rolled-back inserts leave dead rows (in
+# invoice_level, action_item, ...) that the reads measured after it would wade through.
+MEASURES = {"engine": measure_engine, "floor": measure_floor, "naive": measure_naive,
+            "engine run": measure_engine_run}
 
 
 def _store(url: str, schema: str | None) -> Store:
     return open_store(url, schema=schema)
+
+
+def ensure_indexes(store: Store) -> None:
+    """A book generated before the schema gained an index gets it now (the initial
+    migration is regenerated in place, so an existing book does not see new indexes)."""
+    from relance.store.models import Base
+
+    with store.engine.begin() as conn:
+        inspector = inspect(conn)
+        added = []
+        for table in Base.metadata.sorted_tables:
+            present = {index["name"] for index in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in present:
+                    index.create(conn)
+                    added.append(str(index.name))
+        if added:
+            print(f"added to the book: {', '.join(added)}", flush=True)
+            if store.dialect == "sqlite":  # PostgreSQL is analysed below, before each run
+                conn.exec_driver_sql("ANALYZE")
 
 
 def child(name: str, url: str, schema: str | None, out: Path) -> None:
@@ -322,6 +341,8 @@ def main() -> None:
         generate(store, args.invoices)
     elif present != args.invoices:
         raise SystemExit(f"{url} holds {present} invoices, not {args.invoices}")
+    else:
+        ensure_indexes(store)
     with store.engine.connect() as conn:
         open_count = conn.execute(text("SELECT COUNT(*) FROM invoice WHERE balance_minor > 0")
                                   ).scalar_one()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -197,19 +197,34 @@ def _lines(lines: Iterable[tuple[int, int, str]]) -> list[ContentLine]:
 def group(actings: Iterable[Acting]) -> dict[Shape, PendingAction]:
     """Items grouped into actions, in a stable order (debtor, then channel)."""
     groups: dict[Shape, PendingAction] = {}
-    kinds: dict[int, Kind] = {}
+    # Per rule, worked out once: its actions with their kind, and where a kind sorts.
+    plans: dict[int, tuple[bool, list[tuple[int, ActionSpec, Kind]]]] = {}
+    sort_keys: dict[Shape, tuple[Any, ...]] = {}
+    kind_orders: dict[Kind, tuple[Any, ...]] = {}
     for acting in actings:
-        per_invoice = acting.invoice_id if acting.rule.options.per_invoice else None
-        for step, spec in enumerate(acting.rule.actions):
-            kind = kinds.get(id(spec))
-            if kind is None:
-                kind = kinds[id(spec)] = kind_of(spec)
-            shape = Shape(acting.creditor_id, acting.debtor_id, *kind, per_invoice)
+        rule = acting.rule
+        plan = plans.get(id(rule))
+        if plan is None:
+            plan = plans[id(rule)] = (
+                rule.options.per_invoice,
+                [(step, spec, kind_of(spec)) for step, spec in enumerate(rule.actions)],
+            )
+        per_invoice = acting.invoice_id if plan[0] else None
+        for step, spec, (channel, template, tone, role, stage) in plan[1]:
+            shape = Shape(acting.creditor_id, acting.debtor_id, channel, template, tone, role,
+                          stage, per_invoice)
             pending = groups.get(shape)
             if pending is None:
                 pending = groups[shape] = PendingAction(shape)
+                kind = (channel, template, tone, role, stage)
+                kind_order = kind_orders.get(kind)
+                if kind_order is None:
+                    kind_order = kind_orders[kind] = _order(shape)[2:7]
+                # The same order as `_order`, without rebuilding the kind's part.
+                sort_keys[shape] = (shape.creditor_id, shape.debtor_id, kind_order,
+                                    per_invoice or 0)
             pending.items.append(PendingItem(acting, step, spec))
-    return {shape: groups[shape] for shape in sorted(groups, key=_order)}
+    return {shape: groups[shape] for shape in sorted(groups, key=sort_keys.__getitem__)}
 
 
 # --------------------------------------------------------------------------- locking
@@ -251,7 +266,9 @@ def decide_day(conn: Connection, policies: Sequence[Policy], on: dt.date,
                evaluator: Evaluator = "sql") -> dict[Shape, PendingAction]:
     """What day `on` queues, grouped into actions, without writing anything."""
     decide = evaluate_sql if evaluator == "sql" else evaluate_python
-    return group(decide(conn, policies, on))
+    # Listed first, then grouped: interleaving the grouping with the reading of the rows
+    # measured a tenth slower, and the grouping keeps every item anyway.
+    return group(list(decide(conn, policies, on)))
 
 
 class _DryRun(Exception):
@@ -407,21 +424,15 @@ def _write(
             "approved_at": now if state is ActionState.APPROVED else None,
             "proposed_by": actor, "created_at": now, "updated_at": now,
         })
+    # The ids are chosen here rather than returned by the INSERT: SQLite can return
+    # them in order only one row per statement. The run has written its `Run` row, so
+    # on SQLite it holds the write lock that `reserve_ids` needs.
     ids: dict[str, int] = {}
-    if conn.dialect.name == "postgresql":
-        for values, new_id in zip(action_rows, reserve_ids(conn, ACTION, len(action_rows)),
-                                  strict=True):
-            values["id"] = new_id
-            ids[str(values["idempotency_key"])] = new_id
-        bulk_insert(conn, ACTION, action_rows)
-    else:
-        for chunk in _chunks(action_rows):
-            result = conn.execute(
-                insert(ACTION).returning(ACTION.c.id, ACTION.c.idempotency_key,
-                                         sort_by_parameter_order=True),
-                chunk,
-            )
-            ids.update({row.idempotency_key: row.id for row in result})
+    for values, new_id in zip(action_rows, reserve_ids(conn, ACTION, len(action_rows)),
+                              strict=True):
+        values["id"] = new_id
+        ids[str(values["idempotency_key"])] = new_id
+    bulk_insert(conn, ACTION, action_rows)
     by_id: dict[int, PendingAction] = {ids[key]: pending for key, pending in keyed.items()}
     by_id.update(attach)
 

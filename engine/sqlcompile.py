@@ -18,20 +18,17 @@ action) are tested for NULL explicitly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Integer,
     Select,
     String,
     and_,
-    any_,
-    bindparam,
     case,
     exists,
     false,
@@ -44,7 +41,7 @@ from sqlalchemy import (
     true,
     type_coerce,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.util import ClauseAdapter
 
 from relance.dsl.ast import (
     After,
@@ -421,7 +418,7 @@ class _Compiler:
 
 @dataclass(frozen=True)
 class CompiledPolicy:
-    """A policy's query for one date, and how to fetch the values its rules record."""
+    """A policy's query for one date; its rows carry the values their rule records."""
 
     policy: Policy
     statement: Select[Any]
@@ -429,19 +426,6 @@ class CompiledPolicy:
     tags: tuple[str, ...]
     extras: dict[str, Expr]
     needs: tuple[frozenset[str], ...]  # per rule: the extra values its facts include
-
-    def extras_statement(self, labels: Iterable[str], invoice_ids: Sequence[int],
-                         dialect: str) -> Select[Any]:
-        """The extra values `labels` for these invoices (a second, set-based query)."""
-        if dialect == "postgresql":  # one array parameter rather than thousands
-            wanted = i.c.id == any_(bindparam("ids", list(invoice_ids),
-                                              type_=postgresql.ARRAY(BigInteger)))
-        else:
-            wanted = i.c.id.in_(list(invoice_ids))
-        return (
-            select(i.c.id, *(self.extras[label].label(label) for label in sorted(labels)))
-            .where(wanted)
-        )
 
 
 # Where the value behind a field lives, for the facts a run records.
@@ -522,8 +506,8 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str]) -> Com
     acting = case(*whens, else_=None) if whens else literal(None, Integer)
 
     # The values sub-queries compute (flags, `after`, tags, totals, history) are not
-    # read for every acting row: a second query fetches them for the rows whose rule
-    # records them (`CompiledPolicy.extras_statement`).
+    # read for every acting row: the outer query computes them for the rows whose rule
+    # records them.
     extras: dict[str, Expr] = {}
     extras.update({f"flag_{name}": compiler.flag(name) for name in FLAG_FIELDS})
     after_labels = {rule: f"after_{n}" for n, rule in enumerate(compiler.after_columns)}
@@ -576,9 +560,26 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str]) -> Com
             scope,
             or_(il.c.acted_on.is_(None), il.c.acted_on != on),
         )
+        # OFFSET 0 keeps SQLite and PostgreSQL from merging this query into the outer
+        # one, which would copy `acting` (and its sub-queries) into every place the
+        # outer query names it: the filter and each extra value below.
+        .offset(0)
         .subquery("evaluated")
     )
-    statement = select(inner).where(inner.c.acting.is_not(None))
+    # The extra values are computed in the same pass, only on the acting rows whose rule
+    # records them (a CASE evaluates the sub-query of the branch it takes), rather than
+    # fetched by a second query per batch.
+    adapter = ClauseAdapter(inner)
+    extra_columns = []
+    for label in sorted(set().union(*needs)):
+        recording = [index for index, labels in enumerate(needs) if label in labels]
+        extra_columns.append(
+            case((inner.c.acting.in_(recording), adapter.traverse(extras[label])),
+                 else_=None).label(label)
+        )
+    statement = select(inner, *extra_columns).where(inner.c.acting.is_not(None))
+    if statement.get_final_froms() != [inner]:  # an extra reached past the invoice row
+        raise RuleError(f"policy {policy.name}: extra values must read the evaluated row")
     return CompiledPolicy(
         policy=policy,
         statement=statement,

@@ -244,6 +244,14 @@ class Invoice(Base):
             sqlite_where=text("balance_minor > 0"),
             postgresql_where=text("balance_minor > 0"),
         ),
+        # A debtor's open invoices: runs join them from the debtors of a segment and sum
+        # them per debtor without reading the debtor's paid invoices.
+        Index(
+            "ix_invoice_open_debtor",
+            "debtor_id",
+            sqlite_where=text("balance_minor > 0"),
+            postgresql_where=text("balance_minor > 0"),
+        ),
     )
 
     id: Mapped[int] = _pk()

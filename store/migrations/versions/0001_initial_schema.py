@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 18:15:16.812034
+Create Date: 2026-11-22 19:38:21.050792
 """
 from __future__ import annotations
 
@@ -210,6 +210,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoice_debtor_id'), ['debtor_id'], unique=False)
+        batch_op.create_index('ix_invoice_open_debtor', ['debtor_id'], unique=False, sqlite_where=sa.text('balance_minor > 0'), postgresql_where=sa.text('balance_minor > 0'))
         batch_op.create_index('ix_invoice_open_due', ['creditor_id', 'due_date'], unique=False, sqlite_where=sa.text('balance_minor > 0'), postgresql_where=sa.text('balance_minor > 0'))
 
     op.create_table('payment',
@@ -408,6 +409,7 @@ def downgrade() -> None:
     op.drop_table('payment')
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.drop_index('ix_invoice_open_due', sqlite_where=sa.text('balance_minor > 0'), postgresql_where=sa.text('balance_minor > 0'))
+        batch_op.drop_index('ix_invoice_open_debtor', sqlite_where=sa.text('balance_minor > 0'), postgresql_where=sa.text('balance_minor > 0'))
         batch_op.drop_index(batch_op.f('ix_invoice_debtor_id'))
 
     op.drop_table('invoice')
