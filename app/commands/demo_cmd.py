@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from pathlib import Path
 from typing import Annotated
@@ -10,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from relance.commands.options import parse_day
 from relance.context import AppContext
 from relance.demo import DEFAULT_DIRECTORY, run_demo
-from relance.errors import UsageError
 
 
 def demo(
@@ -27,10 +26,7 @@ def demo(
 ) -> None:
     """Build a demo workspace with a realistic portfolio and show its aged balance."""
     context: AppContext = ctx.obj
-    try:
-        day = dt.date.fromisoformat(on) if on else dt.date.today()
-    except ValueError as exc:
-        raise UsageError(f"--on {on}: not a date (YYYY-MM-DD)") from exc
+    day = parse_day(on)
     # With --json, the steps' prose goes nowhere and one JSON document is printed.
     console = Console(file=io.StringIO()) if context.json_output else context.console
     result = run_demo(directory, on=day, seed=seed, console=console)

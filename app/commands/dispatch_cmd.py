@@ -3,24 +3,15 @@ action into the outbox without sending), and `relance outcome` for uncertain sen
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
 
+from relance.commands.options import parse_day
 from relance.context import AppContext
 from relance.errors import UsageError
 
 CHANNEL_HELP = "Only this channel: letter, email, sms or notify (repeatable)."
-
-
-def _parse_day(text: str | None) -> dt.date:
-    if text is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"--on: {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def dispatch_command(
@@ -35,7 +26,7 @@ def dispatch_command(
     from relance.channels.dispatch import dispatch
 
     context: AppContext = ctx.obj
-    report = dispatch(context.store, context.workspace, today=_parse_day(on),
+    report = dispatch(context.store, context.workspace, today=parse_day(on),
                       channels=set(channel) if channel else None, dry_run=dry_run,
                       progress=not context.json_output)
     if context.json_output:
@@ -70,7 +61,7 @@ def preview_command(
     from relance.channels.dispatch import render_preview
 
     context: AppContext = ctx.obj
-    preview = render_preview(context.store, context.workspace, action_id, _parse_day(on))
+    preview = render_preview(context.store, context.workspace, action_id, parse_day(on))
     if context.json_output:
         context.emit_json({"text": preview.text, "subject": preview.subject,
                            "pdf": str(preview.pdf_path) if preview.pdf_path else None,

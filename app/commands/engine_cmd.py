@@ -7,13 +7,13 @@ document.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from relance.commands.options import parse_day
 from relance.context import AppContext
 from relance.errors import RelanceError, UsageError
 
@@ -21,15 +21,6 @@ OnOption = Annotated[
     str | None, typer.Option("--on", help="The day to evaluate, YYYY-MM-DD (default: today).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
-
-
-def _day(text: str | None, what: str = "--on") -> dt.date:
-    if text is None:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def _rules(context: AppContext) -> Any:
@@ -63,7 +54,7 @@ def run(
 
     context: AppContext = ctx.obj
     rules = _rules(context)
-    report = run_day(context.store, rules, _day(on), actor=context.user,
+    report = run_day(context.store, rules, parse_day(on), actor=context.user,
                      auto_approve=_auto_approve(context), dry_run=dry_run,
                      rules_dir=context.workspace.rules_dir)
     if json_output or context.json_output:
@@ -99,7 +90,7 @@ def explain(
     rules = _rules(context)
     with context.store.transaction() as session:
         conn = session.connection()
-        found = explain_invoice(conn, rules.policies, find_invoice(conn, invoice), _day(on))
+        found = explain_invoice(conn, rules.policies, find_invoice(conn, invoice), parse_day(on))
     if json_output or context.json_output:
         context.emit_json(found.to_json())
     else:
@@ -119,8 +110,9 @@ def simulate(
 
     context: AppContext = ctx.obj
     rules = _rules(context)
-    found = run_simulation(context.store, rules, _day(start, "--from"), _day(until, "--until"),
-                           actor=context.user, auto_approve=_auto_approve(context),
+    found = run_simulation(context.store, rules, parse_day(start, "--from"),
+                           parse_day(until, "--until"), actor=context.user,
+                           auto_approve=_auto_approve(context),
                            rules_dir=context.workspace.rules_dir)
     if json_output or context.json_output:
         context.emit_json([action.to_json() for action in found])

@@ -8,7 +8,6 @@ amounts stay numbers (a credit note of -120.00 stays numeric).
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
@@ -20,6 +19,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from relance.commands.options import parse_day
 from relance.context import AppContext
 from relance.engine.aging import BUCKET_TITLES, GROUPINGS, AgedBalance, AgedLine, aged_balance
 from relance.errors import UsageError
@@ -145,10 +145,7 @@ def aged(
     context: AppContext = ctx.obj
     if by not in GROUPINGS:
         raise UsageError(f"--by {by}: choose one of {', '.join(GROUPINGS)}")
-    try:
-        day = dt.date.fromisoformat(on) if on else dt.date.today()
-    except ValueError as exc:
-        raise UsageError(f"--on {on}: not a date (YYYY-MM-DD)") from exc
+    day = parse_day(on)
     with context.store.transaction() as session:
         report = aged_balance(session, on=day, by=by)
     if context.json_output or output_format is Format.JSON:
