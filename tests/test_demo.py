@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from email import policy as email_policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from relance.demo.portfolio import HEADER, portfolio_rows, write_portfolio
@@ -65,6 +68,23 @@ def test_demo_builds_a_fresh_workspace_and_summarises_it(
     book = document["book"]
     assert book["paid"] > 0 and book["partly_paid"] > 0 and book["disputed"] > 0
     assert book["paused_debtors"] > 0 and book["open_promises"] > 0
+
+    # The run queued work for every kind of desk, and what needed no approval went out.
+    run_report = document["run"]
+    assert run_report["date"] == ON.isoformat() and run_report["actions_created"] > 0
+    assert {"letter", "email", "call", "escalate"} <= set(run_report["by_channel"])
+    assert run_report["actions_proposed"] >= run_report["by_channel"]["escalate"] > 0
+    sent = document["dispatch"]
+    assert sent["sent"] > 0 and sent["failed"] == 0 and sent["errors"] == []
+    letters = sorted((folder / "outbox" / "letters" / ON.isoformat()).glob("*-amiable_2.pdf"))
+    emails = sorted((folder / "outbox" / "emails" / ON.isoformat()).glob("*.eml"))
+    assert letters and emails and sent["batch"] and Path(sent["batch"]).is_file()
+    letter = " ".join(" ".join(page.extract_text() or "" for page in
+                               PdfReader(str(letters[0])).pages).split())
+    assert "Bellerose Beauté SAS" in letter and "IBAN" in letter and "Reste dû" in letter
+    message = BytesParser(policy=email_policy.default).parse(emails[0].open("rb"))
+    assert str(message["From"]).endswith("@bellerose.example.fr>")
+    assert any(part.get_content_type() == "application/pdf" for part in message.walk())
 
 
 def test_demo_refuses_a_folder_that_is_not_a_demo(
