@@ -27,9 +27,20 @@ auto_approve = true
 timezone = "Europe/Paris"
 
 [users]
-# name = "role" with role one of credit_manager, operator, auditor.
+# name = "role" with role one of credit_manager, operator, auditor. While this table
+# is empty, everyone is a credit manager.
 # alice = "credit_manager"
 # bruno = "operator"
+
+[approval]
+# Escalations above this amount need two different credit managers (four eyes).
+# four_eyes_above = "5000 EUR"
+
+[notify]
+# Where `notify ROLE 'TEMPLATE'` alerts go: a role, or people by their name on the debtor.
+# manager = "credit.manager@example.com"
+# [notify.people]
+# alice = "alice@example.com"
 """
 
 
