@@ -32,12 +32,12 @@ timezone = "Europe/Paris"
 # alice = "credit_manager"
 # bruno = "operator"
 
-[approval]
-# Escalations above this amount need two different credit managers (four eyes).
+# Escalations above this amount need two different credit managers (four eyes):
+# [approval]
 # four_eyes_above = "5000 EUR"
 
-[notify]
-# Where `notify ROLE 'TEMPLATE'` alerts go: a role, or people by their name on the debtor.
+# Where `notify ROLE 'TEMPLATE'` alerts go: a role, or people by their name on the debtor:
+# [notify]
 # manager = "credit.manager@example.com"
 # [notify.people]
 # alice = "alice@example.com"
