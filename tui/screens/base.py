@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy.orm import Session
 from textual.screen import Screen
 
-from relance.errors import RelanceError
+from relance.errors import RelanceError, UsageError
 from relance.tui.context import TuiContext
+from relance.tui.screens.modals import Field, FormScreen
 
 if TYPE_CHECKING:
     from relance.tui.app import RelanceApp
@@ -55,6 +56,27 @@ class DeskScreen(Screen[None]):
         self.notify(f"{actor.name} is an auditor: auditors see everything and change nothing",
                     severity="error")
         return False
+
+    def ask(self, title: str, fields: list[Field], parse: Callable[[dict[str, str]], T],
+            then: Callable[[T], object], *, writes: bool = True) -> None:
+        """Ask for `fields`; the form refuses answers that `parse` refuses (its message
+        is shown under the fields), and `then` gets what `parse` made of the accepted
+        ones. A form that `writes` is not even opened for an auditor."""
+        if writes and not self.may_write():
+            return
+
+        def check(answers: dict[str, str]) -> str | None:
+            try:
+                parse(answers)
+            except UsageError as exc:
+                return exc.message
+            return None
+
+        def done(answers: dict[str, str] | None) -> None:
+            if answers is not None:
+                then(parse(answers))
+
+        self.app.push_screen(FormScreen(title, fields, check), done)
 
     def reload(self) -> None:
         """Read the screen's data again."""

@@ -3,7 +3,6 @@ recorded in a key or two (promise, dispute, paid already, no answer, wrong numbe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,7 +18,7 @@ from relance.engine.casework import CallOutcome
 from relance.errors import UsageError
 from relance.tui import data, format
 from relance.tui.screens.base import DeskScreen
-from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen
+from relance.tui.screens.modals import ConfirmScreen, Field
 from relance.tui.widgets.cursor import highlighted_key
 from relance.tui.widgets.mode_bar import ModeBar
 from relance.tui.widgets.summary import summary_text
@@ -108,24 +107,6 @@ class CallsScreen(DeskScreen):
 
         self.perform(change, done=f"{row.debtor_name}: {done}")
 
-    def _ask(self, title: str, fields: list[Field],
-             parse: Callable[[dict[str, str]], dict[str, object]],
-             then: Callable[[dict[str, object]], None]) -> None:
-        if not self.may_write():
-            return
-        def check(answers: dict[str, str]) -> str | None:
-            try:
-                parse(answers)
-            except UsageError as exc:
-                return exc.message
-            return None
-
-        def done(answers: dict[str, str] | None) -> None:
-            if answers is not None:
-                then(parse(answers))
-
-        self.app.push_screen(FormScreen(title, fields, check), done)
-
     def action_promise(self) -> None:
         row = self.current
         if row is None:
@@ -143,7 +124,7 @@ class CallsScreen(DeskScreen):
             return {"promised_on": day, "amount": amount,
                     "note": answers["note"] or None}
 
-        self._ask(f"Promise to pay — {row.debtor_name}", [
+        self.ask(f"Promise to pay — {row.debtor_name}", [
             Field("date", "Pays by (date, e.g. 30/11/2026)"),
             Field("amount", f"Amount in {currency} (empty: everything due)",
                   format.amount(row.amount_minor, currency).replace(" ", "")),
@@ -160,7 +141,7 @@ class CallsScreen(DeskScreen):
                 raise UsageError("A dispute needs a reason.")
             return {"reason": answers["reason"]}
 
-        self._ask(f"Dispute — {row.debtor_name}", [Field("reason", "What is disputed")], parse,
+        self.ask(f"Dispute — {row.debtor_name}", [Field("reason", "What is disputed")], parse,
                   lambda d: self._record(row, CallOutcome.DISPUTE, "dispute opened", **d))
 
     def action_paid_already(self) -> None:
@@ -171,7 +152,7 @@ class CallsScreen(DeskScreen):
         def parse(answers: dict[str, str]) -> dict[str, object]:
             return {"note": answers["note"] or None}
 
-        self._ask(f"Says it paid already — {row.debtor_name}",
+        self.ask(f"Says it paid already — {row.debtor_name}",
                   [Field("note", "How and when (optional)")], parse,
                   lambda d: self._record(row, CallOutcome.PAID_ALREADY,
                                          "paid already, paused a week to check", **d))
@@ -188,7 +169,7 @@ class CallsScreen(DeskScreen):
                 raise UsageError("The retry date must be after today.")
             return {"retry_on": day}
 
-        self._ask(f"No answer — {row.debtor_name}",
+        self.ask(f"No answer — {row.debtor_name}",
                   [Field("retry", "Call again on", format.day(retry))], parse,
                   lambda d: self._record(row, CallOutcome.NO_ANSWER, "call again later", **d))
 

@@ -244,21 +244,14 @@ class CaseScreen(DeskScreen):
               act: Callable[[dict[str, str], Session | None], object]) -> None:
         """Ask; check the answers with `act(answers, None)` (parsing only), then apply
         them with `act(answers, session)` in one transaction."""
-        if not self.may_write():
-            return
+        def parse(answers: dict[str, str]) -> dict[str, str]:
+            act(answers, None)
+            return answers
 
-        def check(answers: dict[str, str]) -> str | None:
-            try:
-                act(answers, None)
-            except UsageError as exc:
-                return exc.message
-            return None
+        def apply(answers: dict[str, str]) -> None:
+            self.perform(lambda session: act(answers, session), done=title)
 
-        def then(answers: dict[str, str] | None) -> None:
-            if answers is not None:
-                self.perform(lambda session: act(answers, session), done=title)
-
-        self.app.push_screen(FormScreen(title, fields, check), then)
+        self.ask(title, fields, parse, apply)
 
     def action_payment(self) -> None:
         case = self.case

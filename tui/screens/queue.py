@@ -331,19 +331,12 @@ class QueueScreen(DeskScreen):
                 rule=answers["rule"], segment=answers["segment"], stage=answers["stage"],
                 state=answers["state"], min_amount_minor=low, max_amount_minor=high)
 
-        def check(answers: dict[str, str]) -> str | None:
-            try:
-                parse(answers)
-            except UsageError as exc:
-                return exc.message
-            return None
+        def apply(chosen: data.QueueFilter) -> None:
+            self.filter = chosen
+            self.reload()
 
-        def then(answers: dict[str, str] | None) -> None:
-            if answers is not None:
-                self.filter = parse(answers)
-                self.reload()
-
-        self.app.push_screen(FormScreen("Filter the queue", fields, check), then)
+        # Filtering only reads: an auditor may do it too.
+        self.ask("Filter the queue", fields, parse, apply, writes=False)
 
     def action_search(self) -> None:
         box = self.query_one("#queue-search", Input)
