@@ -30,7 +30,7 @@ from relance.store.importing.rows import (
     make_layout,
     read_row,
 )
-from relance.store.importing.writing import BookWriter
+from relance.store.importing.writing import BookWriter, Counts
 
 BATCH_SIZE = 5000
 MAX_ERRORS = 1000
@@ -56,19 +56,13 @@ class ImportRefused(UsageError):
         super().__init__("\n  ".join(lines))
 
 
-@dataclass
-class ImportReport:
-    """What an import changed, for the command's output and the audit event."""
+@dataclass(kw_only=True)
+class ImportReport(Counts):
+    """What an import changed, for the command's output and the audit event: the
+    writer counts straight into it."""
 
     file: str
     rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    debtors_created: int = 0
-    debtors_updated: int = 0
-    creditors_created: int = 0
-    promises: int = 0
     sha256: str | None = None
     warnings: list[str] = field(default_factory=list)
     warnings_total: int = 0
@@ -132,7 +126,7 @@ def import_source(
     debtor_cache: DebtorCache = {}
     with store.write_transaction() as session, _large_cache(session.connection()):
         writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),
-                            actor=actor)
+                            actor=actor, counts=report)
         batch: list[InvoiceRow] = []
         for number, cells in source.rows:
             report.rows += 1
@@ -166,12 +160,6 @@ def import_source(
             errors.extend(writer.finish(merger))
         if errors:
             raise ImportRefused(source.label, errors, more=more_errors)
-        counts = writer.counts
-        report.created, report.updated, report.unchanged = (
-            counts.created, counts.updated, counts.unchanged)
-        report.debtors_created, report.debtors_updated = (
-            counts.debtors_created, counts.debtors_updated)
-        report.creditors_created, report.promises = counts.creditors_created, counts.promises
         report.sha256 = source.sha256
         creditor_ids = set(writer.creditor_ids.values())
         audit.record(

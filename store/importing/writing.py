@@ -116,6 +116,8 @@ def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
 
 @dataclass
 class Counts:
+    """What a write changed, counted as it goes."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -139,12 +141,13 @@ _COMPARED = ("debtor_id", "issue_date", "due_date", "currency", "amount_minor", 
 class BookWriter:
     """Writes batches of valid rows in the caller's transaction and counts what changed."""
 
-    def __init__(self, conn: Connection, layout: Layout, *, today: dt.date, actor: str) -> None:
+    def __init__(self, conn: Connection, layout: Layout, *, today: dt.date, actor: str,
+                 counts: Counts | None = None) -> None:
         self.conn = conn
         self.layout = layout
         self.today = today
         self.actor = actor
-        self.counts = Counts()
+        self.counts = counts if counts is not None else Counts()
         self.creditor_ids: dict[str, int] = {}
         self.debtor_ids: dict[tuple[str, str], int] = {}
         # What the debtor table holds for each debtor met (as read, or as inserted).
