@@ -40,13 +40,19 @@ def business_days_between(
     passed on `end` since `start`. Negative when `end` is before `start`."""
     if end < start:
         return -business_days_between(end, start, country, subdivision)
-    count = 0
-    day = start
-    while day < end:
-        day += dt.timedelta(days=1)
-        if is_business_day(day, country, subdivision):
-            count += 1
-    return count
+    # Counted rather than walked: a run asks this for every distinct due date of the
+    # book, some of them years back.
+    weeks, rest = divmod((end - start).days, 7)
+    first = start.weekday()
+    weekdays = weeks * 5 + sum(
+        1 for offset in range(1, rest + 1) if (first + offset) % 7 < SATURDAY)
+    holidays_on_weekdays = sum(
+        1
+        for year in range(start.year, end.year + 1)
+        for day in _holidays(country, subdivision, year)
+        if start < day <= end and day.weekday() < SATURDAY
+    )
+    return weekdays - holidays_on_weekdays
 
 
 def add_business_days(

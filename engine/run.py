@@ -28,10 +28,10 @@ from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Send
+from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Rule, Send
 from relance.engine.bulk import bulk_insert, reserve_ids
 from relance.engine.content import ContentLine, content_hash
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
@@ -147,20 +147,19 @@ def shape_of(spec: ActionSpec, acting: Acting) -> Shape:
     return Shape(acting.creditor_id, acting.debtor_id, *kind_of(spec), invoice)
 
 
-def _order(shape: Shape) -> tuple[Any, ...]:
-    return (shape.creditor_id, shape.debtor_id, CHANNEL_ORDER.get(shape.channel, 9),
-            shape.template or "", shape.tone or "", shape.notify_role or "",
-            shape.target_stage or "", shape.invoice_id or 0)
+def _kind_order(kind: Kind) -> tuple[Any, ...]:
+    channel, template, tone, role, stage = kind
+    return (CHANNEL_ORDER.get(channel, 9), template or "", tone or "", role or "",
+            stage or "")
 
 
-@dataclass(slots=True)
-class PendingItem:
+class PendingItem(NamedTuple):
     acting: Acting
     step: int
     spec: ActionSpec
 
 
-@dataclass
+@dataclass(slots=True)
 class PendingAction:
     shape: Shape
     items: list[PendingItem] = field(default_factory=list)
@@ -194,37 +193,65 @@ def _lines(lines: Iterable[tuple[int, int, str]]) -> list[ContentLine]:
     return [unique[invoice] for invoice in sorted(unique)]
 
 
-def group(actings: Iterable[Acting]) -> dict[Shape, PendingAction]:
-    """Items grouped into actions, in a stable order (debtor, then channel)."""
-    groups: dict[Shape, PendingAction] = {}
-    # Per rule, worked out once: its actions with their kind, and where a kind sorts.
-    plans: dict[int, tuple[bool, list[tuple[int, ActionSpec, Kind]]]] = {}
-    sort_keys: dict[Shape, tuple[Any, ...]] = {}
-    kind_orders: dict[Kind, tuple[Any, ...]] = {}
+# What one rule adds per acting invoice: for each of its actions, the step, the spec and
+# the rank of its kind; and whether it sends one action per invoice.
+_Plan = tuple[bool, tuple[tuple[int, ActionSpec, int], ...]]
+
+
+def _plans(found: Iterable[Rule]) -> tuple[dict[int, _Plan], list[Kind]]:
+    """Each rule's plan (keyed by the rule's id), and the kinds in the order actions sort."""
+    rules = list({id(rule): rule for rule in found}.values())
+    kinds = sorted({kind_of(spec) for rule in rules for spec in rule.actions}, key=_kind_order)
+    rank = {kind: position for position, kind in enumerate(kinds)}
+    plans = {
+        id(rule): (rule.options.per_invoice,
+                   tuple((step, spec, rank[kind_of(spec)])
+                         for step, spec in enumerate(rule.actions)))
+        for rule in rules
+    }
+    return plans, kinds
+
+
+def group(actings: Iterable[Acting], policies: Sequence[Policy] | None = None
+          ) -> dict[Shape, PendingAction]:
+    """Items grouped into actions, in a stable order (creditor, debtor, then channel).
+
+    `policies` are those the items come from; without them they are found in the items."""
+    if policies is None:
+        actings = list(actings)
+        plans, kinds = _plans(acting.rule for acting in actings)
+    else:
+        plans, kinds = _plans(rule for policy in policies for rule in policy.rules)
+    # A first run groups every acting invoice: the loop keys on plain tuples that sort as
+    # the actions do (the kind by its rank, 0 for "not per invoice", as invoice ids start
+    # at 1), and builds each Shape once, at the end.
+    buckets: dict[tuple[int, int, int, int], list[PendingItem]] = {}
+    new_item = tuple.__new__
     for acting in actings:
-        rule = acting.rule
-        plan = plans.get(id(rule))
-        if plan is None:
-            plan = plans[id(rule)] = (
-                rule.options.per_invoice,
-                [(step, spec, kind_of(spec)) for step, spec in enumerate(rule.actions)],
-            )
-        per_invoice = acting.invoice_id if plan[0] else None
-        for step, spec, (channel, template, tone, role, stage) in plan[1]:
-            shape = Shape(acting.creditor_id, acting.debtor_id, channel, template, tone, role,
-                          stage, per_invoice)
-            pending = groups.get(shape)
-            if pending is None:
-                pending = groups[shape] = PendingAction(shape)
-                kind = (channel, template, tone, role, stage)
-                kind_order = kind_orders.get(kind)
-                if kind_order is None:
-                    kind_order = kind_orders[kind] = _order(shape)[2:7]
-                # The same order as `_order`, without rebuilding the kind's part.
-                sort_keys[shape] = (shape.creditor_id, shape.debtor_id, kind_order,
-                                    per_invoice or 0)
-            pending.items.append(PendingItem(acting, step, spec))
-    return {shape: groups[shape] for shape in sorted(groups, key=sort_keys.__getitem__)}
+        per_invoice, steps = plans[id(acting.rule)]
+        invoice = acting.invoice_id if per_invoice else 0
+        for step, spec, kind in steps:
+            key = (acting.creditor_id, acting.debtor_id, kind, invoice)
+            items = buckets.get(key)
+            if items is None:
+                items = buckets[key] = []
+            items.append(new_item(PendingItem, (acting, step, spec)))
+    groups: dict[Shape, PendingAction] = {}
+    new_shape = tuple.__new__
+    for key in sorted(buckets):
+        creditor_id, debtor_id, kind, invoice = key
+        # Built as a plain tuple: the named tuple's Python constructor, with the kind
+        # unpacked into it, cost a fifth of the grouping.
+        shape = new_shape(Shape, (creditor_id, debtor_id, *kinds[kind], invoice or None))
+        items = buckets[key]
+        if len(items) > 1:  # whatever order the database returned the rows in
+            items.sort(key=_item_order)
+        groups[shape] = PendingAction(shape, items)
+    return groups
+
+
+def _item_order(item: PendingItem) -> tuple[int, str, int]:
+    return (item.acting.invoice_id, item.acting.policy.name, item.step)
 
 
 # --------------------------------------------------------------------------- locking
@@ -252,23 +279,33 @@ def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a run builds its many small objects.
 
     They hold no cycles, and the collector's passes over them cost a third of the
-    evaluation time; reference counting still frees them."""
+    evaluation time; reference counting still frees them. On the way out they go
+    straight to the oldest generation (`freeze`, then `unfreeze`): left young, the first
+    allocation after the pause would make the collector scan them all at once, a tenth
+    of the run, just before they are freed."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 
 
 def decide_day(conn: Connection, policies: Sequence[Policy], on: dt.date,
-               evaluator: Evaluator = "sql") -> dict[Shape, PendingAction]:
-    """What day `on` queues, grouped into actions, without writing anything."""
-    decide = evaluate_sql if evaluator == "sql" else evaluate_python
-    # Listed first, then grouped: interleaving the grouping with the reading of the rows
-    # measured a tenth slower, and the grouping keeps every item anyway.
-    return group(list(decide(conn, policies, on)))
+               evaluator: Evaluator = "sql", *, reader: Engine | None = None
+               ) -> dict[Shape, PendingAction]:
+    """What day `on` queues, grouped into actions, without writing anything.
+
+    `reader`: an engine whose connections see what `conn` sees of the book, so that the
+    SQL evaluator may read on a second connection (`engine.fetching`)."""
+    actings = (evaluate_sql(conn, policies, on, reader=reader) if evaluator == "sql"
+               else evaluate_python(conn, policies, on))
+    # Grouped as the items come: on PostgreSQL while the server computes the next
+    # policy's rows (`engine.fetching`).
+    return group(actings, policies)
 
 
 class _DryRun(Exception):
@@ -299,8 +336,13 @@ def run_day(
     try:
         with store.sessions() as session, session.begin():
             lock_run_date(session, on)
+            # The run has written nothing the policies read: a second connection may read
+            # for it (`engine.fetching`), unless the book lives in this connection only.
+            in_memory = store.is_sqlite and store.engine.url.database in (None, "", ":memory:")
+            reader = None if in_memory else store.engine
             report = run_in_session(session, rules, on, actor=actor, auto_approve=auto_approve,
-                                    rules_dir=rules_dir, evaluator=evaluator, dry_run=dry_run)
+                                    rules_dir=rules_dir, evaluator=evaluator, dry_run=dry_run,
+                                    reader=reader)
             if dry_run:
                 raise _DryRun(report)
             return report
@@ -318,8 +360,12 @@ def run_in_session(
     rules_dir: Path | None = None,
     evaluator: Evaluator = "sql",
     dry_run: bool = False,
+    reader: Engine | None = None,
 ) -> RunReport:
-    """The run's work inside the caller's transaction (which holds the run lock)."""
+    """The run's work inside the caller's transaction (which holds the run lock).
+
+    `reader` only when the transaction has changed nothing the policies read (see
+    `decide_day`): simulate's days, for one, each read the previous ones' actions."""
     ruleset = record_ruleset(session, rules, rules_dir)
     policies: Sequence[Policy] = tuple(rules.policies)
     started = utcnow()
@@ -329,7 +375,7 @@ def run_in_session(
     session.flush()
     conn = session.connection()
     with gc_paused():
-        groups = decide_day(conn, policies, on, evaluator)
+        groups = decide_day(conn, policies, on, evaluator, reader=reader)
         action_ids, proposed, extended = _write(session, groups, on, run.id, ruleset.id,
                                                 actor, auto_approve)
 

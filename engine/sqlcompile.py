@@ -444,6 +444,10 @@ RAW_SOURCES: dict[str, Expr] = {
 }
 
 
+# The first columns of every compiled query, in this order: an action item's invoice
+# fields, read by position (`evaluate.evaluate_sql`).
+LEADING = ("id", "number", "creditor_id", "debtor_id", "balance_minor", "currency")
+
 # Flags computed by a sub-query; `paused` and `disputed` come from plain columns.
 FLAG_FIELDS = ("promised", "promise_broken", "in_plan")
 
@@ -461,8 +465,12 @@ def fields_read(cond: Condition | None) -> set[str]:
     return set()
 
 
-def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str]) -> CompiledPolicy:
-    """The query returning the invoices on which `policy` acts on `on` (see module doc)."""
+def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
+                   part: tuple[int, int] | None = None) -> CompiledPolicy:
+    """The query returning the invoices on which `policy` acts on `on` (see module doc).
+
+    `part=(k, n)`: only the invoices of the debtors whose id is k modulo n, so that n
+    connections can share one policy's work (`engine.fetching`)."""
     compiler = _Compiler(policy, on, countries)
     il = INVOICE_LEVEL
     identities = [rule.identity for rule in policy.rules]
@@ -541,10 +549,9 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str]) -> Com
                 plain[column_name] = RAW_SOURCES[column_name]
         needs.append(frozenset(labels))
     columns: list[Expr] = [
-        i.c.id, i.c.number, i.c.creditor_id, c.c.country.label("creditor_country"),
-        i.c.debtor_id, i.c.currency, i.c.balance_minor, acting.label("acting"),
-        *(column.label(name) for name, column in sorted(plain.items())
-          if name not in ("balance_minor", "currency")),
+        *(getattr(i.c, name) for name in LEADING), acting.label("acting"),
+        c.c.country.label("creditor_country"),
+        *(column.label(name) for name, column in sorted(plain.items()) if name not in LEADING),
     ]
 
     joined = (
@@ -559,6 +566,7 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str]) -> Com
             open_invoice_filter(),
             scope,
             or_(il.c.acted_on.is_(None), il.c.acted_on != on),
+            true() if part is None else (i.c.debtor_id % part[1]) == part[0],
         )
         # OFFSET 0 keeps SQLite and PostgreSQL from merging this query into the outer
         # one, which would copy `acting` (and its sub-queries) into every place the

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from relance.errors import ConfigError
 
+SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as pages are read
+SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: the file's pages are shared
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -73,6 +75,12 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    # The engine's policy queries visit the same invoice and history pages once per
+    # policy. SQLite's default page cache (2 MB) sends each visit back to the operating
+    # system, one read call per page; a larger cache and memory-mapped reads kept a run
+    # over a million invoices a third faster (bench/engine_bench.py).
+    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    cursor.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
     cursor.close()
 
 

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from relance.engine.calendar import add_business_days, business_days_between, is_business_day
 
 
@@ -23,3 +26,26 @@ def test_counting_business_days_skips_holidays() -> None:
     assert add_business_days(dt.date(2026, 12, 18), 5, "FR") == dt.date(2026, 12, 28)
     assert business_days_between(dt.date(2026, 12, 18), dt.date(2026, 12, 28), "FR") == 5
     assert business_days_between(dt.date(2026, 12, 28), dt.date(2026, 12, 18), "FR") == -5
+
+
+def _walked(start: dt.date, end: dt.date, country: str, subdivision: str | None) -> int:
+    """The definition, one day at a time."""
+    if end < start:
+        return -_walked(end, start, country, subdivision)
+    days = (end - start).days
+    return sum(1 for n in range(1, days + 1)
+               if is_business_day(start + dt.timedelta(days=n), country, subdivision))
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.dates(dt.date(2023, 1, 1), dt.date(2028, 12, 31)),
+       span=st.integers(-800, 800),
+       place=st.sampled_from([("FR", None), ("FR", "57"), ("BE", None), ("DE", None),
+                              ("ZZ", None)]))
+def test_counted_business_days_match_the_day_by_day_walk(
+        start: dt.date, span: int, place: tuple[str, str | None]) -> None:
+    # Spans cross weekends, holidays that fall on a weekend, year ends and leap days.
+    end = start + dt.timedelta(days=span)
+    country, subdivision = place
+    assert business_days_between(start, end, country, subdivision) == _walked(
+        start, end, country, subdivision)

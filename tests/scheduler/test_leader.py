@@ -77,7 +77,8 @@ def test_one_leader_per_postgresql_schema_and_a_dead_one_is_replaced(
     # The leader's connection dies (a crash, a network cut): the server frees the lock.
     backend = first.lock._conn.execute(text("SELECT pg_backend_pid()")).scalar()  # type: ignore[union-attr]
     with pg_store.engine.connect() as admin:
-        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        # With a timeout the call waits until the backend is gone and its locks freed.
+        admin.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": backend})
         admin.commit()
     assert second.try_lead()
     assert not first.try_lead()  # it notices it no longer leads

@@ -1,0 +1,158 @@
+"""The facts a run records for an acting rule, read from a row of its compiled query.
+
+For each rule, `recorder` builds once the function that turns a row into the facts the
+audit keeps: the same keys and texts as `interpret.record` gives from loaded facts (the
+differential test holds them to it). A first run records facts for every acting
+invoice, so the function is generated: one dict display per row, each value read from
+its column in place or through a small helper, rather than a loop over the probes.
+
+The generated source holds only names this module makes up (`k0`, `h0`, ...) and column
+positions; the probe keys and every value a rule wrote reach it as bound objects of its
+namespace, never as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from relance.dsl.ast import FieldRef
+from relance.dsl.fields import FieldType
+from relance.engine.durations import elapsed
+from relance.engine.interpret import DURATION_FIELDS, Probe, field_type
+from relance.engine.sqlcompile import CompiledPolicy
+from relance.store.money import minor_units
+
+Row = Sequence[Any]
+Recorder = Callable[[Row], dict[str, Any]]
+Columns = dict[str, int]  # column name -> position in the row
+
+# Where the compiled query puts the value behind a field (see `compile_policy`).
+_ROW_COLUMNS = {
+    "overdue": "due_date", "due_in": "due_date", "age": "issue_date",
+    "last_action": "last_action_on", "amount": "amount_minor", "balance": "balance_minor",
+    "creditor": "code",
+}
+
+
+_EXPONENTS: dict[str, int] = {}
+
+
+def money_text(minor: Any, currency: str) -> str:
+    """`1250.00 EUR`: the text `to_decimal` gives, without building a Decimal per row.
+    Sums come back as Decimal from PostgreSQL, hence the `int`."""
+    minor = int(minor)
+    exponent = _EXPONENTS.get(currency)
+    if exponent is None:
+        exponent = _EXPONENTS[currency] = minor_units(currency)
+    if exponent == 0:
+        return f"{minor} {currency}"
+    units, rest = divmod(abs(minor), 10**exponent)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{units}.{rest:0{exponent}d} {currency}"
+
+
+def _date_text(value: Any) -> Any:
+    # SQLite hands back a scalar sub-query's date as ISO text already.
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _as_date(value: Any) -> Any:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _duration_text(name: str, business: bool, on: dt.date) -> Callable[..., Any]:
+    """`15d` / `-3bd` from the date a duration counts from (and, for business days, the
+    creditor's country). Few distinct dates recur over many rows: each text is worked
+    out once."""
+    sign = DURATION_FIELDS[name][1]
+    unit = "bd" if business else "d"
+    texts: dict[Any, Any] = {}
+
+    def text(since: Any, country: str = "") -> Any:
+        key = (since, country)
+        found = texts.get(key, texts)
+        if found is texts:
+            found = None if since is None else (
+                f"{sign * elapsed(_as_date(since), on, business=business, country=country)}"
+                f"{unit}")
+            texts[key] = found
+        return found
+
+    return text
+
+
+def _attr_text(key: str) -> Callable[[Any], Any]:
+    def text(attrs: Any) -> Any:
+        if isinstance(attrs, str | bytes):
+            attrs = json.loads(attrs)
+        value = (attrs or {}).get(key)
+        return None if value is None else str(value)
+
+    return text
+
+
+class _Source:
+    """The source of one recorder: a value expression per probe, helpers bound by name."""
+
+    def __init__(self, at: Columns, text_dates: bool) -> None:
+        self.at = at
+        self.text_dates = text_dates
+        self.namespace: dict[str, Any] = {"B": bool, "S": str, "M": money_text, "D": _date_text}
+
+    def bind(self, value: Any) -> str:
+        name = f"h{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def column(self, name: str) -> str:
+        return f"m[{self.at[name]}]"
+
+    def value(self, probe: Probe, compiled: CompiledPolicy, on: dt.date) -> str:
+        _key, kind, name, business = probe
+        if kind == "tag":
+            return f"B({self.column(f'tag_{compiled.tags.index(name)}')})"
+        if kind == "after":
+            return f"D({self.column(f'after_{compiled.after_rules.index(name)}')})"
+        if kind == "duration":
+            since = self.column(_ROW_COLUMNS.get(name, name))
+            text = self.bind(_duration_text(name, business, on))
+            if business:
+                return f"{text}({since}, {self.column('creditor_country')})"
+            return f"{text}({since})"
+        if kind == "money":
+            return f"M({self.column(_ROW_COLUMNS.get(name, name))}, {self.column('currency')})"
+        if name.startswith("attr."):
+            return f"{self.bind(_attr_text(name[len('attr.'):]))}({self.column('attrs')})"
+        if name == "paused":
+            paused = self.column("paused_until")
+            # SQLite's dates are ISO text, which sorts as the dates do.
+            today = on.isoformat() if self.text_dates else on
+            return f"({paused} is not None and {paused} >= {self.bind(today)})"
+        if name == "disputed":
+            return f"({self.column('dispute_reason')} is not None)"
+        if name in ("promised", "promise_broken", "in_plan"):
+            return f"B({self.column(f'flag_{name}')})"
+        if name == "stage":
+            return f"S({self.column('stage')})"
+        column = self.column(_ROW_COLUMNS.get(name, name))
+        return f"D({column})" if field_type(FieldRef(name)) is FieldType.DATE else column
+
+
+def recorder(wanted: list[Probe], compiled: CompiledPolicy, on: dt.date, at: Columns,
+             *, text_dates: bool) -> Recorder:
+    """The function giving a row's recorded facts for these probes (see module doc).
+
+    Rows are the driver's own: `text_dates` when it hands dates back as ISO text
+    (SQLite), and JSON either parsed or as text."""
+    source = _Source(at, text_dates)
+    entries = []
+    for probe in wanted:
+        key = source.bind(probe[0])
+        entries.append(f"{key}: {source.value(probe, compiled, on)}")
+    code = f"def record(m):\n    return {{{', '.join(entries)}}}\n"
+    exec(compile(code, "<relance recorder>", "exec"), source.namespace)
+    made: Recorder = source.namespace["record"]
+    return made
