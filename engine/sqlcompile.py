@@ -566,7 +566,7 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
             open_invoice_filter(),
             scope,
             or_(il.c.acted_on.is_(None), il.c.acted_on != on),
-            true() if part is None else (i.c.debtor_id % part[1]) == part[0],
+            true() if part is None else (d.c.id % part[1]) == part[0],
         )
         # OFFSET 0 keeps SQLite and PostgreSQL from merging this query into the outer
         # one, which would copy `acting` (and its sub-queries) into every place the
