@@ -224,29 +224,28 @@ def group(actings: Iterable[Acting], policies: Sequence[Policy] | None = None
         plans, kinds = _plans(rule for policy in policies for rule in policy.rules)
     # A first run groups every acting invoice: the loop keys on plain tuples that sort as
     # the actions do (the kind by its rank, 0 for "not per invoice", as invoice ids start
-    # at 1), and builds each Shape once, at the end.
-    buckets: dict[tuple[int, int, int, int], list[PendingItem]] = {}
-    new_item = tuple.__new__
+    # at 1). Each action is built as its first item comes, while the database may still
+    # be computing the next policy's rows (`engine.fetching`); only the sort is left.
+    buckets: dict[tuple[int, int, int, int], PendingAction] = {}
+    new_tuple = tuple.__new__
     for acting in actings:
         per_invoice, steps = plans[id(acting.rule)]
         invoice = acting.invoice_id if per_invoice else 0
         for step, spec, kind in steps:
             key = (acting.creditor_id, acting.debtor_id, kind, invoice)
-            items = buckets.get(key)
-            if items is None:
-                items = buckets[key] = []
-            items.append(new_item(PendingItem, (acting, step, spec)))
+            pending = buckets.get(key)
+            if pending is None:
+                # A plain tuple: the named tuple's Python constructor, with the kind
+                # unpacked into it, cost a fifth of the grouping.
+                shape = new_tuple(Shape, (key[0], key[1], *kinds[kind], invoice or None))
+                pending = buckets[key] = PendingAction(shape, [])
+            pending.items.append(new_tuple(PendingItem, (acting, step, spec)))
     groups: dict[Shape, PendingAction] = {}
-    new_shape = tuple.__new__
     for key in sorted(buckets):
-        creditor_id, debtor_id, kind, invoice = key
-        # Built as a plain tuple: the named tuple's Python constructor, with the kind
-        # unpacked into it, cost a fifth of the grouping.
-        shape = new_shape(Shape, (creditor_id, debtor_id, *kinds[kind], invoice or None))
-        items = buckets[key]
-        if len(items) > 1:  # whatever order the database returned the rows in
-            items.sort(key=_item_order)
-        groups[shape] = PendingAction(shape, items)
+        pending = buckets[key]
+        if len(pending.items) > 1:  # whatever order the database returned the rows in
+            pending.items.sort(key=_item_order)
+        groups[pending.shape] = pending
     return groups
 
 
