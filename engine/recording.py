@@ -22,19 +22,16 @@ from relance.dsl.ast import FieldRef
 from relance.dsl.fields import FieldType
 from relance.engine.durations import elapsed
 from relance.engine.interpret import DURATION_FIELDS, Probe, field_type
-from relance.engine.sqlcompile import CompiledPolicy
+from relance.engine.sqlcompile import RAW_COLUMNS, CompiledPolicy
 from relance.store.money import minor_units
 
 Row = Sequence[Any]
 Recorder = Callable[[Row], dict[str, Any]]
 Columns = dict[str, int]  # column name -> position in the row
 
-# Where the compiled query puts the value behind a field (see `compile_policy`).
-_ROW_COLUMNS = {
-    "overdue": "due_date", "due_in": "due_date", "age": "issue_date",
-    "last_action": "last_action_on", "amount": "amount_minor", "balance": "balance_minor",
-    "creditor": "code",
-}
+# Where the compiled query puts the value behind a field: its raw columns, and the
+# extra value it labels for `last_action`.
+_ROW_COLUMNS = {**RAW_COLUMNS, "last_action": "last_action_on"}
 
 
 _EXPONENTS: dict[str, int] = {}

@@ -142,11 +142,6 @@ def kind_of(spec: ActionSpec) -> Kind:
     return ("escalate", None, None, None, spec.stage)
 
 
-def shape_of(spec: ActionSpec, acting: Acting) -> Shape:
-    invoice = acting.invoice_id if acting.rule.options.per_invoice else None
-    return Shape(acting.creditor_id, acting.debtor_id, *kind_of(spec), invoice)
-
-
 def _kind_order(kind: Kind) -> tuple[Any, ...]:
     channel, template, tone, role, stage = kind
     return (CHANNEL_ORDER.get(channel, 9), template or "", tone or "", role or "",
