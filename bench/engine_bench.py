@@ -87,7 +87,7 @@ def measure_engine(store: Store) -> tuple[float, set[tuple[str, int, str]]]:
     with store.engine.connect() as conn, gc_paused():
         groups = decide_day(conn, loaded.policies, ON, reader=store.engine)
     elapsed = time.perf_counter() - started
-    items = [item.acting for pending in groups.values() for item in pending.items]
+    items = [item.acting for pending in groups for item in pending.items]
     print(f"  engine: {len(items)} items in {len(groups)} actions", file=sys.stderr)
     return elapsed, {(a.policy.name, a.invoice_id, a.rule.identity) for a in items}
 
@@ -295,7 +295,7 @@ def _store(url: str, schema: str | None) -> Store:
 def ensure_indexes(store: Store) -> None:
     """A book generated before the schema gained an index gets it now (the initial
     migration is regenerated in place, so an existing book does not see new indexes)."""
-    from relance.store.models import Base
+    from relance.store.models import Base, present_on
 
     with store.engine.begin() as conn:
         inspector = inspect(conn)
@@ -303,7 +303,7 @@ def ensure_indexes(store: Store) -> None:
         for table in Base.metadata.sorted_tables:
             present = {index["name"] for index in inspector.get_indexes(table.name)}
             for index in table.indexes:
-                if index.name not in present:
+                if index.name not in present and present_on(index, store.dialect):
                     index.create(conn)
                     added.append(str(index.name))
         if added:

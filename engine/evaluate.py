@@ -15,16 +15,16 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from relance.dsl.ast import And, Condition, Policy, Rule
-from relance.engine.facts import CREDITOR, load_facts
+from relance.engine.facts import CREDITOR, DEBTOR, load_facts
 from relance.engine.fetching import SQLITE_PARTS, policy_rows
 from relance.engine.interpret import facts_read, probes
 from relance.engine.levels import decide
 from relance.engine.recording import recorder
-from relance.engine.sqlcompile import compile_policy
+from relance.engine.sqlcompile import DebtorRange, compile_policy
 
 
 class Acting(NamedTuple):
@@ -62,6 +62,19 @@ def creditor_countries(conn: Connection) -> list[str]:
     )
 
 
+def debtor_ranges(conn: Connection, parts: int) -> list[DebtorRange | None]:
+    """The debtors in `parts` ranges of ids, as many in each as their ids allow; the
+    first and last are open, so that every debtor is in one whatever its id."""
+    low, high = conn.execute(select(func.min(DEBTOR.c.id), func.max(DEBTOR.c.id))).one()
+    if low is None or parts < 2:
+        return [None]
+    width = -(-(high - low + 1) // parts)  # rounded up
+    starts = list(range(low, high + 1, width))
+    return [(None if n == 0 else start,
+             None if n == len(starts) - 1 else starts[n + 1] - 1)
+            for n, start in enumerate(starts)]
+
+
 def evaluate_sql(
     conn: Connection, policies: Sequence[Policy], on: dt.date, *, reader: Engine | None = None
 ) -> Iterator[Acting]:
@@ -69,11 +82,12 @@ def evaluate_sql(
     `reader`: a second connection may read for `conn`, see there)."""
     countries = creditor_countries(conn)
     text_dates = conn.dialect.name == "sqlite"
-    # Side by side on SQLite, each policy in two parts (`engine.fetching`).
-    parts = [None] if reader is None or conn.dialect.name != "sqlite" else [
-        (k, SQLITE_PARTS) for k in range(SQLITE_PARTS)]
-    compiled = [compile_policy(policy, on, countries, part=part)
-                for policy in policies for part in parts]
+    # Side by side on SQLite, each policy in parts (`engine.fetching`).
+    parts = ([None] if reader is None or conn.dialect.name != "sqlite"
+             else debtor_ranges(conn, SQLITE_PARTS))
+    # Built one by one as the lanes take them (`engine.fetching`).
+    compiled = (compile_policy(policy, on, countries, debtors=part)
+                for policy in policies for part in parts)
     for query, columns, rows in policy_rows(conn, compiled, reader=reader):
         policy = query.policy
         at = {name: index for index, name in enumerate(columns)}

@@ -8,15 +8,16 @@ with one multi-row INSERT per batch, under the same lock and with the same hashe
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from relance.engine.bulk import bulk_insert
+from relance.engine.bulk import BATCH, bulk_insert
 from relance.store.audit import _PG_EVENT_LOCK_KEY, GENESIS_HASH, entry_hash
 from relance.store.models import Event, utcnow
 
@@ -39,10 +40,15 @@ def _canonical(value: Any) -> Any:
     )
 
 
-def append_events(session: Session, events: Sequence[NewEvent],
+def append_events(session: Session, events: Iterable[NewEvent],
                   at: dt.datetime | None = None) -> None:
-    """Append `events` in order, in the caller's transaction."""
-    if not events:
+    """Append `events` in order, in the caller's transaction.
+
+    They go in batch by batch, each built as it is sent (`events` may be a generator):
+    a first run appends one per action, a hundred thousand at once."""
+    pending = iter(events)
+    first = next(pending, None)
+    if first is None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_EVENT_LOCK_KEY})
@@ -50,8 +56,9 @@ def append_events(session: Session, events: Sequence[NewEvent],
     prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS_HASH
     when = (at or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
+    table = Event.metadata.tables["event"]
     rows: list[dict[str, Any]] = []
-    for event in events:
+    for event in itertools.chain([first], pending):
         payload = _canonical(event.data)
         digest = entry_hash(prev_hash, when, event.actor, event.kind, event.subject_type,
                             event.subject_id, payload)
@@ -62,5 +69,7 @@ def append_events(session: Session, events: Sequence[NewEvent],
             "prev_hash": prev_hash, "hash": digest,
         })
         prev_hash = digest
-    # In order: ids follow the chain.
-    bulk_insert(session.connection(), Event.metadata.tables["event"], rows)
+        if len(rows) == BATCH:
+            bulk_insert(session.connection(), table, rows)  # in order: ids follow the chain
+            rows = []
+    bulk_insert(session.connection(), table, rows)

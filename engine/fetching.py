@@ -19,10 +19,14 @@ Python overlap. A lane takes the caller's connection, and with it its transactio
 until the last query is read; the caller does not touch it meanwhile. When the caller
 vouches that a second connection may see what its own does (`reader`: a run has written
 nothing the policies read), a second lane reads on it: on SQLite the run holds the
-write lock, so the last commit is its view too, and each policy is split in two by
-debtor (`compile_policy(part=...)`) to share the work; on PostgreSQL the second
-connection takes the caller's snapshot (`pg_export_snapshot`), as pg_dump's workers do.
-Without a `reader`, SQLite reads in turn in the caller's thread.
+write lock, so the last commit is its view too, and each policy is split in two ranges
+of debtor ids (`evaluate.debtor_ranges`, `compile_policy(debtors=...)`) to share the
+work; on PostgreSQL the second connection takes the caller's snapshot
+(`pg_export_snapshot`), as pg_dump's workers do. Without a `reader`, SQLite reads in
+turn in the caller's thread.
+
+The queries may be handed over as they are built (an iterator): the lanes start on the
+first while the caller builds the others.
 
 In every case the queries' rows come back in the order the queries were given.
 """
@@ -34,7 +38,7 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, select
@@ -53,9 +57,10 @@ class PolicyRows(NamedTuple):
     rows: Sequence[Row]
 
 
-def policy_rows(conn: Connection, compiled: Sequence[CompiledPolicy], *,
+def policy_rows(conn: Connection, compiled: Iterable[CompiledPolicy], *,
                 reader: Engine | None = None) -> Iterator[PolicyRows]:
-    """Each query run and read, in order (see module doc)."""
+    """Each query run and read, in order (see module doc). `compiled` may be lazy: each
+    query goes to a lane as soon as it is built."""
     if conn.dialect.name == "sqlite" and reader is None:
         return (_read(conn, query) for query in compiled)
     return _in_lanes(conn, compiled, reader)
@@ -104,28 +109,35 @@ def _second_connection(conn: Connection, reader: Engine) -> Iterator[Connection]
         yield other
 
 
-def _in_lanes(conn: Connection, compiled: Sequence[CompiledPolicy], reader: Engine | None
+def _in_lanes(conn: Connection, compiled: Iterable[CompiledPolicy], reader: Engine | None
               ) -> Iterator[PolicyRows]:
-    pending = collections.deque(enumerate(compiled))  # each lane takes the next query
+    # The queries are handed to the lanes as they are compiled: building the first
+    # statements (and the holiday tables a business-day rule loads) costs a fresh process
+    # a tenth of a run, which the database's first query now hides.
+    pending: collections.deque[tuple[int, CompiledPolicy]] = collections.deque()
+    handed = 0
+    all_handed = False
     read: dict[int, PolicyRows] = {}
     failures: list[BaseException] = []
     changed = threading.Condition()
 
     def lane(connection: Connection) -> None:
         try:
-            while not failures:
-                try:
+            while True:
+                with changed:
+                    while not pending and not all_handed and not failures:
+                        changed.wait()
+                    if failures or not pending:  # failed, or none left
+                        return
                     index, query = pending.popleft()
-                except IndexError:  # none left
-                    return
                 rows = _read(connection, query)
                 with changed:
                     read[index] = rows
-                    changed.notify()
+                    changed.notify_all()
         except BaseException as error:  # raised in the caller's thread
             with changed:
                 failures.append(error)
-                changed.notify()
+                changed.notify_all()
 
     with contextlib.ExitStack() as stack:
         connections = [conn]
@@ -136,7 +148,15 @@ def _in_lanes(conn: Connection, compiled: Sequence[CompiledPolicy], reader: Engi
         for thread in lanes:
             thread.start()
         try:
-            for index in range(len(compiled)):
+            for query in compiled:
+                with changed:
+                    pending.append((handed, query))
+                    handed += 1
+                    changed.notify()
+            with changed:
+                all_handed = True
+                changed.notify_all()
+            for index in range(handed):
                 with changed:
                     while index not in read and not failures:
                         changed.wait()
@@ -147,5 +167,7 @@ def _in_lanes(conn: Connection, compiled: Sequence[CompiledPolicy], reader: Engi
         finally:
             with changed:  # a caller that stops early stops the lanes after their query
                 pending.clear()
+                all_handed = True
+                changed.notify_all()
             for thread in lanes:
                 thread.join()

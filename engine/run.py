@@ -20,19 +20,19 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Rule, Send
-from relance.engine.bulk import bulk_insert, reserve_ids
+from relance.engine.bulk import bulk_insert, bulk_upsert, reserve_ids
 from relance.engine.content import ContentLine, content_hash
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
@@ -44,6 +44,7 @@ from relance.store.db import Store
 from relance.store.models import ActionState, Run, utcnow
 
 BATCH = 2000
+T = TypeVar("T")
 PRIORITY_ORDER = {"low": 0, "normal": 1, "high": 2}
 ATTACHABLE = {ActionState.PROPOSED.value, ActionState.APPROVED.value}
 Evaluator = Literal["sql", "python"]
@@ -154,10 +155,11 @@ class PendingItem(NamedTuple):
     spec: ActionSpec
 
 
-@dataclass(slots=True)
-class PendingAction:
+class PendingAction(NamedTuple):
+    """An action to queue: its shape and its items, in order (`group`)."""
+
     shape: Shape
-    items: list[PendingItem] = field(default_factory=list)
+    items: list[PendingItem]
 
     @property
     def needs_approval(self) -> bool:
@@ -208,10 +210,13 @@ def _plans(found: Iterable[Rule]) -> tuple[dict[int, _Plan], list[Kind]]:
 
 
 def group(actings: Iterable[Acting], policies: Sequence[Policy] | None = None
-          ) -> dict[Shape, PendingAction]:
-    """Items grouped into actions, in a stable order (creditor, debtor, then channel).
+          ) -> list[PendingAction]:
+    """Items grouped into actions, in a stable order: by debtor (each belongs to one
+    creditor), then channel; within an action, by invoice, then policy as the rule set
+    gives them, then step.
 
-    `policies` are those the items come from; without them they are found in the items."""
+    `policies` are those the items come from, in their order; without them they are found
+    in the items. Both evaluators give the items policy by policy, in that order."""
     if policies is None:
         actings = list(actings)
         plans, kinds = _plans(acting.rule for acting in actings)
@@ -219,33 +224,34 @@ def group(actings: Iterable[Acting], policies: Sequence[Policy] | None = None
         plans, kinds = _plans(rule for policy in policies for rule in policy.rules)
     # A first run groups every acting invoice: the loop keys on plain tuples that sort as
     # the actions do (the kind by its rank, 0 for "not per invoice", as invoice ids start
-    # at 1). Each action is built as its first item comes, while the database may still
-    # be computing the next policy's rows (`engine.fetching`); only the sort is left.
+    # at 1). The debtor comes first: sorting compares the first items of the keys on
+    # their own while they are integers and differ, which is twice as fast as comparing
+    # whole tuples. Each action is built as its first item comes, while the database may
+    # still be computing the next policy's rows (`engine.fetching`); only the sort is left.
     buckets: dict[tuple[int, int, int, int], PendingAction] = {}
     new_tuple = tuple.__new__
     for acting in actings:
         per_invoice, steps = plans[id(acting.rule)]
         invoice = acting.invoice_id if per_invoice else 0
         for step, spec, kind in steps:
-            key = (acting.creditor_id, acting.debtor_id, kind, invoice)
+            key = (acting.debtor_id, acting.creditor_id, kind, invoice)
             pending = buckets.get(key)
             if pending is None:
-                # A plain tuple: the named tuple's Python constructor, with the kind
-                # unpacked into it, cost a fifth of the grouping.
-                shape = new_tuple(Shape, (key[0], key[1], *kinds[kind], invoice or None))
-                pending = buckets[key] = PendingAction(shape, [])
+                # Plain tuples: the named tuples' Python constructors, with the kind
+                # unpacked into the shape, cost a fifth of the grouping.
+                shape = new_tuple(Shape, (key[1], key[0], *kinds[kind], invoice or None))
+                pending = buckets[key] = new_tuple(PendingAction, (shape, []))
             pending.items.append(new_tuple(PendingItem, (acting, step, spec)))
-    groups: dict[Shape, PendingAction] = {}
-    for key in sorted(buckets):
-        pending = buckets[key]
-        if len(pending.items) > 1:  # whatever order the database returned the rows in
-            pending.items.sort(key=_item_order)
-        groups[pending.shape] = pending
-    return groups
+    ordered = [buckets[key] for key in sorted(buckets)]
+    for pending in ordered:
+        # The items came policy by policy and step by step, each policy's invoices in
+        # whatever order the database read them: a stable sort by invoice finishes it.
+        if len(pending.items) > 1:
+            pending.items.sort(key=_INVOICE_OF_ITEM)
+    return ordered
 
 
-def _item_order(item: PendingItem) -> tuple[int, str, int]:
-    return (item.acting.invoice_id, item.acting.policy.name, item.step)
+_INVOICE_OF_ITEM = operator.attrgetter("acting.invoice_id")
 
 
 # --------------------------------------------------------------------------- locking
@@ -290,7 +296,7 @@ def gc_paused() -> Iterator[None]:
 
 def decide_day(conn: Connection, policies: Sequence[Policy], on: dt.date,
                evaluator: Evaluator = "sql", *, reader: Engine | None = None
-               ) -> dict[Shape, PendingAction]:
+               ) -> list[PendingAction]:
     """What day `on` queues, grouped into actions, without writing anything.
 
     `reader`: an engine whose connections see what `conn` sees of the book, so that the
@@ -376,7 +382,7 @@ def run_in_session(
     by_rule: Counter[tuple[str, str, str]] = Counter()
     by_channel: Counter[str] = Counter()
     items = 0
-    for pending in groups.values():
+    for pending in groups:
         by_channel[pending.shape.channel] += 1
         for item in pending.items:
             by_rule[(item.acting.policy.name, item.acting.rule.identity,
@@ -404,14 +410,14 @@ def run_in_session(
 Rows = Sequence[dict[str, Any]]
 
 
-def _chunks(rows: Rows, size: int = BATCH) -> Iterator[Rows]:
+def _chunks(rows: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
 
 def _write(
     session: Session,
-    groups: dict[Shape, PendingAction],
+    groups: Sequence[PendingAction],
     on: dt.date,
     run_id: int,
     ruleset_id: int,
@@ -433,7 +439,7 @@ def _write(
     }
     keyed: dict[str, PendingAction] = {}
     attach: dict[int, PendingAction] = {}
-    for pending in groups.values():
+    for pending in groups:
         key = pending.shape.idempotency_key(on)
         earlier = existing.get(key)
         serial = 1
@@ -476,40 +482,39 @@ def _write(
     by_id: dict[int, PendingAction] = {ids[key]: pending for key, pending in keyed.items()}
     by_id.update(attach)
 
-    item_rows = []
-    for action_id, pending in by_id.items():
-        for item in pending.items:
-            acting = item.acting
-            item_rows.append({
-                "action_id": action_id, "invoice_id": acting.invoice_id,
-                "policy": acting.policy.name, "rule": acting.rule.identity,
-                "rule_file": acting.rule.span.file, "rule_line": acting.rule.span.line,
-                "acted_on": on, "step": item.step, "state": "active",
-                "balance_minor": acting.balance_minor, "currency": acting.currency,
-                "facts": acting.facts,
-            })
-    bulk_insert(conn, ACTION_ITEM, item_rows)
+    # Items, levels and events go in batch by batch, each built just before it is sent:
+    # built whole, a first run's rows would hold a few hundred megabytes at once.
+    for batch in _chunks(list(by_id.items())):
+        bulk_insert(conn, ACTION_ITEM, [
+            {"action_id": action_id, "invoice_id": item.acting.invoice_id,
+             "policy": item.acting.policy.name, "rule": item.acting.rule.identity,
+             "rule_file": item.acting.rule.span.file, "rule_line": item.acting.rule.span.line,
+             "acted_on": on, "step": item.step, "state": "active",
+             "balance_minor": item.acting.balance_minor, "currency": item.acting.currency,
+             "facts": item.acting.facts}
+            for action_id, pending in batch for item in pending.items
+        ])
 
     if attach:
         _refresh_attached(session, attach, auto_approve)
     _move_levels(session, by_id.values(), on)
 
-    events = []
-    for action_id, pending in by_id.items():
-        shape = pending.shape
-        invoices = sorted({item.acting.number for item in pending.items})
-        events.append(NewEvent(
+    events = (
+        NewEvent(
             actor=actor,
             kind="action.items_added" if action_id in attach else "action.queued",
             subject_type="action", subject_id=str(action_id),
-            data={"run": run_id, "channel": shape.channel, "template": shape.template,
-                  "invoices": invoices,
+            data={"run": run_id, "channel": pending.shape.channel,
+                  "template": pending.shape.template,
+                  "invoices": sorted({item.acting.number for item in pending.items}),
                   "rules": sorted({f"{i.acting.policy.name}/{i.acting.rule.identity}"
                                    for i in pending.items}),
                   "state": "proposed" if pending.needs_approval or not auto_approve
                   else "approved"},
-            creditor_id=shape.creditor_id, debtor_id=shape.debtor_id,
-        ))
+            creditor_id=pending.shape.creditor_id, debtor_id=pending.shape.debtor_id,
+        )
+        for action_id, pending in by_id.items()
+    )
     append_events(session, events, at=now)
     return sorted(by_id), proposed, len(attach)
 
@@ -544,28 +549,10 @@ def _move_levels(session: Session, pendings: Iterable[PendingAction], on: dt.dat
     if not levels:
         return
     now = utcnow()
-    rows = [{"invoice_id": invoice, "policy": policy, "rule": rule, "acted_on": on,
-             "updated_at": now} for (invoice, policy), rule in sorted(levels.items())]
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        # COPY into a scratch table, then one upsert from it.
-        conn.exec_driver_sql(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS run_level "
-            "(LIKE invoice_level INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-        conn.exec_driver_sql("DELETE FROM run_level")
-        bulk_insert(conn, INVOICE_LEVEL, rows, into="run_level")
-        conn.exec_driver_sql(
-            "INSERT INTO invoice_level (invoice_id, policy, rule, acted_on, updated_at) "
-            "SELECT invoice_id, policy, rule, acted_on, updated_at FROM run_level "
-            "ON CONFLICT (invoice_id, policy) DO UPDATE SET rule = excluded.rule, "
-            "acted_on = excluded.acted_on, updated_at = excluded.updated_at")
-        return
-    for chunk in _chunks(rows):
-        statement = sqlite.insert(INVOICE_LEVEL)
-        statement = statement.on_conflict_do_update(
-            index_elements=[INVOICE_LEVEL.c.invoice_id, INVOICE_LEVEL.c.policy],
-            set_={"rule": statement.excluded.rule, "acted_on": statement.excluded.acted_on,
-                  "updated_at": statement.excluded.updated_at},
-        )
-        conn.execute(statement, chunk)
+    for chunk in _chunks(sorted(levels.items())):
+        bulk_upsert(conn, INVOICE_LEVEL, [
+            {"invoice_id": invoice, "policy": policy, "rule": rule, "acted_on": on,
+             "updated_at": now} for (invoice, policy), rule in chunk
+        ], keys=("invoice_id", "policy"))
 

@@ -465,12 +465,22 @@ def fields_read(cond: Condition | None) -> set[str]:
     return set()
 
 
+DebtorRange = tuple[int | None, int | None]
+
+
+def _debtor_range(debtors: DebtorRange | None) -> list[Expr]:
+    first, last = debtors or (None, None)
+    return [*([] if first is None else [d.c.id >= first]),
+            *([] if last is None else [d.c.id <= last])]
+
+
 def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
-                   part: tuple[int, int] | None = None) -> CompiledPolicy:
+                   debtors: DebtorRange | None = None) -> CompiledPolicy:
     """The query returning the invoices on which `policy` acts on `on` (see module doc).
 
-    `part=(k, n)`: only the invoices of the debtors whose id is k modulo n, so that n
-    connections can share one policy's work (`engine.fetching`)."""
+    `debtors=(first, last)`: only the invoices of the debtors whose id lies between
+    the two (either end None: open), so that connections can share one policy's work
+    (`engine.fetching`)."""
     compiler = _Compiler(policy, on, countries)
     il = INVOICE_LEVEL
     identities = [rule.identity for rule in policy.rules]
@@ -566,7 +576,7 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
             open_invoice_filter(),
             scope,
             or_(il.c.acted_on.is_(None), il.c.acted_on != on),
-            true() if part is None else (d.c.id % part[1]) == part[0],
+            *_debtor_range(debtors),
         )
         # OFFSET 0 keeps SQLite and PostgreSQL from merging this query into the outer
         # one, which would copy `acting` (and its sub-queries) into every place the

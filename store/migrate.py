@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from relance.store.models import present_on
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -18,6 +21,17 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
     return config
+
+
+def include_object(dialect: str) -> Callable[..., bool]:
+    """Alembic's filter for comparing the models with a database: what exists on one
+    database only (`models.only_on`) is left out on the others."""
+
+    def include(item: object, _name: str | None, _kind: str, _reflected: bool,
+                _compare_to: object) -> bool:
+        return present_on(item, dialect)
+
+    return include
 
 
 def current_revision(engine: Engine) -> str | None:

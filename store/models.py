@@ -50,6 +50,24 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def only_on(dialect: str, index: Index) -> Index:
+    """`index` exists on that database only: `present_on` tells the migrations' checks."""
+    index.info["only_on"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+def present_on(item: object, dialect: str) -> bool:
+    """Whether the schema holds `item` (an index, a table...) on this database."""
+    only = getattr(item, "info", {}).get("only_on")
+    return only is None or only == dialect
+
+
+# The columns of SQLite's index on open invoices, the debtor first (`Invoice`).
+OPEN_INVOICE_FIELDS = ("debtor_id", "creditor_id", "due_date", "issue_date", "amount_minor",
+                       "balance_minor", "currency", "number", "status", "stage",
+                       "dispute_reason")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
@@ -246,12 +264,21 @@ class Invoice(Base):
         ),
         # A debtor's open invoices: runs join them from the debtors of a segment and sum
         # them per debtor without reading the debtor's paid invoices.
-        Index(
+        only_on("postgresql", Index(
             "ix_invoice_open_debtor",
             "debtor_id",
-            sqlite_where=text("balance_minor > 0"),
             postgresql_where=text("balance_minor > 0"),
-        ),
+        )),
+        # On SQLite the same index also holds every invoice field a policy reads (all
+        # but custom attributes), so that a run finds them there without seeking each
+        # invoice's row: a fifth of its queries' time. PostgreSQL reads the open
+        # invoices in one bitmap scan instead, and there a long dispute reason could
+        # outgrow an index entry.
+        only_on("sqlite", Index(
+            "ix_invoice_open_debtor_fields",
+            *OPEN_INVOICE_FIELDS,
+            sqlite_where=text("balance_minor > 0"),
+        )),
     )
 
     id: Mapped[int] = _pk()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from relance.store.migrate import include_object
 from relance.store.models import Base
 
 config = context.config
@@ -15,5 +16,6 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object(connection.dialect.name),
     )
     context.run_migrations()

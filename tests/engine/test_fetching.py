@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import literal_column, select
 from sqlalchemy.exc import DBAPIError
 
-from relance.engine.evaluate import creditor_countries, evaluate_sql
+from relance.engine.evaluate import creditor_countries, debtor_ranges, evaluate_sql
 from relance.engine.fetching import policy_rows
 from relance.engine.run import run_day
 from relance.engine.sqlcompile import compile_policy
@@ -83,3 +84,32 @@ def test_a_run_reads_on_two_connections_and_queues_the_worked_example(
     report = run_day(store, example_rules(examples_dir), D, actor="test")
     # franchise.expected.md: eight items in six communications on the first day.
     assert (report.items_created, report.actions_created) == (8, 6)
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_the_debtor_ranges_share_every_policy_without_gap_or_overlap(
+        store: Store, examples_dir: Path, parts: int) -> None:
+    load_example(store, examples_dir)
+    policies = rules_from(THREE).policies
+    with store.engine.connect() as conn:
+        countries = creditor_countries(conn)
+        ranges = debtor_ranges(conn, parts)
+        # Open at both ends, so that a debtor added later still falls in one.
+        assert ranges[0][0] is None and ranges[-1][1] is None  # type: ignore[index]
+        per_range = [0] * len(ranges)
+        for policy in policies:
+            whole = conn.execute(compile_policy(policy, D, countries).statement).all()
+            shared: list[Any] = []
+            for n, debtors in enumerate(ranges):
+                rows = conn.execute(compile_policy(policy, D, countries,
+                                                   debtors=debtors).statement).all()
+                per_range[n] += len(rows)
+                shared += rows
+            assert sorted(shared) == sorted(whole)
+        # The ranges did divide the work.
+        assert sum(1 for count in per_range if count) >= 2
+
+
+def test_a_book_without_debtors_is_one_range(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert debtor_ranges(conn, 2) == [None]

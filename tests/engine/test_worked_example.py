@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from relance.engine import eventlog
+from relance.engine import run as run_module
 from relance.engine.run import run_day
+from relance.store import audit
 from relance.store.db import Store
-from relance.store.models import ActionItem, Invoice
+from relance.store.models import ActionItem, Event, Invoice, InvoiceLevel
 from tests.engine.helpers import actions_of, example_rules, load_example
 
 D = dt.date(2026, 11, 22)
@@ -110,3 +114,35 @@ def test_an_invoice_imported_later_the_same_day_joins_the_day_s_letter(
     letter = next(a for a in after.values()
                   if a["channel"] == "letter" and "FA-2026-0001" in a["invoices"])
     assert letter["invoices"] == ["FA-2026-0001", "FA-2026-0114", "FA-2026-0999"]
+
+
+def test_a_run_written_in_small_batches_queues_the_same_and_chains_its_events(
+    store: Store, examples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first run over a large book sends its items, levels and events in many batches;
+    # here batches of one and two rows, so that the example crosses their edges.
+    monkeypatch.setattr(run_module, "BATCH", 1)
+    monkeypatch.setattr(eventlog, "BATCH", 2)
+    load_example(store, examples_dir)
+    rules = example_rules(examples_dir)
+    report = run_day(store, rules, D, actor="tester")
+    assert (report.actions_created, report.items_created) == (6, 8)
+    queued = actions_of(store)
+    assert sorted(len(a["invoices"]) for a in queued) == [1, 1, 1, 1, 2, 2]
+    with store.transaction() as session:
+        assert audit.verify(session) == []
+        queued_events = session.scalars(
+            select(Event.subject_id).where(Event.kind == "action.queued").order_by(Event.id)
+        ).all()
+        levels = dict(session.execute(
+            select(Invoice.number, InvoiceLevel.rule)
+            .join(InvoiceLevel, InvoiceLevel.invoice_id == Invoice.id)
+            .where(InvoiceLevel.policy == "franchise")).all())
+    # One event per action, in the order of the actions.
+    assert queued_events == [str(a["id"]) for a in queued]
+    assert levels == {"FA-2026-0001": "letter amiable_2", "FA-2026-0114": "letter amiable_2",
+                      "FA-2026-0003": "letter amiable_2", "FA-2026-0005": "letter amiable_2",
+                      "FA-2026-0004": "relance_1"}
+    # The levels moved: the same day again adds nothing.
+    again = run_day(store, rules, D, actor="tester")
+    assert (again.actions_created, again.items_created) == (0, 0)

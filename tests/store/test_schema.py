@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from relance.store.db import Store
-from relance.store.migrate import current_revision, head_revision
+from relance.store.migrate import current_revision, head_revision, include_object
 from relance.store.models import Base
 
 
@@ -19,7 +19,8 @@ def test_a_new_database_is_migrated_to_the_latest_revision(store: Store) -> None
 
 def test_migrations_match_the_models(store: Store) -> None:
     with store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "include_object": include_object(conn.dialect.name)})
         differences = compare_metadata(context, Base.metadata)
     assert differences == [], "run scripts/make_migration.py: models and migrations differ"
 
