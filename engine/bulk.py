@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.types import JSON
 
 BATCH = 5000
+# One encoder for every JSON cell: `json.dumps` with options builds a new one per call.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def _defaults(table: Table, rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -50,7 +52,7 @@ def _cell(table: Table, name: str) -> Callable[[dict[str, Any]], Any]:
     if isinstance(column.type, JSON):
         def cell(row: dict[str, Any]) -> Any:
             got = value(row)
-            return None if got is None else json.dumps(got, ensure_ascii=False, default=str)
+            return None if got is None else _JSON_TEXT(got)
         return cell
     return value
 

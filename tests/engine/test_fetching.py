@@ -113,3 +113,22 @@ def test_the_debtor_ranges_share_every_policy_without_gap_or_overlap(
 def test_a_book_without_debtors_is_one_range(store: Store) -> None:
     with store.engine.connect() as conn:
         assert debtor_ranges(conn, 2) == [None]
+
+
+def test_sqlite_finds_the_fields_of_open_invoices_in_their_index(
+        sqlite_store: Store, examples_dir: Path) -> None:
+    # Every field of the worked example's rules is in the index: SQLite never seeks an
+    # invoice's row (`models.Invoice`, migration 0003).
+    load_example(sqlite_store, examples_dir)
+    with sqlite_store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        countries = creditor_countries(conn)
+        for policy in example_rules(examples_dir).policies:
+            statement = compile_policy(policy, D, countries).statement
+            sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+            sql = sql.replace("LIMIT ? OFFSET 0", "LIMIT -1 OFFSET 0")
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            reads = [step for step in plan if " invoice " in f"{step} "]
+            assert reads, plan
+            assert all("COVERING INDEX ix_invoice_open_debtor_fields" in step
+                       for step in reads), (policy.name, reads)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from relance.store.db import Store
-from relance.store.migrate import current_revision, head_revision, include_object
+from relance.store.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    include_object,
+)
 from relance.store.models import Base
 
 
@@ -25,3 +31,23 @@ def test_migrations_match_the_models(store: Store) -> None:
     assert differences == [], "run scripts/make_migration.py: models and migrations differ"
 
 
+
+
+def _invoice_indexes(store: Store) -> set[str]:
+    return {str(index["name"]) for index in inspect(store.engine).get_indexes("invoice")}
+
+
+def test_revision_0003_gives_sqlite_the_index_of_open_invoice_fields_and_takes_it_back(
+        store: Store) -> None:
+    config = alembic_config(store.engine)
+    command.downgrade(config, "0002")
+    assert "ix_invoice_open_debtor" in _invoice_indexes(store)
+    assert "ix_invoice_open_debtor_fields" not in _invoice_indexes(store)
+    command.upgrade(config, "head")
+    if store.dialect == "sqlite":
+        assert "ix_invoice_open_debtor_fields" in _invoice_indexes(store)
+        assert "ix_invoice_open_debtor" not in _invoice_indexes(store)
+    else:  # PostgreSQL keeps the index on the debtor alone
+        assert "ix_invoice_open_debtor" in _invoice_indexes(store)
+        assert "ix_invoice_open_debtor_fields" not in _invoice_indexes(store)
+    assert current_revision(store.engine) == head_revision(store.engine)
