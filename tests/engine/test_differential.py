@@ -282,9 +282,9 @@ def test_sql_and_interpreter_agree(
         # Split into ranges of debtors, as a SQLite run shares a policy between two
         # connections, each policy's query finds the same rows, each once.
         countries = creditor_countries(conn)
-        for policy in (first, second):
-            whole = conn.execute(compile_policy(policy, on, countries).statement).all()
+        for checked in (first, second):
+            whole = conn.execute(compile_policy(checked, on, countries).statement).all()
             split = [row for debtors in debtor_ranges(conn, 3) for row in conn.execute(
-                compile_policy(policy, on, countries, debtors=debtors).statement)]
+                compile_policy(checked, on, countries, debtors=debtors).statement)]
             assert sorted(map(repr, split)) == sorted(map(repr, whole))
         session.rollback()
