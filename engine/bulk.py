@@ -9,8 +9,9 @@ run them.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Date, DateTime, Table, func, select, text
@@ -128,28 +129,40 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         cursor.close()
 
 
-def bulk_upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,
+def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    pending = iter(rows)
+    while batch := list(itertools.islice(pending, BATCH)):
+        yield batch
+
+
+def bulk_upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], *,
                 keys: Sequence[str]) -> None:
     """Insert `rows`, each as `bulk_insert` does, or, where a row with the same `keys`
-    exists, set its columns that the rows give to the new values. The table's name, its
-    columns and `keys` are the schema's own, never a user's text."""
-    if not rows:
+    exists, set its columns that the rows give to the new values. `rows` may be a
+    generator: they are built and sent a batch at a time. The table's name, its columns
+    and `keys` are the schema's own, never a user's text."""
+    batches = _batches(rows)
+    first = next(batches, None)
+    if first is None:
         return
     given = [column.name for column in table.columns
-             if column.name in rows[0] and column.name not in keys]
+             if column.name in first[0] and column.name not in keys]
     quoted_keys = ", ".join(f'"{name}"' for name in keys)
     on_conflict = (f' ON CONFLICT ({quoted_keys}) DO UPDATE SET '
                    + ", ".join(f'"{name}" = excluded."{name}"' for name in given))
     if conn.dialect.name != "postgresql":
-        _sqlite_insert(conn, table, rows, table.name, then=on_conflict)
+        for batch in itertools.chain([first], batches):
+            _sqlite_insert(conn, table, batch, table.name, then=on_conflict)
         return
-    # COPY into a scratch table, then one upsert from it.
+    # COPY into a scratch table, batch by batch, then one upsert from it: filling and
+    # emptying the scratch table per batch cost a third more.
     scratch = f"incoming_{table.name}"
     conn.exec_driver_sql(f'CREATE TEMPORARY TABLE IF NOT EXISTS "{scratch}" '
                          f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS')
     conn.exec_driver_sql(f'DELETE FROM "{scratch}"')
-    bulk_insert(conn, table, rows, into=scratch)
-    columns = ", ".join(f'"{name}"' for name in _defaults(table, rows))
+    for batch in itertools.chain([first], batches):
+        bulk_insert(conn, table, batch, into=scratch)
+    columns = ", ".join(f'"{name}"' for name in _defaults(table, first))
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} '
                          f'FROM "{scratch}"{on_conflict}')
 

@@ -225,9 +225,10 @@ def group(actings: Iterable[Acting], policies: Sequence[Policy] | None = None
     # A first run groups every acting invoice: the loop keys on plain tuples that sort as
     # the actions do (the kind by its rank, 0 for "not per invoice", as invoice ids start
     # at 1). The debtor comes first: sorting compares the first items of the keys on
-    # their own while they are integers and differ, which is twice as fast as comparing
-    # whole tuples. Each action is built as its first item comes, while the database may
-    # still be computing the next policy's rows (`engine.fetching`); only the sort is left.
+    # their own while they are integers and differ, which took a third less time than
+    # comparing whole tuples. Each action is built as its first item comes, while the
+    # database may still be computing the next policy's rows (`engine.fetching`); only
+    # the sort is left.
     buckets: dict[tuple[int, int, int, int], PendingAction] = {}
     new_tuple = tuple.__new__
     for acting in actings:
@@ -407,9 +408,6 @@ def run_in_session(
     return report
 
 
-Rows = Sequence[dict[str, Any]]
-
-
 def _chunks(rows: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -550,9 +548,8 @@ def _move_levels(session: Session, pendings: Iterable[PendingAction], on: dt.dat
         return
     now = utcnow()
     conn = session.connection()
-    for chunk in _chunks(sorted(levels.items())):
-        bulk_upsert(conn, INVOICE_LEVEL, [
-            {"invoice_id": invoice, "policy": policy, "rule": rule, "acted_on": on,
-             "updated_at": now} for (invoice, policy), rule in chunk
-        ], keys=("invoice_id", "policy"))
+    bulk_upsert(conn, INVOICE_LEVEL, (
+        {"invoice_id": invoice, "policy": policy, "rule": rule, "acted_on": on,
+         "updated_at": now} for (invoice, policy), rule in sorted(levels.items())
+    ), keys=("invoice_id", "policy"))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from relance.engine import eventlog
+from relance.engine import bulk, eventlog
 from relance.engine import run as run_module
 from relance.engine.run import run_day
 from relance.store import audit
@@ -123,6 +123,7 @@ def test_a_run_written_in_small_batches_queues_the_same_and_chains_its_events(
     # here batches of one and two rows, so that the example crosses their edges.
     monkeypatch.setattr(run_module, "BATCH", 1)
     monkeypatch.setattr(eventlog, "BATCH", 2)
+    monkeypatch.setattr(bulk, "BATCH", 2)
     load_example(store, examples_dir)
     rules = example_rules(examples_dir)
     report = run_day(store, rules, D, actor="tester")

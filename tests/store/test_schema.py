@@ -31,8 +31,6 @@ def test_migrations_match_the_models(store: Store) -> None:
     assert differences == [], "run scripts/make_migration.py: models and migrations differ"
 
 
-
-
 def _invoice_indexes(store: Store) -> set[str]:
     return {str(index["name"]) for index in inspect(store.engine).get_indexes("invoice")}
 
