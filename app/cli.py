@@ -14,13 +14,17 @@ from typing import Annotated
 
 import typer
 
-from relance.context import AppContext
+from relance.context import AppContext, visible
 from relance.errors import RelanceError
 
 # Command modules, each with a `register(app)` function.
 COMMAND_MODULES = [
     "workspace_cmd",
     "casework_cmd",
+    "queue_cmd",
+    "case_cmd",
+    "book_cmd",
+    "plan_cmd",
     "tui_cmd",
     "import_cmd",
     "report_cmd",
@@ -28,6 +32,8 @@ COMMAND_MODULES = [
     "serve_cmd",
     "lang_cmd",
     "dispatch_cmd",
+    "uncertain_cmd",
+    "batches_cmd",
     "engine_cmd",
 ]
 
@@ -94,5 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="relance")
     except RelanceError as exc:
-        typer.echo(f"relance: {exc.message}", err=True)
+        # Plain text, never rich markup: the message quotes what was typed or read
+        # (`no invoice 'FA-[/x]-1'`); its control characters are shown, not obeyed.
+        typer.echo(f"relance: {visible(exc.message)}", err=True)
         sys.exit(exc.exit_code)

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, insert, select, text
 
 from relance.engine.casework import approve_many
-from relance.engine.content import ContentLine, content_hash
+from relance.store.content import ContentLine, content_hash
 from relance.store.db import Store, open_store
 from relance.store.models import (
     Action,

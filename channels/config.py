@@ -123,6 +123,15 @@ def smtp_config(workspace: Workspace) -> SmtpConfig | None:
     )
 
 
+def sender_address(workspace: Workspace) -> str | None:
+    """`[smtp] from`, read whether or not `[smtp] host` is set: besides the envelope
+    sender, it is the From address of a creditor that has no e-mail address of its own
+    (creditors imported from a ledger often have none)."""
+    value: str | None = _get(workspace.section("smtp"), "from", str, None,
+                             _label(workspace, "smtp", "from"))
+    return (value.strip() or None) if value else None
+
+
 @dataclass(frozen=True)
 class SmsConfig:
     url: str

@@ -19,6 +19,15 @@ from babel.numbers import format_currency, format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relance.channels.legal import (
+    FORMAL_NOTICE_TEMPLATES,
+    LegalInterest,
+    creditor_mentions,
+    half_year_text,
+    is_consumer,
+    left_out_warning,
+    legal_interest,
+)
 from relance.engine.penalties import (
     INDEMNITY_CURRENCY,
     InvoicePenalty,
@@ -30,6 +39,7 @@ from relance.store.models import (
     VOID_ACTION_STATES,
     Action,
     ActionItem,
+    ActionState,
     Channel,
     Creditor,
     Debtor,
@@ -122,6 +132,41 @@ def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int
     return session.execute(earlier).first() is not None
 
 
+def _formal_notice_on(session: Session, action: Action,
+                     invoice_ids: Sequence[int]) -> dt.date | None:
+    """The date of the first formal notice sent on one of these invoices before this
+    action: the legal interest runs from it. Only a notice that went out counts."""
+    if not invoice_ids:
+        return None
+    rows = session.execute(
+        select(Action.sent_at, Action.created_on)
+        .join(ActionItem, ActionItem.action_id == Action.id)
+        .where(
+            ActionItem.invoice_id.in_(invoice_ids),
+            ActionItem.state == ItemState.ACTIVE,
+            Action.id != action.id,
+            Action.template.in_(FORMAL_NOTICE_TEMPLATES),
+            Action.channel.in_([Channel.LETTER, Channel.EMAIL]),
+            Action.state == ActionState.SENT,
+        )
+    ).all()
+    # The letter is dated the day it is dispatched; `created_on` (the run) stands in for
+    # notices recorded without a send time.
+    days = [sent.date() if sent is not None else created for sent, created in rows]
+    return min(days) if days else None
+
+
+def _interest_context(interest: LegalInterest | None, language: str) -> dict[str, Any] | None:
+    if interest is None:
+        return None
+    return {
+        "since": date_text(interest.since, language, "long"),
+        "this_notice": interest.this_notice,
+        "rate": rate_text(interest.rate, language) if interest.rate is not None else None,
+        "half_year": half_year_text(interest.period, language),
+    }
+
+
 def build_context(
     session: Session,
     action: Action,
@@ -146,8 +191,10 @@ def build_context(
         if invoice_ids else []
     )
     invoices = sorted(invoices, key=lambda inv: (inv.due_date, inv.number))
-    applies = bool(creditor.late_penalties) and not debtor.is_consumer
-    table = rates or (load_rate_table() if applies else None)
+    # Who is a consumer, and what a consumer's letter may say: channels/legal.py.
+    consumer = is_consumer(debtor)
+    applies = bool(creditor.late_penalties) and not consumer
+    table = rates or load_rate_table()
     contract_rate = _contract_rate(creditor)
 
     rows: list[dict[str, Any]] = []
@@ -179,7 +226,7 @@ def build_context(
             "segments": [],
             "indemnity": None,
         }
-        if applies and table is not None and days_late > 0 and still_due > 0:
+        if applies and days_late > 0 and still_due > 0:
             penalty = compute_penalty(
                 table, base_minor=still_due, currency=inv.currency, due_date=inv.due_date,
                 on=today, contractual_rate=contract_rate,
@@ -231,6 +278,16 @@ def build_context(
     rates_used = sorted({s["rate"] for r in rows for s in r["segments"]})
     deadline = today + dt.timedelta(days=deadline_days)
     reference = debtor.ref
+    mentions = creditor_mentions(creditor, consumer=consumer)
+    notice_interest = legal_interest(
+        table, consumer=consumer, template=action.template, today=today,
+        earlier_notice=_formal_notice_on(session, action, invoice_ids) if consumer else None)
+    # The dispatcher records `penalties.warnings` on the action: the legal ones go there
+    # too, so that someone sees them.
+    legal_notes = [left_out_warning(sentence) for sentence in mentions.left_out]
+    if notice_interest is not None and notice_interest.warning:
+        legal_notes.append(notice_interest.warning)
+    warnings.extend(note for note in legal_notes if note not in warnings)
     context: dict[str, Any] = {
         "language": language,
         "tone": action.tone,
@@ -250,7 +307,7 @@ def build_context(
             "email": creditor.email,
             "phone": creditor.phone,
             "logo_url": logo_url(creditor, workspace_root),
-            "legal_mentions": lines(creditor.legal_mentions),
+            "legal_mentions": list(mentions.lines),
         },
         "debtor": {
             "ref": debtor.ref,
@@ -260,7 +317,7 @@ def build_context(
             "email": debtor.email,
             "phone": debtor.phone,
             "sales_rep": debtor.sales_rep,
-            "is_consumer": bool(debtor.is_consumer),
+            "is_consumer": consumer,
         },
         "invoices": rows,
         "invoice_count": len(rows),
@@ -276,6 +333,11 @@ def build_context(
             "indemnity_each": money(4000, INDEMNITY_CURRENCY, language),
             "indemnity_total": money(indemnity_total, INDEMNITY_CURRENCY, language),
             "warnings": warnings,
+        },
+        "legal": {
+            "consumer": consumer,
+            "penalties_allowed": not consumer,
+            "interest": _interest_context(notice_interest, language),
         },
         "payment": {
             "beneficiary": creditor.name,

@@ -168,10 +168,14 @@ def render_many(
 
 
 def write_batch(pdfs: Sequence[Path], out: Path) -> Path:
-    """Concatenate the day's letters into one print file for the mail house.
+    """Concatenate letters into one print file for the mail house, durably.
 
     Each letter starts on a recto: a blank page is added after letters with an odd page
     count, so that duplex printing never puts two debtors on one sheet.
+
+    The file appears under its name whole or not at all (written aside, synced, renamed,
+    the folder synced): dispatch counts a letter delivered to the mail house once its
+    batch exists, and recovery reads "batch on disk" as "its letters went out".
     """
     from pypdf import PdfReader, PdfWriter
 
@@ -184,7 +188,29 @@ def write_batch(pdfs: Sequence[Path], out: Path) -> Path:
             writer.add_blank_page()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    with tmp.open("wb") as handle:
-        writer.write(handle)
-    os.replace(tmp, out)
+    try:
+        with tmp.open("wb") as handle:
+            writer.write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(out.parent)
     return out
+
+
+def _fsync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def batch_pages(letter_pages: Iterable[int]) -> int:
+    """The pages of a print batch holding letters of these page counts (see
+    `write_batch`: each letter starts on a recto)."""
+    return sum(pages + pages % 2 for pages in letter_pages)

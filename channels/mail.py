@@ -5,6 +5,14 @@ it holds a control character, U+2028/U+2029/U+0085 or the encoded-word opener `=
 Python 3.11.7 (this project's floor) folds an encoded word holding a newline into a real
 header (CVE-2024-6923); refusing these values keeps debtor data out of header syntax.
 
+Folding: Python 3.11's `email.policy.SMTP` drops the quotes of a display name when it
+folds a long address header, so `"Salon, <evil@x.fr>, Lyon" <d@client.fr>` became two
+recipients; it also loses spaces between words when it folds a Subject into encoded
+words. So address headers and the Subject are serialised here (`POLICY`), from the
+`Address` objects and the text, never by the library's folder: a display name is plain
+words, one quoted string, or RFC 2047 encoded words, and a line breaks only where a space
+was. Every message is written with `POLICY` (`message_bytes`).
+
 Sending: a bounded number of SMTP connections, each reused for many messages. Each
 message is one MAIL/RCPT/DATA exchange and its outcome is classified:
 
@@ -19,18 +27,19 @@ message is one MAIL/RCPT/DATA exchange and its outcome is classified:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import email.policy
 import hashlib
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from email.headerregistry import Address
+from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiosmtplib
 
@@ -59,16 +68,213 @@ def check_header_value(value: str, what: str) -> str:
 def check_address(addr: str, what: str) -> Address:
     check_header_value(addr, what)
     addr = addr.strip()
-    if not _ADDR_RE.match(addr):
+    # ASCII only: a non-ASCII mailbox needs SMTPUTF8, which these messages do not use.
+    if not addr.isascii() or not _ADDR_RE.match(addr):
         raise HeaderRefused(f"{what} is not a valid e-mail address: {addr!r}")
     local, _, domain = addr.rpartition("@")
     return Address(username=local, domain=domain)
 
 
+def _single_spaced(value: str) -> str:
+    # Runs of spaces mean nothing in a name or a subject, and single spaces are where
+    # `_fold` may break a line. Whitespace right after a space (U+00A0 ...) goes too:
+    # Python's parser swallows it (`str.lstrip`), and the text read back must be the
+    # text written.
+    return re.sub(r" \s*", " ", value).strip(" ")
+
+
 def mailbox(name: str | None, addr: str, what: str) -> Address:
     base = check_address(addr, f"{what} address")
-    display = check_header_value(" ".join((name or "").split(" ")), f"{what} name")
+    display = _single_spaced(check_header_value(name or "", f"{what} name"))
+    # Refused now, with the action's reason, rather than when the message is written.
+    _check_tokens(_phrase_tokens(display), f"{what} name")
     return Address(display_name=display, username=base.username, domain=base.domain)
+
+
+# -- serialising address headers and the Subject -------------------------------------
+
+_ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+")  # RFC 5322 atext
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+# RFC 2047 section 5(3): the only characters left as is in a Q-encoded word of a phrase.
+_Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+# RFC 2047 section 2 allows 75 characters; 69 fits after "Subject: " on a 78-char line.
+_SUBJECT_EW_MAX = 69
+_LINE_MAX = 78  # RFC 5322 section 2.1.1: SHOULD
+_LINE_HARD_MAX = 998  # RFC 5322 section 2.1.1: MUST
+# A token that fits a line after the longest address header's name ("Resent-Sender: ")
+# and before a ",": longer ones are refused, a line is never cut inside a token.
+_TOKEN_MAX = _LINE_HARD_MAX - len("Resent-Sender: ,")
+_ADDRESS_HEADERS = frozenset({
+    "from", "to", "cc", "bcc", "reply-to", "sender",
+    "resent-from", "resent-to", "resent-cc", "resent-bcc", "resent-sender",
+})
+
+
+def _atom(word: str) -> bool:
+    # `=?` would be read back as the start of an encoded word: such a word is encoded.
+    return bool(_ATEXT.fullmatch(word)) and "=?" not in word
+
+
+def _encoded_word(text: str) -> str:
+    """`text` as one RFC 2047 encoded word, Q or B, whichever is shorter."""
+    data = text.encode("utf-8")
+    q = "".join(chr(b) if b in _Q_SAFE else "_" if b == 0x20 else f"={b:02X}" for b in data)
+    b = base64.b64encode(data).decode("ascii")
+    return f"=?utf-8?q?{q}?=" if len(q) <= len(b) else f"=?utf-8?b?{b}?="
+
+
+def _phrase_tokens(name: str) -> list[str]:
+    """A display name as the words of an RFC 5322 phrase, joined by single spaces.
+
+    Plain words when every word is an atom; else one quoted string when the name is
+    printable ASCII (the folder may break it at its spaces: unfolding gives them back);
+    else plain atoms and encoded words, each run of words that are not atoms being ONE
+    encoded word. Two encoded words are never adjacent: RFC 2047 drops the space between
+    them and Python 3.11's parser keeps it, so a split would read differently in a
+    mail client and in Python. A run longer than 75 characters therefore stays one long
+    encoded word (mail clients and Python read them), bounded by the 998-octet line.
+    """
+    if not name:
+        return []
+    words = name.split(" ")
+    if all(_atom(word) for word in words):
+        return words
+    if _PRINTABLE.fullmatch(name) and "=?" not in name:
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}"'.split(" ")
+    tokens: list[str] = []
+    run: list[str] = []
+    for word in words:
+        if _atom(word):
+            if run:
+                tokens.append(_encoded_word(" ".join(run)))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens.append(_encoded_word(" ".join(run)))
+    return tokens
+
+
+def _text_tokens(text: str) -> list[str]:
+    """Unstructured text (a Subject) as plain words and encoded words.
+
+    Printable ASCII words stay as they are; each run of other words (non-ASCII, or too
+    long for a line) becomes encoded words of at most 75 characters, cut anywhere: in
+    unstructured text both RFC 2047 and Python drop the space between two encoded words,
+    so the spaces of the run are carried inside them.
+    """
+    tokens: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        chunk = ""
+        for char in " ".join(run):
+            if chunk and len(_encoded_word(chunk + char)) > _SUBJECT_EW_MAX:
+                tokens.append(_encoded_word(chunk))
+                chunk = ""
+            chunk += char
+        tokens.append(_encoded_word(chunk))
+        run.clear()
+
+    for word in text.split(" ") if text else []:
+        if (_PRINTABLE.fullmatch(word) and "=?" not in word
+                and len(word) <= _LINE_MAX - len("Subject: ")):
+            flush()
+            tokens.append(word)
+        else:
+            run.append(word)
+    flush()
+    return tokens
+
+
+def _address_tokens(header: AddressHeader) -> list[str]:
+    tokens: list[str] = []
+    for group in header.groups:
+        members: list[str] = []
+        for address in group.addresses:
+            if address.display_name:
+                members += [*_phrase_tokens(address.display_name), f"<{address.addr_spec}>"]
+            else:
+                members.append(address.addr_spec)
+            members[-1] += ","
+        if members:
+            members[-1] = members[-1][:-1]
+        if group.display_name is not None:
+            label = _phrase_tokens(group.display_name) or ['""']
+            label[-1] += ":"
+            members = [*label, *members]
+            members[-1] += ";"
+        if tokens:
+            tokens[-1] += ","
+        tokens += members
+    return tokens
+
+
+def _check_tokens(tokens: list[str], what: str) -> None:
+    if any(len(token) > _TOKEN_MAX for token in tokens):
+        raise HeaderRefused(f"{what} is too long for an e-mail header")
+
+
+def _fold(name: str, tokens: list[str], linesep: str) -> str:
+    """`Name: tokens`, breaking lines only between tokens (where the value had a space)."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for token in tokens:
+        if line == f"{name}:" or len(line) + 1 + len(token) <= _LINE_MAX:
+            line += f" {token}"
+        else:
+            lines.append(line)
+            line = f" {token}"
+    lines.append(line)
+    if any(len(item) > _LINE_HARD_MAX for item in lines):
+        raise HeaderRefused(f"{name} is too long for an e-mail header")
+    return linesep.join(lines) + linesep
+
+
+if TYPE_CHECKING:
+    _EmailPolicy = EmailPolicy[EmailMessage]
+else:  # not subscriptable at run time
+    _EmailPolicy = EmailPolicy
+
+
+class _MailPolicy(_EmailPolicy):
+    """`email.policy.SMTP`, except that address headers and the Subject are folded by
+    `_fold` above rather than by the library (see the module's docstring)."""
+
+    def _own_fold(self, name: str, value: str) -> str | None:
+        kind = name.lower()
+        if kind not in _ADDRESS_HEADERS and kind != "subject":
+            return None
+        # A header object (built by this module) or a source string (a parsed message):
+        # either way, folded from its parsed value, never from the source text.
+        header = value if hasattr(value, "name") else self.header_factory(
+            name, "".join(value.splitlines()))
+        if kind == "subject":
+            return _fold(name, _text_tokens(_single_spaced(str(header))), self.linesep)
+        if not isinstance(header, AddressHeader):
+            raise HeaderRefused(f"{name} is not an address header")
+        return _fold(name, _address_tokens(header), self.linesep)
+
+    def fold(self, name: str, value: str) -> str:
+        own = self._own_fold(name, value)
+        return super().fold(name, value) if own is None else own
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        own = self._own_fold(name, value)
+        # Our folding is ASCII by construction (encoded words for everything else).
+        return super().fold_binary(name, value) if own is None else own.encode("ascii")
+
+
+POLICY = _MailPolicy(linesep="\r\n")
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as sent and as written to an .eml file."""
+    return message.as_bytes(policy=POLICY)
 
 
 @dataclass(frozen=True)
@@ -99,12 +305,12 @@ def build_message(
     date: object | None = None,
 ) -> EmailMessage:
     """A MIME message: plain text with an HTML alternative, then the attachments."""
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=POLICY)
     message["From"] = sender
     message["To"] = to
     if reply_to is not None:
         message["Reply-To"] = reply_to
-    message["Subject"] = check_header_value(" ".join(subject.split(" ")), "subject")
+    message["Subject"] = _single_spaced(check_header_value(subject, "subject"))
     message["Message-ID"] = msg_id
     if date is not None:
         import datetime as dt
@@ -124,7 +330,7 @@ def build_message(
 def write_eml(message: EmailMessage, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(message.as_bytes(policy=email.policy.SMTP))
+    tmp.write_bytes(message_bytes(message))
     tmp.replace(out)
     return out
 
@@ -190,7 +396,7 @@ async def _send_one(client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
         outcome: Outcome = "failed" if exc.code >= 500 else "retry"
         return SendResult(item.key, outcome, _reply_text(exc))
     try:
-        await client.data(item.message.as_bytes(policy=email.policy.SMTP))
+        await client.data(message_bytes(item.message))
     except aiosmtplib.SMTPResponseException as exc:
         # The server answered: a definite no.
         outcome = "failed" if exc.code >= 500 else "retry"

@@ -22,6 +22,7 @@ from jinja2 import BaseLoader, StrictUndefined, TemplateError, TemplateNotFound
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from relance.channels.legal import consumer_terms
 from relance.channels.templates import (
     BASE_DIR,
     FALLBACK_LANGUAGES,
@@ -220,6 +221,24 @@ class Rendered:
     subject: str | None
 
 
+def _refuse_consumer_terms(resolved: ResolvedTemplate, ext: str, context: Mapping[str, Any],
+                           text: str) -> None:
+    """A text bound for a consumer that speaks of penalties, the indemnity or collection
+    fees fails, whoever wrote the template: the law forbids claiming them (L441-10 is
+    B2B only; CPCE L111-8), and a workspace's own template must not slip past that.
+    Internal alerts (`notify`) go to staff and are not checked."""
+    legal = context.get("legal")
+    if resolved.channel == "notify" or not isinstance(legal, Mapping) or not legal.get(
+            "consumer"):
+        return
+    if found := consumer_terms(text):
+        raise TemplateProblem(
+            f"{resolved.files[ext]}: a text to a consumer may not say "
+            f"{', '.join(repr(term) for term in found)} (penalties and the recovery "
+            "indemnity are for businesses, Code de commerce L441-10; no collection fees "
+            "for consumers, CPCE L111-8)")
+
+
 def render(
     templates_dir: Path | None,
     resolved: ResolvedTemplate,
@@ -253,7 +272,9 @@ def render(
         elif "subject" in template.blocks:
             block = template.blocks["subject"](template.new_context(dict(context)))
             subject = " ".join("".join(block).split())
-        return Rendered("".join(chunks), subject)
+        body = "".join(chunks)
+        _refuse_consumer_terms(resolved, ext, context, f"{subject or ''}\n{body}")
+        return Rendered(body, subject)
     except TemplateProblem:
         raise
     except SecurityError as exc:

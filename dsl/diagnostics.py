@@ -7,17 +7,52 @@
         5 |   when overdeu >= 15d
           |        ^^^^^^^
       hint: did you mean 'overdue'?
+
+A rule file is anyone's text, and one long line must not print megabytes: a finding
+quotes a window of its line around the fault, a word it names is cut, and `render_all`
+prints a bounded number of findings per file.
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
+import itertools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from relance.dsl.ast import Span
+
+QUOTE_WINDOW = 120  # characters of a long source line quoted around the fault
+QUOTE_BEFORE = 40  # of them, before the fault's column, for its context
+ELLIPSIS = "…"  # marks a line or a word that goes on
+WORD_MAX = 60  # a quoted word longer than this is cut to WORD_KEPT characters and '…'
+WORD_KEPT = 40
+SENTENCE_MAX = 400  # a sentence (or hint) is cut past this, whatever it quotes
+MAX_SHOWN_PER_FILE = 50  # findings printed per file; the rest are counted
+
+# A quoted word: the messages quote what the user wrote between single quotes. Words
+# only (no blank inside), so that prose between two quotes is never taken for one.
+_LONG_WORD = re.compile(rf"'([^'\s]{{{WORD_MAX + 1},}})'")
+
+
+def shorten(text: str) -> str:
+    """A sentence as printed: each long quoted word cut, and the whole bounded."""
+    text = _LONG_WORD.sub(lambda match: f"'{match.group(1)[:WORD_KEPT]}{ELLIPSIS}'", text)
+    return text if len(text) <= SENTENCE_MAX else text[:SENTENCE_MAX] + ELLIPSIS
+
+
+def _window(length: int, start: int) -> tuple[int, int]:
+    """The [low, high) slice of a line of `length` characters to quote for a fault at
+    0-based `start`: the whole line when short, else QUOTE_WINDOW characters with
+    QUOTE_BEFORE of them before the fault (fewer at the start, more at the end)."""
+    if length <= QUOTE_WINDOW:
+        return 0, length
+    low = max(0, start - QUOTE_BEFORE)
+    high = min(length, low + QUOTE_WINDOW)
+    return max(0, high - QUOTE_WINDOW), high
 
 
 class Severity(enum.StrEnum):
@@ -62,30 +97,39 @@ class Diagnostic:
         if source is not None and span.line > 0:
             source_lines = source.splitlines()
             if span.line <= len(source_lines):
-                raw = source_lines[span.line - 1].expandtabs(1).rstrip("\r")
+                raw = source_lines[span.line - 1].rstrip("\r")
+                start = max(span.column, 1)
+                low, high = _window(len(raw), start - 1)
+                # Cut before cleaning: a megabyte line costs no more than a short one.
+                # A tab widens to one blank, so columns still count characters.
+                shown = raw[low:high].expandtabs(1)
                 # Control characters would garble the terminal and shift the caret.
-                text = "".join(c if c.isprintable() else "?" for c in raw)
+                text = "".join(c if c.isprintable() else "?" for c in shown)
+                before = ELLIPSIS if low > 0 else ""
+                after = ELLIPSIS if high < len(raw) else ""
                 number = str(span.line)
                 gutter = " " * len(number)
-                start = max(span.column, 1)
                 if span.end_line == span.line and span.end_column > start:
                     width = span.end_column - start
                 else:
                     width = 1
-                width = max(1, min(width, max(len(text) - start + 1, 1)))
-                lines.append(f"  {number} | {text}".rstrip())
-                lines.append(f"  {gutter} | {' ' * (start - 1)}{'^' * width}")
+                offset = start - 1 - low  # the fault's place in the quoted window
+                width = max(1, min(width, max(len(text) - offset, 1)))
+                lines.append(f"  {number} | {before}{text}{after}".rstrip())
+                lines.append(f"  {gutter} | {' ' * (len(before) + offset)}{'^' * width}")
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
 
 def error(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, code, message, span, hint)
+    return Diagnostic(Severity.ERROR, code, shorten(message), span,
+                      None if hint is None else shorten(hint))
 
 
 def warning(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(Severity.WARNING, code, message, span, hint)
+    return Diagnostic(Severity.WARNING, code, shorten(message), span,
+                      None if hint is None else shorten(hint))
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
@@ -116,9 +160,19 @@ def sort_key(diagnostic: Diagnostic) -> tuple[str, int, int, str]:
 
 
 def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> str:
-    """Every diagnostic in file order, each with its source line, separated by a blank."""
+    """The diagnostics in file order, each with its source line, separated by a blank;
+    past MAX_SHOWN_PER_FILE in a file, one line counts the rest (fixing the first ones
+    often clears them, and `--json` lists them all)."""
+    blocks: list[str] = []
     ordered = sorted(diagnostics, key=sort_key)
-    return "\n\n".join(d.render(sources.get(d.span.file)) for d in ordered)
+    for name, group in itertools.groupby(ordered, key=lambda d: d.span.file):
+        found = list(group)
+        blocks.extend(d.render(sources.get(name)) for d in found[:MAX_SHOWN_PER_FILE])
+        rest = len(found) - MAX_SHOWN_PER_FILE
+        if rest > 0:
+            blocks.append(f"{name}: and {rest} more finding{'s' if rest != 1 else ''} "
+                          "not shown")
+    return "\n\n".join(blocks)
 
 
 # The catalogue of codes: each is documented in docs/language.md (a test checks it).

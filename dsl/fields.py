@@ -53,6 +53,11 @@ _SPECS = [
               "the last promise's date has passed and the invoice is still open"),
     FieldSpec("in_plan", FieldType.FLAG, Entity.INVOICE,
               "the invoice is in an active payment plan"),
+    FieldSpec("plan_broken", FieldType.FLAG, Entity.INVOICE,
+              "the invoice is in a broken payment plan and in no active one"),
+    FieldSpec("instalment_overdue", FieldType.DURATION, Entity.INVOICE,
+              "days past the due date of the earliest unpaid instalment of an active or "
+              "broken plan holding the invoice (0 without one)"),
     FieldSpec("stage", FieldType.ENUM, Entity.INVOICE, "the case stage",
               ("reminder", "amicable", "litigation")),
     FieldSpec("reminders_sent", FieldType.NUMBER, Entity.HISTORY,
@@ -71,6 +76,8 @@ _SPECS = [
     FieldSpec("debtor_overdue", FieldType.MONEY, Entity.DEBTOR,
               "the same, over invoices at least 1 day overdue"),
     FieldSpec("sales_rep", FieldType.ENUM, Entity.DEBTOR, "the debtor's sales rep"),
+    FieldSpec("promises_broken", FieldType.NUMBER, Entity.DEBTOR,
+              "the debtor's promises to pay broken in the 365 days before the run date"),
     FieldSpec("creditor", FieldType.ENUM, Entity.CREDITOR, "the creditor's code"),
 ]
 

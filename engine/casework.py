@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relance.engine.content import ContentLine, content_hash, stale_reason
 from relance.engine.roles import (
     Actor,
     NotAllowed,
@@ -44,16 +43,17 @@ from relance.store.models import (
     Event,
     Invoice,
     InvoiceLevel,
-    InvoiceStatus,
     ItemState,
     Note,
     Payment,
+    PaymentKind,
     Promise,
     PromiseStatus,
     Stage,
     utcnow,
 )
 from relance.store.money import Money, normalise_currency, to_decimal, to_minor
+from relance.store.settle import settle_queue
 
 
 class Conflict(RelanceError):
@@ -86,6 +86,9 @@ class BulkResult:
     conflicts: list[Conflict] = field(default_factory=list)
     # Seen in a state the decision does not apply to (approving an approved action).
     skipped: list[int] = field(default_factory=list)
+    # Refused for this actor or this action (an operator on an escalation, the proposer
+    # approving their own): (action id, why). Nothing of these was written.
+    refused: list[tuple[int, str]] = field(default_factory=list)
 
 
 class EscalationDecision(enum.StrEnum):
@@ -253,9 +256,12 @@ def approve_many(session: Session, actor: Actor, seen: Iterable[Seen], *,
             result.skipped.append(one.action_id)
             continue
         try:
-            approve(session, actor, one, policy=policy, now=now)
+            with session.begin_nested():  # a refusal leaves nothing of this one behind
+                approve(session, actor, one, policy=policy, now=now)
         except Conflict as conflict:
             result.conflicts.append(conflict)
+        except RelanceError as refusal:
+            result.refused.append((one.action_id, refusal.message))
         else:
             result.done.append(one.action_id)
     return result
@@ -272,9 +278,12 @@ def reject_many(session: Session, actor: Actor, seen: Iterable[Seen], reason: st
             result.skipped.append(one.action_id)
             continue
         try:
-            reject(session, actor, one, reason, now=now)
+            with session.begin_nested():
+                reject(session, actor, one, reason, now=now)
         except Conflict as conflict:
             result.conflicts.append(conflict)
+        except RelanceError as refusal:
+            result.refused.append((one.action_id, refusal.message))
         else:
             result.done.append(one.action_id)
     return result
@@ -295,59 +304,16 @@ def current_lines(session: Session, action: Action) -> list[tuple[Invoice, int]]
     return lines
 
 
-def _recomputed_hash(action: Action) -> str:
-    return content_hash(
-        debtor_id=action.debtor_id, channel=action.channel.value, template=action.template,
-        tone=action.tone, target_stage=action.target_stage.value if action.target_stage else None,
-        lines=[ContentLine(i.invoice_id, i.balance_minor, i.currency)
-               for i in action.items if i.state == ItemState.ACTIVE],
-    )
-
-
-def refresh_content(session: Session, action_id: int, *, actor: str = "relance") -> bool:
-    """Bring a proposed action up to date with its invoices before anyone decides on it:
-    invoices paid, paused or disputed since the run are dropped, changed balances taken
-    in, and the content hash recomputed (voiding approvals given to the old content).
-    An action left with no invoice is cancelled. Returns whether anything changed."""
+def refresh_content(session: Session, action_id: int, *, actor: str = "relance",
+                    today: dt.date | None = None) -> bool:
+    """Bring a waiting action up to date with its invoices before anyone decides on it
+    (`relance.store.settle`): every case change already does so in its own transaction;
+    this catches what changed the book around it (a database restored, a manual fix).
+    Returns whether anything changed."""
     action = _load_action(session, action_id)
-    if action.state != ActionState.PROPOSED:
-        return False
-    before = action.content_hash
-    changes: list[dict[str, Any]] = []
-    for item in action.items:
-        if item.state != ItemState.ACTIVE:
-            continue
-        invoice = session.get(Invoice, item.invoice_id)
-        assert invoice is not None
-        debtor = session.get(Debtor, invoice.debtor_id)
-        assert debtor is not None
-        reason = stale_reason(
-            balance_minor=invoice.balance_minor,
-            is_open=invoice.status == InvoiceStatus.OPEN,
-            paused_until=debtor.paused_until, disputed_since=invoice.disputed_since,
-            dispute_open=invoice.dispute_reason is not None, today=action.created_on,
-            queued_on=action.created_on)
-        if reason is not None:
-            item.state, item.drop_reason = ItemState.DROPPED, reason
-        elif invoice.balance_minor != item.balance_minor:
-            changes.append({"invoice": invoice.number, "was_minor": item.balance_minor,
-                            "now_minor": invoice.balance_minor})
-            item.balance_minor = invoice.balance_minor
-            continue
-        else:
-            continue
-        changes.append({"invoice": invoice.number, "dropped": item.drop_reason})
-    if not changes:
-        return False
-    action.content_hash = _recomputed_hash(action)
-    if not any(i.state == ItemState.ACTIVE for i in action.items):
-        action.state = ActionState.CANCELLED
-    audit.record(session, actor=actor, kind="action.content_changed", subject_type="action",
-                 subject_id=action.id, creditor_id=action.creditor_id,
-                 debtor_id=action.debtor_id,
-                 data={"changes": changes, "old_hash": before, "new_hash": action.content_hash,
-                       "state": action.state.value})
-    return before != action.content_hash
+    settled = settle_queue(session, debtor_ids=[action.debtor_id], action_ids=[action_id],
+                           today=today or dt.date.today(), actor=actor, cause="refresh")
+    return bool(settled.changed or settled.cancelled)
 
 
 def escalation_amounts(action: Action) -> list[Money]:
@@ -462,11 +428,14 @@ def pause(session: Session, actor: Actor, debtor_id: int, *, until: dt.date, rea
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
         raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
                        f"{debtor.paused_until or 'not paused'}): reload")
-    previous = debtor.paused_until
+    previous, previous_reason = debtor.paused_until, debtor.pause_reason
     debtor.paused_until, debtor.pause_reason = until, text
     _audit_debtor(session, actor, debtor, "debtor.paused",
                   {"until": until.isoformat(), "reason": text,
-                   "previous": previous.isoformat() if previous else None})
+                   "previous": previous.isoformat() if previous else None,
+                   "previous_reason": previous_reason})
+    book.settle_case(session, debtor_ids=[debtor.id], today=today, actor=actor.name,
+                     cause="pause")
 
 
 def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today: dt.date,
@@ -480,10 +449,11 @@ def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today
                        f"{debtor.paused_until or 'not paused'}): reload")
     if debtor.paused_until is None or debtor.paused_until < today:
         raise UsageError(f"{debtor.name} is not paused")
-    previous = debtor.paused_until
+    previous, previous_reason = debtor.paused_until, debtor.pause_reason
     debtor.paused_until, debtor.pause_reason = None, None
     _audit_debtor(session, actor, debtor, "debtor.resumed",
-                  {"reason": text, "was_until": previous.isoformat()})
+                  {"reason": text, "was_until": previous.isoformat(),
+                   "was_reason": previous_reason})
 
 
 def _invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
@@ -511,12 +481,15 @@ def open_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *, 
     """Mark invoices disputed: reminders about them stop until the dispute is closed."""
     require_write(actor, "open a dispute")
     text = _clean_reason(reason, "a dispute")
-    for invoice in _invoices(session, invoice_ids):
+    invoices = _invoices(session, invoice_ids)
+    for invoice in invoices:
         if invoice.dispute_reason is not None:
             raise Conflict(f"invoice {invoice.number} is already disputed since "
                            f"{invoice.disputed_since} ({invoice.dispute_reason})")
         invoice.dispute_reason, invoice.disputed_since = text, today
         _audit_invoice(session, actor, invoice, "invoice.dispute_opened", {"reason": text})
+    book.settle_case(session, debtor_ids={i.debtor_id for i in invoices}, today=today,
+                     actor=actor.name, cause="dispute")
 
 
 def close_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
@@ -557,6 +530,8 @@ def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: 
     _audit_debtor(session, actor, debtor, "promise.added",
                   {"promise_id": promise.id, "promised_on": promised_on.isoformat(),
                    "amount": str(amount) if amount else None, "invoice_id": invoice_id})
+    book.settle_case(session, debtor_ids=[debtor.id], today=today, actor=actor.name,
+                     cause="promise")
     return promise
 
 
@@ -578,13 +553,75 @@ def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
 
 def record_payment(session: Session, actor: Actor, *, creditor_id: int,
                    debtor_id: int | None, amount: Money, received_on: dt.date,
-                   reference: str, allocations: Sequence[tuple[int, int]] | None = None
-                   ) -> Payment:
+                   reference: str, allocations: Sequence[tuple[int, int]] | None = None,
+                   today: dt.date | None = None) -> Payment:
     """`relance.store.book.record_payment` for a person: operators and credit managers."""
     require_write(actor, "record a payment")
     return book.record_payment(session, creditor_id=creditor_id, debtor_id=debtor_id,
                                amount=amount, received_on=received_on, reference=reference,
-                               actor=actor.name, allocations=allocations)
+                               actor=actor.name, allocations=allocations, today=today)
+
+
+def pay_invoices(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
+                 amount: Money, received_on: dt.date, reference: str,
+                 today: dt.date | None = None) -> Payment:
+    """A payment for these invoices, in the order given, each up to its balance; more
+    than they owe is recorded whole and the surplus stays on the debtor's account (the
+    same rule for `relance pay`, the TUI and the imports)."""
+    require_write(actor, "record a payment")
+    if amount.minor <= 0:
+        raise UsageError(f"a payment must be positive, not {amount}")
+    invoices = _invoices(session, invoice_ids)
+    order = {invoice_id: n for n, invoice_id in enumerate(invoice_ids)}
+    invoices.sort(key=lambda invoice: order[invoice.id])
+    debtors = {invoice.debtor_id for invoice in invoices}
+    if len(debtors) != 1:
+        raise UsageError("one payment pays invoices of one debtor")
+    first = invoices[0]
+    allocations = book.share_out(invoices, amount.minor, amount.currency)
+    if not allocations:
+        raise UsageError(f"invoice {first.number} has nothing left to pay "
+                         f"(balance {_money(first.balance_minor, first.currency)})"
+                         if len(invoices) == 1 else "the invoices named have nothing left "
+                         "to pay")
+    return book.record_payment(session, creditor_id=first.creditor_id,
+                               debtor_id=first.debtor_id, amount=amount,
+                               received_on=received_on, reference=reference,
+                               actor=actor.name, allocations=allocations, today=today)
+
+
+def record_credit_note(session: Session, actor: Actor, invoice_id: int, *, amount: Money,
+                       on: dt.date, reference: str, today: dt.date | None = None) -> Payment:
+    """A credit note granted on an invoice: its balance goes down as by a payment, and
+    the book says it was a credit note. It cannot exceed the invoice's balance."""
+    require_write(actor, "record a credit note")
+    if not reference.strip():
+        raise UsageError("a credit note needs its number (the reference)")
+    invoice = _invoices(session, [invoice_id])[0]
+    return book.record_payment(session, creditor_id=invoice.creditor_id,
+                               debtor_id=invoice.debtor_id, amount=amount, received_on=on,
+                               reference=reference.strip(), actor=actor.name,
+                               allocations=[(invoice.id, amount.minor)],
+                               kind=PaymentKind.CREDIT_NOTE, source="manual", today=today)
+
+
+def reverse_payment(session: Session, actor: Actor, payment_id: int, *, on: dt.date,
+                    reason: str, today: dt.date | None = None) -> Payment:
+    """A payment that did not hold (a direct debit returned, a cheque bounced): its
+    invoices reopen and are chased again."""
+    require_write(actor, "reverse a payment")
+    return book.reverse_payment(session, payment_id, on=on, reason=reason, actor=actor.name,
+                                today=today)
+
+
+def allocate_payment(session: Session, actor: Actor, payment_id: int, *,
+                     debtor_id: int | None = None,
+                     allocations: Sequence[tuple[int, int]] | None = None,
+                     today: dt.date | None = None) -> list[book.Allocation]:
+    """Allocate a payment in suspense (or a credit on account) to a debtor's invoices."""
+    require_write(actor, "allocate a payment")
+    return book.allocate_payment(session, payment_id, actor=actor.name, debtor_id=debtor_id,
+                                 allocations=allocations, today=today)
 
 
 def reset_level(session: Session, actor: Actor, invoice_id: int, policy: str, *,
@@ -641,6 +678,12 @@ def record_call_outcome(
     when = now or utcnow()
     debtor_id = action.debtor_id
     detail: dict[str, Any] = {"outcome": outcome.value}
+    if outcome is not CallOutcome.NO_ANSWER:
+        # Done first, so that settling the queue after the promise, dispute or pause
+        # below leaves this task alone: it is the one being closed.
+        action.state = ActionState.SENT
+        action.sent_at = when
+        session.flush()
     if outcome is CallOutcome.PROMISE:
         if promised_on is None:
             raise UsageError("a promise needs a date")
@@ -682,8 +725,6 @@ def record_call_outcome(
         detail |= {"removed_phone": old}
     if note and outcome in (CallOutcome.PROMISE, CallOutcome.DISPUTE):
         add_note(session, actor, debtor_id, f"Call ({outcome.value.replace('_', ' ')}): {note}")
-    action.state = ActionState.SENT
-    action.sent_at = when
     action.attempts += 1
     action.output = {**(action.output or {}), "call": detail, "by": actor.name}
     _audit_action(session, actor, action, "call.outcome", detail)

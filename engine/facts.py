@@ -1,8 +1,10 @@
 """What the rules see about an open invoice on a date: the facts.
 
 `Facts` holds, for one open invoice as of day D, the invoice's own fields, its debtor's
-and creditor's, the debtor aggregates (`debtor_balance`, `debtor_overdue`) and the
-history (levels per policy, which rule acted when, `reminders_sent`, `last_action`).
+and creditor's, the debtor aggregates (`debtor_balance`, `debtor_overdue`,
+`promises_broken`), its payment plans (`in_plan`, `plan_broken`, `instalment_overdue`)
+and the history (levels per policy, which rule acted when, `reminders_sent`,
+`last_action`).
 
 `load_facts` builds them in Python from plain rows of the store: it is the reference
 the SQL compiler (`engine.sqlcompile`) is tested against, and what `explain` reads.
@@ -27,6 +29,7 @@ from relance.store.models import (
     Base,
     InvoiceStatus,
     ItemState,
+    PlanStatus,
     PromiseStatus,
 )
 
@@ -43,12 +46,20 @@ DEBTOR_TAG = table("debtor_tag")
 PROMISE = table("promise")
 PLAN = table("payment_plan")
 PLAN_INVOICE = table("payment_plan_invoice")
+INSTALMENT = table("instalment")
 ACTION = table("action")
 ACTION_ITEM = table("action_item")
 INVOICE_LEVEL = table("invoice_level")
 
 OUTBOUND = sorted(channel.value for channel in OUTBOUND_CHANNELS)
 VOID = sorted(state.value for state in VOID_ACTION_STATES)
+# A broken plan still holds its instalments: `instalment_overdue` keeps counting on it.
+LIVE_PLANS = sorted((PlanStatus.ACTIVE.value, PlanStatus.BROKEN.value))
+# Promises that no longer count against the debtor, for `promise_broken` and
+# `promises_broken` alike; any other one whose date has passed was broken.
+SETTLED_PROMISES = sorted((PromiseStatus.KEPT.value, PromiseStatus.CANCELLED.value))
+# `promises_broken` looks back this many days: twelve months, leap years aside.
+PROMISE_WINDOW_DAYS = 365
 
 
 def open_invoice_filter() -> Any:
@@ -111,6 +122,11 @@ class Facts:
     promised: bool = False
     promise_broken: bool = False
     in_plan: bool = False
+    plan_broken: bool = False
+    # The earliest instalment past due and not fully paid, of a live plan holding the
+    # invoice (None: there is none).
+    instalment_due_on: dt.date | None = None
+    promises_broken: int = 0
     debtor_balance_minor: int = 0
     debtor_overdue_minor: int = 0
     reminders_sent: int = 0
@@ -124,6 +140,13 @@ class Facts:
     @property
     def paused(self) -> bool:
         return self.paused_until is not None and self.paused_until >= self.on
+
+    @property
+    def instalment_since(self) -> dt.date:
+        """The date `instalment_overdue` counts from: without a late instalment, the day
+        itself, so that the duration is 0 in calendar and business days alike (the
+        compiled query uses the same fallback)."""
+        return self.on if self.instalment_due_on is None else self.instalment_due_on
 
     def level(self, policy: str) -> Level:
         return self.levels.get(policy, Level(None, None))
@@ -190,6 +213,7 @@ def _add_debtor_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> None
     balance: dict[tuple[int, str], int] = defaultdict(int)
     overdue: dict[tuple[int, str], int] = defaultdict(int)
     yesterday = on - dt.timedelta(days=1)
+    window_start = on - dt.timedelta(days=PROMISE_WINDOW_DAYS)
     for chunk in _chunks(debtor_ids):
         for tag in conn.execute(
             select(DEBTOR_TAG.c.debtor_id, DEBTOR_TAG.c.tag).where(
@@ -209,8 +233,14 @@ def _add_debtor_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> None
             balance[key] += row.balance_minor
             if row.due_date <= yesterday:
                 overdue[key] += row.balance_minor
+    broken_count = {
+        debtor_id: sum(1 for p in found if p.status not in SETTLED_PROMISES
+                       and window_start <= p.promised_on < on)
+        for debtor_id, found in promises.items()
+    }
     for f in facts:
         f.tags = frozenset(tags.get(f.debtor_id, ()))
+        f.promises_broken = broken_count.get(f.debtor_id, 0)
         key = (f.debtor_id, f.currency)
         f.debtor_balance_minor = balance.get(key, 0)
         f.debtor_overdue_minor = overdue.get(key, 0)
@@ -231,13 +261,15 @@ def _add_invoice_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> Non
     by_id = {f.invoice_id: f for f in facts}
     ids = sorted(by_id)
     items: dict[int, list[ItemRecord]] = defaultdict(list)
+    # invoice -> (plan, status) of the live plans holding it
+    live: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for chunk in _chunks(ids):
-        for row in conn.execute(
-            select(PLAN_INVOICE.c.invoice_id)
+        for link in conn.execute(
+            select(PLAN_INVOICE.c.invoice_id, PLAN.c.id, PLAN.c.status)
             .select_from(PLAN_INVOICE.join(PLAN, PLAN.c.id == PLAN_INVOICE.c.plan_id))
-            .where(PLAN_INVOICE.c.invoice_id.in_(chunk), PLAN.c.active.is_(True))
+            .where(PLAN_INVOICE.c.invoice_id.in_(chunk), PLAN.c.status.in_(LIVE_PLANS))
         ):
-            by_id[row.invoice_id].in_plan = True
+            live[link.invoice_id].append((link.id, str(link.status)))
         for row in conn.execute(
             select(INVOICE_LEVEL).where(INVOICE_LEVEL.c.invoice_id.in_(chunk))
         ):
@@ -260,6 +292,7 @@ def _add_invoice_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> Non
                     outbound=row.channel in OUTBOUND,
                 )
             )
+    _add_plan_facts(conn, on, by_id, live)
     for invoice_id, records in items.items():
         f = by_id[invoice_id]
         f.items = tuple(records)
@@ -269,3 +302,26 @@ def _add_invoice_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> Non
         outbound_actions = {r.action_id: r.acted_on for r in counted if r.outbound}
         f.reminders_sent = len(outbound_actions)
         f.last_action_on = max(outbound_actions.values(), default=None)
+
+
+def _add_plan_facts(conn: Connection, on: dt.date, by_id: dict[int, Facts],
+                    live: dict[int, list[tuple[int, str]]]) -> None:
+    """`in_plan`, `plan_broken` and the date `instalment_overdue` counts from."""
+    plan_ids = sorted({plan_id for plans in live.values() for plan_id, _ in plans})
+    late: dict[int, dt.date] = {}  # plan -> its earliest late instalment's due date
+    for chunk in _chunks(plan_ids):
+        for row in conn.execute(
+            select(INSTALMENT.c.plan_id, INSTALMENT.c.due_on).where(
+                INSTALMENT.c.plan_id.in_(chunk),
+                INSTALMENT.c.paid_minor < INSTALMENT.c.amount_minor,
+                INSTALMENT.c.due_on < on,
+            )
+        ):
+            if row.plan_id not in late or row.due_on < late[row.plan_id]:
+                late[row.plan_id] = row.due_on
+    for invoice_id, plans in live.items():
+        f = by_id[invoice_id]
+        statuses = {status for _, status in plans}
+        f.in_plan = PlanStatus.ACTIVE.value in statuses
+        f.plan_broken = not f.in_plan and PlanStatus.BROKEN.value in statuses
+        f.instalment_due_on = min((late[p] for p, _ in plans if p in late), default=None)

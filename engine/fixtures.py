@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from relance.engine.facts import (
@@ -21,6 +22,7 @@ from relance.engine.facts import (
     CREDITOR,
     DEBTOR,
     DEBTOR_TAG,
+    INSTALMENT,
     INVOICE,
     INVOICE_LEVEL,
     PLAN,
@@ -28,6 +30,7 @@ from relance.engine.facts import (
     PROMISE,
 )
 from relance.errors import UsageError
+from relance.store.models import PlanStatus
 from relance.store.money import to_minor
 
 
@@ -55,8 +58,9 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
     Keys: `creditor` (code, country), `debtors` (ref, segment, country, paused_until,
     tags, risk, ...), `invoices` (number, debtor, issue_date, due_date, amount, paid,
     currency, disputed, stage, attrs), `promises` (debtor, invoice, promised_on, status),
-    `plans` (debtor, invoices), `history` (invoice, policy, rule, channel, acted_on,
-    state, template): actions already taken."""
+    `plans` (debtor, invoices, currency, status or active, agreed_on, ended_on,
+    instalments: due_on, amount, paid), `history` (invoice, policy, rule, channel,
+    acted_on, state, template): actions already taken."""
     conn = session.connection()
     cred = dict(book.get("creditor", {}))
     code = str(cred.get("code", "ACME"))
@@ -118,17 +122,42 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
             "promised_on": _date(raw["promised_on"], where),
             "status": str(raw.get("status", "open")),
         })
-    for raw in book.get("plans", ()):
-        plan_id = conn.execute(
-            insert(PLAN).returning(PLAN.c.id),
-            {"creditor_id": creditor_id, "debtor_id": debtor_ids[str(raw["debtor"])],
-             "currency": str(raw.get("currency", "EUR")), "active": bool(raw.get("active", True))},
-        ).scalar_one()
-        for number in raw.get("invoices", ()):
-            conn.execute(insert(PLAN_INVOICE),
-                         {"plan_id": plan_id, "invoice_id": invoice_ids[str(number)]})
+    for n, raw in enumerate(book.get("plans", ()), start=1):
+        _write_plan(conn, creditor_id, debtor_ids, invoice_ids, raw, f"plan {n}")
     write_history(session, creditor_id, invoice_ids, book.get("history", ()))
     return invoice_ids
+
+
+def _write_plan(conn: Connection, creditor_id: int, debtor_ids: Mapping[str, int],
+                invoice_ids: Mapping[str, int], raw: Mapping[str, Any], where: str) -> None:
+    # `active: false` is the older spelling of a plan no longer in force.
+    status = str(raw.get("status", "active" if raw.get("active", True) else "cancelled"))
+    if status not in {s.value for s in PlanStatus}:
+        raise UsageError(f"{where}: status {status!r} is not one of "
+                         f"{', '.join(s.value for s in PlanStatus)}")
+    debtor = str(raw["debtor"])
+    if debtor not in debtor_ids:
+        raise UsageError(f"{where}: unknown debtor {debtor!r}")
+    currency = str(raw.get("currency", "EUR")).upper()
+    ended = raw.get("ended_on")
+    plan_id = conn.execute(
+        insert(PLAN).returning(PLAN.c.id),
+        {"creditor_id": creditor_id, "debtor_id": debtor_ids[debtor], "currency": currency,
+         "status": status, "agreed_on": _date(raw.get("agreed_on", "2000-01-01"), where),
+         "ended_on": _date(ended, where) if ended else None},
+    ).scalar_one()
+    for number in raw.get("invoices", ()):
+        if str(number) not in invoice_ids:
+            raise UsageError(f"{where}: unknown invoice {number!r}")
+        conn.execute(insert(PLAN_INVOICE),
+                     {"plan_id": plan_id, "invoice_id": invoice_ids[str(number)]})
+    for m, instalment in enumerate(raw.get("instalments", ()), start=1):
+        at = f"{where}, instalment {m}"
+        conn.execute(insert(INSTALMENT), {
+            "plan_id": plan_id, "due_on": _date(instalment["due_on"], at),
+            "amount_minor": _minor(instalment["amount"], currency, at),
+            "paid_minor": _minor(instalment.get("paid", "0"), currency, at),
+        })
 
 
 def write_history(session: Session, creditor_id: int, invoice_ids: Mapping[str, int],

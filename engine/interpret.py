@@ -52,6 +52,7 @@ DURATION_FIELDS: dict[str, tuple[str, int]] = {
     "due_in": ("due_date", -1),
     "age": ("issue_date", 1),
     "last_action": ("last_action_on", 1),
+    "instalment_overdue": ("instalment_since", 1),
 }
 
 

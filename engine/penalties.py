@@ -15,6 +15,11 @@ letter can print as they are.
 - The base is the amount incl. VAT still due on the invoice (a partly paid invoice
   accrues on its balance).
 - The recovery indemnity is 40 EUR per late invoice. Consumers owe neither.
+
+The same table carries both columns of the French legal interest rate (Code monétaire et
+financier L313-2), which a formal notice makes run on any sum of money (Code civil
+1344-1): one for creditors who are private persons not acting for professional needs,
+one for every other creditor. `legal_rate` picks the column by who the creditor is.
 """
 
 from __future__ import annotations
@@ -34,15 +39,29 @@ DAYS_PER_YEAR = Decimal(365)
 
 HalfYear = tuple[int, int]  # (year, 1 or 2)
 
+# The figures of a row, as named in the data file; `unverified` may list any of them.
+RATE_COLUMNS = ("ecb_refi", "legal_other", "legal_consumer")
+
 
 @dataclass(frozen=True)
 class HalfYearRates:
-    """The figures of one half-year, in percent."""
+    """The figures of one half-year, in percent, and which of them are still to verify."""
 
     period: HalfYear
     ecb_refi: Decimal
-    legal_other: Decimal
-    verified: bool
+    legal_other: Decimal  # legal interest rate, "tous les autres cas"
+    legal_consumer: Decimal  # legal interest rate, creditors who are private persons
+    legal_source: str  # the arrêté that set both legal rates
+    unverified: frozenset[str] = frozenset()
+
+    def note(self, column: str) -> str | None:
+        """The warning a figure carries while nobody has confirmed it from its source."""
+        if column not in self.unverified:
+            return None
+        what = {"ecb_refi": "rate",
+                "legal_other": "legal interest rate",
+                "legal_consumer": "legal interest rate (private-person creditors)"}[column]
+        return f"{what} of {format_half_year(self.period)} to verify"
 
 
 @dataclass(frozen=True)
@@ -53,12 +72,13 @@ class RateTable:
     margin_points: Decimal = Decimal(10)
     floor_multiplier: Decimal = Decimal(3)
 
-    def lookup(self, period: HalfYear) -> tuple[HalfYearRates, str | None]:
-        """The rates of `period`, or of the latest earlier one with a warning."""
+    def lookup(self, period: HalfYear,
+               column: str = "ecb_refi") -> tuple[HalfYearRates, str | None]:
+        """The rates of `period`, or of the latest earlier one with a warning; the warning
+        also tells when the figure of `column` is still to verify."""
         if period in self.rows:
             row = self.rows[period]
-            note = None if row.verified else f"rate of {format_half_year(period)} to verify"
-            return row, note
+            return row, row.note(column)
         earlier = [p for p in self.rows if p < period]
         if not earlier:
             raise ValueError(f"no legal rate known for {format_half_year(period)} or before")
@@ -122,8 +142,27 @@ def default_rate(table: RateTable, period: HalfYear) -> tuple[Decimal, str | Non
 
 def legal_floor(table: RateTable, period: HalfYear) -> Decimal:
     """3 x the legal interest rate ("autres cas"): the lowest lawful contractual rate."""
-    row, _ = table.lookup(period)
+    row, _ = table.lookup(period, "legal_other")
     return row.legal_other * table.floor_multiplier
+
+
+def legal_rate(table: RateTable, period: HalfYear, *,
+               private_creditor: bool = False) -> tuple[Decimal | None, str | None]:
+    """The legal interest rate of `period` a creditor may claim, and any warning.
+
+    The column follows the creditor, not the debtor (L313-2): the higher rate only for a
+    creditor who is a private person not acting for professional needs; a company claims
+    the "autres cas" rate from a consumer as from a business. A half-year missing from
+    the table gives no figure: unlike the penalties, nothing needs computing, and a
+    letter had better name the legal rate without a figure than quote a stale one.
+    """
+    if period not in table.rows:
+        return None, (f"no legal interest rate for {format_half_year(period)} in the table: "
+                      "add the row from the half-year's arrêté")
+    column = "legal_consumer" if private_creditor else "legal_other"
+    row = table.rows[period]
+    rate: Decimal = row.legal_consumer if private_creditor else row.legal_other
+    return rate, row.note(column)
 
 
 def interest_minor(base_minor: int, rate: Decimal, days: int) -> int:
@@ -209,11 +248,18 @@ def rate_table_from_data(data: Mapping[str, Any]) -> RateTable:
     rows: dict[HalfYear, HalfYearRates] = {}
     for entry in data.get("half_year", []):
         period = parse_half_year(str(entry["period"]))
+        unverified = frozenset(str(c) for c in entry.get("unverified", ()))
+        if unknown := sorted(unverified - set(RATE_COLUMNS)):
+            # A misspelt column would silently count its figure as confirmed.
+            raise ValueError(f"{format_half_year(period)}: unknown column in unverified: "
+                             f"{', '.join(unknown)} (known: {', '.join(RATE_COLUMNS)})")
         rows[period] = HalfYearRates(
             period=period,
             ecb_refi=Decimal(str(entry["ecb_refi"])),
             legal_other=Decimal(str(entry["legal_other"])),
-            verified=bool(entry.get("verified", False)),
+            legal_consumer=Decimal(str(entry["legal_consumer"])),
+            legal_source=str(entry["legal_source"]),
+            unverified=unverified,
         )
     return RateTable(
         rows=rows,

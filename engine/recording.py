@@ -22,7 +22,7 @@ from relance.dsl.ast import FieldRef
 from relance.dsl.fields import FieldType
 from relance.engine.durations import elapsed
 from relance.engine.interpret import DURATION_FIELDS, Probe, field_type
-from relance.engine.sqlcompile import RAW_COLUMNS, CompiledPolicy
+from relance.engine.sqlcompile import FLAG_FIELDS, RAW_COLUMNS, CompiledPolicy
 from relance.store.money import minor_units
 
 Row = Sequence[Any]
@@ -30,8 +30,9 @@ Recorder = Callable[[Row], dict[str, Any]]
 Columns = dict[str, int]  # column name -> position in the row
 
 # Where the compiled query puts the value behind a field: its raw columns, and the
-# extra value it labels for `last_action`.
-_ROW_COLUMNS = {**RAW_COLUMNS, "last_action": "last_action_on"}
+# extra values it labels for the durations counted from a sub-query's date.
+_ROW_COLUMNS = {**RAW_COLUMNS, "last_action": "last_action_on",
+                "instalment_overdue": "instalment_since"}
 
 
 _EXPONENTS: dict[str, int] = {}
@@ -130,7 +131,7 @@ class _Source:
             return f"({paused} is not None and {paused} >= {self.bind(today)})"
         if name == "disputed":
             return f"({self.column('dispute_reason')} is not None)"
-        if name in ("promised", "promise_broken", "in_plan"):
+        if name in FLAG_FIELDS:
             return f"B({self.column(f'flag_{name}')})"
         if name == "stage":
             return f"S({self.column('stage')})"

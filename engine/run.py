@@ -33,13 +33,14 @@ from sqlalchemy.orm import Session
 
 from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Rule, Send
 from relance.engine.bulk import bulk_insert, bulk_upsert, reserve_ids
-from relance.engine.content import ContentLine, content_hash
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
+from relance.engine.plans import check_plans
 from relance.engine.versioning import record_ruleset
 from relance.errors import RelanceError
 from relance.store import audit
+from relance.store.content import ContentLine, content_hash
 from relance.store.db import Store
 from relance.store.models import ActionState, Run, utcnow
 
@@ -334,6 +335,11 @@ def run_day(
         render = getattr(rules, "render", None)
         detail = render() if callable(render) else ""
         raise RulesHaveErrors(f"the rules have errors; nothing was run\n{detail}".rstrip())
+    if not dry_run:
+        # Committed before the run reads the book: its reader connection sees only what
+        # is committed, and `plan_broken` must hold from the day the plan breaks.
+        with store.write_transaction() as session:
+            check_plans(session, on, actor=actor)
     try:
         with store.sessions() as session, session.begin():
             lock_run_date(session, on)

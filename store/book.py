@@ -1,10 +1,16 @@
 """Changes to the book itself: money received and where it goes.
 
-`record_payment` is the one way a payment enters the store, whether an operator types
-it, `relance pay` records it or an import reads a bank statement: it allocates the
-amount to invoices (the ones named, or the debtor's oldest due first), updates their
-paid amount, balance and status, and appends the audit event, all in the caller's
-transaction.
+`record_payment` is the one way a payment (or a credit note) enters the store, whether
+an operator types it, `relance pay` records it or an import reads a bank statement: it
+allocates the amount to invoices (the ones named, or the debtor's oldest due first),
+updates their paid amount, balance and status, appends the audit event and settles the
+plans and the queue (`settle_case`), all in the caller's transaction. `reverse_payment`
+takes a payment back (a returned direct debit, a bounced cheque, an undo) and
+`allocate_payment` places what a payment left unallocated (suspense, or a credit on the
+debtor's account).
+
+One rule for more money than is owed, whatever the entry point: the payment is recorded
+whole, and what no invoice can take stays on the debtor's account as a credit.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.errors import NotFound, UsageError
 from relance.store import audit
+from relance.store.instalments import follow_plans
 from relance.store.models import (
     Creditor,
     Debtor,
@@ -25,8 +33,12 @@ from relance.store.models import (
     InvoiceStatus,
     Payment,
     PaymentAllocation,
+    PaymentKind,
 )
 from relance.store.money import Money, to_decimal
+from relance.store.settle import Settlement, settle_queue
+
+T = TypeVar("T", Invoice, Debtor)
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,64 @@ def apply_to_invoice(invoice: Invoice, minor: int) -> None:
         invoice.status = InvoiceStatus.OPEN
 
 
+def settle_case(session: Session, *, debtor_ids: Sequence[int] | set[int], today: dt.date,
+                actor: str, cause: str) -> Settlement:
+    """After any change to these debtors' cases: their plans' instalments, then their
+    queue, brought in line with the book (in the caller's transaction)."""
+    if not debtor_ids:
+        return Settlement()
+    follow_plans(session, debtor_ids=debtor_ids, today=today, actor=actor)
+    return settle_queue(session, debtor_ids=debtor_ids, today=today, actor=actor, cause=cause)
+
+
+def share_out(invoices: Sequence[Invoice], minor: int, currency: str) -> list[tuple[int, int]]:
+    """`minor` allocated to these invoices in the order given, each up to its balance;
+    what is left over is for the debtor's account."""
+    plan: list[tuple[int, int]] = []
+    left = minor
+    for invoice in invoices:
+        share = min(left, invoice.balance_minor)
+        if share > 0 and invoice.currency == currency:
+            plan.append((invoice.id, share))
+            left -= share
+    return plan
+
+
+def _checked(session: Session, allocations: Sequence[tuple[int, int]], *, creditor_id: int,
+             debtor_id: int | None, amount: Money) -> list[tuple[Invoice, int]]:
+    """Named allocations, refused (`UsageError` naming the invoice, nothing written)
+    unless each is positive, in the payment's currency, for this creditor (and debtor),
+    within the invoice's balance, and all within the payment."""
+    ids = [invoice_id for invoice_id, _ in allocations]
+    if len(set(ids)) != len(ids):
+        raise UsageError("an invoice appears twice in the payment's allocations")
+    invoices = _lock_invoices(session, ids)
+    planned: list[tuple[Invoice, int]] = []
+    for invoice_id, minor in allocations:
+        invoice = invoices.get(invoice_id)
+        if invoice is None or invoice.creditor_id != creditor_id:
+            raise NotFound(f"no invoice {invoice_id} for creditor {creditor_id}")
+        if debtor_id is not None and invoice.debtor_id != debtor_id:
+            raise UsageError(
+                f"invoice {invoice.number} belongs to another debtor than the payment's")
+        if invoice.currency != amount.currency:
+            raise UsageError(f"invoice {invoice.number} is in {invoice.currency}, "
+                             f"the payment in {amount.currency}")
+        if minor <= 0:
+            raise UsageError(f"the amount allocated to invoice {invoice.number} "
+                             "must be positive")
+        if minor > invoice.balance_minor:
+            raise UsageError(
+                f"invoice {invoice.number}: {_money(minor, amount.currency)} is more than "
+                f"its balance of {_money(invoice.balance_minor, invoice.currency)}")
+        planned.append((invoice, minor))
+    total = sum(minor for _, minor in planned)
+    if total > amount.minor:
+        raise UsageError(f"the allocations add up to {_money(total, amount.currency)}, more "
+                         f"than the payment of {amount}")
+    return planned
+
+
 def record_payment(
     session: Session,
     *,
@@ -92,6 +162,9 @@ def record_payment(
     actor: str,
     allocations: Sequence[tuple[int, int]] | None = None,
     source: str = "manual",
+    kind: PaymentKind = PaymentKind.PAYMENT,
+    bank_ref: str | None = None,
+    today: dt.date | None = None,
 ) -> Payment:
     """Record money received and allocate it; returns the flushed `Payment`.
 
@@ -113,49 +186,15 @@ def record_payment(
     planned: list[tuple[Invoice, int]] = []
     if allocations is None:
         if debtor_id is not None:
-            remaining = amount.minor
-            for invoice in _open_invoices_oldest_first(
-                session, creditor_id=creditor_id, debtor_id=debtor_id, currency=amount.currency
-            ):
-                if remaining <= 0:
-                    break
-                share = min(remaining, invoice.balance_minor)
-                planned.append((invoice, share))
-                remaining -= share
+            planned = _by_id(session, share_out(_open_invoices_oldest_first(
+                session, creditor_id=creditor_id, debtor_id=debtor_id,
+                currency=amount.currency), amount.minor, amount.currency))
     else:
-        ids = [invoice_id for invoice_id, _ in allocations]
-        if len(set(ids)) != len(ids):
-            raise UsageError("an invoice appears twice in the payment's allocations")
-        invoices = _lock_invoices(session, ids)
-        for invoice_id, minor in allocations:
-            found = invoices.get(invoice_id)
-            if found is None or found.creditor_id != creditor_id:
-                raise NotFound(f"no invoice {invoice_id} for creditor {creditor_id}")
-            invoice = found
-            if debtor_id is not None and invoice.debtor_id != debtor_id:
-                raise UsageError(
-                    f"invoice {invoice.number} belongs to another debtor than the payment's"
-                )
-            if invoice.currency != amount.currency:
-                raise UsageError(
-                    f"invoice {invoice.number} is in {invoice.currency}, "
-                    f"the payment in {amount.currency}"
-                )
-            if minor <= 0:
-                raise UsageError(f"the amount allocated to invoice {invoice.number} "
-                                 "must be positive")
-            if minor > invoice.balance_minor:
-                raise UsageError(
-                    f"invoice {invoice.number}: {_money(minor, amount.currency)} is more than "
-                    f"its balance of {_money(invoice.balance_minor, invoice.currency)}"
-                )
-            planned.append((invoice, minor))
-        total = sum(minor for _, minor in planned)
-        if total > amount.minor:
-            raise UsageError(
-                f"the allocations add up to {_money(total, amount.currency)}, more than the "
-                f"payment of {amount}"
-            )
+        planned = _checked(session, allocations, creditor_id=creditor_id,
+                           debtor_id=debtor_id, amount=amount)
+    if kind == PaymentKind.CREDIT_NOTE and sum(m for _, m in planned) != amount.minor:
+        raise UsageError(f"a credit note of {amount} must go to invoices whose balance "
+                         "takes it whole")
 
     if debtor_id is None and planned:
         debtors = {invoice.debtor_id for invoice, _ in planned}
@@ -170,6 +209,8 @@ def record_payment(
         amount_minor=amount.minor,
         reference=reference,
         source=source,
+        kind=kind,
+        bank_ref=bank_ref,
         recorded_by=actor,
     )
     session.add(payment)
@@ -183,7 +224,7 @@ def record_payment(
     audit.record(
         session,
         actor=actor,
-        kind="payment.recorded",
+        kind="credit_note.recorded" if kind == PaymentKind.CREDIT_NOTE else "payment.recorded",
         subject_type="payment",
         subject_id=payment.id,
         creditor_id=creditor_id,
@@ -200,23 +241,169 @@ def record_payment(
                 for a in done
             ],
             "unallocated_minor": amount.minor - allocated,
+            **({"bank_ref": bank_ref} if bank_ref else {}),
         },
     )
+    touched = {invoice.debtor_id for invoice, _ in planned}
+    settle_case(session, debtor_ids=touched, today=today or dt.date.today(), actor=actor,
+                cause=f"payment {payment.id}")
     return payment
+
+
+def unallocated_minor(payment: Payment) -> int:
+    """What of a payment no invoice has taken: a credit on the account, or suspense."""
+    if payment.reversed_on is not None:
+        return 0
+    return payment.amount_minor - sum(a.amount_minor for a in payment.allocations)
+
+
+def _lock_payment(session: Session, payment_id: int) -> Payment:
+    payment = session.scalars(
+        select(Payment).where(Payment.id == payment_id).with_for_update()).one_or_none()
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    return payment
+
+
+def reverse_payment(session: Session, payment_id: int, *, on: dt.date, reason: str,
+                    actor: str, today: dt.date | None = None,
+                    data: dict[str, object] | None = None,
+                    bank_ref: str | None = None) -> Payment:
+    """Take a payment back: its allocations are removed and its invoices reopened; the
+    payment stays, marked reversed, and the event lists what was undone."""
+    text = reason.strip()
+    if not text:
+        raise UsageError("a reversal needs a reason")
+    payment = _lock_payment(session, payment_id)
+    if payment.reversed_on is not None:
+        raise UsageError(f"payment {payment_id} was already reversed on "
+                         f"{payment.reversed_on.isoformat()} ({payment.reversal_reason})")
+    invoices = _lock_invoices(session, [a.invoice_id for a in payment.allocations])
+    undone = []
+    for allocation in list(payment.allocations):
+        invoice = invoices[allocation.invoice_id]
+        apply_to_invoice(invoice, -allocation.amount_minor)
+        undone.append({"invoice_id": invoice.id, "number": invoice.number,
+                       "amount_minor": allocation.amount_minor,
+                       "balance_after_minor": invoice.balance_minor})
+        payment.allocations.remove(allocation)
+    payment.reversed_on, payment.reversal_reason = on, text
+    payment.reversal_ref = bank_ref
+    session.flush()
+    audit.record(session, actor=actor, kind="payment.reversed", subject_type="payment",
+                 subject_id=payment.id, creditor_id=payment.creditor_id,
+                 debtor_id=payment.debtor_id,
+                 data={"amount_minor": payment.amount_minor, "currency": payment.currency,
+                       "reversed_on": on.isoformat(), "reason": text,
+                       "reference": payment.reference, "allocations": undone,
+                       **(data or {})})
+    settle_case(session, debtor_ids={i.debtor_id for i in invoices.values()},
+                today=today or dt.date.today(), actor=actor, cause=f"reversal of {payment.id}")
+    return payment
+
+
+def allocate_payment(session: Session, payment_id: int, *, actor: str,
+                     debtor_id: int | None = None,
+                     allocations: Sequence[tuple[int, int]] | None = None,
+                     today: dt.date | None = None) -> list[Allocation]:
+    """Place what a payment left unallocated: on the invoices named, or on the debtor's
+    (the payment's, or `debtor_id` for a payment in suspense) oldest due first."""
+    payment = _lock_payment(session, payment_id)
+    left = unallocated_minor(payment)
+    if left <= 0:
+        raise UsageError(f"payment {payment_id} has nothing left to allocate")
+    if debtor_id is not None and payment.debtor_id not in (None, debtor_id):
+        raise UsageError(f"payment {payment_id} belongs to another debtor")
+    debtor = debtor_id if debtor_id is not None else payment.debtor_id
+    if debtor is not None:
+        found = session.get(Debtor, debtor)
+        if found is None or found.creditor_id != payment.creditor_id:
+            raise NotFound(f"no debtor {debtor} for this payment's creditor")
+    if allocations is None:
+        if debtor is None:
+            raise UsageError("name the debtor or the invoices this payment is for")
+        planned = [(invoice, minor) for invoice, minor in _by_id(session, share_out(
+            _open_invoices_oldest_first(session, creditor_id=payment.creditor_id,
+                                        debtor_id=debtor, currency=payment.currency),
+            left, payment.currency))]
+    else:
+        planned = _checked(session, allocations, creditor_id=payment.creditor_id,
+                           debtor_id=debtor, amount=Money(payment.currency, left))
+    if not planned:
+        raise UsageError("no open invoice to allocate this payment to")
+    if payment.debtor_id is None:
+        payment.debtor_id = planned[0][0].debtor_id
+    done = []
+    for invoice, minor in planned:
+        apply_to_invoice(invoice, minor)
+        payment.allocations.append(PaymentAllocation(invoice_id=invoice.id, amount_minor=minor))
+        done.append(Allocation(invoice.id, invoice.number, minor, invoice.balance_minor))
+    session.flush()
+    audit.record(session, actor=actor, kind="payment.allocated", subject_type="payment",
+                 subject_id=payment.id, creditor_id=payment.creditor_id,
+                 debtor_id=payment.debtor_id,
+                 data={"allocations": [
+                     {"invoice_id": a.invoice_id, "number": a.number,
+                      "amount_minor": a.amount_minor,
+                      "balance_after_minor": a.balance_after_minor} for a in done],
+                     "unallocated_minor": unallocated_minor(payment)})
+    settle_case(session, debtor_ids={i.debtor_id for i, _ in planned},
+                today=today or dt.date.today(), actor=actor,
+                cause=f"allocation of payment {payment.id}")
+    return done
+
+
+def unallocate(session: Session, payment_id: int, invoice_ids: Sequence[int], *, actor: str,
+               today: dt.date | None = None) -> None:
+    """Take back allocations of a payment (an undo of `allocate_payment`): the amounts
+    return to the payment's unallocated part and the invoices reopen."""
+    payment = _lock_payment(session, payment_id)
+    invoices = _lock_invoices(session, invoice_ids)
+    undone = []
+    for allocation in [a for a in payment.allocations if a.invoice_id in invoices]:
+        invoice = invoices[allocation.invoice_id]
+        apply_to_invoice(invoice, -allocation.amount_minor)
+        undone.append({"invoice_id": invoice.id, "number": invoice.number,
+                       "amount_minor": allocation.amount_minor})
+        payment.allocations.remove(allocation)
+    session.flush()
+    audit.record(session, actor=actor, kind="payment.unallocated", subject_type="payment",
+                 subject_id=payment.id, creditor_id=payment.creditor_id,
+                 debtor_id=payment.debtor_id, data={"allocations": undone})
+    settle_case(session, debtor_ids={i.debtor_id for i in invoices.values()},
+                today=today or dt.date.today(), actor=actor,
+                cause=f"allocation of payment {payment.id} undone")
+
+
+def _by_id(session: Session, pairs: list[tuple[int, int]]) -> list[tuple[Invoice, int]]:
+    invoices = _lock_invoices(session, [invoice_id for invoice_id, _ in pairs])
+    return [(invoices[invoice_id], minor) for invoice_id, minor in pairs]
 
 
 def find_invoice(session: Session, number: str, *, creditor_code: str | None = None) -> Invoice:
     """The invoice with this number; ambiguous across creditors unless one is named."""
-    query = select(Invoice).where(Invoice.number == number)
+    return _one_of_a_creditor(session, Invoice, Invoice.number, number, creditor_code,
+                              what="invoice", key="invoice number")
+
+
+def find_debtor(session: Session, ref: str, *, creditor_code: str | None = None) -> Debtor:
+    """The debtor with this reference; ambiguous across creditors unless one is named."""
+    return _one_of_a_creditor(session, Debtor, Debtor.ref, ref, creditor_code,
+                              what="debtor", key="debtor reference")
+
+
+def _one_of_a_creditor(session: Session, model: type[T], column: Any, value: str,
+                       creditor_code: str | None, *, what: str, key: str) -> T:
+    # Numbers and references are unique per creditor only: two creditors may share one.
+    query = select(model).where(column == value)
     if creditor_code is not None:
-        query = query.join(Creditor, Creditor.id == Invoice.creditor_id).where(
-            Creditor.code == creditor_code
-        )
+        query = query.join(Creditor, Creditor.id == model.creditor_id).where(
+            Creditor.code == creditor_code)
     found = session.scalars(query.limit(2)).all()
     if not found:
         suffix = f" for creditor {creditor_code}" if creditor_code else ""
-        raise NotFound(f"no invoice {number}{suffix}")
+        raise NotFound(f"no {what} {value}{suffix}")
     if len(found) > 1:
-        raise UsageError(f"invoice number {number} exists for several creditors: "
+        raise UsageError(f"{key} {value} exists for several creditors: "
                          "name the creditor with --creditor")
     return found[0]

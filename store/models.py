@@ -151,6 +151,23 @@ class PromiseStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class PaymentKind(enum.StrEnum):
+    """What settled part of an invoice: money received, or a credit note cancelling it."""
+
+    PAYMENT = "payment"
+    CREDIT_NOTE = "credit_note"
+
+
+class PlanStatus(enum.StrEnum):
+    """A payment plan's life: in force until paid, broken by a missed instalment, or
+    cancelled by an operator (or an undo)."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
     # Stored as plain strings (no native PG enum) so that adding a state is a one-line
     # change and SQLite and PostgreSQL share the same migrations.
@@ -311,9 +328,16 @@ class Invoice(Base):
 
 
 class Payment(Base):
-    """Money received, allocated to one or more invoices."""
+    """Money received (or a credit note), allocated to one or more invoices.
+
+    What is not allocated stays on the debtor's account (a credit), or, with no debtor,
+    in suspense until an operator allocates it. A reversed payment (a returned direct
+    debit, a bounced cheque, an undo) keeps its row and its history; its allocations are
+    removed and the invoices reopened.
+    """
 
     __tablename__ = "payment"
+    __table_args__ = (UniqueConstraint("creditor_id", "bank_ref"),)
 
     id: Mapped[int] = _pk()
     creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
@@ -322,8 +346,16 @@ class Payment(Base):
     currency: Mapped[Currency]
     amount_minor: Mapped[MinorUnits]
     reference: Mapped[str] = mapped_column(String(200), default="")
-    source: Mapped[str] = mapped_column(String(20), default="manual")  # manual, csv, camt053
+    source: Mapped[str] = mapped_column(String(20), default="manual")  # manual, csv, camt053...
+    kind: Mapped[PaymentKind] = mapped_column(_enum(PaymentKind, "payment_kind"),
+                                              default=PaymentKind.PAYMENT)
+    # The bank's own identity of the entry: a statement imported twice records it once.
+    bank_ref: Mapped[str | None] = mapped_column(String(120))
     recorded_by: Mapped[str] = mapped_column(String(120), default="")
+    reversed_on: Mapped[dt.date | None] = mapped_column(Date)
+    reversal_reason: Mapped[str | None] = mapped_column(Text)
+    # The bank's reference of the return entry that reversed it, when a statement did.
+    reversal_ref: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
@@ -371,7 +403,11 @@ class PaymentPlan(Base):
     creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
     currency: Mapped[Currency]
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus, "plan_status"),
+                                               default=PlanStatus.ACTIVE)
+    agreed_on: Mapped[dt.date] = mapped_column(Date)
+    # The day the plan stopped being in force (completed, broken or cancelled).
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -385,6 +421,8 @@ class PaymentPlan(Base):
 
 class PaymentPlanInvoice(Base):
     __tablename__ = "payment_plan_invoice"
+    # Settling and the plan facts look plans up by invoice.
+    __table_args__ = (Index("ix_payment_plan_invoice_invoice", "invoice_id"),)
 
     plan_id: Mapped[int] = mapped_column(
         ForeignKey("payment_plan.id", ondelete="CASCADE"), primary_key=True
@@ -398,7 +436,8 @@ class Instalment(Base):
     __tablename__ = "instalment"
 
     id: Mapped[int] = _pk()
-    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"),
+                                         index=True)
     due_on: Mapped[dt.date] = mapped_column(Date)
     amount_minor: Mapped[MinorUnits]
     paid_minor: Mapped[MinorUnits] = mapped_column(default=0)
@@ -416,6 +455,8 @@ class Note(Base):
     author: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # An undone note stays in the history, marked.
+    retracted_at: Mapped[dt.datetime | None] = mapped_column()
 
 
 # --------------------------------------------------------------------------- rules and runs

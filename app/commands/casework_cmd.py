@@ -7,19 +7,29 @@ from typing import Annotated
 
 import typer
 
-from relance.context import AppContext
+from relance.commands.case_support import (
+    CreditorOption,
+    JsonOption,
+    QueueWatch,
+    UserOption,
+    debtor_label,
+    emit_or_say,
+    major,
+    money,
+    open_desk,
+    workspace_policy,
+)
 from relance.engine import casework
-from relance.engine.roles import Actor, load_policy
-from relance.store.book import find_invoice
-from relance.store.money import to_decimal
+from relance.engine.roles import Actor
+from relance.errors import UsageError
+from relance.store.book import find_invoice, unallocated_minor
+from relance.store.models import Debtor
 from relance.workspace import Workspace
 
 
 def acting_user(workspace: Workspace, name: str) -> Actor:
     """The user named by --user (or the OS user), checked against `[users]`."""
-    policy = load_policy(workspace.section("users"), workspace.section("approval"),
-                         label=workspace.config_label)
-    return policy.actor(name)
+    return workspace_policy(workspace).actor(name)
 
 
 def pay(
@@ -28,40 +38,55 @@ def pay(
     amount: Annotated[str, typer.Argument(help="Amount received: 1234.56, 1234,56, 1 234,56.")],
     on: Annotated[str | None, typer.Option("--date", help="Received on (default: today).")] = None,
     reference: Annotated[str, typer.Option(help="Bank or cheque reference.")] = "",
-    creditor: Annotated[
-        str | None, typer.Option(help="Creditor code, when several use the same number.")
-    ] = None,
+    creditor: CreditorOption = None,
+    user: UserOption = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Record a payment on one invoice (its balance and status follow)."""
-    context: AppContext = ctx.obj
+    """Record a payment on one invoice (its balance and status follow); more than it
+    owes is recorded whole, the surplus on the debtor's account."""
+    context = open_desk(ctx, user, json_output)
     actor = acting_user(context.workspace, context.user)
     received_on = casework.parse_day(on, what="--date") if on else dt.date.today()
     with context.store.write_transaction() as session:
         target = find_invoice(session, invoice, creditor_code=creditor)
-        money = casework.parse_money(amount, target.currency)
-        payment = casework.record_payment(
-            session, actor, creditor_id=target.creditor_id, debtor_id=target.debtor_id,
-            amount=money, received_on=received_on, reference=reference,
-            allocations=[(target.id, money.minor)])
+        money_in = casework.parse_money(amount, target.currency)
+        if money_in.minor <= 0:
+            # pay_invoices would call a zero amount "nothing left to pay" on the invoice.
+            raise UsageError(f"amount {amount!r}: a payment must be positive")
+        watch = QueueWatch(session, [target.debtor_id])
+        # The one rule for overpayments (the TUI's and the imports'): the invoice is
+        # paid up to its balance, the rest stays on the debtor's account.
+        payment = casework.pay_invoices(
+            session, actor, [target.id], amount=money_in, received_on=received_on,
+            reference=reference)
+        debtor = session.get(Debtor, target.debtor_id)
+        assert debtor is not None  # a foreign key
+        surplus = unallocated_minor(payment)
+        queue = watch.effect()
         result = {
             "payment_id": payment.id,
             "invoice": target.number,
-            "amount": str(money.amount),
-            "currency": money.currency,
+            "amount": major(money_in.minor, money_in.currency),
+            "currency": money_in.currency,
             "received_on": received_on.isoformat(),
             "reference": reference,
-            "balance": str(to_decimal(target.balance_minor, target.currency)),
+            "balance": major(target.balance_minor, target.currency),
             "status": target.status.value,
+            "surplus": major(surplus, money_in.currency),
+            "debtor": debtor.ref,
             "recorded_by": actor.name,
+            "queue": queue.as_dict(),
         }
-    if context.json_output:
-        context.emit_json(result)
-        return
-    context.console.print(
-        f"Recorded {result['amount']} {money.currency} on {target.number} "
-        f"({received_on.isoformat()}); balance now {result['balance']} {money.currency}"
-        f"{' — paid' if result['status'] == 'paid' else ''}."
-    )
+        lines = [
+            f"Recorded {money(money_in.minor, money_in.currency)} on {target.number} "
+            f"({received_on.isoformat()}), payment {payment.id}; balance now "
+            f"{money(target.balance_minor, target.currency)}"
+            f"{' — paid' if result['status'] == 'paid' else ''}.",
+            f"Surplus {money(surplus, money_in.currency)} on the account of "
+            f"{debtor_label(debtor)}." if surplus else "",
+            queue.sentence(),
+        ]
+    emit_or_say(context, result, lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from relance.context import AppContext
+from relance.context import AppContext, say
 from relance.store.importing import (
     ImportRefused,
     ImportReport,
@@ -21,33 +21,34 @@ from relance.store.importing.mapping import Mapping
 # Below this size an import takes under a second: no progress bar.
 PROGRESS_MIN_BYTES = 2_000_000
 
-import_app = typer.Typer(help="Load invoices (CSV, XLSX) and payments (CSV, camt.053).",
+import_app = typer.Typer(help="Load invoices (CSV, XLSX, FEC) and payments (CSV, camt.053, "
+                              "CFONB 120, MT940).",
                          no_args_is_help=True)
 
 
 def _print_report(context: AppContext, report: ImportReport) -> None:
+    # The file's name and the warnings quote what the file holds: printed as typed.
     console = context.console
-    console.print(
-        f"[bold]{report.file}[/]: {report.rows} rows — [green]{report.created} created[/], "
-        f"{report.updated} updated, {report.unchanged} unchanged"
-    )
-    console.print(
+    say(console, (report.file, "bold"), f": {report.rows} rows — ",
+        (f"{report.created} created", "green"),
+        f", {report.updated} updated, {report.unchanged} unchanged")
+    say(console,
         f"  debtors: {report.debtors_created} created, {report.debtors_updated} updated"
         + (f"; creditors created: {report.creditors_created}" if report.creditors_created
            else "")
-        + (f"; promises recorded: {report.promises}" if report.promises else "")
-    )
+        + (f"; promises recorded: {report.promises}" if report.promises else ""))
     for warning in report.warnings:
-        console.print(f"  [yellow]warning[/] {warning}", highlight=False)
+        say(console, "  ", ("warning", "yellow"), f" {warning}")
     hidden = report.warnings_total - len(report.warnings)
     if hidden > 0:
-        console.print(f"  [yellow]… and {hidden} more warnings (see --json)[/]")
+        say(console, (f"  … and {hidden} more warnings (see --json)", "yellow"))
 
 
 @import_app.command("invoices")
 def invoices(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A CSV or XLSX file in the canonical format.")],
+    file: Annotated[Path, typer.Argument(
+        help="A CSV or XLSX file in the canonical format, or a FEC (told by its header).")],
     mapping_file: Annotated[
         Path | None,
         typer.Option("--mapping", help="A TOML column mapping for an ERP export."),
@@ -87,13 +88,14 @@ def invoices(
 @import_app.command("payments")
 def payments(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A CSV file or a camt.053 statement (.xml).")],
+    file: Annotated[Path, typer.Argument(
+        help="A CSV file or a bank statement: camt.053, CFONB 120 or MT940 (told by content).")],
     mapping_file: Annotated[
         Path | None,
         typer.Option("--mapping", help="A TOML column mapping (CSV) or default creditor."),
     ] = None,
 ) -> None:
-    """Record payments received; lines already imported are skipped."""
+    """Record payments received and bank returns; entries already imported are skipped."""
     context: AppContext = ctx.obj
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
     try:
@@ -109,14 +111,19 @@ def payments(
         return
     console = context.console
     allocated = ", ".join(f"{amount} {currency}" for currency, amount in report.allocated.items())
-    console.print(f"[bold]{report.file}[/]: {report.lines} payments — [green]{report.recorded} "
-                  f"recorded[/], {report.already_imported} already imported, "
-                  f"{len(report.unmatched)} unmatched"
-                  + (f"; allocated {allocated}" if allocated else ""))
+    # Lines quote the statement (payers, references): printed as typed.
+    say(console, (report.file, "bold"), f" ({report.format}): ",
+        (f"{report.recorded} recorded", "green"),
+        f", {report.already_imported} already imported, {len(report.unmatched)} in suspense, "
+        f"{len(report.reversed)} returned" + (f"; allocated {allocated}" if allocated else ""))
     for line in report.unmatched:
-        console.print(f"  [yellow]unmatched[/] {line}", highlight=False)
+        say(console, "  ", ("suspense", "yellow"), f" {line}")
+    for line in report.reversed:
+        say(console, "  ", ("returned", "yellow"), f" {line}")
+    for line in report.unmatched_returns:
+        say(console, "  ", ("return not matched", "red"), f" {line}")
     if report.unmatched:
-        console.print("  Record them by hand: relance pay INVOICE AMOUNT")
+        say(console, "  Allocate them: relance allocate PAYMENT --debtor REF, or in the TUI")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from relance.commands.options import parse_day
-from relance.context import AppContext
+from relance.context import AppContext, add_row, say
 from relance.engine.aging import BUCKET_TITLES, GROUPINGS, AgedBalance, AgedLine, aged_balance
 from relance.errors import UsageError
 from relance.store.money import minor_units, to_decimal
@@ -93,11 +93,11 @@ def _table(report: AgedBalance) -> Table:
     table.add_column("inv.", justify="right")
 
     def add(line: AgedLine, style: str | None = None) -> None:
+        # Keys and labels are the book's (debtor names, references, segments): as typed.
         name = line.key if line.label == line.key else f"{line.key} {line.label}"
-        table.add_row(name, line.currency,
-                      *(format_amount(minor, line.currency) for minor in line.buckets),
-                      format_amount(line.total, line.currency), str(line.invoices),
-                      style=style)
+        add_row(table, name, line.currency,
+                *(format_amount(minor, line.currency) for minor in line.buckets),
+                format_amount(line.total, line.currency), str(line.invoices), style=style)
 
     for line in report.lines:
         add(line)
@@ -157,17 +157,17 @@ def aged(
         else:
             with output.open("w", encoding="utf-8", newline="") as handle:
                 write_csv(report, handle)
-            context.console.print(f"wrote {output}")
+            say(context.console, f"wrote {output}")
         return
     if output_format is Format.XLSX:
         target = output or Path(f"aged-balance-{day.isoformat()}.xlsx")
         write_xlsx(report, target)
-        context.console.print(f"wrote {target}")
+        say(context.console, f"wrote {target}")
         return
     console = context.console
     print_table(console, render_table(report))
     if report.dso:
-        console.print(dso_text(report))
+        say(console, dso_text(report))
 
 
 def register(app: typer.Typer) -> None:

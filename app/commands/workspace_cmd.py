@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from relance.context import AppContext
+from relance.context import AppContext, say
 from relance.starter import create_workspace
 
 
@@ -25,12 +25,12 @@ def init(
         )
         return
     console = context.console
-    console.print(f"Workspace ready in [bold]{directory.resolve()}[/]")
+    # The folder is the user's to name: printed as typed.
+    say(console, "Workspace ready in ", (str(directory.resolve()), "bold"))
     for path in written:
-        console.print(f"  wrote {path}")
-    console.print(
-        "Next: [bold]relance import invoices FILE[/], then [bold]relance run --dry-run[/]."
-    )
+        say(console, f"  wrote {path}")
+    say(console, "Next: ", ("relance import invoices FILE", "bold"), ", then ",
+        ("relance run --dry-run", "bold"), ".")
 
 
 def register(app: typer.Typer) -> None:

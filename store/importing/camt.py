@@ -1,15 +1,27 @@
-"""Reading credits from an ISO 20022 camt.053 bank statement, safely.
+"""Reading credits and returns from an ISO 20022 camt.053 bank statement, safely.
 
 The XML is parsed by defusedxml with DTDs forbidden: a document that declares entities
 (billion laughs) or points to external ones (XXE) is refused before anything expands.
-Only booked credit entries are read; each transaction detail becomes one payment line.
+Only booked entries (`Sts` BOOK, or none) are read; each transaction detail (`TxDtls`)
+becomes one `BankEntry`:
+
+- a `CRDT` entry is a CREDIT;
+- a `DBIT` entry is a RETURN when a detail carries return information (`RtrInf`, its
+  reason in `Rsn/Cd` or `Rsn/Prtry`) or the entry is a reversal (`RvslInd` true): money
+  given back to a payer after it was credited. Its `original_ref` is the detail's
+  `EndToEndId` (else `OrgnlEndToEndId`, else `InstrId`), which names the credit returned;
+- left out: other debits, and a `CRDT` entry with `RtrInf` or `RvslInd` true: a reversed
+  debit, i.e. one of our own payments coming back, not a customer paying.
+
+`bank_ref`: the bank's `AcctSvcrRef` (the detail's, else the entry's), else the detail's
+`EndToEndId`, else the entry's `NtryRef`, else `camt:{statement id}:{entry}`; a batched
+entry's details get a `/n` suffix. A return never takes the `EndToEndId`: it is the
+returned credit's, and would make the return look like the credit again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -19,25 +31,17 @@ from defusedxml.ElementTree import ParseError, parse
 
 from relance.errors import UsageError
 from relance.store.importing.rows import RowError
+from relance.store.importing.statement import (
+    MAX_BYTES,
+    MAX_REF,
+    BankEntry,
+    EntryKind,
+    candidates_of,
+    unique_refs,
+)
 
-MAX_BYTES = 50_000_000
-_TOKEN = re.compile(r"[^\s,;:/()]+")
-
-
-@dataclass(frozen=True)
-class BankCredit:
-    """One credit of a statement: who it is for and what its texts say."""
-
-    entry: int
-    account_iban: str | None
-    received_on: dt.date
-    amount: Decimal
-    currency: str
-    reference: str
-    # Structured creditor references and words of the unstructured remittance text,
-    # in the order given: candidates for an invoice number.
-    candidates: tuple[str, ...]
-    text: str
+__all__ = ["MAX_BYTES", "read_camt053"]
+_NOT_PROVIDED = "NOTPROVIDED"
 
 
 def _local(tag: str) -> str:
@@ -79,8 +83,38 @@ def _date(entry: Any) -> dt.date | None:
     return None
 
 
-def read_camt053(path: Path) -> tuple[list[BankCredit], list[RowError]]:
-    """The booked credits of a camt.053 file, and the entries that could not be read."""
+def _kind(entry: Any) -> EntryKind | None:
+    """What a booked entry is to receivables, or None when it is not read."""
+    indicator = _text(entry, "CdtDbtInd")
+    reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
+    returned = bool(_descendants(entry, "RtrInf"))
+    if indicator == "CRDT":
+        return None if reversal or returned else EntryKind.CREDIT
+    if indicator == "DBIT" and (reversal or returned):
+        return EntryKind.RETURN
+    return None
+
+
+def _provided(*values: str | None) -> str | None:
+    return next((value for value in values if value and value != _NOT_PROVIDED), None)
+
+
+def _return_reason(detail: Any) -> str | None:
+    for info in _descendants(detail, "RtrInf"):
+        reason = _text(info, "Rsn", "Cd") or _text(info, "Rsn", "Prtry")
+        if reason:
+            return reason
+    return None
+
+
+def _original_ref(detail: Any) -> str | None:
+    texts = [str(e.text).strip() for name in ("OrgnlEndToEndId", "InstrId")
+             for e in _descendants(detail, name) if e.text]
+    return _provided(_text(detail, "Refs", "EndToEndId"), *texts)
+
+
+def read_camt053(path: Path) -> tuple[list[BankEntry], list[RowError]]:
+    """The booked credits and returns of a camt.053 file, and the entries not read."""
     label = path.name
     if path.stat().st_size > MAX_BYTES:
         raise UsageError(f"{label}: larger than {MAX_BYTES // 1_000_000} MB; split the "
@@ -92,13 +126,13 @@ def read_camt053(path: Path) -> tuple[list[BankCredit], list[RowError]]:
         raise UsageError(f"{label}: refused: the XML declares a DTD or entities "
                          f"({exc.__class__.__name__}); a bank statement never needs them") \
             from exc
-    except ParseError as exc:
+    except (ParseError, LookupError) as exc:  # LookupError: an unknown declared encoding
         raise UsageError(f"{label}: not well-formed XML ({exc})") from exc
     root = tree.getroot()
     statements = _descendants(root, "Stmt")
     if _local(root.tag) != "Document" or not statements:
         raise UsageError(f"{label}: not a camt.053 statement (no Document/BkToCstmrStmt/Stmt)")
-    credits: list[BankCredit] = []
+    entries: list[BankEntry] = []
     errors: list[RowError] = []
     number = 0
     for statement in statements:
@@ -106,13 +140,14 @@ def read_camt053(path: Path) -> tuple[list[BankCredit], list[RowError]]:
         statement_id = _text(statement, "Id") or "statement"
         for entry in _children(statement, "Ntry"):
             number += 1
-            if _text(entry, "CdtDbtInd") != "CRDT":
+            kind = _kind(entry)
+            if kind is None:
                 continue
             status = _text(entry, "Sts", "Cd") or _text(entry, "Sts")
             if status not in (None, "BOOK"):
                 continue
-            received_on = _date(entry)
-            if received_on is None:
+            booked_on = _date(entry)
+            if booked_on is None:
                 errors.append(RowError(number, "BookgDt", "has no booking date", "entry"))
                 continue
             details = _descendants(entry, "TxDtls") or [entry]
@@ -136,10 +171,11 @@ def read_camt053(path: Path) -> tuple[list[BankCredit], list[RowError]]:
                     errors.append(RowError(number, "Amt", "needs a positive amount and a "
                                            "currency (Ccy)", "entry"))
                     continue
-                reference = next((value for value in (
-                    _text(detail, "Refs", "AcctSvcrRef"), _text(detail, "Refs", "EndToEndId"),
-                    _text(entry, "AcctSvcrRef"), _text(entry, "NtryRef"))
-                    if value and value != "NOTPROVIDED"), None)
+                returned = kind is EntryKind.RETURN
+                end_to_end = None if returned else _text(detail, "Refs", "EndToEndId")
+                reference = _provided(
+                    _text(detail, "Refs", "AcctSvcrRef"), _text(entry, "AcctSvcrRef"),
+                    end_to_end, _text(entry, "NtryRef"))
                 if reference is None:
                     reference = f"camt:{statement_id}:{number}"
                 if len(details) > 1 and not reference.endswith(f"/{index}"):
@@ -147,13 +183,15 @@ def read_camt053(path: Path) -> tuple[list[BankCredit], list[RowError]]:
                 # The creditor's reference, and the referred documents' numbers.
                 structured = [str(e.text).strip() for e in _descendants(detail, "Ref")
                               if e.text]
-                structured += [str(number.text).strip()
+                structured += [str(nb.text).strip()
                                for document in _descendants(detail, "RfrdDocInf")
-                               for number in _children(document, "Nb") if number.text]
+                               for nb in _children(document, "Nb") if nb.text]
                 unstructured = " ".join(str(e.text).strip()
                                         for e in _descendants(detail, "Ustrd") if e.text)
-                candidates = tuple(dict.fromkeys(
-                    [*structured, *_TOKEN.findall(unstructured)]))
-                credits.append(BankCredit(number, iban, received_on, amount, currency,
-                                          reference[:200], candidates, unstructured))
-    return credits, errors
+                entries.append(BankEntry(
+                    number=number, kind=kind, account_iban=iban, booked_on=booked_on,
+                    amount=amount, currency=currency, bank_ref=reference[:MAX_REF],
+                    candidates=candidates_of(structured, unstructured), text=unstructured,
+                    original_ref=_original_ref(detail) if returned else None,
+                    return_reason=_return_reason(detail) if returned else None))
+    return unique_refs(entries), errors

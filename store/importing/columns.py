@@ -28,6 +28,10 @@ DEBTOR_COLUMNS = (
 
 CUSTOM_PREFIX = "attr."
 
+MULTILINE_COLUMNS = frozenset({"address", "disputed"})
+"""Free text that may run over several lines (an address, a dispute's reason), as custom
+columns may; every other column is one line, and a line break in it is refused."""
+
 NOT_DISPUTED = frozenset({"", "no", "0", "false", "non"})
 YES = frozenset({"yes", "oui", "1", "true", "vrai", "y", "o"})
 NO = frozenset({"no", "non", "0", "false", "faux", "n", ""})

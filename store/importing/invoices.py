@@ -18,8 +18,10 @@ from sqlalchemy import Connection
 
 from relance.errors import UsageError
 from relance.store import audit
+from relance.store.book import settle_case
 from relance.store.db import Store
 from relance.store.importing.debtors import DebtorMerger
+from relance.store.importing.fec import is_fec, open_fec
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.reading import Source, open_source
 from relance.store.importing.rows import (
@@ -98,9 +100,11 @@ def import_invoices(
     today: dt.date | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import an invoice file (CSV or XLSX); raises ImportRefused if any row is faulty."""
+    """Import an invoice file (CSV, XLSX or FEC); raises ImportRefused if any row is
+    faulty."""
     mapping = mapping or Mapping()
-    source = open_source(path, mapping)
+    # A FEC is known by its header, not its suffix: accounting software names it .txt.
+    source = open_fec(path, mapping) if is_fec(path) else open_source(path, mapping)
     return import_source(store, source, mapping=mapping, actor=actor, today=today,
                          progress=progress)
 
@@ -117,9 +121,11 @@ def import_source(
     """Import an already opened source (see `import_invoices`)."""
     options = Options(mapping.decimal_mark, mapping.date_format, mapping.default_creditor)
     layout, errors = make_layout(source.header, options)
+    errors = [*source.errors, *errors]
     if errors:
-        raise ImportRefused(source.label, errors)
-    report = ImportReport(file=source.label)
+        raise ImportRefused(source.label, errors[:MAX_ERRORS], more=len(errors) > MAX_ERRORS)
+    report = ImportReport(file=source.label, warnings=source.warnings[:MAX_WARNINGS],
+                          warnings_total=len(source.warnings))
     merger = DebtorMerger()
     first_rows: dict[str, dict[str, int]] = {}
     more_errors = False
@@ -169,6 +175,11 @@ def import_source(
             data={key: value for key, value in report.as_dict().items()
                   if key != "warnings"},
         )
+        # Invoices paid, disputed or promised in the ERP, debtors paused there: the
+        # queue follows in this transaction, as for a change made in relance.
+        settle_case(session, debtor_ids=writer.touched_debtors,
+                    today=today or dt.date.today(), actor=actor,
+                    cause=f"import of {source.label}")
     if progress is not None:
         progress(source.done, source.total)
     return report

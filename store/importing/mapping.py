@@ -11,6 +11,11 @@ sheet = "Factures"             # XLSX only; default the first sheet
 [columns]                      # the file's header -> the canonical column
 "N° facture" = "invoice_number"
 "Code client" = "debtor_ref"
+
+[fec]                          # FEC files only (see `fec.py`)
+accounts = ["411"]             # customer account prefixes
+payment_terms_days = 30        # a FEC has no due date: issue date + this
+journals = ["VT", "AN"]        # whose debits are invoices; default every journal
 ```
 """
 
@@ -23,10 +28,21 @@ from pathlib import Path
 from typing import Any
 
 from relance.errors import UsageError
+from relance.store.importing.cells import control_problem, creditor_code_problem
 from relance.store.importing.columns import CANONICAL_COLUMNS, OPTIONAL_COLUMNS
 
 _KEYS = {"decimal_mark", "date_format", "default_creditor", "delimiter", "encoding", "sheet",
-         "columns"}
+         "columns", "fec"}
+_FEC_KEYS = {"accounts", "payment_terms_days", "journals"}
+
+
+@dataclass(frozen=True)
+class FecOptions:
+    """How to read a FEC's customer accounts (the `[fec]` table)."""
+
+    accounts: tuple[str, ...] = ("411",)
+    payment_terms_days: int = 30
+    journals: tuple[str, ...] = ()  # empty: a debit in any journal is an invoice
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,7 @@ class Mapping:
     delimiter: str | None = None
     encoding: str = "utf-8-sig"
     sheet: str | None = None
+    fec: FecOptions = field(default_factory=FecOptions)
 
     def rename(self, header: str) -> str:
         """The canonical name of a header cell (unmapped names are kept, trimmed)."""
@@ -56,6 +73,73 @@ def _text(label: str, data: dict[str, Any], key: str) -> str | None:
     return value
 
 
+def _codes(label: str, fec: dict[str, Any], key: str, example: str) -> tuple[str, ...] | None:
+    value = fec.get(key)
+    if value is None:
+        return None
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(item, str) and item.strip() for item in value)):
+        raise UsageError(f"{label}: fec.{key} must be a non-empty list of texts such as "
+                         f"{example}")
+    return tuple(item.strip() for item in value)
+
+
+def _fec_options(label: str, data: dict[str, Any]) -> FecOptions:
+    fec = data.get("fec", {})
+    if not isinstance(fec, dict):
+        raise UsageError(f"{label}: [fec] must be a table")
+    unknown = sorted(set(fec) - _FEC_KEYS)
+    if unknown:
+        raise UsageError(f"{label}: unknown key fec.{unknown[0]} "
+                         f"(known: {', '.join(sorted(_FEC_KEYS))})")
+    defaults = FecOptions()
+    days = fec.get("payment_terms_days", defaults.payment_terms_days)
+    # TOML booleans are ints to Python: `true` must not read as one day.
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
+        raise UsageError(f"{label}: fec.payment_terms_days must be a whole number of days "
+                         "from 0 to 3650")
+    return FecOptions(
+        accounts=_codes(label, fec, "accounts", '["411"]') or defaults.accounts,
+        payment_terms_days=days,
+        journals=_codes(label, fec, "journals", '["VT"]') or defaults.journals,
+    )
+
+
+def _key_path(prefix: str, key: str) -> str:
+    # Header texts (the keys of [columns]) are quoted as the other messages quote them;
+    # a key that is not a plain name is quoted wherever it is.
+    if not prefix:
+        return key if key.isidentifier() else repr(key)
+    return f"{prefix}.{key if prefix != 'columns' and key.isidentifier() else repr(key)}"
+
+
+def _refuse_controls(label: str, table: dict[str, Any], prefix: str = "") -> None:
+    """Refuse a control character or a line break in any key or text of the file: each
+    one names a column, a sheet, a creditor or a format, all single lines."""
+    for key, value in table.items():
+        where = _key_path(prefix, key)
+        problem = control_problem(key)
+        if problem is not None:
+            raise UsageError(f"{label}: {where} {problem}")
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for position, item in items:
+            place = where if position is None else f"{where}[{position}]"
+            if isinstance(item, dict):
+                _refuse_controls(label, item, place)
+            elif isinstance(item, str):
+                problem = control_problem(item)
+                if problem is not None:
+                    raise UsageError(f"{label}: {place} {problem}")
+
+
+def _creditor(label: str, data: dict[str, Any]) -> str | None:
+    code = _text(label, data, "default_creditor")
+    problem = None if code is None else creditor_code_problem(code)
+    if problem is not None:
+        raise UsageError(f"{label}: default_creditor: {problem}")
+    return code
+
+
 def load_mapping(path: Path) -> Mapping:
     """Read and check a mapping file; every mistake is named with the file."""
     label = str(path)
@@ -65,6 +149,7 @@ def load_mapping(path: Path) -> Mapping:
         raise UsageError(f"{label}: cannot read the mapping file ({exc.strerror})") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{label}: not a valid TOML file ({exc})") from exc
+    _refuse_controls(label, data)
     unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise UsageError(f"{label}: unknown key {unknown[0]!r} "
@@ -100,8 +185,9 @@ def load_mapping(path: Path) -> Mapping:
         columns=columns,
         decimal_mark=decimal_mark,
         date_format=date_format,
-        default_creditor=_text(label, data, "default_creditor"),
+        default_creditor=_creditor(label, data),
         delimiter=delimiter,
         encoding="utf-8-sig" if encoding.lower().replace("_", "-") == "utf-8" else encoding,
         sheet=_text(label, data, "sheet"),
+        fec=_fec_options(label, data),
     )

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,12 +19,23 @@ from typing import Any, BinaryIO
 
 from relance.errors import UsageError
 from relance.store.importing.mapping import Mapping
+from relance.store.importing.rows import RowError
 
 CSV_DELIMITERS = (",", ";", "\t")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
+# An XLSX is a zip archive, and a few kilobytes of it can expand to gigabytes (a "zip
+# bomb"). Its directory is checked before openpyxl reads anything. Python's zipfile, which
+# openpyxl reads with, never yields more than the size the directory declares for a part
+# (and fails its CRC if the data holds more), so the declared sizes bound the work.
+XLSX_MAX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of all the parts, expanded
+XLSX_MAX_RATIO = 100  # a sheet's XML deflates 5 to 20 times; a bomb, hundreds of times
+XLSX_RATIO_FLOOR = 1024 * 1024  # a part smaller than this cannot hurt, however packed
+XLSX_MAX_ENTRIES = 10_000  # a workbook of many sheets and images holds a few hundred
+_MB = 1024 * 1024
 
-class _CountingReader(io.RawIOBase):
+
+class CountingReader(io.RawIOBase):
     """Counts and hashes the bytes read, for the progress bar and the audit trail."""
 
     def __init__(self, raw: BinaryIO) -> None:
@@ -55,8 +67,12 @@ class Source:
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]
     total: int | None  # in units of `done`: bytes for CSV, rows for XLSX
-    _counter: _CountingReader | None = field(default=None, repr=False)
+    _counter: CountingReader | None = field(default=None, repr=False)
     _rows_read: int = 0
+    # A file read whole before its rows are made (a FEC) reports here what it found:
+    # errors refuse it before any row is written, warnings go to the report.
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -81,7 +97,7 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
         raw = path.open("rb")
     except OSError as exc:
         raise UsageError(f"{label}: cannot read ({exc.strerror})") from exc
-    counter = _CountingReader(raw)
+    counter = CountingReader(raw)
     text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=mapping.encoding,
                             newline="")
     try:
@@ -134,13 +150,39 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+def check_xlsx_archive(path: Path) -> None:
+    """Refuse a workbook whose parts would expand too much, from the archive's directory
+    alone; a file that is no zip archive is left for openpyxl to name."""
+    label = path.name
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return
+    if len(parts) > XLSX_MAX_ENTRIES:
+        raise UsageError(f"{label}: refused: the workbook has {len(parts)} parts, more than "
+                         f"the {XLSX_MAX_ENTRIES} an import reads")
+    total = sum(part.file_size for part in parts)
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise UsageError(f"{label}: refused: the workbook expands to {round(total / _MB)} MB, "
+                         f"more than the {XLSX_MAX_UNCOMPRESSED // _MB} MB an import reads "
+                         "(save it as CSV, or split it)")
+    for part in parts:
+        if part.file_size < XLSX_RATIO_FLOOR:
+            continue
+        ratio = part.file_size / max(part.compress_size, 1)
+        if ratio > XLSX_MAX_RATIO:
+            raise UsageError(f"{label}: refused: its part {part.filename} expands "
+                             f"{round(ratio)} times, more than the {XLSX_MAX_RATIO} times of "
+                             "a real workbook (a zip bomb?)")
+
+
 def open_xlsx(path: Path, mapping: Mapping) -> Source:
     """Open the first sheet (or the mapping's `sheet`) of a workbook, read-only."""
-    import zipfile
-
     from openpyxl import load_workbook
 
     label = path.name
+    check_xlsx_archive(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:

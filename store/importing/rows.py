@@ -12,12 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from relance.store.importing.cells import CellCheck, control_problem, creditor_code_problem
 from relance.store.importing.columns import (
     CANONICAL_COLUMNS,
     CREDIT_NOTE,
     CUSTOM_PREFIX,
     DEBTOR_COLUMNS,
     INVOICE,
+    MULTILINE_COLUMNS,
     NO,
     NOT_DISPUTED,
     OPTIONAL_COLUMNS,
@@ -29,9 +31,10 @@ from relance.store.importing.numbers import AmountError, parse_amount
 from relance.store.money import minor_units, normalise_currency, to_minor
 
 # The widths of the columns the values go to: PostgreSQL enforces them, SQLite would not,
-# and a file must be refused the same way on both.
+# and a file must be refused the same way on both. (A creditor code has its own rule,
+# `creditor_code_problem`, which bounds it too.)
 MAX_LENGTH = {
-    "creditor": 40, "debtor_ref": 80, "debtor_name": 300, "segment": 60, "email": 300,
+    "debtor_ref": 80, "debtor_name": 300, "segment": 60, "email": 300,
     "phone": 40, "language": 8, "payment_method": 40, "sales_rep": 120,
     "invoice_number": 80,
 }
@@ -69,6 +72,7 @@ class Layout:  # not slotted: it caches derived tuples
     index: dict[str, int]
     custom: tuple[tuple[str, int], ...]  # (attrs key, position)
     width: int
+    cells: CellCheck  # the text checks of every column read, by position
 
     def has(self, column: str) -> bool:
         return column in self.index
@@ -89,8 +93,14 @@ def make_layout(header: list[str], options: Options) -> tuple[Layout, list[RowEr
     custom: list[tuple[str, int]] = []
     known = set(CANONICAL_COLUMNS) | set(OPTIONAL_COLUMNS)
     seen: set[str] = set()
+    checked: list[tuple[int, str, bool]] = []
     for position, name in enumerate(header):
         if not name:
+            continue
+        problem = control_problem(name)
+        if problem is not None:
+            # Named by its place: the name itself is what cannot be printed.
+            errors.append(RowError(1, str(position + 1), f"the column's name {problem}"))
             continue
         if name in seen:
             errors.append(RowError(1, name, "the column appears twice in the header"))
@@ -98,13 +108,15 @@ def make_layout(header: list[str], options: Options) -> tuple[Layout, list[RowEr
         seen.add(name)
         if name in known:
             index[name] = position
+            checked.append((position, name, name in MULTILINE_COLUMNS))
         else:
             key = name.removeprefix(CUSTOM_PREFIX)
             custom.append((key, position))
+            checked.append((position, name, True))  # free text of the ERP's own
     for name in REQUIRED_COLUMNS:
         if name not in index and not (name == "creditor" and options.default_creditor):
             errors.append(RowError(1, name, "this column is missing from the header"))
-    return Layout(index, tuple(custom), len(header)), errors
+    return Layout(index, tuple(custom), len(header), CellCheck(tuple(checked))), errors
 
 
 @dataclass(slots=True)
@@ -145,9 +157,17 @@ class _RowReader:
         self.layout = layout
         self.options = options
         self.errors: list[RowError] = []
+        # Columns whose text was refused: what the value's own check would add about
+        # them (`'2026\x00' is not a date`) says nothing more.
+        self.refused: set[str] = set()
 
     def fail(self, column: str, message: str) -> None:
+        if column not in self.refused:
+            self.errors.append(RowError(self.number, column, message))
+
+    def refuse(self, column: str, message: str) -> None:
         self.errors.append(RowError(self.number, column, message))
+        self.refused.add(column)
 
     def text(self, column: str) -> str:
         position = self.layout.index.get(column)
@@ -274,10 +294,17 @@ def read_row(number: int, cells: list[str], layout: Layout, options: Options,
     if len(cells) > layout.width and any(cell.strip() for cell in cells[layout.width:]):
         reader.errors.append(RowError(number, None, f"has {len(cells)} cells but the header "
                                                     f"has {layout.width} columns"))
-    creditor = (reader.optional("creditor") if layout.has("creditor") else "") \
+    # Before any value is read: a NUL must be refused here, not by the database.
+    for column, problem in layout.cells.problems(cells):
+        reader.refuse(column, problem)
+    creditor = (reader.text("creditor") if layout.has("creditor") else "") \
         or (options.default_creditor or "")
     if not creditor:
         reader.fail("creditor", "is empty (or set default_creditor in the mapping file)")
+    else:
+        code_problem = creditor_code_problem(creditor)
+        if code_problem is not None:
+            reader.fail("creditor", code_problem)
     debtor_ref = reader.required("debtor_ref")
     number_text = reader.required("invoice_number")
     issue_raw, due_raw = reader.required("issue_date"), reader.required("due_date")

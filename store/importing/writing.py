@@ -16,6 +16,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
+from relance.errors import UsageError
+from relance.store.importing.cells import creditor_code_problem
 from relance.store.importing.debtors import DebtorDraft, DebtorMerger
 from relance.store.importing.rows import InvoiceRow, Layout, RowError
 from relance.store.models import (
@@ -154,6 +156,8 @@ class BookWriter:
         self.debtor_stored: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.new_debtors: set[tuple[str, str]] = set()
         self.updated_debtors: set[int] = set()
+        # Debtors whose invoices changed: their queue is settled before the import commits.
+        self.touched_debtors: set[int] = set()
         # Creditors without a single invoice when the import began: a fresh load, so
         # nothing needs looking up (the file's numbers are already known to be unique).
         self.fresh_creditors: set[int] = set()
@@ -168,6 +172,11 @@ class BookWriter:
         found = self.conn.execute(
             select(creditor_t.c.id).where(creditor_t.c.code == code)).scalar()
         if found is None:
+            # The readers refuse a bad code with its row; this keeps one out of folder
+            # names and headers whoever calls the writer.
+            problem = creditor_code_problem(code)
+            if problem is not None:
+                raise UsageError(f"creditor {problem}")
             self.conn.execute(insert(creditor_t).values(code=code, name=code))
             found = self.conn.execute(
                 select(creditor_t.c.id).where(creditor_t.c.code == code)).scalar_one()
@@ -379,6 +388,7 @@ class BookWriter:
             if any(values[name] != old.values[name] for name in _COMPARED):
                 updates.append({"b_id": old.id, "updated_at": now, **values})
                 changed.add((creditor_id, row.number))
+                self.touched_debtors.add(values["debtor_id"])
         if inserts:
             insert_rows(self.conn, invoice_t, inserts)
         if updates:
@@ -386,6 +396,8 @@ class BookWriter:
                               updates)
         if promised:
             changed |= self._write_promises(promised) - created
+            self.touched_debtors.update(self.debtor_ids[(row.creditor, row.debtor_ref)]
+                                        for row in promised)
         self.counts.created += len(inserts)
         self.counts.updated += len(changed)
         self.counts.unchanged += len(rows) - len(inserts) - len(changed)
@@ -442,5 +454,7 @@ class BookWriter:
 
     def finish(self, merger: DebtorMerger) -> list[RowError]:
         """Apply the debtors' final values; returns problems only the whole file shows."""
-        return self._finish_debtors(merger)
+        errors = self._finish_debtors(merger)
+        self.touched_debtors |= self.updated_debtors
+        return errors
 

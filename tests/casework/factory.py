@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from relance.engine.content import ContentLine, content_hash
+from relance.store.content import ContentLine, content_hash
 from relance.store.models import (
     Action,
     ActionItem,
@@ -137,3 +137,61 @@ def build_book(session: Session) -> Book:
         session, run, lille, [inv["FA-4"]], Channel.ESCALATE, rule="escalate amicable",
         template=None, target_stage=Stage.AMICABLE).id
     return book
+
+
+def build_crowded_book(session: Session) -> Book:
+    """`build_book`, plus a debtor (F-0004) whose invoice FA-6 is in every kind of
+    waiting action at once: a letter grouped with FA-7, an e-mail, a call task on the
+    call list and a proposed escalation. Paying FA-6 must cancel the last three and
+    leave the letter for FA-7 alone."""
+    book = build_book(session)
+    creditor = session.get(Creditor, book.creditor_id)
+    assert creditor is not None
+    marseille = add_debtor(session, creditor, "F-0004", "Salon Marseille Prado")
+    book.debtors[marseille.ref] = marseille.id
+    fa6 = add_invoice(session, marseille, "FA-6", 150_000, dt.date(2026, 8, 1))
+    fa7 = add_invoice(session, marseille, "FA-7", 80_000, dt.date(2026, 10, 15))
+    book.invoices |= {"FA-6": fa6.id, "FA-7": fa7.id}
+    run = session.get(Run, book.run_id)
+    assert run is not None
+    # One policy per action: a policy acts once per invoice and day (ActionItem's key).
+    book.actions["crowded_letter"] = add_action(
+        session, run, marseille, [fa6, fa7], Channel.LETTER, policy="franchise").id
+    book.actions["crowded_email"] = add_action(
+        session, run, marseille, [fa6], Channel.EMAIL, rule="email relance_1",
+        policy="mail", template="relance_1").id
+    book.actions["crowded_call"] = add_action(
+        session, run, marseille, [fa6], Channel.CALL, state=ActionState.APPROVED,
+        rule="call", policy="phone", template=None, priority="high").id
+    book.actions["crowded_escalate"] = add_action(
+        session, run, marseille, [fa6], Channel.ESCALATE, rule="escalate amicable",
+        policy="recovery", template=None, target_stage=Stage.AMICABLE).id
+    return book
+
+
+def add_tui_debtor_in_every_channel(session: Session, book: Book) -> None:
+    """For the desk's tests, on a book from `build_book`: a debtor (F-0009) whose one
+    invoice FA-9 (3 000.00 EUR) waits in a proposed letter, a proposed e-mail, an
+    approved call task (normal priority, after Nantes' call) and a proposed escalation
+    (after Lille's). Recorded in `book` as "tui_letter", "tui_email", "tui_call" and
+    "tui_escalate"."""
+    creditor = session.get(Creditor, book.creditor_id)
+    run = session.get(Run, book.run_id)
+    assert creditor is not None and run is not None
+    rennes = add_debtor(session, creditor, "F-0009", "Spa Rennes Liberté",
+                        phone="+33299000009")
+    book.debtors[rennes.ref] = rennes.id
+    fa9 = add_invoice(session, rennes, "FA-9", 300_000, dt.date(2026, 8, 15))
+    book.invoices["FA-9"] = fa9.id
+    # One policy per action: a policy acts once per invoice and day.
+    book.actions["tui_letter"] = add_action(session, run, rennes, [fa9], Channel.LETTER,
+                                            policy="franchise").id
+    book.actions["tui_email"] = add_action(
+        session, run, rennes, [fa9], Channel.EMAIL, rule="email relance_1", policy="mail",
+        template="relance_1").id
+    book.actions["tui_call"] = add_action(
+        session, run, rennes, [fa9], Channel.CALL, state=ActionState.APPROVED, rule="call",
+        policy="phone", template=None).id
+    book.actions["tui_escalate"] = add_action(
+        session, run, rennes, [fa9], Channel.ESCALATE, rule="escalate amicable",
+        policy="recovery", template=None, target_stage=Stage.AMICABLE).id

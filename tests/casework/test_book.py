@@ -48,7 +48,7 @@ def test_overpayment_keeps_the_surplus_unallocated(store: Store, book: Book) -> 
                        amount=Money.of("3000", "EUR"), received_on=ON, reference="",
                        actor="alice")
     with store.session() as session:
-        event = session.scalars(select(Event)).one()
+        event = session.scalars(select(Event).where(Event.kind == "payment.recorded")).one()
         assert event.data["unallocated_minor"] == 300_000 - 125_000 - 98_040
 
 

@@ -174,11 +174,12 @@ def test_a_payment_voids_a_first_approval(store: Store, book: Book) -> None:
         casework.record_payment(session, BRUNO, creditor_id=book.creditor_id,
                                 debtor_id=book.debtors["F-0003"],
                                 amount=Money.of("100", "EUR"), received_on=TODAY, reference="")
-    with pytest.raises(Conflict, match="FA-4 changed since the proposal"), \
+    # The payment settled the proposal at once: the amounts it escalates are the new ones.
+    with pytest.raises(Conflict, match="changed since you saw it"), \
             store.write_transaction() as session:
         casework.approve_escalation(session, DAVID, proposal, policy=FOUR_EYES)
     with store.write_transaction() as session:
-        assert casework.refresh_content(session, proposal.action_id)
+        assert not casework.refresh_content(session, proposal.action_id, today=TODAY)
     fresh = seen(store, proposal.action_id)
     assert fresh.content_hash != proposal.content_hash
     with store.write_transaction() as session:  # alice's approval saw the old amount
@@ -205,7 +206,7 @@ def test_pause_and_resume(store: Store, book: Book) -> None:
     with store.session() as session:
         debtor = session.get(Debtor, lyon)
         assert debtor is not None and debtor.paused_until is None
-    assert kinds(store) == ["debtor.paused", "debtor.resumed"]
+    assert kinds(store) == ["debtor.paused", "action.settled", "debtor.resumed"]
 
 
 def test_dispute_open_and_close(store: Store, book: Book) -> None:
@@ -220,7 +221,7 @@ def test_dispute_open_and_close(store: Store, book: Book) -> None:
     with store.session() as session:
         invoice = session.get(Invoice, fa4)
         assert invoice is not None and invoice.dispute_reason is None
-    assert kinds(store) == ["invoice.dispute_opened", "invoice.dispute_closed"]
+    assert kinds(store) == ["invoice.dispute_opened", "action.settled", "invoice.dispute_closed"]
 
 
 def test_call_promise_closes_the_task(store: Store, book: Book) -> None:
@@ -235,7 +236,7 @@ def test_call_promise_closes_the_task(store: Store, book: Book) -> None:
         assert (promise.promised_on, promise.amount_minor, promise.recorded_by) == (
             dt.date(2026, 11, 30), 50_000, "bruno")
         assert session.scalars(select(Note.body)).one() == "Call (promise): rappeler si rien"
-    assert kinds(store) == ["promise.added", "note.added", "call.outcome"]
+    assert kinds(store) == ["promise.added", "action.settled", "note.added", "call.outcome"]
 
 
 def test_call_no_answer_comes_back(store: Store, book: Book) -> None:

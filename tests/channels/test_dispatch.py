@@ -74,8 +74,12 @@ def test_paid_paused_and_disputed_invoices_are_dropped_before_sending(
         reasons = {i.drop_reason for i in s.scalars(select(ActionItem).where(
             ActionItem.state == ItemState.DROPPED))}
         assert reasons == {"paid", "disputed", "paused"}
-        kinds = Counter(e.kind for e in s.scalars(select(Event)))
-        assert kinds["action_item.dropped"] == 3 and kinds["action.cancelled"] == 1
+        settled = {int(e.subject_id): e.data for e in s.scalars(
+            select(Event).where(Event.kind == "action.settled"))}
+        assert settled[ids[0]]["cause"] == "dispatch"
+        assert sorted(c["dropped"] for c in settled[ids[0]]["changes"]) == ["disputed", "paid"]
+        assert settled[ids[1]]["state"] == "cancelled"
+        assert settled[ids[1]]["changes"] == [{"invoice": "FA-PAUS", "dropped": "paused"}]
 
 
 def test_a_dispute_known_to_the_run_is_the_rules_to_weigh(

@@ -57,8 +57,9 @@ def test_mise_en_demeure_states_amounts_penalties_and_creditor(store: Store,
     assert "Indemnités forfaitaires (2 × 40,00 €) 80,00 €" in text
     assert "Total à régler (EUR) 17 307,67 €" in text
     assert "taux contractuel de 15,00 %" in text  # the method is printed
-    # Deadline and next step.
-    assert "30 novembre 2026" in text and "injonction de payer" in text
+    # Deadline, counted from receipt as the text says (so no date), and next step.
+    assert "dans un délai de 8 jours à compter de la réception de ce courrier" in text
+    assert "30 novembre 2026" not in text and "injonction de payer" in text
     # The creditor's details, payment details; nobody else's name.
     assert "Acme Distribution SAS" in text and "SIREN 552100554" in text
     assert "FR76 3000 6000 0112 3456 7890 189" in text and "AGRIFRPPXXX" in text

@@ -5,16 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import random
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
 
+from relance.channels import mail
 from relance.channels.dispatch import dispatch
-from relance.channels.mail import HeaderRefused, build_message, check_header_value, mailbox
+from relance.channels.mail import (
+    HeaderRefused,
+    build_message,
+    check_header_value,
+    mailbox,
+    write_eml,
+)
 from relance.store.db import Store
-from relance.store.models import Action, ActionState, Event
+from relance.store.models import Action, ActionState, Debtor, Event, Invoice
 from tests.channels.factory import (
     TODAY,
     add_action,
@@ -247,3 +256,172 @@ def test_starttls_required_but_not_offered_never_falls_back_to_plain_text(
         action = s.get(Action, action_id)
         assert action is not None and action.state == ActionState.RETRY_WAIT
         assert "STARTTLS" in (action.last_error or "")
+
+
+# Names around the header fold (issue 19). Python 3.11's `email.policy.SMTP` drops the
+# quotes of a display name when it folds it, so a long name holding `, <evil@x.fr>,`
+# became a second recipient. Each special is tried in ASCII and accented names at each
+# length from 60 to 100 characters and at 150, early, around the middle and at the end.
+_FILLERS = ["Salon de coiffure Lyon Part-Dieu et associes reunis ",
+            "Salon de coiffure Lyon Part-Dieu et associés réunis "]
+_SPECIALS = ["", ", <evil@x.fr>,", '"', "\\", "@", ";", ":", "<", ">", ",",
+             "é", "Café « Le Zinc »", '", <evil@x.fr>, "', '\\", <evil@x.fr>,',
+             "Müller; evil@x.fr: <a@b.fr>", "()[].", "Café\u00a0«\u00a0Le\u00a0Zinc\u00a0»", "日本",
+             "Ελληνική Εταιρεία"]
+
+
+def _names(special: str) -> list[str]:
+    names = set()
+    for filler in _FILLERS:
+        text = filler * 4
+        for n in [*range(60, 101), 150]:
+            for at in {0, n // 2, max(n - len(special) - 1, 0)}:
+                name = f"{text[:at]} {special} {text}"[:n] if special else text[:n]
+                names.add(" ".join(part for part in name.split(" ") if part))
+    return sorted(names)
+
+
+def _addresses(raw: bytes, *headers: str) -> list[list[tuple[str, str]]]:
+    """Each header's addresses, read back as a receiving mail program would."""
+    parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
+    found = []
+    for header in headers:
+        values = parsed.get_all(header, [])
+        assert len(values) == 1, f"{len(values)} {header} headers"
+        found.append([(a.display_name, a.addr_spec) for a in values[0].addresses])
+    return found
+
+
+def _hostile_message(name: str) -> EmailMessage:
+    return build_message(
+        sender=mailbox(name, "recouvrement@acme.fr", "creditor"),
+        to=mailbox(name, "debiteur@client.fr", "debtor"),
+        reply_to=mailbox(name, "compta@acme.fr", "reply-to"),
+        subject="Relance", text="Bonjour", html=None, msg_id="<k@acme.fr>")
+
+
+@pytest.mark.parametrize("special", _SPECIALS)
+def test_display_names_around_the_fold_stay_one_address(special: str, tmp_path: Path) -> None:
+    wrong = []
+    for name in _names(special):
+        message = _hostile_message(name)
+        raw = write_eml(message, tmp_path / "m.eml").read_bytes()
+        # What is sent, what is written and the message's own bytes are the same.
+        assert raw == mail.message_bytes(message) == message.as_bytes()
+        to, sender, reply_to = _addresses(raw, "To", "From", "Reply-To")
+        if (to, sender, reply_to) != ([(name, "debiteur@client.fr")],
+                                      [(name, "recouvrement@acme.fr")],
+                                      [(name, "compta@acme.fr")]):
+            wrong.append(f"{len(name)} {name!r}: {to} {sender} {reply_to}")
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    assert not wrong, "\n".join(wrong[:10])
+
+
+def test_runs_of_spaces_in_a_name_are_one_space() -> None:
+    # Python's parser swallows whitespace after a space; the name is written as read.
+    assert mailbox("  Salon \u00a0 de   Lyon ", "d@client.fr", "debtor").display_name == \
+        "Salon de Lyon"
+    assert mailbox("Salon\u00a0de Lyon", "d@client.fr", "debtor").display_name == \
+        "Salon\u00a0de Lyon"
+
+
+def test_a_very_long_non_ascii_name_is_refused_not_cut() -> None:
+    name = "Ελληνική " * 100
+    with pytest.raises(HeaderRefused, match="debtor name is too long"):
+        mailbox(name, "d@client.fr", "debtor")
+
+
+@pytest.mark.parametrize("name", [
+    "Salon de coiffure Lyon Part-Dieu et associes reunis, <evil@x.fr>, SARL au capital",
+    "Salon de coiffure Lyon Part-Dieu et associés réunis, <evil@x.fr>, SARL au capital",
+])
+def test_the_reported_name_no_longer_adds_a_recipient(name: str, tmp_path: Path) -> None:
+    raw = write_eml(_hostile_message(name), tmp_path / "m.eml").read_bytes()
+    parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    assert recipients(parsed) == {"debiteur@client.fr"}
+    assert _addresses(raw, "To") == [[(name, "debiteur@client.fr")]]
+
+
+def test_a_hostile_long_debtor_name_reaches_only_the_debtor(store: Store, tmp_path: Path) -> None:
+    name = "Salon de coiffure Lyon Part-Dieu et associes reunis, <evil@x.fr>, SARL au capital"
+    creditor_name = 'Acme "Distribution", <evil@x.fr>, Recouvrement amiable des créances SAS'
+    with store.transaction() as s:
+        creditor = add_creditor(s, name=creditor_name)
+        debtor = add_debtor(s, creditor, "F-0001", name=name)
+        invoice = add_invoice(s, debtor, "FA-1", 150_000, TODAY - dt.timedelta(days=20))
+        add_action(s, debtor, [invoice], channel="email", template="rappel")
+        add_action(s, debtor, [invoice], channel="email", template="relance_2")
+    recorder = Recorder()
+    with LoopbackSmtp(recorder) as server:
+        report = dispatch(store, make_workspace(tmp_path / "ws", {"smtp": server.config()}),
+                          today=TODAY)
+    assert report.sent == 2, report.errors
+    assert [r for _, rs in recorder.envelopes for r in rs] == ["f-0001@client.example"] * 2
+    for message in recorder.messages:
+        assert recipients(message) == {"f-0001@client.example"}
+        assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [
+            (name, "f-0001@client.example")]
+        assert [a.display_name for a in message["From"].addresses] == [creditor_name]
+        assert [a.addr_spec for a in message["Reply-To"].addresses] == [
+            "compta@acme-distribution.fr"]
+    outbox = make_workspace(tmp_path / "ws2")
+    with store.transaction() as s:
+        again, owed = s.get(Debtor, debtor.id), s.get(Invoice, invoice.id)
+        assert again is not None and owed is not None
+        add_action(s, again, [owed], channel="email", template="rappel", key="again")
+    assert dispatch(store, outbox, today=TODAY).sent == 1
+    [eml] = (outbox.outbox_dir / "emails").rglob("*.eml")
+    assert _addresses(eml.read_bytes(), "To") == [[(name, "f-0001@client.example")]]
+
+
+@pytest.mark.parametrize("subject", [
+    "Relance\r\nBcc: x@evil.test", "Relance\nBcc: x@evil.test", "Relance\rBcc: x@evil.test",
+    "Relance\u2028Bcc: x@evil.test", "=?UTF-8?Q?=0A?=Bcc: x@evil.test",
+])
+def test_a_subject_with_a_line_break_is_refused(subject: str) -> None:
+    with pytest.raises(HeaderRefused, match="subject"):
+        build_message(sender=mailbox("Acme", "a@acme.fr", "creditor"),
+                      to=mailbox("Dupont", "d@client.fr", "debtor"),
+                      subject=subject, text="x", html=None, msg_id="<k@acme.fr>")
+
+
+@pytest.mark.parametrize("special", _SPECIALS)
+def test_long_subjects_round_trip_and_add_no_header(special: str) -> None:
+    for name in _names(special):
+        subject = f"Relance – {name} Bcc: x@evil.test"
+        message = build_message(sender=mailbox("Acme", "a@acme.fr", "creditor"),
+                                to=mailbox("Dupont", "d@client.fr", "debtor"),
+                                subject=subject, text="x", html=None, msg_id="<k@acme.fr>")
+        parsed = BytesParser(policy=email.policy.default).parsebytes(mail.message_bytes(message))
+        assert str(parsed["Subject"]) == subject
+        assert sorted(parsed.keys()) == sorted(
+            ["From", "To", "Subject", "Message-ID", "Content-Type",
+             "Content-Transfer-Encoding", "MIME-Version"])
+
+
+@pytest.mark.parametrize("addr", ["dé@client.fr", "d@clïent.fr", "d@client.fr, e@evil.test",
+                                  "Evil <e@evil.test>", "d@client.fr\r\nBcc: e@evil.test"])
+def test_addresses_are_plain_ascii_mailboxes(addr: str) -> None:
+    with pytest.raises(HeaderRefused):
+        mailbox("Dupont", addr, "debtor")
+
+
+def test_random_names_and_subjects_round_trip() -> None:
+    """A fixed-seed sweep over mixed scripts, specials, spaces and lengths."""
+    rng = random.Random(19)
+    alphabet = [*"αβγδεζηθικλμ éàü日本語€–«»\u00a0,;:<>\"\\@()[]abcXYZ019", *" " * 6]
+    for _ in range(300):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 160)))
+        subject = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 220)))
+        message = build_message(sender=mailbox(name, "a@acme.fr", "creditor"),
+                                to=mailbox(name, "d@client.fr", "debtor"), subject=subject,
+                                text="x", html=None, msg_id="<k@acme.fr>")
+        written = message["To"].addresses[0].display_name
+        raw = mail.message_bytes(message)
+        parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
+        assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [
+            (written, "d@client.fr")], raw
+        assert str(parsed["Subject"]) == str(message["Subject"]), raw
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n"))

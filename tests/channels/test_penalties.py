@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from relance.engine.penalties import (
     compute_penalty,
     default_rate,
     interest_minor,
     legal_floor,
+    legal_rate,
     load_rate_table,
+    rate_table_from_data,
     total_indemnity,
 )
 
@@ -95,3 +99,46 @@ def test_half_up_rounding_to_the_cent() -> None:
     assert interest_minor(10, Decimal("10"), 1825) == 5  # 0.05 -> 5 cents, no banker's rounding
     assert interest_minor(100, Decimal("18.25"), 1) == 0  # 0.005 cent rounds down
     assert interest_minor(1_000, Decimal("18.25"), 1) == 1  # 0.5 cent rounds half up
+
+
+def test_the_table_keeps_both_legal_rate_columns_with_their_source() -> None:
+    row, _ = TABLE.lookup((2026, 1))
+    # Arrêté of 15 December 2025 (JORF of 26 December 2025).
+    assert row.legal_other == Decimal("2.62") and row.legal_consumer == Decimal("6.67")
+    assert "15 décembre 2025" in row.legal_source
+    assert TABLE.lookup((2023, 2))[0].legal_consumer == Decimal("6.82")
+    assert all(r.legal_source for r in TABLE.rows.values())
+
+
+def test_the_legal_rate_claimed_depends_on_who_the_creditor_is() -> None:
+    """L313-2: the higher column is for creditors who are private persons; a company
+    claims the "autres cas" rate, from businesses and consumers alike."""
+    assert legal_rate(TABLE, (2026, 1)) == (Decimal("2.62"), None)
+    assert legal_rate(TABLE, (2026, 1), private_creditor=True) == (Decimal("6.67"), None)
+
+
+def test_a_legal_rate_missing_from_the_table_is_no_figure_and_a_warning() -> None:
+    rate, note = legal_rate(TABLE, (2026, 2))
+    assert rate is None and note is not None and "no legal interest rate for 2026-H2" in note
+
+
+def test_an_unverified_figure_warns_only_where_it_is_used() -> None:
+    table = rate_table_from_data({"half_year": [
+        {"period": "2025-H1", "ecb_refi": "3.15", "legal_other": "3.71",
+         "legal_consumer": "7.21", "legal_source": "arrêté du 17 décembre 2024",
+         "unverified": ["legal_consumer"]},
+        {"period": "2025-H2", "ecb_refi": "2.15", "legal_other": "2.76",
+         "legal_consumer": "6.65", "legal_source": "arrêté du 19 juin 2025",
+         "unverified": ["ecb_refi"]},
+    ]})
+    assert default_rate(table, (2025, 1)) == (Decimal("13.15"), None)
+    assert legal_rate(table, (2025, 1)) == (Decimal("3.71"), None)
+    rate, note = legal_rate(table, (2025, 1), private_creditor=True)
+    assert rate == Decimal("7.21") and note is not None and "2025-H1" in note
+    assert "to verify" in note
+    assert default_rate(table, (2025, 2))[1] == "rate of 2025-H2 to verify"
+    assert legal_rate(table, (2025, 2)) == (Decimal("2.76"), None)
+    with pytest.raises(ValueError, match="unknown column"):
+        rate_table_from_data({"half_year": [
+            {"period": "2025-H1", "ecb_refi": "3.15", "legal_other": "3.71",
+             "legal_consumer": "7.21", "legal_source": "x", "unverified": ["ecb"]}]})

@@ -1,7 +1,9 @@
 """The SQL compiler and the reference interpreter agree: random rules x books x dates.
 
 Each example writes a random book (creditors in two countries, debtors with tags,
-pauses, promises, plans, disputes, several currencies, past actions in every state,
+pauses, promises of every status up to a year and more back, plans of every status with
+instalments paid, partly paid and unpaid, disputes, several currencies, past actions in
+every state,
 levels including reset ones and ones on removed rules) inside a transaction, evaluates
 random policies both ways on a random date, compares who acts with which rule and the
 recorded facts, then rolls back.
@@ -66,6 +68,9 @@ EXAMPLES = int(os.environ.get("RELANCE_DIFF_EXAMPLES", "60"))
 DUMP = os.environ.get("RELANCE_DIFF_DUMP")
 OPS = ["=", "!=", "<", "<=", ">", ">="]
 EQ_OPS = ["=", "!="]
+FLAGS = ["paused", "disputed", "promised", "promise_broken", "in_plan", "plan_broken"]
+# Broken plans twice as often: `plan_broken` also needs no active plan on the invoice.
+PLAN_STATUSES = ["active", "completed", "broken", "broken", "cancelled"]
 
 durations = st.builds(
     Duration, st.integers(-10, 40), st.sampled_from(["d", "w", "bd"])
@@ -91,8 +96,8 @@ words = {
 def compare_atom() -> st.SearchStrategy[Condition]:
     duration = st.builds(
         lambda f, op, v: Compare(FieldRef(f), op, v),
-        st.sampled_from(["overdue", "due_in", "age", "last_action"]), st.sampled_from(OPS),
-        durations,
+        st.sampled_from(["overdue", "due_in", "age", "last_action", "instalment_overdue"]),
+        st.sampled_from(OPS), durations,
     )
     amount = st.builds(
         lambda f, op, v: Compare(FieldRef(f), op, v),
@@ -101,8 +106,8 @@ def compare_atom() -> st.SearchStrategy[Condition]:
     )
     number = st.builds(
         lambda f, op, v: Compare(FieldRef(f), op, NumberValue(v)),
-        st.sampled_from(["risk", "reminders_sent"]), st.sampled_from(OPS),
-        st.sampled_from([Decimal(0), Decimal(1), Decimal("2.5"), Decimal(50)]),
+        st.sampled_from(["risk", "reminders_sent", "promises_broken"]), st.sampled_from(OPS),
+        st.sampled_from([Decimal(0), Decimal(1), Decimal(2), Decimal("2.5"), Decimal(50)]),
     )
     date = st.builds(
         lambda f, op, n: Compare(FieldRef(f), op, DateValue(BASE + dt.timedelta(days=n))),
@@ -110,8 +115,7 @@ def compare_atom() -> st.SearchStrategy[Condition]:
     )
     flag = st.builds(
         lambda f, op, v: Compare(FieldRef(f), op, BoolValue(v)),
-        st.sampled_from(["paused", "disputed", "promised", "promise_broken", "in_plan"]),
-        st.sampled_from(EQ_OPS), st.booleans(),
+        st.sampled_from(FLAGS), st.sampled_from(EQ_OPS), st.booleans(),
     )
     enum = st.sampled_from(sorted(words)).flatmap(
         lambda f: st.builds(
@@ -132,9 +136,18 @@ def compare_atom() -> st.SearchStrategy[Condition]:
     )
     tag = st.builds(lambda v, neg: HasTag(WordValue(v), FieldRef("tags"), neg),
                     st.sampled_from(["vip", "VIP", "slow"]), st.booleans())
-    bare = st.builds(lambda f: FlagTest(FieldRef(f)), st.sampled_from(
-        ["paused", "disputed", "promised", "promise_broken", "in_plan"]))
-    return st.one_of(duration, amount, number, date, flag, enum, custom, in_list, tag, bare)
+    bare = st.builds(lambda f: FlagTest(FieldRef(f)), st.sampled_from(FLAGS))
+    # The plan and promise facts once more, on their own: their values differ only on
+    # the few invoices in a plan or debtors with broken promises.
+    plans = st.one_of(
+        st.builds(lambda op, v: Compare(FieldRef("instalment_overdue"), op, v),
+                  st.sampled_from(OPS), durations),
+        st.builds(lambda op, v: Compare(FieldRef("promises_broken"), op, NumberValue(v)),
+                  st.sampled_from(OPS), st.sampled_from([Decimal(n) for n in range(4)])),
+        st.just(FlagTest(FieldRef("plan_broken"))),
+    )
+    return st.one_of(duration, amount, number, date, flag, enum, custom, in_list, tag, bare,
+                     plans)
 
 
 def conditions(rule_names: list[str]) -> st.SearchStrategy[Condition]:
@@ -208,12 +221,14 @@ def books(draw: st.DrawFn) -> list[dict[str, Any]]:
         promises = [
             {"debtor": f"D{draw(st.integers(0, len(debtors) - 1))}",
              "invoice": draw(st.sampled_from([None, *[i["number"] for i in invoices]])),
-             "promised_on": BASE + dt.timedelta(days=draw(st.integers(-4, 4))),
+             # Days back from BASE, the dates around `promises_broken`'s year included
+             # (the run date moves by -5 to +10 days).
+             "promised_on": BASE + dt.timedelta(days=draw(st.one_of(
+                 st.integers(-4, 4), st.integers(-371, -354)))),
              "status": draw(st.sampled_from(["open", "kept", "broken", "cancelled"]))}
-            for _ in range(draw(st.integers(0, 3)))
+            for _ in range(draw(st.integers(0, 4)))
         ]
-        plans = [{"debtor": invoices[0]["debtor"], "invoices": [invoices[0]["number"]],
-                  "active": draw(st.booleans())}] if draw(st.booleans()) else []
+        plans = [draw(plan_of(invoices)) for _ in range(draw(st.integers(0, 3)))]
         history = []
         used: set[tuple[str, str, dt.date]] = set()
         for _ in range(draw(st.integers(0, 5))):
@@ -236,6 +251,25 @@ def books(draw: st.DrawFn) -> list[dict[str, Any]]:
                        "invoices": invoices, "promises": promises, "plans": plans,
                        "history": history})
     return result
+
+
+@st.composite
+def plan_of(draw: st.DrawFn, invoices: list[dict[str, Any]]) -> dict[str, Any]:
+    """A plan over some invoices, with instalments due around the run date (the run date
+    moves by -5 to +10 days from BASE), unpaid, partly paid, paid or overpaid."""
+    held = draw(st.lists(st.sampled_from([i["number"] for i in invoices]), min_size=1,
+                         max_size=3, unique=True))
+    plan: dict[str, Any] = {"debtor": invoices[0]["debtor"], "invoices": held}
+    if draw(st.integers(0, 3)):
+        plan["status"] = draw(st.sampled_from(PLAN_STATUSES))
+    else:  # the older spelling
+        plan["active"] = draw(st.booleans())
+    plan["instalments"] = [
+        {"due_on": BASE + dt.timedelta(days=draw(st.integers(-40, 15))), "amount": "100",
+         "paid": draw(st.sampled_from(["0", "50", "99.99", "100", "120"]))}
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return plan
 
 
 def _comparable(actings: list[Acting]) -> list[tuple[Any, ...]]:

@@ -78,6 +78,6 @@ def test_import_payments_reports_what_it_recorded(
                     "JCDA;FA-2026-0001;2026-11-20;1 250,00;EUR;VIR-1\n", encoding="utf-8")
     code, out, _ = run(capsys, "-w", ws, "import", "payments", str(path))
     assert code == 0
-    assert "1 payments — 1 recorded, 0 already imported, 0 unmatched" in out
+    assert "(csv): 1 recorded, 0 already imported, 0 in suspense" in out
     code, out, _ = run(capsys, "-w", ws, "--json", "import", "payments", str(path))
     assert json.loads(out)["already_imported"] == 1

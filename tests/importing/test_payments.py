@@ -118,8 +118,11 @@ def test_a_camt053_statement_pays_the_invoices_its_texts_name(
     path = tmp_path / "statement.xml"
     path.write_text(CAMT, encoding="utf-8")
     report = import_payments(book, path)
-    assert (report.lines, report.recorded, report.already_imported) == (3, 2, 0)
+    assert (report.format, report.lines, report.recorded, report.already_imported) == (
+        "camt053", 3, 3, 0)
+    # The credit that names nothing is kept in suspense for an operator to allocate.
     assert len(report.unmatched) == 1 and "77.00 EUR" in report.unmatched[0]
+    assert "in suspense" in report.unmatched[0]
     after = invoices(book)
     assert (after["FA-2026-0003"]["balance_minor"], after["FA-2026-0003"]["status"]) == (
         0, "paid")
@@ -127,10 +130,13 @@ def test_a_camt053_statement_pays_the_invoices_its_texts_name(
     assert after["FA-2026-0006"]["balance_minor"] == 0
     with book.transaction() as session:
         payments = session.execute(select(Payment).order_by(Payment.id)).scalars().all()
-        assert [(p.reference, p.amount_minor, p.source) for p in payments] == [
-            ("BANK-0001", 240_050, "camt053"), ("BANK-0004", 130_000, "camt053")]
+        assert [(p.reference, p.amount_minor, p.source, p.debtor_id is None)
+                for p in payments] == [
+            ("BANK-0001", 240_050, "camt053", False), ("BANK-0002", 7_700, "camt053", True),
+            ("BANK-0004", 130_000, "camt053", False)]
+        assert [p.bank_ref for p in payments] == ["BANK-0001", "BANK-0002", "BANK-0004"]
     again = import_payments(book, path)
-    assert (again.recorded, again.already_imported) == (0, 2)
+    assert (again.recorded, again.already_imported) == (0, 3)
 
 
 BILLION_LAUGHS = """<?xml version="1.0"?>

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from relance.store.db import Store
 from relance.store.migrate import (
@@ -15,6 +17,8 @@ from relance.store.migrate import (
     include_object,
 )
 from relance.store.models import Base
+
+AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def test_a_new_database_is_migrated_to_the_latest_revision(store: Store) -> None:
@@ -48,4 +52,32 @@ def test_revision_0003_gives_sqlite_the_index_of_open_invoice_fields_and_takes_i
     else:  # PostgreSQL keeps the index on the debtor alone
         assert "ix_invoice_open_debtor" in _invoice_indexes(store)
         assert "ix_invoice_open_debtor_fields" not in _invoice_indexes(store)
+    assert current_revision(store.engine) == head_revision(store.engine)
+
+
+def test_revision_0004_turns_plan_flags_into_statuses_and_back(store: Store) -> None:
+    config = alembic_config(store.engine)
+    command.downgrade(config, "0003")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO creditor (code, name, address, country, legal_mentions, "
+                          "late_penalties, penalty_rate_frozen, settings, created_at) VALUES "
+                          "('C', 'C', '', 'FR', '', false, false, '{}', :at)"), {"at": AT})
+        conn.execute(text("INSERT INTO debtor (creditor_id, ref, name, segment, address, "
+                          "country, language, payment_method, is_consumer, created_at, "
+                          "updated_at) VALUES (1, 'D', 'D', '', '', 'FR', 'fr', '', false, "
+                          ":at, :at)"), {"at": AT})
+        for active in (True, False):
+            conn.execute(text("INSERT INTO payment_plan (creditor_id, debtor_id, currency, "
+                              "active, recorded_by, created_at) VALUES (1, 1, 'EUR', :a, "
+                              "'alice', :at)"), {"a": active, "at": AT})
+    command.upgrade(config, "head")
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, agreed_on FROM payment_plan ORDER BY id"))
+        assert [(status, str(day)) for status, day in rows] == [
+            ("active", "2026-03-02"), ("cancelled", "2026-03-02")]
+    command.downgrade(config, "0003")
+    with store.engine.connect() as conn:
+        flags = conn.execute(text("SELECT active FROM payment_plan ORDER BY id")).scalars()
+        assert [bool(flag) for flag in flags] == [True, False]
+    command.upgrade(config, "head")
     assert current_revision(store.engine) == head_revision(store.engine)

@@ -16,7 +16,7 @@ from relance.workspace import find_workspace
 from tests.tui.conftest import settle
 
 SCREENS = (("1", "Queue"), ("2", "Escalations"), ("3", "Calls"), ("4", "Case"),
-           ("5", "Dashboard"))
+           ("5", "Dashboard"), ("6", "Suspense"))
 
 
 def _demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

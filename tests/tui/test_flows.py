@@ -177,7 +177,7 @@ async def test_partial_payment_on_a_chosen_invoice(make_app: MakeApp, store: Sto
         await pilot.press("down", "space")  # choose FA-2
         await pilot.press("m")
         await pilot.pause()
-        await pilot.press(*"500,00", "enter")  # replaces the proposed amount
+        await pilot.press(*"500,00", "enter")  # the form proposes no amount
         await pilot.press("enter", *"VIR 889", "enter", "enter")
         await pilot.pause()
     with store.session() as session:
@@ -189,7 +189,8 @@ async def test_partial_payment_on_a_chosen_invoice(make_app: MakeApp, store: Sto
         50_000, 48_040, InvoiceStatus.OPEN)
     assert (payment.amount_minor, payment.reference, payment.recorded_by) == (
         50_000, "VIR 889", "bruno")
-    assert events(store) == [("bruno", "payment.recorded")]
+    # The payment reduced the queued action on FA-2 in the same transaction.
+    assert events(store) == [("bruno", "payment.recorded"), ("bruno", "action.settled")]
 
 
 async def test_payment_oldest_first_by_default(make_app: MakeApp, store: Store,
@@ -224,7 +225,9 @@ async def test_pause_then_resume(make_app: MakeApp, store: Store, book: Book) ->
     with store.session() as session:
         debtor = session.get(Debtor, book.debtors["F-0001"])
         assert debtor is not None and debtor.paused_until is None
-    assert [k for _, k in events(store)] == ["debtor.paused", "debtor.resumed"]
+    # The pause cancelled the letter waiting for Lyon in the same transaction.
+    assert [k for _, k in events(store)] == ["debtor.paused", "action.settled",
+                                             "debtor.resumed"]
 
 
 async def test_open_and_close_a_dispute(make_app: MakeApp, store: Store, book: Book) -> None:
@@ -254,7 +257,7 @@ async def test_note_and_promise_in_the_case(make_app: MakeApp, store: Store,
     with store.session() as session:
         promise = session.scalars(select(Promise)).one()
     assert (promise.promised_on, promise.amount_minor) == (dt.date(2026, 12, 15), 30_000)
-    assert [k for _, k in events(store)] == ["note.added", "promise.added"]
+    assert [k for _, k in events(store)] == ["note.added", "promise.added", "action.settled"]
 
 
 async def test_call_outcome_promise(make_app: MakeApp, store: Store, book: Book) -> None:
@@ -270,7 +273,9 @@ async def test_call_outcome_promise(make_app: MakeApp, store: Store, book: Book)
         promise = session.scalars(select(Promise)).one()
     assert (promise.promised_on, promise.amount_minor, promise.debtor_id) == (
         dt.date(2026, 11, 30), 120_000, book.debtors["F-0002"])
-    assert [k for _, k in events(store)] == ["promise.added", "note.added", "call.outcome"]
+    # The promise took Nantes' e-mail off the queue in the same transaction.
+    assert [k for _, k in events(store)] == ["promise.added", "action.settled", "note.added",
+                                             "call.outcome"]
 
 
 async def test_call_no_answer_and_wrong_number(make_app: MakeApp, store: Store,
@@ -292,7 +297,7 @@ async def test_every_screen_from_keys_and_palette(make_app: MakeApp) -> None:
     app = make_app("bruno")
     async with app.run_test(size=SIZE) as pilot:
         for key, name in (("2", "Escalations"), ("3", "Calls"), ("4", "Case"),
-                          ("5", "Dashboard"), ("1", "Queue")):
+                          ("5", "Dashboard"), ("6", "Suspense"), ("1", "Queue")):
             await pilot.press(key)
             await pilot.pause()
             assert type(app.screen).__name__ == f"{name}Screen"

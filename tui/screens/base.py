@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from sqlalchemy.orm import Session
 from textual.screen import Screen
@@ -20,6 +20,10 @@ T = TypeVar("T")
 
 class DeskScreen(Screen[None]):
     """A screen of the operators' desk: reads through `ctx`, writes through `perform`."""
+
+    # Reloaded by the app as soon as anything is committed, here or on another desk
+    # (see `RelanceApp.follow_changes`): for screens cheap enough to read every second.
+    LIVE: ClassVar[bool] = False
 
     @property
     def desk(self) -> RelanceApp:
@@ -80,6 +84,11 @@ class DeskScreen(Screen[None]):
 
     def reload(self) -> None:
         """Read the screen's data again."""
+
+    def follow_changes(self) -> None:
+        """Something was committed since the screen was read: show it, leaving the
+        cursor on the row it was on wherever that row still is."""
+        self.reload()
 
     def on_screen_resume(self) -> None:
         self.reload()

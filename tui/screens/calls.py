@@ -1,5 +1,9 @@
 """Calls: today's call tasks by priority, the debtor's numbers and case, and the outcome
-recorded in a key or two (promise, dispute, paid already, no answer, wrong number)."""
+recorded in a key or two (promise, dispute, paid already, no answer, wrong number).
+
+The list follows the store (a payment, a pause, a dispute recorded anywhere shows at
+the next poll): a paused debtor's calls and calls whose invoices are all paid or
+disputed leave it, and amounts are what is owed now."""
 
 from __future__ import annotations
 
@@ -16,15 +20,16 @@ from relance.engine import casework
 from relance.engine.calendar import add_business_days
 from relance.engine.casework import CallOutcome
 from relance.errors import UsageError
-from relance.tui import data, format
+from relance.tui import format, worklists
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import ConfirmScreen, Field
-from relance.tui.widgets.cursor import highlighted_key
+from relance.tui.widgets.cursor import highlighted_key, restore_cursor
 from relance.tui.widgets.mode_bar import ModeBar
 from relance.tui.widgets.summary import summary_text
 
 
 class CallsScreen(DeskScreen):
+    LIVE = True
     DEFAULT_CSS = """
     #calls-table { height: 1fr; }
     #calls-summary { height: 7; border-top: solid $primary; padding: 0 1; }
@@ -40,7 +45,7 @@ class CallsScreen(DeskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: dict[int, data.CallRow] = {}
+        self.rows: dict[int, worklists.CallRow] = {}
 
     def compose(self) -> ComposeResult:
         yield ModeBar("calls")
@@ -60,9 +65,9 @@ class CallsScreen(DeskScreen):
 
     def reload(self) -> None:
         with self.ctx.reading() as session:
-            rows = data.call_list(session, self.ctx.today)
+            rows = worklists.call_list(session, self.ctx.today)
         table = self.table
-        keep = table.cursor_row
+        key, keep = highlighted_key(table), table.cursor_row
         table.clear()
         self.rows = {row.action_id: row for row in rows}
         for row in rows:
@@ -70,12 +75,11 @@ class CallsScreen(DeskScreen):
                           format.right(format.amount(row.amount_minor, row.currency)),
                           format.right(str(row.attempts)),
                           key=str(row.action_id))
-        if rows:
-            table.move_cursor(row=min(max(keep, 0), len(rows) - 1))
+        restore_cursor(table, key, keep)
         self._show_summary()
 
     @property
-    def current(self) -> data.CallRow | None:
+    def current(self) -> worklists.CallRow | None:
         key = highlighted_key(self.table)
         return self.rows.get(int(key)) if key and self.rows else None
 
@@ -90,14 +94,14 @@ class CallsScreen(DeskScreen):
             panel.update("No call to make today.")
             return
         with self.ctx.reading() as session:
-            summary = data.case_summary(session, row.debtor_id)
+            summary = worklists.case_summary(session, row.debtor_id)
         panel.update(summary_text(summary, self.ctx.today)
                      + f"\nCall #{row.action_id} queued {format.day(row.created_on)}, "
                      f"{row.attempts} attempt(s) so far")
 
     # ------------------------------------------------------------------ outcomes
 
-    def _record(self, row: data.CallRow, outcome: CallOutcome, done: str,
+    def _record(self, row: worklists.CallRow, outcome: CallOutcome, done: str,
                 **details: object) -> None:
         ctx = self.ctx
 
@@ -107,8 +111,24 @@ class CallsScreen(DeskScreen):
 
         self.perform(change, done=f"{row.debtor_name}: {done}")
 
+    def _as_now(self, row: worklists.CallRow) -> worklists.CallRow | None:
+        """The call as the store has it now (a payment may have come since the list was
+        read), or None, with a message, when it left the list."""
+        with self.ctx.reading() as session:
+            now = worklists.call_list(session, self.ctx.today, only=row.action_id)
+        if not now:
+            self.notify(f"{row.debtor_name}: this call is no longer on today's list "
+                        "(paid, paused, disputed or done meanwhile)", severity="warning")
+            self.reload()
+            return None
+        return now[0]
+
     def action_promise(self) -> None:
-        row = self.current
+        seen = self.current
+        if seen is None or not self.may_write():
+            return
+        # The amount proposed is what is owed now, not what the list showed.
+        row = self._as_now(seen)
         if row is None:
             return
         currency = row.currency or "EUR"

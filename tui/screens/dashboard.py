@@ -16,7 +16,7 @@ from relance.engine.aging import BUCKET_TITLES, AgedLine
 from relance.errors import RelanceError
 from relance.store.db import Store
 from relance.store.money import to_decimal
-from relance.tui import data, format
+from relance.tui import format, ledger
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import ConfirmScreen
 from relance.tui.widgets.mode_bar import ModeBar
@@ -83,11 +83,11 @@ class DashboardScreen(DeskScreen):
     def _read(self) -> None:
         today = self.ctx.today
         with self.ctx.reading() as session:
-            board = data.dashboard(session, today)
-            debtors = data.action_debtors(session, [row[0] for row in board.to_look_at])
+            board = ledger.dashboard(session, today)
+            debtors = ledger.action_debtors(session, [row[0] for row in board.to_look_at])
         self.app.call_from_thread(self._fill, board, debtors)
 
-    def _fill(self, board: data.Dashboard, debtors: dict[int, int]) -> None:
+    def _fill(self, board: ledger.Dashboard, debtors: dict[int, int]) -> None:
         today = self.ctx.today
         self.look_debtors = debtors
         sent = ", ".join(f"{k} {v}" for k, v in sorted(board.sent_today.items())) or "none"
@@ -119,7 +119,7 @@ class DashboardScreen(DeskScreen):
                       *[_amount_cell(v, line.currency, style) for v in line.buckets],
                       _amount_cell(line.total, line.currency, style))
 
-    def _fill_look(self, board: data.Dashboard) -> None:
+    def _fill_look(self, board: ledger.Dashboard) -> None:
         look: DataTable[str] = self.query_one("#dash-look", DataTable)
         look.clear()
         self.look = board.to_look_at

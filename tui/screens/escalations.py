@@ -1,7 +1,9 @@
 """Escalations: proposals to move a case to amicable recovery or litigation.
 
 Only a credit manager decides; above the workspace's threshold two different credit
-managers must approve (four eyes), and whoever proposed cannot approve."""
+managers must approve (four eyes), and whoever proposed cannot approve. The list
+follows the store: a proposal whose debtor is paused or whose invoices are all paid or
+disputed leaves it, and amounts are what is owed now."""
 
 from __future__ import annotations
 
@@ -17,15 +19,16 @@ from textual.widgets import DataTable, Footer, Static
 from relance.engine import casework
 from relance.engine.casework import EscalationDecision
 from relance.store.money import Money
-from relance.tui import data, format
+from relance.tui import format, worklists
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import Field, FormScreen
-from relance.tui.widgets.cursor import highlighted_key
+from relance.tui.widgets.cursor import highlighted_key, restore_cursor
 from relance.tui.widgets.mode_bar import ModeBar
 from relance.tui.widgets.summary import summary_text
 
 
 class EscalationsScreen(DeskScreen):
+    LIVE = True
     DEFAULT_CSS = """
     #esc-table { height: 1fr; }
     #esc-summary { height: 9; border-top: solid $primary; padding: 0 1; }
@@ -38,7 +41,7 @@ class EscalationsScreen(DeskScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: dict[int, data.EscalationRow] = {}
+        self.rows: dict[int, worklists.EscalationRow] = {}
 
     def compose(self) -> ComposeResult:
         yield ModeBar("escalations")
@@ -56,20 +59,30 @@ class EscalationsScreen(DeskScreen):
     def on_mount(self) -> None:
         self.table.focus()
 
-    def _needed(self, row: data.EscalationRow) -> int:
+    def _needed(self, row: worklists.EscalationRow) -> int:
         amounts = [Money(row.currency, row.amount_minor)] if row.currency else []
         return 2 if self.ctx.policy.needs_two_approvals(amounts) else 1
 
     def reload(self) -> None:
         if self.ctx.actor.can_write:
-            # Payments or disputes since the proposal change what would be approved.
+            # Every case change settles the queue itself; this catches what changed the
+            # book around it (a restored database, a manual fix) before anyone decides.
+            # Those the list hides too: they are the ones most likely out of line.
             with self.ctx.writing() as session:
-                for row in data.escalations(session):
-                    casework.refresh_content(session, row.action_id)
+                for action_id in worklists.proposed_escalations(session):
+                    casework.refresh_content(session, action_id, today=self.ctx.today)
+        self._fill()
+
+    def follow_changes(self) -> None:
+        # What the poll saw was committed with its settlement: read, do not write (a
+        # write here on every desk at each change would queue them all on the lock).
+        self._fill()
+
+    def _fill(self) -> None:
         with self.ctx.reading() as session:
-            rows = data.escalations(session)
+            rows = worklists.escalations(session, self.ctx.today)
         table = self.table
-        keep = table.cursor_row
+        key, keep = highlighted_key(table), table.cursor_row
         table.clear()
         self.rows = {row.action_id: row for row in rows}
         for row in rows:
@@ -80,12 +93,11 @@ class EscalationsScreen(DeskScreen):
                           format.right(format.amount(row.amount_minor, row.currency)),
                           format.short_day(row.created_on), approvals[:16],
                           key=str(row.action_id))
-        if rows:
-            table.move_cursor(row=min(keep, len(rows) - 1))
+        restore_cursor(table, key, keep)
         self._show_summary()
 
     @property
-    def current(self) -> data.EscalationRow | None:
+    def current(self) -> worklists.EscalationRow | None:
         key = highlighted_key(self.table)
         return self.rows.get(int(key)) if key and self.rows else None
 
@@ -100,7 +112,7 @@ class EscalationsScreen(DeskScreen):
             panel.update("No escalation waiting for a decision.")
             return
         with self.ctx.reading() as session:
-            summary = data.case_summary(session, row.debtor_id)
+            summary = worklists.case_summary(session, row.debtor_id)
         needed = self._needed(row)
         rule = ("two credit managers must approve (four eyes)" if needed == 2
                 else "one credit manager approves")

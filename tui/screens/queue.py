@@ -1,7 +1,9 @@
 """The queue: proposed actions grouped by debtor, filtered, previewed, approved or rejected.
 
 Approving sends nothing: `relance dispatch` does. Decisions bind to what the operator saw
-(state and content hash); an action someone else decided meanwhile is reported.
+(state and content hash); an action someone else decided meanwhile is reported. The
+queue follows the store: what is committed anywhere shows at the next poll, the cursor
+staying on its action.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class QueueScreen(DeskScreen):
     """Proposed actions of the latest runs, by debtor."""
 
     TITLE = "Queue"
+    LIVE = True
     DEFAULT_CSS = """
     #queue-bar { height: 1; background: $boost; padding: 0 1; }
     #queue-detail { height: 4; border-top: solid $primary; padding: 0 1; }
@@ -98,8 +101,20 @@ class QueueScreen(DeskScreen):
         self.table.focus()
 
     def reload(self) -> None:
+        self._load(follow=False)
+
+    def follow_changes(self) -> None:
+        self._load(follow=True)
+
+    def _load(self, *, follow: bool) -> None:
+        """Read the queue again. After a decision or a new filter the selection is
+        cleared; when following others' changes it is kept (a selected action changed
+        meanwhile is refused when decided, as always) and the cursor stays on its action."""
         flt = self.filter
         store = self.ctx.store
+        today = self.ctx.today
+        table = self.table
+        was = table.current if follow else None
 
         # The last row of each page read: the next page continues from it (keyset)
         # rather than counting its offset again, which grows with the depth.
@@ -108,26 +123,42 @@ class QueueScreen(DeskScreen):
         def fetch(offset: int, limit: int) -> list[data.QueueRow]:
             with store.session() as session:
                 rows = data.queue_page(session, flt, offset, limit, after=ends.get(offset),
-                                       total=count)
+                                       total=count, paused=paused)
             if len(rows) == limit:
                 ends[offset + limit] = (rows[-1].debtor_id, rows[-1].action_id)
             return rows
 
         with self.ctx.reading() as session:
-            count = data.count_queue(session, flt)
+            # Read once for the count and every page of this reload.
+            paused = data.Paused.read(session, today)
+            count = data.count_queue(session, flt, paused=paused)
             if count == 0 and not self._opened and flt == data.QueueFilter():
                 # With [run] auto_approve nothing waits: show what dispatch will send.
                 approved = dataclasses.replace(flt, state=ActionState.APPROVED.value)
-                waiting = data.count_queue(session, approved)
+                waiting = data.count_queue(session, approved, paused=paused)
                 if waiting:
                     self.filter, flt, count = approved, approved, waiting
                     self.notify("Nothing waits for approval; showing the approved actions "
                                 "dispatch will send (r rejects one before it goes).")
         self._opened = True
-        table = self.table
-        table.selected.clear()
+        if not follow:
+            table.selected.clear()
         table.load(count, fetch)
+        if was is not None:
+            self._find_again(was, paused)
         self._update_bar()
+
+    def _find_again(self, was: data.QueueRow, paused: data.Paused) -> None:
+        """Back on the action the cursor was on, if rows before it came or went."""
+        table = self.table
+        now = table.current
+        if now is not None and now.action_id == was.action_id:
+            return
+        with self.ctx.reading() as session:
+            position = data.queue_position(session, self.filter, was.debtor_id,
+                                           was.action_id, paused=paused)
+        if position is not None:
+            table.cursor = position
 
     def _update_bar(self) -> None:
         table = self.table
@@ -196,6 +227,9 @@ class QueueScreen(DeskScreen):
         if result.conflicts:
             message += (f"; {len(result.conflicts)} left as they were, changed by someone "
                         f"else meanwhile (first: {result.conflicts[0].message})")
+        if result.refused:
+            message += (f"; {len(result.refused)} refused (first: {result.refused[0][1]})")
+        if result.conflicts or result.refused:
             self.notify(message, severity="warning", timeout=10)
         else:
             self.notify(message)
@@ -235,7 +269,9 @@ class QueueScreen(DeskScreen):
                         part = casework.reject_many(session, ctx.actor, chunk, reason,
                                                     now=ctx.now)
                 total.done += part.done
+                total.skipped += part.skipped
                 total.conflicts += part.conflicts
+                total.refused += part.refused
         except UsageError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error")
         self.app.call_from_thread(self._report, "Approved" if reason is None else "Rejected",
@@ -267,7 +303,7 @@ class QueueScreen(DeskScreen):
 
     def _all_filtered(self) -> list[Seen]:
         with self.ctx.reading() as session:
-            return data.seen_for_filter(session, self.filter)
+            return data.seen_for_filter(session, self.filter, today=self.ctx.today)
 
     def action_approve_all(self) -> None:
         if not self.may_write():

@@ -1,4 +1,4 @@
-"""The top line: the five screens with their keys (the current one lit), and who is acting."""
+"""The top line: the six screens with their keys (the current one lit), and who is acting."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ SCREENS = (
     ("3", "calls", "Calls"),
     ("4", "case", "Case"),
     ("5", "dashboard", "Dashboard"),
+    ("6", "suspense", "Suspense"),
 )
 
 

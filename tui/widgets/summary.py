@@ -7,7 +7,7 @@ import datetime as dt
 from rich.markup import escape
 
 from relance.tui import format
-from relance.tui.data import CaseSummary
+from relance.tui.worklists import CaseSummary
 
 
 def summary_text(summary: CaseSummary, today: dt.date) -> str:

@@ -54,14 +54,18 @@ def stale_reason(
     dispute_open: bool,
     today: dt.date,
     queued_on: dt.date,
+    promised_since: dt.date | None = None,
+    planned_since: dt.date | None = None,
 ) -> str | None:
     """Why an invoice queued on `queued_on` must now be left out of its action, if it must.
 
     Paid: always. Paused: always, since a pause means "stop chasing this debtor" whatever
-    the rules said. Disputed: only when the dispute was recorded on or after the run
-    that queued it; a dispute already known to the run was the rule's to weigh (a rule
-    that does not test `disputed` means to write anyway). A dispute of unknown date
-    counts as new, so that doubt never sends a letter.
+    the rules said. Disputed, promised (`promised_since`: when the standing promise that
+    covers it was recorded) and in a payment plan (`planned_since`: when the plan was
+    agreed): only when that was recorded on or after the run that queued it; what the run
+    already knew was the rule's to weigh (a rule that does not test `disputed` means to
+    write anyway). A dispute of unknown date counts as new, so that doubt never sends a
+    letter.
     """
     if balance_minor <= 0 or not is_open:
         return "paid"
@@ -69,4 +73,8 @@ def stale_reason(
         return "paused"
     if dispute_open and (disputed_since is None or disputed_since >= queued_on):
         return "disputed"
+    if promised_since is not None and promised_since >= queued_on:
+        return "promised"
+    if planned_since is not None and planned_since >= queued_on:
+        return "in a payment plan"
     return None

@@ -1,0 +1,366 @@
+"""`relance pause`, `resume`, `dispute`, `promise`, `note`, `history`, `undo`: a debtor's
+case from the command line.
+
+Each command parses what was typed, calls the one function of the core that makes the
+change (`relance.engine.casework`, `relance.engine.undo`) in one write transaction, and
+says what it did, including what the core's settling of the queue cancelled or changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relance.commands.case_support import (
+    CreditorOption,
+    JsonOption,
+    QueueWatch,
+    UserOption,
+    actor_of,
+    creditor_code,
+    debtor_label,
+    emit_or_say,
+    find_invoices,
+    money,
+    open_desk,
+    say,
+)
+from relance.commands.report_cmd import print_table
+from relance.context import add_row, literal
+from relance.engine import casework
+from relance.engine import undo as undoing
+from relance.engine.undo import can_undo, undoers_of
+from relance.errors import ConfigError, UsageError
+from relance.store.book import find_debtor, find_invoice
+from relance.store.models import Event, Invoice, InvoiceStatus
+from relance.store.money import Money
+from relance.workspace import Workspace
+
+DEFAULT_DISPUTE_REASONS = ("quality", "delivery", "price", "not_ordered", "other")
+HISTORY_LIMIT = 50
+
+DebtorArgument = Annotated[str, typer.Argument(help="The debtor's reference, e.g. F-0001.")]
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def dispute_reasons(workspace: Workspace) -> list[str]:
+    """`[disputes] reasons` of relance.toml: the words a dispute may be opened with, so
+    that reports can count disputes by reason."""
+    reasons = workspace.section("disputes").get("reasons", list(DEFAULT_DISPUTE_REASONS))
+    if (not isinstance(reasons, list) or not reasons
+            or not all(isinstance(r, str) and r.strip() for r in reasons)):
+        raise ConfigError(f"{workspace.config_label}: [disputes] reasons must be a list of "
+                          'words, e.g. ["quality", "delivery", "price"]')
+    return [r.strip() for r in reasons]
+
+
+# --------------------------------------------------------------------------- pause, resume
+
+
+def pause(
+    ctx: typer.Context,
+    debtor: DebtorArgument,
+    until: Annotated[str, typer.Option("--until", help="Last day of the pause.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    creditor: CreditorOption = None,
+    user: UserOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Pause every reminder to a debtor up to and including a day."""
+    context = open_desk(ctx, user, json_output)
+    actor = actor_of(context)
+    last_day = casework.parse_day(until, what="--until")
+    with context.store.write_transaction() as session:
+        target = find_debtor(session, debtor, creditor_code=creditor)
+        watch = QueueWatch(session, [target.id])
+        casework.pause(session, actor, target.id, until=last_day, reason=reason,
+                       today=_today())
+        queue = watch.effect()
+        label = debtor_label(target)
+    emit_or_say(context, {"debtor": debtor, "paused_until": last_day.isoformat(),
+                          "reason": reason.strip(), "queue": queue.as_dict()},
+                [f"{label} paused until {last_day.isoformat()}.", queue.sentence()])
+
+
+def resume(
+    ctx: typer.Context,
+    debtor: DebtorArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    creditor: CreditorOption = None,
+    user: UserOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """End a debtor's pause now: the next run chases it again."""
+    context = open_desk(ctx, user, json_output)
+    actor = actor_of(context)
+    with context.store.write_transaction() as session:
+        target = find_debtor(session, debtor, creditor_code=creditor)
+        casework.resume(session, actor, target.id, reason=reason, today=_today())
+        label = debtor_label(target)
+    emit_or_say(context, {"debtor": debtor, "resumed": True, "reason": reason.strip()},
+                [f"{label} resumed: the next run chases it again."])
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+def dispute(
+    ctx: typer.Context,
+    invoices: Annotated[list[str], typer.Argument(help="Invoice numbers.")],
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="One of [disputes] reasons (default: quality, delivery, price, "
+        "not_ordered, other).")] = None,
+    detail: Annotated[str | None, typer.Option(
+        "--detail", help="Free text added to the reason.")] = None,
+    close: Annotated[bool, typer.Option("--close", help="Close the dispute instead.")] = False,
+    resolution: Annotated[str | None, typer.Option(
+        "--resolution", help="How the dispute ended (with --close).")] = None,
+    creditor: CreditorOption = None,
+    user: UserOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Open a dispute on invoices (reminders about them stop), or close it (--close)."""
+    context = open_desk(ctx, user, json_output)
+    actor = actor_of(context)
+    if close:
+        if reason is not None or detail is not None:
+            raise UsageError("--close takes --resolution, not --reason or --detail")
+        if not (resolution or "").strip():
+            raise UsageError("--resolution: closing a dispute needs a resolution")
+    else:
+        if resolution is not None:
+            raise UsageError("--resolution goes with --close")
+        allowed = dispute_reasons(context.workspace)
+        if reason not in allowed:
+            given = "no --reason" if reason is None else f"--reason {reason!r}"
+            raise UsageError(f"{given}: choose one of {', '.join(allowed)} "
+                             "(add free text with --detail)")
+    text = reason if not (detail or "").strip() else f"{reason}: {(detail or '').strip()}"
+    with context.store.write_transaction() as session:
+        targets = find_invoices(session, invoices, creditor_code=creditor)
+        ids = [invoice.id for invoice in targets]
+        watch = QueueWatch(session, [invoice.debtor_id for invoice in targets])
+        if close:
+            casework.close_dispute(session, actor, ids, resolution=resolution or "")
+        else:
+            casework.open_dispute(session, actor, ids, reason=text or "", today=_today())
+        queue = watch.effect()
+        numbers = [invoice.number for invoice in targets]
+    listed = ", ".join(numbers)
+    if close:
+        emit_or_say(context, {"invoices": numbers, "dispute": "closed",
+                              "resolution": (resolution or "").strip()},
+                    [f"Dispute closed on {listed}: they are chased again."])
+        return
+    emit_or_say(context, {"invoices": numbers, "dispute": "opened", "reason": text,
+                          "queue": queue.as_dict()},
+                [f"Dispute opened on {listed} ({text}).", queue.sentence()])
+
+
+# --------------------------------------------------------------------------- promise, note
+
+
+def _promised_amount(session: Session, text: str, debtor_id: int,
+                     invoice: Invoice | None) -> Money:
+    """The promised amount in the invoice's currency, or the debtor's when it owes in
+    one; a debtor owing in several currencies must write the code (`500 CHF`)."""
+    if invoice is not None:
+        return casework.parse_money(text, invoice.currency, what="--amount")
+    parts = text.strip().rsplit(None, 1)
+    if len(parts) == 2 and parts[1].isalpha() and len(parts[1]) == 3:
+        return casework.parse_money(text, parts[1].upper(), what="--amount")
+    owed = sorted(set(session.scalars(select(Invoice.currency).where(
+        Invoice.debtor_id == debtor_id, Invoice.balance_minor > 0,
+        Invoice.status == InvoiceStatus.OPEN))))
+    if len(owed) != 1:
+        raise UsageError(f"--amount {text!r}: write the currency too, e.g. '{text} EUR'"
+                         + (f" (the debtor owes in {', '.join(owed)})" if owed else ""))
+    return casework.parse_money(text, owed[0], what="--amount")
+
+
+def promise(
+    ctx: typer.Context,
+    debtor: DebtorArgument,
+    on: Annotated[str, typer.Option("--on", help="Paid by this day (inclusive).")],
+    amount: Annotated[str | None, typer.Option(
+        "--amount", help="How much (default: everything owed).")] = None,
+    invoice: Annotated[str | None, typer.Option(
+        "--invoice", help="For this invoice only (default: all the debtor's).")] = None,
+    creditor: CreditorOption = None,
+    user: UserOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Record a promise to pay by a day: reminders wait until then."""
+    context = open_desk(ctx, user, json_output)
+    actor = actor_of(context)
+    by = casework.parse_day(on, what="--on")
+    with context.store.write_transaction() as session:
+        target = find_debtor(session, debtor, creditor_code=creditor)
+        covered = (find_invoice(session, invoice,
+                                creditor_code=creditor_code(session, target.creditor_id))
+                   if invoice is not None else None)
+        promised = (_promised_amount(session, amount, target.id, covered)
+                    if amount is not None else None)
+        watch = QueueWatch(session, [target.id])
+        made = casework.add_promise(session, actor, target.id, promised_on=by,
+                                    today=_today(), amount=promised,
+                                    invoice_id=covered.id if covered else None)
+        queue = watch.effect()
+        label = debtor_label(target)
+        promise_id = made.id
+    what = money(promised.minor, promised.currency) if promised else "everything owed"
+    on_what = f" on {covered.number}" if covered else ""
+    emit_or_say(context, {"promise_id": promise_id, "debtor": debtor,
+                          "promised_on": by.isoformat(),
+                          "amount": str(promised.amount) if promised else None,
+                          "currency": promised.currency if promised else None,
+                          "invoice": covered.number if covered else None,
+                          "queue": queue.as_dict()},
+                [f"Promise {promise_id} recorded: {label} pays {what}{on_what} by "
+                 f"{by.isoformat()}.", queue.sentence()])
+
+
+def note(
+    ctx: typer.Context,
+    debtor: DebtorArgument,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    creditor: CreditorOption = None,
+    user: UserOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add a free-text note to a debtor's case."""
+    context = open_desk(ctx, user, json_output)
+    actor = actor_of(context)
+    with context.store.write_transaction() as session:
+        target = find_debtor(session, debtor, creditor_code=creditor)
+        added = casework.add_note(session, actor, target.id, text)
+        label, note_id = debtor_label(target), added.id
+    emit_or_say(context, {"note_id": note_id, "debtor": debtor, "body": text.strip()},
+                [f"Note {note_id} added to {label}."])
+
+
+# --------------------------------------------------------------------------- history, undo
+
+
+def _summary(event: Event) -> str:
+    """A short line from the event's data: amounts, invoices, reasons, dates."""
+    data = event.data or {}
+    parts: list[str] = []
+    if isinstance(data.get("amount_minor"), int) and data.get("currency"):
+        parts.append(money(data["amount_minor"], str(data["currency"])))
+    numbers = [str(a.get("number")) for a in data.get("allocations", []) or []
+               if isinstance(a, dict)]
+    if data.get("number"):
+        numbers.insert(0, str(data["number"]))
+    if isinstance(data.get("invoices"), list):
+        numbers += [str(n) for n in data["invoices"]]
+    if numbers:
+        parts.append(", ".join(numbers))
+    if (isinstance(data.get("unallocated_minor"), int) and data["unallocated_minor"] > 0
+            and data.get("currency")):
+        parts.append(f"unallocated {money(data['unallocated_minor'], str(data['currency']))}")
+    for key in ("until", "promised_on", "amount", "reference", "reason", "resolution",
+                "body", "outcome", "cause", "state"):
+        value = data.get(key)
+        if value and not (key == "amount" and "amount_minor" in data):
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    if data.get("undoes"):
+        parts.append(f"undoes {data['undoes']}")
+    # The debtor is the history's and an invoice is named by its number above; an
+    # action, a payment or a plan is named by the id the other commands take.
+    text = "; ".join(parts)
+    if event.subject_type not in ("debtor", "invoice"):
+        name = f"{event.subject_type} {event.subject_id}"
+        text = f"{name}: {text}" if text else name
+    return text[:160]
+
+
+def history_rows(session: Session, debtor_id: int, limit: int) -> list[dict[str, Any]]:
+    events = session.scalars(select(Event).where(Event.debtor_id == debtor_id)
+                             .order_by(Event.id.desc()).limit(limit)).all()
+    undone = undoers_of(session, events)
+    rows = []
+    for event in events:
+        later = undone.get(event.id)
+        rows.append({
+            "id": event.id, "at": event.at.isoformat(timespec="seconds"),
+            "kind": event.kind, "actor": event.actor,
+            "subject": f"{event.subject_type} {event.subject_id}",
+            "summary": _summary(event),
+            "undoable": can_undo(event) and later is None,
+            "undone_by": later.id if later is not None else None,
+        })
+    return rows
+
+
+def history(
+    ctx: typer.Context,
+    debtor: DebtorArgument,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many events.")
+                     ] = HISTORY_LIMIT,
+    creditor: CreditorOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """A debtor's events, newest first, with the ids `relance undo` takes."""
+    context = open_desk(ctx, None, json_output)
+    with context.store.session() as session:
+        target = find_debtor(session, debtor, creditor_code=creditor)
+        rows = history_rows(session, target.id, limit)
+        label = debtor_label(target)
+    if context.json_output:
+        context.emit_json(rows)
+        return
+    if not rows:
+        say(context, f"No event for {label}.")
+        return
+    table = Table(title=literal(f"History of {label}"), title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    for title in ("event", "when", "kind", "by", "summary", "undo"):
+        table.add_column(title, justify="right" if title == "event" else "left")
+    for row in rows:
+        undo_text = ("undone by " + str(row["undone_by"]) if row["undone_by"]
+                     else "yes" if row["undoable"] else "")
+        add_row(table, str(row["id"]), row["at"][:16].replace("T", " "), row["kind"],
+                row["actor"], row["summary"], undo_text)
+    print_table(context.console, table)
+
+
+def undo(
+    ctx: typer.Context,
+    event_id: Annotated[int, typer.Argument(help="The event, as `relance history` lists it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")
+                      ] = "",
+    user: UserOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Undo a change (payment, credit note, allocation, pause, resume, dispute, promise,
+    plan, note) by its opposite; the history keeps both."""
+    context = open_desk(ctx, user, json_output)
+    actor = actor_of(context)
+    with context.store.write_transaction() as session:
+        event = session.get(Event, event_id)
+        watch = QueueWatch(session, [event.debtor_id] if event is not None else [])
+        undoing.undo(session, actor, event_id, reason=reason, today=_today())
+        assert event is not None  # `undo` refused an unknown event
+        session.flush()
+        by = undoing.undone_by(session, event)
+        kind, by_id = event.kind, by.id if by is not None else None
+        queue = watch.effect()
+    emit_or_say(context, {"undone": event_id, "kind": kind, "by_event": by_id,
+                          "queue": queue.as_dict()},
+                [f"Event {event_id} ({kind}) undone" + (f" by event {by_id}." if by_id else "."),
+                 queue.sentence()])
+
+
+def register(app: typer.Typer) -> None:
+    for command in (pause, resume, dispute, promise, note, history, undo):
+        app.command()(command)

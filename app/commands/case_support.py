@@ -1,0 +1,170 @@
+"""What the case commands share: who acts, finding debtors and invoices by what a person
+types, money as the desk shows it, and what a change did to the queue.
+
+Nothing here decides anything: the core (`relance.engine.casework`, `plans`, `undo`)
+does, in the transaction the command opens; this module only reads and words results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relance.context import AppContext
+from relance.context import say as print_line
+from relance.engine.roles import Actor, Policy, load_policy
+from relance.errors import UsageError
+from relance.store.book import find_invoice
+from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice
+from relance.store.money import to_decimal
+from relance.store.settle import PENDING_STATES
+from relance.tui.format import clip
+from relance.tui.format import money as desk_money
+from relance.workspace import Workspace
+
+UserOption = Annotated[str | None, typer.Option(
+    "--user", help="Who you are (else the global --user, RELANCE_USER, the OS user).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
+CreditorOption = Annotated[str | None, typer.Option(
+    "--creditor", help="Creditor code, when several creditors use the same reference.")]
+
+
+def open_desk(ctx: typer.Context, user: str | None, json_output: bool) -> AppContext:
+    """The command's context, with `--user`/`--json` given after the command name
+    taking the place of the global ones (both spellings work, as for `relance tui`)."""
+    context: AppContext = ctx.obj
+    if user:
+        context.user_override = user
+    if json_output:
+        context.json_output = True
+    return context
+
+
+def workspace_policy(workspace: Workspace) -> Policy:
+    """Who may do what here: `[users]` and `[approval]` of relance.toml, as the TUI reads
+    them, so that the command line grants exactly what the desk grants."""
+    return load_policy(workspace.section("users"), workspace.section("approval"),
+                       label=workspace.config_label)
+
+
+def actor_of(context: AppContext) -> Actor:
+    """The acting user, checked against `[users]` before anything is read or written."""
+    return workspace_policy(context.workspace).actor(context.user)
+
+
+def policy_of(context: AppContext) -> Policy:
+    return workspace_policy(context.workspace)
+
+
+def say(context: AppContext, text: str) -> None:
+    """One sentence on stdout, never wrapped (scripts grep it); names and reasons are
+    printed as typed, never read as markup or emoji codes (`relance.context.say`)."""
+    print_line(context.console, text)
+
+
+def money(minor: int, currency: str) -> str:
+    """`1 234.56 EUR`, as the desk shows amounts."""
+    return desk_money(minor, currency)
+
+
+def major(minor: int, currency: str) -> str:
+    """An exact amount in major units, as text, for JSON (`"1234.56"`)."""
+    return str(to_decimal(minor, currency))
+
+
+def find_invoices(session: Session, numbers: Sequence[str], *,
+                  creditor_code: str | None = None) -> list[Invoice]:
+    """The invoices named, in the order given; the first unknown number is refused."""
+    if not numbers:
+        raise UsageError("name at least one invoice")
+    return [find_invoice(session, number, creditor_code=creditor_code) for number in numbers]
+
+
+def creditor_code(session: Session, creditor_id: int) -> str:
+    creditor = session.get(Creditor, creditor_id)
+    assert creditor is not None  # a foreign key
+    return creditor.code
+
+
+def debtor_label(debtor: Debtor) -> str:
+    return f"{debtor.name} ({debtor.ref})"
+
+
+def debtor_cell(ref: str, name: str) -> str:
+    """A debtor in a table: the reference whole (scripts and other commands take it),
+    the name cut so that a table of amounts still fits a terminal; `--json` has it all."""
+    return f"{ref} {clip(name, 28).rstrip()}"
+
+
+@dataclass
+class QueueEffect:
+    """What a change did to the waiting actions it touched, seen from outside the core
+    (which settles the queue itself): cancelled, or changed (fewer invoices or new
+    amounts), and which of those went back to `proposed` to be approved again."""
+
+    cancelled: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    back_to_proposed: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"cancelled": self.cancelled, "changed": self.changed,
+                "back_to_proposed": self.back_to_proposed}
+
+    def sentence(self) -> str:
+        def ids(values: list[int]) -> str:
+            return ", ".join(str(v) for v in values)
+
+        parts = []
+        if self.cancelled:
+            parts.append(f"cancelled {ids(self.cancelled)}")
+        if self.changed:
+            parts.append(f"changed {ids(self.changed)} (now for what is owed)")
+        if self.back_to_proposed:
+            parts.append(f"to approve again {ids(self.back_to_proposed)}")
+        return f"Queued actions: {'; '.join(parts)}." if parts else ""
+
+
+class QueueWatch:
+    """The waiting actions of some debtors before a change, to say afterwards what the
+    change's settling of the queue did to them (read in the change's transaction)."""
+
+    def __init__(self, session: Session, debtor_ids: Sequence[int | None]) -> None:
+        wanted = sorted({d for d in debtor_ids if d is not None})
+        self.session = session
+        self.before: dict[int, tuple[ActionState, str]] = {
+            row.id: (row.state, row.content_hash) for row in session.execute(
+                select(Action.id, Action.state, Action.content_hash)
+                .where(Action.debtor_id.in_(wanted), Action.state.in_(PENDING_STATES)))
+        } if wanted else {}
+
+    def effect(self) -> QueueEffect:
+        result = QueueEffect()
+        if not self.before:
+            return result
+        self.session.flush()
+        for row in self.session.execute(
+                select(Action.id, Action.state, Action.content_hash)
+                .where(Action.id.in_(list(self.before))).order_by(Action.id)):
+            state, content = self.before[row.id]
+            if row.state == ActionState.CANCELLED:
+                result.cancelled.append(row.id)
+            elif row.content_hash != content:
+                result.changed.append(row.id)
+                if state != ActionState.PROPOSED and row.state == ActionState.PROPOSED:
+                    result.back_to_proposed.append(row.id)
+        return result
+
+
+def emit_or_say(context: AppContext, payload: Any, lines: Sequence[str]) -> None:
+    """`--json`: the payload; else the sentences, empty ones left out."""
+    if context.json_output:
+        context.emit_json(payload)
+        return
+    for line in lines:
+        if line:
+            say(context, line)

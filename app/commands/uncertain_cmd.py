@@ -1,0 +1,110 @@
+"""`relance uncertain`, `relance confirm ACTION`, `relance resend ACTION`: the sends in
+doubt, settled from the command line as the TUI's dashboard settles them.
+
+An uncertain send may have gone out (the connection was lost after the message was
+handed over, or a dispatcher stopped in the middle): relance never resends it by itself.
+A person checks with the SMTP server's log, the SMS gateway or the mail house, then
+confirms it (it stays `sent`) or resends it (back to `approved`, for the next dispatch).
+The core functions are `relance.channels.dispatch.confirm_sent` and `resend`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from relance.context import AppContext
+from relance.engine.roles import load_policy, require_write
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
+ActionArgument = Annotated[int, typer.Argument(help="The action's id (`relance uncertain`).")]
+
+WHAT_TO_DO = ("Each may have gone out: check with the server's log, the SMS gateway or the "
+              "mail house, then `relance confirm ACTION` if it went out, or `relance resend "
+              "ACTION` to send it again.")
+
+
+def _output_text(output: dict[str, Any]) -> str:
+    if not output:
+        return "nothing recorded"
+    return ", ".join(f"{key}={value}" for key, value in sorted(output.items()))
+
+
+def print_uncertain(console: Console, rows: list[dict[str, Any]]) -> None:
+    """One block per send in doubt; what users and servers wrote is escaped, never read
+    as markup, and never wrapped."""
+    if not rows:
+        console.print("No uncertain send: nothing waits for a decision.")
+        return
+    console.print(f"{len(rows)} uncertain send(s). {WHAT_TO_DO}", soft_wrap=True)
+    for row in rows:
+        name = f" ({row['debtor_name']})" if row["debtor_name"] else ""
+        console.print(f"[bold]action {row['action']}[/]  {row['channel']} "
+                      f"{escape(row['template'] or '')} to {escape(row['debtor'] + name)}",
+                      soft_wrap=True)
+        console.print(f"  claimed by {escape(row['claimed_by'] or 'nobody')} at "
+                      f"{row['claimed_at'] or 'an unknown time'} (UTC), attempt "
+                      f"{row['attempts']}", soft_wrap=True)
+        console.print(f"  last error: {escape(row['last_error'] or 'none')}", soft_wrap=True)
+        console.print(f"  output so far: {escape(_output_text(row['output']))}",
+                      soft_wrap=True)
+
+
+def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """List the sends in doubt, with what is known of each."""
+    from relance.channels.dispatch import uncertain_sends
+
+    context: AppContext = ctx.obj
+    rows = uncertain_sends(context.store)
+    if json_output or context.json_output:
+        context.emit_json({"uncertain": rows})
+        return
+    print_uncertain(context.console, rows)
+
+
+def _check_writer(context: AppContext, what: str) -> str:
+    """The acting user, refused when the workspace makes them an auditor (as the TUI)."""
+    workspace = context.workspace
+    policy = load_policy(workspace.section("users"), workspace.section("approval"),
+                         label=workspace.config_label)
+    actor = policy.actor(context.user)
+    require_write(actor, what)
+    return actor.name
+
+
+def confirm_command(ctx: typer.Context, action_id: ActionArgument,
+                    json_output: JsonOption = False) -> None:
+    """Confirm that an uncertain send did go out: it is recorded as sent."""
+    from relance.channels.dispatch import confirm_sent
+
+    context: AppContext = ctx.obj
+    user = _check_writer(context, "confirm a send")
+    confirm_sent(context.store, action_id, user)
+    if json_output or context.json_output:
+        context.emit_json({"action": action_id, "state": "sent", "by": user})
+        return
+    context.console.print(f"Action {action_id} confirmed sent: it will not be sent again.")
+
+
+def resend_command(ctx: typer.Context, action_id: ActionArgument,
+                   json_output: JsonOption = False) -> None:
+    """Send an uncertain or failed action again: it goes back in the queue."""
+    from relance.channels.dispatch import resend
+
+    context: AppContext = ctx.obj
+    user = _check_writer(context, "resend a send")
+    resend(context.store, action_id, user)
+    if json_output or context.json_output:
+        context.emit_json({"action": action_id, "state": "approved", "by": user})
+        return
+    context.console.print(f"Action {action_id} is back in the queue: the next "
+                          "`relance dispatch` sends it.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("uncertain")(uncertain_command)
+    app.command("confirm")(confirm_command)
+    app.command("resend")(resend_command)

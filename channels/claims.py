@@ -1,0 +1,395 @@
+"""Claiming actions and committing their outcomes (what a dispatcher that is gone left
+in flight is settled by `relance.channels.recovery`).
+
+Each action goes through committed states around its one side effect:
+
+    approved | retry_wait --claim--> in_flight --start--> sent | retry_wait | failed
+                                           \\--crash--> approved (never started)
+                                                      | sent (a letter in a written batch)
+                                                      | uncertain (operator: confirm/resend)
+
+- Claiming is one transaction: on SQLite `BEGIN IMMEDIATE` then `UPDATE ... RETURNING`
+  (the write lock serialises dispatchers); on PostgreSQL `SELECT ... FOR UPDATE SKIP
+  LOCKED`, so several dispatchers share the queue without waiting on each other.
+- In the same transaction the queue is settled against the book as it is now (items
+  paid, paused or disputed since the run are dropped); the rest are claimed `in_flight`
+  with the claimant and the attempt number, committed BEFORE anything is rendered.
+- `output.started_attempt` is committed just before the side effect starts: the SMTP
+  or SMS exchange, or, for letters, the print batch they are written into (`mark_batched`
+  also records which batch). What never started is released, never made uncertain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from relance.channels.config import DispatchConfig
+from relance.errors import NotFound, UsageError
+from relance.store import audit
+from relance.store.db import Store
+from relance.store.models import Action, ActionState, Debtor, utcnow
+from relance.store.settle import settle_queue
+
+DISPATCHED_CHANNELS = frozenset({"letter", "email", "sms", "notify"})
+CLAIMABLE = (ActionState.APPROVED, ActionState.RETRY_WAIT)
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatch did; `to_json()` for `--json` and the scheduler's log.
+
+    `problems` holds one entry per action this dispatch left failed, uncertain or
+    waiting to retry (action, state, channel, debtor, debtor_name, reason, and
+    next_attempt_at for a retry), so that a person can act on each."""
+
+    worker: str = ""
+    dry_run: bool = False
+    sent: int = 0
+    failed: int = 0
+    retry: int = 0
+    dropped: int = 0
+    cancelled: int = 0
+    uncertain: int = 0
+    recovered_uncertain: int = 0
+    recovered_sent: int = 0
+    voided_approvals: int = 0
+    rendered: int = 0
+    paths: list[str] = field(default_factory=list)
+    batch: str | None = None  # the last print batch written (`batches` has them all)
+    batches: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    outstanding_uncertain: int = 0
+    outbox: str | None = None
+
+    @property
+    def left(self) -> dict[str, int]:
+        """What this dispatch leaves for a person or a later dispatch."""
+        return {"failed": self.failed, "uncertain": self.uncertain + self.recovered_uncertain,
+                "retry_wait": self.retry}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker, "dry_run": self.dry_run, "sent": self.sent,
+            "failed": self.failed, "retry": self.retry, "dropped": self.dropped,
+            "cancelled": self.cancelled, "uncertain": self.uncertain,
+            "recovered_uncertain": self.recovered_uncertain,
+            "recovered_sent": self.recovered_sent,
+            "voided_approvals": self.voided_approvals, "rendered": self.rendered,
+            "paths": list(self.paths), "batch": self.batch, "batches": list(self.batches),
+            "errors": list(self.errors), "problems": [dict(p) for p in self.problems],
+            "left": self.left, "outstanding_uncertain": self.outstanding_uncertain,
+            "outbox": self.outbox,
+        }
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def now() -> dt.datetime:
+    return utcnow().replace(microsecond=0)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def problem(action_id: int, state: str, channel: str, debtor_ref: str, debtor_name: str,
+            reason: str, next_attempt_at: str | None = None) -> dict[str, Any]:
+    """One entry of `DispatchReport.problems`."""
+    entry: dict[str, Any] = {"action": action_id, "state": state, "channel": channel,
+                             "debtor": debtor_ref, "debtor_name": debtor_name,
+                             "reason": reason}
+    if next_attempt_at:
+        entry["next_attempt_at"] = next_attempt_at
+    return entry
+
+
+def mark_started(store: Store, action_id: int, worker: str) -> bool:
+    """Commit that the side effect of this attempt starts now (False: not ours any more).
+
+    After a crash, an action in flight whose current attempt never started is released
+    back to `approved` instead of being made uncertain: nothing of it left the process.
+    """
+    return bool(mark_batched(store, {action_id: {}}, worker))
+
+
+def mark_batched(store: Store, outputs: Mapping[int, Mapping[str, Any]],
+                 worker: str) -> list[int]:
+    """Commit, for each action still in flight for `worker`, its output so far and that
+    its attempt starts now; returns those. For letters the output names the print batch
+    about to be written: recovery then finds the batch on disk (sent) or not (nothing
+    went out), and the same letter can never be in two batches."""
+    marked: list[int] = []
+    with store.write_transaction() as session:
+        actions = session.scalars(select(Action).where(Action.id.in_(list(outputs)))).all()
+        for action in actions:
+            if action.state != ActionState.IN_FLIGHT or action.claimed_by != worker:
+                continue
+            action.output = {**(action.output or {}), **outputs[action.id],
+                             "started_attempt": action.attempts}
+            marked.append(action.id)
+    return sorted(marked)
+
+
+def release_unstarted(store: Store, action_ids: Iterable[int], worker: str,
+                      reason: str) -> int:
+    """Put back in the queue the actions of `worker` still in flight whose attempt never
+    started (a dispatch interrupted by an unexpected error): nothing of them went out."""
+    released = 0
+    with store.write_transaction() as session:
+        actions = session.scalars(select(Action).where(Action.id.in_(list(action_ids)))).all()
+        for action in actions:
+            if action.state != ActionState.IN_FLIGHT or action.claimed_by != worker or (
+                    (action.output or {}).get("started_attempt") == action.attempts):
+                continue
+            action.state = ActionState.APPROVED
+            action.attempts = max(0, action.attempts - 1)
+            action.claimed_by = None
+            released += 1
+            audit.record(session, actor=f"dispatch:{worker}", kind="action.released",
+                         subject_type="action", subject_id=action.id,
+                         creditor_id=action.creditor_id, debtor_id=action.debtor_id,
+                         data={"reason": reason})
+    return released
+
+
+def confirm_sent(store: Store, action_id: int, actor: str) -> None:
+    """An operator confirms that an uncertain action did go out: it becomes `sent`."""
+    with store.write_transaction() as session:
+        action = session.get(Action, action_id)
+        if action is None:
+            raise NotFound(f"no action {action_id}")
+        if action.state != ActionState.UNCERTAIN:
+            raise UsageError(f"action {action_id} is {action.state}, not uncertain")
+        action.state = ActionState.SENT
+        action.sent_at = action.sent_at or now()
+        action.output = {**(action.output or {}), "confirmed_by": actor}
+        audit.record(session, actor=actor, kind="action.confirmed_sent", subject_type="action",
+                     subject_id=action_id, creditor_id=action.creditor_id,
+                     debtor_id=action.debtor_id, data={})
+
+
+def resend(store: Store, action_id: int, actor: str) -> None:
+    """An operator asks to send an uncertain (or failed) action again: back to `approved`."""
+    with store.write_transaction() as session:
+        action = session.get(Action, action_id)
+        if action is None:
+            raise NotFound(f"no action {action_id}")
+        if action.state not in (ActionState.UNCERTAIN, ActionState.FAILED):
+            raise UsageError(f"action {action_id} is {action.state}: only uncertain or failed "
+                             "actions can be resent")
+        previous = str(action.state)
+        action.state = ActionState.APPROVED
+        action.claimed_by = None
+        action.next_attempt_at = None
+        audit.record(session, actor=actor, kind="action.resend", subject_type="action",
+                     subject_id=action_id, creditor_id=action.creditor_id,
+                     debtor_id=action.debtor_id, data={"from": previous})
+
+
+def uncertain_sends(store: Store) -> list[dict[str, Any]]:
+    """The sends in doubt, oldest first, with what is known of each: for `relance
+    uncertain`, so that an operator can check with the server or the mail house."""
+    with store.transaction() as session:
+        rows = session.execute(
+            select(Action, Debtor.ref, Debtor.name).join(Debtor, Debtor.id == Action.debtor_id)
+            .where(Action.state == ActionState.UNCERTAIN).order_by(Action.id)).all()
+        return [{
+            "action": action.id, "channel": str(action.channel),
+            "template": action.template, "debtor": ref, "debtor_name": name,
+            "claimed_by": action.claimed_by,
+            "claimed_at": action.claimed_at.isoformat() if action.claimed_at else None,
+            "attempts": action.attempts, "last_error": action.last_error,
+            "output": dict(action.output or {}),
+        } for action, ref, name in rows]
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def _recheck(session: Session, actions: Sequence[Action], today: dt.date, actor: str,
+             report: DispatchReport) -> list[int]:
+    """The actions still to send, after settling them against the book as it is now
+    (`relance.store.settle`: every case change already did, this catches what changed
+    the book around relance): invoices paid, paused or disputed are dropped, an action
+    left empty is cancelled, one whose content changed under a person's approval goes
+    back to `proposed`. An approval given to other content no longer holds either."""
+    settled = settle_queue(session, debtor_ids={a.debtor_id for a in actions},
+                           action_ids=[a.id for a in actions], today=today, actor=actor,
+                           cause="dispatch")
+    report.dropped += settled.dropped_items
+    report.cancelled += len(settled.cancelled)
+    report.voided_approvals += len(settled.back_to_proposed)
+    keep = []
+    for action in actions:
+        if action.state not in CLAIMABLE:
+            continue
+        approvals = [a for a in action.approvals if a.decision == "approve"]
+        if approvals and not any(a.content_hash == action.content_hash for a in approvals):
+            # Approved for other content (a change since): it must be approved again.
+            _void_approval(session, action, actor, report, "content changed since it was approved")
+            continue
+        keep.append(action.id)
+    return keep
+
+
+def _void_approval(session: Session, action: Action, actor: str, report: DispatchReport,
+                   reason: str) -> None:
+    action.state = ActionState.PROPOSED
+    action.approved_by = None
+    action.approved_at = None
+    report.voided_approvals += 1
+    audit.record(session, actor=actor, kind="action.approval_voided",
+                 subject_type="action", subject_id=action.id,
+                 creditor_id=action.creditor_id, debtor_id=action.debtor_id,
+                 data={"reason": reason})
+
+
+def claimable(channels: Iterable[str], at: dt.datetime) -> Any:
+    """The WHERE clause of the actions of `channels` a dispatcher may take at `at`."""
+    return (
+        Action.channel.in_(sorted(channels)),
+        or_(Action.state == ActionState.APPROVED,
+            (Action.state == ActionState.RETRY_WAIT)
+            & or_(Action.next_attempt_at.is_(None), Action.next_attempt_at <= at)),
+    )
+
+
+def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
+          limit: int, report: DispatchReport, exclude: Sequence[int] = ()) -> list[int]:
+    """Claim up to `limit` actions for `worker`: committed in flight before returning."""
+    actor = f"dispatch:{worker}"
+    at = now()
+    channels = list(channels)
+    with store.write_transaction() as session:
+        query = (select(Action.id).where(*claimable(channels, at))
+                 .order_by(Action.id).limit(limit))
+        if exclude:
+            query = query.where(Action.id.not_in(list(exclude)))
+        if not store.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(session.scalars(query))
+        if not ids:
+            return []
+        actions = session.scalars(select(Action).where(Action.id.in_(ids))
+                                  .options(selectinload(Action.items),
+                                           selectinload(Action.approvals))).all()
+        keep = _recheck(session, actions, today, actor, report)
+        session.flush()
+        if not keep:
+            return []
+        # The state condition repeats the claim test: on SQLite it is what makes two
+        # dispatchers unable to take the same row; on PostgreSQL the row lock already did.
+        claimed = list(session.scalars(
+            update(Action).where(Action.id.in_(keep), Action.state.in_(CLAIMABLE))
+            .values(state=ActionState.IN_FLIGHT, claimed_by=worker, claimed_at=at,
+                    attempts=Action.attempts + 1, updated_at=at)
+            .returning(Action.id)
+            .execution_options(synchronize_session=False)
+        ))
+        for action in actions:
+            if action.id in claimed:
+                audit.record(session, actor=actor, kind="action.in_flight",
+                             subject_type="action", subject_id=action.id,
+                             creditor_id=action.creditor_id, debtor_id=action.debtor_id,
+                             data={"attempt": action.attempts + 1})
+    return sorted(claimed)
+
+
+def finish(store: Store, action_id: int, *, worker: str, outcome: str, detail: str = "",
+           output: dict[str, Any] | None = None, config: DispatchConfig | None = None) -> str:
+    """Commit the outcome of a send for an action this worker holds in flight.
+
+    `outcome`: 'sent', 'retry' (temporary), 'failed' (permanent, never retried: a 5xx,
+    a bad address, a template that does not render), 'uncertain', or 'release' (not
+    started: back to the queue). Returns the state written ('sent', 'retry_wait',
+    'failed', 'uncertain', 'approved'), or '' when the action was no longer ours.
+    """
+    cfg = config or DispatchConfig(60, 6 * 3600, 8, 900, 8, 1, 50)
+    at = now()
+    with store.write_transaction() as session:
+        action = session.get(Action, action_id)
+        if action is None or action.state != ActionState.IN_FLIGHT or (
+            action.claimed_by != worker
+        ):
+            return ""
+        kind = f"action.{outcome}"
+        data: dict[str, Any] = {"attempt": action.attempts}
+        if outcome == "sent":
+            action.state = ActionState.SENT
+            action.sent_at = at
+            action.output = {**(action.output or {}), **(output or {})}
+            action.last_error = None
+            data.update({k: v for k, v in (output or {}).items() if k != "refused"})
+        elif outcome == "release":
+            action.state = ActionState.APPROVED
+            action.attempts = max(0, action.attempts - 1)
+            action.claimed_by = None
+            kind = "action.released"
+        elif outcome == "retry" and action.attempts < cfg.max_attempts:
+            delay = min(cfg.retry_base_seconds * (2 ** max(action.attempts - 1, 0)),
+                        cfg.retry_max_seconds)
+            action.state = ActionState.RETRY_WAIT
+            action.next_attempt_at = at + dt.timedelta(seconds=delay)
+            action.last_error = detail
+            data.update({"error": detail, "next_attempt_at": action.next_attempt_at.isoformat()})
+            kind = "action.retry_wait"
+        elif outcome == "uncertain":
+            action.state = ActionState.UNCERTAIN
+            action.last_error = detail
+            data["error"] = detail
+        else:
+            action.state = ActionState.FAILED
+            if outcome == "retry":
+                detail = f"gave up after {action.attempts} attempts: {detail}"
+            action.last_error = detail
+            data["error"] = detail
+            kind = "action.failed"
+        if output and outcome != "sent":
+            action.output = {**(action.output or {}), **output}
+        audit.record(session, actor=f"dispatch:{worker}", kind=kind, subject_type="action",
+                     subject_id=action_id, creditor_id=action.creditor_id,
+                     debtor_id=action.debtor_id, data=data)
+        return str(action.state)
+
+
+def next_attempt(store: Store, action_id: int) -> str | None:
+    """When an action waiting to retry will be tried again (ISO, UTC), for the report."""
+    with store.transaction() as session:
+        at = session.scalar(select(Action.next_attempt_at).where(Action.id == action_id))
+        return at.isoformat() if at else None
+
+
+def count_uncertain(store: Store) -> int:
+    """The sends in doubt in the whole queue, whoever left them."""
+    with store.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(Action).where(
+            Action.state == ActionState.UNCERTAIN)) or 0)
+
+
+__all__ = [
+    "CLAIMABLE",
+    "DISPATCHED_CHANNELS",
+    "DispatchReport",
+    "claim",
+    "claimable",
+    "confirm_sent",
+    "count_uncertain",
+    "default_worker_id",
+    "finish",
+    "mark_batched",
+    "mark_started",
+    "release_unstarted",
+    "resend",
+    "uncertain_sends",
+]

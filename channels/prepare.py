@@ -1,0 +1,238 @@
+"""Rendering an action for its channel, before anything of it is started.
+
+`Renderer.prepare` never raises for one action's sake: whatever goes wrong while
+building its context or rendering its templates (a missing template, the sandbox's
+refusal, a macro that calls itself until Python's recursion limit) becomes
+`Prepared.error`, and the dispatcher fails that action alone, with the reason, before
+committing that its side effect started. A template error is deterministic, so the
+action is failed, not retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relance.channels import mail, sms
+from relance.channels.batches import slug
+from relance.channels.config import DispatchConfig, notify_addresses, sender_address
+from relance.channels.context import LetterData, build_context
+from relance.channels.letter import write_pdf
+from relance.channels.render import ResolvedTemplate, TemplateProblem, render, resolve
+from relance.channels.templates import default_templates_dir, search_folders
+from relance.store.db import Store
+from relance.store.models import Action, Creditor, Debtor, utcnow
+from relance.workspace import Workspace
+
+
+@dataclass
+class Prepared:
+    """An action rendered and ready for its channel (or `error`: why it cannot be)."""
+
+    action_id: int
+    channel: str
+    creditor_code: str
+    debtor_ref: str
+    template: str
+    data: LetterData
+    letter_html: str | None = None
+    text: str | None = None
+    html: str | None = None
+    subject: str | None = None
+    recipient: str | None = None
+    recipient_name: str | None = None
+    sender: tuple[str | None, str | None] = (None, None)  # (name, address)
+    reply_to: str | None = None
+    idempotency_key: str = ""
+    error: str | None = None
+    debtor_name: str = ""
+
+
+def _crash_reason(action: Action, channel: str, exc: BaseException) -> str:
+    """A rendering crash in words an operator can act on (the template to fix)."""
+    what = f"template {action.template or ''!r} for {channel} could not be rendered"
+    detail = str(exc) or "no detail"
+    if isinstance(exc, RecursionError):
+        detail += " (a macro, include or extends that calls itself?)"
+    return f"{what}: {exc.__class__.__name__}: {detail}"
+
+
+class Renderer:
+    def __init__(self, store: Store, workspace: Workspace, today: dt.date,
+                 config: DispatchConfig) -> None:
+        self.store = store
+        self.workspace = workspace
+        self.today = today
+        self.config = config
+        root = getattr(workspace, "root", None)
+        self.root: Path | None = Path(root).resolve() if root is not None else None
+        tdir = getattr(workspace, "templates_dir", None)
+        self.templates_dir: Path | None = Path(tdir).resolve() if tdir is not None else None
+        self.notify = notify_addresses(workspace) if workspace is not None else {}
+        # `[smtp] from` signs for a creditor without an address of its own, with or
+        # without an SMTP host (without one, e-mails go to the outbox all the same).
+        self.default_sender = sender_address(workspace) if workspace is not None else None
+
+    def resource_roots(self, creditor: Creditor) -> list[Path]:
+        roots = [default_templates_dir().resolve()]
+        if self.templates_dir is not None:
+            roots.append(self.templates_dir)
+        if creditor.logo_path and self.root is not None:
+            logo = Path(creditor.logo_path)
+            logo = (logo if logo.is_absolute() else self.root / logo).resolve()
+            if logo.is_relative_to(self.root):
+                roots.append(logo)
+        return roots
+
+    def letter_html(self, session: Session, action: Action, creditor: Creditor,
+                    debtor: Debtor, data: LetterData) -> tuple[str, Path]:
+        resolved = resolve(self.templates_dir, creditor=creditor.code,
+                           name=action.template or "", channel="letter",
+                           language=debtor.language or "fr", tone=action.tone)
+        context = dict(data.context)
+        context["language"] = resolved.language
+        context["assets"] = {"fonts_url": (default_templates_dir() / "_base" / "fonts")
+                             .resolve().as_uri()}
+        rendered = render(self.templates_dir, resolved, "html", context,
+                          creditor=creditor.code)
+        return rendered.body, resolved.files["html"].parent
+
+    def prepare(self, session: Session, action: Action) -> Prepared:
+        creditor = session.get(Creditor, action.creditor_id)
+        debtor = session.get(Debtor, action.debtor_id)
+        assert creditor is not None and debtor is not None
+        channel = str(action.channel)
+        prepared = Prepared(action.id, channel, creditor.code, debtor.ref,
+                            action.template or "", LetterData({}, (), {}),
+                            idempotency_key=action.idempotency_key,
+                            debtor_name=debtor.name or "")
+        try:
+            prepared.data = build_context(session, action, today=self.today,
+                                          workspace_root=self.root,
+                                          deadline_days=self.config.deadline_days)
+        except Exception as exc:  # one debtor's data must not stop the others' sends
+            prepared.error = (f"the figures of action {action.id} could not be computed: "
+                              f"{exc.__class__.__name__}: {exc}")
+            return prepared
+        try:
+            self._render(session, action, creditor, debtor, prepared)
+        except (TemplateProblem, mail.HeaderRefused) as exc:
+            prepared.error = exc.message
+        except Exception as exc:  # any crash of one template fails that action alone
+            prepared.error = _crash_reason(action, channel, exc)
+        return prepared
+
+    def _render(self, session: Session, action: Action, creditor: Creditor, debtor: Debtor,
+                prepared: Prepared) -> None:
+        data = prepared.data
+        if prepared.channel == "letter":
+            prepared.letter_html, _ = self.letter_html(session, action, creditor, debtor, data)
+        elif prepared.channel in ("email", "notify"):
+            self._prepare_mail(session, action, creditor, debtor, data, prepared)
+        elif prepared.channel == "sms":
+            resolved = resolve(self.templates_dir, creditor=creditor.code,
+                               name=action.template or "", channel="sms",
+                               language=debtor.language or "fr", tone=action.tone)
+            text = render(self.templates_dir, resolved, "txt", data.context,
+                          creditor=creditor.code).body
+            prepared.text = sms.normalise_text(text)
+            prepared.recipient = debtor.phone
+
+    def _prepare_mail(self, session: Session, action: Action, creditor: Creditor,
+                      debtor: Debtor, data: LetterData, prepared: Prepared) -> None:
+        channel = str(action.channel)
+        resolved = resolve(self.templates_dir, creditor=creditor.code,
+                           name=action.template or "", channel=channel,
+                           language=debtor.language or "fr", tone=action.tone)
+        context = dict(data.context)
+        text = render(self.templates_dir, resolved, "txt", context, creditor=creditor.code)
+        prepared.text = text.body.strip() + "\n"
+        prepared.subject = text.subject or (action.template or "")
+        if "html" in resolved.files:
+            prepared.html = render(self.templates_dir, resolved, "html", context,
+                                   creditor=creditor.code).body
+        else:
+            paragraphs = [p.split("\n") for p in prepared.text.split("\n\n") if p.strip()]
+            base = resolve_base_email(self.templates_dir, creditor.code)
+            prepared.html = render(self.templates_dir, base, "html",
+                                   {**context, "subject": prepared.subject,
+                                    "paragraphs": paragraphs},
+                                   creditor=creditor.code).body
+        prepared.sender = (creditor.name, creditor.email or self.default_sender)
+        prepared.reply_to = creditor.reply_to
+        if channel == "email":
+            prepared.recipient = debtor.email
+            prepared.recipient_name = debtor.name
+            # The letter goes along as PDF when the template has one.
+            try:
+                prepared.letter_html, _ = self.letter_html(session, action, creditor, debtor,
+                                                           data)
+            except TemplateProblem as exc:
+                if "no template" not in exc.message:
+                    raise
+        else:
+            role = action.notify_role or "sales_rep"
+            who = debtor.sales_rep if role == "sales_rep" else None
+            address = None
+            if who and "@" in who:
+                address = who
+            elif who:
+                address = self.notify.get(who)
+            address = address or self.notify.get(role)
+            if not address:
+                raise TemplateProblem(
+                    f"no e-mail address for {role}"
+                    + (f" {who!r}" if who else "")
+                    + f" of debtor {debtor.ref}: add it under [notify] in relance.toml")
+            prepared.recipient = address
+            prepared.recipient_name = who if who and "@" not in who else None
+
+
+    def message(self, p: Prepared, pdf: Path | None, *, attach_to: Path,
+                envelope: str | None) -> tuple[Any, str]:
+        """The e-mail of a prepared action and its envelope sender; its letter is
+        attached (rendered to `attach_to` unless `pdf` already holds it)."""
+        what = "debtor" if p.channel == "email" else "recipient"
+        if not p.recipient:
+            raise mail.HeaderRefused(f"{what} {p.debtor_ref} has no e-mail address")
+        to = mail.mailbox(p.recipient_name, p.recipient, what)
+        sender_name, sender_addr = p.sender
+        if not sender_addr:
+            raise mail.HeaderRefused(
+                f"creditor {p.creditor_code} has no e-mail address and [smtp] from is not set")
+        sender = mail.mailbox(sender_name, sender_addr, "creditor")
+        reply_to = mail.mailbox(sender_name, p.reply_to, "reply-to") if p.reply_to else None
+        attachments: list[mail.Attachment] = []
+        if p.letter_html and p.channel == "email":
+            if pdf is None:
+                with self.store.transaction() as session:
+                    creditor = session.scalars(select(Creditor).where(
+                        Creditor.code == p.creditor_code)).one()
+                    roots = self.resource_roots(creditor)
+                pdf = write_pdf(p.letter_html, attach_to, base_dir=default_templates_dir(),
+                                roots=roots).path
+            attachments.append(mail.Attachment(
+                f"{slug(p.template)}-{slug(p.debtor_ref)}.pdf", pdf.read_bytes()))
+        message = mail.build_message(
+            sender=sender, to=to, reply_to=reply_to, subject=p.subject or "",
+            text=p.text or "", html=p.html, attachments=attachments,
+            msg_id=mail.message_id(p.idempotency_key or str(p.action_id), sender.domain),
+            date=utcnow(),
+        )
+        return message, envelope or sender_addr
+
+
+def resolve_base_email(templates_dir: Path | None, creditor: str) -> Any:
+    for folder in search_folders(templates_dir, creditor):
+        path = folder / "_base" / "email.html"
+        if path.is_file():
+            return ResolvedTemplate("_base", "email", "fr", None, folder, {"html": path})
+    raise TemplateProblem("no _base/email.html template")
+
+
+__all__ = ["Prepared", "Renderer", "resolve_base_email"]

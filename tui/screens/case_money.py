@@ -1,0 +1,246 @@
+"""The case screen's groundwork and its money changes: recording a payment, agreeing or
+ending a payment plan, and undoing a change from the history. `CaseScreen` (case.py)
+adds the layout and the other changes; the split only keeps each module readable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from sqlalchemy.orm import Session
+from textual.widgets import DataTable
+
+from relance.engine import casework, plans, undo
+from relance.errors import UsageError
+from relance.store.book import unallocated_minor
+from relance.store.models import Invoice, InvoiceStatus, Payment
+from relance.tui import casefile, entry, format
+from relance.tui.screens.base import DeskScreen
+from relance.tui.screens.modals import Field
+from relance.tui.widgets.cursor import highlighted_key
+
+
+def payment_message(payment: Payment, numbers: dict[int, str]) -> str:
+    """What the operator is told: where the money went, and what stays on account."""
+    code = payment.currency
+    went = ", ".join(f"{numbers.get(a.invoice_id, '?')} {format.amount(a.amount_minor, code)}"
+                     for a in payment.allocations)
+    message = f"Payment of {format.money(payment.amount_minor, code)} recorded"
+    message += f": {went}" if went else ""
+    left = unallocated_minor(payment)
+    if left:
+        message += f"; {format.money(left, code)} on account"
+    return message
+
+
+class CaseWorkScreen(DeskScreen):
+    """One debtor's case: the invoices chosen, forms that change it, money changes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.case: casefile.Case | None = None
+        self.selected: set[int] = set()
+
+    @property
+    def invoices_table(self) -> DataTable[str | Text]:
+        return self.query_one("#case-invoices", DataTable)
+
+    @property
+    def history_table(self) -> DataTable[str | Text]:
+        return self.query_one("#case-history", DataTable)
+
+    # ------------------------------------------------------------------ choosing invoices
+
+    def _current_invoice(self) -> Invoice | None:
+        case = self.case
+        key = highlighted_key(self.invoices_table)
+        if case is None or key is None:
+            return None
+        return next((i for i in case.invoices if str(i.id) == key), None)
+
+    def _chosen(self) -> list[Invoice]:
+        case = self.case
+        if case is None:
+            return []
+        if self.selected:
+            return [i for i in case.invoices if i.id in self.selected]
+        current = self._current_invoice()
+        return [current] if current else []
+
+    def _form(self, title: str, fields: list[Field],
+              act: Callable[[dict[str, str], Session | None], str | None]) -> None:
+        """Ask; check the answers with `act(answers, None)` (reading them only), then
+        apply them with `act(answers, session)` in one transaction. What `act` returns
+        is the message shown when it is done (else the title)."""
+        def parse(answers: dict[str, str]) -> dict[str, str]:
+            act(answers, None)
+            return answers
+
+        def apply(answers: dict[str, str]) -> None:
+            said = self.perform(lambda session: act(answers, session) or title)
+            if said:
+                self.notify(said)
+
+        self.ask(title, fields, parse, apply)
+
+    # ------------------------------------------------------------------ payments
+
+    def action_payment(self) -> None:
+        case = self.case
+        if case is None:
+            return
+        ctx = self.ctx
+        chosen = [i for i in self._chosen() if i.balance_minor > 0] if self.selected else []
+        pool = chosen or [i for i in case.invoices if i.balance_minor > 0] or case.invoices
+        default_code = pool[0].currency if pool else "EUR"
+        numbers = {i.id: i.number for i in case.invoices}
+
+        def act(answers: dict[str, str], session: Session | None) -> str | None:
+            # No amount is proposed: Enter through the form must not record money that
+            # never came.
+            if not answers["amount"]:
+                raise UsageError("Enter the amount received.")
+            named = entry.named_invoices(answers["invoices"], case.invoices)
+            code = named[0][0].currency if named else default_code
+            amount = casework.parse_money(answers["amount"], code)
+            on = casework.parse_day(answers["date"]) if answers["date"] else ctx.today
+            shares = entry.amounts(named, code)
+            if session is None:
+                return None
+            if named and shares is None:
+                # The invoices in the order given, each up to its balance; any surplus
+                # on the debtor's account (as `relance pay`).
+                payment = casework.pay_invoices(
+                    session, ctx.actor, [invoice.id for invoice, _ in named], amount=amount,
+                    received_on=on, reference=answers["reference"], today=ctx.today)
+            else:
+                payment = casework.record_payment(
+                    session, ctx.actor, creditor_id=case.debtor.creditor_id,
+                    debtor_id=case.debtor.id, amount=amount, received_on=on,
+                    reference=answers["reference"], allocations=shares, today=ctx.today)
+            return payment_message(payment, numbers)
+
+        self._form(f"Payment from {case.debtor.name}", [
+            Field("amount", f"Amount received ({default_code})"),
+            Field("date", "Received on", format.day(ctx.today)),
+            Field("reference", "Reference (bank, cheque)"),
+            Field("invoices", "Invoices to pay, in order (empty: the oldest due first)",
+                  ", ".join(i.number for i in chosen), "FA-1, FA-2 — or FA-1:500, FA-2:80"),
+        ], act)
+
+    # ------------------------------------------------------------------ payment plans
+
+    def action_plan(self) -> None:
+        case = self.case
+        if case is None:
+            return
+        ctx = self.ctx
+        owing = [i for i in case.invoices
+                 if i.balance_minor > 0 and i.status == InvoiceStatus.OPEN]
+        chosen = [i for i in self._chosen() if i in owing] if self.selected else owing
+        if not chosen:
+            self.notify("No open invoice to put in a plan" + (" among those selected"
+                        if self.selected else ""), severity="warning")
+            return
+
+        def act(answers: dict[str, str], session: Session | None) -> str | None:
+            named = entry.named_invoices(answers["invoices"], case.invoices)
+            if not named:
+                raise UsageError("Name the invoices the plan covers.")
+            if any(amount for _, amount in named):
+                raise UsageError("A plan covers whole invoices: name them without amounts.")
+            code = named[0][0].currency
+            if answers["schedule"]:
+                schedule = entry.schedule(answers["schedule"], code)
+                count, first, every = None, None, None
+            else:
+                schedule = None
+                count = entry.count(answers["count"], "Number of instalments")
+                if not answers["first"]:
+                    raise UsageError("Give the first instalment's date (or the "
+                                     "instalments one by one).")
+                first = casework.parse_day(answers["first"], what="first instalment")
+                every = entry.every(answers["every"])
+            if session is None:
+                return None
+            plan = plans.create_plan(session, ctx.actor, [i.id for i, _ in named],
+                                     today=ctx.today, schedule=schedule, count=count,
+                                     first=first, every=every)
+            total = plans.plan_total(plan)
+            return (f"Payment plan #{plan.id} agreed: {len(plan.instalments)} instalment(s) "
+                    f"from {format.day(plan.instalments[0].due_on)}, "
+                    f"{format.money(total.minor, total.currency)} in all")
+
+        self._form(f"Payment plan for {case.debtor.name}", [
+            Field("invoices", "Invoices (e.g. FA-1, FA-2)", ", ".join(i.number for i in chosen)),
+            Field("count", "Number of instalments"),
+            Field("first", "First instalment on (date)"),
+            Field("every", "Every (1m, 2w, 15d)", "1m"),
+            Field("schedule", "Or the instalments one by one, instead of the above",
+                  placeholder="30/11/2026:500, 31/12/2026:750"),
+        ], act)
+
+    def action_end_plan(self) -> None:
+        case = self.case
+        if case is None:
+            return
+        ctx = self.ctx
+        in_force = [plan for plan in case.plans if plan.in_force]
+        if not in_force:
+            self.notify(f"No payment plan in force for {case.debtor.name}", severity="warning")
+            return
+        choices = ", ".join(f"#{plan.id}" for plan in in_force)
+
+        def act(answers: dict[str, str], session: Session | None) -> str | None:
+            wanted = answers["plan"].lstrip("#").strip()
+            plan = next((p for p in in_force if str(p.id) == wanted), None)
+            if plan is None:
+                raise UsageError(f"Plan: one of {choices}.")
+            if not answers["reason"]:
+                raise UsageError("Ending a plan needs a reason.")
+            if session is None:
+                return None
+            plans.cancel_plan(session, ctx.actor, plan.id, reason=answers["reason"],
+                              today=ctx.today)
+            return f"Plan #{plan.id} cancelled: its invoices are chased again"
+
+        self._form(f"End a payment plan of {case.debtor.name}", [
+            Field("plan", f"Plan in force ({choices})",
+                  str(in_force[0].id) if len(in_force) == 1 else ""),
+            Field("reason", "Reason"),
+        ], act)
+
+    # ------------------------------------------------------------------ undo
+
+    def action_undo(self) -> None:
+        case = self.case
+        if case is None:
+            return
+        key = highlighted_key(self.history_table)
+        line = next((h for h in case.history if h.key == key), None)
+        if line is None:
+            return
+        if line.event_id is None:
+            self.notify(f"{line.what}: an action of the rules, not a change to undo "
+                        "(the queue can reject what is still waiting)", severity="warning")
+            return
+        if line.undone_by is not None:
+            self.notify(f"#{line.event_id} was already undone by #{line.undone_by}",
+                        severity="warning")
+            return
+        if not line.undoable:
+            self.notify(f"#{line.event_id} {line.what} cannot be undone", severity="warning")
+            return
+        ctx = self.ctx
+        event_id = line.event_id
+
+        def act(answers: dict[str, str], session: Session | None) -> str | None:
+            if not answers["reason"]:
+                raise UsageError("An undo needs a reason.")
+            if session is None:
+                return None
+            undo.undo(session, ctx.actor, event_id, reason=answers["reason"], today=ctx.today)
+            return f"#{event_id} {line.what} undone"
+
+        self._form(f"Undo #{event_id} {line.what}? {line.detail[:60]}",
+                   [Field("reason", "Why (kept in the history)")], act)
