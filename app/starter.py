@@ -10,7 +10,7 @@ from relance.workspace import CONFIG_NAME
 
 STARTER_CONFIG = """\
 # relance workspace configuration. Secrets (SMTP password, SMS token) never go here:
-# they come from the environment (see docs/configuration.md).
+# they come from the environment (see "Configuration" in docs/usage.md).
 
 [workspace]
 rules = "rules"

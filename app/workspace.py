@@ -1,5 +1,7 @@
 """A workspace: a folder with `relance.toml`, `rules/`, `templates/`, the SQLite file and
-the `outbox/`. Each subsystem reads its own section of the TOML file and validates it.
+the `outbox/`. The tables of the workspace, the database, the run and the scheduler are
+read once, through the typed schema of `relance.settings` (`Workspace.settings`); the
+channels and the access rules read their own tables (`Workspace.section`).
 
 The database URL is taken, in order, from `--db`, `RELANCE_DATABASE_URL`, the
 `[database] url` of `relance.toml`, and finally `relance.sqlite` in the workspace.
@@ -10,10 +12,14 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relance.errors import ConfigError
+
+if TYPE_CHECKING:
+    from relance.settings import Settings
 
 CONFIG_NAME = "relance.toml"
 DEFAULT_DB_NAME = "relance.sqlite"
@@ -26,17 +32,25 @@ class Workspace:
     config: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
 
+    @cached_property
+    def settings(self) -> Settings:
+        """`relance.toml` checked and typed, once per workspace; a mistake anywhere in
+        the tables it covers is refused on first use, naming the file and the key."""
+        from relance.settings import parse_settings
+
+        return parse_settings(self.config, label=self.config_label, root=self.root)
+
     @property
     def rules_dir(self) -> Path:
-        return self.root / str(self.section("workspace").get("rules", "rules"))
+        return self.root / self.settings.workspace.rules
 
     @property
     def templates_dir(self) -> Path:
-        return self.root / str(self.section("workspace").get("templates", "templates"))
+        return self.root / self.settings.workspace.templates
 
     @property
     def outbox_dir(self) -> Path:
-        return self.root / str(self.section("workspace").get("outbox", "outbox"))
+        return self.root / self.settings.workspace.outbox
 
     def section(self, name: str) -> dict[str, Any]:
         """A table of `relance.toml` (empty when absent); refuses a non-table value."""
@@ -55,10 +69,8 @@ class Workspace:
         from_env = os.environ.get(DATABASE_URL_ENV)
         if from_env:
             return from_env
-        configured = self.section("database").get("url")
+        configured = self.settings.database.url
         if configured is not None:
-            if not isinstance(configured, str) or not configured:
-                raise ConfigError(f"{self.config_label}: [database] url must be a text")
             return configured
         return f"sqlite:///{(self.root / DEFAULT_DB_NAME).resolve()}"
 

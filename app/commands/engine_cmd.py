@@ -2,45 +2,27 @@
 
 Thin commands over `relance.engine`: they read the workspace's rules (refusing to run
 when they have errors), call the engine and print a table or, with `--json`, a JSON
-document.
+document. `relance run` is `relance.workday.run_workspace_day`, as the scheduler's daily
+job and the demo are.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from relance.commands.options import parse_day
-from relance.context import AppContext
-from relance.errors import RelanceError, UsageError
+from relance.context import AppContext, add_row
+from relance.errors import UsageError
+from relance.workday import load_checked_rules, run_workspace_day
 
 OnOption = Annotated[
     str | None, typer.Option("--on", help="The day to evaluate, YYYY-MM-DD (default: today).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
-
-
-def _rules(context: AppContext) -> Any:
-    from relance.dsl.loader import load_rules
-
-    workspace = context.workspace
-    if not workspace.rules_dir.is_dir():
-        raise UsageError(f"no rules folder at {workspace.rules_dir}")
-    rules = load_rules([workspace.rules_dir], root=workspace.root)
-    if not rules.ok:
-        raise RelanceError("the rules have errors; nothing was done\n" + rules.render())
-    return rules
-
-
-def _auto_approve(context: AppContext) -> bool:
-    value = context.workspace.section("run").get("auto_approve", True)
-    if not isinstance(value, bool):
-        raise UsageError(f"{context.workspace.config_label}: [run] auto_approve must be "
-                         "true or false")
-    return value
 
 
 def run(
@@ -50,13 +32,9 @@ def run(
     json_output: JsonOption = False,
 ) -> None:
     """Evaluate the policies as of a day and queue the actions (once per day)."""
-    from relance.engine.run import run_day
-
     context: AppContext = ctx.obj
-    rules = _rules(context)
-    report = run_day(context.store, rules, parse_day(on), actor=context.user,
-                     auto_approve=_auto_approve(context), dry_run=dry_run,
-                     rules_dir=context.workspace.rules_dir)
+    report = run_workspace_day(context.workspace, context.store, parse_day(on),
+                               actor=context.user, dry_run=dry_run)
     if json_output or context.json_output:
         context.emit_json(report.to_json())
         return
@@ -70,7 +48,7 @@ def run(
     if report.by_rule:
         table = Table("policy", "rule", "channel", "invoices")
         for count in report.by_rule:
-            table.add_row(count.policy, count.rule, count.channel, str(count.items))
+            add_row(table, count.policy, count.rule, count.channel, str(count.items))
         console.print(table)
     version = report.ruleset_hash[:12] + (f", git {report.git_commit[:12]}"
                                           if report.git_commit else "")
@@ -87,7 +65,7 @@ def explain(
     from relance.engine.explain import explain_invoice, find_invoice
 
     context: AppContext = ctx.obj
-    rules = _rules(context)
+    rules = load_checked_rules(context.workspace, refused="nothing was explained")
     with context.store.transaction() as session:
         conn = session.connection()
         found = explain_invoice(conn, rules.policies, find_invoice(conn, invoice), parse_day(on))
@@ -109,10 +87,10 @@ def simulate(
     from relance.engine.simulate import simulate as run_simulation
 
     context: AppContext = ctx.obj
-    rules = _rules(context)
+    rules = load_checked_rules(context.workspace, refused="nothing was simulated")
     found = run_simulation(context.store, rules, parse_day(start, "--from"),
                            parse_day(until, "--until"), actor=context.user,
-                           auto_approve=_auto_approve(context),
+                           auto_approve=context.workspace.settings.run.auto_approve,
                            rules_dir=context.workspace.rules_dir)
     if json_output or context.json_output:
         context.emit_json([action.to_json() for action in found])
@@ -123,8 +101,8 @@ def simulate(
     table = Table("date", "debtor", "action", "state", "invoices", "rules")
     for action in found:
         what = action.line().split(" ", 2)[2].split(",")[0]
-        table.add_row(action.on.isoformat(), action.debtor, what, action.state,
-                      " ".join(action.invoices), " ".join(action.rules))
+        add_row(table, action.on.isoformat(), action.debtor, what, action.state,
+                " ".join(action.invoices), " ".join(action.rules))
     context.console.print(table)
 
 

@@ -11,7 +11,7 @@ import typer
 
 from relance.context import AppContext
 from relance.scheduler.clock import Clock, clock_from_env
-from relance.scheduler.config import ScheduleConfig, load_schedule
+from relance.scheduler.config import ScheduleConfig
 from relance.scheduler.core import (
     channels_dispatch,
     channels_summary_mail,
@@ -63,8 +63,10 @@ def serve(
     context: AppContext = ctx.obj
     if json_output:
         context.json_output = True
-    workspace = context.workspace
-    config = load_schedule(workspace)
+    # All of relance.toml is checked here, before anything runs: a mistake in `[run]`
+    # stops the daemon at start (exit 2) as it stops `relance run`, rather than failing
+    # or, worse, being read another way in the daily job.
+    config = context.workspace.settings.schedule
     store = context.store
     log = JsonLog(path=config.log_file)
     config = resolve_country(config, store, log)

@@ -33,12 +33,14 @@ CREDITOR: dict[str, Any] = {
     "phone": "+33 4 65 71 00 10",
     "legal_mentions": (
         "Bellerose Beauté SAS au capital de 250 000 € — RCS Lyon 832 917 454 — "
-        "TVA FR73832917454. En cas de retard de paiement, des pénalités au taux de la BCE "
-        "majoré de 10 points sont exigibles de plein droit, ainsi qu'une indemnité "
-        "forfaitaire de 40 € pour frais de recouvrement (art. L441-10 du Code de "
-        "commerce). Pas d'escompte pour paiement anticipé."
+        "TVA FR73832917454. Pas d'escompte pour paiement anticipé."
     ),
     "late_penalties": True,
+    # Printed to business debtors only: the law reserves these penalties to them.
+    "settings": {"legal_mentions_b2b": (
+        "En cas de retard de paiement, des pénalités au taux de la BCE majoré de 10 points "
+        "sont exigibles de plein droit, ainsi qu'une indemnité forfaitaire de 40 € pour "
+        "frais de recouvrement (art. L441-10 du Code de commerce).")},
 }
 """The creditor's branding, as its letters show it."""
 

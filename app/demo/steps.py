@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, insert, select
 
+from relance.context import say
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
 from relance.errors import UsageError
 from relance.starter import create_workspace
@@ -110,7 +111,7 @@ def add_creditor(ctx: DemoContext) -> None:
                      creditor_id=ctx.creditor_id,
                      data={"code": CREDITOR_CODE, "name": CREDITOR["name"]})
     ctx.results["creditor"] = {"code": CREDITOR_CODE, "name": CREDITOR["name"]}
-    ctx.console.print(f"Creditor [bold]{CREDITOR['name']}[/] ({CREDITOR_CODE}), "
+    ctx.console.print(f"Creditor [bold]{escape(CREDITOR['name'])}[/] ({CREDITOR_CODE}), "
                       "late-payment penalties on")
 
 
@@ -126,14 +127,11 @@ def import_portfolio(ctx: DemoContext) -> None:
 
 
 def run_rules(ctx: DemoContext) -> None:
-    """Evaluate the workspace's rules as of the demo date and queue the actions."""
-    from relance.dsl.loader import load_rules
-    from relance.engine.run import run_day
+    """Run the workspace's day as of the demo date, as `relance run` and the scheduler do
+    (the starter relance.toml approves routine actions)."""
+    from relance.workday import run_workspace_day
 
-    rules = load_rules([ctx.workspace.rules_dir], root=ctx.workspace.root)
-    if not rules.ok:
-        raise UsageError("the demo rules have errors\n" + rules.render())
-    report = run_day(ctx.store, rules, ctx.on, actor=DEMO_ACTOR, auto_approve=True)
+    report = run_workspace_day(ctx.workspace, ctx.store, ctx.on, actor=DEMO_ACTOR)
     ctx.results["run"] = report.to_json()
     channels = ", ".join(f"{count} {channel}" for channel, count in report.by_channel)
     ctx.console.print(
@@ -150,9 +148,10 @@ def dispatch_outbox(ctx: DemoContext) -> None:
     report = dispatch(ctx.store, ctx.workspace, today=ctx.on, worker="demo",
                       progress=ctx.console.is_terminal)
     ctx.results["dispatch"] = report.to_json()
-    ctx.console.print(
+    batches = ", ".join(report.batches) if report.batches else ""
+    say(ctx.console,
         f"Dispatched {report.sent} letter(s) and e-mail(s) to {report.outbox}"
-        + (f"; print batch for the mail house: {report.batch}" if report.batch else "")
+        + (f"; print batches for the mail house: {batches}" if batches else "")
         + (f"; {report.dropped} invoice(s) dropped before sending (paid, paused or "
            "disputed)" if report.dropped else ""))
     if report.failed or report.errors:
@@ -206,14 +205,14 @@ def summary(ctx: DemoContext) -> None:
     print_table(console, render_table(aged))
     dso = dso_text(aged)
     if dso:
-        console.print(dso)
+        say(console, dso)
 
 
 def point_to_tui(ctx: DemoContext) -> None:
     root = ctx.workspace.root
     ctx.results["workspace"] = str(root)
-    ctx.console.print(f"\nDemo workspace: [bold]{root}[/]. Next: "
-                      f"[bold]cd {root} && relance tui[/] to work the queue.")
+    say(ctx.console, "\nDemo workspace: ", (str(root), "bold"), ". Next: ",
+        (f"cd {root} && relance tui", "bold"), " to work the queue.")
 
 
 STEPS: list[DemoStep] = [

@@ -1,22 +1,24 @@
-"""The `[schedule]` table of `relance.toml`, read and checked once at start.
+"""The `[schedule]` table of `relance.toml`, read and checked once with the rest of the
+file (`relance.settings`; the scheduler takes it from `Workspace.settings.schedule`).
 
 Every mistake is reported with the file and the key, e.g.
-`relance.toml: [schedule] run_at must be a time "HH:MM", not "7h"`.
+`relance.toml: [schedule] run_at must be a time "HH:MM" (24-hour clock), not the string "7h"`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-import holidays
+from relance.settings import Table, describe
 
-from relance.errors import ConfigError
-from relance.workspace import Workspace
+if TYPE_CHECKING:
+    from relance.workspace import Workspace
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 DEFAULT_COUNTRY = "FR"
@@ -65,47 +67,17 @@ KNOWN_KEYS = frozenset({
 })
 
 
-class _Reader:
-    def __init__(self, label: str, table: dict[str, Any]) -> None:
-        self.label = label
-        self.table = table
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.label}: [schedule] {key} {problem}")
-
-    def time(self, key: str, default: dt.time) -> dt.time:
-        value = self.table.get(key)
-        if value is None:
-            return default
-        if isinstance(value, dt.time):  # TOML local time: 07:00:00
-            return value.replace(second=0, microsecond=0)
-        if isinstance(value, str):
-            parsed = _parse_time(value)
-            if parsed is not None:
-                return parsed
-        raise self.fail(key, f'must be a time "HH:MM" (24-hour clock), not {value!r}')
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"must be a whole number, not {value!r}")
-        if not low <= value <= high:
-            raise self.fail(key, f"must be between {low} and {high}, not {value}")
-        return value
-
-    def text(self, key: str) -> str | None:
-        value = self.table.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"must be a non-empty text, not {value!r}")
-        return value.strip()
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.table.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {value!r}")
-        return value
+def _time(reader: Table, key: str, default: dt.time) -> dt.time:
+    value = reader.data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, dt.time):  # TOML local time: 07:00:00
+        return value.replace(second=0, microsecond=0)
+    if isinstance(value, str):
+        parsed = _parse_time(value)
+        if parsed is not None:
+            return parsed
+    raise reader.wrong(key, 'a time "HH:MM" (24-hour clock)')
 
 
 def _parse_time(text: str) -> dt.time | None:
@@ -113,16 +85,11 @@ def _parse_time(text: str) -> dt.time | None:
     return dt.time(int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _timezone(reader: _Reader, value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise reader.fail("timezone", f"is not a known time zone: {value!r} "
-                          '(an IANA name such as "Europe/Paris")') from None
-    return value
+def _country(reader: Table, value: str) -> str:
+    # Imported only when a country is named: every command reads the schedule now, and
+    # loading the calendars would cost each of them some 60 ms.
+    import holidays
 
-
-def _country(reader: _Reader, value: str) -> str:
     code = value.upper()
     if code not in holidays.list_supported_countries():
         raise reader.fail("country", f"is not a country the holidays calendar knows: {value!r} "
@@ -130,22 +97,22 @@ def _country(reader: _Reader, value: str) -> str:
     return code
 
 
-def _sending_hours(reader: _Reader) -> tuple[dt.time, dt.time]:
-    value = reader.table.get("sending_hours")
+def _sending_hours(reader: Table) -> tuple[dt.time, dt.time]:
+    value = reader.data.get("sending_hours")
     if value is None:
         return dt.time(8, 0), dt.time(19, 0)
     parts = value.split("-") if isinstance(value, str) else []
     times = [_parse_time(p) for p in parts]
     if len(parts) != 2 or times[0] is None or times[1] is None:
-        raise reader.fail("sending_hours", f'must read "HH:MM-HH:MM", not {value!r}')
+        raise reader.fail("sending_hours", f'must read "HH:MM-HH:MM", not {describe(value)}')
     start, end = times[0], times[1]
     if start >= end:
         raise reader.fail("sending_hours", f"must start before it ends: {value!r}")
     return start, end
 
 
-def _sending_days(reader: _Reader) -> frozenset[int]:
-    value = reader.table.get("sending_days")
+def _sending_days(reader: Table) -> frozenset[int]:
+    value = reader.data.get("sending_days")
     if value is None:
         return frozenset(range(6))
     if not isinstance(value, list) or not value:
@@ -159,8 +126,8 @@ def _sending_days(reader: _Reader) -> frozenset[int]:
     return frozenset(days)
 
 
-def _summary_to(reader: _Reader) -> tuple[str, ...]:
-    value = reader.table.get("summary_to", [])
+def _summary_to(reader: Table) -> tuple[str, ...]:
+    value = reader.data.get("summary_to", [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
@@ -168,18 +135,17 @@ def _summary_to(reader: _Reader) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def parse_schedule(table: dict[str, Any], *, label: str = "relance.toml",
+def parse_schedule(table: Mapping[str, Any], *, label: str = "relance.toml",
                    root: Path | None = None, default_timezone: str | None = None
                    ) -> ScheduleConfig:
-    """Check and read a `[schedule]` table; `label` names the file in errors."""
-    reader = _Reader(label, table)
-    unknown = sorted(set(table) - KNOWN_KEYS)
-    if unknown:
-        raise reader.fail(unknown[0], "is not a setting of the scheduler (known: "
-                          + ", ".join(sorted(KNOWN_KEYS)) + ")")
-    run_at = reader.time("run_at", dt.time(7, 0))
-    letters_at = reader.time("letters_at", max(run_at, dt.time(9, 0)))
-    summary_at = reader.time("summary_at", max(run_at, dt.time(8, 0)))
+    """Check and read a `[schedule]` table; `label` names the file in errors.
+
+    `default_timezone` is `[run] timezone`, already checked by `relance.settings`."""
+    reader = Table(label, "schedule", table)
+    reader.only(KNOWN_KEYS, "the scheduler")
+    run_at = _time(reader, "run_at", dt.time(7, 0))
+    letters_at = _time(reader, "letters_at", max(run_at, dt.time(9, 0)))
+    summary_at = _time(reader, "summary_at", max(run_at, dt.time(8, 0)))
     # The letter batch and the summary report the day's run: they cannot come before it.
     if letters_at < run_at:
         raise reader.fail("letters_at", f"({letters_at:%H:%M}) must not be before run_at "
@@ -187,13 +153,15 @@ def parse_schedule(table: dict[str, Any], *, label: str = "relance.toml",
     if summary_at < run_at:
         raise reader.fail("summary_at", f"({summary_at:%H:%M}) must not be before run_at "
                           f"({run_at:%H:%M}): the summary reports the day's run")
-    zone = reader.text("timezone") or default_timezone or DEFAULT_TIMEZONE
+    zone = reader.timezone("timezone") or default_timezone or DEFAULT_TIMEZONE
     country = reader.text("country")
     country_code = _country(reader, country) if country else None
     subdivision = reader.text("subdivision")
     if subdivision is not None:
         if country_code is None:
             raise reader.fail("subdivision", "needs [schedule] country: whose subdivision?")
+        import holidays
+
         known = holidays.country_holidays(country_code).subdivisions
         if subdivision not in known:
             raise reader.fail("subdivision", f"is not a subdivision of {country_code}: "
@@ -207,7 +175,7 @@ def parse_schedule(table: dict[str, Any], *, label: str = "relance.toml",
             log_path = root / log_path
     return ScheduleConfig(
         run_at=run_at,
-        timezone=_timezone(reader, zone),
+        timezone=zone,
         country=country_code,
         subdivision=subdivision,
         dispatch_every_minutes=reader.integer("dispatch_every_minutes", 5, 1, 24 * 60),
@@ -224,11 +192,7 @@ def parse_schedule(table: dict[str, Any], *, label: str = "relance.toml",
 
 
 def load_schedule(workspace: Workspace) -> ScheduleConfig:
-    """The workspace's `[schedule]`, with the time zone of `[run]` as a fallback."""
-    run_zone = workspace.section("run").get("timezone")
-    return parse_schedule(
-        workspace.section("schedule"),
-        label=workspace.config_label,
-        root=workspace.root,
-        default_timezone=run_zone if isinstance(run_zone, str) and run_zone else None,
-    )
+    """The workspace's `[schedule]`, with the time zone of `[run]` as a fallback: read
+    with the rest of relance.toml, so that a mistake anywhere in it stops the scheduler
+    at start."""
+    return workspace.settings.schedule

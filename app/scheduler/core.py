@@ -52,27 +52,15 @@ def plain(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
-def engine_run_day(store: Store, workspace: Workspace, *, actor: str,
-                   auto_approve: bool | None = None) -> RunDay:
-    """`relance.engine.run.run_day` with the workspace's rules, read afresh at each run
-    so that an edited rule file takes effect on the next day without a restart."""
+def engine_run_day(store: Store, workspace: Workspace, *, actor: str) -> RunDay:
+    """The workspace's day (`relance.workday.run_workspace_day`, as `relance run` does),
+    its report as counts for the log. The rules are read afresh at each run, so that an
+    edited rule file takes effect on the next day without a restart."""
 
     def run(day: dt.date) -> dict[str, Any]:
-        from relance.dsl.loader import load_rules
-        from relance.engine.run import run_day
+        from relance.workday import run_workspace_day
 
-        rules = load_rules([workspace.rules_dir], root=workspace.root)
-        if not rules.ok:
-            raise RelanceError("the rules have errors, nothing was run:\n" + rules.render())
-        approve = auto_approve
-        if approve is None:
-            configured = workspace.section("run").get("auto_approve", True)
-            approve = bool(configured)
-        report = run_day(store, rules, day, actor=actor, auto_approve=approve,
-                         rules_dir=workspace.rules_dir)
-        to_json = getattr(report, "to_json", None)
-        result = to_json() if callable(to_json) else plain(report)
-        return result if isinstance(result, dict) else {"report": result}
+        return run_workspace_day(workspace, store, day, actor=actor).to_json()
 
     return run
 
