@@ -16,6 +16,7 @@ from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
 from relance.workspace import Workspace, load_config
 from tests.casework.factory import Book, build_book
+from tests.conftest import PG_URL, PostgresSchemas
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 CONFIG = """\
@@ -49,17 +50,33 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 @pytest.fixture
-def desk_store(tmp_path: Path) -> Iterator[tuple[Store, Book, Workspace]]:
+def desk_db(request: pytest.FixtureRequest) -> str:
+    """SQLite unless a test asks for both: `parametrize("desk_db", [...], indirect=True)`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def desk_store(tmp_path: Path, desk_db: str, request: pytest.FixtureRequest
+               ) -> Iterator[tuple[Store, Book, Workspace]]:
     (tmp_path / "relance.toml").write_text(CONFIG, encoding="utf-8")
     workspace = Workspace(tmp_path, load_config(tmp_path / "relance.toml"),
                           tmp_path / "relance.toml")
-    store = open_store(f"sqlite:///{tmp_path / 'relance.sqlite'}")
+    schemas: PostgresSchemas | None = None
+    schema = None
+    if desk_db == "postgresql":
+        schemas = request.getfixturevalue("pg_schemas")
+        schema = schemas.create()
+        store = open_store(PG_URL, schema=schema)
+    else:
+        store = open_store(f"sqlite:///{tmp_path / 'relance.sqlite'}")
     with store.transaction() as session:
         book = build_book(session)
     try:
         yield store, book, workspace
     finally:
         store.dispose()
+        if schemas is not None and schema is not None:
+            schemas.drop(schema)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import datetime as dt
 import sys
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from textual.widgets import DataTable
 
@@ -81,6 +82,7 @@ def with_debtor_everywhere(store: Store, book: Book) -> None:
 # --------------------------------------------------------------------------- (a) a payment
 
 
+@pytest.mark.parametrize("desk_db", ["sqlite", "postgresql"], indirect=True)
 async def test_a_payment_settles_every_channel_and_the_lists_follow(
         make_app: MakeApp, store: Store, book: Book) -> None:
     with_debtor_everywhere(store, book)
