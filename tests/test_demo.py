@@ -38,7 +38,9 @@ def test_demo_builds_a_fresh_workspace_and_summarises_it(
         with store.transaction() as session:
             creditor = session.execute(select(Creditor)).scalar_one()
             assert creditor.late_penalties and creditor.iban and creditor.siren
-            assert "L441-10" in creditor.legal_mentions
+            # The penalty clause goes to business debtors only (`channels.legal`).
+            assert "L441-10" in creditor.settings["legal_mentions_b2b"]
+            assert "L441-10" not in creditor.legal_mentions
             segments = dict(session.execute(
                 select(Debtor.segment, func.count()).group_by(Debtor.segment)).all())
             assert segments["franchisee"] == 300
