@@ -36,9 +36,11 @@ timezone = "Europe/Paris"
 # [approval]
 # four_eyes_above = "5000 EUR"
 
-# Where `notify ROLE 'TEMPLATE'` alerts go: a role, or people by their name on the debtor:
+# Where `notify ROLE 'TEMPLATE'` alerts go: a role, or people by their name on the debtor.
+# `operator` also receives the alert when a payment plan is broken (docs/cases.md):
 # [notify]
 # manager = "credit.manager@example.com"
+# operator = "recouvrement@example.com"
 # [notify.people]
 # alice = "alice@example.com"
 """
