@@ -401,7 +401,7 @@ def approve_escalation(session: Session, actor: Actor, seen: Seen, *, policy: Po
 _UNCHANGED: Any = object()
 
 
-def _debtor(session: Session, debtor_id: int) -> Debtor:
+def locked_debtor(session: Session, debtor_id: int) -> Debtor:
     debtor = session.scalars(
         select(Debtor).where(Debtor.id == debtor_id).with_for_update()
     ).one_or_none()
@@ -424,7 +424,7 @@ def pause(session: Session, actor: Actor, debtor_id: int, *, until: dt.date, rea
     text = _clean_reason(reason, "a pause")
     if until < today:
         raise UsageError(f"a pause must end today or later, not {until}")
-    debtor = _debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id)
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
         raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
                        f"{debtor.paused_until or 'not paused'}): reload")
@@ -443,7 +443,7 @@ def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today
     """End a debtor's pause now."""
     require_write(actor, "resume a case")
     text = _clean_reason(reason, "resuming a case")
-    debtor = _debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id)
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
         raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
                        f"{debtor.paused_until or 'not paused'}): reload")
@@ -456,7 +456,7 @@ def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today
                    "was_reason": previous_reason})
 
 
-def _invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
+def locked_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
     if not invoice_ids:
         raise UsageError("choose at least one invoice")
     rows = session.scalars(
@@ -481,7 +481,7 @@ def open_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *, 
     """Mark invoices disputed: reminders about them stop until the dispute is closed."""
     require_write(actor, "open a dispute")
     text = _clean_reason(reason, "a dispute")
-    invoices = _invoices(session, invoice_ids)
+    invoices = locked_invoices(session, invoice_ids)
     for invoice in invoices:
         if invoice.dispute_reason is not None:
             raise Conflict(f"invoice {invoice.number} is already disputed since "
@@ -497,7 +497,7 @@ def close_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     """Close the dispute on invoices: they are chased again."""
     require_write(actor, "close a dispute")
     text = _clean_reason(resolution, "closing a dispute")
-    for invoice in _invoices(session, invoice_ids):
+    for invoice in locked_invoices(session, invoice_ids):
         if invoice.dispute_reason is None:
             raise Conflict(f"invoice {invoice.number} is not disputed (any more)")
         data = {"resolution": text, "reason": invoice.dispute_reason,
@@ -515,7 +515,7 @@ def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: 
         raise UsageError(f"a promise must be for today or later, not {promised_on}")
     if amount is not None and amount.minor <= 0:
         raise UsageError("a promised amount must be positive")
-    debtor = _debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id)
     if invoice_id is not None:
         invoice = session.get(Invoice, invoice_id)
         if invoice is None or invoice.debtor_id != debtor.id:
@@ -542,7 +542,7 @@ def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
     text = body.strip()
     if not text:
         raise UsageError("a note cannot be empty")
-    debtor = _debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id)
     note = Note(creditor_id=debtor.creditor_id, debtor_id=debtor.id, invoice_id=invoice_id,
                 author=actor.name, body=text)
     session.add(note)
@@ -571,7 +571,7 @@ def pay_invoices(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     require_write(actor, "record a payment")
     if amount.minor <= 0:
         raise UsageError(f"a payment must be positive, not {amount}")
-    invoices = _invoices(session, invoice_ids)
+    invoices = locked_invoices(session, invoice_ids)
     order = {invoice_id: n for n, invoice_id in enumerate(invoice_ids)}
     invoices.sort(key=lambda invoice: order[invoice.id])
     debtors = {invoice.debtor_id for invoice in invoices}
@@ -597,7 +597,7 @@ def record_credit_note(session: Session, actor: Actor, invoice_id: int, *, amoun
     require_write(actor, "record a credit note")
     if not reference.strip():
         raise UsageError("a credit note needs its number (the reference)")
-    invoice = _invoices(session, [invoice_id])[0]
+    invoice = locked_invoices(session, [invoice_id])[0]
     return book.record_payment(session, creditor_id=invoice.creditor_id,
                                debtor_id=invoice.debtor_id, amount=amount, received_on=on,
                                reference=reference.strip(), actor=actor.name,
@@ -700,7 +700,7 @@ def record_call_outcome(
         detail |= {"reason": text, "invoices": ids}
     elif outcome is CallOutcome.PAID_ALREADY:
         until = today + dt.timedelta(days=PAID_ALREADY_CHECK_DAYS)
-        debtor = _debtor(session, debtor_id)
+        debtor = locked_debtor(session, debtor_id)
         if debtor.paused_until is None or debtor.paused_until < until:
             pause(session, actor, debtor_id, until=until, today=today,
                   reason="says it paid already: checking")
@@ -717,7 +717,7 @@ def record_call_outcome(
         _audit_action(session, actor, action, "call.outcome", detail)
         return
     elif outcome is CallOutcome.WRONG_NUMBER:
-        debtor = _debtor(session, debtor_id)
+        debtor = locked_debtor(session, debtor_id)
         old = debtor.phone
         debtor.phone = None
         add_note(session, actor, debtor_id,

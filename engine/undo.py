@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from relance.engine import plans
-from relance.engine.casework import Conflict
+from relance.engine.casework import Conflict, locked_debtor, locked_invoices
 from relance.engine.roles import Actor, require_write
 from relance.errors import NotFound, UsageError
 from relance.store import audit, book
@@ -55,11 +55,7 @@ def _allocation(session: Session, actor: Actor, event: Event, reason: str,
 
 
 def _debtor(session: Session, event: Event) -> Debtor:
-    debtor = session.scalars(select(Debtor).where(Debtor.id == int(event.subject_id))
-                             .with_for_update()).one_or_none()
-    if debtor is None:
-        raise NotFound(f"no debtor {event.subject_id}")
-    return debtor
+    return locked_debtor(session, int(event.subject_id))
 
 
 def _pause(session: Session, actor: Actor, event: Event, reason: str, today: dt.date) -> None:
@@ -95,11 +91,7 @@ def _resume(session: Session, actor: Actor, event: Event, reason: str, today: dt
 
 
 def _invoice(session: Session, event: Event) -> Invoice:
-    invoice = session.scalars(select(Invoice).where(Invoice.id == int(event.subject_id))
-                              .with_for_update()).one_or_none()
-    if invoice is None:
-        raise NotFound(f"no invoice {event.subject_id}")
-    return invoice
+    return locked_invoices(session, [int(event.subject_id)])[0]
 
 
 def _dispute_opened(session: Session, actor: Actor, event: Event, reason: str,

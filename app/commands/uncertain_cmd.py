@@ -16,8 +16,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.commands.casework_cmd import acting_user
 from relance.context import AppContext
-from relance.engine.roles import load_policy, require_write
+from relance.engine.roles import require_write
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 ActionArgument = Annotated[int, typer.Argument(help="The action's id (`relance uncertain`).")]
@@ -67,10 +68,7 @@ def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> No
 
 def _check_writer(context: AppContext, what: str) -> str:
     """The acting user, refused when the workspace makes them an auditor (as the TUI)."""
-    workspace = context.workspace
-    policy = load_policy(workspace.section("users"), workspace.section("approval"),
-                         label=workspace.config_label)
-    actor = policy.actor(context.user)
+    actor = acting_user(context.workspace, context.user)
     require_write(actor, what)
     return actor.name
 
