@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from relance.context import AppContext, visible
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 
 # Command modules, each with a `register(app)` function.
 COMMAND_MODULES = [

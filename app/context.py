@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from relance.kernel.workspace import Workspace, find_workspace
 from relance.store.db import Store, open_store
-from relance.workspace import Workspace, find_workspace
 
 USER_ENV = "RELANCE_USER"
 

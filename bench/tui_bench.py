@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, insert, select, text
 
 from relance.engine.casework import approve_many
+from relance.kernel.workspace import Workspace
 from relance.store.content import ContentLine, content_hash
 from relance.store.db import Store, open_store
 from relance.store.models import (
@@ -44,7 +45,6 @@ from relance.tui import data
 from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
 from relance.tui.widgets.lazy_table import LazyTable
-from relance.workspace import Workspace
 
 TODAY = dt.date(2026, 11, 20)
 PG_SCHEMA = "relance_tui_bench"

@@ -33,7 +33,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from relance.channels.config import DispatchConfig
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
 from relance.store import audit
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Debtor, utcnow

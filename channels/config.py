@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relance.errors import ConfigError
-from relance.workspace import Workspace
+from relance.kernel.errors import ConfigError
+from relance.kernel.workspace import Workspace
 
 SMTP_PASSWORD_ENV = "RELANCE_SMTP_PASSWORD"
 SMS_TOKEN_ENV = "RELANCE_SMS_TOKEN"

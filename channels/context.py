@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from relance.engine.penalties import (
     compute_penalty,
     load_rate_table,
 )
+from relance.kernel.money import format_money, locale_for
 from relance.store.models import (
     VOID_ACTION_STATES,
     Action,
@@ -46,19 +47,9 @@ from relance.store.models import (
     Invoice,
     ItemState,
 )
-from relance.store.money import to_decimal
 
-LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 DEFAULT_DEADLINE_DAYS = 8
-
-
-def locale_for(language: str) -> str:
-    return LOCALES.get(language.lower()[:2], "fr_FR")
-
-
-def money(minor: int, currency: str, language: str) -> str:
-    """An amount formatted for the language, from exact minor units."""
-    return format_currency(to_decimal(minor, currency), currency, locale=locale_for(language))
+money = format_money
 
 
 def date_text(day: dt.date, language: str, style: str = "short") -> str:

@@ -64,10 +64,10 @@ from relance.channels.prepare import Prepared, Renderer
 from relance.channels.recovery import recover_in_flight
 from relance.channels.render import TemplateProblem
 from relance.channels.templates import default_templates_dir
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Action, Channel, Creditor
-from relance.workspace import Workspace
 
 
 class _Dispatcher:

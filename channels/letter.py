@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 
 MAX_RESOURCE_BYTES = 5_000_000
 _MIME = {

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Literal
 import aiosmtplib
 
 from relance.channels.config import SmtpConfig
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]|=\?")
 _ADDR_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")

@@ -25,9 +25,9 @@ from relance.channels.context import LetterData, build_context
 from relance.channels.letter import write_pdf
 from relance.channels.render import ResolvedTemplate, TemplateProblem, render, resolve
 from relance.channels.templates import default_templates_dir, search_folders
+from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Action, Creditor, Debtor, utcnow
-from relance.workspace import Workspace
 
 
 @dataclass

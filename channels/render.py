@@ -29,7 +29,7 @@ from relance.channels.templates import (
     parse_file_name,
     search_folders,
 )
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 
 RENDER_SECONDS = 5.0
 MAX_OUTPUT_CHARS = 2_000_000

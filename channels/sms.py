@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 import phonenumbers
 
 from relance.channels.config import SmsConfig
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 
 # The GSM 03.38 default alphabet; the extension table's characters count twice.
 _GSM_BASIC = set(

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from relance.kernel.money import to_decimal
 from relance.store.models import Creditor, Debtor, Invoice, InvoiceStatus
-from relance.store.money import to_decimal
 
 BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_over_90")
 """Machine names of the buckets, in order."""

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.dsl.parser import parse_text
-from relance.errors import NotFound
+from relance.kernel.errors import NotFound
+from relance.kernel.money import to_decimal
 from relance.store.models import (
     Action,
     ActionItem,
@@ -24,7 +25,6 @@ from relance.store.models import (
     RuleSet,
     Run,
 )
-from relance.store.money import to_decimal
 
 
 def rule_text(files: dict[str, Any], path: str, line: int, identity: str) -> str | None:

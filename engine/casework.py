@@ -30,9 +30,10 @@ from relance.engine.roles import (
     require_credit_manager,
     require_write,
 )
-from relance.errors import NotFound, RelanceError, UsageError
+from relance.kernel.dates import DateError, parse_date
+from relance.kernel.errors import NotFound, RelanceError, UsageError
+from relance.kernel.money import Money, normalise_currency, to_decimal, to_minor
 from relance.store import audit, book
-from relance.store.importing.dates import DateError, parse_date
 from relance.store.importing.numbers import AmountError, parse_amount
 from relance.store.models import (
     Action,
@@ -52,7 +53,6 @@ from relance.store.models import (
     Stage,
     utcnow,
 )
-from relance.store.money import Money, normalise_currency, to_decimal, to_minor
 from relance.store.settle import settle_queue
 
 

@@ -19,8 +19,8 @@ from relance.dsl.ast import CallTask, Escalate, Notify, Policy, Rule, Send
 from relance.engine.facts import CREDITOR, DEBTOR, INVOICE, Facts, load_facts
 from relance.engine.interpret import Trace, trace
 from relance.engine.levels import Why, decide
-from relance.errors import NotFound, UsageError
-from relance.store.money import to_decimal
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import to_decimal
 
 
 @dataclass(frozen=True)

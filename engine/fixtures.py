@@ -29,9 +29,9 @@ from relance.engine.facts import (
     PLAN_INVOICE,
     PROMISE,
 )
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
+from relance.kernel.money import to_minor
 from relance.store.models import PlanStatus
-from relance.store.money import to_minor
 
 
 def _date(value: Any, where: str) -> dt.date:

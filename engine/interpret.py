@@ -38,8 +38,8 @@ from relance.dsl.ast import (
 from relance.dsl.fields import FieldType, lookup
 from relance.engine.durations import Op, amount, compare_ints, elapsed
 from relance.engine.facts import Facts
-from relance.errors import RelanceError
-from relance.store.money import to_decimal
+from relance.kernel.errors import RelanceError
+from relance.kernel.money import to_decimal
 
 
 class RuleError(RelanceError):

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine.roles import Actor, require_write
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import Money, to_decimal
 from relance.store import audit, book
 from relance.store.content import ContentLine, content_hash
 from relance.store.models import (
@@ -37,7 +38,6 @@ from relance.store.models import (
     PaymentPlanInvoice,
     PlanStatus,
 )
-from relance.store.money import Money, to_decimal
 
 _EVERY = re.compile(r"^\s*(\d+)\s*([dwm])\s*$", re.IGNORECASE)
 MAX_INSTALMENTS = 120

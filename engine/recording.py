@@ -23,7 +23,7 @@ from relance.dsl.fields import FieldType
 from relance.engine.durations import elapsed
 from relance.engine.interpret import DURATION_FIELDS, Probe, field_type
 from relance.engine.sqlcompile import FLAG_FIELDS, RAW_COLUMNS, CompiledPolicy
-from relance.store.money import minor_units
+from relance.kernel.money import money_text
 
 Row = Sequence[Any]
 Recorder = Callable[[Row], dict[str, Any]]
@@ -33,23 +33,6 @@ Columns = dict[str, int]  # column name -> position in the row
 # extra values it labels for the durations counted from a sub-query's date.
 _ROW_COLUMNS = {**RAW_COLUMNS, "last_action": "last_action_on",
                 "instalment_overdue": "instalment_since"}
-
-
-_EXPONENTS: dict[str, int] = {}
-
-
-def money_text(minor: Any, currency: str) -> str:
-    """`1250.00 EUR`: the text `to_decimal` gives, without building a Decimal per row.
-    Sums come back as Decimal from PostgreSQL, hence the `int`."""
-    minor = int(minor)
-    exponent = _EXPONENTS.get(currency)
-    if exponent is None:
-        exponent = _EXPONENTS[currency] = minor_units(currency)
-    if exponent == 0:
-        return f"{minor} {currency}"
-    units, rest = divmod(abs(minor), 10**exponent)
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{units}.{rest:0{exponent}d} {currency}"
 
 
 def _date_text(value: Any) -> Any:

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from relance.errors import ConfigError, UsageError
-from relance.store.money import Money
+from relance.kernel.errors import ConfigError, UsageError
+from relance.kernel.money import Money
 
 
 class Role(enum.StrEnum):

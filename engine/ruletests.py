@@ -24,7 +24,7 @@ from relance.dsl.loader import LoadedRules, load_rules
 from relance.engine.fixtures import write_book, write_history
 from relance.engine.run import run_day
 from relance.engine.simulate import approve_everything, queued_actions
-from relance.errors import RelanceError, UsageError
+from relance.kernel.errors import RelanceError, UsageError
 from relance.store.db import open_store
 
 TEST_SUFFIX = ".rules.test"

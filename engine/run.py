@@ -38,7 +38,7 @@ from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
 from relance.engine.plans import check_plans
 from relance.engine.versioning import record_ruleset
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 from relance.store import audit
 from relance.store.content import ContentLine, content_hash
 from relance.store.db import Store

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from relance.engine.facts import ACTION, ACTION_ITEM, DEBTOR, INVOICE
 from relance.engine.run import lock_run_date, run_in_session
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.models import ActionState
 

@@ -85,8 +85,8 @@ from relance.engine.facts import (
     open_invoice_filter,
 )
 from relance.engine.interpret import RuleError, field_type, probes
+from relance.kernel.money import minor_units
 from relance.store.models import ItemState, PlanStatus, PromiseStatus
-from relance.store.money import minor_units
 
 Expr = ColumnElement[Any]
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from relance.engine import plans
 from relance.engine.casework import Conflict, locked_debtor, locked_invoices
 from relance.engine.roles import Actor, require_write
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
 from relance.store import audit, book
 from relance.store.models import Debtor, Event, Invoice, Note, Promise, PromiseStatus, utcnow
 

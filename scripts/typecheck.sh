@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # mypy cannot follow setuptools' package-dir mapping, so it reads a mirror of the
-# installed layout: build/typecheck/relance/ made of links to app/ and the layer folders.
+# installed layout: build/typecheck/relance/ made of links to app/ (the command line) and the
+# layer folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mirror=build/typecheck/relance
 rm -rf build/typecheck
 mkdir -p "$mirror"
 for entry in app/*; do ln -s "../../../$entry" "$mirror/$(basename "$entry")"; done
-for layer in dsl engine store channels tui rules templates; do
+for layer in kernel dsl engine store channels scheduler demo tui rules templates; do
   ln -s "../../../$layer" "$mirror/$layer"
 done
 MYPYPATH=build/typecheck .venv/bin/mypy -p relance "$@"

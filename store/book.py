@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import Money, to_decimal
 from relance.store import audit
 from relance.store.instalments import follow_plans
 from relance.store.models import (
@@ -35,7 +36,6 @@ from relance.store.models import (
     PaymentAllocation,
     PaymentKind,
 )
-from relance.store.money import Money, to_decimal
 from relance.store.settle import Settlement, settle_queue
 
 T = TypeVar("T", Invoice, Debtor)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
-from relance.errors import ConfigError
+from relance.kernel.errors import ConfigError
 
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as pages are read
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: the file's pages are shared

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from relance.errors import ConfigError
+from relance.kernel.errors import ConfigError
 from relance.store.db import Store, open_store
 from tests.cli import run_cli as relance
 from tests.scheduler.book import CONFIG, action_states, add_book, make_workspace, queue_shape
@@ -122,7 +122,7 @@ def test_a_misspelt_key_is_refused_with_a_suggestion(
 ])
 def test_each_mistake_names_the_file_the_key_and_the_expected_type(
         config: dict[str, Any], message: str) -> None:
-    from relance.settings import parse_settings
+    from relance.kernel.settings import parse_settings
 
     with pytest.raises(ConfigError) as caught:
         parse_settings(config, label="/srv/acme/relance.toml")
@@ -130,8 +130,8 @@ def test_each_mistake_names_the_file_the_key_and_the_expected_type(
 
 
 def test_the_settings_are_typed_and_read_once(tmp_path: Path) -> None:
-    from relance.settings import Settings
-    from relance.workspace import find_workspace
+    from relance.kernel.settings import Settings
+    from relance.kernel.workspace import find_workspace
 
     (tmp_path / "relance.toml").write_text(
         '[workspace]\nrules = "policies"\n[database]\nurl = "sqlite:///x.sqlite"\n'
@@ -150,8 +150,8 @@ def test_the_settings_are_typed_and_read_once(tmp_path: Path) -> None:
 
 
 def test_the_workspace_day_follows_the_settings(store: Store, tmp_path: Path) -> None:
-    from relance.workday import run_workspace_day
-    from relance.workspace import find_workspace
+    from relance.engine.workday import run_workspace_day
+    from relance.kernel.workspace import find_workspace
 
     add_book(store)
     workspace = find_workspace(make_workspace(tmp_path / "ws", CONFIG
@@ -166,7 +166,7 @@ def test_the_workspace_day_follows_the_settings(store: Store, tmp_path: Path) ->
 
 
 def test_the_documented_configuration_is_the_default() -> None:
-    from relance.settings import parse_settings
+    from relance.kernel.settings import parse_settings
 
     text = USAGE.read_text(encoding="utf-8").split("## Configuration", 1)[1]
     block = text.split("```toml\n", 1)[1].split("```", 1)[0]
@@ -181,7 +181,7 @@ def test_the_documented_configuration_is_the_default() -> None:
     {"shedule": {}},
 ])
 def test_the_documented_errors_are_the_real_ones(config: dict[str, Any]) -> None:
-    from relance.settings import parse_settings
+    from relance.kernel.settings import parse_settings
 
     with pytest.raises(ConfigError) as caught:
         parse_settings(config, label="/srv/acme/relance.toml")

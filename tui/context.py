@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from relance.engine.roles import Actor, Policy, load_policy
+from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import utcnow
-from relance.workspace import Workspace
 
 
 @dataclass

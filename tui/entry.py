@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from relance.engine import casework, plans
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.models import Invoice
 
 # Items are separated by `;`, or by a comma followed by a space or a non-digit: a comma

@@ -6,17 +6,11 @@ import datetime as dt
 
 from rich.text import Text
 
-from relance.store.money import to_decimal
+from relance.kernel.money import desk_money, grouped_amount
 
-
-def amount(minor: int, currency: str = "EUR") -> str:
-    """`1 250.00`: exact, thousands grouped by a space, no currency symbol."""
-    value = to_decimal(minor, currency or "EUR")
-    return f"{value:,}".replace(",", " ")
-
-
-def money(minor: int, currency: str) -> str:
-    return f"{amount(minor, currency)} {currency}"
+# The desk's two ways of showing an amount, under the names its screens use.
+amount = grouped_amount
+money = desk_money
 
 
 def day(value: dt.date | None) -> str:

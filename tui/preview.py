@@ -10,7 +10,7 @@ and says why.
 from __future__ import annotations
 
 from relance.channels.dispatch import render_preview
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
 from relance.tui import data, format
 from relance.tui.context import TuiContext
 

@@ -34,10 +34,10 @@ from relance.commands.case_support import (
 from relance.commands.report_cmd import print_table
 from relance.context import add_row
 from relance.engine import casework
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import Money
 from relance.store.book import find_debtor, find_invoice, share_out, unallocated_minor
 from relance.store.models import Debtor, Invoice, Payment, PaymentAllocation
-from relance.store.money import Money
 
 DateOption = Annotated[str | None, typer.Option("--date", help="The day (default: today).")]
 

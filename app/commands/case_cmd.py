@@ -36,11 +36,11 @@ from relance.context import add_row, literal
 from relance.engine import casework
 from relance.engine import undo as undoing
 from relance.engine.undo import can_undo, undoers_of
-from relance.errors import ConfigError, UsageError
+from relance.kernel.errors import ConfigError, UsageError
+from relance.kernel.money import Money
+from relance.kernel.workspace import Workspace
 from relance.store.book import find_debtor, find_invoice
 from relance.store.models import Event, Invoice, InvoiceStatus
-from relance.store.money import Money
-from relance.workspace import Workspace
 
 DEFAULT_DISPUTE_REASONS = ("quality", "delivery", "price", "not_ordered", "other")
 HISTORY_LIMIT = 50

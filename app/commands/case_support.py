@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 from relance.context import AppContext
 from relance.context import say as print_line
 from relance.engine.roles import Actor, Policy, load_policy
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
+from relance.kernel.money import to_decimal
+from relance.kernel.workspace import Workspace
 from relance.store.book import find_invoice
 from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice
-from relance.store.money import to_decimal
 from relance.store.settle import PENDING_STATES
 from relance.tui.format import clip
 from relance.tui.format import money as desk_money
-from relance.workspace import Workspace
 
 UserOption = Annotated[str | None, typer.Option(
     "--user", help="Who you are (else the global --user, RELANCE_USER, the OS user).")]

@@ -21,10 +21,10 @@ from relance.commands.case_support import (
 )
 from relance.engine import casework
 from relance.engine.roles import Actor
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
+from relance.kernel.workspace import Workspace
 from relance.store.book import find_invoice, unallocated_minor
 from relance.store.models import Debtor
-from relance.workspace import Workspace
 
 
 def acting_user(workspace: Workspace, name: str) -> Actor:

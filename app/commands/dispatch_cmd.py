@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from relance.commands.options import parse_day
 from relance.context import AppContext
-from relance.errors import RelanceError, UsageError
+from relance.kernel.errors import RelanceError, UsageError
 
 if TYPE_CHECKING:
     from relance.channels.dispatch import DispatchReport

@@ -2,7 +2,7 @@
 
 Thin commands over `relance.engine`: they read the workspace's rules (refusing to run
 when they have errors), call the engine and print a table or, with `--json`, a JSON
-document. `relance run` is `relance.workday.run_workspace_day`, as the scheduler's daily
+document. `relance run` is `relance.engine.workday.run_workspace_day`, as the scheduler's daily
 job and the demo are.
 """
 
@@ -16,8 +16,8 @@ from rich.table import Table
 
 from relance.commands.options import parse_day
 from relance.context import AppContext, add_row
-from relance.errors import UsageError
-from relance.workday import load_checked_rules, run_workspace_day
+from relance.engine.workday import load_checked_rules, run_workspace_day
+from relance.kernel.errors import UsageError
 
 OnOption = Annotated[
     str | None, typer.Option("--on", help="The day to evaluate, YYYY-MM-DD (default: today).")

@@ -18,7 +18,7 @@ from relance.context import AppContext
 from relance.dsl.diagnostics import Diagnostic, render_all
 from relance.dsl.formatter import format_text
 from relance.dsl.loader import display_path, load_rules, rule_paths
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 
 PathsArgument = Annotated[
     list[Path] | None,

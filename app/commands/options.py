@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 
 
 def parse_day(text: str | None, option: str = "--on") -> dt.date:

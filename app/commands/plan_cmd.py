@@ -34,7 +34,7 @@ from relance.commands.case_support import (
 from relance.commands.report_cmd import print_table
 from relance.context import add_row
 from relance.engine import casework, plans
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.book import find_debtor
 from relance.store.models import Debtor, Invoice, PaymentPlan, PaymentPlanInvoice
 

@@ -34,7 +34,7 @@ from relance.commands.case_support import (
 from relance.commands.report_cmd import print_table
 from relance.context import AppContext, add_row
 from relance.engine import casework
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
 from relance.store.book import find_debtor
 from relance.store.models import (
     Action,

@@ -22,8 +22,8 @@ from rich.table import Table
 from relance.commands.options import parse_day
 from relance.context import AppContext, add_row, say
 from relance.engine.aging import BUCKET_TITLES, GROUPINGS, AgedBalance, AgedLine, aged_balance
-from relance.errors import UsageError
-from relance.store.money import minor_units, to_decimal
+from relance.kernel.errors import UsageError
+from relance.kernel.money import minor_units, to_decimal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from relance.context import AppContext, say
-from relance.starter import create_workspace
+from relance.kernel.starter import create_workspace
 
 
 def init(

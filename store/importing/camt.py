@@ -29,7 +29,7 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, parse
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.importing.rows import RowError
 from relance.store.importing.statement import (
     MAX_BYTES,

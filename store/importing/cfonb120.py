@@ -47,7 +47,8 @@ from pathlib import Path
 
 from stdnum import iban as iban_check
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
+from relance.kernel.money import minor_units
 from relance.store.importing.rows import RowError
 from relance.store.importing.statement import (
     BankEntry,
@@ -57,7 +58,6 @@ from relance.store.importing.statement import (
     two_digit_year,
     unique_refs,
 )
-from relance.store.money import minor_units
 
 WIDTH = 120
 RECORD_CODES = ("01", "04", "05", "07")

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from relance.errors import UsageError
+from relance.kernel.dates import DateError, parse_date
+from relance.kernel.errors import UsageError
+from relance.kernel.money import minor_units, normalise_currency, to_decimal, to_minor
 from relance.store.importing.cells import CellCheck
-from relance.store.importing.dates import DateError, parse_date
 from relance.store.importing.mapping import FecOptions, Mapping
 from relance.store.importing.numbers import AmountError, parse_amount
 from relance.store.importing.reading import CountingReader, Source
 from relance.store.importing.rows import MAX_LENGTH, RowError
-from relance.store.money import minor_units, normalise_currency, to_decimal, to_minor
 
 FEC_COLUMNS = (
     "JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum", "CompteLib",

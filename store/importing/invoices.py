@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store import audit
 from relance.store.book import settle_case
 from relance.store.db import Store

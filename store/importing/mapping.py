@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.importing.cells import control_problem, creditor_code_problem
 from relance.store.importing.columns import CANONICAL_COLUMNS, OPTIONAL_COLUMNS
 

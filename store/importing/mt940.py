@@ -40,7 +40,8 @@ from pathlib import Path
 
 from stdnum import iban as iban_check
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
+from relance.kernel.money import minor_units
 from relance.store.importing.rows import RowError
 from relance.store.importing.statement import (
     BankEntry,
@@ -50,7 +51,6 @@ from relance.store.importing.statement import (
     two_digit_year,
     unique_refs,
 )
-from relance.store.money import minor_units
 
 _TAG = re.compile(r":(\d\d[A-Z]?):")
 _BALANCE = re.compile(r"([CD])(\d{6})([A-Z]{3})(\d{1,14},\d*)")

@@ -30,12 +30,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from relance.errors import RelanceError
+from relance.kernel.dates import DateError, parse_date
+from relance.kernel.errors import RelanceError
+from relance.kernel.money import Money, normalise_currency, to_minor
 from relance.store import audit
 from relance.store.book import record_payment, reverse_payment, share_out
 from relance.store.db import Store
 from relance.store.importing.cells import CellCheck
-from relance.store.importing.dates import DateError, parse_date
 from relance.store.importing.invoices import ImportRefused
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.numbers import AmountError, parse_amount
@@ -51,7 +52,6 @@ from relance.store.models import (
     Payment,
     PaymentAllocation,
 )
-from relance.store.money import Money, normalise_currency, to_minor
 
 PAYMENT_COLUMNS = ("creditor", "invoice_number", "debtor_ref", "date", "amount", "currency",
                    "reference")

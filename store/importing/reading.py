@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.rows import RowError
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from relance.kernel.dates import DateError, parse_date
+from relance.kernel.money import minor_units, normalise_currency, to_minor
 from relance.store.importing.cells import CellCheck, control_problem, creditor_code_problem
 from relance.store.importing.columns import (
     CANONICAL_COLUMNS,
@@ -26,9 +28,7 @@ from relance.store.importing.columns import (
     REQUIRED_COLUMNS,
     YES,
 )
-from relance.store.importing.dates import DateError, parse_date
 from relance.store.importing.numbers import AmountError, parse_amount
-from relance.store.money import minor_units, normalise_currency, to_minor
 
 # The widths of the columns the values go to: PostgreSQL enforces them, SQLite would not,
 # and a file must be refused the same way on both. (A creditor code has its own rule,

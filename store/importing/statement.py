@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 
 # Words of a remittance text that may be an invoice number or a payment reference.
 _TOKEN = re.compile(r"[^\s,;:/()]+")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.importing.camt import read_camt053
 from relance.store.importing.cells import control_problem
 from relance.store.importing.cfonb120 import WIDTH, read_cfonb120

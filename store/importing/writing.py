@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.importing.cells import creditor_code_problem
 from relance.store.importing.debtors import DebtorDraft, DebtorMerger
 from relance.store.importing.rows import InvoiceRow, Layout, RowError

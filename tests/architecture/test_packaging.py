@@ -33,7 +33,8 @@ def _tracked(folder: str, pattern: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("folder", "package"), [
-    ("app", "relance"), ("dsl", "relance/dsl"), ("engine", "relance/engine"),
+    ("app", "relance"), ("kernel", "relance/kernel"), ("dsl", "relance/dsl"),
+    ("scheduler", "relance/scheduler"), ("demo", "relance/demo"), ("engine", "relance/engine"),
     ("store", "relance/store"), ("channels", "relance/channels"), ("tui", "relance/tui"),
 ])
 def test_every_module_is_in_the_wheel(wheel_names: set[str], folder: str, package: str) -> None:

@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from relance.errors import NotFound, UsageError
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import Money
 from relance.store.book import record_payment
 from relance.store.db import Store
 from relance.store.models import Event, Invoice, InvoiceStatus, Payment
-from relance.store.money import Money
 from tests.casework.factory import Book
 
 ON = dt.date(2026, 11, 21)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from relance.engine import casework, plans, undo
 from relance.engine.casework import Conflict
 from relance.engine.roles import Actor, Role
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
+from relance.kernel.money import Money
 from relance.store import book as book_
 from relance.store.db import Store
 from relance.store.models import (
@@ -28,7 +29,6 @@ from relance.store.models import (
     Promise,
     PromiseStatus,
 )
-from relance.store.money import Money
 from tests.casework.factory import TODAY, Book
 
 BRUNO = Actor("bruno", Role.OPERATOR)

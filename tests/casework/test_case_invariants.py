@@ -17,10 +17,10 @@ from sqlalchemy import select
 from relance.engine import casework, plans, undo
 from relance.engine.casework import Conflict
 from relance.engine.roles import Actor, Role
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
+from relance.kernel.money import Money
 from relance.store.db import Store, open_store
 from relance.store.models import Action, Event, Invoice, ItemState, Payment
-from relance.store.money import Money
 from relance.store.settle import PENDING_STATES
 from tests.casework.factory import TODAY, Book, build_book
 from tests.conftest import PG_URL, PostgresSchemas

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from relance.engine import casework
 from relance.engine.casework import CallOutcome, Conflict, EscalationDecision, Seen
 from relance.engine.roles import Actor, NotAllowed, Policy, Role, load_policy
-from relance.errors import ConfigError, UsageError
+from relance.kernel.errors import ConfigError, UsageError
+from relance.kernel.money import Money
 from relance.store.db import Store
 from relance.store.models import (
     Action,
@@ -25,7 +26,6 @@ from relance.store.models import (
     Promise,
     Stage,
 )
-from relance.store.money import Money
 from tests.casework.factory import TODAY, Book
 
 ALICE = Actor("alice", Role.CREDIT_MANAGER)

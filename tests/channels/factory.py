@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import (
     Action,
@@ -17,7 +18,6 @@ from relance.store.models import (
     Debtor,
     Invoice,
 )
-from relance.workspace import Workspace
 
 TODAY = dt.date(2026, 11, 22)
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from relance.channels.dispatch import dispatch
+from relance.kernel.workspace import Workspace
 from relance.store.db import open_store
-from relance.workspace import Workspace
 from tests.channels.factory import TODAY
 
 

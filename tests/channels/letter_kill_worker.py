@@ -17,8 +17,8 @@ from typing import Any
 from relance.channels import dispatch as dispatch_module
 from relance.channels.dispatch import dispatch
 from relance.channels.letter import write_batch as real_write_batch
+from relance.kernel.workspace import Workspace
 from relance.store.db import open_store
-from relance.workspace import Workspace
 from tests.channels.factory import TODAY
 
 

@@ -20,7 +20,7 @@ from relance.channels.dispatch import (
     recover_in_flight,
     resend,
 )
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.models import Action, ActionItem, ActionState, Event, Invoice, ItemState
 from tests.channels.factory import (

@@ -129,7 +129,7 @@ def test_gateway_5xx_is_retried_and_4xx_fails(sqlite_store: Store, tmp_path: Pat
 
 
 def test_secret_in_relance_toml_is_refused(sqlite_store: Store, tmp_path: Path) -> None:
-    from relance.errors import ConfigError
+    from relance.kernel.errors import ConfigError
 
     workspace = make_workspace(tmp_path / "ws", {"sms": {"url": "http://x", "token": "abc"},
                                                  "smtp": {"host": "h", "password": "p"}})

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from relance.dsl.loader import LoadedRules, load_text
 from relance.engine.fixtures import write_book
+from relance.kernel.dates import parse_date
 from relance.store.db import Store
-from relance.store.importing.dates import parse_date
 from relance.store.importing.numbers import parse_amount
 from relance.store.models import Action, ActionItem, Invoice
 

@@ -92,7 +92,7 @@ def test_audit_shows_the_rule_text_facts_and_events_after_the_file_changed(
 
 
 def test_audit_of_a_missing_action_is_not_found(store: Store) -> None:
-    from relance.errors import NotFound
+    from relance.kernel.errors import NotFound
 
     with store.transaction() as session, pytest.raises(NotFound):
         audit_action(session, 999)

@@ -19,7 +19,7 @@ from relance.engine.fixtures import write_book
 from relance.engine.ruletests import run_file
 from relance.engine.run import run_day
 from relance.engine.sqlcompile import compile_policy
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.models import ActionItem, Invoice
 from tests.engine.helpers import actions_of, rules_from

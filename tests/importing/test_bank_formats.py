@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.importing.camt import read_camt053
 from relance.store.importing.cfonb120 import iban_of_rib, read_cfonb120
 from relance.store.importing.mt940 import iban_of_account, read_mt940

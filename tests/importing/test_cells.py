@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.importing import (
     ImportRefused,

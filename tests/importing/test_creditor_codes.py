@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.importing import ImportRefused, Mapping, import_invoices, load_mapping
 from relance.store.importing.cells import creditor_code_problem

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.importing import ImportRefused, Mapping, import_invoices, load_mapping
 from relance.store.importing.fec import FEC_COLUMNS, is_fec, open_fec

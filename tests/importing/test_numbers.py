@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relance.store.importing.dates import DateError, parse_date
+from relance.kernel.dates import DateError, parse_date
 from relance.store.importing.numbers import AmountError, parse_amount
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.importing import Mapping, import_invoices, reading
 from relance.store.importing.reading import open_source
@@ -75,7 +75,7 @@ def test_a_workbook_expanding_beyond_the_limit_is_refused_quickly_and_small(
     script = (
         "import resource, sys, time\n"
         "from pathlib import Path\n"
-        "from relance.errors import UsageError\n"
+        "from relance.kernel.errors import UsageError\n"
         "from relance.store.importing import Mapping\n"
         "from relance.store.importing.reading import open_source\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

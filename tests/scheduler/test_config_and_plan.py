@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relance.errors import ConfigError
+from relance.kernel.errors import ConfigError
+from relance.kernel.workspace import Workspace, load_config
 from relance.scheduler import plan
 from relance.scheduler.config import ScheduleConfig, load_schedule, parse_schedule
-from relance.workspace import Workspace, load_config
 
 PARIS = ZoneInfo("Europe/Paris")
 

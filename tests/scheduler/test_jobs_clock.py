@@ -40,7 +40,7 @@ class Spy:
     """Calls the real run and dispatch, noting each call with the clock's time."""
 
     def __init__(self, clock: ManualClock, store: Store, workspace: Path) -> None:
-        from relance.workspace import find_workspace
+        from relance.kernel.workspace import find_workspace
 
         self.clock = clock
         found = find_workspace(workspace)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from relance.store.money import CurrencyMismatch, Money, round_to_minor, to_decimal, to_minor
+from relance.kernel.money import CurrencyMismatch, Money, round_to_minor, to_decimal, to_minor
 
 
 def test_amounts_are_integer_minor_units_per_currency() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from relance.kernel.workspace import Workspace, load_config
 from relance.store.db import Store, open_store
 from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
-from relance.workspace import Workspace, load_config
 from tests.casework.factory import Book, build_book
 from tests.conftest import PG_URL, PostgresSchemas
 

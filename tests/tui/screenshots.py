@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relance.cli import main as relance
+from relance.kernel.workspace import Workspace, find_workspace, load_config
 from relance.store.db import Store, open_store
 from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
-from relance.workspace import Workspace, find_workspace, load_config
 from tests.casework.factory import build_book
 from tests.tui.conftest import CONFIG, settle
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 
 from relance.engine import casework
 from relance.engine.roles import Actor, Role
+from relance.kernel.money import Money
 from relance.store.db import Store
 from relance.store.models import (
     Action,
@@ -27,7 +28,6 @@ from relance.store.models import (
     PaymentPlan,
     PlanStatus,
 )
-from relance.store.money import Money
 from relance.tui import data, worklists
 from relance.tui.app import RelanceApp
 from relance.tui.screens.modals import FormScreen
@@ -141,7 +141,7 @@ async def test_a_change_from_another_process_shows_after_the_poll(
         "from relance.engine import casework\n"
         "from relance.engine.roles import Actor, Role\n"
         "from relance.store.db import open_store\n"
-        "from relance.store.money import Money\n"
+        "from relance.kernel.money import Money\n"
         f"store = open_store({url!r})\n"
         "with store.write_transaction() as session:\n"
         "    casework.record_payment(session, Actor('alice', Role.CREDIT_MANAGER),\n"

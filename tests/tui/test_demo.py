@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from relance.cli import main
+from relance.kernel.workspace import find_workspace
 from relance.store.db import open_store
 from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
-from relance.workspace import find_workspace
 from tests.tui.conftest import settle
 
 SCREENS = (("1", "Queue"), ("2", "Escalations"), ("3", "Calls"), ("4", "Case"),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.models import Invoice
 from relance.tui import entry
 

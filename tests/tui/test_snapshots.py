@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 
 from relance.engine import casework, plans
 from relance.engine.roles import Actor, Role
+from relance.kernel.money import Money
 from relance.store.db import Store
-from relance.store.money import Money
 from tests.casework.factory import TODAY, Book
 from tests.tui.conftest import MakeApp, settle
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from sqlalchemy.orm import Session
 from textual.screen import Screen
 
-from relance.errors import RelanceError, UsageError
+from relance.kernel.errors import RelanceError, UsageError
 from relance.tui.context import TuiContext
 from relance.tui.screens.modals import Field, FormScreen
 

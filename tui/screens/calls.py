@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Static
 from relance.engine import casework
 from relance.engine.calendar import add_business_days
 from relance.engine.casework import CallOutcome
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.tui import format, worklists
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import ConfirmScreen, Field

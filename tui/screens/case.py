@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from relance.engine import casework
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.tui import casefile, format
 from relance.tui.screens.case_money import CaseWorkScreen
 from relance.tui.screens.modals import Field, FormScreen

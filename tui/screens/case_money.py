@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from textual.widgets import DataTable
 
 from relance.engine import casework, plans, undo
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.book import unallocated_minor
 from relance.store.models import Invoice, InvoiceStatus, Payment
 from relance.tui import casefile, entry, format

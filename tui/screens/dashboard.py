@@ -13,9 +13,9 @@ from textual.widgets import DataTable, Footer, Static
 
 from relance.channels import dispatch
 from relance.engine.aging import BUCKET_TITLES, AgedLine
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
+from relance.kernel.money import to_decimal
 from relance.store.db import Store
-from relance.store.money import to_decimal
 from relance.tui import format, ledger
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import ConfirmScreen

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from relance.engine import casework
 from relance.engine.casework import EscalationDecision
-from relance.store.money import Money
+from relance.kernel.money import Money
 from relance.tui import format, worklists
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import Field, FormScreen

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input, Static
 
 from relance.engine import casework
 from relance.engine.casework import BulkResult, Seen
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.models import ActionState
 from relance.tui import data, format
 from relance.tui.preview import preview_text

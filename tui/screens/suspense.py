@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
 from relance.engine import casework
-from relance.errors import UsageError
+from relance.kernel.errors import UsageError
 from relance.store.models import Debtor
 from relance.tui import casefile, entry, format, ledger
 from relance.tui.screens.base import DeskScreen

@@ -72,7 +72,7 @@ def clock_from_env(zone: dt.tzinfo) -> Clock:
     try:
         start = dt.datetime.fromisoformat(raw)
     except ValueError:
-        from relance.errors import ConfigError
+        from relance.kernel.errors import ConfigError
 
         raise ConfigError(f"{NOW_ENV} must be an ISO date-time, not {raw!r}") from None
     if start.tzinfo is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 # ISO 4217 minor units that differ from the usual two decimals.
 _MINOR_UNITS: dict[str, int] = {
@@ -53,6 +54,57 @@ def to_decimal(minor: int, currency: str) -> Decimal:
     """Integer minor units back to an exact decimal with the currency's decimals."""
     exponent = minor_units(currency)
     return Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent))
+
+
+_EXPONENTS: dict[str, int] = {}
+
+
+def _exponent(currency: str) -> int:
+    exponent = _EXPONENTS.get(currency)
+    if exponent is None:
+        exponent = _EXPONENTS[currency] = minor_units(currency)
+    return exponent
+
+# The languages relance speaks, and the locale whose conventions each shows money in.
+LOCALES: dict[str, str] = {"fr": "fr_FR", "en": "en_GB"}
+
+
+def locale_for(language: str) -> str:
+    """The Babel locale of a language code (`fr`, `en-GB`, `fr_FR`); French by default."""
+    return LOCALES.get(language.lower()[:2], "fr_FR")
+
+
+def money_text(minor: Any, currency: str) -> str:
+    """`1250.00 EUR`: the plain, locale-free text of an amount, for events, error
+    messages, JSON and files read by programs. Built without a Decimal because the run
+    writes it for every fact it records; sums come back as Decimal from PostgreSQL,
+    hence the `int`."""
+    minor = int(minor)
+    exponent = _exponent(currency)
+    if exponent == 0:
+        return f"{minor} {currency}"
+    units, rest = divmod(abs(minor), 10**exponent)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{units}.{rest:0{exponent}d} {currency}"
+
+
+def grouped_amount(minor: int, currency: str = "EUR") -> str:
+    """`1 250.00`: exact, thousands grouped by a space, no currency; the figure columns
+    of the desk (terminal UI and command line) line up on it."""
+    return f"{to_decimal(minor, currency or 'EUR'):,}".replace(",", " ")
+
+
+def desk_money(minor: int, currency: str) -> str:
+    """`1 250.00 EUR`: an amount in a sentence of the desk."""
+    return f"{grouped_amount(minor, currency)} {currency}"
+
+
+def format_money(minor: int, currency: str, language: str) -> str:
+    """`1 250,00 €` in French, `€1,250.00` in English: an amount as a person reads it in
+    their language (letters, e-mails, pages), from exact minor units."""
+    from babel.numbers import format_currency  # Babel's locale data loads on first use.
+
+    return format_currency(to_decimal(minor, currency), currency, locale=locale_for(language))
 
 
 @dataclass(frozen=True, order=True)

@@ -1,6 +1,6 @@
 """A workspace: a folder with `relance.toml`, `rules/`, `templates/`, the SQLite file and
 the `outbox/`. The tables of the workspace, the database, the run and the scheduler are
-read once, through the typed schema of `relance.settings` (`Workspace.settings`); the
+read once, through the typed schema of `relance.kernel.settings` (`Workspace.settings`); the
 channels and the access rules read their own tables (`Workspace.section`).
 
 The database URL is taken, in order, from `--db`, `RELANCE_DATABASE_URL`, the
@@ -16,10 +16,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relance.errors import ConfigError
+from relance.kernel.errors import ConfigError
 
 if TYPE_CHECKING:
-    from relance.settings import Settings
+    from relance.kernel.settings import Settings
 
 CONFIG_NAME = "relance.toml"
 DEFAULT_DB_NAME = "relance.sqlite"
@@ -36,7 +36,7 @@ class Workspace:
     def settings(self) -> Settings:
         """`relance.toml` checked and typed, once per workspace; a mistake anywhere in
         the tables it covers is refused on first use, naming the file and the key."""
-        from relance.settings import parse_settings
+        from relance.kernel.settings import parse_settings
 
         return parse_settings(self.config, label=self.config_label, root=self.root)
 

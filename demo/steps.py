@@ -21,13 +21,13 @@ from sqlalchemy import func, insert, select
 
 from relance.context import say
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
-from relance.errors import UsageError
-from relance.starter import create_workspace
+from relance.kernel.errors import UsageError
+from relance.kernel.starter import create_workspace
+from relance.kernel.workspace import CONFIG_NAME, DEFAULT_DB_NAME, Workspace, find_workspace
 from relance.store import audit
 from relance.store.db import Store, open_store, sqlite_url
 from relance.store.importing import import_invoices
 from relance.store.models import Creditor, Debtor, Invoice, InvoiceStatus, Promise, PromiseStatus
-from relance.workspace import CONFIG_NAME, DEFAULT_DB_NAME, Workspace, find_workspace
 
 DEFAULT_DIRECTORY = Path("relance-demo")
 MARKER = ".relance-demo"  # says the folder is the demo's, so wiping it is allowed
@@ -129,7 +129,7 @@ def import_portfolio(ctx: DemoContext) -> None:
 def run_rules(ctx: DemoContext) -> None:
     """Run the workspace's day as of the demo date, as `relance run` and the scheduler do
     (the starter relance.toml approves routine actions)."""
-    from relance.workday import run_workspace_day
+    from relance.engine.workday import run_workspace_day
 
     report = run_workspace_day(ctx.workspace, ctx.store, ctx.on, actor=DEMO_ACTOR)
     ctx.results["run"] = report.to_json()

@@ -15,10 +15,10 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from relance.errors import RelanceError
+from relance.kernel.errors import RelanceError
+from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Channel
-from relance.workspace import Workspace
 
 RunDay = Callable[[dt.date], dict[str, Any]]
 """Evaluate the rules as of a day and queue the actions; returns counts for the log."""
@@ -53,12 +53,12 @@ def plain(value: Any, depth: int = 0) -> Any:
 
 
 def engine_run_day(store: Store, workspace: Workspace, *, actor: str) -> RunDay:
-    """The workspace's day (`relance.workday.run_workspace_day`, as `relance run` does),
+    """The workspace's day (`relance.engine.workday.run_workspace_day`, as `relance run` does),
     its report as counts for the log. The rules are read afresh at each run, so that an
     edited rule file takes effect on the next day without a restart."""
 
     def run(day: dt.date) -> dict[str, Any]:
-        from relance.workday import run_workspace_day
+        from relance.engine.workday import run_workspace_day
 
         return run_workspace_day(workspace, store, day, actor=actor).to_json()
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from relance.errors import RelanceError, UsageError
+from relance.kernel.errors import RelanceError, UsageError
 
 if TYPE_CHECKING:
     from relance.dsl.loader import LoadedRules
     from relance.engine.run import RunReport
+    from relance.kernel.workspace import Workspace
     from relance.store.db import Store
-    from relance.workspace import Workspace
 
 
 def load_checked_rules(workspace: Workspace, *, refused: str = "nothing was run"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from relance.errors import ConfigError
+from relance.kernel.errors import ConfigError
 
 if TYPE_CHECKING:
     from relance.scheduler.config import ScheduleConfig

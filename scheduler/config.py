@@ -1,5 +1,5 @@
 """The `[schedule]` table of `relance.toml`, read and checked once with the rest of the
-file (`relance.settings`; the scheduler takes it from `Workspace.settings.schedule`).
+file (`relance.kernel.settings`; the scheduler takes it from `Workspace.settings.schedule`).
 
 Every mistake is reported with the file and the key, e.g.
 `relance.toml: [schedule] run_at must be a time "HH:MM" (24-hour clock), not the string "7h"`.
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from relance.settings import Table, describe
+from relance.kernel.settings import Table, describe
 
 if TYPE_CHECKING:
-    from relance.workspace import Workspace
+    from relance.kernel.workspace import Workspace
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 DEFAULT_COUNTRY = "FR"
@@ -140,7 +140,7 @@ def parse_schedule(table: Mapping[str, Any], *, label: str = "relance.toml",
                    ) -> ScheduleConfig:
     """Check and read a `[schedule]` table; `label` names the file in errors.
 
-    `default_timezone` is `[run] timezone`, already checked by `relance.settings`."""
+    `default_timezone` is `[run] timezone`, already checked by `relance.kernel.settings`."""
     reader = Table(label, "schedule", table)
     reader.only(KNOWN_KEYS, "the scheduler")
     run_at = _time(reader, "run_at", dt.time(7, 0))

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from relance.kernel.money import Money
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Event, Invoice, InvoiceStatus, Run
-from relance.store.money import Money
 
 
 @dataclass(frozen=True)

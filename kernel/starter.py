@@ -6,7 +6,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from relance.workspace import CONFIG_NAME
+from relance.kernel.workspace import CONFIG_NAME
 
 STARTER_CONFIG = """\
 # relance workspace configuration. Secrets (SMTP password, SMS token) never go here:
