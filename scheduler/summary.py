@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from relance.kernel.money import Money
+from relance.kernel.money import money_text
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Event, Invoice, InvoiceStatus, Run
 
@@ -46,8 +46,8 @@ class MorningSummary:
         else:
             lines.append(f"Today's run: {self.run['status']} (run {self.run['id']}).")
         for currency in sorted(self.open_by_currency):
-            owed = _money(self.open_by_currency[currency], currency)
-            late = _money(self.overdue_by_currency.get(currency, 0), currency)
+            owed = money_text(self.open_by_currency[currency], currency)
+            late = money_text(self.overdue_by_currency.get(currency, 0), currency)
             lines.append(f"Open balance {owed}, of which overdue {late}.")
         lines.append(f"Open invoices: {self.open_invoices}, disputed: {self.disputed_invoices}.")
         waiting = self.actions_by_state.get(ActionState.PROPOSED.value, 0)
@@ -58,10 +58,6 @@ class MorningSummary:
         lines.append(f"Sent in the last 24 hours: {self.sent_last_24h}; "
                      f"promises broken today: {self.broken_promises_today}.")
         return "\n".join(lines)
-
-
-def _money(minor: int, currency: str) -> str:
-    return str(Money(currency, minor))
 
 
 def build_summary(store: Store, day: dt.date, *, now: dt.datetime,
