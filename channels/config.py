@@ -15,15 +15,35 @@ from pathlib import Path
 from typing import Any
 
 from relance.kernel.errors import ConfigError
+from relance.kernel.settings import Table
 from relance.kernel.workspace import Workspace
 
 SMTP_PASSWORD_ENV = "RELANCE_SMTP_PASSWORD"
 SMS_TOKEN_ENV = "RELANCE_SMS_TOKEN"
 SECURITY_MODES = ("starttls", "ssl", "none")
 
+# The keys each table may hold: a misspelt key (`hots`, `max_attemps`) would otherwise be
+# ignored and the channel would run on its default without a word.
+SMTP_KEYS = ("host", "port", "security", "username", "password_file", "from",
+             "max_connections", "timeout", "messages_per_connection", "ca_file")
+SMS_KEYS = ("url", "auth_header", "token_file", "body", "sender", "timeout", "id_field",
+            "default_region")
+DISPATCH_KEYS = ("retry_base_seconds", "retry_max_seconds", "max_attempts", "lease_seconds",
+                 "deadline_days", "letter_processes", "batch_size")
+
 
 def _label(workspace: Workspace, section: str, key: str) -> str:
     return f"{workspace.config_label}: [{section}] {key}"
+
+
+def _section(workspace: Workspace, name: str, known: tuple[str, ...],
+             what: str) -> dict[str, Any]:
+    """The table `name`, refused when it holds a key nobody reads (secrets are refused
+    with their own message before this check)."""
+    data = workspace.section(name)
+    readable = {key: value for key, value in data.items() if key not in ("password", "token")}
+    Table(workspace.config_label, name, readable).only(known, what)
+    return data
 
 
 def _get(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any,
@@ -90,6 +110,7 @@ def smtp_config(workspace: Workspace) -> SmtpConfig | None:
     if "password" in data:
         raise ConfigError(f"{label('password')}: secrets do not belong in relance.toml; "
                           f"set {SMTP_PASSWORD_ENV} or password_file")
+    _section(workspace, "smtp", SMTP_KEYS, "the e-mail server")
     host = _get(data, "host", str, None, label("host"))
     if not host:
         return None
@@ -154,6 +175,7 @@ def sms_config(workspace: Workspace) -> SmsConfig | None:
     if "token" in data:
         raise ConfigError(f"{label('token')}: secrets do not belong in relance.toml; "
                           f"set {SMS_TOKEN_ENV} or token_file")
+    _section(workspace, "sms", SMS_KEYS, "the SMS gateway")
     url = _get(data, "url", str, None, label("url"))
     if not url:
         return None
@@ -191,7 +213,7 @@ class DispatchConfig:
 
 
 def dispatch_config(workspace: Workspace) -> DispatchConfig:
-    data = workspace.section("dispatch")
+    data = _section(workspace, "dispatch", DISPATCH_KEYS, "the dispatch")
 
     def label(key: str) -> str:
         return _label(workspace, "dispatch", key)

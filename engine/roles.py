@@ -36,6 +36,7 @@ from typing import Any
 
 from relance.kernel.errors import ConfigError, UsageError
 from relance.kernel.money import Money
+from relance.kernel.settings import did_you_mean
 
 
 class Role(enum.StrEnum):
@@ -117,6 +118,10 @@ def _parse_threshold(text: Any, label: str) -> Money:
         raise ConfigError(f"{label}: four_eyes_above {text!r}: {exc}") from exc
 
 
+# A misspelt `four_eyes_abve` would otherwise leave every escalation on one approval.
+APPROVAL_KEYS = ("four_eyes_above",)
+
+
 def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
                 *, label: str = "relance.toml") -> Policy:
     """Build the access policy from the `[users]` and `[approval]` tables."""
@@ -129,6 +134,12 @@ def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
             raise ConfigError(
                 f"{label}: [users] {name} = {role!r}: the role must be one of {allowed}"
             ) from None
+    for key in approval:
+        if key not in APPROVAL_KEYS:
+            close = did_you_mean(str(key), APPROVAL_KEYS)
+            hint = f": did you mean {close}?" if close else ""
+            raise ConfigError(f"{label}: [approval] {key} is not a setting of the approvals"
+                              f"{hint} (known: {', '.join(APPROVAL_KEYS)})")
     raw = approval.get("four_eyes_above")
     thresholds: dict[str, int] | None = None
     if raw is not None:
