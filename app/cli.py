@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "uncertain_cmd",
     "batches_cmd",
     "engine_cmd",
+    "db_cmd",
 ]
 
 app = typer.Typer(

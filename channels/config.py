@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relance.kernel.config_table import Table
 from relance.kernel.errors import ConfigError
-from relance.kernel.settings import Table
 from relance.kernel.workspace import Workspace
 
 SMTP_PASSWORD_ENV = "RELANCE_SMTP_PASSWORD"
@@ -36,13 +36,16 @@ def _label(workspace: Workspace, section: str, key: str) -> str:
     return f"{workspace.config_label}: [{section}] {key}"
 
 
-def _section(workspace: Workspace, name: str, known: tuple[str, ...],
-             what: str) -> dict[str, Any]:
-    """The table `name`, refused when it holds a key nobody reads (secrets are refused
-    with their own message before this check)."""
+def _section(workspace: Workspace, name: str, known: tuple[str, ...], what: str,
+             *, secret: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The table `name`, refused when it holds its secret (`secret`: the key and the
+    environment variable that should carry it) or a key nobody reads."""
     data = workspace.section(name)
-    readable = {key: value for key, value in data.items() if key not in ("password", "token")}
-    Table(workspace.config_label, name, readable).only(known, what)
+    if secret is not None and secret[0] in data:
+        key, env = secret
+        raise ConfigError(f"{_label(workspace, name, key)}: secrets do not belong in "
+                          f"relance.toml; set {env} or {key}_file")
+    Table(workspace.config_label, name, data).only(known, what)
     return data
 
 
@@ -102,15 +105,12 @@ class SmtpConfig:
 
 def smtp_config(workspace: Workspace) -> SmtpConfig | None:
     """The SMTP settings, or None when no `[smtp] host` is set (e-mails go to outbox/)."""
-    data = workspace.section("smtp")
+    data = _section(workspace, "smtp", SMTP_KEYS, "the e-mail server",
+                    secret=("password", SMTP_PASSWORD_ENV))
 
     def label(key: str) -> str:
         return _label(workspace, "smtp", key)
 
-    if "password" in data:
-        raise ConfigError(f"{label('password')}: secrets do not belong in relance.toml; "
-                          f"set {SMTP_PASSWORD_ENV} or password_file")
-    _section(workspace, "smtp", SMTP_KEYS, "the e-mail server")
     host = _get(data, "host", str, None, label("host"))
     if not host:
         return None
@@ -167,15 +167,12 @@ class SmsConfig:
 
 def sms_config(workspace: Workspace) -> SmsConfig | None:
     """The SMS gateway settings, or None when no `[sms] url` is set."""
-    data = workspace.section("sms")
+    data = _section(workspace, "sms", SMS_KEYS, "the SMS gateway",
+                    secret=("token", SMS_TOKEN_ENV))
 
     def label(key: str) -> str:
         return _label(workspace, "sms", key)
 
-    if "token" in data:
-        raise ConfigError(f"{label('token')}: secrets do not belong in relance.toml; "
-                          f"set {SMS_TOKEN_ENV} or token_file")
-    _section(workspace, "sms", SMS_KEYS, "the SMS gateway")
     url = _get(data, "url", str, None, label("url"))
     if not url:
         return None

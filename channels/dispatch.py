@@ -14,7 +14,8 @@ them to their channel:
 
 A dispatcher starting up first settles what a dead one left in flight (released,
 sent, or uncertain for an operator: never resent blindly). Calls and escalations are
-not dispatched: they are operator tasks.
+not dispatched: they are operator tasks. One action rendered for a look, sending
+nothing, is `relance.channels.preview`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from relance.channels import mail, sms
-from relance.channels.batches import batch_path, slug
+from relance.channels.batches import batch_path
 from relance.channels.claims import (
     CLAIMABLE,
     DISPATCHED_CHANNELS,
@@ -59,12 +59,12 @@ from relance.channels.config import (
     sms_config,
     smtp_config,
 )
-from relance.channels.letter import LetterJob, render_many, write_batch, write_pdf
-from relance.channels.prepare import Prepared, Renderer
+from relance.channels.letter import LetterJob, PdfRendererMissing, render_many, write_batch
+from relance.channels.prepare import Prepared, Renderer, outbox_file
 from relance.channels.recovery import recover_in_flight
 from relance.channels.render import TemplateProblem
 from relance.channels.templates import default_templates_dir
-from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.errors import UsageError
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Action, Channel, Creditor
@@ -97,9 +97,7 @@ class _Dispatcher:
     # paths -----------------------------------------------------------------
 
     def _path(self, kind: str, p: Prepared, suffix: str) -> Path:
-        name = f"{p.action_id:06d}-{slug(p.creditor_code)}-{slug(p.debtor_ref)}-" \
-               f"{slug(p.template)}{suffix}"
-        return self.outbox / kind / self.today.isoformat() / name
+        return outbox_file(self.outbox, kind, self.today, p, suffix)
 
     # one pass ----------------------------------------------------------------
 
@@ -223,6 +221,8 @@ class _Dispatcher:
                 if warnings:
                     output["warnings"] = list(warnings)
                 rendered[key] = output
+        except PdfRendererMissing:
+            raise  # no letter can render on this machine: stop; run() requeues the actions
         except Exception as exc:  # the worker processes died (memory...): nothing went out
             for p in items:
                 if p.action_id not in rendered:
@@ -281,6 +281,8 @@ class _Dispatcher:
             for key, path, _pages, _refused, error in render_many(
                     jobs, processes=max(1, self.config.letter_processes)):
                 done[key] = f"letter not rendered: {error}" if error else Path(path)
+        except PdfRendererMissing:
+            raise  # no letter can render on this machine: stop; run() requeues the actions
         except Exception as exc:  # the worker processes died: these e-mails wait for nothing
             for job in jobs:
                 done.setdefault(job.key, f"letter not rendered: {exc.__class__.__name__}: {exc}")
@@ -394,78 +396,11 @@ def dispatch(
                        progress=progress).run()
 
 
-# --------------------------------------------------------------------------- preview
-
-
-@dataclass(frozen=True)
-class Preview:
-    """An action rendered without sending: its text, and the files written for a look."""
-
-    text: str
-    pdf_path: Path | None
-    eml: Path | None
-    subject: str | None = None
-    error: str | None = None
-
-
-def render_preview(store: Store, workspace: Workspace, action_id: int,
-                   today: dt.date | None = None) -> Preview:
-    """Render action `action_id` into `outbox/preview/` (nothing is sent or changed)."""
-    day = today or dt.date.today()
-    dispatcher = _Dispatcher(store, workspace, today=day, channels=set(DISPATCHED_CHANNELS),
-                             dry_run=True, worker="preview", stop=None, progress=False)
-    dispatcher.outbox = Path(workspace.outbox_dir) / "preview"
-    with store.transaction() as session:
-        action = session.scalars(select(Action).where(Action.id == action_id)
-                                 .options(selectinload(Action.items))).one_or_none()
-        if action is None:
-            raise NotFound(f"no action {action_id}")
-        if str(action.channel) not in DISPATCHED_CHANNELS:
-            raise UsageError(f"action {action_id} is a {action.channel}: nothing to render")
-        prepared = dispatcher.renderer.prepare(session, action)
-    if prepared.error:
-        return Preview("", None, None, error=prepared.error)
-    pdf: Path | None = None
-    eml: Path | None = None
-    text = prepared.text or ""
-    if prepared.channel == "letter":
-        with store.transaction() as session:
-            creditor = session.scalars(select(Creditor).where(
-                Creditor.code == prepared.creditor_code)).one()
-            roots = dispatcher.renderer.resource_roots(creditor)
-        pdf = write_pdf(prepared.letter_html or "", dispatcher._path("letters", prepared, ".pdf"),
-                        base_dir=default_templates_dir(), roots=roots).path
-        text = _pdf_text(pdf)
-    elif prepared.channel == "sms":
-        size = sms.sms_size(text)
-        try:
-            number = sms.to_e164(prepared.recipient,
-                                 dispatcher.sms.default_region if dispatcher.sms else "FR")
-        except sms.PhoneInvalid as exc:
-            number = f"invalid number: {exc.message}"
-        text = f"To: {number}\n{size.describe()}\n\n{text}"
-    elif prepared.channel in ("email", "notify"):
-        try:
-            message, _ = dispatcher._message(prepared)
-        except mail.HeaderRefused as exc:
-            return Preview(text, None, None, prepared.subject, exc.message)
-        eml = mail.write_eml(message, dispatcher._path("emails", prepared, ".eml"))
-        attached = dispatcher._path("emails", prepared, ".pdf")
-        pdf = attached if attached.exists() else None
-    return Preview(text, pdf, eml, prepared.subject)
-
-
-def _pdf_text(path: Path) -> str:
-    from pypdf import PdfReader
-
-    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
-
-
+# The claims' operations stay importable from here, where callers first looked for them.
 __all__ = [
     "CLAIMABLE",
     "DISPATCHED_CHANNELS",
     "DispatchReport",
-    "Preview",
     "claim",
     "confirm_sent",
     "default_worker_id",
@@ -473,7 +408,6 @@ __all__ = [
     "finish",
     "mark_started",
     "recover_in_flight",
-    "render_preview",
     "resend",
     "uncertain_sends",
 ]

@@ -50,6 +50,34 @@ class LetterProblem(RelanceError):
     """A letter could not be turned into a safe PDF."""
 
 
+# Debian and Ubuntu ship Pango in these two packages; scripts/setup.sh installs them.
+PANGO_PACKAGES = ("libpango-1.0-0", "libpangoft2-1.0-0")
+
+
+class PdfRendererMissing(RelanceError):
+    """WeasyPrint cannot load (Pango missing): no letter can be rendered on this machine,
+    so dispatch stops at the first letter instead of failing each one."""
+
+    exit_code = 2
+
+
+def require_pdf_renderer() -> None:
+    """Load WeasyPrint, or raise `PdfRendererMissing` naming what to install."""
+    try:
+        import weasyprint  # noqa: F401  (loading it is the check)
+    except OSError as exc:
+        # WeasyPrint opens Pango (and GLib, HarfBuzz, Fontconfig, which Pango's packages
+        # bring) with dlopen when imported; a missing library surfaces as OSError.
+        raise PdfRendererMissing(
+            f"letters cannot be rendered: WeasyPrint could not load the Pango library "
+            f"libpango-1.0.so.0 ({exc}); install it, on Debian or Ubuntu with "
+            f"`sudo apt-get install {' '.join(PANGO_PACKAGES)}`") from exc
+    except ImportError as exc:
+        raise PdfRendererMissing(
+            f"letters cannot be rendered: WeasyPrint cannot be imported ({exc}); "
+            "run `bash scripts/setup.sh` to install relance's dependencies") from exc
+
+
 def _fetcher_class() -> type[Any]:
     # WeasyPrint is imported lazily: it takes a second to load and the CLI should not
     # pay for it on commands that never print a letter.
@@ -107,6 +135,7 @@ class PdfResult:
 def render_pdf_bytes(html: str, *, base_dir: Path, roots: Sequence[Path]) -> tuple[bytes, int,
                                                                                  list[str]]:
     """HTML to PDF bytes with the confined fetcher; returns (pdf, pages, refused URLs)."""
+    require_pdf_renderer()
     from weasyprint import HTML
 
     fetcher = _fetcher_class()(roots)
@@ -152,7 +181,10 @@ def render_many(
     jobs: Sequence[LetterJob], *, processes: int = 1, on_done: Any = None
 ) -> Iterable[tuple[int, str, int, tuple[str, ...], str | None]]:
     """Render letters, in `processes` worker processes when more than one; yields
-    (key, path, pages, refused, error) as they finish."""
+    (key, path, pages, refused, error) as they finish. Without WeasyPrint, raises
+    `PdfRendererMissing` once, before any letter."""
+    if jobs:
+        require_pdf_renderer()
     if processes <= 1 or len(jobs) <= 1:
         for job in jobs:
             result = _run_job(job)

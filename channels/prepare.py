@@ -53,6 +53,15 @@ class Prepared:
     debtor_name: str = ""
 
 
+def outbox_file(outbox: Path, kind: str, day: dt.date, prepared: Prepared,
+                suffix: str) -> Path:
+    """Where a prepared action's file goes: `OUTBOX/KIND/DAY/`, named after the action,
+    its creditor, debtor and template, the same for a send, a dry run and a preview."""
+    name = (f"{prepared.action_id:06d}-{slug(prepared.creditor_code)}-"
+            f"{slug(prepared.debtor_ref)}-{slug(prepared.template)}{suffix}")
+    return outbox / kind / day.isoformat() / name
+
+
 def _crash_reason(action: Action, channel: str, exc: BaseException) -> str:
     """A rendering crash in words an operator can act on (the template to fix)."""
     what = f"template {action.template or ''!r} for {channel} could not be rendered"
@@ -235,4 +244,4 @@ def resolve_base_email(templates_dir: Path | None, creditor: str) -> Any:
     raise TemplateProblem("no _base/email.html template")
 
 
-__all__ = ["Prepared", "Renderer", "resolve_base_email"]
+__all__ = ["Prepared", "Renderer", "outbox_file", "resolve_base_email"]

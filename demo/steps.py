@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, insert, select
 
-from relance.context import say
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
+from relance.kernel.console import print_table, say
 from relance.kernel.errors import UsageError
 from relance.kernel.starter import create_workspace
 from relance.kernel.workspace import CONFIG_NAME, DEFAULT_DB_NAME, Workspace, find_workspace
@@ -186,8 +186,8 @@ def _book_figures(ctx: DemoContext) -> dict[str, Any]:
 
 def summary(ctx: DemoContext) -> None:
     """The book in figures and the aged balance by segment, to the cent."""
-    from relance.commands.report_cmd import dso_text, print_table, render_table
     from relance.engine.aging import aged_balance
+    from relance.engine.aging_display import aged_balance_table, dso_text
 
     figures = _book_figures(ctx)
     with ctx.store.transaction() as session:
@@ -202,7 +202,7 @@ def summary(ctx: DemoContext) -> None:
         f"partly paid, {figures['disputed']} disputed), {figures['paid']} paid; "
         f"{figures['paused_debtors']} debtors paused, {figures['open_promises']} promises "
         "to pay")
-    print_table(console, render_table(aged))
+    print_table(console, aged_balance_table(aged))
     dso = dso_text(aged)
     if dso:
         say(console, dso)

@@ -1,5 +1,10 @@
 """Text to syntax tree: `parse_text(text, path) -> (RuleFile | None, diagnostics)`.
 
+Over 500 lines because parsing, the worded syntax errors and the tree builder share one
+vocabulary (the keywords, the words for each terminal, the channels and units): apart,
+that vocabulary would need a module of its own, and the three still change together
+whenever the grammar does.
+
 The grammar lives in `grammar.lark` (LALR, positions propagated). Lark's exceptions never
 leave this module: a syntax error becomes one `Diagnostic` saying, in words, what was
 found and what was expected there, with "did you mean" for a misspelt keyword. Mistakes

@@ -25,6 +25,8 @@ BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue
 """Machine names of the buckets, in order."""
 BUCKET_TITLES = ("not due", "1–30 d", "31–60 d", "61–90 d", "> 90 d")
 """Short titles for tables and exports, in the order of BUCKETS."""
+OVERDUE_LIMITS = (30, 60, 90)
+"""The most days late of each overdue bucket but the last (which has no limit)."""
 
 DSO_WINDOW_DAYS = 90
 NO_VALUE = "(none)"
@@ -93,10 +95,19 @@ class AgedBalance:
         }
 
 
+def bucket_index(due: dt.date, on: dt.date) -> int:
+    """The bucket (an index into BUCKETS) of an invoice due on `due`, aged as of `on`:
+    the one `aged_balance` adds its balance to."""
+    late = (on - due).days
+    if late <= 0:
+        return 0
+    return 1 + sum(1 for limit in OVERDUE_LIMITS if late > limit)
+
+
 def _bucket_sums(on: dt.date) -> list[Any]:
     balance = _invoice.c.balance_minor
     due = _invoice.c.due_date
-    bounds = [on - dt.timedelta(days=days) for days in (30, 60, 90)]
+    bounds = [on - dt.timedelta(days=days) for days in OVERDUE_LIMITS]
     conditions = [
         due >= on,
         and_(due < on, due >= bounds[0]),

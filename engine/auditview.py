@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from relance.dsl.parser import parse_text
 from relance.kernel.errors import NotFound
-from relance.kernel.money import to_decimal
+from relance.kernel.money import money_text
 from relance.store.models import (
     Action,
     ActionItem,
@@ -109,7 +109,7 @@ def audit_action(session: Session, action_id: int) -> AuditReport:
         items.append({
             "invoice": number, "policy": item.policy, "rule": item.rule,
             "file": item.rule_file, "line": item.rule_line, "acted_on": str(item.acted_on),
-            "balance": f"{to_decimal(item.balance_minor, item.currency)} {item.currency}",
+            "balance": money_text(item.balance_minor, item.currency),
             "state": str(item.state), "drop_reason": item.drop_reason, "facts": item.facts,
             "rule_text": rule_text(ruleset.files, item.rule_file, item.rule_line, item.rule)
             if ruleset else None,

@@ -39,7 +39,7 @@ from relance.dsl.fields import FieldType, lookup
 from relance.engine.durations import Op, amount, compare_ints, elapsed
 from relance.engine.facts import Facts
 from relance.kernel.errors import RelanceError
-from relance.kernel.money import to_decimal
+from relance.kernel.money import money_text, to_decimal
 
 
 class RuleError(RelanceError):
@@ -125,7 +125,7 @@ def compare(cond: Compare, facts: Facts) -> tuple[bool, Any]:
         if not isinstance(value, MoneyValue):
             raise _refuse(ref, value, "a non-money value")
         minor: int = raw_value(ref.name, facts)
-        shown = f"{to_decimal(minor, facts.currency)} {facts.currency}"
+        shown = money_text(minor, facts.currency)
         if value.currency.upper() != facts.currency.upper():
             return op == "!=", shown
         return _ordered(op, to_decimal(minor, facts.currency), value.amount), shown
@@ -361,7 +361,7 @@ def record(
                 days = sign * elapsed(raw, on, business=business, country=country)
                 out[key] = f"{days}{'bd' if business else 'd'}"
         elif kind == "money":
-            out[key] = f"{to_decimal(raw, currency)} {currency}"
+            out[key] = money_text(raw, currency)
         elif kind in ("flag", "tag"):
             out[key] = bool(raw)
         elif isinstance(raw, dt.date):

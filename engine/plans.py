@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from relance.engine.roles import Actor, require_write
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import Money, to_decimal
+from relance.kernel.money import Money, money_text
 from relance.store import audit, book
 from relance.store.content import ContentLine, content_hash
 from relance.store.models import (
@@ -133,8 +133,8 @@ def create_plan(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     planned = sum(minor for _, minor in schedule)
     if planned != total:
         raise UsageError(
-            f"the instalments add up to {to_decimal(planned, currency)} {currency}, the "
-            f"invoices owe {to_decimal(total, currency)} {currency}")
+            f"the instalments add up to {money_text(planned, currency)}, the "
+            f"invoices owe {money_text(total, currency)}")
     plan = PaymentPlan(creditor_id=invoices[0].creditor_id, debtor_id=invoices[0].debtor_id,
                        currency=currency, status=PlanStatus.ACTIVE, agreed_on=today,
                        recorded_by=actor.name)

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from relance.kernel.config_table import did_you_mean
 from relance.kernel.errors import ConfigError, UsageError
 from relance.kernel.money import Money
-from relance.kernel.settings import did_you_mean
 
 
 class Role(enum.StrEnum):

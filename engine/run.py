@@ -1,5 +1,10 @@
 """A run: evaluate every policy as of day D and queue the actions, once.
 
+Over 500 lines because a run is one transaction whose steps share its pending actions
+(grouped, then written, then moving the levels): they are kept where one reader can
+follow the transaction end to end. The grouping (`Shape`, `PendingAction`, `group`, some
+150 lines) is the part to move to a module of its own if the file grows.
+
 1. Take the run lock for D (PostgreSQL: an advisory lock on the date; SQLite: the
    write lock, `BEGIN IMMEDIATE`), so two runs for one date cannot both queue.
 2. Store the rule-set version (content hash, git commit, exact text).

@@ -1,5 +1,9 @@
 """The policy language compiled to SQLAlchemy Core: one set-based query per policy.
 
+Over 500 lines because the compiler is one class with one method per node of the
+language behind a dispatch table, and every method leans on the same field whitelist
+and the same NULL handling: spread over modules, a new node could miss either.
+
 For a policy and a date D, `compile_policy` builds a SELECT over the open invoices that
 returns only the invoices on which the policy acts on D, with the position of the rule
 that acts (`acting`) and the columns the audit needs to record the facts. The SQL

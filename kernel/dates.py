@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from relance.kernel.errors import UsageError
+
 _DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -38,3 +40,15 @@ def parse_date(raw: str, *, date_format: str | None = None) -> dt.date:
         except ValueError as exc:
             raise DateError("is not a day of the calendar") from exc
     raise DateError("is not a date (write YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def parse_day(text: str, *, what: str = "date") -> dt.date:
+    """A day a person typed (an option, a form field): `2026-11-30` or `30/11/2026`.
+
+    Refused with a `UsageError` (exit code 2) that names what was being read, so that the
+    person sees which of their entries to correct: `--on: '31/02/2026' is not a day of
+    the calendar`."""
+    try:
+        return parse_date(text)
+    except DateError as exc:
+        raise UsageError(f"{what}: {text!r} {exc}") from None

@@ -11,14 +11,15 @@ makes a day's run happen once even if two processes ever both believed they led.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from relance.kernel.errors import ConfigError
 from relance.store.db import Store
 from relance.store.leases import AdvisoryLock
 
@@ -35,11 +36,26 @@ class Leadership(Protocol):
     def describe(self) -> str: ...
 
 
+def _flock_module() -> ModuleType:
+    # Imported here, not at the top: `fcntl` exists on Unix only, and every command
+    # loads this module through the command line; only `relance serve` on SQLite locks,
+    # and it asks when it starts rather than at its first tick.
+    try:
+        import fcntl
+    except ImportError as exc:
+        raise ConfigError(
+            "relance serve on SQLite needs the Unix file lock (fcntl), which this platform "
+            "lacks: point it at PostgreSQL (--db postgresql://...) to run the scheduler here"
+        ) from exc
+    return fcntl
+
+
 class FileLeadership:
     """An exclusive, non-blocking `flock` on `path`, held while this process leads."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._fcntl = _flock_module()
         self._handle: IO[str] | None = None
 
     def try_lead(self) -> bool:
@@ -48,7 +64,7 @@ class FileLeadership:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+", encoding="utf-8")
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._fcntl.flock(handle.fileno(), self._fcntl.LOCK_EX | self._fcntl.LOCK_NB)
         except OSError:
             handle.close()
             return False
@@ -62,7 +78,7 @@ class FileLeadership:
     def release(self) -> None:
         handle, self._handle = self._handle, None
         if handle is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            self._fcntl.flock(handle.fileno(), self._fcntl.LOCK_UN)
             handle.close()
 
     def describe(self) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from relance.engine.calendar import is_business_day, is_holiday
-from relance.scheduler.config import ScheduleConfig
+from relance.kernel.schedule import ScheduleConfig
 
 PROMISE_CHECK = "promise_check"
 DAILY_RUN = "daily_run"

@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from relance.kernel.schedule import ScheduleConfig
 from relance.scheduler import plan
 from relance.scheduler.clock import Clock, SystemClock
-from relance.scheduler.config import ScheduleConfig
 from relance.scheduler.core import Dispatch, MailSummary, RunDay
 from relance.scheduler.leader import LEADER_LOCK_NAME, Leadership
 from relance.scheduler.logs import JsonLog

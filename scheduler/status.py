@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from relance.kernel.schedule import WEEKDAYS, ScheduleConfig
 from relance.scheduler import plan
-from relance.scheduler.config import WEEKDAYS, ScheduleConfig
 from relance.scheduler.leader import LEADER_LOCK_NAME
 from relance.scheduler.service import MAX_ATTEMPTS, RETRY_AFTER
 from relance.store import leases

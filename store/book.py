@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import Money, to_decimal
+from relance.kernel.money import Money, money_text
 from relance.store import audit
 from relance.store.instalments import follow_plans
 from relance.store.models import (
@@ -49,10 +49,6 @@ class Allocation:
     number: str
     amount_minor: int
     balance_after_minor: int
-
-
-def _money(minor: int, currency: str) -> str:
-    return f"{to_decimal(minor, currency)} {currency}"
 
 
 def _lock_invoices(session: Session, ids: Sequence[int]) -> dict[int, Invoice]:
@@ -141,12 +137,12 @@ def _checked(session: Session, allocations: Sequence[tuple[int, int]], *, credit
                              "must be positive")
         if minor > invoice.balance_minor:
             raise UsageError(
-                f"invoice {invoice.number}: {_money(minor, amount.currency)} is more than "
-                f"its balance of {_money(invoice.balance_minor, invoice.currency)}")
+                f"invoice {invoice.number}: {money_text(minor, amount.currency)} is more than "
+                f"its balance of {money_text(invoice.balance_minor, invoice.currency)}")
         planned.append((invoice, minor))
     total = sum(minor for _, minor in planned)
     if total > amount.minor:
-        raise UsageError(f"the allocations add up to {_money(total, amount.currency)}, more "
+        raise UsageError(f"the allocations add up to {money_text(total, amount.currency)}, more "
                          f"than the payment of {amount}")
     return planned
 

@@ -126,12 +126,19 @@ def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False
 def open_store(
     url: str | URL, *, schema: str | None = None, migrate: bool = True, echo: bool = False
 ) -> Store:
-    """Open (and by default migrate to the latest schema) the store at `url`."""
+    """Open (and by default migrate to the latest schema) the store at `url`.
+
+    A database migrated by a newer relance is refused here (`SchemaTooNew`, one
+    sentence) rather than read with a schema this code does not know."""
     engine = make_engine(url, schema=schema, echo=echo)
     if migrate:
         from relance.store.migrate import upgrade
 
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 

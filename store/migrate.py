@@ -1,8 +1,14 @@
-"""Alembic migrations, applied from code so that a workspace is migrated on first use."""
+"""Alembic migrations, applied from code so that a workspace is migrated on first use.
+
+A database last migrated by a newer relance carries a revision this code has never
+heard of; it is refused with one sentence (`SchemaTooNew`) before Alembic would fail on
+it with a traceback, and before any command reads tables it does not understand.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -10,7 +16,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
+from relance.kernel.errors import UsageError
 from relance.store.models import present_on
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -34,17 +42,91 @@ def include_object(dialect: str) -> Callable[..., bool]:
     return include
 
 
+class SchemaTooNew(UsageError):
+    """The database was migrated by a newer relance: this one cannot read it."""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One migration of the code: its identifier and its one-line description."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands against the code's migrations."""
+
+    database: str
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+def _scripts(engine: Engine) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(engine))
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the latest revision; a no-op when it is there already."""
-    if current_revision(engine) == head_revision(engine):
-        return
-    command.upgrade(alembic_config(engine), "head")
+def head_revision(engine: Engine) -> str:
+    return _head(_scripts(engine))
+
+
+def _head(scripts: ScriptDirectory) -> str:
+    head = scripts.get_current_head()
+    assert head is not None, "the package ships no migration"
+    return head
+
+
+def describe_database(engine: Engine) -> str:
+    """How a user names this database: its file name, or the PostgreSQL database."""
+    url = make_url(str(engine.url))
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database).name if url.database else "the in-memory SQLite database"
+    return f"PostgreSQL database {url.database or ''}".rstrip()
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """The database's revision and the code's head; `SchemaTooNew` when the database's
+    revision is not one of this code's migrations."""
+    scripts = _scripts(engine)
+    state = SchemaState(describe_database(engine), current_revision(engine), _head(scripts))
+    if state.current not in (None, state.head) and state.current not in {
+            script.revision for script in scripts.walk_revisions()}:
+        raise SchemaTooNew(
+            f"{state.database} is at schema revision {state.current}, newer than this "
+            f"relance ({state.head}): upgrade relance to use it")
+    return state
+
+
+def pending_revisions(engine: Engine, state: SchemaState) -> list[Revision]:
+    """The migrations an upgrade would apply, oldest first."""
+    if state.up_to_date:
+        return []
+    scripts = _scripts(engine)
+    newest_first = scripts.iterate_revisions(state.head, state.current or "base")
+    return [Revision(script.revision, _title(script.doc)) for script in
+            reversed(list(newest_first))]
+
+
+def _title(doc: str | None) -> str:
+    lines = (doc or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def upgrade(engine: Engine) -> list[Revision]:
+    """Bring the schema to the latest revision and return the migrations applied,
+    oldest first; nothing when it is there already."""
+    state = schema_state(engine)
+    pending = pending_revisions(engine, state)
+    if pending:
+        command.upgrade(alembic_config(engine), "head")
+    return pending

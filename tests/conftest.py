@@ -3,10 +3,17 @@
 `store` is parametrised over both databases. Each PostgreSQL case gets a schema of its
 own, dropped afterwards. When no PostgreSQL server answers, the test errors loudly: a
 skipped database is a defect, not a pass.
+
+Under pytest-xdist (`-n auto`) every worker is a process of its own: schemas carry the
+worker's name and a random part, files live under the worker's `tmp_path`, and servers
+bind port 0. The few tests that touch something database-wide (a fixed advisory-lock
+key) are marked `exclusive` and run while no other worker runs a test (see
+`_take_turns`). docs/testing.md says how to run which part.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,6 +27,8 @@ from relance.store.db import Store, open_store
 PG_URL = os.environ.get(
     "RELANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# "gw0", "gw1"... in an xdist worker; absent in a plain run.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
 if not EXAMPLES.is_dir():  # a clone elsewhere: the examples are vendored as test data
     EXAMPLES = Path(__file__).resolve().parent / "data" / "examples"
@@ -43,7 +52,9 @@ class PostgresSchemas:
             ) from exc
 
     def create(self) -> str:
-        name = f"t_{uuid.uuid4().hex[:16]}"
+        # The worker's name says whose schema a leftover is; the random part keeps two
+        # workers (or two engineers' runs on one server) from ever picking the same one.
+        name = f"t_{XDIST_WORKER or 'main'}_{uuid.uuid4().hex[:16]}"
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{name}"'))
         return name
@@ -58,6 +69,33 @@ def pg_schemas() -> Iterator[PostgresSchemas]:
     schemas = PostgresSchemas(PG_URL)
     yield schemas
     schemas.admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _take_turns(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Between xdist workers: an `exclusive` test runs alone, the others side by side.
+
+    A readers-writer lock on files of the run's shared temporary folder: every test holds
+    the room shared, an `exclusive` one holds it alone. Passing through the turnstile
+    first lets a waiting `exclusive` test in before the next ordinary one, so a busy
+    worker cannot keep it waiting until the timeout."""
+    if XDIST_WORKER is None:
+        yield
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # .../pytest-N, above popen-gwN
+    exclusive = request.node.get_closest_marker("exclusive") is not None
+    with (shared / "relance-turnstile.lock").open("a") as turnstile, \
+            (shared / "relance-room.lock").open("a") as room:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
 
 
 def make_sqlite_store(directory: Path) -> Store:

@@ -1,19 +1,35 @@
-"""`relance demo` end to end on a temporary folder, and its portfolio on both databases."""
+"""`relance demo` end to end on temporary folders, and its portfolio on both databases.
+
+The demo is costly (its dispatch renders some 300 PDF letters and e-mails), so the module
+builds it twice, once for all the tests that read it, as two real `relance` processes
+running side by side: one prints the summary in a new folder, the other rebuilds, with
+`--json`, a folder an earlier demo left behind.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from email import policy as email_policy
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from relance.demo.portfolio import HEADER, portfolio_rows, write_portfolio
+from relance.demo.steps import MARKER
 from relance.engine.aging import aged_balance
 from relance.store.db import Store, open_store
 from relance.store.importing import import_invoices
@@ -21,68 +37,162 @@ from relance.store.models import Creditor, Debtor, Invoice
 from tests.cli import run_cli as run
 
 ON = dt.date(2026, 11, 22)
+RELANCE = str(Path(sys.executable).parent / "relance")
+# The two builds share the machine with the rest of the suite: give them room.
+BUILD_SECONDS = 1100
+STALE_APPROVAL = '[approval]\nfour_eyes_above = "1 EUR"\n'
+
+# Every test here lands on the one xdist worker that builds the demo for them all.
+pytestmark = [pytest.mark.xdist_group("relance-demo"), pytest.mark.timeout(BUILD_SECONDS + 100)]
 
 
+@dataclass(frozen=True)
+class DemoBuilds:
+    fresh: Path  # `relance demo` in a new folder...
+    summary: str  # ...and what it printed
+    rebuilt: Path  # `relance --json demo` over what an earlier demo left...
+    document: dict[str, Any]  # ...and its JSON
+    left_behind: tuple[Path, ...]  # the earlier demo's files the rebuild must not keep
 
-def test_demo_builds_a_fresh_workspace_and_summarises_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "relance-demo"
-    code, out, err = run(capsys, "demo", str(folder), "--on", ON.isoformat())
-    assert (code, err) == (0, "")
-    assert (folder / "relance.toml").is_file() and (folder / "rules").is_dir()
-    assert "Bellerose Beauté SAS" in out
-    assert "Aged balance on 2026-11-22 by segment" in out
-    assert "relance tui" in out
+
+def _leave_an_earlier_demo(folder: Path) -> tuple[Path, ...]:
+    """What a demo built on another day leaves: its marker, a database (unreadable: the
+    rebuild must replace it), a letter, an import and stricter approval settings."""
+    stale = (folder / "outbox" / "letters" / "2026-01-05" / "old.pdf",
+             folder / "import" / "old-invoices.csv")
+    for path in (folder / "relance.sqlite", *stale):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left by an earlier demo")
+    (folder / "relance.toml").write_text(STALE_APPROVAL, encoding="utf-8")
+    (folder / MARKER).write_text("an earlier demo\n", encoding="utf-8")
+    return stale
+
+
+def _relance(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    # The user's own settings (a database URL, a clock) must not reach the demo.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RELANCE_")}
+    return subprocess.Popen([RELANCE, *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate(timeout=BUILD_SECONDS)
+    assert (process.returncode, err) == (0, ""), err
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoBuilds:
+    root = tmp_path_factory.mktemp("demo")
+    fresh, rebuilt = root / "relance-demo", root / "earlier-demo"
+    rebuilt.mkdir()
+    left_behind = _leave_an_earlier_demo(rebuilt)
+    day = ("--on", ON.isoformat())
+    printing = _relance(root, "demo", str(fresh), *day)
+    rebuilding = _relance(root, "--json", "demo", str(rebuilt), *day)
+    summary, document = _finish(printing), json.loads(_finish(rebuilding))
+    return DemoBuilds(fresh, summary, rebuilt, document, left_behind)
+
+
+@contextmanager
+def demo_book(folder: Path) -> Iterator[Session]:
     store = open_store(f"sqlite:///{folder / 'relance.sqlite'}")
     try:
         with store.transaction() as session:
-            creditor = session.execute(select(Creditor)).scalar_one()
-            assert creditor.late_penalties and creditor.iban and creditor.siren
-            # The penalty clause goes to business debtors only (`channels.legal`).
-            assert "L441-10" in creditor.settings["legal_mentions_b2b"]
-            assert "L441-10" not in creditor.legal_mentions
-            segments = dict(session.execute(
-                select(Debtor.segment, func.count()).group_by(Debtor.segment)).all())
-            assert segments["franchisee"] == 300
-            assert set(segments) == {"franchisee", "key_account", "smb", "individual",
-                                     "public_body"}
-            consumers = session.execute(select(func.count()).where(
-                Debtor.is_consumer)).scalar_one()
-            assert consumers == segments["individual"]
-            currencies = set(session.execute(select(Invoice.currency).distinct()).scalars())
-            assert currencies == {"EUR", "CHF"}
-            report = aged_balance(session, on=ON, by="segment")
-            first = {line.currency: line.total for line in report.totals}
+            yield session
     finally:
         store.dispose()
-    # Each EUR total of the table is printed to the cent.
-    for total in report.totals:
-        amount = f"{Decimal(total.total) / 100:,.2f}"
-        assert amount in out
 
-    # Again, with --json: the folder is wiped and rebuilt, the same book comes out.
-    code, out, _ = run(capsys, "--json", "demo", str(folder), "--on", ON.isoformat())
-    assert code == 0
-    document = json.loads(out)
+
+def open_balance(folder: Path) -> dict[str, int]:
+    """The demo book's open balance per currency, in minor units."""
+    with demo_book(folder) as session:
+        report = aged_balance(session, on=ON, by="segment")
+    return {line.currency: line.total for line in report.totals}
+
+
+def documents_sent(folder: Path) -> list[str]:
+    """The outbox's letters and e-mails by folder, invoice and template: their names
+    less the action number (the order actions are numbered in may vary between builds)
+    and the print batches (named after the clock)."""
+    outbox = folder / "outbox"
+    return sorted(f"{path.parent.relative_to(outbox)}/{path.name.partition('-')[2]}"
+                  for path in outbox.rglob("*")
+                  if path.is_file() and not path.name.startswith("batch-"))
+
+
+def amounts_in(text: str) -> set[Decimal]:
+    """Every amount to the cent in `text`, whatever separates its thousands."""
+    found = re.finditer(r"(?<!\d)\d+(?:[ ,'\u2019\u00a0\u202f]\d{3})*[.,]\d{2}(?!\d)", text)
+    return {Decimal(re.sub(r"\D", "", match.group())) / 100 for match in found}
+
+
+@pytest.mark.slow
+def test_the_demo_prints_its_book_to_the_cent_and_where_to_go_next(demo: DemoBuilds) -> None:
+    assert (demo.fresh / "relance.toml").is_file() and (demo.fresh / "rules").is_dir()
+    assert "Bellerose Beauté SAS" in demo.summary
+    assert "Aged balance on 2026-11-22 by segment" in demo.summary
+    assert "relance tui" in demo.summary
+    totals = open_balance(demo.fresh)
+    assert set(totals) == {"EUR", "CHF"}
+    assert {Decimal(total) / 100 for total in totals.values()} <= amounts_in(demo.summary)
+
+
+@pytest.mark.slow
+def test_the_demo_book_has_a_branded_creditor_and_every_kind_of_debtor(
+        demo: DemoBuilds) -> None:
+    with demo_book(demo.fresh) as session:
+        creditor = session.execute(select(Creditor)).scalar_one()
+        assert creditor.late_penalties and creditor.iban and creditor.siren
+        # The penalty clause goes to business debtors only (`channels.legal`).
+        assert "L441-10" in creditor.settings["legal_mentions_b2b"]
+        assert "L441-10" not in creditor.legal_mentions
+        segments = dict(session.execute(
+            select(Debtor.segment, func.count()).group_by(Debtor.segment)).all())
+        assert segments["franchisee"] == 300
+        assert set(segments) == {"franchisee", "key_account", "smb", "individual",
+                                 "public_body"}
+        consumers = session.execute(select(func.count()).where(
+            Debtor.is_consumer)).scalar_one()
+        assert consumers == segments["individual"]
+        currencies = set(session.execute(select(Invoice.currency).distinct()).scalars())
+        assert currencies == {"EUR", "CHF"}
+
+
+@pytest.mark.slow
+def test_a_rebuilt_demo_keeps_nothing_of_the_earlier_one_and_comes_out_the_same(
+        demo: DemoBuilds) -> None:
+    assert [path for path in demo.left_behind if path.exists()] == []
+    assert STALE_APPROVAL not in (demo.rebuilt / "relance.toml").read_text(encoding="utf-8")
+    document = demo.document
     assert document["import"]["created"] == document["book"]["invoices"]
     assert {line["currency"]: int(Decimal(line["total"]) * 100)
-            for line in document["aged_balance"]["totals"]} == first
+            for line in document["aged_balance"]["totals"]} == open_balance(demo.fresh)
     book = document["book"]
     assert book["paid"] > 0 and book["partly_paid"] > 0 and book["disputed"] > 0
     assert book["paused_debtors"] > 0 and book["open_promises"] > 0
 
-    # The run queued work for every kind of desk, and what needed no approval went out.
-    run_report = document["run"]
+    assert documents_sent(demo.rebuilt) == documents_sent(demo.fresh)
+
+
+@pytest.mark.slow
+def test_the_demo_run_queued_work_for_every_desk_and_sent_what_needed_no_approval(
+        demo: DemoBuilds) -> None:
+    run_report = demo.document["run"]
     assert run_report["date"] == ON.isoformat() and run_report["actions_created"] > 0
     assert {"letter", "email", "call", "escalate"} <= set(run_report["by_channel"])
     assert run_report["actions_proposed"] >= run_report["by_channel"]["escalate"] > 0
-    sent = document["dispatch"]
+    sent = demo.document["dispatch"]
     assert sent["sent"] > 0 and sent["failed"] == 0 and sent["errors"] == []
-    letters = sorted((folder / "outbox" / "letters" / ON.isoformat()).glob("*-amiable_2.pdf"))
-    emails = sorted((folder / "outbox" / "emails" / ON.isoformat()).glob("*.eml"))
+    outbox = demo.rebuilt / "outbox"
+    letters = sorted((outbox / "letters" / ON.isoformat()).glob("*-amiable_2.pdf"))
+    emails = sorted((outbox / "emails" / ON.isoformat()).glob("*.eml"))
     assert letters and emails and sent["batch"] and Path(sent["batch"]).is_file()
-    letter = " ".join(" ".join(page.extract_text() or "" for page in
-                               PdfReader(str(letters[0])).pages).split())
+    pdf = pdfium.PdfDocument(letters[0])
+    try:
+        letter = " ".join(" ".join(page.get_textpage().get_text_range() for page in pdf).split())
+    finally:
+        pdf.close()
     assert "Bellerose Beauté SAS" in letter and "IBAN" in letter and "Reste dû" in letter
     message = BytesParser(policy=email_policy.default).parse(emails[0].open("rb"))
     assert str(message["From"]).endswith("@bellerose.example.fr>")

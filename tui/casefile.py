@@ -27,22 +27,6 @@ from relance.store.models import (
 )
 from relance.tui import format
 
-BUCKETS = ("not due", "1-30", "31-60", "61-90", "> 90")
-
-
-def bucket_of(due: dt.date, today: dt.date) -> str:
-    """The aged-balance bucket of an invoice due on `due`, as of `today`."""
-    late = (today - due).days
-    if late <= 0:
-        return BUCKETS[0]
-    if late <= 30:
-        return BUCKETS[1]
-    if late <= 60:
-        return BUCKETS[2]
-    if late <= 90:
-        return BUCKETS[3]
-    return BUCKETS[4]
-
 
 @dataclass(frozen=True)
 class HistoryLine:

@@ -37,10 +37,8 @@ from relance.store.models import (
 )
 
 # The bench and tests/casework read these as `data.X`: kept importable here.
-from relance.tui.casefile import BUCKETS as BUCKETS
 from relance.tui.casefile import Case as Case
 from relance.tui.casefile import HistoryLine as HistoryLine
-from relance.tui.casefile import bucket_of as bucket_of
 from relance.tui.casefile import find_debtors as find_debtors
 from relance.tui.casefile import first_debtor_id as first_debtor_id
 from relance.tui.casefile import invoice_policies as invoice_policies

@@ -1,6 +1,6 @@
 """What an action will send, for the queue's preview.
 
-The channels render the real thing (`relance.channels.dispatch.render_preview`): the
+The channels render the real thing (`relance.channels.preview.render_preview`): the
 letter's text and PDF, the e-mail, the SMS, written under `outbox/preview/` and sent
 nowhere. For what the channels do not render (a call task), or when rendering fails (a
 template missing, say), the preview shows a summary of the action read from the store,
@@ -9,7 +9,7 @@ and says why.
 
 from __future__ import annotations
 
-from relance.channels.dispatch import render_preview
+from relance.channels.preview import render_preview
 from relance.kernel.errors import RelanceError
 from relance.tui import data, format
 from relance.tui.context import TuiContext

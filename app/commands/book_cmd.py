@@ -8,7 +8,6 @@ references, amounts, dates) and word the result.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import typer
@@ -19,31 +18,27 @@ from sqlalchemy.orm import Session, selectinload
 
 from relance.commands.case_support import (
     CreditorOption,
+    DebtorFilterOption,
     JsonOption,
     QueueWatch,
     UserOption,
-    actor_of,
     creditor_code,
     debtor_cell,
     emit_or_say,
     major,
-    money,
     open_desk,
+    open_desk_as_actor,
     say,
 )
-from relance.commands.report_cmd import print_table
-from relance.context import add_row
+from relance.commands.options import parse_day
+from relance.context import add_row, print_table
 from relance.engine import casework
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import Money
+from relance.kernel.money import Money, desk_money
 from relance.store.book import find_debtor, find_invoice, share_out, unallocated_minor
 from relance.store.models import Debtor, Invoice, Payment, PaymentAllocation
 
 DateOption = Annotated[str | None, typer.Option("--date", help="The day (default: today).")]
-
-
-def _day(text: str | None) -> dt.date:
-    return casework.parse_day(text, what="--date") if text else dt.date.today()
 
 
 def credit_note(
@@ -57,9 +52,8 @@ def credit_note(
     json_output: JsonOption = False,
 ) -> None:
     """Record a credit note granted on an invoice: its balance goes down."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
-    day = _day(on)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
+    day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
         target = find_invoice(session, invoice, creditor_code=creditor)
         credited = casework.parse_money(amount, target.currency)
@@ -72,9 +66,9 @@ def credit_note(
                   "currency": credited.currency, "date": day.isoformat(),
                   "balance": major(target.balance_minor, target.currency),
                   "status": target.status.value, "queue": queue.as_dict()}
-        balance = money(target.balance_minor, target.currency)
+        balance = desk_money(target.balance_minor, target.currency)
     emit_or_say(context, result, [
-        f"Credit note {number.strip()} of {money(credited.minor, credited.currency)} on "
+        f"Credit note {number.strip()} of {desk_money(credited.minor, credited.currency)} on "
         f"{target.number} (payment {recorded.id}); balance now {balance}.",
         queue.sentence()])
 
@@ -89,9 +83,8 @@ def reverse(
     json_output: JsonOption = False,
 ) -> None:
     """Take a payment back: its invoices reopen and are chased again."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
-    day = _day(on)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
+    day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
         before = session.get(Payment, payment_id)
         if before is None:
@@ -108,9 +101,9 @@ def reverse(
                                 "balance": major(i.balance_minor, i.currency),
                                 "currency": i.currency} for i in reopened],
                   "queue": queue.as_dict()}
-        listed = ", ".join(f"{i.number} (balance {money(i.balance_minor, i.currency)})"
+        listed = ", ".join(f"{i.number} (balance {desk_money(i.balance_minor, i.currency)})"
                            for i in reopened)
-        amount = money(payment.amount_minor, payment.currency)
+        amount = desk_money(payment.amount_minor, payment.currency)
     emit_or_say(context, result, [
         f"Payment {payment_id} of {amount} reversed on {day.isoformat()}"
         + (f"; reopened {listed}." if listed else "."), queue.sentence()])
@@ -152,8 +145,7 @@ def allocate(
     json_output: JsonOption = False,
 ) -> None:
     """Allocate what a payment left unallocated (suspense, or a credit on account)."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         payment = session.get(Payment, payment_id)
         if payment is None:
@@ -174,10 +166,10 @@ def allocate(
                               for a in done],
               "unallocated": major(left, currency), "currency": currency,
               "queue": queue.as_dict()}
-    listed = ", ".join(f"{money(a.amount_minor, currency)} to {a.number} (balance now "
-                       f"{money(a.balance_after_minor, currency)})" for a in done)
+    listed = ", ".join(f"{desk_money(a.amount_minor, currency)} to {a.number} (balance now "
+                       f"{desk_money(a.balance_after_minor, currency)})" for a in done)
     emit_or_say(context, result, [
-        f"Payment {payment_id}: allocated {listed}; {money(left, currency)} left unallocated.",
+        f"Payment {payment_id}: allocated {listed}; {desk_money(left, currency)} left unallocated.",
         queue.sentence()])
 
 
@@ -221,8 +213,7 @@ def payments(
     unallocated: Annotated[bool, typer.Option(
         "--unallocated", help="Only payments with something unallocated: the suspense "
         "list and credits on account.")] = False,
-    debtor: Annotated[str | None, typer.Option("--debtor", help="Only this debtor (ref).")
-                      ] = None,
+    debtor: DebtorFilterOption = None,
     creditor: CreditorOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")
                      ] = 200,
@@ -253,8 +244,8 @@ def payments(
         remark = (f"reversed {row['reversed_on']}" if row["reversed_on"]
                   else "credit note" if row["kind"] == "credit_note" else "")
         add_row(table, str(row["id"]), row["received_on"], who,
-                money(row["_amount_minor"], row["currency"]),
-                money(row["_unallocated_minor"], row["currency"]),
+                desk_money(row["_amount_minor"], row["currency"]),
+                desk_money(row["_unallocated_minor"], row["currency"]),
                 row["reference"], remark)
     print_table(context.console, table)
 

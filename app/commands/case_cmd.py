@@ -22,22 +22,21 @@ from relance.commands.case_support import (
     JsonOption,
     QueueWatch,
     UserOption,
-    actor_of,
     creditor_code,
     debtor_label,
     emit_or_say,
     find_invoices,
-    money,
     open_desk,
+    open_desk_as_actor,
     say,
 )
-from relance.commands.report_cmd import print_table
-from relance.context import add_row, literal
+from relance.commands.options import parse_day
+from relance.context import add_row, literal, print_table
 from relance.engine import casework
 from relance.engine import undo as undoing
 from relance.engine.undo import can_undo, undoers_of
 from relance.kernel.errors import ConfigError, UsageError
-from relance.kernel.money import Money
+from relance.kernel.money import Money, desk_money
 from relance.kernel.workspace import Workspace
 from relance.store.book import find_debtor, find_invoice
 from relance.store.models import Event, Invoice, InvoiceStatus
@@ -76,9 +75,8 @@ def pause(
     json_output: JsonOption = False,
 ) -> None:
     """Pause every reminder to a debtor up to and including a day."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
-    last_day = casework.parse_day(until, what="--until")
+    context, actor = open_desk_as_actor(ctx, user, json_output)
+    last_day = parse_day(until, "--until")
     with context.store.write_transaction() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         watch = QueueWatch(session, [target.id])
@@ -100,8 +98,7 @@ def resume(
     json_output: JsonOption = False,
 ) -> None:
     """End a debtor's pause now: the next run chases it again."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         casework.resume(session, actor, target.id, reason=reason, today=_today())
@@ -129,8 +126,7 @@ def dispute(
     json_output: JsonOption = False,
 ) -> None:
     """Open a dispute on invoices (reminders about them stop), or close it (--close)."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     if close:
         if reason is not None or detail is not None:
             raise UsageError("--close takes --resolution, not --reason or --detail")
@@ -200,9 +196,8 @@ def promise(
     json_output: JsonOption = False,
 ) -> None:
     """Record a promise to pay by a day: reminders wait until then."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
-    by = casework.parse_day(on, what="--on")
+    context, actor = open_desk_as_actor(ctx, user, json_output)
+    by = parse_day(on, "--on")
     with context.store.write_transaction() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         covered = (find_invoice(session, invoice,
@@ -217,7 +212,7 @@ def promise(
         queue = watch.effect()
         label = debtor_label(target)
         promise_id = made.id
-    what = money(promised.minor, promised.currency) if promised else "everything owed"
+    what = desk_money(promised.minor, promised.currency) if promised else "everything owed"
     on_what = f" on {covered.number}" if covered else ""
     emit_or_say(context, {"promise_id": promise_id, "debtor": debtor,
                           "promised_on": by.isoformat(),
@@ -238,8 +233,7 @@ def note(
     json_output: JsonOption = False,
 ) -> None:
     """Add a free-text note to a debtor's case."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         added = casework.add_note(session, actor, target.id, text)
@@ -256,7 +250,7 @@ def _summary(event: Event) -> str:
     data = event.data or {}
     parts: list[str] = []
     if isinstance(data.get("amount_minor"), int) and data.get("currency"):
-        parts.append(money(data["amount_minor"], str(data["currency"])))
+        parts.append(desk_money(data["amount_minor"], str(data["currency"])))
     numbers = [str(a.get("number")) for a in data.get("allocations", []) or []
                if isinstance(a, dict)]
     if data.get("number"):
@@ -267,7 +261,7 @@ def _summary(event: Event) -> str:
         parts.append(", ".join(numbers))
     if (isinstance(data.get("unallocated_minor"), int) and data["unallocated_minor"] > 0
             and data.get("currency")):
-        parts.append(f"unallocated {money(data['unallocated_minor'], str(data['currency']))}")
+        parts.append(f"unallocated {desk_money(data['unallocated_minor'], str(data['currency']))}")
     for key in ("until", "promised_on", "amount", "reference", "reason", "resolution",
                 "body", "outcome", "cause", "state"):
         value = data.get(key)
@@ -344,8 +338,7 @@ def undo(
 ) -> None:
     """Undo a change (payment, credit note, allocation, pause, resume, dispute, promise,
     plan, note) by its opposite; the history keeps both."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         event = session.get(Event, event_id)
         watch = QueueWatch(session, [event.debtor_id] if event is not None else [])

@@ -1,5 +1,6 @@
 """What the case commands share: who acts, finding debtors and invoices by what a person
-types, money as the desk shows it, and what a change did to the queue.
+types, amounts for JSON, and what a change did to the queue (amounts in sentences are
+the kernel's `desk_money`, as on the desk).
 
 Nothing here decides anything: the core (`relance.engine.casework`, `plans`, `undo`)
 does, in the transaction the command opens; this module only reads and words results.
@@ -25,13 +26,14 @@ from relance.store.book import find_invoice
 from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice
 from relance.store.settle import PENDING_STATES
 from relance.tui.format import clip
-from relance.tui.format import money as desk_money
 
 UserOption = Annotated[str | None, typer.Option(
     "--user", help="Who you are (else the global --user, RELANCE_USER, the OS user).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 CreditorOption = Annotated[str | None, typer.Option(
     "--creditor", help="Creditor code, when several creditors use the same reference.")]
+DebtorFilterOption = Annotated[str | None, typer.Option(
+    "--debtor", help="Only this debtor (ref).")]
 
 
 def open_desk(ctx: typer.Context, user: str | None, json_output: bool) -> AppContext:
@@ -57,6 +59,14 @@ def actor_of(context: AppContext) -> Actor:
     return workspace_policy(context.workspace).actor(context.user)
 
 
+def open_desk_as_actor(ctx: typer.Context, user: str | None,
+                       json_output: bool) -> tuple[AppContext, Actor]:
+    """`open_desk`, and who acts in it: what every command that changes a case starts
+    with, the user refused before anything is read or written."""
+    context = open_desk(ctx, user, json_output)
+    return context, actor_of(context)
+
+
 def policy_of(context: AppContext) -> Policy:
     return workspace_policy(context.workspace)
 
@@ -65,11 +75,6 @@ def say(context: AppContext, text: str) -> None:
     """One sentence on stdout, never wrapped (scripts grep it); names and reasons are
     printed as typed, never read as markup or emoji codes (`relance.context.say`)."""
     print_line(context.console, text)
-
-
-def money(minor: int, currency: str) -> str:
-    """`1 234.56 EUR`, as the desk shows amounts."""
-    return desk_money(minor, currency)
 
 
 def major(minor: int, currency: str) -> str:

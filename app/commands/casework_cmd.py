@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
@@ -15,21 +14,14 @@ from relance.commands.case_support import (
     debtor_label,
     emit_or_say,
     major,
-    money,
-    open_desk,
-    workspace_policy,
+    open_desk_as_actor,
 )
+from relance.commands.options import parse_day
 from relance.engine import casework
-from relance.engine.roles import Actor
 from relance.kernel.errors import UsageError
-from relance.kernel.workspace import Workspace
+from relance.kernel.money import desk_money
 from relance.store.book import find_invoice, unallocated_minor
 from relance.store.models import Debtor
-
-
-def acting_user(workspace: Workspace, name: str) -> Actor:
-    """The user named by --user (or the OS user), checked against `[users]`."""
-    return workspace_policy(workspace).actor(name)
 
 
 def pay(
@@ -44,9 +36,8 @@ def pay(
 ) -> None:
     """Record a payment on one invoice (its balance and status follow); more than it
     owes is recorded whole, the surplus on the debtor's account."""
-    context = open_desk(ctx, user, json_output)
-    actor = acting_user(context.workspace, context.user)
-    received_on = casework.parse_day(on, what="--date") if on else dt.date.today()
+    context, actor = open_desk_as_actor(ctx, user, json_output)
+    received_on = parse_day(on, "--date")
     with context.store.write_transaction() as session:
         target = find_invoice(session, invoice, creditor_code=creditor)
         money_in = casework.parse_money(amount, target.currency)
@@ -78,11 +69,11 @@ def pay(
             "queue": queue.as_dict(),
         }
         lines = [
-            f"Recorded {money(money_in.minor, money_in.currency)} on {target.number} "
+            f"Recorded {desk_money(money_in.minor, money_in.currency)} on {target.number} "
             f"({received_on.isoformat()}), payment {payment.id}; balance now "
-            f"{money(target.balance_minor, target.currency)}"
+            f"{desk_money(target.balance_minor, target.currency)}"
             f"{' — paid' if result['status'] == 'paid' else ''}.",
-            f"Surplus {money(surplus, money_in.currency)} on the account of "
+            f"Surplus {desk_money(surplus, money_in.currency)} on the account of "
             f"{debtor_label(debtor)}." if surplus else "",
             queue.sentence(),
         ]

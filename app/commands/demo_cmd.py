@@ -20,7 +20,7 @@ def demo(
         Path, typer.Argument(help="Folder of the demo workspace (wiped if it is a demo).")
     ] = DEFAULT_DIRECTORY,
     on: Annotated[
-        str | None, typer.Option(help="The demo's today (YYYY-MM-DD; default today).")
+        str | None, typer.Option(help="The demo's today (YYYY-MM-DD or DD/MM/YYYY; default today).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Another seed, another portfolio.")] = 7,
 ) -> None:

@@ -122,7 +122,7 @@ def preview_command(
     on: Annotated[str | None, typer.Option("--on", help="As of this day (YYYY-MM-DD).")] = None,
 ) -> None:
     """Render one action into outbox/preview/ without sending it."""
-    from relance.channels.dispatch import render_preview
+    from relance.channels.preview import render_preview
 
     context: AppContext = ctx.obj
     preview = render_preview(context.store, context.workspace, action_id, parse_day(on))

@@ -20,7 +20,8 @@ from relance.engine.workday import load_checked_rules, run_workspace_day
 from relance.kernel.errors import UsageError
 
 OnOption = Annotated[
-    str | None, typer.Option("--on", help="The day to evaluate, YYYY-MM-DD (default: today).")
+    str | None, typer.Option(
+        "--on", help="The day to evaluate, YYYY-MM-DD or DD/MM/YYYY (default: today).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 
@@ -77,7 +78,8 @@ def explain(
 
 def simulate(
     ctx: typer.Context,
-    until: Annotated[str, typer.Option("--until", help="Last day to simulate, YYYY-MM-DD.")],
+    until: Annotated[str, typer.Option(
+        "--until", help="Last day to simulate, YYYY-MM-DD or DD/MM/YYYY.")],
     start: Annotated[
         str | None, typer.Option("--from", help="First day (default: today).")
     ] = None,

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from relance.kernel.errors import UsageError
+from relance.kernel.dates import parse_day as parse_typed_day
 
 
 def parse_day(text: str | None, option: str = "--on") -> dt.date:
-    """An ISO date given on the command line; today when the option is absent."""
+    """A day given on the command line (`2026-11-30` or `30/11/2026`); today when the
+    option is absent."""
     if text is None:
         return dt.date.today()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {text!r} is not a date (YYYY-MM-DD)") from exc
+    return parse_typed_day(text, what=option)

@@ -18,23 +18,24 @@ from sqlalchemy.orm import Session, selectinload
 
 from relance.commands.case_support import (
     CreditorOption,
+    DebtorFilterOption,
     JsonOption,
     QueueWatch,
     UserOption,
-    actor_of,
     debtor_cell,
     debtor_label,
     emit_or_say,
     find_invoices,
     major,
-    money,
     open_desk,
+    open_desk_as_actor,
     say,
 )
-from relance.commands.report_cmd import print_table
-from relance.context import add_row
+from relance.context import add_row, print_table
 from relance.engine import casework, plans
+from relance.kernel.dates import parse_day
 from relance.kernel.errors import UsageError
+from relance.kernel.money import desk_money
 from relance.store.book import find_debtor
 from relance.store.models import Debtor, Invoice, PaymentPlan, PaymentPlanInvoice
 
@@ -58,7 +59,7 @@ def parse_schedule(text: str, currency: str) -> list[tuple[dt.date, int]]:
         if not sep or not day_text.strip() or not amount_text.strip():
             raise UsageError(f"--schedule {piece!r}: write DATE:AMOUNT, comma-separated "
                              "(2026-12-15:500,2027-01-15:500)")
-        day = casework.parse_day(day_text.strip(), what="--schedule date")
+        day = parse_day(day_text.strip(), what="--schedule date")
         amount = casework.parse_money(amount_text, currency, what="--schedule amount")
         schedule.append((day, amount.minor))
     return schedule
@@ -82,11 +83,10 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Agree a payment plan on a debtor's invoices; their reminders stop while it holds."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     if schedule is not None and (instalments, first, every) != (None, None, None):
         raise UsageError("give --schedule, or --instalments with --first, not both")
-    first_day = casework.parse_day(first, what="--first") if first is not None else None
+    first_day = parse_day(first, what="--first") if first is not None else None
     period = plans.Every.parse(every) if every is not None else None
     with context.store.write_transaction() as session:
         targets = find_invoices(session, invoices, creditor_code=creditor)
@@ -100,8 +100,8 @@ def add(
         row = plan_row(session, plan, dt.date.today())
     lines = [f"Plan {row['id']} agreed with {row['debtor_name']} ({row['debtor_ref']}) on "
              f"{', '.join(row['invoices'])}: {len(row['instalments'])} instalment(s), "
-             f"total {money(row['_total_minor'], row['currency'])}."]
-    lines += [f"  {i['due_on']}  {money(i['_amount_minor'], row['currency'])}"
+             f"total {desk_money(row['_total_minor'], row['currency'])}."]
+    lines += [f"  {i['due_on']}  {desk_money(i['_amount_minor'], row['currency'])}"
               for i in row["instalments"]]
     emit_or_say(context, _public(row) | {"queue": queue.as_dict()},
                 [*lines, queue.sentence()])
@@ -142,8 +142,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 @plan_app.command("list")
 def list_plans(
     ctx: typer.Context,
-    debtor: Annotated[str | None, typer.Option("--debtor", help="Only this debtor (ref).")
-                      ] = None,
+    debtor: DebtorFilterOption = None,
     creditor: CreditorOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -169,12 +168,13 @@ def list_plans(
                          else "left")
     for row in rows:
         unpaid = [i for i in row["instalments"] if i["paid"] != i["amount"]]
-        upcoming = (f"{unpaid[0]['due_on']} {money(unpaid[0]['_amount_minor'], row['currency'])}"
+        upcoming = (f"{unpaid[0]['due_on']} "
+                    f"{desk_money(unpaid[0]['_amount_minor'], row['currency'])}"
                     if unpaid and row["status"] == "active" else "—")
         add_row(table, str(row["id"]), row["status"],
                 debtor_cell(row["debtor_ref"], row["debtor_name"]),
                 ", ".join(row["invoices"]),
-                money(row["_total_minor"], row["currency"]),
+                desk_money(row["_total_minor"], row["currency"]),
                 f"{row['instalments_due']}/{len(row['instalments'])}",
                 f"{row['instalments_paid']}/{len(row['instalments'])}", upcoming)
     print_table(context.console, table)
@@ -189,8 +189,7 @@ def cancel(
     json_output: JsonOption = False,
 ) -> None:
     """End a plan in force: its invoices are chased again from the next run."""
-    context = open_desk(ctx, user, json_output)
-    actor = actor_of(context)
+    context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         plan = plans.cancel_plan(session, actor, plan_id, reason=reason,
                                  today=dt.date.today())

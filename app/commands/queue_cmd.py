@@ -21,20 +21,20 @@ from sqlalchemy.orm import Session, selectinload
 
 from relance.commands.case_support import (
     CreditorOption,
+    DebtorFilterOption,
     JsonOption,
     UserOption,
     actor_of,
     debtor_cell,
     major,
-    money,
     open_desk,
     policy_of,
     say,
 )
-from relance.commands.report_cmd import print_table
-from relance.context import AppContext, add_row
+from relance.context import AppContext, add_row, print_table
 from relance.engine import casework
 from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import desk_money
 from relance.store.book import find_debtor
 from relance.store.models import (
     Action,
@@ -167,7 +167,7 @@ def _queue_table(rows: list[dict[str, Any]]) -> Table:
                   "queued", "appr."):
         table.add_column(title, justify="right" if title in ("id", "appr.") else "left")
     for row in rows:
-        invoices = ", ".join(f"{i['number']} {money(i['balance_minor'], i['currency'])}"
+        invoices = ", ".join(f"{i['number']} {desk_money(i['balance_minor'], i['currency'])}"
                              for i in row["invoices"]) or "—"
         add_row(table, str(row["id"]), row["state"], row["channel"],
                 row["template"] or row["target_stage"] or "—",
@@ -183,8 +183,7 @@ def queue(
         "approved, retry_wait).")] = None,
     channel: Annotated[Channel | None, typer.Option("--channel", help="Only this channel.")
                        ] = None,
-    debtor: Annotated[str | None, typer.Option("--debtor", help="Only this debtor (ref).")
-                      ] = None,
+    debtor: DebtorFilterOption = None,
     creditor: CreditorOption = None,
     json_output: JsonOption = False,
 ) -> None:

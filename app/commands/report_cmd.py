@@ -2,7 +2,8 @@
 
 Exports are opened by spreadsheets: a text cell that starts like a formula (`=`, `+`,
 `-`, `@`, tab, carriage return) gets a leading `'` so it is shown, never evaluated;
-amounts stay numbers (a credit note of -120.00 stays numeric).
+amounts stay numbers (a credit note of -120.00 stays numeric). The table on the
+terminal is the one the demo prints too (`engine.aging_display`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from relance.commands.options import parse_day
-from relance.context import AppContext, add_row, say
-from relance.engine.aging import BUCKET_TITLES, GROUPINGS, AgedBalance, AgedLine, aged_balance
+from relance.context import AppContext, print_table, say
+from relance.engine.aging import BUCKET_TITLES, GROUPINGS, AgedBalance, aged_balance
+from relance.engine.aging_display import aged_balance_table, dso_text
 from relance.kernel.errors import UsageError
-from relance.kernel.money import minor_units, to_decimal
+from relance.kernel.money import to_decimal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -40,12 +39,6 @@ class Format(StrEnum):
 def neutralise(text: str) -> str:
     """A text cell made safe for spreadsheets: formula-like starts are quoted with `'`."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def format_amount(minor: int, currency: str) -> str:
-    """`18,900.00` — an exact amount with thousands grouped, for terminal tables."""
-    amount = to_decimal(minor, currency)
-    return f"{amount:,.{minor_units(currency)}f}"
 
 
 def export_rows(report: AgedBalance) -> Iterable[list[Any]]:
@@ -80,54 +73,6 @@ def write_xlsx(report: AgedBalance, path: Path) -> None:
         for cell in cells:
             cell.data_type = "s"  # never a formula, even if a value slipped through
     workbook.save(path)
-
-
-def _table(report: AgedBalance) -> Table:
-    table = Table(title=f"Aged balance on {report.on.isoformat()} by {report.by}",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column(report.by)
-    table.add_column("cur")
-    for title in BUCKET_TITLES:
-        table.add_column(title, justify="right")
-    table.add_column("total", justify="right", style="bold")
-    table.add_column("inv.", justify="right")
-
-    def add(line: AgedLine, style: str | None = None) -> None:
-        # Keys and labels are the book's (debtor names, references, segments): as typed.
-        name = line.key if line.label == line.key else f"{line.key} {line.label}"
-        add_row(table, name, line.currency,
-                *(format_amount(minor, line.currency) for minor in line.buckets),
-                format_amount(line.total, line.currency), str(line.invoices), style=style)
-
-    for line in report.lines:
-        add(line)
-    if report.totals:
-        table.add_section()
-    for line in report.totals:
-        add(line, "bold")
-    return table
-
-
-def render_table(report: AgedBalance) -> Table:
-    """The aged balance as a rich table (used by `report aged` and `demo`)."""
-    return _table(report)
-
-
-def print_table(console: Console, table: Table) -> None:
-    """Print a table of amounts whole: never squeezed into "1,250…" on a narrow terminal."""
-    needed = console.measure(table, options=console.options.update_width(400)).maximum
-    width = console.width
-    console.width = max(width, needed)
-    try:
-        console.print(table)
-    finally:
-        console.width = width
-
-
-def dso_text(report: AgedBalance) -> str:
-    parts = [f"{currency} {days} days" for currency, days in report.dso.items()
-             if days is not None]
-    return "DSO (last 90 days' sales): " + ", ".join(parts) if parts else ""
 
 
 @report_app.command("aged")
@@ -165,7 +110,7 @@ def aged(
         say(context.console, f"wrote {target}")
         return
     console = context.console
-    print_table(console, render_table(report))
+    print_table(console, aged_balance_table(report))
     if report.dso:
         say(console, dso_text(report))
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from relance.context import AppContext
+from relance.kernel.schedule import ScheduleConfig
 from relance.scheduler.clock import Clock, clock_from_env
-from relance.scheduler.config import ScheduleConfig
 from relance.scheduler.core import (
     channels_dispatch,
     channels_summary_mail,

@@ -10,17 +10,18 @@ The core functions are `relance.channels.dispatch.confirm_sent` and `resend`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from relance.commands.casework_cmd import acting_user
+from relance.commands.case_support import JsonOption, actor_of
 from relance.context import AppContext
 from relance.engine.roles import require_write
+from relance.store.db import Store
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 ActionArgument = Annotated[int, typer.Argument(help="The action's id (`relance uncertain`).")]
 
 WHAT_TO_DO = ("Each may have gone out: check with the server's log, the SMS gateway or the "
@@ -66,11 +67,18 @@ def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> No
     print_uncertain(context.console, rows)
 
 
-def _check_writer(context: AppContext, what: str) -> str:
-    """The acting user, refused when the workspace makes them an auditor (as the TUI)."""
-    actor = acting_user(context.workspace, context.user)
+def _settle(ctx: typer.Context, action_id: int, json_output: bool, *, what: str,
+            decide: Callable[[Store, int, str], None], state: str, sentence: str) -> None:
+    """One decision on a send in doubt, by a user the workspace lets write (auditors are
+    refused, as in the TUI): `decide` records it, then the new state is said."""
+    context: AppContext = ctx.obj
+    actor = actor_of(context)
     require_write(actor, what)
-    return actor.name
+    decide(context.store, action_id, actor.name)
+    if json_output or context.json_output:
+        context.emit_json({"action": action_id, "state": state, "by": actor.name})
+        return
+    context.console.print(f"Action {action_id} {sentence}")
 
 
 def confirm_command(ctx: typer.Context, action_id: ActionArgument,
@@ -78,13 +86,8 @@ def confirm_command(ctx: typer.Context, action_id: ActionArgument,
     """Confirm that an uncertain send did go out: it is recorded as sent."""
     from relance.channels.dispatch import confirm_sent
 
-    context: AppContext = ctx.obj
-    user = _check_writer(context, "confirm a send")
-    confirm_sent(context.store, action_id, user)
-    if json_output or context.json_output:
-        context.emit_json({"action": action_id, "state": "sent", "by": user})
-        return
-    context.console.print(f"Action {action_id} confirmed sent: it will not be sent again.")
+    _settle(ctx, action_id, json_output, what="confirm a send", decide=confirm_sent,
+            state="sent", sentence="confirmed sent: it will not be sent again.")
 
 
 def resend_command(ctx: typer.Context, action_id: ActionArgument,
@@ -92,14 +95,9 @@ def resend_command(ctx: typer.Context, action_id: ActionArgument,
     """Send an uncertain or failed action again: it goes back in the queue."""
     from relance.channels.dispatch import resend
 
-    context: AppContext = ctx.obj
-    user = _check_writer(context, "resend a send")
-    resend(context.store, action_id, user)
-    if json_output or context.json_output:
-        context.emit_json({"action": action_id, "state": "approved", "by": user})
-        return
-    context.console.print(f"Action {action_id} is back in the queue: the next "
-                          "`relance dispatch` sends it.")
+    _settle(ctx, action_id, json_output, what="resend a send", decide=resend,
+            state="approved", sentence="is back in the queue: the next `relance dispatch` "
+            "sends it.")
 
 
 def register(app: typer.Typer) -> None:

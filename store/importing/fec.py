@@ -32,7 +32,7 @@ from pathlib import Path
 
 from relance.kernel.dates import DateError, parse_date
 from relance.kernel.errors import UsageError
-from relance.kernel.money import minor_units, normalise_currency, to_decimal, to_minor
+from relance.kernel.money import minor_units, money_text, normalise_currency, to_decimal, to_minor
 from relance.store.importing.cells import CellCheck
 from relance.store.importing.mapping import FecOptions, Mapping
 from relance.store.importing.numbers import AmountError, parse_amount
@@ -126,7 +126,7 @@ class _Group:
 
 
 def _shown(minor: int, currency: str) -> str:
-    return f"{to_decimal(minor, currency)} {currency}"
+    return money_text(minor, currency)
 
 
 def _canonical_amount(minor: int, currency: str) -> str:

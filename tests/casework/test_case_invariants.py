@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -24,6 +25,9 @@ from relance.store.models import Action, Event, Invoice, ItemState, Payment
 from relance.store.settle import PENDING_STATES
 from tests.casework.factory import TODAY, Book, build_book
 from tests.conftest import PG_URL, PostgresSchemas
+
+# Long hypothesis campaigns (dozens of random books each): not in the quick set.
+pytestmark = pytest.mark.slow
 
 BRUNO = Actor("bruno", Role.OPERATOR)
 NUMBERS = ("FA-1", "FA-2", "FA-3", "FA-4", "FA-5")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from relance.store.db import open_store
 from tests.channels.factory import make_workspace, standard_book
 
@@ -20,6 +22,7 @@ def relance(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
+@pytest.mark.slow
 def test_preview_then_dispatch_then_nothing_left(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     make_workspace(root)

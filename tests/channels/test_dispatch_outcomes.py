@@ -12,6 +12,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from relance.channels.dispatch import DispatchReport, claim, dispatch, mark_started
@@ -73,6 +74,7 @@ def three_kinds_left(root: Path) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_dispatch_exits_1_saying_what_is_failed_uncertain_or_waiting(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     three_kinds_left(root)
@@ -121,6 +123,7 @@ def test_clean_dispatch_exits_0(tmp_path: Path) -> None:
     assert "1 action(s) sent" in result.stdout
 
 
+@pytest.mark.slow
 def test_uncertain_sends_are_listed_then_confirmed_or_resent(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     store = workspace_files(root)

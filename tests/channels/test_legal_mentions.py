@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from relance.channels.dispatch import dispatch, render_preview
+from relance.channels.dispatch import dispatch
+from relance.channels.preview import render_preview
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Debtor, Invoice
 from tests.channels.factory import (
@@ -32,6 +33,9 @@ from tests.channels.factory import (
 )
 from tests.channels.test_letters import pdf_text
 from tests.conftest import make_sqlite_store
+
+# The letters are rendered once per module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("legal-letters")
 
 # The creditor's legal mentions as many creditors write them: company details and the
 # B2B penalty clause in one paragraph, as the demo's creditor has it.

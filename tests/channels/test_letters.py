@@ -12,8 +12,9 @@ import pypdfium2 as pdfium
 import pytest
 from pypdf import PdfReader
 
-from relance.channels.dispatch import dispatch, render_preview
+from relance.channels.dispatch import dispatch
 from relance.channels.letter import LetterProblem, render_pdf_bytes, write_pdf
+from relance.channels.preview import render_preview
 from relance.channels.templates import default_templates_dir
 from relance.store.db import Store
 from relance.store.models import Action, ActionState

@@ -127,6 +127,7 @@ def sent_letters(store: Store) -> int:
 
 # Where the kill lands is what varies; the database only for the plain kill (recovery
 # reads the same committed state on both).
+@pytest.mark.slow
 @pytest.mark.parametrize(("database", "point"), [
     ("sqlite", "none"), ("postgresql", "none"), ("sqlite", "before-batch"),
     ("sqlite", "after-batch")], indirect=["database"])

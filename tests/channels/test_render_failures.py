@@ -75,6 +75,7 @@ def test_a_self_recursive_template_fails_its_action_and_the_rest_go_out(
             "sent": 3, "failed": 2}
 
 
+@pytest.mark.slow
 def test_relance_dispatch_reports_a_crashing_template_without_a_traceback(
         tmp_path: Path) -> None:
     root = tmp_path / "ws"

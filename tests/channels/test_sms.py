@@ -139,7 +139,7 @@ def test_secret_in_relance_toml_is_refused(sqlite_store: Store, tmp_path: Path) 
 
 def test_preview_shows_the_number_length_and_segments(sqlite_store: Store,
                                                       tmp_path: Path) -> None:
-    from relance.channels.dispatch import render_preview
+    from relance.channels.preview import render_preview
 
     [action_id] = _sms_book(sqlite_store, ["06 12 34 56 78"])
     preview = render_preview(sqlite_store, make_workspace(tmp_path / "ws"), action_id,

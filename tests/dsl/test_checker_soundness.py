@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relance.dsl import ast
-from relance.dsl.checker import _Facts, conjuncts
+from relance.dsl.check_walk import conjuncts
+from relance.dsl.constraints import Facts
 
 SEGMENTS = ("a", "b", "c")
 WORLD = [
@@ -78,7 +79,7 @@ conjunctions = st.lists(parts, min_size=1, max_size=4).map(
 @settings(max_examples=400, deadline=None)
 @given(conjunctions)
 def test_a_condition_said_to_never_hold_never_holds(condition: ast.Condition) -> None:
-    if _Facts.of(conjuncts(condition)).contradictory():
+    if Facts.of(conjuncts(condition)).contradictory():
         assert not any(holds(condition, invoice) for invoice in WORLD)
 
 
@@ -86,7 +87,7 @@ def test_a_condition_said_to_never_hold_never_holds(condition: ast.Condition) ->
 @given(conjunctions, conjunctions)
 def test_an_implied_condition_holds_whenever_its_premise_does(
         premise: ast.Condition, conclusion: ast.Condition) -> None:
-    facts = _Facts.of(conjuncts(premise))
+    facts = Facts.of(conjuncts(premise))
     if all(facts.implies(part) for part in conjuncts(conclusion)):
         for invoice in WORLD:
             if holds(premise, invoice):
@@ -95,11 +96,11 @@ def test_an_implied_condition_holds_whenever_its_premise_does(
 
 def test_the_analysis_does_find_things() -> None:
     overdue = ast.FieldRef("overdue")
-    assert _Facts.of([ast.Compare(overdue, ">=", ast.Duration(30, "d")),
+    assert Facts.of([ast.Compare(overdue, ">=", ast.Duration(30, "d")),
                       ast.Compare(overdue, "<", ast.Duration(10, "d"))]).contradictory()
-    assert _Facts.of([ast.Compare(overdue, ">=", ast.Duration(45, "d"))]).implies(
+    assert Facts.of([ast.Compare(overdue, ">=", ast.Duration(45, "d"))]).implies(
         ast.Compare(overdue, ">=", ast.Duration(2, "w")))
     not_paused_or_disputed = ast.Not(ast.Or((ast.FlagTest(ast.FieldRef("paused")),
                                              ast.FlagTest(ast.FieldRef("disputed")))))
-    assert _Facts.of(conjuncts(not_paused_or_disputed)).implies(
+    assert Facts.of(conjuncts(not_paused_or_disputed)).implies(
         ast.Not(ast.FlagTest(ast.FieldRef("paused"))))

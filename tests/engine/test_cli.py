@@ -54,6 +54,28 @@ def test_explain_lists_every_rule_with_the_values_read(
     assert code == 2 and "no invoice 'NOPE'" in err
 
 
+def test_a_day_is_typed_iso_or_day_first_never_month_first(
+    workspace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    iso = run(capsys, "-w", workspace, "explain", "FA-2026-0001", "--on", "2026-11-22")
+    day_first = run(capsys, "-w", workspace, "explain", "FA-2026-0001", "--on", "22/11/2026")
+    assert iso[0] == day_first[0] == 0 and iso[1] == day_first[1]
+    refused = [("11/22/2026", "is not a day of the calendar"),
+               ("31/02/2026", "is not a day of the calendar"),
+               ("next monday", "is not a date (write YYYY-MM-DD or DD/MM/YYYY)")]
+    for typed, why in refused:
+        code, out, err = run(capsys, "-w", workspace, "run", "--on", typed)
+        assert (code, out) == (2, ""), typed
+        assert f"relance: --on: '{typed}' {why}" in err and "Traceback" not in err
+    code, out, err = run(capsys, "-w", workspace, "simulate", "--from", "22/11/2026",
+                         "--until", "2026-02-30")
+    assert code == 2 and "--until: '2026-02-30' is not a day of the calendar" in err
+    # Nothing was queued by the refused runs: the first real run queues everything.
+    code, out, _ = run(capsys, "-w", workspace, "--json", "run", "--on", "22/11/2026")
+    assert code == 0 and json.loads(out)["actions_created"] == 6
+
+
+@pytest.mark.slow
 def test_simulate_shows_the_days_ahead_and_writes_nothing(
     workspace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -88,6 +110,7 @@ def test_audit_shows_the_rule_text(workspace: str, capsys: pytest.CaptureFixture
     assert code == 2 and "no action 99" in err
 
 
+@pytest.mark.slow
 def test_rule_tests_pass_and_a_wrong_expectation_fails_with_a_diff(
     workspace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relance.kernel.errors import ConfigError
+from relance.kernel.schedule import ScheduleConfig, parse_schedule
 from relance.kernel.workspace import Workspace, load_config
 from relance.scheduler import plan
-from relance.scheduler.config import ScheduleConfig, load_schedule, parse_schedule
+from relance.scheduler.config import load_schedule
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from relance.kernel.schedule import ScheduleConfig
 from relance.scheduler import plan
 from relance.scheduler.clock import ManualClock
-from relance.scheduler.config import ScheduleConfig
 from relance.scheduler.core import channels_dispatch, engine_run_day
 from relance.scheduler.leader import leadership_for
 from relance.scheduler.logs import JsonLog

@@ -39,6 +39,9 @@ from tests.scheduler.book import (
     wait_for_event,
 )
 
+# Real `relance serve` processes, killed and restarted: end to end, so not in the quick set.
+pytestmark = pytest.mark.slow
+
 TUESDAY = dt.date(2026, 3, 10)
 AT_0705 = "2026-03-10T07:05:00"
 EXPECTED_QUEUE = [(f"D{d:04d}", "email", 2) for d in range(3)]
@@ -184,6 +187,7 @@ def test_a_serve_killed_during_the_run_completes_it_on_restart(
 EVENT_LOG_LOCK = 0x7265_6C61  # the advisory lock every append to the event log takes
 
 
+@pytest.mark.exclusive  # holds the event log's advisory lock, one key for every schema
 def test_a_serve_killed_inside_the_engines_transaction(pg: tuple[Store, str],
                                                        tmp_path: Path) -> None:
     """The kill lands inside the run's transaction: the test holds the event log's lock,

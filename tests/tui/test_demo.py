@@ -15,6 +15,9 @@ from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
 from tests.tui.conftest import settle
 
+# Builds the whole demo (some 300 letters and e-mails) before opening the desk.
+pytestmark = pytest.mark.slow
+
 SCREENS = (("1", "Queue"), ("2", "Escalations"), ("3", "Calls"), ("4", "Case"),
            ("5", "Dashboard"), ("6", "Suspense"))
 

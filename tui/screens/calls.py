@@ -11,29 +11,24 @@ from typing import ClassVar
 
 from rich.text import Text
 from sqlalchemy.orm import Session
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
 
 from relance.engine import casework
 from relance.engine.calendar import add_business_days
 from relance.engine.casework import CallOutcome
 from relance.kernel.errors import UsageError
 from relance.tui import format, worklists
-from relance.tui.screens.base import DeskScreen
+from relance.tui.screens.list_screen import WholeListScreen
 from relance.tui.screens.modals import ConfirmScreen, Field
-from relance.tui.widgets.cursor import highlighted_key, restore_cursor
-from relance.tui.widgets.mode_bar import ModeBar
 from relance.tui.widgets.summary import summary_text
 
 
-class CallsScreen(DeskScreen):
-    LIVE = True
-    DEFAULT_CSS = """
-    #calls-table { height: 1fr; }
-    #calls-summary { height: 7; border-top: solid $primary; padding: 0 1; }
-    """
+class CallsScreen(WholeListScreen[worklists.CallRow]):
+    NAME = "calls"
+    ID_PREFIX = "calls"
+    DETAIL_LINES = 7
+    EMPTY = "No call to make today."
+    COLUMNS = ("Pri.", "Debtor", "Phone", "Amount", "Tries")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "promise", "Promise"),
         Binding("d", "dispute", "Dispute"),
@@ -43,61 +38,26 @@ class CallsScreen(DeskScreen):
         Binding("c", "case", "Case", show=False),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: dict[int, worklists.CallRow] = {}
+    def read(self, session: Session) -> list[worklists.CallRow]:
+        return worklists.call_list(session, self.ctx.today)
 
-    def compose(self) -> ComposeResult:
-        yield ModeBar("calls")
-        table: DataTable[str | Text] = DataTable(id="calls-table", cursor_type="row",
-                                          zebra_stripes=True)
-        table.add_columns("Pri.", "Debtor", "Phone", "Amount", "Tries")
-        yield table
-        yield Static("", id="calls-summary")
-        yield Footer(compact=True)
+    def key(self, row: worklists.CallRow) -> int:
+        return row.action_id
 
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#calls-table", DataTable)
+    def cells(self, row: worklists.CallRow) -> list[str | Text]:
+        return [row.priority, row.debtor_name[:30], row.phone,
+                format.right(format.amount(row.amount_minor, row.currency)),
+                format.right(str(row.attempts))]
 
-    def on_mount(self) -> None:
-        self.table.focus()
+    def debtor_of(self, row: worklists.CallRow) -> int | None:
+        return row.debtor_id
 
-    def reload(self) -> None:
-        with self.ctx.reading() as session:
-            rows = worklists.call_list(session, self.ctx.today)
-        table = self.table
-        key, keep = highlighted_key(table), table.cursor_row
-        table.clear()
-        self.rows = {row.action_id: row for row in rows}
-        for row in rows:
-            table.add_row(row.priority, row.debtor_name[:30], row.phone,
-                          format.right(format.amount(row.amount_minor, row.currency)),
-                          format.right(str(row.attempts)),
-                          key=str(row.action_id))
-        restore_cursor(table, key, keep)
-        self._show_summary()
-
-    @property
-    def current(self) -> worklists.CallRow | None:
-        key = highlighted_key(self.table)
-        return self.rows.get(int(key)) if key and self.rows else None
-
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
-        self._show_summary()
-
-    def _show_summary(self) -> None:
-        panel = self.query_one("#calls-summary", Static)
-        row = self.current
-        if row is None:
-            panel.update("No call to make today.")
-            return
+    def detail(self, row: worklists.CallRow) -> str:
         with self.ctx.reading() as session:
             summary = worklists.case_summary(session, row.debtor_id)
-        panel.update(summary_text(summary, self.ctx.today)
-                     + f"\nCall #{row.action_id} queued {format.day(row.created_on)}, "
-                     f"{row.attempts} attempt(s) so far")
+        return (summary_text(summary, self.ctx.today)
+                + f"\nCall #{row.action_id} queued {format.day(row.created_on)}, "
+                f"{row.attempts} attempt(s) so far")
 
     # ------------------------------------------------------------------ outcomes
 
@@ -205,8 +165,3 @@ class CallsScreen(DeskScreen):
         self.app.push_screen(ConfirmScreen(
             f"{row.phone} is a wrong number for {row.debtor_name}? It will be removed."),
             then)
-
-    def action_case(self) -> None:
-        row = self.current
-        if row is not None:
-            self.desk.open_case(row.debtor_id)

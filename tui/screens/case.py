@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from relance.engine import casework
+from relance.engine.aging import BUCKET_TITLES, bucket_index
 from relance.kernel.errors import UsageError
 from relance.tui import casefile, format
 from relance.tui.screens.case_money import CaseWorkScreen
@@ -120,13 +121,12 @@ class CaseScreen(CaseWorkScreen):
         balances: dict[str, list[int]] = {}
         for invoice in case.invoices:
             if invoice.balance_minor > 0:
-                buckets = balances.setdefault(invoice.currency, [0] * 5)
-                buckets[casefile.BUCKETS.index(casefile.bucket_of(invoice.due_date, today))] += (
-                    invoice.balance_minor)
+                buckets = balances.setdefault(invoice.currency, [0] * len(BUCKET_TITLES))
+                buckets[bucket_index(invoice.due_date, today)] += invoice.balance_minor
         owed = " · ".join(
             f"{format.money(sum(b), c)} ("
             + ", ".join(f"{name} {format.amount(v, c)}"
-                        for name, v in zip(casefile.BUCKETS, b, strict=True) if v)
+                        for name, v in zip(BUCKET_TITLES, b, strict=True) if v)
             + ")" for c, b in sorted(balances.items())) or "nothing owed"
         state = ""
         if debtor.paused_until and debtor.paused_until >= today:
@@ -146,7 +146,8 @@ class CaseScreen(CaseWorkScreen):
                 invoice.number, format.short_day(invoice.due_date),
                 format.right(format.amount(invoice.amount_minor, invoice.currency)),
                 format.right(format.amount(invoice.balance_minor, invoice.currency)),
-                (casefile.bucket_of(invoice.due_date, today) if invoice.balance_minor > 0
+                (BUCKET_TITLES[bucket_index(invoice.due_date, today)]
+                 if invoice.balance_minor > 0
                  else invoice.status.value),
                 invoice.stage.value,
                 (f"disputed: {invoice.dispute_reason}" if invoice.dispute_reason

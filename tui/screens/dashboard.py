@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
-from relance.channels import dispatch
+from relance.channels import claims
 from relance.engine.aging import BUCKET_TITLES, AgedLine
 from relance.kernel.errors import RelanceError
 from relance.kernel.money import to_decimal
@@ -33,8 +33,8 @@ def _amount_cell(minor: int, currency: str, style: str = "") -> Text:
 
 
 def _channel_operation(name: str) -> Callable[[Store, int, str], None]:
-    """`confirm_sent` or `resend`: the dispatch owns what they do to an action."""
-    return {"confirm_sent": dispatch.confirm_sent, "resend": dispatch.resend}[name]
+    """`confirm_sent` or `resend`: the channels' claims own what they do to an action."""
+    return {"confirm_sent": claims.confirm_sent, "resend": claims.resend}[name]
 
 
 class DashboardScreen(DeskScreen):

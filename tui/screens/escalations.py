@@ -11,53 +11,28 @@ from typing import ClassVar
 
 from rich.text import Text
 from sqlalchemy.orm import Session
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
 
 from relance.engine import casework
 from relance.engine.casework import EscalationDecision
 from relance.kernel.money import Money
 from relance.tui import format, worklists
-from relance.tui.screens.base import DeskScreen
+from relance.tui.screens.list_screen import WholeListScreen
 from relance.tui.screens.modals import Field, FormScreen
-from relance.tui.widgets.cursor import highlighted_key, restore_cursor
-from relance.tui.widgets.mode_bar import ModeBar
 from relance.tui.widgets.summary import summary_text
 
 
-class EscalationsScreen(DeskScreen):
-    LIVE = True
-    DEFAULT_CSS = """
-    #esc-table { height: 1fr; }
-    #esc-summary { height: 9; border-top: solid $primary; padding: 0 1; }
-    """
+class EscalationsScreen(WholeListScreen[worklists.EscalationRow]):
+    NAME = "escalations"
+    ID_PREFIX = "esc"
+    DETAIL_LINES = 9
+    EMPTY = "No escalation waiting for a decision."
+    COLUMNS = ("Debtor", "Cred.", "To", "Amount", "Since", "Approvals")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("r", "refuse", "Refuse"),
         Binding("c", "case", "Case"),
     ]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: dict[int, worklists.EscalationRow] = {}
-
-    def compose(self) -> ComposeResult:
-        yield ModeBar("escalations")
-        table: DataTable[str | Text] = DataTable(id="esc-table", cursor_type="row",
-                                                 zebra_stripes=True)
-        table.add_columns("Debtor", "Cred.", "To", "Amount", "Since", "Approvals")
-        yield table
-        yield Static("", id="esc-summary")
-        yield Footer(compact=True)
-
-    @property
-    def table(self) -> DataTable[str | Text]:
-        return self.query_one("#esc-table", DataTable)
-
-    def on_mount(self) -> None:
-        self.table.focus()
 
     def _needed(self, row: worklists.EscalationRow) -> int:
         amounts = [Money(row.currency, row.amount_minor)] if row.currency else []
@@ -71,57 +46,39 @@ class EscalationsScreen(DeskScreen):
             with self.ctx.writing() as session:
                 for action_id in worklists.proposed_escalations(session):
                     casework.refresh_content(session, action_id, today=self.ctx.today)
-        self._fill()
+        self.fill()
 
     def follow_changes(self) -> None:
         # What the poll saw was committed with its settlement: read, do not write (a
         # write here on every desk at each change would queue them all on the lock).
-        self._fill()
+        self.fill()
 
-    def _fill(self) -> None:
-        with self.ctx.reading() as session:
-            rows = worklists.escalations(session, self.ctx.today)
-        table = self.table
-        key, keep = highlighted_key(table), table.cursor_row
-        table.clear()
-        self.rows = {row.action_id: row for row in rows}
-        for row in rows:
-            approvals = f"{len(row.approvers)}/{self._needed(row)}"
-            if row.approvers:
-                approvals += " " + ",".join(row.approvers)
-            table.add_row(row.debtor_name[:28], row.creditor, row.target_stage,
-                          format.right(format.amount(row.amount_minor, row.currency)),
-                          format.short_day(row.created_on), approvals[:16],
-                          key=str(row.action_id))
-        restore_cursor(table, key, keep)
-        self._show_summary()
+    def read(self, session: Session) -> list[worklists.EscalationRow]:
+        return worklists.escalations(session, self.ctx.today)
 
-    @property
-    def current(self) -> worklists.EscalationRow | None:
-        key = highlighted_key(self.table)
-        return self.rows.get(int(key)) if key and self.rows else None
+    def key(self, row: worklists.EscalationRow) -> int:
+        return row.action_id
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
-        self._show_summary()
+    def cells(self, row: worklists.EscalationRow) -> list[str | Text]:
+        approvals = f"{len(row.approvers)}/{self._needed(row)}"
+        if row.approvers:
+            approvals += " " + ",".join(row.approvers)
+        return [row.debtor_name[:28], row.creditor, row.target_stage,
+                format.right(format.amount(row.amount_minor, row.currency)),
+                format.short_day(row.created_on), approvals[:16]]
 
-    def _show_summary(self) -> None:
-        panel = self.query_one("#esc-summary", Static)
-        row = self.current
-        if row is None:
-            panel.update("No escalation waiting for a decision.")
-            return
+    def debtor_of(self, row: worklists.EscalationRow) -> int | None:
+        return row.debtor_id
+
+    def detail(self, row: worklists.EscalationRow) -> str:
         with self.ctx.reading() as session:
             summary = worklists.case_summary(session, row.debtor_id)
-        needed = self._needed(row)
-        rule = ("two credit managers must approve (four eyes)" if needed == 2
+        rule = ("two credit managers must approve (four eyes)" if self._needed(row) == 2
                 else "one credit manager approves")
-        panel.update(
-            summary_text(summary, self.ctx.today)
-            + f"\nEscalate {format.money(row.amount_minor, row.currency)} to "
-            f"[b]{row.target_stage}[/b] · proposed by {row.proposed_by or 'the run'} on "
-            f"{format.day(row.created_on)} · {rule}"
-        )
+        return (summary_text(summary, self.ctx.today)
+                + f"\nEscalate {format.money(row.amount_minor, row.currency)} to "
+                f"[b]{row.target_stage}[/b] · proposed by {row.proposed_by or 'the run'} on "
+                f"{format.day(row.created_on)} · {rule}")
 
     def action_approve(self) -> None:
         row = self.current
@@ -158,8 +115,3 @@ class EscalationsScreen(DeskScreen):
         self.app.push_screen(FormScreen(
             f"Refuse the escalation of {row.debtor_name}", [Field("reason", "Reason")],
             lambda a: None if a["reason"] else "A refusal needs a reason."), then)
-
-    def action_case(self) -> None:
-        row = self.current
-        if row is not None:
-            self.desk.open_case(row.debtor_id)

@@ -9,13 +9,14 @@ staying on its action.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Input, Static
+from textual.widget import Widget
+from textual.widgets import Input, Static
 
 from relance.engine import casework
 from relance.engine.casework import BulkResult, Seen
@@ -23,10 +24,9 @@ from relance.kernel.errors import UsageError
 from relance.store.models import ActionState
 from relance.tui import data, format
 from relance.tui.preview import preview_text
-from relance.tui.screens.base import DeskScreen
+from relance.tui.screens.list_screen import ListScreen
 from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen, TextScreen
 from relance.tui.widgets.lazy_table import Column, LazyTable
-from relance.tui.widgets.mode_bar import ModeBar
 
 # Above this many actions a bulk decision runs off the UI thread, in chunks.
 BACKGROUND_BULK = 1000
@@ -53,14 +53,15 @@ class QueueTable(LazyTable[data.QueueRow]):
     pass
 
 
-class QueueScreen(DeskScreen):
+class QueueScreen(ListScreen[data.QueueRow]):
     """Proposed actions of the latest runs, by debtor."""
 
     TITLE = "Queue"
-    LIVE = True
+    NAME = "queue"
+    ID_PREFIX = "queue"
+    DETAIL_LINES = 4
     DEFAULT_CSS = """
     #queue-bar { height: 1; background: $boost; padding: 0 1; }
-    #queue-detail { height: 4; border-top: solid $primary; padding: 0 1; }
     #queue-search { dock: bottom; display: none; }
     #queue-search.visible { display: block; }
     """
@@ -83,22 +84,27 @@ class QueueScreen(DeskScreen):
         self.filter = data.QueueFilter()
         self._opened = False
 
-    def compose(self) -> ComposeResult:
-        yield ModeBar("queue")
+    def compose_above(self) -> Iterable[Widget]:
         yield Static("", id="queue-bar")
-        yield QueueTable(QUEUE_COLUMNS, _cells, key=lambda r: r.action_id,
-                         group=lambda r: r.debtor_id, group_columns=1, id="queue-table")
-        yield Static("", id="queue-detail")
+
+    def make_table(self) -> Widget:
+        return QueueTable(QUEUE_COLUMNS, _cells, key=lambda r: r.action_id,
+                          group=lambda r: r.debtor_id, group_columns=1, id="queue-table")
+
+    def compose_below(self) -> Iterable[Widget]:
         yield Input(placeholder="search a debtor, a reference or an invoice number; "
                     "Enter to apply, Esc to leave", id="queue-search")
-        yield Footer(compact=True)
 
     @property
     def table(self) -> QueueTable:
         return self.query_one(QueueTable)
 
-    def on_mount(self) -> None:
-        self.table.focus()
+    @property
+    def current(self) -> data.QueueRow | None:
+        return self.table.current
+
+    def debtor_of(self, row: data.QueueRow) -> int | None:
+        return row.debtor_id
 
     def reload(self) -> None:
         self._load(follow=False)
@@ -168,23 +174,23 @@ class QueueScreen(DeskScreen):
         )
 
     @on(LazyTable.Highlighted)
-    def _show_detail(self, event: LazyTable.Highlighted) -> None:
-        if event.index != self.table.cursor:
-            return  # a key held down: only the row the cursor rests on is worth a read
-        row = self.table.current
-        detail = self.query_one("#queue-detail", Static)
-        if row is None:
-            detail.update(
-                "Nothing to review with these filters (x clears them)."
-                if self.filter != data.QueueFilter() else
-                "Nothing waits for a decision. `relance run` queues the day's actions; "
+    def _highlighted(self, event: LazyTable.Highlighted) -> None:
+        if event.index == self.table.cursor:
+            # Not for each row passed while a key is held down: only the row the cursor
+            # rests on is worth a read.
+            self.show_detail()
+
+    def empty_text(self) -> str:
+        if self.filter != data.QueueFilter():
+            return "Nothing to review with these filters (x clears them)."
+        return ("Nothing waits for a decision. `relance run` queues the day's actions; "
                 "f shows other states.")
-            return
+
+    def detail(self, row: data.QueueRow) -> str:
         with self.ctx.reading() as session:
             info = data.action_detail(session, row.action_id)
         if info is None:
-            detail.update("")
-            return
+            return ""
         lines = " · ".join(
             f"{line.number} {format.amount(line.balance_minor, line.currency)} "
             f"due {format.short_day(line.due_date)}"
@@ -193,7 +199,7 @@ class QueueScreen(DeskScreen):
         more = f" +{len(info.lines) - 4}" if len(info.lines) > 4 else ""
         first = info.lines[0] if info.lines else None
         rule = (f"{first.rule} ({first.rule_file}:{first.rule_line})" if first else "—")
-        detail.update(
+        return (
             f"[b]{escape(info.debtor.name)}[/b] {escape(info.debtor.ref)} · {info.creditor.code} · "
             f"{info.debtor.segment} · #{info.action.id} {info.action.channel.value} "
             f"{info.action.template or ''}\n{lines}{more}\n"
@@ -401,7 +407,7 @@ class QueueScreen(DeskScreen):
     # ------------------------------------------------------------------ looking
 
     def action_preview(self) -> None:
-        row = self.table.current
+        row = self.current
         if row is None:
             return
         title, body, pdf = preview_text(self.ctx, row.action_id)
@@ -413,7 +419,7 @@ class QueueScreen(DeskScreen):
         return f"Opening {path}"
 
     def action_open_pdf(self) -> None:
-        row = self.table.current
+        row = self.current
         if row is None:
             return
         _title, _body, pdf = preview_text(self.ctx, row.action_id)
@@ -421,8 +427,3 @@ class QueueScreen(DeskScreen):
             self.notify(self._open(pdf))
         else:
             self.notify("No PDF for this action", severity="warning")
-
-    def action_case(self) -> None:
-        row = self.table.current
-        if row is not None:
-            self.desk.open_case(row.debtor_id)

@@ -1,0 +1,131 @@
+"""The references of `relance check`: `after` naming a rule that exists and comes earlier
+(E210, E211), templates that exist on the channel they are sent on (E212), one rule per
+identity in a policy and one policy per name in a workspace (E220, E221), and open
+invoices sitting on a level whose rule was removed (W306).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from relance.dsl import ast
+from relance.dsl.check_walk import Workspace, atoms, conditions_of, rule_head
+from relance.dsl.diagnostics import Diagnostic, error, suggestion, warning
+
+
+def check_after_references(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
+    """`after X`: X must be a rule of this policy, and an earlier one."""
+    order = {rule.identity: index for index, rule in enumerate(policy.rules)}
+    for condition, owner in conditions_of(policy):
+        for atom in atoms(condition):
+            if not isinstance(atom, ast.After):
+                continue
+            if atom.rule not in order:
+                hint = suggestion(atom.rule, order)
+                if hint is None and order:
+                    hint = "the rules of this policy are: " + ", ".join(
+                        f"'{name}'" for name in order)
+                yield error("E210",
+                            f"no rule '{atom.rule}' in policy '{policy.name}'",
+                            atom.span, hint)
+                workspace.broken.add(id(condition))
+                continue
+            if owner is None:
+                continue
+            position = order[atom.rule]
+            own = order.get(owner.identity, -1)
+            if position == own and owner.options.every is None:
+                yield error("E211",
+                            f"rule '{owner.identity}' waits for itself, so it can never act",
+                            atom.span,
+                            "add ', every DURATION' to repeat it, or name an earlier rule")
+            elif position > own:
+                yield error(
+                    "E211",
+                    f"rule '{owner.identity}' waits for '{atom.rule}', which comes later: "
+                    "it can never act",
+                    atom.span,
+                    "levels only move forward; 'after' must name an earlier rule")
+
+
+def check_templates(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
+    """Templates must exist for the channel they are sent on (when a catalogue is known)."""
+    catalogue = workspace.catalogue
+    if catalogue is None:
+        return
+    for rule in policy.rules:
+        for action in rule.actions:
+            channel: str
+            if isinstance(action, ast.Send):
+                channel, template = action.channel, action.template
+            elif isinstance(action, ast.Notify):
+                channel, template = "notify", action.template
+            else:
+                continue
+            channels = catalogue.get(template)
+            if channels is None:
+                yield error("E212", f"unknown template '{template}'", action.span,
+                            suggestion(template, catalogue))
+            elif channel not in channels:
+                have = ", ".join(sorted(channels)) or "no channel"
+                yield error("E212",
+                            f"template '{template}' has no {channel} version (it has: {have})",
+                            action.span,
+                            f"add {template}/{channel}.LANG.EXT to the templates, "
+                            "or send it on another channel")
+
+
+def check_duplicate_rules(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
+    """Two rules with one identity in a policy."""
+    seen: dict[str, ast.Rule] = {}
+    for rule in policy.rules:
+        first = seen.get(rule.identity)
+        if first is not None:
+            hint = (f"the first is at line {first.span.line}; "
+                    + ("rename one" if rule.name else "name one with 'rule NAME:'"))
+            yield error("E220",
+                        f"two rules are '{rule.identity}' in policy '{policy.name}'",
+                        rule_head(rule), hint)
+        else:
+            seen[rule.identity] = rule
+
+
+def check_duplicate_policies(workspace: Workspace) -> Iterator[Diagnostic]:
+    """Policy names are unique across the workspace."""
+    seen: dict[str, ast.Policy] = {}
+    for rule_file in workspace.rule_files:
+        for policy in rule_file.policies:
+            first = seen.get(policy.name)
+            if first is not None:
+                span = policy.span
+                header = ast.Span(span.file, span.line, span.column, span.line,
+                                  span.column + len(f"policy {policy.name}"))
+                yield error("E221", f"a second policy is named '{policy.name}'", header,
+                            f"the first is at {first.span}; rename one")
+            else:
+                seen[policy.name] = policy
+
+
+def check_removed_levels(workspace: Workspace) -> Iterator[Diagnostic]:
+    """Open invoices whose level is a rule that no longer exists: they continue from
+    the last rule they reached that still exists."""
+    if not workspace.levels:
+        return
+    policies = {policy.name: policy for rule_file in workspace.rule_files
+                for policy in rule_file.policies}
+    for (policy_name, identity), count in sorted(workspace.levels.items()):
+        policy = policies.get(policy_name)
+        if count <= 0 or (policy is not None and policy.rule(identity) is not None):
+            continue
+        invoices = f"{count} open invoice" + ("s sit" if count != 1 else " sits")
+        if policy is None:
+            span = ast.Span("(store)", 0, 0)
+            where = f"policy '{policy_name}', which is no longer in the rules"
+        else:
+            line = policy.span
+            span = ast.Span(line.file, line.line, line.column, line.line,
+                            line.column + len(f"policy {policy_name}"))
+            where = f"rule '{identity}' of policy '{policy_name}', which is no longer there"
+        yield warning("W306", f"{invoices} on {where}", span,
+                      "they continue from the last rule they reached that still exists; "
+                      "an operator can reset their level")

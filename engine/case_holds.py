@@ -1,0 +1,165 @@
+"""What stops or resumes the chasing of a case: pauses, disputes, promises to pay, and a
+level started again; and the notes kept on it.
+
+Each change checks the actor's role, locks what it changes, appends its audit event and
+settles the debtor's queue in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from relance.engine.case_locking import (
+    Conflict,
+    audit_debtor,
+    audit_invoice,
+    clean_reason,
+    locked_debtor,
+    locked_invoices,
+)
+from relance.engine.roles import Actor, require_write
+from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.money import Money
+from relance.store import book
+from relance.store.models import Invoice, InvoiceLevel, Note, Promise, PromiseStatus
+
+# `seen_paused_until` left out: the caller did not show a pause, so none is compared.
+_UNCHANGED: Any = object()
+
+
+def pause(session: Session, actor: Actor, debtor_id: int, *, until: dt.date, reason: str,
+          today: dt.date, seen_paused_until: dt.date | None = _UNCHANGED) -> None:
+    """Pause every reminder to a debtor up to and including `until`."""
+    require_write(actor, "pause a case")
+    text = clean_reason(reason, "a pause")
+    if until < today:
+        raise UsageError(f"a pause must end today or later, not {until}")
+    debtor = locked_debtor(session, debtor_id)
+    if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
+        raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
+                       f"{debtor.paused_until or 'not paused'}): reload")
+    previous, previous_reason = debtor.paused_until, debtor.pause_reason
+    debtor.paused_until, debtor.pause_reason = until, text
+    audit_debtor(session, actor, debtor, "debtor.paused",
+                 {"until": until.isoformat(), "reason": text,
+                  "previous": previous.isoformat() if previous else None,
+                  "previous_reason": previous_reason})
+    book.settle_case(session, debtor_ids=[debtor.id], today=today, actor=actor.name,
+                     cause="pause")
+
+
+def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today: dt.date,
+           seen_paused_until: dt.date | None = _UNCHANGED) -> None:
+    """End a debtor's pause now."""
+    require_write(actor, "resume a case")
+    text = clean_reason(reason, "resuming a case")
+    debtor = locked_debtor(session, debtor_id)
+    if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
+        raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
+                       f"{debtor.paused_until or 'not paused'}): reload")
+    if debtor.paused_until is None or debtor.paused_until < today:
+        raise UsageError(f"{debtor.name} is not paused")
+    previous, previous_reason = debtor.paused_until, debtor.pause_reason
+    debtor.paused_until, debtor.pause_reason = None, None
+    audit_debtor(session, actor, debtor, "debtor.resumed",
+                 {"reason": text, "was_until": previous.isoformat(),
+                  "was_reason": previous_reason})
+
+
+def open_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *, reason: str,
+                 today: dt.date) -> None:
+    """Mark invoices disputed: reminders about them stop until the dispute is closed."""
+    require_write(actor, "open a dispute")
+    text = clean_reason(reason, "a dispute")
+    invoices = locked_invoices(session, invoice_ids)
+    for invoice in invoices:
+        if invoice.dispute_reason is not None:
+            raise Conflict(f"invoice {invoice.number} is already disputed since "
+                           f"{invoice.disputed_since} ({invoice.dispute_reason})")
+        invoice.dispute_reason, invoice.disputed_since = text, today
+        audit_invoice(session, actor, invoice, "invoice.dispute_opened", {"reason": text})
+    book.settle_case(session, debtor_ids={i.debtor_id for i in invoices}, today=today,
+                     actor=actor.name, cause="dispute")
+
+
+def close_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
+                  resolution: str) -> None:
+    """Close the dispute on invoices: they are chased again."""
+    require_write(actor, "close a dispute")
+    text = clean_reason(resolution, "closing a dispute")
+    for invoice in locked_invoices(session, invoice_ids):
+        if invoice.dispute_reason is None:
+            raise Conflict(f"invoice {invoice.number} is not disputed (any more)")
+        data = {"resolution": text, "reason": invoice.dispute_reason,
+                "since": invoice.disputed_since.isoformat() if invoice.disputed_since else None}
+        invoice.dispute_reason, invoice.disputed_since = None, None
+        audit_invoice(session, actor, invoice, "invoice.dispute_closed", data)
+
+
+def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: dt.date,
+                today: dt.date, amount: Money | None = None,
+                invoice_id: int | None = None) -> Promise:
+    """Record a promise to pay by `promised_on` (inclusive), of an amount or of all."""
+    require_write(actor, "record a promise")
+    if promised_on < today:
+        raise UsageError(f"a promise must be for today or later, not {promised_on}")
+    if amount is not None and amount.minor <= 0:
+        raise UsageError("a promised amount must be positive")
+    debtor = locked_debtor(session, debtor_id)
+    if invoice_id is not None:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None or invoice.debtor_id != debtor.id:
+            raise NotFound(f"no invoice {invoice_id} for {debtor.name}")
+    promise = Promise(creditor_id=debtor.creditor_id, debtor_id=debtor.id,
+                      invoice_id=invoice_id, promised_on=promised_on,
+                      currency=amount.currency if amount else None,
+                      amount_minor=amount.minor if amount else None,
+                      status=PromiseStatus.OPEN, recorded_by=actor.name)
+    session.add(promise)
+    session.flush()
+    audit_debtor(session, actor, debtor, "promise.added",
+                 {"promise_id": promise.id, "promised_on": promised_on.isoformat(),
+                  "amount": str(amount) if amount else None, "invoice_id": invoice_id})
+    book.settle_case(session, debtor_ids=[debtor.id], today=today, actor=actor.name,
+                     cause="promise")
+    return promise
+
+
+def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
+             invoice_id: int | None = None) -> Note:
+    """A free-text note on the case."""
+    require_write(actor, "add a note")
+    text = body.strip()
+    if not text:
+        raise UsageError("a note cannot be empty")
+    debtor = locked_debtor(session, debtor_id)
+    note = Note(creditor_id=debtor.creditor_id, debtor_id=debtor.id, invoice_id=invoice_id,
+                author=actor.name, body=text)
+    session.add(note)
+    session.flush()
+    audit_debtor(session, actor, debtor, "note.added", {"note_id": note.id, "body": text})
+    return note
+
+
+def reset_level(session: Session, actor: Actor, invoice_id: int, policy: str, *,
+                reason: str, today: dt.date) -> None:
+    """Start an invoice again at the beginning of a policy's ladder."""
+    require_write(actor, "reset a level")
+    text = clean_reason(reason, "a level reset")
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"no invoice {invoice_id}")
+    level = session.get(InvoiceLevel, (invoice_id, policy))
+    previous = level.rule if level else None
+    if level is None:
+        level = InvoiceLevel(invoice_id=invoice_id, policy=policy)
+        session.add(level)
+    level.rule, level.acted_on = None, today
+    session.flush()
+    audit_invoice(session, actor, invoice, "level.reset",
+                  {"policy": policy, "previous_rule": previous, "reason": text})
+

@@ -1,0 +1,149 @@
+"""What every change to a case starts from: the rows it locks, what the operator saw of
+an action, the conflict when someone changed it meanwhile, and the audit event it leaves.
+
+Concurrency is optimistic: the operator acts on what the screen showed them (a `Seen`:
+the action's state and content hash, and for call tasks the attempt count). When
+another operator changed the action meanwhile, a `Conflict` says who and what, and
+nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from relance.engine.roles import Actor
+from relance.kernel.errors import NotFound, RelanceError, UsageError
+from relance.store import audit
+from relance.store.models import Action, ActionState, Debtor, Event, Invoice
+
+LockedRow = TypeVar("LockedRow", Action, Debtor)
+
+
+class Conflict(RelanceError):
+    """Another operator changed the thing meanwhile; nothing was overwritten."""
+
+    def __init__(self, message: str, *, action_id: int | None = None) -> None:
+        super().__init__(message)
+        self.action_id = action_id
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the operator saw of an action when deciding: the version they act on."""
+
+    action_id: int
+    state: ActionState
+    content_hash: str
+    attempts: int | None = None
+
+    @classmethod
+    def of(cls, action: Action) -> Seen:
+        return cls(action.id, action.state, action.content_hash, action.attempts)
+
+
+
+def _locked_one(session: Session, model: type[LockedRow], row_id: int,
+                label: str) -> LockedRow:
+    # FOR UPDATE: on PostgreSQL two operators deciding at once queue on the row and the
+    # second sees the first's change (SQLite's BEGIN IMMEDIATE serialises them anyway).
+    row = session.scalars(
+        select(model).where(model.id == row_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no {label} {row_id}")
+    return row
+
+
+def locked_action(session: Session, action_id: int) -> Action:
+    """The action, locked for this transaction; `NotFound` when there is none."""
+    return _locked_one(session, Action, action_id, "action")
+
+
+def locked_debtor(session: Session, debtor_id: int) -> Debtor:
+    """The debtor, locked for this transaction; `NotFound` when there is none."""
+    return _locked_one(session, Debtor, debtor_id, "debtor")
+
+
+def locked_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
+    """The invoices, locked and in id order; the first unknown id is refused."""
+    if not invoice_ids:
+        raise UsageError("choose at least one invoice")
+    rows = session.scalars(
+        select(Invoice).where(Invoice.id.in_(list(invoice_ids))).order_by(Invoice.id)
+        .with_for_update()
+    ).all()
+    missing = set(invoice_ids) - {r.id for r in rows}
+    if missing:
+        raise NotFound(f"no invoice {min(missing)}")
+    return list(rows)
+
+
+def _last_actor(session: Session, action: Action) -> str:
+    return session.scalars(
+        select(Event.actor)
+        .where(Event.subject_type == "action", Event.subject_id == str(action.id))
+        .order_by(Event.id.desc())
+        .limit(1)
+    ).first() or "someone"
+
+
+def check_seen(session: Session, action: Action, seen: Seen) -> None:
+    """Refuse with a `Conflict` when the action is no longer as the operator saw it."""
+    if action.state != seen.state:
+        who = _last_actor(session, action)
+        raise Conflict(
+            f"action {action.id} is now {action.state.value} ({who} changed it since you "
+            "loaded it): nothing done, reload to see it",
+            action_id=action.id,
+        )
+    if action.content_hash != seen.content_hash:
+        raise Conflict(
+            f"action {action.id} changed since you saw it (its invoices or amounts): "
+            "review it again",
+            action_id=action.id,
+        )
+    if seen.attempts is not None and action.attempts != seen.attempts:
+        who = _last_actor(session, action)
+        raise Conflict(
+            f"call task {action.id} was updated by {who} since you loaded it: reload",
+            action_id=action.id,
+        )
+
+
+def audit_action(session: Session, actor: Actor, action: Action, kind: str,
+                 data: dict[str, Any]) -> None:
+    """The audit event of a change to an action, with the content it applied to."""
+    audit.record(session, actor=actor.name, kind=kind, subject_type="action",
+                 subject_id=action.id, creditor_id=action.creditor_id,
+                 debtor_id=action.debtor_id,
+                 data={"channel": action.channel.value, "content_hash": action.content_hash,
+                       **data})
+
+
+def audit_debtor(session: Session, actor: Actor, debtor: Debtor, kind: str,
+                 data: dict[str, Any]) -> None:
+    """The audit event of a change to a debtor's case."""
+    audit.record(session, actor=actor.name, kind=kind, subject_type="debtor",
+                 subject_id=debtor.id, creditor_id=debtor.creditor_id, debtor_id=debtor.id,
+                 data=data)
+
+
+def audit_invoice(session: Session, actor: Actor, invoice: Invoice, kind: str,
+                  data: dict[str, Any]) -> None:
+    """The audit event of a change to an invoice, naming it by its number."""
+    audit.record(session, actor=actor.name, kind=kind, subject_type="invoice",
+                 subject_id=invoice.id, creditor_id=invoice.creditor_id,
+                 debtor_id=invoice.debtor_id, data={"number": invoice.number, **data})
+
+
+def clean_reason(reason: str | None, what: str) -> str:
+    """The reason as kept in the audit log; refused when blank (`what` needs one)."""
+    text = (reason or "").strip()
+    if not text:
+        raise UsageError(f"{what} needs a reason")
+    return text
