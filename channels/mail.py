@@ -44,10 +44,10 @@ from typing import TYPE_CHECKING, Literal
 import aiosmtplib
 
 from relance.channels.config import SmtpConfig
+from relance.kernel.addresses import is_email_address
 from relance.kernel.errors import RelanceError
 
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]|=\?")
-_ADDR_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$")
 
 
 class HeaderRefused(RelanceError):
@@ -68,8 +68,7 @@ def check_header_value(value: str, what: str) -> str:
 def check_address(addr: str, what: str) -> Address:
     check_header_value(addr, what)
     addr = addr.strip()
-    # ASCII only: a non-ASCII mailbox needs SMTPUTF8, which these messages do not use.
-    if not addr.isascii() or not _ADDR_RE.match(addr):
+    if not is_email_address(addr):
         raise HeaderRefused(f"{what} is not a valid e-mail address: {addr!r}")
     local, _, domain = addr.rpartition("@")
     return Address(username=local, domain=domain)

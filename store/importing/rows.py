@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from relance.kernel.addresses import is_email_address
 from relance.kernel.dates import DateError, parse_date
 from relance.kernel.money import minor_units, normalise_currency, to_minor
 from relance.store.importing.cells import CellCheck, control_problem, creditor_code_problem
@@ -228,8 +229,8 @@ def _debtor_values(reader: _RowReader) -> dict[str, Any]:
         elif column == "language":
             values[column] = raw.lower()
         elif column == "email":
-            if "@" not in raw or any(ch.isspace() for ch in raw.strip()):
-                reader.fail(column, f"{raw!r} is not an e-mail address")
+            if not is_email_address(raw.strip()):
+                reader.fail(column, f"{raw!r} is not one e-mail address (name@domain.fr)")
                 continue
             values[column] = raw
         elif column == "paused_until":

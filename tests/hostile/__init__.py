@@ -1,0 +1,1 @@
+"""Hostile input: a corpus of attacks on every file relance reads and writes (tests/hostile)."""
