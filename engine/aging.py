@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from relance.kernel.money import to_decimal
+from relance.kernel.money import decimal_text
 from relance.store.models import Creditor, Debtor, Invoice, InvoiceStatus
 
 BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_over_90")
@@ -80,10 +80,10 @@ class AgedBalance:
         """A JSON-ready form; amounts as exact decimal strings in the currency's unit."""
 
         def line(item: AgedLine) -> dict[str, Any]:
-            amounts = {name: str(to_decimal(minor, item.currency))
+            amounts = {name: decimal_text(minor, item.currency)
                        for name, minor in zip(BUCKETS, item.buckets, strict=True)}
             return {"key": item.key, "label": item.label, "currency": item.currency,
-                    **amounts, "total": str(to_decimal(item.total, item.currency)),
+                    **amounts, "total": decimal_text(item.total, item.currency),
                     "invoices": item.invoices}
 
         return {

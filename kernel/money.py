@@ -88,6 +88,12 @@ def money_text(minor: Any, currency: str) -> str:
     return f"{sign}{units}.{rest:0{exponent}d} {currency}"
 
 
+def decimal_text(minor: int, currency: str) -> str:
+    """`1234.56`: the amount alone, exact, with the currency's decimals and no grouping;
+    for JSON, machine-read files and columns too narrow for grouping."""
+    return str(to_decimal(minor, currency))
+
+
 def grouped_amount(minor: int, currency: str = "EUR") -> str:
     """`1 250.00`: exact, thousands grouped by a space, no currency; the figure columns
     of the desk (terminal UI and command line) line up on it."""

@@ -20,7 +20,7 @@ from relance.context import AppContext
 from relance.context import say as print_line
 from relance.engine.roles import Actor, Policy, load_policy
 from relance.kernel.errors import UsageError
-from relance.kernel.money import to_decimal
+from relance.kernel.money import decimal_text
 from relance.kernel.workspace import Workspace
 from relance.store.book import find_invoice
 from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice
@@ -79,7 +79,7 @@ def say(context: AppContext, text: str) -> None:
 
 def major(minor: int, currency: str) -> str:
     """An exact amount in major units, as text, for JSON (`"1234.56"`)."""
-    return str(to_decimal(minor, currency))
+    return decimal_text(minor, currency)
 
 
 def find_invoices(session: Session, numbers: Sequence[str], *,

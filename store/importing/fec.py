@@ -32,7 +32,13 @@ from pathlib import Path
 
 from relance.kernel.dates import DateError, parse_date
 from relance.kernel.errors import UsageError
-from relance.kernel.money import minor_units, money_text, normalise_currency, to_decimal, to_minor
+from relance.kernel.money import (
+    decimal_text,
+    minor_units,
+    money_text,
+    normalise_currency,
+    to_minor,
+)
 from relance.store.importing.cells import CellCheck
 from relance.store.importing.mapping import FecOptions, Mapping
 from relance.store.importing.numbers import AmountError, parse_amount
@@ -130,7 +136,7 @@ def _shown(minor: int, currency: str) -> str:
 
 
 def _canonical_amount(minor: int, currency: str) -> str:
-    text = str(to_decimal(minor, currency))
+    text = decimal_text(minor, currency)
     # Three decimals (`1.250` TND) read as ambiguous in the canonical format; a fourth
     # zero makes the mark plainly decimal.
     return text + "0" if minor_units(currency) == 3 else text

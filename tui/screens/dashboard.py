@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from relance.channels import claims
 from relance.engine.aging import BUCKET_TITLES, AgedLine
 from relance.kernel.errors import RelanceError
-from relance.kernel.money import to_decimal
+from relance.kernel.money import decimal_text
 from relance.store.db import Store
 from relance.tui import format, ledger
 from relance.tui.screens.base import DeskScreen
@@ -28,7 +28,7 @@ LABEL_WIDTH = 11
 def _amount_cell(minor: int, currency: str, style: str = "") -> Text:
     # Exact to the cent and without thousands spaces, so that six columns of up to
     # 99999999.99 fit in 80 columns.
-    return Text(str(to_decimal(minor, currency)).rjust(AMOUNT_WIDTH), style=style,
+    return Text(decimal_text(minor, currency).rjust(AMOUNT_WIDTH), style=style,
                 justify="right")
 
 
