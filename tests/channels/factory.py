@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from relance.kernel.workspace import Workspace
-from relance.store.db import Store
+from relance.store.db import Store, open_store
 from relance.store.models import (
     Action,
     ActionItem,
@@ -127,3 +127,14 @@ def standard_book(store: Store) -> dict[str, int]:
         action = add_action(s, debtor, [a, b], template="mise_en_demeure")
         return {"action": action.id, "debtor": debtor.id, "a": a.id, "b": b.id,
                 "creditor": creditor.id}
+
+
+def standard_workspace(root: Path) -> dict[str, int]:
+    """A workspace in `root` with its own SQLite file holding `standard_book`, closed
+    again so that a `relance` process can open it; the book's ids."""
+    make_workspace(root)
+    (root / "relance.toml").write_text("[workspace]\n")
+    store = open_store(f"sqlite:///{root / 'relance.sqlite'}")
+    ids = standard_book(store)
+    store.dispose()
+    return ids

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relance.store.db import open_store
-from tests.channels.factory import make_workspace, standard_book
+from tests.channels.factory import standard_workspace
 
 
 def relance(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,11 +24,7 @@ def relance(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_preview_then_dispatch_then_nothing_left(tmp_path: Path) -> None:
     root = tmp_path / "ws"
-    make_workspace(root)
-    (root / "relance.toml").write_text("[workspace]\n")
-    store = open_store(f"sqlite:///{root / 'relance.sqlite'}")
-    ids = standard_book(store)
-    store.dispose()
+    ids = standard_workspace(root)
 
     preview = relance(root, "--json", "preview", str(ids["action"]), "--on", "2026-11-22")
     assert preview.returncode == 0, preview.stderr

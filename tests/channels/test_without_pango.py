@@ -10,7 +10,7 @@ from pathlib import Path
 
 from relance.store.db import open_store
 from relance.store.models import Action
-from tests.channels.factory import make_workspace, standard_book
+from tests.channels.factory import standard_workspace
 
 # WeasyPrint opens Pango with cffi's dlopen when it is imported; refusing that one
 # library is what a machine without the package looks like to it.
@@ -35,11 +35,7 @@ def test_dispatch_without_pango_stops_once_and_leaves_the_letter_queued(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "ws"
-    make_workspace(root)
-    (root / "relance.toml").write_text("[workspace]\n")
-    store = open_store(f"sqlite:///{root / 'relance.sqlite'}")
-    ids = standard_book(store)
-    store.dispose()
+    ids = standard_workspace(root)
     env = {**os.environ, "RELANCE_USER": "alice"}
     env.pop("RELANCE_DATABASE_URL", None)
 
