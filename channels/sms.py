@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -80,6 +81,13 @@ class SmsGateway(Protocol):
     def send(self, to: str, text: str) -> GatewayResult: ...
 
 
+def _never_sent(reason: object) -> bool:
+    """Whether a failure proves that the request never reached the gateway: its name did
+    not resolve, it refused the connection, or urllib refused the address itself (a text
+    reason); nothing was written to the gateway then."""
+    return isinstance(reason, socket.gaierror | ConnectionRefusedError | str)
+
+
 class HttpGateway:
     """POSTs a JSON document built from `[sms] body` (each value a text where `{to}`,
     `{text}` and `{sender}` are replaced) with the configured auth header."""
@@ -114,9 +122,11 @@ class HttpGateway:
             return GatewayResult("uncertain", f"no answer from the gateway ({exc})")
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError):
-                return GatewayResult("uncertain", f"no answer from the gateway ({reason})")
-            return GatewayResult("retry", f"cannot reach the gateway ({reason})")
+            if _never_sent(reason):
+                return GatewayResult("retry", f"cannot reach the gateway ({reason})")
+            # A reset, a closed connection or a timeout once connected: the gateway may
+            # have taken the request before it went away, so it is never resent blindly.
+            return GatewayResult("uncertain", f"no answer from the gateway ({reason!r})")
         gateway_id: str | None = None
         if self.config.id_field:
             try:

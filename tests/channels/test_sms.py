@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -146,3 +147,56 @@ def test_preview_shows_the_number_length_and_segments(sqlite_store: Store,
                              today=TODAY)
     assert preview.text.startswith("To: +33612345678\n")
     assert "characters (GSM-7), 1 segment(s)" in preview.text
+
+
+def _hang_up_after_reading(listener: socket.socket, received: list[bytes]) -> None:
+    """A gateway that reads a whole request and closes the connection without a word:
+    what a crash, a proxy's reset or an overloaded gateway looks like from outside."""
+    connection, _ = listener.accept()
+    with connection:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += connection.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        while len(body) < length:
+            body += connection.recv(65536)
+        received.append(body)
+
+
+def test_a_gateway_that_hangs_up_after_the_request_leaves_the_sms_in_doubt(
+        sqlite_store: Store, tmp_path: Path) -> None:
+    # Retried, the text would reach the debtor twice (the fault campaign saw it once).
+    [action_id] = _sms_book(sqlite_store, ["0612345678"])
+    received: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        server = threading.Thread(target=_hang_up_after_reading, args=(listener, received))
+        server.start()
+        workspace = make_workspace(tmp_path / "ws", {
+            "sms": {"url": f"http://127.0.0.1:{port}/send", "timeout": 5},
+            "dispatch": {"retry_base_seconds": 0}})
+        report = dispatch(sqlite_store, workspace, today=TODAY)
+        server.join(timeout=10)
+    assert len(received) == 1 and b"+33612345678" in received[0]
+    assert (report.uncertain, report.retry, report.sent) == (1, 0, 0)
+    with sqlite_store.transaction() as s:
+        action = s.get(Action, action_id)
+        assert action is not None and action.state == ActionState.UNCERTAIN
+    # A later dispatch leaves it alone: only an operator's resend sends it again.
+    assert dispatch(sqlite_store, workspace, today=TODAY).sent == 0
+
+
+def test_a_gateway_that_refuses_the_connection_is_retried(
+        sqlite_store: Store, tmp_path: Path) -> None:
+    [action_id] = _sms_book(sqlite_store, ["0612345678"])
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed_port = probe.getsockname()[1]  # closed again when the block ends
+    workspace = make_workspace(tmp_path / "ws", {
+        "sms": {"url": f"http://127.0.0.1:{closed_port}/send"},
+        "dispatch": {"retry_base_seconds": 600}})
+    assert dispatch(sqlite_store, workspace, today=TODAY).retry == 1
+    with sqlite_store.transaction() as s:
+        action = s.get(Action, action_id)
+        assert action is not None and action.state == ActionState.RETRY_WAIT
