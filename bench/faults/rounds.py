@@ -3,6 +3,7 @@ queue with a clean dispatch, and judging each channel."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
+from bench.faults import evidence
 from bench.faults.book import (
     CHANNELS,
     Sizes,
@@ -55,6 +57,7 @@ class Round:
     smtp: MessageCounter
     gateway: LoopbackGateway
     launcher: Launcher
+    number: int = 0
 
     def work_left(self) -> int:
         """Actions a dispatcher still has to take or settle."""
@@ -79,9 +82,17 @@ class Round:
         listed = listed_uncertain(store)
         received = {"email": self.smtp.message_ids(), "sms": self.gateway.counts(),
                     "letter": letters_in_batches(self.workspace.outbox_dir)}
-        return {channel: judge({a: states[a] for a in self.tokens[channel]},
-                               self.tokens[channel], received[channel], listed)
-                for channel in CHANNELS}
+        verdicts = {channel: judge({a: states[a] for a in self.tokens[channel]},
+                                   self.tokens[channel], received[channel], listed)
+                    for channel in CHANNELS}
+        for channel, verdict in verdicts.items():
+            if not verdict.clean:
+                found = evidence.suspects(self.tokens[channel], states, received[channel])
+                path = evidence.keep(store, self.number, channel, found, self.tokens[channel],
+                                     received[channel])
+                print(f"round {self.number}, {channel}: a fault; evidence in {path}",
+                      file=sys.stderr, flush=True)
+        return verdicts
 
 
 @contextmanager
@@ -96,4 +107,4 @@ def open_round(kind: str, folder: Path, sizes: Sizes, number: int,
         workspace = make_workspace(folder / "ws", config)
         tokens = add_book(database.store, sizes, number)
         with Launcher(database.url, database.schema, workspace.root, config) as launcher:
-            yield Round(database, workspace, tokens, handler, gateway, launcher)
+            yield Round(database, workspace, tokens, handler, gateway, launcher, number)

@@ -12,6 +12,7 @@ import pytest
 
 from bench.faults.book import Sizes
 from bench.faults.checker import judge
+from bench.faults.evidence import KEEP_DIR_ENV
 from bench.faults.rounds import open_round
 
 TOKENS = {1: "<a>", 2: "<b>", 3: "<c>", 4: "<d>", 5: "<e>"}
@@ -53,7 +54,9 @@ def test_a_delivery_of_no_known_action_is_a_fault() -> None:
 
 
 @pytest.mark.slow
-def test_a_real_round_with_a_planted_duplicate_and_loss_fails(tmp_path: Path) -> None:
+def test_a_real_round_with_a_planted_duplicate_and_loss_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEEP_DIR_ENV, str(tmp_path / "kept"))
     with open_round("sqlite", tmp_path, Sizes(letter=2, email=3, sms=3), 1) as rnd:
         rnd.finish_queue()
         before = rnd.verdicts()
@@ -70,3 +73,10 @@ def test_a_real_round_with_a_planted_duplicate_and_loss_fails(tmp_path: Path) ->
     assert after["sms"].duplicated == 1 and not after["sms"].clean
     assert after["letter"].lost == 2 and not after["letter"].clean
     assert after["email"].clean
+    # The round's database goes with the round: what explains each fault is kept.
+    [duplicate] = json.loads((tmp_path / "kept" / "round-1-sms.json").read_text())
+    assert duplicate["received"] == 2 and duplicate["action"]["state"] == "sent"
+    assert any(event["kind"].startswith("action.") for event in duplicate["events"])
+    lost = json.loads((tmp_path / "kept" / "round-1-letter.json").read_text())
+    assert [entry["received"] for entry in lost] == [0, 0]
+    assert not (tmp_path / "kept" / "round-1-email.json").exists()
