@@ -74,8 +74,10 @@ def judge(states: Mapping[int, str], tokens: Mapping[int, str], received: Counte
                    refused, set(listed_uncertain) & set(states) == uncertain, strangers)
 
 
+# "unaccounted": deliveries of no action of the round (a fault too, told apart from a
+# second delivery of a known action because its cause is elsewhere).
 HEADER = ("database", "scenario", "channel", "actions", "once", "lost", "duplicated",
-          "in doubt", "refused", "all listed")
+          "unaccounted", "in doubt", "refused", "all listed")
 
 
 def table(rows: Iterable[tuple[str, str, str, Verdict]]) -> str:
@@ -84,7 +86,7 @@ def table(rows: Iterable[tuple[str, str, str, Verdict]]) -> str:
     for database, scenario, channel, v in rows:
         doubt = f"{v.in_doubt} ({v.in_doubt_delivered} arrived)"
         lines.append((database, scenario, channel, str(v.actions), str(v.exactly_once),
-                      str(v.lost), str(v.duplicated + v.strangers), doubt, str(v.refused),
+                      str(v.lost), str(v.duplicated), str(v.strangers), doubt, str(v.refused),
                       "yes" if v.listed else "NO"))
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
     out = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()

@@ -15,15 +15,28 @@ class LoopbackGateway:
 
     def __init__(self) -> None:
         self.received: Counter[str] = Counter()
+        # Requests cut short (their sender killed mid-write): refused, never delivered.
+        self.incomplete = 0
         self.lock = threading.Lock()
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                try:
+                    body: dict[str, Any] = json.loads(raw) if len(raw) == length else {}
+                except ValueError:
+                    body = {}
+                if not isinstance(body.get("to"), str):
+                    # A dispatcher killed while writing its request leaves a short or
+                    # empty body: a real gateway rejects it, and nothing is texted.
+                    with gateway.lock:
+                        gateway.incomplete += 1
+                    self.send_error(400, "incomplete request")
+                    return
                 with gateway.lock:
-                    gateway.received[str(body.get("to"))] += 1
+                    gateway.received[body["to"]] += 1
                     number = sum(gateway.received.values())
                 reply = json.dumps({"message_id": f"m{number}"}).encode()
                 self.send_response(200)

@@ -4,6 +4,7 @@ doubts are found, by the pure judge and through a real round."""
 from __future__ import annotations
 
 import json
+import socket
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from bench.faults.book import Sizes
 from bench.faults.checker import judge
 from bench.faults.evidence import KEEP_DIR_ENV
+from bench.faults.gateway import LoopbackGateway
 from bench.faults.rounds import open_round
 
 TOKENS = {1: "<a>", 2: "<b>", 3: "<c>", 4: "<d>", 5: "<e>"}
@@ -80,3 +82,18 @@ def test_a_real_round_with_a_planted_duplicate_and_loss_fails(
     lost = json.loads((tmp_path / "kept" / "round-1-letter.json").read_text())
     assert [entry["received"] for entry in lost] == [0, 0]
     assert not (tmp_path / "kept" / "round-1-email.json").exists()
+
+
+def test_the_gateway_counts_no_delivery_for_a_request_cut_short() -> None:
+    # A dispatcher SIGKILLed between its request's headers and its body: no text was
+    # sent, and counting one (to "None") would show as a duplicate that never happened.
+    with LoopbackGateway() as gateway:
+        host, port = "127.0.0.1", int(gateway.url.split(":")[2].split("/")[0])
+        for body in (b"", b'{"to": "+336'):
+            with socket.create_connection((host, port), timeout=10) as client:
+                client.sendall(b"POST /send HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                               b"application/json\r\nContent-Length: 40\r\n\r\n" + body)
+                client.shutdown(socket.SHUT_WR)
+                reply = client.recv(200)
+            assert reply.startswith(b"HTTP/1.0 400")
+        assert gateway.counts() == Counter() and gateway.incomplete == 2
