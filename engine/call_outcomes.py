@@ -13,10 +13,9 @@ from relance.engine.case_holds import add_note, add_promise, open_dispute, pause
 from relance.engine.case_locking import (
     Seen,
     audit_action,
-    check_seen,
     clean_reason,
-    locked_action,
     locked_debtor,
+    locked_task,
 )
 from relance.engine.queue_decisions import current_lines
 from relance.engine.roles import Actor, require_write
@@ -60,12 +59,8 @@ def record_call_outcome(
     (`sent`). no answer: the task stays on the list and comes back on `retry_on`.
     """
     require_write(actor, "record a call")
-    action = locked_action(session, seen.action_id)
-    if action.channel != Channel.CALL:
-        raise UsageError(f"action {action.id} is a {action.channel.value}, not a call")
-    check_seen(session, action, seen)
-    if action.state != ActionState.APPROVED:
-        raise UsageError(f"call {action.id} is {action.state.value}: not on the call list")
+    action = locked_task(session, seen, Channel.CALL, ActionState.APPROVED, name="call",
+                         article="a", otherwise="not on the call list")
     when = now or utcnow()
     debtor_id = action.debtor_id
     detail: dict[str, Any] = {"outcome": outcome.value}

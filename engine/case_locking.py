@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from relance.engine.roles import Actor
 from relance.kernel.errors import NotFound, RelanceError, UsageError
 from relance.store import audit
-from relance.store.models import Action, ActionState, Debtor, Event, Invoice
+from relance.store.models import Action, ActionState, Channel, Debtor, Event, Invoice
 
 LockedRow = TypeVar("LockedRow", Action, Debtor)
 
@@ -62,6 +62,21 @@ def _locked_one(session: Session, model: type[LockedRow], row_id: int,
 def locked_action(session: Session, action_id: int) -> Action:
     """The action, locked for this transaction; `NotFound` when there is none."""
     return _locked_one(session, Action, action_id, "action")
+
+
+def locked_task(session: Session, seen: Seen, channel: Channel, state: ActionState, *,
+                name: str, article: str, otherwise: str) -> Action:
+    """The action the operator saw, locked, refused unless it is a `channel` action (`name`
+    in messages) still as seen and in `state`; `otherwise` says why another state is no
+    use."""
+    action = locked_action(session, seen.action_id)
+    if action.channel != channel:
+        raise UsageError(f"action {action.id} is a {action.channel.value}, "
+                         f"not {article} {name}")
+    check_seen(session, action, seen)
+    if action.state != state:
+        raise UsageError(f"{name} {action.id} is {action.state.value}: {otherwise}")
+    return action
 
 
 def locked_debtor(session: Session, debtor_id: int) -> Debtor:

@@ -23,6 +23,7 @@ from relance.engine.case_locking import (
     check_seen,
     clean_reason,
     locked_action,
+    locked_task,
 )
 from relance.engine.roles import (
     Actor,
@@ -206,12 +207,8 @@ def approve_escalation(session: Session, actor: Actor, seen: Seen, *, policy: Po
     `sent`. Approvals bind to the content hash: a payment since the proposal voids them.
     """
     require_credit_manager(actor, "approve an escalation")
-    action = locked_action(session, seen.action_id)
-    if action.channel != Channel.ESCALATE:
-        raise UsageError(f"action {action.id} is a {action.channel.value}, not an escalation")
-    check_seen(session, action, seen)
-    if action.state != ActionState.PROPOSED:
-        raise UsageError(f"escalation {action.id} is {action.state.value}: nothing to approve")
+    action = locked_task(session, seen, Channel.ESCALATE, ActionState.PROPOSED,
+                         name="escalation", article="an", otherwise="nothing to approve")
     if action.proposed_by == actor.name:
         raise NotAllowed(f"{actor.name} proposed escalation {action.id}: another credit "
                          "manager must approve it")

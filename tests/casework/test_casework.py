@@ -315,3 +315,23 @@ def test_bulk_skips_what_it_does_not_apply_to(store: Store, book: Book) -> None:
     with store.write_transaction() as session:
         result = casework.approve_many(session, BRUNO, targets)
     assert (result.done, result.skipped) == ([book.actions["letter"]], [book.actions["call"]])
+
+
+def test_a_call_outcome_or_an_escalation_approval_names_the_wrong_kind_of_task(
+        store: Store, book: Book) -> None:
+    escalation, call = seen(store, book.actions["escalate"]), seen(store, book.actions["call"])
+    with pytest.raises(UsageError, match=rf"action {escalation.action_id} is a escalate, "
+                                         "not a call"), store.write_transaction() as session:
+        casework.record_call_outcome(session, BRUNO, escalation, CallOutcome.NO_ANSWER,
+                                     today=TODAY)
+    with pytest.raises(UsageError, match=rf"action {call.action_id} is a call, not an "
+                                         "escalation"), store.write_transaction() as session:
+        casework.approve_escalation(session, ALICE, call, policy=FOUR_EYES)
+    with store.write_transaction() as session:
+        casework.record_call_outcome(session, BRUNO, call, CallOutcome.PAID_ALREADY,
+                                     today=TODAY)
+    done = seen(store, call.action_id)
+    with pytest.raises(UsageError, match=rf"call {call.action_id} is sent: not on the call "
+                                         "list"), store.write_transaction() as session:
+        casework.record_call_outcome(session, BRUNO, done, CallOutcome.NO_ANSWER, today=TODAY)
+    assert action_of(store, escalation.action_id).state == ActionState.PROPOSED
