@@ -34,12 +34,10 @@ from sqlalchemy.orm import selectinload
 from relance.channels import mail, sms
 from relance.channels.batches import batch_path
 from relance.channels.claims import (
-    CLAIMABLE,
     DISPATCHED_CHANNELS,
     DispatchReport,
     claim,
     claimable,
-    confirm_sent,
     count_uncertain,
     default_worker_id,
     finish,
@@ -49,8 +47,6 @@ from relance.channels.claims import (
     now,
     problem,
     release_unstarted,
-    resend,
-    uncertain_sends,
 )
 from relance.channels.config import (
     SmsConfig,
@@ -394,21 +390,4 @@ def dispatch(
     return _Dispatcher(store, workspace, today=today, channels=wanted, dry_run=dry_run,
                        worker=worker or default_worker_id(), stop=stop,
                        progress=progress).run()
-
-
-# The claims' operations stay importable from here, where callers first looked for them.
-__all__ = [
-    "CLAIMABLE",
-    "DISPATCHED_CHANNELS",
-    "DispatchReport",
-    "claim",
-    "confirm_sent",
-    "default_worker_id",
-    "dispatch",
-    "finish",
-    "mark_started",
-    "recover_in_flight",
-    "resend",
-    "uncertain_sends",
-]
 

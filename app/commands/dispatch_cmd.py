@@ -15,7 +15,7 @@ from relance.context import AppContext
 from relance.kernel.errors import RelanceError, UsageError
 
 if TYPE_CHECKING:
-    from relance.channels.dispatch import DispatchReport
+    from relance.channels.claims import DispatchReport
 
 CHANNEL_HELP = "Only this channel: letter, email, sms or notify (repeatable)."
 
@@ -149,7 +149,7 @@ def outcome_command(
     decision: Annotated[str, typer.Argument(help="sent: it did go out; resend: send again.")],
 ) -> None:
     """Settle an uncertain send: confirm it went out, or send it again."""
-    from relance.channels.dispatch import confirm_sent, resend
+    from relance.channels.claims import confirm_sent, resend
 
     context: AppContext = ctx.obj
     if decision == "sent":

@@ -57,7 +57,7 @@ def print_uncertain(console: Console, rows: list[dict[str, Any]]) -> None:
 
 def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """List the sends in doubt, with what is known of each."""
-    from relance.channels.dispatch import uncertain_sends
+    from relance.channels.claims import uncertain_sends
 
     context: AppContext = ctx.obj
     rows = uncertain_sends(context.store)
@@ -84,7 +84,7 @@ def _settle(ctx: typer.Context, action_id: int, json_output: bool, *, what: str,
 def confirm_command(ctx: typer.Context, action_id: ActionArgument,
                     json_output: JsonOption = False) -> None:
     """Confirm that an uncertain send did go out: it is recorded as sent."""
-    from relance.channels.dispatch import confirm_sent
+    from relance.channels.claims import confirm_sent
 
     _settle(ctx, action_id, json_output, what="confirm a send", decide=confirm_sent,
             state="sent", sentence="confirmed sent: it will not be sent again.")
@@ -93,7 +93,7 @@ def confirm_command(ctx: typer.Context, action_id: ActionArgument,
 def resend_command(ctx: typer.Context, action_id: ActionArgument,
                    json_output: JsonOption = False) -> None:
     """Send an uncertain or failed action again: it goes back in the queue."""
-    from relance.channels.dispatch import resend
+    from relance.channels.claims import resend
 
     _settle(ctx, action_id, json_output, what="resend a send", decide=resend,
             state="approved", sentence="is back in the queue: the next `relance dispatch` "

@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from relance.channels.dispatch import (
-    DispatchReport,
-    claim,
-    confirm_sent,
-    dispatch,
-    mark_started,
-    recover_in_flight,
-    resend,
-)
+from relance.channels.claims import DispatchReport, claim, confirm_sent, mark_started, resend
+from relance.channels.dispatch import dispatch
+from relance.channels.recovery import recover_in_flight
 from relance.kernel.errors import UsageError
 from relance.store.db import Store
 from relance.store.models import Action, ActionItem, ActionState, Event, Invoice, ItemState

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from relance.channels.dispatch import DispatchReport, claim, dispatch, mark_started
+from relance.channels.claims import DispatchReport, claim, mark_started
+from relance.channels.dispatch import dispatch
 from relance.store.db import Store, open_store
 from relance.store.models import Action, ActionState, Creditor, Event
 from tests.channels.factory import (
@@ -129,7 +130,7 @@ def test_uncertain_sends_are_listed_then_confirmed_or_resent(tmp_path: Path) -> 
     store = workspace_files(root)
     first, second = email_actions(store, ["Q-1", "Q-2"])
     left_uncertain_by_a_dead_dispatcher(store, 2)
-    from relance.channels.dispatch import recover_in_flight
+    from relance.channels.recovery import recover_in_flight
 
     assert recover_in_flight(store, lease_seconds=900, actor="t") == 2
     store.dispose()
@@ -188,7 +189,7 @@ def test_smtp_from_is_the_sender_of_a_creditor_without_an_address(store: Store,
     assert (report.sent, report.failed) == (1, 0), report.errors
     assert _from_header(report.paths[0]) == "Acme Distribution SAS <relances@acme.fr>"
     # Through a server, the same sender in the header and the envelope.
-    from relance.channels.dispatch import resend
+    from relance.channels.claims import resend
 
     with store.transaction() as s:
         action = s.get(Action, action_id)

@@ -17,8 +17,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from relance.channels.claims import mark_batched
-from relance.channels.dispatch import DispatchReport, claim, dispatch, recover_in_flight
+from relance.channels.claims import DispatchReport, claim, mark_batched
+from relance.channels.dispatch import dispatch
+from relance.channels.recovery import recover_in_flight
 from relance.store.db import Store, open_store
 from relance.store.models import Action, ActionState, Channel
 from tests.channels.factory import (
