@@ -195,3 +195,17 @@ def add_tui_debtor_in_every_channel(session: Session, book: Book) -> None:
     book.actions["tui_escalate"] = add_action(
         session, run, rennes, [fa9], Channel.ESCALATE, rule="escalate amicable",
         policy="recovery", template=None, target_stage=Stage.AMICABLE).id
+
+
+# The desk's people in relance.toml: two credit managers (four eyes above 5,000 EUR),
+# an operator and an auditor; the command-line and terminal UI tests share them.
+DESK_USERS = """\
+[users]
+alice = "credit_manager"
+david = "credit_manager"
+bruno = "operator"
+carla = "auditor"
+
+[approval]
+four_eyes_above = "5000 EUR"
+"""

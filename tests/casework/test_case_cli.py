@@ -21,19 +21,9 @@ from sqlalchemy import func, select
 from relance.engine import casework
 from relance.store.db import Store, open_store
 from relance.store.models import Action, Event, Invoice, InvoiceStatus
-from tests.casework.factory import Book, add_creditor, add_debtor, build_crowded_book
+from tests.casework.factory import DESK_USERS, Book, add_creditor, add_debtor, build_crowded_book
 from tests.cli import run_cli
 
-USERS = """\
-[users]
-alice = "credit_manager"
-david = "credit_manager"
-bruno = "operator"
-carla = "auditor"
-
-[approval]
-four_eyes_above = "5000 EUR"
-"""
 TODAY = dt.date.today()
 LATER = (TODAY + dt.timedelta(days=30)).isoformat()
 
@@ -84,7 +74,7 @@ def desk(db_url: tuple[str, str | None], tmp_path: Path,
     store = open_store(url, schema=schema)
     with store.transaction() as session:
         book = build_crowded_book(session)
-    (tmp_path / "relance.toml").write_text(USERS, encoding="utf-8")
+    (tmp_path / "relance.toml").write_text(DESK_USERS, encoding="utf-8")
     # A separate process would reach the test's PostgreSQL schema through the URL.
     cli_url = url if schema is None else (
         f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}")
@@ -173,7 +163,7 @@ def test_disputes_take_a_reason_from_the_list(desk: Desk) -> None:
 
 def test_dispute_reasons_come_from_relance_toml(desk: Desk) -> None:
     (desk.root / "relance.toml").write_text(
-        USERS + '\n[disputes]\nreasons = ["damaged", "late"]\n', encoding="utf-8")
+        DESK_USERS + '\n[disputes]\nreasons = ["damaged", "late"]\n', encoding="utf-8")
     code, _, err = desk.run("dispute", "FA-6", "--reason", "quality")
     assert code == 2 and "damaged, late" in err
     code, _, err = desk.run("dispute", "FA-6", "--reason", "damaged")

@@ -15,20 +15,11 @@ from relance.kernel.workspace import Workspace, load_config
 from relance.store.db import Store, open_store
 from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
-from tests.casework.factory import Book, build_book
+from tests.casework.factory import DESK_USERS, Book, build_book
 from tests.conftest import PG_URL, PostgresSchemas
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
-CONFIG = """\
-[users]
-alice = "credit_manager"
-david = "credit_manager"
-bruno = "operator"
-carla = "auditor"
-
-[approval]
-four_eyes_above = "5000 EUR"
-"""
+CONFIG = DESK_USERS
 
 MakeApp = Callable[[str], RelanceApp]
 
