@@ -16,12 +16,6 @@ from relance.kernel.console import add_row
 from relance.kernel.money import grouped_amount
 
 
-def format_amount(minor: int, currency: str) -> str:
-    """`18 900.00`: the desk's figure (`kernel.money.grouped_amount`), so the report, the
-    demo and the terminal UI show one amount one way."""
-    return grouped_amount(minor, currency)
-
-
 def aged_balance_table(report: AgedBalance) -> Table:
     """One row per line of the report, then its per-currency totals in bold."""
     table = Table(title=f"Aged balance on {report.on.isoformat()} by {report.by}",
@@ -37,8 +31,8 @@ def aged_balance_table(report: AgedBalance) -> Table:
         # Keys and labels are the book's (debtor names, references, segments): as typed.
         name = line.key if line.label == line.key else f"{line.key} {line.label}"
         add_row(table, name, line.currency,
-                *(format_amount(minor, line.currency) for minor in line.buckets),
-                format_amount(line.total, line.currency), str(line.invoices), style=style)
+                *(grouped_amount(minor, line.currency) for minor in line.buckets),
+                grouped_amount(line.total, line.currency), str(line.invoices), style=style)
 
     for line in report.lines:
         add(line)

@@ -131,10 +131,6 @@ class _Group:
     credits: list[_Entry] = field(default_factory=list)
 
 
-def _shown(minor: int, currency: str) -> str:
-    return money_text(minor, currency)
-
-
 def _canonical_amount(minor: int, currency: str) -> str:
     text = decimal_text(minor, currency)
     # Three decimals (`1.250` TND) read as ambiguous in the canonical format; a fourth
@@ -236,7 +232,7 @@ def _read_entry(reader: _LineReader, names: dict[str, str]) -> _Entry | None:
             if not reader.text("Montantdevise"):
                 reader.fail("Montantdevise", f"is empty, but Idevise says {currency}")
             elif foreign == 0 and booked:
-                shown = _shown(abs(booked), BOOK_CURRENCY)
+                shown = money_text(abs(booked), BOOK_CURRENCY)
                 reader.fail("Montantdevise", f"is zero for a line of {shown}")
             amount = abs(foreign or 0)
     piece = reader.bounded("PieceRef", reader.text("PieceRef"), MAX_LENGTH["invoice_number"])
@@ -269,7 +265,7 @@ class _Ledger:
         if entry.booked < 0:
             if not entry.letter:
                 self.warn(entry.row, "EcritureLet", (
-                    f"is empty: the credit of {_shown(entry.amount, entry.currency)} on "
+                    f"is empty: the credit of {money_text(entry.amount, entry.currency)} on "
                     f"{entry.debtor} (piece {entry.piece or '-'}) is matched to no invoice "
                     "and left out"))
                 return
@@ -279,7 +275,7 @@ class _Ledger:
         if journals and entry.journal not in journals:
             self.warn(entry.row, "JournalCode", (
                 f"{entry.journal!r} is not an invoice journal of the mapping: the debit of "
-                f"{_shown(entry.amount, entry.currency)} on {entry.debtor} is left out"))
+                f"{money_text(entry.amount, entry.currency)} on {entry.debtor} is left out"))
             return
         owner = self.owners.get(entry.piece)
         if owner is not None and owner.debtor != entry.debtor:
@@ -308,7 +304,7 @@ class _Ledger:
                 for credit in group.credits:
                     self.warn(credit.row, "EcritureLet", (
                         f"{letter!r} letters no invoice of the file: the credit of "
-                        f"{_shown(credit.amount, credit.currency)} is left out"))
+                        f"{money_text(credit.amount, credit.currency)} is left out"))
                 continue
             if sum(line.booked for line in (*group.debits, *group.credits)) == 0:
                 # Balanced in the book currency: settled, whatever the exchange rates.
@@ -332,7 +328,7 @@ class _Ledger:
             if left:
                 self.warn(group.credits[0].row, "EcritureLet", (
                     f"the credits lettered {letter!r} exceed its invoices by "
-                    f"{_shown(left, currency)}: the excess is left out"))
+                    f"{money_text(left, currency)}: the excess is left out"))
 
     def _pay(self, line: _Entry, amount: int) -> None:
         self.invoices[(line.debtor, line.piece)].paid += amount
