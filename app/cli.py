@@ -16,6 +16,7 @@ import typer
 
 from relance.context import AppContext, visible
 from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import language_for_invocation, set_language
 
 # Command modules, each with a `register(app)` function.
 COMMAND_MODULES = [
@@ -81,6 +82,11 @@ def _global_options(
     ctx.obj = AppContext(
         workspace_path=workspace, db_override=db, json_output=json_output, user_override=user
     )
+
+
+# The help texts below are translated as they are defined: the language is decided
+# first, from the workspace the command names or stands in, else the environment.
+set_language(language_for_invocation(sys.argv[1:]))
 
 
 def _register_commands() -> None:

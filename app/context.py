@@ -22,6 +22,7 @@ from relance.kernel.console import literal as literal
 from relance.kernel.console import print_table as print_table
 from relance.kernel.console import say as say
 from relance.kernel.console import visible as visible
+from relance.kernel.i18n import set_language
 from relance.kernel.workspace import Workspace, find_workspace
 from relance.store.db import Store, open_store
 
@@ -40,6 +41,8 @@ class AppContext:
     def workspace(self) -> Workspace:
         if self._workspace is None:
             self._workspace = find_workspace(self.workspace_path)
+            # What the command prints from here on is in the workspace's language.
+            set_language(self._workspace.language)
         return self._workspace
 
     @property

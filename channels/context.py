@@ -35,7 +35,8 @@ from relance.engine.penalties import (
     compute_penalty,
     load_rate_table,
 )
-from relance.kernel.money import format_money, locale_for
+from relance.kernel.display import show_date, show_money
+from relance.kernel.money import locale_for
 from relance.store.models import (
     VOID_ACTION_STATES,
     Action,
@@ -49,12 +50,12 @@ from relance.store.models import (
 )
 
 DEFAULT_DEADLINE_DAYS = 8
-money = format_money
+money = show_money
 
 
 def date_text(day: dt.date, language: str, style: str = "short") -> str:
     if style == "short":
-        return format_date(day, "dd/MM/yyyy", locale=locale_for(language))
+        return show_date(day, language)
     return format_date(day, style, locale=locale_for(language))
 
 

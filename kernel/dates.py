@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 
 _DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -23,7 +24,7 @@ def parse_date(raw: str, *, date_format: str | None = None) -> dt.date:
         try:
             return dt.date.fromisoformat(text)
         except ValueError as exc:
-            raise DateError("is not a day of the calendar") from exc
+            raise DateError(_("is not a day of the calendar")) from exc
     # A spreadsheet's date cell read as text may carry a midnight time.
     if len(text) == 19 and _ISO.fullmatch(text[:10]) and text[10:] in (" 00:00:00", "T00:00:00"):
         return parse_date(text[:10])
@@ -31,15 +32,16 @@ def parse_date(raw: str, *, date_format: str | None = None) -> dt.date:
         try:
             return dt.datetime.strptime(text, date_format).date()
         except ValueError as exc:
-            raise DateError(f"is not a date in the format {date_format!r} or YYYY-MM-DD") from exc
+            raise DateError(_("is not a date in the format {format!r} or YYYY-MM-DD")
+                            .format(format=date_format)) from exc
     match = _DAY_FIRST.fullmatch(text)
     if match:
         day, month, year = (int(part) for part in match.groups())
         try:
             return dt.date(year, month, day)
         except ValueError as exc:
-            raise DateError("is not a day of the calendar") from exc
-    raise DateError("is not a date (write YYYY-MM-DD or DD/MM/YYYY)")
+            raise DateError(_("is not a day of the calendar")) from exc
+    raise DateError(_("is not a date (write YYYY-MM-DD or DD/MM/YYYY)"))
 
 
 def parse_day(text: str, *, what: str = "date") -> dt.date:

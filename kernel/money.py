@@ -105,14 +105,6 @@ def desk_money(minor: int, currency: str) -> str:
     return f"{grouped_amount(minor, currency)} {currency}"
 
 
-def format_money(minor: int, currency: str, language: str) -> str:
-    """`1 250,00 €` in French, `€1,250.00` in English: an amount as a person reads it in
-    their language (letters, e-mails, pages), from exact minor units."""
-    from babel.numbers import format_currency  # Babel's locale data loads on first use.
-
-    return format_currency(to_decimal(minor, currency), currency, locale=locale_for(language))
-
-
 @dataclass(frozen=True, order=True)
 class Money:
     """An exact amount in one currency, held as integer minor units."""

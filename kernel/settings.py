@@ -26,6 +26,7 @@ from typing import Any
 
 from relance.kernel.config_table import Table, describe, did_you_mean
 from relance.kernel.errors import ConfigError
+from relance.kernel.i18n import SUPPORTED, _, supported
 from relance.kernel.schedule import KNOWN_KEYS, ScheduleConfig, parse_schedule
 
 CONFIG_LABEL = "relance.toml"
@@ -75,6 +76,14 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class UiSettings:
+    """`[ui]`: how relance speaks to the people of this workspace."""
+
+    # `fr` or `en`; None: the environment's (LANG), else French (`relance.kernel.i18n`).
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The tables of `relance.toml` that the run, the scheduler and the demo read."""
 
@@ -82,6 +91,7 @@ class Settings:
     database: DatabaseSettings
     run: RunSettings
     schedule: ScheduleConfig
+    ui: UiSettings = UiSettings()
 
 
 # The keys of each table read here; the scheduler's are `kernel.schedule.KNOWN_KEYS`.
@@ -89,6 +99,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "workspace": ("rules", "templates", "outbox"),
     "database": ("url",),
     "run": ("auto_approve", "timezone"),
+    "ui": ("language",),
 }
 
 
@@ -111,6 +122,16 @@ def _run(table: Table) -> RunSettings:
     table.only(KEYS["run"], "the run")
     return RunSettings(auto_approve=table.flag("auto_approve", True),
                        timezone=table.timezone("timezone"))
+
+
+def _ui(table: Table) -> UiSettings:
+    table.only(KEYS["ui"], "the interface")
+    language = table.text("language")
+    if language is not None and supported(language) is None:
+        raise ConfigError(_("{label}: [ui] language must be one of {choices}, not {value!r}")
+                          .format(label=table.label, choices=", ".join(SUPPORTED),
+                                  value=language))
+    return UiSettings(language=supported(language))
 
 
 def _tables(config: Mapping[str, Any], label: str,
@@ -150,4 +171,5 @@ def parse_settings(config: Mapping[str, Any], *, label: str = CONFIG_LABEL,
         run=run,
         schedule=parse_schedule(tables["schedule"].data, label=label, root=root,
                                 default_timezone=run.timezone),
+        ui=_ui(tables["ui"]),
     )

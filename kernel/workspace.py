@@ -41,6 +41,14 @@ class Workspace:
         return parse_settings(self.config, label=self.config_label, root=self.root)
 
     @property
+    def language(self) -> str:
+        """The language to speak to this workspace's people: `[ui] language`, else the
+        environment's, else French (`relance.kernel.i18n.choose_language`)."""
+        from relance.kernel.i18n import choose_language
+
+        return choose_language(self.settings.ui.language)
+
+    @property
     def rules_dir(self) -> Path:
         return self.root / self.settings.workspace.rules
 

@@ -68,5 +68,7 @@ ensure_pango
 # an isolated build environment fetching an unpinned one.
 .venv/bin/python -m pip install --quiet --require-hashes -r requirements/lock.txt
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+# The translations (kernel/locale/*/LC_MESSAGES/*.po) compiled to the .mo files gettext reads.
+.venv/bin/python -m relance.kernel.catalogs compile >/dev/null
 installed=$(.venv/bin/relance --version)  # an assignment, so a broken install stops here
 echo "$installed installed in .venv"

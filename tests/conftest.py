@@ -20,9 +20,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from relance.store.db import Store, open_store
+# The suite reads relance in English, the source language, whatever the machine's
+# locale: set before relance is imported, for this process and the commands it starts.
+# Tests of the French interface ask for it (`[ui] language`, `LANG`, `using_language`).
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "en_GB.UTF-8"
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from relance.kernel.i18n import current_language, set_language  # noqa: E402
+from relance.store.db import Store, open_store  # noqa: E402
 
 PG_URL = os.environ.get(
     "RELANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -139,3 +148,12 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture(autouse=True)
+def _speak_english_again() -> Iterator[None]:
+    """A test that switched to French (a command's `[ui] language`, say) leaves the
+    next test in English."""
+    yield
+    if current_language() != "en":
+        set_language("en")

@@ -86,7 +86,9 @@ class RelanceApp(App[None]):
             return
         self.change_mark = mark
         screen = self.screen
-        if isinstance(screen, DeskScreen) and screen.LIVE:
+        # A screen still being composed has no widgets to fill yet; it reads the store
+        # itself when it is shown (on_screen_resume), so this tick can pass it by.
+        if isinstance(screen, DeskScreen) and screen.LIVE and screen.is_mounted:
             screen.follow_changes()
 
     def open_case(self, debtor_id: int) -> None:

@@ -1,0 +1,201 @@
+"""The language relance speaks to people, and its translations (gettext).
+
+Every sentence a person reads is written in English in the code, inside `_()` (or
+`ngettext()` when it counts something), and translated through the catalogs of
+`kernel/locale/<language>/LC_MESSAGES/<domain>.po`. English is the source language,
+so it needs no catalog; French is complete (a test fails on a sentence the French
+catalogs lack). The catalogs are split by domain so that parts of the program can be
+worked on side by side; a sentence is looked up in every domain of the language.
+
+Which language: `[ui] language` of `relance.toml`, else the environment (`LANGUAGE`,
+`LC_ALL`, `LC_MESSAGES`, `LANG`, as gettext reads them), else French. The command line
+decides before it defines its help texts (`language_for_invocation`), the workspace's
+setting then applies to everything the command prints (`use_workspace_language`).
+
+A module-level constant that must be translated when shown, not when imported, is
+marked with `N_()` and passed through `_()` where it is used.
+
+Placeholders are named (`_("{count} letters sent").format(count=n)`) so that a
+translation may put them in its own order; the catalog test checks that both sides
+name the same ones.
+"""
+
+from __future__ import annotations
+
+import gettext as gettext_module
+import io
+import os
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+SUPPORTED: tuple[str, ...] = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+SOURCE_LANGUAGE = "en"
+LOCALE_DIR = Path(__file__).parent / "locale"
+# gettext's order: the first of these that is set decides.
+LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+_active: list[str] = [DEFAULT_LANGUAGE]
+
+
+def supported(code: str | None) -> str | None:
+    """`fr` for `fr`, `fr_FR.UTF-8`, `FR-be`; None for a language relance does not speak
+    (or `C`/`POSIX`, which name no language)."""
+    if not code:
+        return None
+    short = code.strip().lower().replace("-", "_").split("_")[0].split(".")[0]
+    return short if short in SUPPORTED else None
+
+
+def language_from_environment(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The language the environment asks for, if relance speaks it."""
+    for name in LANGUAGE_VARIABLES:
+        value = environ.get(name, "")
+        if not value:
+            continue
+        # LANGUAGE is a list of preferences (`fr:en`); the others are one locale.
+        for choice in value.split(":") if name == "LANGUAGE" else [value]:
+            found = supported(choice)
+            if found:
+                return found
+        if name != "LANGUAGE":
+            return None  # the locale in force names a language we do not speak
+    return None
+
+
+def choose_language(configured: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """`[ui] language` if set, else the environment's, else French."""
+    return supported(configured) or language_from_environment(environ) or DEFAULT_LANGUAGE
+
+
+def configured_language(workspace: Path | None) -> str | None:
+    """`[ui] language` of the `relance.toml` in `workspace` or its nearest parent,
+    read without checking the rest of the file (that is the workspace's job)."""
+    folder = (workspace or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        config = candidate / "relance.toml"
+        if config.is_file():
+            try:
+                data = tomllib.loads(config.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None  # reported, in its own words, when the workspace is opened
+            ui = data.get("ui")
+            language = ui.get("language") if isinstance(ui, dict) else None
+            return language if isinstance(language, str) else None
+        if workspace is not None:
+            return None  # an explicit workspace is not searched upwards
+    return None
+
+
+def language_for_invocation(argv: Sequence[str], environ: Mapping[str, str] = os.environ,
+                            ) -> str:
+    """The language of one `relance …` command: its workspace's (`--workspace`/`-w`, else
+    found from the current folder up), else the environment's, else French."""
+    workspace: Path | None = None
+    for index, arg in enumerate(argv):
+        if arg in ("--workspace", "-w") and index + 1 < len(argv):
+            workspace = Path(argv[index + 1])
+        elif arg.startswith("--workspace="):
+            workspace = Path(arg.partition("=")[2])
+    return choose_language(configured_language(workspace), environ)
+
+
+# ------------------------------------------------------------------------ translations
+
+
+def domains(language: str) -> list[Path]:
+    """The catalogs (`.po`) of a language, in a stable order."""
+    return sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
+
+
+def compiled_path(po_file: Path) -> Path:
+    return po_file.with_suffix(".mo")
+
+
+def _compile_in_memory(po_file: Path) -> gettext_module.GNUTranslations:
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po_file.open("rb") as handle:
+        catalog = read_po(handle)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext_module.GNUTranslations(buffer)
+
+
+def _load_domain(po_file: Path) -> gettext_module.GNUTranslations:
+    """The compiled catalog (written by `scripts/setup.sh`, `python -m
+    relance.kernel.catalogs compile`), or the `.po` compiled here when the `.mo` is
+    missing or older than it (a checkout edited since, an install without the build)."""
+    mo_file = compiled_path(po_file)
+    try:
+        if mo_file.stat().st_mtime >= po_file.stat().st_mtime:
+            with mo_file.open("rb") as handle:
+                return gettext_module.GNUTranslations(handle)
+    except OSError:
+        pass
+    return _compile_in_memory(po_file)
+
+
+@cache
+def translations(language: str) -> gettext_module.NullTranslations:
+    """Every domain of `language` chained into one: a lookup tries each in turn."""
+    chain: gettext_module.NullTranslations = gettext_module.NullTranslations()
+    if language == SOURCE_LANGUAGE:
+        return chain
+    first: gettext_module.NullTranslations | None = None
+    for po_file in domains(language):
+        domain = _load_domain(po_file)
+        if first is None:
+            first = domain
+        else:
+            first.add_fallback(domain)
+    return first or chain
+
+
+def set_language(language: str) -> None:
+    """Speak `language` (one of `SUPPORTED`) from now on, in this process."""
+    _active[0] = supported(language) or DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    return _active[0]
+
+
+@contextmanager
+def using_language(language: str) -> Iterator[None]:
+    """Speak `language` inside the block (a letter to a debtor, a test), then as before."""
+    before = _active[0]
+    set_language(language)
+    try:
+        yield
+    finally:
+        _active[0] = before
+
+
+def _(message: str) -> str:
+    """`message` in the current language."""
+    if _active[0] == SOURCE_LANGUAGE:
+        return message
+    return translations(_active[0]).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The form of a counted sentence for `count`, in the current language (French
+    counts 0 and 1 as singular, English only 1)."""
+    if _active[0] == SOURCE_LANGUAGE:
+        return singular if count == 1 else plural
+    return translations(_active[0]).ngettext(singular, plural, count)
+
+
+def N_(message: str) -> str:
+    """Mark `message` for the catalogs without translating it yet (a constant defined at
+    import, translated with `_()` where it is shown)."""
+    return message
+
+
+set_language(language_from_environment() or DEFAULT_LANGUAGE)
