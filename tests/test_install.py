@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.markers import default_environment
+from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -23,11 +23,16 @@ PANGO_INSTALL = "apt-get install -y libpango-1.0-0 libpangoft2-1.0-0"
 
 
 def _locked() -> dict[str, tuple[str, int]]:
-    """Each locked package: (its exact version, how many hashes it has)."""
+    """Each package locked for this Python: (its exact version, how many hashes it has).
+    The lock is universal: a package may have one entry per Python, told apart by a
+    marker (`; python_full_version < '3.12'`); the entry for this interpreter counts."""
     entries: dict[str, tuple[str, int]] = {}
     for block in re.split(r"\n(?=\S)", LOCK.read_text(encoding="utf-8")):
-        head = block.split("\\", 1)[0].split(";", 1)[0].strip()
+        requirement, _, marker = block.split("\\", 1)[0].partition(";")
+        head = requirement.strip()
         if not head or head.startswith("#"):
+            continue
+        if marker.strip() and not Marker(marker.strip()).evaluate():
             continue
         name, sep, version = head.partition("==")
         assert sep, f"not pinned with ==: {head!r}"
