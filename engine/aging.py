@@ -18,18 +18,20 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from relance.kernel.i18n import N_
 from relance.kernel.money import decimal_text
 from relance.store.models import Creditor, Debtor, Invoice, InvoiceStatus
 
 BUCKETS = ("not_due", "overdue_1_30", "overdue_31_60", "overdue_61_90", "overdue_over_90")
 """Machine names of the buckets, in order."""
-BUCKET_TITLES = ("not due", "1–30 d", "31–60 d", "61–90 d", "> 90 d")
-"""Short titles for tables and exports, in the order of BUCKETS."""
+BUCKET_TITLES = (N_("not due"), N_("1–30 d"), N_("31–60 d"), N_("61–90 d"), N_("> 90 d"))
+"""Short titles for tables and exports, in the order of BUCKETS (translated where shown)."""
 OVERDUE_LIMITS = (30, 60, 90)
 """The most days late of each overdue bucket but the last (which has no limit)."""
 
 DSO_WINDOW_DAYS = 90
-NO_VALUE = "(none)"
+NO_VALUE = N_("(none)")
+"""The key of a group whose field is empty (translated where shown)."""
 
 _invoice = Invoice.__table__
 _debtor = Debtor.__table__
@@ -44,6 +46,12 @@ GROUPINGS: dict[str, Any] = {
     "currency": _invoice.c.currency,
 }
 """The fields an aged balance can be broken down by."""
+
+GROUPING_TITLES: dict[str, str] = {
+    "segment": N_("segment"), "creditor": N_("creditor"), "sales_rep": N_("sales rep"),
+    "country": N_("country"), "debtor": N_("debtor"), "currency": N_("currency"),
+}
+"""What each grouping is called in a heading (translated where shown)."""
 
 
 @dataclass(frozen=True)

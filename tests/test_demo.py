@@ -131,7 +131,7 @@ def amounts_in(text: str) -> set[Decimal]:
 def test_the_demo_prints_its_book_to_the_cent_and_where_to_go_next(demo: DemoBuilds) -> None:
     assert (demo.fresh / "relance.toml").is_file() and (demo.fresh / "rules").is_dir()
     assert "Bellerose Beauté SAS" in demo.summary
-    assert "Aged balance on 2026-11-22 by segment" in demo.summary
+    assert "Aged balance on 22/11/2026 by segment" in demo.summary
     assert "relance tui" in demo.summary
     totals = open_balance(demo.fresh)
     assert set(totals) == {"EUR", "CHF"}

@@ -1,32 +1,45 @@
-"""`relance report aged`: the aged balance as a table, CSV, XLSX or JSON.
+"""`relance report`: the aged balance, a debtor's account statement, the customer ledger.
 
-Exports are opened by spreadsheets: a text cell that starts like a formula (`=`, `+`,
-`-`, `@`, tab, carriage return) gets a leading `'` so it is shown, never evaluated;
-amounts stay numbers (a credit note of -120.00 stays numeric). The table on the
-terminal is the one the demo prints too (`engine.aging_display`).
+Files are made for the people who open them (`relance.channels.reports`): CSV in the
+dialect of a French office's Excel by default (`;`, UTF-8 with a byte order mark,
+`1234,56`, `dd/mm/yyyy`) or RFC 4180 for programs; XLSX with formats, filters and
+`=SUM()` totals; PDF in the creditor's branding. Text cells that start like a formula
+are neutralised in every export. Headings speak the workspace's language; a statement
+PDF speaks the debtor's, like the letters it may go with.
 """
 
 from __future__ import annotations
 
-import csv
+import datetime as dt
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated
 
 import typer
+from rich.console import Console
 
+from relance.channels.batches import slug
+from relance.channels.reports.csv_export import Dialect, write_csv
+from relance.channels.reports.sheet import Sheet
+from relance.channels.reports.tables import aged_sheet, ledger_sheet, statement_sheet
+from relance.channels.reports.xlsx_export import write_xlsx
 from relance.commands.options import parse_day
 from relance.context import AppContext, print_table, say
-from relance.engine.aging import BUCKET_TITLES, GROUPINGS, AgedBalance, aged_balance
+from relance.engine.aging import GROUPINGS, aged_balance
 from relance.engine.aging_display import aged_balance_table, dso_text
+from relance.engine.statement import DEFAULT_DAYS, account_statement
+from relance.engine.subledger import sub_ledger
 from relance.kernel.errors import UsageError
-from relance.kernel.money import to_decimal
+from relance.kernel.i18n import _
+from relance.store.book import find_debtor
+from relance.store.models import Creditor
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-report_app = typer.Typer(help="Reports on the book.", no_args_is_help=True)
+report_app = typer.Typer(
+    help=_("Reports on the book: aged balance, account statements, customer ledger."),
+    no_args_is_help=True)
 
 
 class Format(StrEnum):
@@ -34,80 +47,101 @@ class Format(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
     JSON = "json"
+    PDF = "pdf"
 
 
-def neutralise(text: str) -> str:
-    """A text cell made safe for spreadsheets: formula-like starts are quoted with `'`."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+class StatementFormat(StrEnum):
+    PDF = "pdf"
+    CSV = "csv"
+    XLSX = "xlsx"
 
 
-def export_rows(report: AgedBalance) -> Iterable[list[Any]]:
-    """Header then one row per line and per currency total; amounts are Decimals."""
-    yield [report.by, "name", "currency", *BUCKET_TITLES, "total", "invoices"]
-    for line in (*report.lines, *report.totals):
-        yield [neutralise(line.key), neutralise(line.label), line.currency,
-               *(to_decimal(minor, line.currency) for minor in line.buckets),
-               to_decimal(line.total, line.currency), line.invoices]
+class LedgerFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
 
 
-def write_csv(report: AgedBalance, handle: TextIO) -> None:
-    writer = csv.writer(handle)
-    for row in export_rows(report):
-        writer.writerow([str(cell) for cell in row])
+OutputOption = Annotated[Path | None, typer.Option(
+    "--output", "-o", help=_("File to write (CSV goes to the standard output without)."))]
+DialectOption = Annotated[Dialect, typer.Option(
+    "--dialect", help=_("CSV dialect: excel-fr (; and a decimal comma, for Excel in French) "
+                        "or rfc4180 (, and a decimal point, for programs)."))]
+CreditorOption = Annotated[str | None, typer.Option(
+    "--creditor", help=_("The creditor's code, when several share a debtor reference."))]
 
 
-def write_xlsx(report: AgedBalance, path: Path) -> None:
-    from openpyxl import Workbook
+@contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner on standard error while a long report is made, on a terminal only:
+    piped or redirected, the command prints nothing it was not asked for."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(what):
+        yield
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = f"Aged balance {report.on.isoformat()}"
-    for row in export_rows(report):
-        # openpyxl would store a Decimal as a float anyway; the cell format keeps the
-        # cents visible and the value stays a number a spreadsheet can sum.
-        sheet.append([cell for cell in row])
-    for cells in sheet.iter_rows(min_row=2, min_col=4, max_col=9):
-        for cell in cells:
-            cell.number_format = "#,##0.00"
-    for cells in sheet.iter_rows(min_row=1, max_col=2):
-        for cell in cells:
-            cell.data_type = "s"  # never a formula, even if a value slipped through
-    workbook.save(path)
+
+def _wrote(context: AppContext, path: Path) -> None:
+    say(context.console, _("wrote {path}").format(path=str(path)))
+
+
+def _csv_out(context: AppContext, sheet: Sheet, output: Path | None, dialect: Dialect) -> None:
+    if output is None:
+        write_csv(sheet, sys.stdout, dialect)
+        return
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        write_csv(sheet, handle, dialect)
+    _wrote(context, output)
+
+
+def _write_bytes(context: AppContext, data: bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    part.write_bytes(data)
+    part.replace(target)
+    _wrote(context, target)
 
 
 @report_app.command("aged")
 def aged(
     ctx: typer.Context,
-    by: Annotated[str, typer.Option(help=f"Group by: {', '.join(GROUPINGS)}.")] = "segment",
-    on: Annotated[str | None, typer.Option(help="Age as of this date (default today).")] = None,
-    output_format: Annotated[Format, typer.Option("--format", help="Output format.")] = (
+    by: Annotated[str, typer.Option(help=_("Group by: {choices}.").format(
+        choices=", ".join(GROUPINGS)))] = "segment",
+    on: Annotated[str | None, typer.Option(
+        help=_("Age as of this date (default today)."))] = None,
+    output_format: Annotated[Format, typer.Option("--format", help=_("Output format."))] = (
         Format.TABLE),
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write (csv, xlsx).")
-    ] = None,
+    output: OutputOption = None,
+    dialect: DialectOption = Dialect.EXCEL_FR,
 ) -> None:
     """The aged balance: open balances by lateness, per currency, to the cent."""
     context: AppContext = ctx.obj
     if by not in GROUPINGS:
-        raise UsageError(f"--by {by}: choose one of {', '.join(GROUPINGS)}")
+        raise UsageError(_("--by {value}: choose one of {choices}").format(
+            value=by, choices=", ".join(GROUPINGS)))
     day = parse_day(on)
     with context.store.transaction() as session:
         report = aged_balance(session, on=day, by=by)
+        if output_format is Format.PDF:
+            from relance.channels.reports.aged_pdf import aged_pdf
+
+            workspace = context.workspace
+            with working(_("Drawing the aged balance…")):
+                data = aged_pdf(session, report, workspace_root=workspace.root,
+                                templates_dir=workspace.templates_dir)
+            _write_bytes(context, data, output or Path(f"aged-balance-{day.isoformat()}.pdf"))
+            return
     if context.json_output or output_format is Format.JSON:
         context.emit_json(report.as_dict())
         return
     if output_format is Format.CSV:
-        if output is None:
-            write_csv(report, sys.stdout)
-        else:
-            with output.open("w", encoding="utf-8", newline="") as handle:
-                write_csv(report, handle)
-            say(context.console, f"wrote {output}")
+        _csv_out(context, aged_sheet(report), output, dialect)
         return
     if output_format is Format.XLSX:
         target = output or Path(f"aged-balance-{day.isoformat()}.xlsx")
-        write_xlsx(report, target)
-        say(context.console, f"wrote {target}")
+        write_xlsx([aged_sheet(report)], target)
+        _wrote(context, target)
         return
     console = context.console
     print_table(console, aged_balance_table(report))
@@ -115,6 +149,84 @@ def aged(
         say(console, dso_text(report))
 
 
+@report_app.command("statement")
+def statement(
+    ctx: typer.Context,
+    debtor: Annotated[str, typer.Argument(help=_("The debtor's reference."))],
+    creditor: CreditorOption = None,
+    on: Annotated[str | None, typer.Option(
+        help=_("The statement's date (default today)."))] = None,
+    days: Annotated[int, typer.Option(min=0, help=_(
+        "Show what was issued, paid or settled in this many days before."))] = DEFAULT_DAYS,
+    output_format: Annotated[StatementFormat, typer.Option(
+        "--format", help=_("Output format."))] = StatementFormat.PDF,
+    output: OutputOption = None,
+    dialect: DialectOption = Dialect.EXCEL_FR,
+) -> None:
+    """A debtor's account statement: open items, recent ones, payments and credit notes,
+    with the running balance, per currency."""
+    context: AppContext = ctx.obj
+    day = parse_day(on)
+    with context.store.transaction() as session:
+        found = find_debtor(session, debtor, creditor_code=creditor)
+        report = account_statement(session, found.id, on=day, days=days)
+        if output_format is StatementFormat.PDF:
+            from relance.channels.reports.statement_pdf import render_statement
+
+            workspace = context.workspace
+            with working(_("Drawing the statement…")):
+                data = render_statement(session, report, workspace_root=workspace.root,
+                                        templates_dir=workspace.templates_dir)
+            default = Path(f"statement-{slug(found.ref)}-{day.isoformat()}.pdf")
+            _write_bytes(context, data, output or default)
+            return
+    if output_format is StatementFormat.CSV:
+        _csv_out(context, statement_sheet(report), output, dialect)
+        return
+    target = output or Path(f"statement-{slug(report.party.ref)}-{day.isoformat()}.xlsx")
+    write_xlsx([statement_sheet(report)], target)
+    _wrote(context, target)
+
+
+@report_app.command("ledger")
+def ledger(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option(
+        "--from", help=_("First day of the period (default the 1st of January)."))] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", help=_("Last day of the period (default today)."))] = None,
+    creditor: Annotated[str | None, typer.Option(
+        "--creditor", help=_("Only this creditor's debtors."))] = None,
+    output_format: Annotated[LedgerFormat, typer.Option(
+        "--format", help=_("Output format."))] = LedgerFormat.CSV,
+    output: OutputOption = None,
+    dialect: DialectOption = Dialect.EXCEL_FR,
+) -> None:
+    """The customer sub-ledger for auditors: every movement of each debtor's account
+    over a period, with debit, credit and running balance."""
+    context: AppContext = ctx.obj
+    last = parse_day(end, "--to")
+    first = parse_day(start, "--from") if start else dt.date(last.year, 1, 1)
+    if last < first:
+        raise UsageError(_("--to {end} is before --from {start}").format(
+            end=last.isoformat(), start=first.isoformat()))
+    with context.store.transaction() as session:
+        creditor_ids = None
+        if creditor is not None:
+            found = session.query(Creditor.id).filter(Creditor.code == creditor).scalar()
+            if found is None:
+                raise UsageError(_("no creditor {code}").format(code=creditor))
+            creditor_ids = [found]
+        with working(_("Reading the accounts…")):
+            report = sub_ledger(session, start=first, end=last, creditor_ids=creditor_ids)
+    sheet = ledger_sheet(report)
+    if output_format is LedgerFormat.CSV:
+        _csv_out(context, sheet, output, dialect)
+        return
+    target = output or Path(f"ledger-{first.isoformat()}-{last.isoformat()}.xlsx")
+    write_xlsx([sheet], target)
+    _wrote(context, target)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
-
