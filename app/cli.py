@@ -14,9 +14,15 @@ from typing import Annotated
 
 import typer
 
+from relance.commands.typer_words import (
+    ClickException,
+    adapt_commands,
+    show_usage_error,
+    translate_help_words,
+)
 from relance.context import AppContext, visible
 from relance.kernel.errors import RelanceError
-from relance.kernel.i18n import language_for_invocation, set_language
+from relance.kernel.i18n import _, language_for_invocation, set_language
 
 # Command modules, each with a `register(app)` function.
 COMMAND_MODULES = [
@@ -39,11 +45,15 @@ COMMAND_MODULES = [
     "db_cmd",
 ]
 
+# The help texts below are translated as they are defined: the language is decided
+# first, from the workspace the command names or stands in, else the environment.
+set_language(language_for_invocation(sys.argv[1:]))
+translate_help_words()
+
 app = typer.Typer(
     name="relance",
-    help="Rules-as-code back office for accounts receivable.",
+    help=_("Rules-as-code back office for accounts receivable."),
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
@@ -52,7 +62,7 @@ def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        typer.echo(f"relance {version('relance')}")
+        typer.echo(f"relance {version('relance')}")  # not for people: name and number
         raise typer.Exit()
 
 
@@ -62,31 +72,28 @@ def _global_options(
     _version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True,
-                     help="Print the version and exit."),
+                     help=_("Print the version and exit.")),
     ] = False,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Database URL (else RELANCE_DATABASE_URL, relance.toml)."),
+        typer.Option("--db", help=_("Database URL (else RELANCE_DATABASE_URL, "
+                                    "relance.toml).")),
     ] = None,
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", help="Workspace folder (default: found from here up)."),
+        typer.Option("--workspace", "-w",
+                     help=_("Workspace folder (default: found from here up).")),
     ] = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print results as JSON for machines.")
+        bool, typer.Option("--json", help=_("Print results as JSON for machines."))
     ] = False,
     user: Annotated[
-        str | None, typer.Option("--user", help="Who you are (default: the OS user).")
+        str | None, typer.Option("--user", help=_("Who you are (default: the OS user)."))
     ] = None,
 ) -> None:
     ctx.obj = AppContext(
         workspace_path=workspace, db_override=db, json_output=json_output, user_override=user
     )
-
-
-# The help texts below are translated as they are defined: the language is decided
-# first, from the workspace the command names or stands in, else the environment.
-set_language(language_for_invocation(sys.argv[1:]))
 
 
 def _register_commands() -> None:
@@ -101,13 +108,26 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, render a RelanceError as one sentence, never a traceback.
 
-    Click's standalone mode prints usage errors itself (exit 2) and turns `typer.Exit`
-    into the process's exit code; only our own operational errors are rendered here.
+    Click runs in its non-standalone mode so that its usage errors are shown here, in
+    relance's language (`relance.commands.typer_words`); `typer.Exit` becomes the
+    process's exit code, as in standalone mode.
     """
+    command = typer.main.get_command(app)
+    adapt_commands(command)
     try:
-        app(args=argv, prog_name="relance")
+        code = command.main(args=argv, prog_name="relance", standalone_mode=False)
     except RelanceError as exc:
         # Plain text, never rich markup: the message quotes what was typed or read
         # (`no invoice 'FA-[/x]-1'`); its control characters are shown, not obeyed.
-        typer.echo(f"relance: {visible(exc.message)}", err=True)
+        typer.echo(f"relance: {visible(exc.message)}", err=True)  # not for people: prefix
         sys.exit(exc.exit_code)
+    except ClickException as exc:
+        # Click printed the help itself for a bare `relance` (no_args_is_help).
+        if exc.__class__.__name__ != "NoArgsIsHelpError":
+            show_usage_error(exc)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo(_("Aborted."), err=True)
+        sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -1,17 +1,21 @@
-"""How the operators' queue holds up on a big book (run by hand, not in CI).
+"""How the operators' lists hold up on a big book (run by hand, not in CI).
 
     .venv/bin/python bench/tui_bench.py [--actions 100000] [--invoices 1000000]
+                                        [--escalations 20000]
                                         [--db /tmp/relance-tui-bench.sqlite] [--pages 300]
                                         [--pg postgresql+psycopg://postgres@127.0.0.1/test]
 
-Builds (once, then reuses) a SQLite book with that many invoices and proposed actions,
-then drives the real app headless at 80x24 and reports:
+Builds (once, then reuses) a SQLite book with that many invoices, proposed actions and
+escalation proposals, then drives the real app headless at 80x24 and reports:
 - the time from starting the app to the queue showing its first page;
 - the time of each page-down key press (Pilot waits until the app has handled it and
   drawn the next frame: about 70 ms even on a tiny book), over `--pages` pages, and the
   app's own work per page (cursor move, page read, drawing the visible lines);
 - a jump to the last row and back, and a search;
 - how many page reads the scroll cost;
+- each kind of key on the queue, the escalations and the cases (every character of a
+  search, a filter, a sort, page down, end), as the app's own work: what the key's
+  handler reads, and drawing the lines on screen (the target is under 50 ms);
 - the time to approve 1,000 actions in one bulk decision.
 """
 
@@ -19,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
+import functools
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +47,14 @@ from relance.store.models import (
     Invoice,
     RuleSet,
     Run,
+    Stage,
 )
 from relance.tui import data
 from relance.tui.app import RelanceApp
 from relance.tui.context import TuiContext
+from relance.tui.screens.list_screen import SqlListScreen
+from relance.tui.screens.queue import QueueScreen
+from relance.tui.widgets.cursor import View
 from relance.tui.widgets.lazy_table import LazyTable
 
 TODAY = dt.date(2026, 11, 20)
@@ -117,6 +128,45 @@ def build(store: Store, actions: int, invoices: int) -> None:
           f"{time.perf_counter() - started:.1f} s")
 
 
+def build_escalations(store: Store, count: int, debtors: int) -> None:
+    """Add `count` proposed escalations, on debtors spread over the book, each on its
+    debtor's first invoice."""
+    started = time.perf_counter()
+    with store.engine.begin() as conn:
+        first_id = (conn.scalar(select(func.max(Action.id))) or 0) + 1
+        creditor_id, ruleset_id, run_id = conn.execute(
+            select(Action.creditor_id, Action.ruleset_id, Action.run_id).limit(1)).one()
+        step = max(1, debtors // count)
+        for start in range(0, count, CHUNK):
+            action_rows: list[dict[str, Any]] = []
+            item_rows: list[dict[str, Any]] = []
+            firsts = dict(conn.execute(
+                select(Invoice.debtor_id, func.min(Invoice.id))
+                .where(Invoice.debtor_id.in_([n * step % debtors + 1 for n in range(
+                    start, min(count, start + CHUNK))])).group_by(Invoice.debtor_id)).all())
+            for n in range(start, min(count, start + CHUNK)):
+                debtor = n * step % debtors + 1
+                invoice = firsts[debtor]
+                balance = 10_000 + (invoice - 1) % 9973  # as `build` wrote it
+                action_id = first_id + n
+                action_rows.append({
+                    "id": action_id, "idempotency_key": f"bench-esc:{n}",
+                    "creditor_id": creditor_id, "debtor_id": debtor, "run_id": run_id,
+                    "ruleset_id": ruleset_id, "created_on": TODAY - dt.timedelta(days=n % 30),
+                    "channel": "escalate", "template": None,
+                    "target_stage": (Stage.AMICABLE if n % 4 else Stage.LITIGATION).value,
+                    "state": "proposed", "requires_approval": True, "proposed_by": "run",
+                    "attempts": 0, "output": {}, "content_hash": f"{action_id:064d}"})
+                item_rows.append({
+                    "action_id": action_id, "invoice_id": invoice, "policy": "recovery",
+                    "rule": "escalate amicable", "rule_file": "rules/bench.rules",
+                    "rule_line": 9, "acted_on": TODAY, "state": "active",
+                    "balance_minor": balance, "currency": "EUR", "facts": {}})
+            conn.execute(insert(Action), action_rows)
+            conn.execute(insert(ActionItem), item_rows)
+    print(f"built {count:,} escalation proposals in {time.perf_counter() - started:.1f} s")
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -168,6 +218,83 @@ async def drive(store: Store, pages: int) -> None:
         print(f"search 'Client 0099' (Enter to first page): "
               f"{_ms(time.perf_counter() - began)}, "
               f"{table.row_count:,} rows")
+        queue = app.screen
+        assert isinstance(queue, QueueScreen)
+
+        def narrow(**changes: Any) -> None:
+            queue.filter = dataclasses.replace(queue.filter, **changes)
+            queue._load(follow=True)
+
+        await pilot.press("x")
+        await pilot.pause()
+        print("queue keys, app's own work (read, draw):")
+        keys: list[tuple[str, Callable[[], None]]] = [
+            (f"search char {n}", functools.partial(narrow, search=text))
+            for n, text in enumerate(_prefixes("Client 0099"), 1)]
+        keys += [("filter segment=key", lambda: narrow(search="", segment="key")),
+                 ("filter amount >= 150.00", lambda: narrow(segment="",
+                                                             min_amount_minor=15_000)),
+                 ("clear", lambda: narrow(min_amount_minor=None)),
+                 ("sort (debtor name)", queue.action_sort),
+                 ("sort (channel)", queue.action_sort),
+                 ("sort (amount)", queue.action_sort),
+                 ("page down", lambda: table.action_page(1)),
+                 ("end", lambda: table.action_jump(-1)),
+                 ("sort (state)", queue.action_sort),
+                 ("sort (by debtor again)", queue.action_sort)]
+        _keys(table, keys)
+        await lists(app, pilot)
+
+
+def _prefixes(text: str) -> list[str]:
+    return [text[:n] for n in range(1, len(text) + 1)]
+
+
+def _keys(table: LazyTable[Any], keys: list[tuple[str, Callable[[], None]]]) -> None:
+    """Each key's own work: what its handler reads, then drawing every visible line
+    (Pilot's wait for the next frame left out)."""
+    for label, act in keys:
+        began = time.perf_counter()
+        act()
+        for y in range(table.size.height):
+            table.render_line(y)
+        print(f"  {label}: {_ms(time.perf_counter() - began)} ({table.row_count:,} rows)")
+
+
+async def lists(app: RelanceApp, pilot: Any) -> None:
+    """The escalations, calls and cases lists: opening, then each kind of key."""
+    for mode in ("escalations", "cases"):
+        began = time.perf_counter()
+        app.switch_mode(mode)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SqlListScreen)
+        table = screen.table
+        print(f"{mode} open: {_ms(time.perf_counter() - began)} for {screen.total:,} rows "
+              "(the list written to its temporary table included)")
+
+        def show(view: View, screen: SqlListScreen[Any] = screen) -> Callable[[], None]:
+            return lambda: screen.show_view(view)
+
+        print(f"{mode} keys, app's own work (read, draw):")
+        keys: list[tuple[str, Callable[[], None]]] = [
+            (f"search char {n}", show(View(search=text)))
+            for n, text in enumerate(_prefixes("Client 0099"), 1)]
+        keys += [("filter stage", show(View(filters=(("stage", "litigation"),)))),
+                 ("filter amount >= 150.00", show(View(min_amount_minor=15_000))),
+                 ("clear", show(View())),
+                 ("sort (debtor name)", screen.action_sort),
+                 ("sort (ref.)", screen.action_sort),
+                 ("reverse", screen.action_reverse),
+                 ("page down", functools.partial(table.action_page, 1)),
+                 ("end", functools.partial(table.action_jump, -1)),
+                 ("home", functools.partial(table.action_jump, 0))]
+        _keys(table, keys)
+        for key in ("pagedown", "end"):
+            began = time.perf_counter()
+            await pilot.press(key)
+            print(f"  {key} through Pilot (next frame included): "
+                  f"{_ms(time.perf_counter() - began)}")
 
 
 def bulk(store: Store, count: int) -> None:
@@ -188,6 +315,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=100_000)
     parser.add_argument("--invoices", type=int, default=1_000_000)
+    parser.add_argument("--escalations", type=int, default=20_000)
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--db", type=Path, default=Path("/tmp/relance-tui-bench.sqlite"))
     parser.add_argument("--rebuild", action="store_true")
@@ -213,6 +341,7 @@ def main() -> None:
                                   .where(Action.state == ActionState.PROPOSED)) or 0
     if actions == 0:
         build(store, args.actions, args.invoices)
+        build_escalations(store, args.escalations, args.actions)
     elif proposed < args.actions:
         print(f"note: {proposed:,} proposed actions left from an earlier bulk; "
               "--rebuild for a fresh book")

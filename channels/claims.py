@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from relance.channels.config import DispatchConfig
 from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.i18n import _
 from relance.store import audit
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Debtor, utcnow
@@ -168,9 +169,10 @@ def confirm_sent(store: Store, action_id: int, actor: str) -> None:
     with store.write_transaction() as session:
         action = session.get(Action, action_id)
         if action is None:
-            raise NotFound(f"no action {action_id}")
+            raise NotFound(_("no action {action}").format(action=action_id))
         if action.state != ActionState.UNCERTAIN:
-            raise UsageError(f"action {action_id} is {action.state}, not uncertain")
+            raise UsageError(_("action {action} is {state}, not uncertain").format(
+                action=action_id, state=action.state))
         action.state = ActionState.SENT
         action.sent_at = action.sent_at or now()
         action.output = {**(action.output or {}), "confirmed_by": actor}
@@ -184,10 +186,10 @@ def resend(store: Store, action_id: int, actor: str) -> None:
     with store.write_transaction() as session:
         action = session.get(Action, action_id)
         if action is None:
-            raise NotFound(f"no action {action_id}")
+            raise NotFound(_("no action {action}").format(action=action_id))
         if action.state not in (ActionState.UNCERTAIN, ActionState.FAILED):
-            raise UsageError(f"action {action_id} is {action.state}: only uncertain or failed "
-                             "actions can be resent")
+            raise UsageError(_("action {action} is {state}: only uncertain or failed actions "
+                               "can be resent").format(action=action_id, state=action.state))
         previous = str(action.state)
         action.state = ActionState.APPROVED
         action.claimed_by = None

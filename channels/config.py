@@ -16,6 +16,7 @@ from typing import Any
 
 from relance.kernel.config_table import Table
 from relance.kernel.errors import ConfigError
+from relance.kernel.i18n import N_, _
 from relance.kernel.workspace import Workspace
 
 SMTP_PASSWORD_ENV = "RELANCE_SMTP_PASSWORD"
@@ -43,9 +44,10 @@ def _section(workspace: Workspace, name: str, known: tuple[str, ...], what: str,
     data = workspace.section(name)
     if secret is not None and secret[0] in data:
         key, env = secret
-        raise ConfigError(f"{_label(workspace, name, key)}: secrets do not belong in "
-                          f"relance.toml; set {env} or {key}_file")
-    Table(workspace.config_label, name, data).only(known, what)
+        raise ConfigError(_("{setting}: secrets do not belong in relance.toml; set {env} or "
+                            "{key}_file").format(setting=_label(workspace, name, key), env=env,
+                                                 key=key))
+    Table(workspace.config_label, name, data).only(known, _(what))
     return data
 
 
@@ -55,18 +57,22 @@ def _get(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default:
     if value is default:
         return value
     # bool is an int in Python; a port given as `true` is still wrong.
-    if isinstance(value, bool) and kind is not bool:
-        raise ConfigError(f"{label} must be a {_kind_name(kind)}, not {value!r}")
-    if not isinstance(value, kind):
-        raise ConfigError(f"{label} must be a {_kind_name(kind)}, not {value!r}")
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        sentence = _WRONG_KIND.get(kinds, N_("{setting} must be a {kind}, not {value}"))
+        raise ConfigError(_(sentence).format(
+            setting=label, value=repr(value), kind=" or ".join(k.__name__ for k in kinds)))
     return value
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "text", int: "whole number", bool: "true/false", float: "number",
-             dict: "table"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+# The sentence refusing a value of the wrong kind, by what the setting takes.
+_WRONG_KIND: dict[tuple[type, ...], str] = {
+    (str,): N_("{setting} must be a text, not {value}"),
+    (int,): N_("{setting} must be a whole number, not {value}"),
+    (bool,): N_("{setting} must be a true/false, not {value}"),
+    (dict,): N_("{setting} must be a table, not {value}"),
+    (int, float): N_("{setting} must be a whole number or number, not {value}"),
+}
 
 
 def read_secret_file(path: Path, label: str) -> str:
@@ -74,9 +80,11 @@ def read_secret_file(path: Path, label: str) -> str:
     try:
         info = path.stat()
     except OSError as exc:
-        raise ConfigError(f"{label}: cannot read {path} ({exc.strerror})") from exc
+        raise ConfigError(_("{setting}: cannot read {path} ({problem})").format(
+            setting=label, path=path, problem=exc.strerror)) from exc
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{label}: {path} is readable by others; chmod 600 it")
+        raise ConfigError(_("{setting}: {path} is readable by others; chmod 600 it").format(
+            setting=label, path=path))
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -99,13 +107,16 @@ class SmtpConfig:
     ca_file: str | None = None
 
     def describe(self) -> str:
-        user = f" as {self.username} (password {mask(self.password)})" if self.username else ""
-        return f"{self.security} {self.host}:{self.port}{user}"
+        if not self.username:
+            return f"{self.security} {self.host}:{self.port}"
+        return _("{security} {host}:{port} as {user} (password {password})").format(
+            security=self.security, host=self.host, port=self.port, user=self.username,
+            password=mask(self.password))
 
 
 def smtp_config(workspace: Workspace) -> SmtpConfig | None:
     """The SMTP settings, or None when no `[smtp] host` is set (e-mails go to outbox/)."""
-    data = _section(workspace, "smtp", SMTP_KEYS, "the e-mail server",
+    data = _section(workspace, "smtp", SMTP_KEYS, N_("the e-mail server"),
                     secret=("password", SMTP_PASSWORD_ENV))
 
     def label(key: str) -> str:
@@ -116,23 +127,26 @@ def smtp_config(workspace: Workspace) -> SmtpConfig | None:
         return None
     security = _get(data, "security", str, "starttls", label("security"))
     if security not in SECURITY_MODES:
-        raise ConfigError(f"{label('security')} must be one of {', '.join(SECURITY_MODES)}, "
-                          f"not {security!r}")
+        raise ConfigError(_("{setting} must be one of {choices}, not {value!r}").format(
+            setting=label("security"), choices=", ".join(SECURITY_MODES), value=security))
     default_port = {"starttls": 587, "ssl": 465, "none": 25}[security]
     port = _get(data, "port", int, default_port, label("port"))
     if not 0 < port < 65536:
-        raise ConfigError(f"{label('port')} must be between 1 and 65535, not {port}")
+        raise ConfigError(_("{setting} must be between 1 and 65535, not {value}").format(
+            setting=label("port"), value=port))
     username = _get(data, "username", str, None, label("username"))
     password = os.environ.get(SMTP_PASSWORD_ENV)
     password_file = _get(data, "password_file", str, None, label("password_file"))
     if password is None and password_file:
         password = read_secret_file(workspace.root / password_file, label("password_file"))
     if username and password is None:
-        raise ConfigError(f"{label('username')} is set but no password: "
-                          f"set {SMTP_PASSWORD_ENV} or [smtp] password_file")
+        raise ConfigError(_("{setting} is set but no password: set {env} or [smtp] "
+                            "password_file").format(setting=label("username"),
+                                                    env=SMTP_PASSWORD_ENV))
     max_connections = _get(data, "max_connections", int, 4, label("max_connections"))
     if not 1 <= max_connections <= 64:
-        raise ConfigError(f"{label('max_connections')} must be between 1 and 64")
+        raise ConfigError(_("{setting} must be between 1 and 64").format(
+            setting=label("max_connections")))
     timeout = _get(data, "timeout", (int, float), 30, label("timeout"))
     per_conn = _get(data, "messages_per_connection", int, 200, label("messages_per_connection"))
     return SmtpConfig(
@@ -167,7 +181,7 @@ class SmsConfig:
 
 def sms_config(workspace: Workspace) -> SmsConfig | None:
     """The SMS gateway settings, or None when no `[sms] url` is set."""
-    data = _section(workspace, "sms", SMS_KEYS, "the SMS gateway",
+    data = _section(workspace, "sms", SMS_KEYS, N_("the SMS gateway"),
                     secret=("token", SMS_TOKEN_ENV))
 
     def label(key: str) -> str:
@@ -177,12 +191,14 @@ def sms_config(workspace: Workspace) -> SmsConfig | None:
     if not url:
         return None
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{label('url')} must be an http:// or https:// URL")
+        raise ConfigError(_("{setting} must be an http:// or https:// URL").format(
+            setting=label("url")))
     body = _get(data, "body", dict, {"to": "{to}", "text": "{text}", "from": "{sender}"},
                 label("body"))
     for key, value in body.items():
         if not isinstance(value, str):
-            raise ConfigError(f"{label('body.' + key)} must be a text")
+            raise ConfigError(_("{setting} must be a text").format(
+                setting=label("body." + key)))
     token = os.environ.get(SMS_TOKEN_ENV)
     token_file = _get(data, "token_file", str, None, label("token_file"))
     if token is None and token_file:
@@ -210,14 +226,15 @@ class DispatchConfig:
 
 
 def dispatch_config(workspace: Workspace) -> DispatchConfig:
-    data = _section(workspace, "dispatch", DISPATCH_KEYS, "the dispatch")
+    data = _section(workspace, "dispatch", DISPATCH_KEYS, N_("the dispatch"))
 
     def label(key: str) -> str:
         return _label(workspace, "dispatch", key)
 
     deadline = _get(data, "deadline_days", int, 8, label("deadline_days"))
     if deadline not in (8, 15):
-        raise ConfigError(f"{label('deadline_days')} must be 8 or 15, not {deadline}")
+        raise ConfigError(_("{setting} must be 8 or 15, not {value}").format(
+            setting=label("deadline_days"), value=deadline))
     return DispatchConfig(
         retry_base_seconds=float(_get(data, "retry_base_seconds", (int, float), 60,
                                       label("retry_base_seconds"))),
@@ -243,9 +260,10 @@ def notify_addresses(workspace: Workspace) -> dict[str, str]:
         elif isinstance(value, dict):
             for person, address in value.items():
                 if not isinstance(address, str):
-                    raise ConfigError(f"{_label(workspace, 'notify', key + '.' + person)} "
-                                      "must be a text")
+                    raise ConfigError(_("{setting} must be a text").format(
+                        setting=_label(workspace, "notify", f"{key}.{person}")))
                 result[person] = address
         else:
-            raise ConfigError(f"{_label(workspace, 'notify', key)} must be a text or a table")
+            raise ConfigError(_("{setting} must be a text or a table").format(
+                setting=_label(workspace, "notify", key)))
     return result

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +57,13 @@ from relance.channels.config import (
 )
 from relance.channels.letter import LetterJob, PdfRendererMissing, render_many, write_batch
 from relance.channels.prepare import Prepared, Renderer, outbox_file
+from relance.channels.reasons import Reason, of_exception, reason, told
 from relance.channels.recovery import recover_in_flight
 from relance.channels.render import TemplateProblem
+from relance.channels.smtp import STOPPING_TEXT, Outgoing, SendResult, send_all
 from relance.channels.templates import default_templates_dir
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import N_, _
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Action, Channel, Creditor
@@ -69,7 +72,8 @@ from relance.store.models import Action, Channel, Creditor
 class _Dispatcher:
     def __init__(self, store: Store, workspace: Workspace, *, today: dt.date,
                  channels: set[str], dry_run: bool, worker: str,
-                 stop: threading.Event | None, progress: bool) -> None:
+                 stop: threading.Event | None,
+                 progress: bool | Callable[[int, int], None]) -> None:
         self.store = store
         self.workspace = workspace
         self.today = today
@@ -144,8 +148,8 @@ class _Dispatcher:
         by_channel: dict[str, list[Prepared]] = {}
         for p in prepared:
             self.about[p.action_id] = (p.channel, p.debtor_ref, p.debtor_name)
-            if p.error:
-                self._finish(p.action_id, "failed", p.error)
+            if p.failure is not None:
+                self._finish(p.action_id, "failed", p.failure)
                 continue
             by_channel.setdefault(p.channel, []).append(p)
         if "letter" in by_channel:
@@ -156,32 +160,38 @@ class _Dispatcher:
         if "sms" in by_channel:
             self._sms(by_channel["sms"])
 
-    def _finish(self, action_id: int, outcome: str, detail: str = "",
+    def _finish(self, action_id: int, outcome: str, detail: str | Reason = "",
                 output: dict[str, Any] | None = None) -> None:
+        """Commit an outcome: its reason is recorded in English, reported as read."""
+        why = told(detail)
         if self.dry_run:
             if outcome == "failed":
-                self.report.errors.append(f"action {action_id}: {detail}")
-                self._problem(action_id, "failed", detail)
+                self._error(action_id, why)
+                self._problem(action_id, "failed", why)
             return
         state = finish(self.store, action_id, worker=self.worker, outcome=outcome,
-                       detail=detail, output=output, config=self.config)
+                       detail=why.english, output=output, config=self.config)
         if state == "sent":
             self.report.sent += 1
         elif state == "failed":
             self.report.failed += 1
-            self.report.errors.append(f"action {action_id}: {detail}")
+            self._error(action_id, why)
         elif state == "retry_wait":
             self.report.retry += 1
         elif state == "uncertain":
             self.report.uncertain += 1
         if state in ("failed", "retry_wait", "uncertain"):
-            self._problem(action_id, state, detail)
+            self._problem(action_id, state, why)
 
-    def _problem(self, action_id: int, state: str, detail: str) -> None:
+    def _error(self, action_id: int, why: Reason) -> None:
+        self.report.errors.append(_("action {action}: {reason}").format(
+            action=action_id, reason=why.shown))
+
+    def _problem(self, action_id: int, state: str, why: Reason) -> None:
         channel, ref, name = self.about.get(action_id, ("", "", ""))
         when = next_attempt(self.store, action_id) if state == "retry_wait" else None
-        self.report.problems.append(problem(action_id, state, channel, ref, name, detail,
-                                            when))
+        self.report.problems.append(problem(action_id, state, channel, ref, name,
+                                            why.shown, when))
 
     # letters -----------------------------------------------------------------
 
@@ -205,7 +215,7 @@ class _Dispatcher:
         try:
             for key, path, pages, refused, error in self._render_letters(jobs):
                 if error:
-                    self._finish(key, "failed", f"letter not rendered: {error}")
+                    self._finish(key, "failed", _not_rendered(error))
                     continue
                 self.report.rendered += 1
                 self.report.paths.append(path)
@@ -222,8 +232,7 @@ class _Dispatcher:
         except Exception as exc:  # the worker processes died (memory...): nothing went out
             for p in items:
                 if p.action_id not in rendered:
-                    self._finish(p.action_id, "failed",
-                                 f"letter not rendered: {exc.__class__.__name__}: {exc}")
+                    self._finish(p.action_id, "failed", _not_rendered(of_exception(exc)))
         if rendered:
             self._batch(rendered)
 
@@ -244,8 +253,9 @@ class _Dispatcher:
             # these letters a second time.
             if not path.is_file():
                 for key in marked:
-                    self._finish(key, "retry", f"print batch {path} could not be written: "
-                                               f"{exc.__class__.__name__}: {exc}")
+                    self._finish(key, "retry", reason(
+                        N_("print batch {path} could not be written: {error}"),
+                        path=path, error=of_exception(exc)))
                 return
         self.report.batches.append(str(path))
         self.report.batch = str(path)
@@ -253,53 +263,63 @@ class _Dispatcher:
             self._finish(key, "sent", output=outputs[key])
 
     def _render_letters(self, jobs: list[LetterJob]) -> Iterable[
-            tuple[int, str, int, tuple[str, ...], str | None]]:
+            tuple[int, str, int, tuple[str, ...], Reason | None]]:
         processes = max(1, self.config.letter_processes)
+        if callable(self.progress):
+            # The caller's own bar (the command line's): told letters done / to do.
+            report, done = self.progress, [0]
+
+            def one_more() -> None:
+                done[0] += 1
+                report(done[0], len(jobs))
+
+            yield from render_many(jobs, processes=processes, on_done=one_more)
+            return
         if not self.progress:
             yield from render_many(jobs, processes=processes)
             return
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
-            task = bar.add_task("Rendering letters", total=len(jobs))
+            task = bar.add_task(_("Rendering letters"), total=len(jobs))
             yield from render_many(jobs, processes=processes,
                                    on_done=lambda: bar.advance(task))
 
     # e-mail ------------------------------------------------------------------
 
-    def _attachments(self, items: list[Prepared]) -> dict[int, Path | str]:
+    def _attachments(self, items: list[Prepared]) -> dict[int, Path | Reason]:
         """Render the letters attached to e-mails, in worker processes like letters;
         a path per action, or the error text when its letter could not be rendered."""
         jobs = self._jobs([p for p in items if p.letter_html and p.channel == "email"],
                           "emails")
-        done: dict[int, Path | str] = {}
+        done: dict[int, Path | Reason] = {}
         try:
             for key, path, _pages, _refused, error in render_many(
                     jobs, processes=max(1, self.config.letter_processes)):
-                done[key] = f"letter not rendered: {error}" if error else Path(path)
+                done[key] = _not_rendered(error) if error else Path(path)
         except PdfRendererMissing:
             raise  # no letter can render on this machine: stop; run() requeues the actions
         except Exception as exc:  # the worker processes died: these e-mails wait for nothing
             for job in jobs:
-                done.setdefault(job.key, f"letter not rendered: {exc.__class__.__name__}: {exc}")
+                done.setdefault(job.key, _not_rendered(of_exception(exc)))
         return done
 
     def _mails(self, items: list[Prepared]) -> None:
-        outgoing: list[mail.Outgoing] = []
+        outgoing: list[Outgoing] = []
         files: dict[int, dict[str, Any]] = {}
         attached = self._attachments(items)
         for p in items:
             pdf = attached.get(p.action_id)
-            if isinstance(pdf, str):
+            if isinstance(pdf, Reason):
                 self._finish(p.action_id, "failed", pdf)
                 continue
             try:
                 message, envelope_from = self._message(p, pdf)
             except (mail.HeaderRefused, TemplateProblem) as exc:
-                self._finish(p.action_id, "failed", exc.message)
+                self._finish(p.action_id, "failed", exc.reason)
                 continue
             except Exception as exc:  # a letter that cannot render: report it on the action
-                self._finish(p.action_id, "failed", f"{exc.__class__.__name__}: {exc}")
+                self._finish(p.action_id, "failed", of_exception(exc))
                 continue
             if self.smtp is None or self.dry_run:
                 path = mail.write_eml(message, self._path("emails", p, ".eml"))
@@ -309,20 +329,24 @@ class _Dispatcher:
                              output={"eml": str(path), "delivered": False,
                                      "to": p.recipient or ""})
                 continue
-            files[p.action_id] = {"to": p.recipient or "", "message_id": message["Message-ID"]}
-            outgoing.append(mail.Outgoing(p.action_id, message, envelope_from,
+            # The exact message, kept before it leaves: the case's history opens what was
+            # sent, never a new rendering of a template that may have changed since.
+            kept = mail.write_eml(message, self._path("emails", p, ".eml"))
+            files[p.action_id] = {"to": p.recipient or "", "message_id": message["Message-ID"],
+                                  "eml": str(kept)}
+            outgoing.append(Outgoing(p.action_id, message, envelope_from,
                                           [p.recipient or ""]))
         if not outgoing:
             return
         smtp = self.smtp
         assert smtp is not None
 
-        def report(result: mail.SendResult) -> None:
-            outcome = "release" if result.detail == "dispatcher stopping" else result.outcome
-            self._finish(result.key, outcome, result.detail,
+        def report(result: SendResult) -> None:
+            stopping = result.detail == STOPPING_TEXT
+            self._finish(result.key, "release" if stopping else result.outcome, result.reason,
                          output={**files[result.key], "smtp_reply": result.detail})
 
-        asyncio.run(mail.send_all(smtp, outgoing, report, should_stop=self.stop.is_set,
+        asyncio.run(send_all(smtp, outgoing, report, should_stop=self.stop.is_set,
                                   before_send=lambda key: mark_started(self.store, key,
                                                                        self.worker)))
 
@@ -337,12 +361,14 @@ class _Dispatcher:
         gateway = sms.HttpGateway(self.sms) if self.sms and not self.dry_run else None
         for p in items:
             if self.stop.is_set():
-                self._finish(p.action_id, "release", "dispatcher stopping")
+                self._finish(p.action_id, "release", reason(N_("dispatcher stopping")))
                 continue
             try:
                 number = sms.to_e164(p.recipient, region)
             except sms.PhoneInvalid as exc:
-                self._finish(p.action_id, "failed", f"debtor {p.debtor_ref}: {exc.message}")
+                self._finish(p.action_id, "failed", reason(N_("debtor {ref}: {problem}"),
+                                                           ref=p.debtor_ref,
+                                                           problem=exc.reason))
                 continue
             text = p.text or ""
             size = sms.sms_size(text)
@@ -360,8 +386,12 @@ class _Dispatcher:
             if not mark_started(self.store, p.action_id, self.worker):
                 continue
             result = gateway.send(number, text)
-            self._finish(p.action_id, result.outcome, result.detail,
+            self._finish(p.action_id, result.outcome, result.reason,
                          output={**info, "gateway_id": result.gateway_id})
+
+
+def _not_rendered(error: Reason) -> Reason:
+    return reason(N_("letter not rendered: {error}"), error=error)
 
 
 def dispatch(
@@ -373,19 +403,21 @@ def dispatch(
     dry_run: bool = False,
     worker: str | None = None,
     stop: threading.Event | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
 ) -> DispatchReport:
     """Send every approved (or due for retry) action of `channels` (default: letter,
     email, sms, notify). With `dry_run`, render them into `outbox/dry-run/` and change
     nothing. `stop` lets a caller (the scheduler on SIGTERM) finish the send in progress
-    and start nothing new."""
+    and start nothing new. `progress`: True for a bar of its own while letters render,
+    or a callback told (letters rendered, letters to render)."""
     wanted = {str(c) for c in (channels or DISPATCHED_CHANNELS)}
     unknown = wanted - {str(c) for c in Channel}
     # Calls and escalations asked along with other channels are simply not dispatched.
     if unknown or not wanted & DISPATCHED_CHANNELS:
-        raise UsageError(f"cannot dispatch channel(s) {', '.join(sorted(unknown or wanted))}: "
-                         f"choose among {', '.join(sorted(DISPATCHED_CHANNELS))} "
-                         "(calls and escalations are operator tasks)")
+        raise UsageError(_("cannot dispatch channel(s) {channels}: choose among {known} "
+                           "(calls and escalations are operator tasks)").format(
+                               channels=", ".join(sorted(unknown or wanted)),
+                               known=", ".join(sorted(DISPATCHED_CHANNELS))))
     wanted &= DISPATCHED_CHANNELS
     return _Dispatcher(store, workspace, today=today, channels=wanted, dry_run=dry_run,
                        worker=worker or default_worker_id(), stop=stop,

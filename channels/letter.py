@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relance.channels.reasons import Reason, ReasonedError, of_exception, reason
 from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import N_, _
 
 MAX_RESOURCE_BYTES = 5_000_000
 _MIME = {
@@ -46,7 +48,7 @@ class _QuietFontNotice(logging.Filter):
 logging.getLogger("weasyprint").addFilter(_QuietFontNotice())
 
 
-class LetterProblem(RelanceError):
+class LetterProblem(ReasonedError):
     """A letter could not be turned into a safe PDF."""
 
 
@@ -68,14 +70,16 @@ def require_pdf_renderer() -> None:
     except OSError as exc:
         # WeasyPrint opens Pango (and GLib, HarfBuzz, Fontconfig, which Pango's packages
         # bring) with dlopen when imported; a missing library surfaces as OSError.
-        raise PdfRendererMissing(
-            f"letters cannot be rendered: WeasyPrint could not load the Pango library "
-            f"libpango-1.0.so.0 ({exc}); install it, on Debian or Ubuntu with "
-            f"`sudo apt-get install {' '.join(PANGO_PACKAGES)}`") from exc
+        raise PdfRendererMissing(_(
+            "letters cannot be rendered: WeasyPrint could not load the Pango library "
+            "libpango-1.0.so.0 ({problem}); install it, on Debian or Ubuntu with "
+            "`sudo apt-get install {packages}`").format(
+                problem=exc, packages=" ".join(PANGO_PACKAGES))) from exc
     except ImportError as exc:
-        raise PdfRendererMissing(
-            f"letters cannot be rendered: WeasyPrint cannot be imported ({exc}); "
-            "run `bash scripts/setup.sh` to install relance's dependencies") from exc
+        raise PdfRendererMissing(_(
+            "letters cannot be rendered: WeasyPrint cannot be imported ({problem}); "
+            "run `bash scripts/setup.sh` to install relance's dependencies").format(
+                problem=exc)) from exc
 
 
 def _fetcher_class() -> type[Any]:
@@ -110,7 +114,7 @@ def _fetcher_class() -> type[Any]:
             return self._refuse(url, f"{scheme}: URLs are not fetched")
 
         def _data(self, url: str) -> Any:
-            header, _, payload = url[5:].partition(",")
+            header, _comma, payload = url[5:].partition(",")
             mime = header.split(";")[0] or "text/plain"
             body = (base64.b64decode(payload) if header.endswith(";base64")
                     else urllib.parse.unquote_to_bytes(payload))
@@ -143,7 +147,7 @@ def render_pdf_bytes(html: str, *, base_dir: Path, roots: Sequence[Path]) -> tup
                     url_fetcher=fetcher).render()
     pdf: bytes = document.write_pdf()
     if b"/EmbeddedFiles" in pdf or b"/EmbeddedFile" in pdf:
-        raise LetterProblem("the letter would embed a file in its PDF: refused")
+        raise LetterProblem(reason(N_("the letter would embed a file in its PDF: refused")))
     return pdf, len(document.pages), list(fetcher.refused)
 
 
@@ -168,18 +172,18 @@ class LetterJob:
     roots: tuple[str, ...]
 
 
-def _run_job(job: LetterJob) -> tuple[int, str, int, tuple[str, ...], str | None]:
+def _run_job(job: LetterJob) -> tuple[int, str, int, tuple[str, ...], Reason | None]:
     try:
         result = write_pdf(job.html, Path(job.out), base_dir=Path(job.base_dir),
                            roots=[Path(r) for r in job.roots])
         return job.key, str(result.path), result.pages, result.refused, None
     except Exception as exc:  # reported per letter, never kills the batch
-        return job.key, job.out, 0, (), f"{exc.__class__.__name__}: {exc}"
+        return job.key, job.out, 0, (), of_exception(exc)
 
 
 def render_many(
     jobs: Sequence[LetterJob], *, processes: int = 1, on_done: Any = None
-) -> Iterable[tuple[int, str, int, tuple[str, ...], str | None]]:
+) -> Iterable[tuple[int, str, int, tuple[str, ...], Reason | None]]:
     """Render letters, in `processes` worker processes when more than one; yields
     (key, path, pages, refused, error) as they finish. Without WeasyPrint, raises
     `PdfRendererMissing` once, before any letter."""

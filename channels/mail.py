@@ -1,4 +1,4 @@
-"""E-mail: messages built only through the e-mail library, sent over reused connections.
+"""E-mail: messages built only through the e-mail library, their headers made safe.
 
 Header safety: every value bound for a header (names, addresses, subject) is refused if
 it holds a control character, U+2028/U+2029/U+0085 or the encoded-word opener `=?`.
@@ -13,45 +13,43 @@ words. So address headers and the Subject are serialised here (`POLICY`), from t
 words, one quoted string, or RFC 2047 encoded words, and a line breaks only where a space
 was. Every message is written with `POLICY` (`message_bytes`).
 
-Sending: a bounded number of SMTP connections, each reused for many messages. Each
-message is one MAIL/RCPT/DATA exchange and its outcome is classified:
-
-- delivered: the server answered 250 to the end of data;
-- temporary (retry later): a 4xx reply, a refused connection, a timeout or a dropped
-  connection *before* the data was sent;
-- permanent (failed): a 5xx reply, with the server's words;
-- in doubt (uncertain): the connection broke during DATA, when the server may already
-  have accepted the message (RFC 1047). It is never resent automatically.
+Sending is `relance.channels.smtp`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import re
-import ssl
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-import aiosmtplib
-
-from relance.channels.config import SmtpConfig
+from relance.channels.reasons import ReasonedError, reason, term
 from relance.kernel.addresses import is_email_address
-from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import N_
 
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]|=\?")
 
 
-class HeaderRefused(RelanceError):
+class HeaderRefused(ReasonedError):
     """A value bound for an e-mail header is unsafe; the action cannot be sent as is."""
+
+
+# What a refusal names (`what`, as callers spell it), for the catalogs: the reader sees
+# it in their language, the record keeps it as written.
+PARTS = (
+    N_("debtor address"), N_("debtor name"), N_("recipient address"), N_("recipient name"),
+    N_("creditor address"), N_("creditor name"), N_("reply-to address"), N_("reply-to name"),
+    N_("subject"), N_("attachment name"), N_("Message-ID domain"),
+    N_("summary sender address"), N_("summary sender name"),
+    N_("summary recipient address"), N_("summary recipient name"),
+)
 
 
 def check_header_value(value: str, what: str) -> str:
@@ -60,8 +58,9 @@ def check_header_value(value: str, what: str) -> str:
     if match:
         found = match.group(0)
         shown = "=?" if found == "=?" else f"U+{ord(found):04X}"
-        raise HeaderRefused(f"{what} contains {shown}, which is not allowed in an e-mail "
-                            f"header: {value[:60]!r}")
+        raise HeaderRefused(reason(
+            N_("{what} contains {found}, which is not allowed in an e-mail header: {value}"),
+            what=term(what), found=shown, value=repr(value[:60])))
     return value
 
 
@@ -69,7 +68,8 @@ def check_address(addr: str, what: str) -> Address:
     check_header_value(addr, what)
     addr = addr.strip()
     if not is_email_address(addr):
-        raise HeaderRefused(f"{what} is not a valid e-mail address: {addr!r}")
+        raise HeaderRefused(reason(N_("{what} is not a valid e-mail address: {address!r}"),
+                                   what=term(what), address=addr))
     local, _, domain = addr.rpartition("@")
     return Address(username=local, domain=domain)
 
@@ -83,6 +83,9 @@ def _single_spaced(value: str) -> str:
 
 
 def mailbox(name: str | None, addr: str, what: str) -> Address:
+    """The address `addr` with its display name, refused (`HeaderRefused`) when either
+    is unsafe. `what` is whose it is, in English (`debtor`): a refusal names it in the
+    reader's language through `PARTS`, and the record keeps it as written."""
     base = check_address(addr, f"{what} address")
     display = _single_spaced(check_header_value(name or "", f"{what} name"))
     # Refused now, with the action's reason, rather than when the message is written.
@@ -215,7 +218,8 @@ def _address_tokens(header: AddressHeader) -> list[str]:
 
 def _check_tokens(tokens: list[str], what: str) -> None:
     if any(len(token) > _TOKEN_MAX for token in tokens):
-        raise HeaderRefused(f"{what} is too long for an e-mail header")
+        raise HeaderRefused(reason(N_("{what} is too long for an e-mail header"),
+                                   what=term(what)))
 
 
 def _fold(name: str, tokens: list[str], linesep: str) -> str:
@@ -230,7 +234,8 @@ def _fold(name: str, tokens: list[str], linesep: str) -> str:
             line = f" {token}"
     lines.append(line)
     if any(len(item) > _LINE_HARD_MAX for item in lines):
-        raise HeaderRefused(f"{name} is too long for an e-mail header")
+        raise HeaderRefused(reason(N_("{header} is too long for an e-mail header"),
+                                   header=name))
     return linesep.join(lines) + linesep
 
 
@@ -255,7 +260,8 @@ class _MailPolicy(_EmailPolicy):
         if kind == "subject":
             return _fold(name, _text_tokens(_single_spaced(str(header))), self.linesep)
         if not isinstance(header, AddressHeader):
-            raise HeaderRefused(f"{name} is not an address header")
+            raise HeaderRefused(reason(N_("{header} is not an address header"),
+                                       header=name))
         return _fold(name, _address_tokens(header), self.linesep)
 
     def fold(self, name: str, value: str) -> str:
@@ -332,167 +338,3 @@ def write_eml(message: EmailMessage, out: Path) -> Path:
     tmp.write_bytes(message_bytes(message))
     tmp.replace(out)
     return out
-
-
-Outcome = Literal["sent", "retry", "failed", "uncertain"]
-
-
-@dataclass(frozen=True)
-class SendResult:
-    key: int
-    outcome: Outcome
-    detail: str = ""
-
-
-@dataclass
-class Outgoing:
-    key: int
-    message: EmailMessage
-    envelope_from: str
-    recipients: list[str] = field(default_factory=list)
-
-
-def _reply_text(exc: aiosmtplib.SMTPResponseException) -> str:
-    return f"{exc.code} {exc.message}".strip()
-
-
-def _tls_context(config: SmtpConfig) -> ssl.SSLContext:
-    # Certificates and host names are always checked: no silent fallback to plain text.
-    context = ssl.create_default_context(cafile=config.ca_file)
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
-def _client(config: SmtpConfig) -> aiosmtplib.SMTP:
-    if config.security == "ssl":
-        return aiosmtplib.SMTP(hostname=config.host, port=config.port, timeout=config.timeout,
-                               use_tls=True, tls_context=_tls_context(config))
-    if config.security == "starttls":
-        return aiosmtplib.SMTP(hostname=config.host, port=config.port, timeout=config.timeout,
-                               use_tls=False, start_tls=True, tls_context=_tls_context(config))
-    return aiosmtplib.SMTP(hostname=config.host, port=config.port, timeout=config.timeout,
-                           use_tls=False, start_tls=False)
-
-
-async def _connect(config: SmtpConfig) -> aiosmtplib.SMTP:
-    client = _client(config)
-    await client.connect()
-    if config.username:
-        await client.login(config.username, config.password or "")
-    return client
-
-
-async def _send_one(client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
-    """One MAIL/RCPT/DATA exchange on an open connection."""
-    try:
-        await client.mail(item.envelope_from)
-        for rcpt in item.recipients:
-            await client.rcpt(rcpt)
-    except aiosmtplib.SMTPResponseException as exc:
-        with contextlib.suppress(aiosmtplib.SMTPException):
-            await client.rset()
-        outcome: Outcome = "failed" if exc.code >= 500 else "retry"
-        return SendResult(item.key, outcome, _reply_text(exc))
-    try:
-        await client.data(message_bytes(item.message))
-    except aiosmtplib.SMTPResponseException as exc:
-        # The server answered: a definite no.
-        outcome = "failed" if exc.code >= 500 else "retry"
-        return SendResult(item.key, outcome, _reply_text(exc))
-    except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-        return SendResult(item.key, "uncertain",
-                          f"connection lost during DATA ({exc.__class__.__name__}: {exc})")
-    return SendResult(item.key, "sent", "250")
-
-
-async def _worker(
-    config: SmtpConfig,
-    queue: asyncio.Queue[Outgoing | None],
-    report: Callable[[SendResult], Awaitable[None] | None],
-    should_stop: Callable[[], bool],
-    before_send: Callable[[int], bool],
-) -> None:
-    client: aiosmtplib.SMTP | None = None
-    sent_on_connection = 0
-    try:
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            if should_stop():
-                # Not started: hand it back as a retry so it is not left in flight.
-                await _report(report, SendResult(item.key, "retry", "dispatcher stopping"))
-                continue
-            if client is None or not client.is_connected or (
-                sent_on_connection >= config.messages_per_connection
-            ):
-                if client is not None and client.is_connected:
-                    await _quit(client)
-                client = None
-                try:
-                    client = await _connect(config)
-                    sent_on_connection = 0
-                except aiosmtplib.SMTPResponseException as exc:
-                    outcome: Outcome = "failed" if exc.code >= 500 and exc.code != 554 else "retry"
-                    if exc.code in (530, 534, 535):  # authentication: an operator must act
-                        outcome = "failed"
-                    await _report(report, SendResult(item.key, outcome, _reply_text(exc)))
-                    continue
-                except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-                    await _report(report, SendResult(
-                        item.key, "retry",
-                        f"cannot connect to {config.host}:{config.port} "
-                        f"({exc.__class__.__name__}: {exc})"))
-                    continue
-            # Recorded (committed) before the first byte of this message goes out: an
-            # action claimed but never started can be released safely after a crash.
-            if not before_send(item.key):
-                continue
-            try:
-                result = await _send_one(client, item)
-            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                # MAIL/RCPT never reached the server's acceptance: safe to try again.
-                result = SendResult(item.key, "retry", f"{exc.__class__.__name__}: {exc}")
-                client = None
-            if result.outcome == "uncertain":
-                client = None
-            sent_on_connection += 1
-            await _report(report, result)
-    finally:
-        if client is not None and client.is_connected:
-            await _quit(client)
-
-
-async def _quit(client: aiosmtplib.SMTP) -> None:
-    try:
-        await client.quit()
-    except (TimeoutError, aiosmtplib.SMTPException, OSError):
-        client.close()
-
-
-async def _report(report: Callable[[SendResult], Awaitable[None] | None],
-                  result: SendResult) -> None:
-    maybe = report(result)
-    if maybe is not None:
-        await maybe
-
-
-async def send_all(
-    config: SmtpConfig,
-    items: Sequence[Outgoing],
-    report: Callable[[SendResult], Awaitable[None] | None],
-    should_stop: Callable[[], bool] = lambda: False,
-    before_send: Callable[[int], bool] = lambda key: True,
-) -> None:
-    """Send `items` over at most `config.max_connections` reused connections; `report`
-    is called once per item with its outcome, as soon as it is known; `before_send(key)`
-    just before an item's exchange starts (False: skip it, it is no longer ours)."""
-    queue: asyncio.Queue[Outgoing | None] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
-    workers = min(config.max_connections, max(1, len(items)))
-    for _ in range(workers):
-        queue.put_nowait(None)
-    await asyncio.gather(*(_worker(config, queue, report, should_stop, before_send)
-                           for _ in range(workers)))

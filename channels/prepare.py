@@ -10,6 +10,7 @@ action is failed, not retried.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,16 @@ from relance.channels.batches import slug
 from relance.channels.config import DispatchConfig, notify_addresses, sender_address
 from relance.channels.context import LetterData, build_context
 from relance.channels.letter import write_pdf
-from relance.channels.render import ResolvedTemplate, TemplateProblem, render, resolve
+from relance.channels.reasons import Reason, of_exception, reason
+from relance.channels.render import (
+    ResolvedTemplate,
+    TemplateMissing,
+    TemplateProblem,
+    render,
+    resolve,
+)
 from relance.channels.templates import default_templates_dir, search_folders
+from relance.kernel.i18n import N_
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Action, Creditor, Debtor, utcnow
@@ -49,8 +58,13 @@ class Prepared:
     sender: tuple[str | None, str | None] = (None, None)  # (name, address)
     reply_to: str | None = None
     idempotency_key: str = ""
-    error: str | None = None
+    failure: Reason | None = None  # why it cannot be sent, in both forms
     debtor_name: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why it cannot be sent, in the reader's language (None: it can)."""
+        return self.failure.shown if self.failure is not None else None
 
 
 def outbox_file(outbox: Path, kind: str, day: dt.date, prepared: Prepared,
@@ -62,13 +76,22 @@ def outbox_file(outbox: Path, kind: str, day: dt.date, prepared: Prepared,
     return outbox / kind / day.isoformat() / name
 
 
-def _crash_reason(action: Action, channel: str, exc: BaseException) -> str:
+def _crash_reason(action: Action, channel: str, exc: BaseException) -> Reason:
     """A rendering crash in words an operator can act on (the template to fix)."""
-    what = f"template {action.template or ''!r} for {channel} could not be rendered"
-    detail = str(exc) or "no detail"
+    template = action.template or ""
+    name = exc.__class__.__name__
     if isinstance(exc, RecursionError):
-        detail += " (a macro, include or extends that calls itself?)"
-    return f"{what}: {exc.__class__.__name__}: {detail}"
+        return reason(N_("template {template!r} for {channel} could not be rendered: "
+                         "{error}: {detail} (a macro, include or extends that calls "
+                         "itself?)"),
+                      template=template, channel=channel, error=name, detail=str(exc))
+    if not str(exc):
+        return reason(N_("template {template!r} for {channel} could not be rendered: "
+                         "{error}: no detail"),
+                      template=template, channel=channel, error=name)
+    return reason(N_("template {template!r} for {channel} could not be rendered: "
+                     "{error}: {detail}"),
+                  template=template, channel=channel, error=name, detail=str(exc))
 
 
 class Renderer:
@@ -125,22 +148,24 @@ class Renderer:
                                           workspace_root=self.root,
                                           deadline_days=self.config.deadline_days)
         except Exception as exc:  # one debtor's data must not stop the others' sends
-            prepared.error = (f"the figures of action {action.id} could not be computed: "
-                              f"{exc.__class__.__name__}: {exc}")
+            prepared.failure = reason(
+                N_("the figures of action {action} could not be computed: {error}"),
+                action=action.id, error=of_exception(exc))
             return prepared
         try:
             self._render(session, action, creditor, debtor, prepared)
         except (TemplateProblem, mail.HeaderRefused) as exc:
-            prepared.error = exc.message
+            prepared.failure = exc.reason
         except Exception as exc:  # any crash of one template fails that action alone
-            prepared.error = _crash_reason(action, channel, exc)
+            prepared.failure = _crash_reason(action, channel, exc)
         return prepared
 
     def _render(self, session: Session, action: Action, creditor: Creditor, debtor: Debtor,
                 prepared: Prepared) -> None:
         data = prepared.data
         if prepared.channel == "letter":
-            prepared.letter_html, _ = self.letter_html(session, action, creditor, debtor, data)
+            prepared.letter_html, _folder = self.letter_html(session, action, creditor, debtor,
+                                                             data)
         elif prepared.channel in ("email", "notify"):
             self._prepare_mail(session, action, creditor, debtor, data, prepared)
         elif prepared.channel == "sms":
@@ -178,12 +203,9 @@ class Renderer:
             prepared.recipient = debtor.email
             prepared.recipient_name = debtor.name
             # The letter goes along as PDF when the template has one.
-            try:
-                prepared.letter_html, _ = self.letter_html(session, action, creditor, debtor,
-                                                           data)
-            except TemplateProblem as exc:
-                if "no template" not in exc.message:
-                    raise
+            with contextlib.suppress(TemplateMissing):
+                prepared.letter_html, _folder = self.letter_html(session, action, creditor,
+                                                                 debtor, data)
         else:
             role = action.notify_role or "sales_rep"
             who = debtor.sales_rep if role == "sales_rep" else None
@@ -193,11 +215,16 @@ class Renderer:
             elif who:
                 address = self.notify.get(who)
             address = address or self.notify.get(role)
+            if not address and who:
+                raise TemplateProblem(reason(
+                    N_("no e-mail address for {role} {who!r} of debtor {debtor}: add it "
+                       "under [notify] in relance.toml"),
+                    role=role, who=who, debtor=debtor.ref))
             if not address:
-                raise TemplateProblem(
-                    f"no e-mail address for {role}"
-                    + (f" {who!r}" if who else "")
-                    + f" of debtor {debtor.ref}: add it under [notify] in relance.toml")
+                raise TemplateProblem(reason(
+                    N_("no e-mail address for {role} of debtor {debtor}: add it under "
+                       "[notify] in relance.toml"),
+                    role=role, debtor=debtor.ref))
             prepared.recipient = address
             prepared.recipient_name = who if who and "@" not in who else None
 
@@ -207,13 +234,18 @@ class Renderer:
         """The e-mail of a prepared action and its envelope sender; its letter is
         attached (rendered to `attach_to` unless `pdf` already holds it)."""
         what = "debtor" if p.channel == "email" else "recipient"
+        if not p.recipient and p.channel == "email":
+            raise mail.HeaderRefused(reason(N_("debtor {ref} has no e-mail address"),
+                                            ref=p.debtor_ref))
         if not p.recipient:
-            raise mail.HeaderRefused(f"{what} {p.debtor_ref} has no e-mail address")
+            raise mail.HeaderRefused(reason(N_("recipient {ref} has no e-mail address"),
+                                            ref=p.debtor_ref))
         to = mail.mailbox(p.recipient_name, p.recipient, what)
         sender_name, sender_addr = p.sender
         if not sender_addr:
-            raise mail.HeaderRefused(
-                f"creditor {p.creditor_code} has no e-mail address and [smtp] from is not set")
+            raise mail.HeaderRefused(reason(
+                N_("creditor {code} has no e-mail address and [smtp] from is not set"),
+                code=p.creditor_code))
         sender = mail.mailbox(sender_name, sender_addr, "creditor")
         reply_to = mail.mailbox(sender_name, p.reply_to, "reply-to") if p.reply_to else None
         attachments: list[mail.Attachment] = []
@@ -241,7 +273,7 @@ def resolve_base_email(templates_dir: Path | None, creditor: str) -> Any:
         path = folder / "_base" / "email.html"
         if path.is_file():
             return ResolvedTemplate("_base", "email", "fr", None, folder, {"html": path})
-    raise TemplateProblem("no _base/email.html template")
+    raise TemplateProblem(reason(N_("no _base/email.html template")))
 
 
 __all__ = ["Prepared", "Renderer", "outbox_file", "resolve_base_email"]

@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from relance.channels.claims import DispatchReport, now, problem
+from relance.channels.reasons import Reason, reason
+from relance.kernel.i18n import N_
 from relance.store import audit
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Debtor
@@ -66,22 +68,24 @@ def _claimant_alive(claimed_by: str | None) -> bool | None:
 
 
 def _abandoned_outcome(channel: str, attempts: int, output: Mapping[str, Any],
-                       alive: bool | None) -> tuple[str, str]:
+                       alive: bool | None) -> tuple[str, Reason]:
     """(state, reason) for an action in flight whose claimant is gone."""
     if output.get("started_attempt") != attempts:
-        return "approved", "claimant gone before sending it"
+        return "approved", reason(N_("claimant gone before sending it"))
     batch = output.get("batch") if channel == "letter" else None
     if batch:
         # The batch file is renamed into place whole, after its letters were marked: on
         # disk means every letter marked for it is in it; absent from the disk its
         # writer used (this machine's, when the claimant ran here), none went out.
         if Path(batch).is_file():
-            return "sent", f"in print batch {batch}, written before the claimant stopped"
+            return "sent", reason(
+                N_("in print batch {batch}, written before the claimant stopped"), batch=batch)
         if alive is False:
-            return "approved", "claimant gone before its print batch was written"
-        return "uncertain", (f"print batch {batch} is not on this machine: if the claimant's "
-                             "machine wrote it, confirm; else resend")
-    return "uncertain", "may have been sent; confirm or resend"
+            return "approved", reason(N_("claimant gone before its print batch was written"))
+        return "uncertain", reason(N_("print batch {batch} is not on this machine: if the "
+                                      "claimant's machine wrote it, confirm; else resend"),
+                                   batch=batch)
+    return "uncertain", reason(N_("may have been sent; confirm or resend"))
 
 
 def recover_in_flight(store: Store, *, lease_seconds: float, actor: str,
@@ -110,10 +114,13 @@ def recover_in_flight(store: Store, *, lease_seconds: float, actor: str,
             stale = claimed is not None and cutoff is not None and claimed <= cutoff
             if not (alive is False or (alive is None and stale)):
                 continue
-            state, reason = _abandoned_outcome(str(channel), attempts, output or {}, alive)
+            state, why = _abandoned_outcome(str(channel), attempts, output or {}, alive)
             values: dict[str, Any] = {"state": ActionState(state)}
             kind = f"action.{state}"
-            data: dict[str, Any] = {"claimed_by": claimed_by, "reason": reason}
+            # The record keeps English; the report speaks the reader's language.
+            data: dict[str, Any] = {"claimed_by": claimed_by, "reason": why.english}
+            told = reason(N_("in flight when {claimant} stopped: {reason}"),
+                          claimant=claimed_by, reason=why)
             if state == "approved":
                 values.update(claimed_by=None, attempts=max(attempts - 1, 0))
                 kind = "action.released"
@@ -121,7 +128,7 @@ def recover_in_flight(store: Store, *, lease_seconds: float, actor: str,
                 values.update(sent_at=now(), last_error=None)
                 data.update(attempt=attempts, batch=(output or {}).get("batch"))
             else:
-                values["last_error"] = f"in flight when {claimed_by} stopped: {reason}"
+                values["last_error"] = told.english
             # The state condition: another dispatcher recovering at the same moment
             # changes each row once.
             changed = session.execute(
@@ -138,8 +145,7 @@ def recover_in_flight(store: Store, *, lease_seconds: float, actor: str,
                 count += 1
                 if report is not None:
                     report.problems.append(problem(action_id, "uncertain", str(channel),
-                                                   debtor_ref, debtor_name,
-                                                   values["last_error"]))
+                                                   debtor_ref, debtor_name, told.shown))
             elif state == "sent" and report is not None:
                 report.recovered_sent += 1
     return count

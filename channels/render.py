@@ -23,13 +23,14 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from relance.channels.legal import consumer_terms
+from relance.channels.reasons import Reason, ReasonedError, of_exception, reason
 from relance.channels.templates import (
     BASE_DIR,
     FALLBACK_LANGUAGES,
     parse_file_name,
     search_folders,
 )
-from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import N_
 
 RENDER_SECONDS = 5.0
 MAX_OUTPUT_CHARS = 2_000_000
@@ -37,8 +38,13 @@ MAX_TEMPLATE_BYTES = 256_000
 _MAX_OPERAND = 100_000
 
 
-class TemplateProblem(RelanceError):
+class TemplateProblem(ReasonedError):
     """A template is missing, broken, refused by the sandbox, or too slow/large."""
+
+
+class TemplateMissing(TemplateProblem):
+    """No template of that name for the channel (an e-mail without a letter to attach
+    goes without one)."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,21 @@ class _Loader(BaseLoader):
             path = root.joinpath(*parts)
             if path.is_file():
                 if path.stat().st_size > MAX_TEMPLATE_BYTES:
-                    raise TemplateProblem(
-                        f"{path}: template larger than {MAX_TEMPLATE_BYTES} bytes")
+                    raise TemplateProblem(reason(
+                        N_("{path}: template larger than {limit} bytes"),
+                        path=path, limit=MAX_TEMPLATE_BYTES))
                 source = path.read_text(encoding="utf-8")
                 mtime = path.stat().st_mtime
                 return source, str(path), lambda p=path, m=mtime: p.stat().st_mtime == m
         raise TemplateNotFound(template)
+
+
+class _Refused(SecurityError):
+    """The sandbox's own refusals, in both forms (see `relance.channels.reasons`)."""
+
+    def __init__(self, why: Reason) -> None:
+        super().__init__(why.shown)
+        self.reason = why
 
 
 class _Deadline:
@@ -97,7 +112,9 @@ class _Deadline:
 
     def check(self) -> None:
         if time.monotonic() > self.until:
-            raise TemplateProblem(f"template rendering took longer than {RENDER_SECONDS:g} s")
+            raise TemplateProblem(reason(
+                N_("template rendering took longer than {seconds:g} s"),
+                seconds=RENDER_SECONDS))
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -137,7 +154,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.deadline.check()
         for operand in (left, right):
             if isinstance(operand, int) and abs(operand) > _MAX_OPERAND:
-                raise SecurityError(f"operand {operand} too large for {operator_name!r}")
+                raise _Refused(reason(
+                    N_("operand {operand} too large for {operator!r}"),
+                    operand=operand, operator=operator_name))
         if operator_name == "**":
             return operator.pow(left, right)
         return operator.mul(left, right)
@@ -145,9 +164,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         # The stock sandbox answers an unsafe attribute with an undefined value that
         # some paths (str.format) print as blank; a template that tries is refused.
-        raise SecurityError(
-            f"access to attribute {attribute!r} of a {type(obj).__name__} is not allowed"
-        )
+        raise _Refused(reason(
+            N_("access to attribute {attribute!r} of a {kind} is not allowed"),
+            attribute=attribute, kind=type(obj).__name__))
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         self.deadline.check()
@@ -199,11 +218,12 @@ def resolve(
                     return ResolvedTemplate(name, channel, lang, toned[0], folder,
                                             variants[(lang, toned[0])])
         found = ", ".join(sorted(f"{lg}{'.' + t if t else ''}" for lg, t in variants))
-        raise TemplateProblem(
-            f"template {name!r} for {channel} has no variant for language {language!r} "
-            f"(found {found} in {template_dir})"
-        )
-    raise TemplateProblem(f"no template {name!r} for channel {channel}")
+        raise TemplateProblem(reason(
+            N_("template {name!r} for {channel} has no variant for language {language!r} "
+               "(found {found} in {folder})"),
+            name=name, channel=channel, language=language, found=found, folder=template_dir))
+    raise TemplateMissing(reason(N_("no template {name!r} for channel {channel}"),
+                                 name=name, channel=channel))
 
 
 def environment_roots(templates_dir: Path | None, creditor: str | None) -> list[Path]:
@@ -232,11 +252,11 @@ def _refuse_consumer_terms(resolved: ResolvedTemplate, ext: str, context: Mappin
             "consumer"):
         return
     if found := consumer_terms(text):
-        raise TemplateProblem(
-            f"{resolved.files[ext]}: a text to a consumer may not say "
-            f"{', '.join(repr(term) for term in found)} (penalties and the recovery "
-            "indemnity are for businesses, Code de commerce L441-10; no collection fees "
-            "for consumers, CPCE L111-8)")
+        raise TemplateProblem(reason(
+            N_("{file}: a text to a consumer may not say {terms} (penalties and the "
+               "recovery indemnity are for businesses, Code de commerce L441-10; no "
+               "collection fees for consumers, CPCE L111-8)"),
+            file=resolved.files[ext], terms=", ".join(repr(term) for term in found)))
 
 
 def render(
@@ -259,9 +279,9 @@ def render(
         for chunk in template.root_render_func(ctx):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
-                raise TemplateProblem(
-                    f"{resolved.files[ext]}: output larger than {MAX_OUTPUT_CHARS} characters"
-                )
+                raise TemplateProblem(reason(
+                    N_("{file}: output larger than {limit} characters"),
+                    file=resolved.files[ext], limit=MAX_OUTPUT_CHARS))
             env.deadline.check()
             chunks.append(chunk)
         # The subject is a top-level `{% set subject %}` (texts) or a `subject` block
@@ -278,14 +298,21 @@ def render(
     except TemplateProblem:
         raise
     except SecurityError as exc:
-        raise TemplateProblem(
-            f"{resolved.files[ext]}: refused by the template sandbox ({exc})"
-        ) from exc
+        raise TemplateProblem(reason(
+            N_("{file}: refused by the template sandbox ({problem})"),
+            file=resolved.files[ext], problem=_sandbox_reason(exc))) from exc
     except TemplateError as exc:
         where = getattr(exc, "filename", None) or resolved.files[ext]
         line = getattr(exc, "lineno", None)
         at = f"{where}:{line}" if line else str(where)
-        raise TemplateProblem(f"{at}: {exc.__class__.__name__}: {exc}") from exc
+        error = of_exception(exc)
+        raise TemplateProblem(Reason(f"{at}: {error.english}", f"{at}: {error.shown}")) \
+            from exc
+
+
+def _sandbox_reason(exc: SecurityError) -> Reason | str:
+    """What the sandbox refused: this module's own sentence, or Jinja's words."""
+    return exc.reason if isinstance(exc, _Refused) else str(exc)
 
 
 __all__ = [
@@ -293,6 +320,7 @@ __all__ = [
     "BoundedSandbox",
     "Rendered",
     "ResolvedTemplate",
+    "TemplateMissing",
     "TemplateProblem",
     "render",
     "resolve",

@@ -15,7 +15,8 @@ from typing import Literal, Protocol
 import phonenumbers
 
 from relance.channels.config import SmsConfig
-from relance.kernel.errors import RelanceError
+from relance.channels.reasons import Reason, ReasonedError, reason, told
+from relance.kernel.i18n import N_, _
 
 # The GSM 03.38 default alphabet; the extension table's characters count twice.
 _GSM_BASIC = set(
@@ -25,21 +26,23 @@ _GSM_BASIC = set(
 _GSM_EXT = set("^{}\\[~]|€\f")
 
 
-class PhoneInvalid(RelanceError):
+class PhoneInvalid(ReasonedError):
     """A phone number that cannot be turned into a valid E.164 number."""
 
 
 def to_e164(raw: str | None, region: str = "FR") -> str:
     """`raw` as an E.164 number (+33612345678), refusing invalid ones with the reason."""
     if not raw or not raw.strip():
-        raise PhoneInvalid("no phone number")
+        raise PhoneInvalid(reason(N_("no phone number")))
     try:
         parsed = phonenumbers.parse(raw, region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise PhoneInvalid(f"{raw!r} is not a phone number ({exc})") from exc
+        raise PhoneInvalid(reason(N_("{raw!r} is not a phone number ({problem})"),
+                                  raw=raw, problem=exc)) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise PhoneInvalid(f"{raw!r} is not a valid phone number for {region.upper()} "
-                           "or in international form")
+        raise PhoneInvalid(reason(N_("{raw!r} is not a valid phone number for {region} "
+                                     "or in international form"),
+                                  raw=raw, region=region.upper()))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -50,7 +53,8 @@ class SmsSize:
     segments: int
 
     def describe(self) -> str:
-        return f"{self.units} characters ({self.encoding}), {self.segments} segment(s)"
+        return _("{units} characters ({encoding}), {segments} segment(s)").format(
+            units=self.units, encoding=self.encoding, segments=self.segments)
 
 
 def sms_size(text: str) -> SmsSize:
@@ -73,8 +77,13 @@ def normalise_text(text: str) -> str:
 @dataclass(frozen=True)
 class GatewayResult:
     outcome: Literal["sent", "retry", "failed", "uncertain"]
-    detail: str
+    reason: Reason
     gateway_id: str | None = None
+
+    @property
+    def detail(self) -> str:
+        """What the record keeps of the gateway's answer."""
+        return self.reason.english
 
 
 class SmsGateway(Protocol):
@@ -115,18 +124,21 @@ class HttpGateway:
             reply = exc.read(2000).decode("utf-8", "replace").strip()
             detail = f"HTTP {exc.code} {reply}".strip()
             if exc.code in (408, 429) or exc.code >= 500:
-                return GatewayResult("retry", detail)
-            return GatewayResult("failed", detail)
+                return GatewayResult("retry", told(detail))
+            return GatewayResult("failed", told(detail))
         except TimeoutError as exc:
             # The request may have reached the gateway: never resend blindly.
-            return GatewayResult("uncertain", f"no answer from the gateway ({exc})")
+            return GatewayResult("uncertain", reason(
+                N_("no answer from the gateway ({problem})"), problem=exc))
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if _never_sent(reason):
-                return GatewayResult("retry", f"cannot reach the gateway ({reason})")
+            why = getattr(exc, "reason", exc)
+            if _never_sent(why):
+                return GatewayResult("retry", reason(
+                    N_("cannot reach the gateway ({problem})"), problem=why))
             # A reset, a closed connection or a timeout once connected: the gateway may
             # have taken the request before it went away, so it is never resent blindly.
-            return GatewayResult("uncertain", f"no answer from the gateway ({reason!r})")
+            return GatewayResult("uncertain", reason(
+                N_("no answer from the gateway ({problem})"), problem=repr(why)))
         gateway_id: str | None = None
         if self.config.id_field:
             try:
@@ -134,7 +146,8 @@ class HttpGateway:
                 gateway_id = None if value is None else str(value)
             except (ValueError, AttributeError):
                 gateway_id = None
-        return GatewayResult("sent", "accepted", gateway_id)
+        # Not shown: a send that went through needs no reason.
+        return GatewayResult("sent", told("accepted"), gateway_id)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

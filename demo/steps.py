@@ -21,7 +21,9 @@ from sqlalchemy import func, insert, select
 
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
 from relance.kernel.console import print_table, say
+from relance.kernel.display import show_count, show_date
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.kernel.starter import create_workspace
 from relance.kernel.workspace import CONFIG_NAME, DEFAULT_DB_NAME, Workspace, find_workspace
 from relance.store import audit
@@ -77,10 +79,10 @@ def prepare_directory(directory: Path) -> Workspace:
     wipes someone's real workspace."""
     directory = directory.resolve()
     if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory}: exists and is not a folder")
+        raise UsageError(_("{folder}: exists and is not a folder").format(folder=directory))
     if directory.is_dir() and any(directory.iterdir()) and not (directory / MARKER).exists():
-        raise UsageError(f"{directory}: not empty and not a demo workspace; give "
-                         "`relance demo` a new or empty folder")
+        raise UsageError(_("{folder}: not empty and not a demo workspace; give `relance demo` "
+                           "a new or empty folder").format(folder=directory))
     directory.mkdir(parents=True, exist_ok=True)
     for name in (DEFAULT_DB_NAME, f"{DEFAULT_DB_NAME}-wal", f"{DEFAULT_DB_NAME}-shm"):
         (directory / name).unlink(missing_ok=True)
@@ -93,7 +95,8 @@ def prepare_directory(directory: Path) -> Workspace:
         "Made by `relance demo`, which may wipe and rebuild this folder.\n", encoding="utf-8")
     workspace = find_workspace(directory)
     if workspace.root != directory or not (directory / CONFIG_NAME).is_file():
-        raise UsageError(f"{directory}: could not create the demo workspace")
+        raise UsageError(_("{folder}: could not create the demo workspace").format(
+            folder=directory))
     return workspace
 
 
@@ -111,8 +114,8 @@ def add_creditor(ctx: DemoContext) -> None:
                      creditor_id=ctx.creditor_id,
                      data={"code": CREDITOR_CODE, "name": CREDITOR["name"]})
     ctx.results["creditor"] = {"code": CREDITOR_CODE, "name": CREDITOR["name"]}
-    ctx.console.print(f"Creditor [bold]{escape(CREDITOR['name'])}[/] ({CREDITOR_CODE}), "
-                      "late-payment penalties on")
+    ctx.console.print(_("Creditor [bold]{name}[/] ({code}), late-payment penalties on")
+                      .format(name=escape(CREDITOR["name"]), code=CREDITOR_CODE))
 
 
 def import_portfolio(ctx: DemoContext) -> None:
@@ -122,8 +125,9 @@ def import_portfolio(ctx: DemoContext) -> None:
     report = import_invoices(ctx.store, path, actor=DEMO_ACTOR, today=ctx.on)
     ctx.results["import"] = {key: value for key, value in report.as_dict().items()
                              if key not in ("warnings",)}
-    ctx.console.print(f"Imported {report.created} invoices of {report.debtors_created} "
-                      f"debtors from {PORTFOLIO_FILE}")
+    say(ctx.console, _("Imported {invoices} invoices of {debtors} debtors from {file}").format(
+        invoices=show_count(report.created), debtors=show_count(report.debtors_created),
+        file=PORTFOLIO_FILE))
 
 
 def run_rules(ctx: DemoContext) -> None:
@@ -133,11 +137,14 @@ def run_rules(ctx: DemoContext) -> None:
 
     report = run_workspace_day(ctx.workspace, ctx.store, ctx.on, actor=DEMO_ACTOR)
     ctx.results["run"] = report.to_json()
-    channels = ", ".join(f"{count} {channel}" for channel, count in report.by_channel)
-    ctx.console.print(
-        f"Run of {ctx.on.isoformat()}: {report.items_created} invoice(s) reached a rule, "
-        f"{report.actions_created} action(s) queued ({channels}); "
-        f"{report.actions_proposed} await an operator's approval")
+    # The channels by their names in the rules (letter, email, call).
+    channels = ", ".join(f"{show_count(count)} {channel}"
+                         for channel, count in report.by_channel)
+    say(ctx.console, _("Run of {day}: {items} invoice(s) reached a rule, {actions} action(s) "
+                       "queued ({channels}); {proposed} await an operator's approval").format(
+        day=show_date(ctx.on), items=show_count(report.items_created),
+        actions=show_count(report.actions_created), channels=channels,
+        proposed=show_count(report.actions_proposed)))
 
 
 def dispatch_outbox(ctx: DemoContext) -> None:
@@ -149,13 +156,18 @@ def dispatch_outbox(ctx: DemoContext) -> None:
                       progress=ctx.console.is_terminal)
     ctx.results["dispatch"] = report.to_json()
     batches = ", ".join(report.batches) if report.batches else ""
-    say(ctx.console,
-        f"Dispatched {report.sent} letter(s) and e-mail(s) to {report.outbox}"
-        + (f"; print batches for the mail house: {batches}" if batches else "")
-        + (f"; {report.dropped} invoice(s) dropped before sending (paid, paused or "
-           "disputed)" if report.dropped else ""))
+    # Each clause is a sentence of its own, with the separator before it (a translation
+    # may space it): the line grows with what happened.
+    line = _("Dispatched {sent} letter(s) and e-mail(s) to {outbox}").format(
+        sent=show_count(report.sent), outbox=report.outbox)
+    if batches:
+        line += _("; print batches for the mail house: {batches}").format(batches=batches)
+    if report.dropped:
+        line += _("; {count} invoice(s) dropped before sending (paid, paused or "
+                  "disputed)").format(count=show_count(report.dropped))
+    say(ctx.console, line)
     if report.failed or report.errors:
-        ctx.console.print(f"[yellow]{report.failed} failed:[/] "
+        ctx.console.print(_("[yellow]{count} failed:[/]").format(count=report.failed) + " "
                           + escape("; ".join(report.errors[:3])))
 
 
@@ -195,13 +207,20 @@ def summary(ctx: DemoContext) -> None:
     ctx.results["book"] = figures
     ctx.results["aged_balance"] = aged.as_dict()
     console = ctx.console
-    debtors = ", ".join(f"{count} {segment}" for segment, count in figures["debtors"].items())
-    console.print(f"\n[bold]The book on {ctx.on.isoformat()}[/]: {debtors}")
-    console.print(
-        f"{figures['invoices']} invoices: {figures['open']} open ({figures['partly_paid']} "
-        f"partly paid, {figures['disputed']} disputed), {figures['paid']} paid; "
-        f"{figures['paused_debtors']} debtors paused, {figures['open_promises']} promises "
-        "to pay")
+    # The segments by their names in the book (franchisee, public...).
+    debtors = ", ".join(f"{show_count(count)} {segment}"
+                        for segment, count in figures["debtors"].items())
+    console.print()
+    console.print(_("[bold]The book on {day}[/]: {debtors}").format(
+        day=show_date(ctx.on), debtors=escape(debtors)))
+    say(console, _("{invoices} invoices: {open} open ({partly_paid} partly paid, {disputed} "
+                   "disputed), {paid} paid; {paused} debtors paused, {promises} promises to "
+                   "pay").format(
+        invoices=show_count(figures["invoices"]), open=show_count(figures["open"]),
+        partly_paid=show_count(figures["partly_paid"]),
+        disputed=show_count(figures["disputed"]), paid=show_count(figures["paid"]),
+        paused=show_count(figures["paused_debtors"]),
+        promises=show_count(figures["open_promises"])))
     print_table(console, aged_balance_table(aged))
     dso = dso_text(aged)
     if dso:
@@ -211,8 +230,11 @@ def summary(ctx: DemoContext) -> None:
 def point_to_tui(ctx: DemoContext) -> None:
     root = ctx.workspace.root
     ctx.results["workspace"] = str(root)
-    say(ctx.console, "\nDemo workspace: ", (str(root), "bold"), ". Next: ",
-        (f"cd {root} && relance tui", "bold"), " to work the queue.")
+    ctx.console.print()
+    ctx.console.print(_("Demo workspace: [bold]{folder}[/]. Next: [bold]{command}[/] to work "
+                        "the queue.").format(folder=escape(str(root)),
+                                             command=escape(f"cd {root} && relance tui")),
+                      soft_wrap=True)
 
 
 STEPS: list[DemoStep] = [

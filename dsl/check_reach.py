@@ -11,6 +11,7 @@ from relance.dsl import ast
 from relance.dsl.check_walk import Workspace, conjuncts, rule_head
 from relance.dsl.constraints import Facts
 from relance.dsl.diagnostics import Diagnostic, error
+from relance.kernel.i18n import _
 
 
 def check_never_acts(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
@@ -18,8 +19,9 @@ def check_never_acts(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagn
     scope_parts = conjuncts(policy.scope)
     scope_ok = policy.scope is None or id(policy.scope) not in workspace.broken
     if policy.scope is not None and scope_ok and Facts.of(scope_parts).contradictory():
-        yield error("E230", f"the scope of policy '{policy.name}' can never hold",
-                    policy.scope.span, "two of its conditions contradict each other")
+        yield error("E230", _("the scope of policy '{policy}' can never hold")
+                    .format(policy=policy.name),
+                    policy.scope.span, _("two of its conditions contradict each other"))
         return
     facts: list[Facts | None] = []
     for rule in policy.rules:
@@ -31,16 +33,18 @@ def check_never_acts(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagn
             isinstance(atom, ast.InList) and not atom.values.items and not atom.negated
             for atom in conjuncts(rule.condition))
         if empty_list or own.contradictory():
-            yield error("E230", f"rule '{rule.identity}' can never act: its condition "
-                        "never holds", rule.condition.span,
-                        "two of its conditions contradict each other")
+            yield error("E230", _("rule '{rule}' can never act: its condition never holds")
+                        .format(rule=rule.identity), rule.condition.span,
+                        _("two of its conditions contradict each other"))
             workspace.broken.add(id(rule.condition))
             facts.append(None)
             continue
         if scope_ok and Facts.of([*scope_parts, *conjuncts(rule.condition)]).contradictory():
-            yield error("E230", f"rule '{rule.identity}' can never act: its condition "
-                        f"contradicts the scope of policy '{policy.name}'",
-                        rule.condition.span, f"see 'policy {policy.name} for ...'")
+            yield error("E230", _("rule '{rule}' can never act: its condition contradicts "
+                                  "the scope of policy '{policy}'").format(
+                                      rule=rule.identity, policy=policy.name),
+                        rule.condition.span,
+                        _("see 'policy {policy} for ...'").format(policy=policy.name))
             workspace.broken.add(id(rule.condition))
             facts.append(None)
             continue
@@ -56,9 +60,9 @@ def check_never_acts(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagn
             if all(earlier.implies(part) for part in conjuncts(later.condition)):
                 yield error(
                     "E231",
-                    f"rule '{rule.identity}' can never act: '{later.identity}' comes "
-                    "later and holds whenever it does",
+                    _("rule '{rule}' can never act: '{later}' comes later and holds "
+                      "whenever it does").format(rule=rule.identity, later=later.identity),
                     rule_head(rule),
-                    "only the last rule that holds acts; move this rule after "
-                    f"'{later.identity}' or narrow '{later.identity}'")
+                    _("only the last rule that holds acts; move this rule after '{later}' "
+                      "or narrow '{later}'").format(later=later.identity))
                 break

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from relance.dsl import ast
 from relance.dsl.check_walk import Workspace, atoms, conditions_of, rule_head
 from relance.dsl.diagnostics import Diagnostic, error, suggestion, warning
+from relance.kernel.i18n import _, ngettext
 
 
 def check_after_references(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
@@ -23,10 +24,11 @@ def check_after_references(policy: ast.Policy, workspace: Workspace) -> Iterator
             if atom.rule not in order:
                 hint = suggestion(atom.rule, order)
                 if hint is None and order:
-                    hint = "the rules of this policy are: " + ", ".join(
-                        f"'{name}'" for name in order)
+                    hint = _("the rules of this policy are: {rules}").format(
+                        rules=", ".join(f"'{name}'" for name in order))
                 yield error("E210",
-                            f"no rule '{atom.rule}' in policy '{policy.name}'",
+                            _("no rule '{rule}' in policy '{policy}'").format(
+                                rule=atom.rule, policy=policy.name),
                             atom.span, hint)
                 workspace.broken.add(id(condition))
                 continue
@@ -36,16 +38,17 @@ def check_after_references(policy: ast.Policy, workspace: Workspace) -> Iterator
             own = order.get(owner.identity, -1)
             if position == own and owner.options.every is None:
                 yield error("E211",
-                            f"rule '{owner.identity}' waits for itself, so it can never act",
+                            _("rule '{rule}' waits for itself, so it can never act").format(
+                                rule=owner.identity),
                             atom.span,
-                            "add ', every DURATION' to repeat it, or name an earlier rule")
+                            _("add ', every DURATION' to repeat it, or name an earlier rule"))
             elif position > own:
                 yield error(
                     "E211",
-                    f"rule '{owner.identity}' waits for '{atom.rule}', which comes later: "
-                    "it can never act",
+                    _("rule '{rule}' waits for '{other}', which comes later: it can never "
+                      "act").format(rule=owner.identity, other=atom.rule),
                     atom.span,
-                    "levels only move forward; 'after' must name an earlier rule")
+                    _("levels only move forward; 'after' must name an earlier rule"))
 
 
 def check_templates(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
@@ -64,15 +67,19 @@ def check_templates(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagno
                 continue
             channels = catalogue.get(template)
             if channels is None:
-                yield error("E212", f"unknown template '{template}'", action.span,
+                yield error("E212", _("unknown template '{template}'").format(
+                                template=template), action.span,
                             suggestion(template, catalogue))
             elif channel not in channels:
-                have = ", ".join(sorted(channels)) or "no channel"
+                have = ", ".join(sorted(channels)) or _("no channel")
                 yield error("E212",
-                            f"template '{template}' has no {channel} version (it has: {have})",
+                            _("template '{template}' has no {channel} version (it has: "
+                              "{channels})").format(template=template, channel=channel,
+                                                    channels=have),
                             action.span,
-                            f"add {template}/{channel}.LANG.EXT to the templates, "
-                            "or send it on another channel")
+                            _("add {template}/{channel}.LANG.EXT to the templates, or send it "
+                              "on another channel").format(template=template,
+                                                           channel=channel))
 
 
 def check_duplicate_rules(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
@@ -81,10 +88,15 @@ def check_duplicate_rules(policy: ast.Policy, workspace: Workspace) -> Iterator[
     for rule in policy.rules:
         first = seen.get(rule.identity)
         if first is not None:
-            hint = (f"the first is at line {first.span.line}; "
-                    + ("rename one" if rule.name else "name one with 'rule NAME:'"))
+            if rule.name:
+                hint = _("the first is at line {line}; rename one").format(
+                    line=first.span.line)
+            else:
+                hint = _("the first is at line {line}; name one with 'rule NAME:'").format(
+                    line=first.span.line)
             yield error("E220",
-                        f"two rules are '{rule.identity}' in policy '{policy.name}'",
+                        _("two rules are '{rule}' in policy '{policy}'").format(
+                            rule=rule.identity, policy=policy.name),
                         rule_head(rule), hint)
         else:
             seen[rule.identity] = rule
@@ -100,8 +112,9 @@ def check_duplicate_policies(workspace: Workspace) -> Iterator[Diagnostic]:
                 span = policy.span
                 header = ast.Span(span.file, span.line, span.column, span.line,
                                   span.column + len(f"policy {policy.name}"))
-                yield error("E221", f"a second policy is named '{policy.name}'", header,
-                            f"the first is at {first.span}; rename one")
+                yield error("E221", _("a second policy is named '{policy}'").format(
+                                policy=policy.name), header,
+                            _("the first is at {place}; rename one").format(place=first.span))
             else:
                 seen[policy.name] = policy
 
@@ -117,15 +130,23 @@ def check_removed_levels(workspace: Workspace) -> Iterator[Diagnostic]:
         policy = policies.get(policy_name)
         if count <= 0 or (policy is not None and policy.rule(identity) is not None):
             continue
-        invoices = f"{count} open invoice" + ("s sit" if count != 1 else " sits")
         if policy is None:
             span = ast.Span("(store)", 0, 0)
-            where = f"policy '{policy_name}', which is no longer in the rules"
+            message = ngettext(
+                "{count} open invoice sits on policy '{policy}', which is no longer in the "
+                "rules",
+                "{count} open invoices sit on policy '{policy}', which is no longer in the "
+                "rules", count).format(count=count, policy=policy_name)
         else:
             line = policy.span
             span = ast.Span(line.file, line.line, line.column, line.line,
                             line.column + len(f"policy {policy_name}"))
-            where = f"rule '{identity}' of policy '{policy_name}', which is no longer there"
-        yield warning("W306", f"{invoices} on {where}", span,
-                      "they continue from the last rule they reached that still exists; "
-                      "an operator can reset their level")
+            message = ngettext(
+                "{count} open invoice sits on rule '{rule}' of policy '{policy}', which is "
+                "no longer there",
+                "{count} open invoices sit on rule '{rule}' of policy '{policy}', which is "
+                "no longer there", count).format(count=count, rule=identity,
+                                                 policy=policy_name)
+        yield warning("W306", message, span,
+                      _("they continue from the last rule they reached that still exists; "
+                        "an operator can reset their level"))

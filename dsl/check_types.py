@@ -13,16 +13,18 @@ from relance.dsl import ast
 from relance.dsl.check_walk import ORDERED_TYPES, Workspace, atoms, conditions_of
 from relance.dsl.diagnostics import Diagnostic, error, suggestion
 from relance.dsl.fields import CUSTOM_PREFIX, FIELDS, FieldSpec, FieldType, lookup
+from relance.kernel.i18n import N_, _
 
+# Translated where a message is written, with _().
 _TYPE_WORDS = {
-    FieldType.DURATION: "a duration",
-    FieldType.MONEY: "money",
-    FieldType.NUMBER: "a number",
-    FieldType.DATE: "a date",
-    FieldType.TEXT: "text",
-    FieldType.ENUM: "a word from a set of values",
-    FieldType.FLAG: "yes/no",
-    FieldType.TAGS: "a set of words",
+    FieldType.DURATION: N_("a duration"),
+    FieldType.MONEY: N_("money"),
+    FieldType.NUMBER: N_("a number"),
+    FieldType.DATE: N_("a date"),
+    FieldType.TEXT: N_("text"),
+    FieldType.ENUM: N_("a word from a set of values"),
+    FieldType.FLAG: N_("yes/no"),
+    FieldType.TAGS: N_("a set of words"),
 }
 _EXAMPLES = {
     FieldType.DURATION: "15d",
@@ -71,9 +73,9 @@ def _value_type(value: ast.Scalar) -> str:
     return "value"  # pragma: no cover
 
 
-_VALUE_WORDS = {"duration": "a duration", "money": "money", "number": "a number",
-                "date": "a date", "text": "a quoted text", "word": "a word",
-                "flag": "true/false"}
+_VALUE_WORDS = {"duration": N_("a duration"), "money": N_("money"), "number": N_("a number"),
+                "date": N_("a date"), "text": N_("a quoted text"), "word": N_("a word"),
+                "flag": N_("true/false")}
 _ACCEPTS: dict[FieldType, frozenset[str]] = {
     FieldType.DURATION: frozenset({"duration"}),
     FieldType.MONEY: frozenset({"money"}),
@@ -108,8 +110,8 @@ def _show(value: ast.Scalar) -> str:
 def _unknown_field(ref: ast.FieldRef) -> Diagnostic:
     hint = suggestion(ref.name, FIELDS)
     if hint is None and "." in ref.name and not ref.name.startswith(CUSTOM_PREFIX):
-        hint = f"custom columns are written {CUSTOM_PREFIX}NAME"
-    return error("E201", f"unknown field '{ref.name}'", ref.span, hint)
+        hint = _("custom columns are written {prefix}NAME").format(prefix=CUSTOM_PREFIX)
+    return error("E201", _("unknown field '{field}'").format(field=ref.name), ref.span, hint)
 
 
 def _value_fits(spec: FieldSpec, value: ast.Scalar, subject: str) -> Iterator[Diagnostic]:
@@ -118,24 +120,31 @@ def _value_fits(spec: FieldSpec, value: ast.Scalar, subject: str) -> Iterator[Di
     if kind not in _ACCEPTS[spec.type]:
         if spec.type is FieldType.DURATION and isinstance(value, ast.NumberValue):
             number = _show(value)
-            yield error("E202", f"'{spec.name}' is a duration: '{number}' needs a unit",
+            yield error("E202", _("'{field}' is a duration: '{number}' needs a unit").format(
+                            field=spec.name, number=number),
                         value.span,
-                        f"write {number}d (days), {number}w (weeks) or {number}bd "
-                        "(business days)")
+                        _("write {number}d (days), {number}w (weeks) or {number}bd "
+                          "(business days)").format(number=number))
         elif spec.type is FieldType.MONEY and isinstance(value, ast.NumberValue):
-            yield error("E202", f"'{spec.name}' is money: '{_show(value)}' needs a currency",
-                        value.span, f"write {_show(value)} EUR (or another currency code)")
+            yield error("E202", _("'{field}' is money: '{number}' needs a currency").format(
+                            field=spec.name, number=_show(value)),
+                        value.span, _("write {number} EUR (or another currency code)").format(
+                            number=_show(value)))
         elif isinstance(value, ast.WordValue) and lookup(value.value) is not None:
-            yield error("E202", f"'{spec.name}' is compared with the field '{value.value}'",
-                        value.span, "the right side of a comparison is a value, never a field")
+            yield error("E202", _("'{field}' is compared with the field '{other}'").format(
+                            field=spec.name, other=value.value),
+                        value.span,
+                        _("the right side of a comparison is a value, never a field"))
         else:
             example = _EXAMPLES.get(spec.type)
             yield error(
                 "E202",
-                f"'{spec.name}' is {_TYPE_WORDS[spec.type]}, not {_VALUE_WORDS[kind]} "
-                f"({subject} {_show(value)})",
+                _("'{field}' is {type}, not {value_type} ({operator} {value})").format(
+                    field=spec.name, type=_(_TYPE_WORDS[spec.type]),
+                    value_type=_(_VALUE_WORDS[kind]), operator=subject, value=_show(value)),
                 value.span,
-                f"compare it with {_TYPE_WORDS[spec.type]}, such as {example}"
+                _("compare it with {type}, such as {example}").format(
+                    type=_(_TYPE_WORDS[spec.type]), example=example)
                 if example else None,
             )
         return
@@ -143,18 +152,19 @@ def _value_fits(spec: FieldSpec, value: ast.Scalar, subject: str) -> Iterator[Di
         word = value.value
         if spec.name == "currency":
             if word.upper() not in currencies():
-                yield error("E204", f"unknown currency '{word}'", value.span,
-                            currency_hint(word.upper()))
+                yield error("E204", _("unknown currency '{code}'").format(code=word), value.span,
+                        currency_hint(word.upper()))
         elif spec.values and word.lower() not in spec.values:
             choices = ", ".join(spec.values)
-            yield error("E203", f"'{spec.name}' is never '{word}': it is one of {choices}",
+            yield error("E203", _("'{field}' is never '{word}': it is one of {choices}").format(
+                            field=spec.name, word=word, choices=choices),
                         value.span, suggestion(word.lower(), spec.values))
 
 
 def _money_currency(value: ast.Scalar) -> Iterator[Diagnostic]:
     if isinstance(value, ast.MoneyValue) and value.currency not in currencies():
-        yield error("E204", f"unknown currency '{value.currency}'", value.span,
-                    currency_hint(value.currency))
+        yield error("E204", _("unknown currency '{code}'").format(code=value.currency),
+                    value.span, currency_hint(value.currency))
 
 
 def _check_atom(atom: ast.Condition) -> list[Diagnostic]:
@@ -168,8 +178,10 @@ def _check_atom(atom: ast.Condition) -> list[Diagnostic]:
                 return [_unknown_field(ref), *found]
             if spec.type is FieldType.TAGS:
                 found.append(error(
-                    "E206", f"'{ref.name}' is a set of words: it cannot be compared with '{op}'",
-                    atom.span, f"test one word with: {_show(value)} in {ref.name}"))
+                    "E206", _("'{field}' is a set of words: it cannot be compared with "
+                              "'{operator}'").format(field=ref.name, operator=op),
+                    atom.span, _("test one word with: {value} in {field}").format(
+                        value=_show(value), field=ref.name)))
                 return found
             if found:
                 return found
@@ -177,8 +189,9 @@ def _check_atom(atom: ast.Condition) -> list[Diagnostic]:
             if not found and op not in ("=", "!=") and spec.type not in ORDERED_TYPES:
                 found.append(error(
                     "E205",
-                    f"'{op}' does not apply to '{ref.name}' ({_TYPE_WORDS[spec.type]})",
-                    atom.span, "use = or != (or 'in [...]')"))
+                    _("'{operator}' does not apply to '{field}' ({type})").format(
+                        operator=op, field=ref.name, type=_(_TYPE_WORDS[spec.type])),
+                    atom.span, _("use = or != (or 'in [...]')")))
         case ast.InList(field=ref, values=values):
             for item in values.items:
                 found.extend(_money_currency(item))
@@ -188,12 +201,16 @@ def _check_atom(atom: ast.Condition) -> list[Diagnostic]:
             if spec.type is FieldType.TAGS:
                 sample = _show(values.items[0]) if values.items else "'vip'"
                 found.append(error(
-                    "E206", f"'{ref.name}' is a set of words: test one word at a time",
-                    atom.span, f"write {sample} in {ref.name}"))
+                    "E206", _("'{field}' is a set of words: test one word at a time").format(
+                        field=ref.name),
+                    atom.span, _("write {value} in {field}").format(value=sample,
+                                                                    field=ref.name)))
                 return found
             if spec.type is FieldType.FLAG:
-                found.append(error("E205", f"'in' does not apply to '{ref.name}' (yes/no)",
-                                   atom.span, f"write {ref.name} or not {ref.name}"))
+                found.append(error("E205", _("'in' does not apply to '{field}' (yes/no)")
+                                   .format(field=ref.name),
+                                   atom.span, _("write {field} or not {field}").format(
+                                       field=ref.name)))
                 return found
             for item in values.items:
                 found.extend(_value_fits(spec, item, "in"))
@@ -203,16 +220,20 @@ def _check_atom(atom: ast.Condition) -> list[Diagnostic]:
             if spec is None and left is not None:
                 # `segment in franchisee`: a field tested against one bare word.
                 found.append(error(
-                    "E206", f"'{value.value}' is a field: 'in' needs a list after it",
-                    ref.span, f"write {value.value} in [{ref.name}]"))
+                    "E206", _("'{field}' is a field: 'in' needs a list after it").format(
+                        field=value.value),
+                    ref.span, _("write {field} in [{value}]").format(field=value.value,
+                                                                    value=ref.name)))
             elif spec is None:
                 return [_unknown_field(ref)]
             elif spec.type is not FieldType.TAGS:
                 shown = _show(value)
                 found.append(error(
-                    "E206", f"'{ref.name}' is not a set of words: 'in' needs a list here",
+                    "E206", _("'{field}' is not a set of words: 'in' needs a list here")
+                    .format(field=ref.name),
                     ref.span,
-                    f"write {ref.name} in [{shown}]" if left is None else None))
+                    _("write {field} in [{value}]").format(field=ref.name, value=shown)
+                    if left is None else None))
         case ast.FlagTest(field=ref):
             spec = lookup(ref.name)
             if spec is None:
@@ -220,14 +241,16 @@ def _check_atom(atom: ast.Condition) -> list[Diagnostic]:
             if spec.type is not FieldType.FLAG:
                 example = _EXAMPLES.get(spec.type, "...")
                 if spec.type is FieldType.TAGS:
-                    hint = f"test one word: 'vip' in {ref.name}"
+                    hint = _("test one word: 'vip' in {field}").format(field=ref.name)
                 elif spec.type in ORDERED_TYPES:
-                    hint = f"for example: {ref.name} >= {example}"
+                    hint = _("for example: {field} >= {example}").format(field=ref.name,
+                                                                        example=example)
                 else:
-                    hint = f"for example: {ref.name} = {example}"
+                    hint = _("for example: {field} = {example}").format(field=ref.name,
+                                                                       example=example)
                 found.append(error(
-                    "E207", f"'{ref.name}' is {_TYPE_WORDS[spec.type]}, not yes/no: "
-                    "compare it with a value", ref.span, hint))
+                    "E207", _("'{field}' is {type}, not yes/no: compare it with a value")
+                    .format(field=ref.name, type=_(_TYPE_WORDS[spec.type])), ref.span, hint))
         case _:
             pass
     return found

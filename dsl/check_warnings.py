@@ -12,6 +12,7 @@ from relance.dsl import ast
 from relance.dsl.check_walk import Workspace, atoms, conditions_of, conjuncts
 from relance.dsl.constraints import Equal, Facts, constraint
 from relance.dsl.diagnostics import Diagnostic, warning
+from relance.kernel.i18n import _
 
 OUTBOUND = (ast.Send, ast.CallTask)
 
@@ -26,18 +27,21 @@ def check_paused(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnosti
             continue
         facts = Facts.of([*scope_parts, *conjuncts(rule.condition)])
         if not facts.implies(ast.Not(ast.FlagTest(ast.FieldRef("paused")))):
-            what = _action_words(outbound[0])
-            yield warning("W301", f"rule '{rule.identity}' {what} even when the debtor "
-                          "is paused", rule.condition.span,
-                          "add 'and not paused' to its condition (or to the policy's 'for')")
+            yield warning("W301", _paused_message(outbound[0]).format(rule=rule.identity),
+                          rule.condition.span,
+                          _("add 'and not paused' to its condition (or to the policy's "
+                            "'for')"))
 
 
-def _action_words(action: ast.ActionSpec) -> str:
+def _paused_message(action: ast.ActionSpec) -> str:
+    # One whole sentence per action: a translation cannot build it from pieces.
     if isinstance(action, ast.Send):
-        article = "an" if action.channel in ("email", "sms") else "a"
-        word = {"email": "e-mail", "sms": "SMS", "letter": "letter"}[action.channel]
-        return f"sends {article} {word}"
-    return "asks for a call"
+        if action.channel == "email":
+            return _("rule '{rule}' sends an e-mail even when the debtor is paused")
+        if action.channel == "sms":
+            return _("rule '{rule}' sends an SMS even when the debtor is paused")
+        return _("rule '{rule}' sends a letter even when the debtor is paused")
+    return _("rule '{rule}' asks for a call even when the debtor is paused")
 
 
 def _fixes_currency(parts: Iterable[ast.Condition]) -> bool:
@@ -70,10 +74,12 @@ def check_money_currency(policy: ast.Policy, workspace: Workspace) -> Iterator[D
                 currency = money[0].currency
                 yield warning(
                     "W302",
-                    f"policy '{policy.name}' compares money in {currency} without fixing "
-                    "the currency: invoices in other currencies never match",
+                    _("policy '{policy}' compares money in {currency} without fixing the "
+                      "currency: invoices in other currencies never match").format(
+                          policy=policy.name, currency=currency),
                     atom.span,
-                    f"add 'currency = {currency.lower()}' to the policy's 'for'")
+                    _("add 'currency = {code}' to the policy's 'for'").format(
+                        code=currency.lower()))
                 return
 
 
@@ -119,9 +125,10 @@ def check_jumped_dependencies(policy: ast.Policy, workspace: Workspace) -> Itera
                 warned.add((rule.identity, atom.rule))
                 yield warning(
                     "W303",
-                    f"'{atom.rule}' can be jumped over by '{jumper.identity}', and then "
-                    f"'after {atom.rule}' never holds for rule '{rule.identity}'",
+                    _("'{target}' can be jumped over by '{jumper}', and then 'after "
+                      "{target}' never holds for rule '{rule}'").format(
+                          target=atom.rule, jumper=jumper.identity, rule=rule.identity),
                     atom.span,
-                    f"make '{jumper.identity}' wait for '{atom.rule}' too, or exclude "
-                    "the case from its condition")
+                    _("make '{jumper}' wait for '{target}' too, or exclude the case from its "
+                      "condition").format(jumper=jumper.identity, target=atom.rule))
                 break

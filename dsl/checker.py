@@ -42,6 +42,7 @@ from relance.dsl.check_warnings import (
     check_paused,
 )
 from relance.dsl.diagnostics import Diagnostic, warning
+from relance.kernel.i18n import _
 
 PolicyCheck = Callable[[ast.Policy, Workspace], Iterable[Diagnostic]]
 WorkspaceCheck = Callable[[Workspace], Iterable[Diagnostic]]
@@ -77,9 +78,10 @@ def check_policies(
     found: list[Diagnostic] = []
     for rule_file in rule_files:
         if not rule_file.policies:
-            found.append(warning("W305", "this file has no policy: its rules would never run",
+            found.append(warning("W305",
+                                 _("this file has no policy: its rules would never run"),
                                  ast.Span(rule_file.path, 0, 0),
-                                 "start it with 'policy NAME'"))
+                                 _("start it with 'policy NAME'")))
         for policy in rule_file.policies:
             for check in POLICY_CHECKS:
                 found.extend(check(policy, workspace))

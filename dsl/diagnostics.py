@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relance.dsl.ast import Span
+from relance.kernel.i18n import _, ngettext
 
 QUOTE_WINDOW = 120  # characters of a long source line quoted around the fault
 QUOTE_BEFORE = 40  # of them, before the fault's column, for its context
@@ -93,7 +94,11 @@ class Diagnostic:
         line with carets under the fault (when the source is given), then the hint."""
         span = self.span
         where = str(span) if span.line > 0 else span.file
-        lines = [f"{where}: {self.severity} {self.code}: {self.message}"]
+        if self.is_error:
+            head = _("{place}: error {code}: {message}")
+        else:
+            head = _("{place}: warning {code}: {message}")
+        lines = [head.format(place=where, code=self.code, message=self.message)]
         if source is not None and span.line > 0:
             source_lines = source.splitlines()
             if span.line <= len(source_lines):
@@ -118,7 +123,7 @@ class Diagnostic:
                 lines.append(f"  {number} | {before}{text}{after}".rstrip())
                 lines.append(f"  {gutter} | {' ' * (len(before) + offset)}{'^' * width}")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append("  " + _("hint: {hint}").format(hint=self.hint))
         return "\n".join(lines)
 
 
@@ -147,7 +152,7 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
 def suggestion(word: str, candidates: Iterable[str]) -> str | None:
     """`did you mean 'x'?` or None."""
     match = did_you_mean(word, candidates)
-    return f"did you mean '{match}'?" if match else None
+    return _("did you mean '{word}'?").format(word=match) if match else None
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
@@ -170,12 +175,14 @@ def render_all(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) ->
         blocks.extend(d.render(sources.get(name)) for d in found[:MAX_SHOWN_PER_FILE])
         rest = len(found) - MAX_SHOWN_PER_FILE
         if rest > 0:
-            blocks.append(f"{name}: and {rest} more finding{'s' if rest != 1 else ''} "
-                          "not shown")
+            blocks.append(ngettext("{file}: and {count} more finding not shown",
+                                   "{file}: and {count} more findings not shown", rest)
+                          .format(file=name, count=rest))
     return "\n\n".join(blocks)
 
 
 # The catalogue of codes: each is documented in docs/language.md (a test checks it).
+# Not shown by the program (the findings carry their own sentences): left in English.
 CODES: dict[str, str] = {
     # reading and syntax
     "E100": "a file cannot be read (missing, not UTF-8)",

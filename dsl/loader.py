@@ -15,6 +15,7 @@ from relance.dsl import ast
 from relance.dsl.checker import check_policies
 from relance.dsl.diagnostics import Diagnostic, error, has_errors, render_all, sort_key
 from relance.dsl.parser import parse_text
+from relance.kernel.i18n import _
 
 RULES_SUFFIX = ".rules"
 
@@ -54,7 +55,7 @@ def rule_paths(paths: Sequence[Path], root: Path | None = None,
         elif path.is_file():
             found.append(path)
         else:
-            problems.append(error("E100", "no such file or folder",
+            problems.append(error("E100", _("no such file or folder"),
                                   ast.Span(display_path(path, root), 0, 0)))
     unique: list[Path] = []
     seen: set[Path] = set()
@@ -98,11 +99,13 @@ def load_rules(
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
-            diagnostics.append(error("E100", f"not UTF-8 text (byte {exc.start})",
-                                     ast.Span(name, 0, 0), "save the file as UTF-8"))
+            diagnostics.append(error("E100", _("not UTF-8 text (byte {byte})").format(
+                                         byte=exc.start),
+                                     ast.Span(name, 0, 0), _("save the file as UTF-8")))
             continue
         except OSError as exc:
-            diagnostics.append(error("E100", f"cannot read the file ({exc.strerror})",
+            diagnostics.append(error("E100", _("cannot read the file ({reason})").format(
+                                         reason=exc.strerror),
                                      ast.Span(name, 0, 0)))
             continue
         files[name] = text

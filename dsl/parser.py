@@ -34,6 +34,7 @@ from lark.lexer import PatternStr
 
 from relance.dsl import ast
 from relance.dsl.diagnostics import Diagnostic, error, suggestion
+from relance.kernel.i18n import N_, _
 
 CHANNELS = ("letter", "email", "sms")
 PRIORITIES = ("low", "normal", "high")
@@ -50,15 +51,16 @@ KEYWORDS = (
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _QUANTITY = re.compile(r"(-?\d+)(\.\d+)?([A-Za-z_][A-Za-z0-9_]*)")
 
-# How a terminal reads in an error message (keywords read as themselves, quoted).
+# How a terminal reads in an error message (keywords read as themselves, quoted);
+# translated where a message is written.
 _TERMINAL_WORDS = {
-    "NAME": "a name",
-    "STRING": "a quoted text",
-    "QUANTITY": "a duration such as 15d",
-    "NUMBER": "a number",
-    "DATE": "a date such as 2026-01-31",
-    "COMPARE_OP": "a comparison (=, !=, <, <=, >, >=)",
-    "$END": "the end of the file",
+    "NAME": N_("a name"),
+    "STRING": N_("a quoted text"),
+    "QUANTITY": N_("a duration such as 15d"),
+    "NUMBER": N_("a number"),
+    "DATE": N_("a date such as 2026-01-31"),
+    "COMPARE_OP": N_("a comparison (=, !=, <, <=, >, >=)"),
+    "$END": N_("the end of the file"),
 }
 # The order expectations are listed in: the most helpful first.
 _WORD_ORDER = ("policy", "rule", "when", "for", "COMPARE_OP", "in", "not", "and", "or",
@@ -109,8 +111,8 @@ def parse_text(text: str, path: str) -> tuple[ast.RuleFile | None, list[Diagnost
     except UnexpectedInput as exc:
         return None, [_syntax_diagnostic(exc, text, path)]
     except RecursionError:
-        return None, [error("E111", "this file nests too deeply to be read",
-                            ast.Span(path, 1, 1), "split its conditions into simpler rules")]
+        return None, [error("E111", _("this file nests too deeply to be read"),
+                            ast.Span(path, 1, 1), _("split its conditions into simpler rules"))]
     finally:
         comment_tokens, _SINK.comments = _SINK.comments, []
     too_deep = _too_deep(tree, path)
@@ -137,9 +139,10 @@ def _too_deep(tree: Tree[Token], path: str) -> Diagnostic | None:
             meta = node.meta
             line = getattr(meta, "line", 1) if not meta.empty else 1
             column = getattr(meta, "column", 1) if not meta.empty else 1
-            return error("E111", f"this condition nests more than {MAX_DEPTH} levels deep",
+            return error("E111", _("this condition nests more than {depth} levels deep")
+                         .format(depth=MAX_DEPTH),
                          ast.Span(path, line, column, line, column + 1),
-                         "split it into simpler rules")
+                         _("split it into simpler rules"))
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
     return None
 
@@ -150,7 +153,7 @@ def _too_deep(tree: Tree[Token], path: str) -> Diagnostic | None:
 def describe_terminal(name: str) -> str:
     """A terminal in words: `'when'`, `a duration such as 15d`, never `__ANON_3`."""
     if name in _TERMINAL_WORDS:
-        return _TERMINAL_WORDS[name]
+        return _(_TERMINAL_WORDS[name])
     try:
         pattern = _lark().get_terminal(name).pattern
     except KeyError:
@@ -180,15 +183,15 @@ def describe_expected(names: set[str]) -> str:
     )
     words = [describe_terminal(name) for name in keys]
     if not words:
-        return "nothing more"
+        return _("nothing more")
     if len(words) == 1:
         return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    return _("{items} or {last}").format(items=", ".join(words[:-1]), last=words[-1])
 
 
 def _describe_token(token: Token) -> str:
     if token.type == "STRING":
-        return f"text {token.value}"
+        return _("text {text}").format(text=token.value)
     return f"'{token.value}'"
 
 
@@ -198,21 +201,21 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
         span = ast.Span(path, line, column, line, column + 1)
         char = text[position] if position < len(text) else " "
         if char in ("'", '"'):
-            return error("E104", "this quoted text is not closed on its line", span,
-                         f"end it with {char} before the end of the line")
+            return error("E104", _("this quoted text is not closed on its line"), span,
+                         _("end it with {quote} before the end of the line").format(quote=char))
         hint = None
         if char in ("\u2018", "\u2019", "\u201c", "\u201d"):
-            hint = "use straight quotes: 'like this'"
+            hint = _("use straight quotes: 'like this'")
         elif char == "&":
-            hint = "write 'and'"
+            hint = _("write 'and'")
         elif char == "|":
-            hint = "write 'or'"
+            hint = _("write 'or'")
         elif char == "!":
-            hint = "write 'not', or '!=' for 'is not equal to'"
+            hint = _("write 'not', or '!=' for 'is not equal to'")
         elif char == "=" and text[position:position + 2] == "==":
-            hint = "write a single '='"
+            hint = _("write a single '='")
         shown = char if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
-        return error("E103", f"unexpected character '{shown}'", span, hint)
+        return error("E103", _("unexpected character '{char}'").format(char=shown), span, hint)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         token = exc.token
         expected = set(exc.accepts or exc.expected)
@@ -222,7 +225,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
         span = _token_span(path, token)
         return error(
             "E101",
-            f"unexpected {_describe_token(token)}: expected {describe_expected(expected)}",
+            _("unexpected {found}: expected {expected}").format(
+                found=_describe_token(token), expected=describe_expected(expected)),
             span,
             _token_hint(token, expected, text),
         )
@@ -233,9 +237,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, path: str) -> Diagnostic
     line, column = _end_position(exc, text)
     span = ast.Span(path, line, column, line, column + 1)
     if isinstance(exc, UnexpectedEOF | UnexpectedToken):
-        return error("E102", f"the file ends too early: expected {describe_expected(expected)}",
-                     span)
-    return error("E101", "this text cannot be read", span)  # pragma: no cover
+        return error("E102", _("the file ends too early: expected {expected}").format(
+                         expected=describe_expected(expected)), span)
+    return error("E101", _("this text cannot be read"), span)  # pragma: no cover
 
 
 _LAST_WORD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
@@ -257,7 +261,8 @@ def _keyword_read_as_field(exc: UnexpectedToken, text: str, path: str,
     line = before.count("\n", 0, start) + 1
     column = start - (before.rfind("\n", 0, start) + 1) + 1
     return error("E101",
-                 f"unexpected '{word}': expected a condition (a field, 'not', 'after' or '(')",
+                 _("unexpected '{word}': expected a condition (a field, 'not', 'after' or "
+                   "'(')").format(word=word),
                  ast.Span(path, line, column, line, column + len(word)))
 
 
@@ -281,31 +286,33 @@ def _token_hint(token: Token, expected: set[str], text: str) -> str | None:
     }
     if token.type == "NAME":
         if "STRING" in expected and "NAME" not in expected:
-            return f"quote it: '{token.value}'"
+            return _("quote it: '{word}'").format(word=token.value)
         hint = suggestion(token.value, keywords)
         if hint:
             return hint
         if token.value.lower() in keywords:
-            return f"keywords are written in lower case: '{token.value.lower()}'"
+            return _("keywords are written in lower case: '{word}'").format(
+                word=token.value.lower())
         return None
     if token.type == "COMPARE_OP":
         start = token.start_pos or 0
         if token.value in (">", "<") and start > 0 and text[start - 1] == "=":
-            return f"write '{token.value}='"
+            return _("write '{operator}='").format(operator=token.value)
         if token.value.startswith("="):
-            return "compare with a single '=', or with '>=' / '<='"
-        return "comparisons are =, !=, <, <=, >, >="
+            return _("compare with a single '=', or with '>=' / '<='")
+        return _("comparisons are =, !=, <, <=, >, >=")
     if token.value == "(" and "LSQB" in expected:
-        return "lists are written in square brackets: [a, b]"
+        return _("lists are written in square brackets: [a, b]")
     if token.value in ("send", "call", "notify", "escalate") and "THEN" in expected:
-        return "write 'then' before the action"
+        return _("write 'then' before the action")
     if token.value in KEYWORDS and "NAME" in expected:
-        return f"'{token.value}' is a keyword; choose another name or quote the value"
+        return _("'{word}' is a keyword; choose another name or quote the value").format(
+            word=token.value)
     if token.type == "STRING" and "NAME" in expected and "STRING" not in expected:
-        return "names are written without quotes"
+        return _("names are written without quotes")
     if token.type == "NUMBER" and "QUANTITY" in expected:
-        return f"give a unit: {token.value}d (days), {token.value}w (weeks) or " \
-               f"{token.value}bd (business days)"
+        return _("give a unit: {number}d (days), {number}w (weeks) or {number}bd "
+                 "(business days)").format(number=token.value)
     return None
 
 
@@ -359,9 +366,9 @@ class _Builder:
 
     def _name(self, token: Token, what: str) -> str:
         if not _IDENTIFIER.fullmatch(token.value):
-            self._error("E110", f"'{token.value}' is not a valid {what} name",
+            self._error("E110", _(_NAME_ERRORS[what]).format(name=token.value),
                         self._tspan(token),
-                        "a name is made of letters, digits and underscores")
+                        _("a name is made of letters, digits and underscores"))
         return str(token.value)
 
     # -- structure
@@ -381,8 +388,8 @@ class _Builder:
             head = ast.Span(span.file, span.line, span.column, span.line,
                             span.column + len("when"))
             self._error(
-                "E107", "a rule with several actions must be named", head,
-                "start it with 'rule NAME:' so that levels and 'after' can refer to it",
+                "E107", _("a rule with several actions must be named"), head,
+                _("start it with 'rule NAME:' so that levels and 'after' can refer to it"),
             )
         return ast.Rule(name, condition, tuple(actions), options, span)
 
@@ -393,7 +400,8 @@ class _Builder:
         channel_token, template_token, tone_token = children
         channel = str(channel_token.value)
         if channel not in CHANNELS:
-            self._error("E108", f"unknown channel '{channel}': send a letter, email or sms",
+            self._error("E108", _("unknown channel '{channel}': send a letter, email or sms")
+                        .format(channel=channel),
                         self._tspan(channel_token), suggestion(channel, CHANNELS))
             channel = "letter"
         template = self._template(template_token)
@@ -406,7 +414,8 @@ class _Builder:
         if priority_token is not None:
             priority = str(priority_token.value)
             if priority not in PRIORITIES:
-                self._error("E108", f"unknown priority '{priority}': low, normal or high",
+                self._error("E108", _("unknown priority '{priority}': low, normal or high")
+                            .format(priority=priority),
                             self._tspan(priority_token), suggestion(priority, PRIORITIES))
                 priority = None
         return ast.CallTask(cast(ast.Priority | None, priority), self._span(meta))
@@ -420,7 +429,8 @@ class _Builder:
         (stage_token,) = children
         stage = str(stage_token.value)
         if stage not in STAGES:
-            self._error("E108", f"cannot escalate to '{stage}': amicable or litigation",
+            self._error("E108", _("cannot escalate to '{stage}': amicable or litigation")
+                        .format(stage=stage),
                         self._tspan(stage_token), suggestion(stage, STAGES))
             stage = "amicable"
         return ast.Escalate(cast(ast.TargetStage, stage), self._span(meta))
@@ -428,15 +438,15 @@ class _Builder:
     def _template(self, token: Token) -> str:
         name = str(token.value)[1:-1]
         if not name.strip():
-            self._error("E110", "a template name cannot be empty", self._tspan(token))
+            self._error("E110", _("a template name cannot be empty"), self._tspan(token))
         return name
 
     def options(self, meta: Any, children: list[tuple[str, Any, ast.Span]]) -> ast.Options:
         seen: dict[str, Any] = {}
         for kind, value, span in children:
             if kind in seen:
-                self._error("E109", f"the option '{_OPTION_WORDS[kind]}' is given twice",
-                            span, "keep one")
+                self._error("E109", _("the option '{option}' is given twice").format(
+                                option=_OPTION_WORDS[kind]), span, _("keep one"))
                 continue
             seen[kind] = value
         return ast.Options(
@@ -515,22 +525,26 @@ class _Builder:
         span = self._tspan(token)
         match = _QUANTITY.fullmatch(token.value)
         if match is None:  # a NUMBER where a duration was expected (after `by`, `every`)
-            self._error("E105", f"'{token.value}' is not a duration", span,
-                        f"give a unit: {token.value}d, {token.value}w or {token.value}bd")
+            self._error("E105", _("'{text}' is not a duration").format(text=token.value), span,
+                        _("give a unit: {number}d, {number}w or {number}bd").format(
+                            number=token.value))
             return ast.Duration(0, "d", span)
         count, decimals, unit = match.groups()
         if unit in DURATION_UNITS and not decimals:
             return ast.Duration(int(count), cast(ast.DurationUnit, unit), span)
         number = count + (decimals or "")
         if unit in DURATION_UNITS:
-            message = f"'{token.value}' is not a duration: durations are whole numbers"
-            hint = "write a whole number of days, weeks or business days, such as 15d"
+            message = _("'{text}' is not a duration: durations are whole numbers").format(
+                text=token.value)
+            hint = _("write a whole number of days, weeks or business days, such as 15d")
         elif re.fullmatch(r"[A-Za-z]{3}", unit):
-            message = f"'{token.value}' needs a space between the amount and the currency"
-            hint = f"write {number} {unit.upper()}"
+            message = _("'{text}' needs a space between the amount and the currency").format(
+                text=token.value)
+            hint = _("write {number} {currency}").format(number=number, currency=unit.upper())
         else:
-            message = f"'{token.value}' is not a duration: unknown unit '{unit}'"
-            hint = "durations are written 15d (days), 2w (weeks) or 10bd (business days)"
+            message = _("'{text}' is not a duration: unknown unit '{unit}'").format(
+                text=token.value, unit=unit)
+            hint = _("durations are written 15d (days), 2w (weeks) or 10bd (business days)")
         self._error("E105", message, span, hint)
         return ast.Duration(0, "d", span)
 
@@ -541,9 +555,9 @@ class _Builder:
         amount_token, currency_token = children
         currency = str(currency_token.value)
         if not re.fullmatch(r"[A-Za-z]{3}", currency):
-            self._error("E105", f"'{currency}' is not a currency code",
+            self._error("E105", _("'{code}' is not a currency code").format(code=currency),
                         self._tspan(currency_token),
-                        "write the amount with a three-letter code, such as 500 EUR")
+                        _("write the amount with a three-letter code, such as 500 EUR"))
         try:
             amount = Decimal(amount_token.value)
         except InvalidOperation:  # pragma: no cover - the token's pattern forbids it
@@ -555,8 +569,9 @@ class _Builder:
         try:
             value = dt.date.fromisoformat(token.value)
         except ValueError:
-            self._error("E106", f"'{token.value}' is not a date of the calendar",
-                        self._tspan(token), "write a real day as YEAR-MONTH-DAY, 2026-01-31")
+            self._error("E106", _("'{text}' is not a date of the calendar").format(
+                            text=token.value),
+                        self._tspan(token), _("write a real day as YEAR-MONTH-DAY, 2026-01-31"))
             value = dt.date(1970, 1, 1)
         return ast.DateValue(value, self._tspan(token))
 
@@ -576,4 +591,11 @@ class _Builder:
         return ast.BoolValue(False, self._span(meta))
 
 
+# The options as written in the rules (keywords of the language, never translated).
 _OPTION_WORDS = {"approval": "requires approval", "every": "every", "per_invoice": "per invoice"}
+# What a malformed name was meant to name; a sentence each, for the translations.
+_NAME_ERRORS = {
+    "policy": N_("'{name}' is not a valid policy name"),
+    "rule": N_("'{name}' is not a valid rule name"),
+    "role": N_("'{name}' is not a valid role name"),
+}

@@ -20,6 +20,7 @@ from relance.engine.case_locking import (
 from relance.engine.queue_decisions import current_lines
 from relance.engine.roles import Actor, require_write
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.kernel.money import Money
 from relance.store.models import ActionState, Channel, utcnow
 
@@ -58,9 +59,10 @@ def record_call_outcome(
     removed from the debtor (kept in the note and the event). These close the task
     (`sent`). no answer: the task stays on the list and comes back on `retry_on`.
     """
-    require_write(actor, "record a call")
-    action = locked_task(session, seen, Channel.CALL, ActionState.APPROVED, name="call",
-                         article="a", otherwise="not on the call list")
+    require_write(actor, _("record a call"))
+    action = locked_task(session, seen, Channel.CALL, ActionState.APPROVED,
+                         not_this=_("action {id} is a {channel}, not a call"),
+                         not_now=_("call {id} is {state}: not on the call list"))
     when = now or utcnow()
     debtor_id = action.debtor_id
     detail: dict[str, Any] = {"outcome": outcome.value}
@@ -72,14 +74,14 @@ def record_call_outcome(
         session.flush()
     if outcome is CallOutcome.PROMISE:
         if promised_on is None:
-            raise UsageError("a promise needs a date")
+            raise UsageError(_("a promise needs a date"))
         promise = add_promise(session, actor, debtor_id, promised_on=promised_on, today=today,
                               amount=amount)
         detail |= {"promise_id": promise.id, "promised_on": promised_on.isoformat(),
                    "amount": str(amount) if amount else None}
     elif outcome is CallOutcome.DISPUTE:
-        text = clean_reason(reason, "a dispute")
-        ids = [invoice.id for invoice, _ in current_lines(session, action)
+        text = clean_reason(reason, _("a dispute"))
+        ids = [invoice.id for invoice, _queued in current_lines(session, action)
                if invoice.dispute_reason is None]
         if ids:
             open_dispute(session, actor, ids, reason=text, today=today)
@@ -87,14 +89,16 @@ def record_call_outcome(
     elif outcome is CallOutcome.PAID_ALREADY:
         until = today + dt.timedelta(days=PAID_ALREADY_CHECK_DAYS)
         debtor = locked_debtor(session, debtor_id)
+        # The reasons and notes written here are kept as data, in English like the
+        # event kinds: whoever reads the case later may speak another language.
         if debtor.paused_until is None or debtor.paused_until < until:
             pause(session, actor, debtor_id, until=until, today=today,
-                  reason="says it paid already: checking")
+                  reason="says it paid already: checking")  # not for people: stored data
         add_note(session, actor, debtor_id, f"Call: says it paid already. {note or ''}".strip())
         detail |= {"paused_until": until.isoformat()}
     elif outcome is CallOutcome.NO_ANSWER:
         if retry_on is None or retry_on <= today:
-            raise UsageError("no answer needs a retry date after today")
+            raise UsageError(_("no answer needs a retry date after today"))
         action.attempts += 1
         action.next_attempt_at = dt.datetime.combine(retry_on, dt.time(), tzinfo=dt.UTC)
         detail |= {"retry_on": retry_on.isoformat(), "attempt": action.attempts}

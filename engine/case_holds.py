@@ -22,7 +22,9 @@ from relance.engine.case_locking import (
     locked_invoices,
 )
 from relance.engine.roles import Actor, require_write
+from relance.kernel.display import show_date
 from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.i18n import _
 from relance.kernel.money import Money
 from relance.store import book
 from relance.store.models import Invoice, InvoiceLevel, Note, Promise, PromiseStatus
@@ -34,14 +36,14 @@ _UNCHANGED: Any = object()
 def pause(session: Session, actor: Actor, debtor_id: int, *, until: dt.date, reason: str,
           today: dt.date, seen_paused_until: dt.date | None = _UNCHANGED) -> None:
     """Pause every reminder to a debtor up to and including `until`."""
-    require_write(actor, "pause a case")
-    text = clean_reason(reason, "a pause")
+    require_write(actor, _("pause a case"))
+    text = clean_reason(reason, _("a pause"))
     if until < today:
-        raise UsageError(f"a pause must end today or later, not {until}")
+        raise UsageError(_("a pause must end today or later, not {day}").format(
+            day=show_date(until)))
     debtor = locked_debtor(session, debtor_id)
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
-        raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
-                       f"{debtor.paused_until or 'not paused'}): reload")
+        raise _pause_changed(debtor.name, debtor.paused_until)
     previous, previous_reason = debtor.paused_until, debtor.pause_reason
     debtor.paused_until, debtor.pause_reason = until, text
     audit_debtor(session, actor, debtor, "debtor.paused",
@@ -55,14 +57,13 @@ def pause(session: Session, actor: Actor, debtor_id: int, *, until: dt.date, rea
 def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today: dt.date,
            seen_paused_until: dt.date | None = _UNCHANGED) -> None:
     """End a debtor's pause now."""
-    require_write(actor, "resume a case")
-    text = clean_reason(reason, "resuming a case")
+    require_write(actor, _("resume a case"))
+    text = clean_reason(reason, _("resuming a case"))
     debtor = locked_debtor(session, debtor_id)
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
-        raise Conflict(f"{debtor.name}'s pause was changed meanwhile (now "
-                       f"{debtor.paused_until or 'not paused'}): reload")
+        raise _pause_changed(debtor.name, debtor.paused_until)
     if debtor.paused_until is None or debtor.paused_until < today:
-        raise UsageError(f"{debtor.name} is not paused")
+        raise UsageError(_("{debtor} is not paused").format(debtor=debtor.name))
     previous, previous_reason = debtor.paused_until, debtor.pause_reason
     debtor.paused_until, debtor.pause_reason = None, None
     audit_debtor(session, actor, debtor, "debtor.resumed",
@@ -70,16 +71,26 @@ def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today
                   "was_reason": previous_reason})
 
 
+def _pause_changed(name: str, now: dt.date | None) -> Conflict:
+    if now is None:
+        return Conflict(_("{debtor}'s pause was changed meanwhile (now not paused): reload")
+                        .format(debtor=name))
+    return Conflict(_("{debtor}'s pause was changed meanwhile (now {day}): reload").format(
+        debtor=name, day=show_date(now)))
+
+
 def open_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *, reason: str,
                  today: dt.date) -> None:
     """Mark invoices disputed: reminders about them stop until the dispute is closed."""
-    require_write(actor, "open a dispute")
-    text = clean_reason(reason, "a dispute")
+    require_write(actor, _("open a dispute"))
+    text = clean_reason(reason, _("a dispute"))
     invoices = locked_invoices(session, invoice_ids)
     for invoice in invoices:
         if invoice.dispute_reason is not None:
-            raise Conflict(f"invoice {invoice.number} is already disputed since "
-                           f"{invoice.disputed_since} ({invoice.dispute_reason})")
+            since = show_date(invoice.disputed_since) if invoice.disputed_since else "?"
+            raise Conflict(_("invoice {number} is already disputed since {day} ({reason})")
+                           .format(number=invoice.number, day=since,
+                                   reason=invoice.dispute_reason))
         invoice.dispute_reason, invoice.disputed_since = text, today
         audit_invoice(session, actor, invoice, "invoice.dispute_opened", {"reason": text})
     book.settle_case(session, debtor_ids={i.debtor_id for i in invoices}, today=today,
@@ -89,11 +100,12 @@ def open_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *, 
 def close_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
                   resolution: str) -> None:
     """Close the dispute on invoices: they are chased again."""
-    require_write(actor, "close a dispute")
-    text = clean_reason(resolution, "closing a dispute")
+    require_write(actor, _("close a dispute"))
+    text = clean_reason(resolution, _("closing a dispute"))
     for invoice in locked_invoices(session, invoice_ids):
         if invoice.dispute_reason is None:
-            raise Conflict(f"invoice {invoice.number} is not disputed (any more)")
+            raise Conflict(_("invoice {number} is not disputed (any more)").format(
+                number=invoice.number))
         data = {"resolution": text, "reason": invoice.dispute_reason,
                 "since": invoice.disputed_since.isoformat() if invoice.disputed_since else None}
         invoice.dispute_reason, invoice.disputed_since = None, None
@@ -104,16 +116,18 @@ def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: 
                 today: dt.date, amount: Money | None = None,
                 invoice_id: int | None = None) -> Promise:
     """Record a promise to pay by `promised_on` (inclusive), of an amount or of all."""
-    require_write(actor, "record a promise")
+    require_write(actor, _("record a promise"))
     if promised_on < today:
-        raise UsageError(f"a promise must be for today or later, not {promised_on}")
+        raise UsageError(_("a promise must be for today or later, not {day}").format(
+            day=show_date(promised_on)))
     if amount is not None and amount.minor <= 0:
-        raise UsageError("a promised amount must be positive")
+        raise UsageError(_("a promised amount must be positive"))
     debtor = locked_debtor(session, debtor_id)
     if invoice_id is not None:
         invoice = session.get(Invoice, invoice_id)
         if invoice is None or invoice.debtor_id != debtor.id:
-            raise NotFound(f"no invoice {invoice_id} for {debtor.name}")
+            raise NotFound(_("no invoice {id} for {debtor}").format(id=invoice_id,
+                                                                    debtor=debtor.name))
     promise = Promise(creditor_id=debtor.creditor_id, debtor_id=debtor.id,
                       invoice_id=invoice_id, promised_on=promised_on,
                       currency=amount.currency if amount else None,
@@ -132,10 +146,10 @@ def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: 
 def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
              invoice_id: int | None = None) -> Note:
     """A free-text note on the case."""
-    require_write(actor, "add a note")
+    require_write(actor, _("add a note"))
     text = body.strip()
     if not text:
-        raise UsageError("a note cannot be empty")
+        raise UsageError(_("a note cannot be empty"))
     debtor = locked_debtor(session, debtor_id)
     note = Note(creditor_id=debtor.creditor_id, debtor_id=debtor.id, invoice_id=invoice_id,
                 author=actor.name, body=text)
@@ -148,11 +162,11 @@ def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
 def reset_level(session: Session, actor: Actor, invoice_id: int, policy: str, *,
                 reason: str, today: dt.date) -> None:
     """Start an invoice again at the beginning of a policy's ladder."""
-    require_write(actor, "reset a level")
-    text = clean_reason(reason, "a level reset")
+    require_write(actor, _("reset a level"))
+    text = clean_reason(reason, _("a level reset"))
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
-        raise NotFound(f"no invoice {invoice_id}")
+        raise NotFound(_("no invoice {id}").format(id=invoice_id))
     level = session.get(InvoiceLevel, (invoice_id, policy))
     previous = level.rule if level else None
     if level is None:

@@ -18,10 +18,30 @@ from sqlalchemy.orm import Session
 
 from relance.engine.roles import Actor
 from relance.kernel.errors import NotFound, RelanceError, UsageError
+from relance.kernel.i18n import N_, _
 from relance.store import audit
 from relance.store.models import Action, ActionState, Channel, Debtor, Event, Invoice
 
 LockedRow = TypeVar("LockedRow", Action, Debtor)
+
+# An action's state as a refusal names it to a person, translated where it is shown.
+STATE_WORDS: dict[ActionState, str] = {
+    ActionState.PROPOSED: N_("proposed"),
+    ActionState.APPROVED: N_("approved"),
+    ActionState.IN_FLIGHT: N_("being sent"),
+    ActionState.RETRY_WAIT: N_("waiting for a retry"),
+    ActionState.SENT: N_("sent"),
+    ActionState.FAILED: N_("failed"),
+    ActionState.UNCERTAIN: N_("uncertain"),
+    ActionState.CANCELLED: N_("cancelled"),
+    ActionState.REJECTED: N_("rejected"),
+}
+
+
+def state_word(state: ActionState) -> str:
+    """The state in the language spoken (`proposed`, `proposée`)."""
+    word = STATE_WORDS.get(state)
+    return _(word) if word is not None else state.value
 
 
 class Conflict(RelanceError):
@@ -48,53 +68,54 @@ class Seen:
 
 
 def _locked_one(session: Session, model: type[LockedRow], row_id: int,
-                label: str) -> LockedRow:
+                missing: str) -> LockedRow:
+    """`missing`: the refusal when there is no such row, with `{id}`, translated."""
     # FOR UPDATE: on PostgreSQL two operators deciding at once queue on the row and the
     # second sees the first's change (SQLite's BEGIN IMMEDIATE serialises them anyway).
     row = session.scalars(
         select(model).where(model.id == row_id).with_for_update()
     ).one_or_none()
     if row is None:
-        raise NotFound(f"no {label} {row_id}")
+        raise NotFound(missing.format(id=row_id))
     return row
 
 
 def locked_action(session: Session, action_id: int) -> Action:
     """The action, locked for this transaction; `NotFound` when there is none."""
-    return _locked_one(session, Action, action_id, "action")
+    return _locked_one(session, Action, action_id, _("no action {id}"))
 
 
 def locked_task(session: Session, seen: Seen, channel: Channel, state: ActionState, *,
-                name: str, article: str, otherwise: str) -> Action:
-    """The action the operator saw, locked, refused unless it is a `channel` action (`name`
-    in messages) still as seen and in `state`; `otherwise` says why another state is no
-    use."""
+                not_this: str, not_now: str) -> Action:
+    """The action the operator saw, locked, refused unless it is a `channel` action still
+    as seen and in `state`. The refusals, translated by the caller: `not_this` (with
+    `{id}` and `{channel}`) for an action of another channel, `not_now` (with `{id}` and
+    `{state}`) for one in another state."""
     action = locked_action(session, seen.action_id)
     if action.channel != channel:
-        raise UsageError(f"action {action.id} is a {action.channel.value}, "
-                         f"not {article} {name}")
+        raise UsageError(not_this.format(id=action.id, channel=action.channel.value))
     check_seen(session, action, seen)
     if action.state != state:
-        raise UsageError(f"{name} {action.id} is {action.state.value}: {otherwise}")
+        raise UsageError(not_now.format(id=action.id, state=state_word(action.state)))
     return action
 
 
 def locked_debtor(session: Session, debtor_id: int) -> Debtor:
     """The debtor, locked for this transaction; `NotFound` when there is none."""
-    return _locked_one(session, Debtor, debtor_id, "debtor")
+    return _locked_one(session, Debtor, debtor_id, _("no debtor {id}"))
 
 
 def locked_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
     """The invoices, locked and in id order; the first unknown id is refused."""
     if not invoice_ids:
-        raise UsageError("choose at least one invoice")
+        raise UsageError(_("choose at least one invoice"))
     rows = session.scalars(
         select(Invoice).where(Invoice.id.in_(list(invoice_ids))).order_by(Invoice.id)
         .with_for_update()
     ).all()
     missing = set(invoice_ids) - {r.id for r in rows}
     if missing:
-        raise NotFound(f"no invoice {min(missing)}")
+        raise NotFound(_("no invoice {id}").format(id=min(missing)))
     return list(rows)
 
 
@@ -104,7 +125,7 @@ def _last_actor(session: Session, action: Action) -> str:
         .where(Event.subject_type == "action", Event.subject_id == str(action.id))
         .order_by(Event.id.desc())
         .limit(1)
-    ).first() or "someone"
+    ).first() or _("someone")
 
 
 def check_seen(session: Session, action: Action, seen: Seen) -> None:
@@ -112,20 +133,22 @@ def check_seen(session: Session, action: Action, seen: Seen) -> None:
     if action.state != seen.state:
         who = _last_actor(session, action)
         raise Conflict(
-            f"action {action.id} is now {action.state.value} ({who} changed it since you "
-            "loaded it): nothing done, reload to see it",
+            _("action {id} is now {state} ({who} changed it since you loaded it): nothing "
+              "done, reload to see it").format(id=action.id, state=state_word(action.state),
+                                               who=who),
             action_id=action.id,
         )
     if action.content_hash != seen.content_hash:
         raise Conflict(
-            f"action {action.id} changed since you saw it (its invoices or amounts): "
-            "review it again",
+            _("action {id} changed since you saw it (its invoices or amounts): review it "
+              "again").format(id=action.id),
             action_id=action.id,
         )
     if seen.attempts is not None and action.attempts != seen.attempts:
         who = _last_actor(session, action)
         raise Conflict(
-            f"call task {action.id} was updated by {who} since you loaded it: reload",
+            _("call task {id} was updated by {who} since you loaded it: reload").format(
+                id=action.id, who=who),
             action_id=action.id,
         )
 
@@ -157,8 +180,9 @@ def audit_invoice(session: Session, actor: Actor, invoice: Invoice, kind: str,
 
 
 def clean_reason(reason: str | None, what: str) -> str:
-    """The reason as kept in the audit log; refused when blank (`what` needs one)."""
+    """The reason as kept in the audit log (as typed: data, never translated); refused
+    when blank. `what`, translated by the caller, is what needs one: `a pause`."""
     text = (reason or "").strip()
     if not text:
-        raise UsageError(f"{what} needs a reason")
+        raise UsageError(_("{what} needs a reason").format(what=what))
     return text

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from relance.engine.case_locking import locked_invoices
 from relance.engine.roles import Actor, require_write
+from relance.kernel.display import show_money
 from relance.kernel.errors import UsageError
-from relance.kernel.money import Money, money_text
+from relance.kernel.i18n import _
+from relance.kernel.money import Money
 from relance.store import book
 from relance.store.models import Payment, PaymentKind
 
@@ -22,7 +24,7 @@ def record_payment(session: Session, actor: Actor, *, creditor_id: int,
                    reference: str, allocations: Sequence[tuple[int, int]] | None = None,
                    today: dt.date | None = None) -> Payment:
     """`relance.store.book.record_payment` for a person: operators and credit managers."""
-    require_write(actor, "record a payment")
+    require_write(actor, _("record a payment"))
     return book.record_payment(session, creditor_id=creditor_id, debtor_id=debtor_id,
                                amount=amount, received_on=received_on, reference=reference,
                                actor=actor.name, allocations=allocations, today=today)
@@ -34,22 +36,24 @@ def pay_invoices(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     """A payment for these invoices, in the order given, each up to its balance; more
     than they owe is recorded whole and the surplus stays on the debtor's account (the
     same rule for `relance pay`, the TUI and the imports)."""
-    require_write(actor, "record a payment")
+    require_write(actor, _("record a payment"))
     if amount.minor <= 0:
-        raise UsageError(f"a payment must be positive, not {amount}")
+        raise UsageError(_("a payment must be positive, not {amount}").format(
+            amount=show_money(amount.minor, amount.currency)))
     invoices = locked_invoices(session, invoice_ids)
     order = {invoice_id: n for n, invoice_id in enumerate(invoice_ids)}
     invoices.sort(key=lambda invoice: order[invoice.id])
     debtors = {invoice.debtor_id for invoice in invoices}
     if len(debtors) != 1:
-        raise UsageError("one payment pays invoices of one debtor")
+        raise UsageError(_("one payment pays invoices of one debtor"))
     first = invoices[0]
     allocations = book.share_out(invoices, amount.minor, amount.currency)
     if not allocations:
-        raise UsageError(f"invoice {first.number} has nothing left to pay "
-                         f"(balance {money_text(first.balance_minor, first.currency)})"
-                         if len(invoices) == 1 else "the invoices named have nothing left "
-                         "to pay")
+        raise UsageError(_("invoice {number} has nothing left to pay (balance {balance})")
+                         .format(number=first.number,
+                                 balance=show_money(first.balance_minor, first.currency))
+                         if len(invoices) == 1 else
+                         _("the invoices named have nothing left to pay"))
     return book.record_payment(session, creditor_id=first.creditor_id,
                                debtor_id=first.debtor_id, amount=amount,
                                received_on=received_on, reference=reference,
@@ -60,9 +64,9 @@ def record_credit_note(session: Session, actor: Actor, invoice_id: int, *, amoun
                        on: dt.date, reference: str, today: dt.date | None = None) -> Payment:
     """A credit note granted on an invoice: its balance goes down as by a payment, and
     the book says it was a credit note. It cannot exceed the invoice's balance."""
-    require_write(actor, "record a credit note")
+    require_write(actor, _("record a credit note"))
     if not reference.strip():
-        raise UsageError("a credit note needs its number (the reference)")
+        raise UsageError(_("a credit note needs its number (the reference)"))
     invoice = locked_invoices(session, [invoice_id])[0]
     return book.record_payment(session, creditor_id=invoice.creditor_id,
                                debtor_id=invoice.debtor_id, amount=amount, received_on=on,
@@ -75,7 +79,7 @@ def reverse_payment(session: Session, actor: Actor, payment_id: int, *, on: dt.d
                     reason: str, today: dt.date | None = None) -> Payment:
     """A payment that did not hold (a direct debit returned, a cheque bounced): its
     invoices reopen and are chased again."""
-    require_write(actor, "reverse a payment")
+    require_write(actor, _("reverse a payment"))
     return book.reverse_payment(session, payment_id, on=on, reason=reason, actor=actor.name,
                                 today=today)
 
@@ -85,6 +89,6 @@ def allocate_payment(session: Session, actor: Actor, payment_id: int, *,
                      allocations: Sequence[tuple[int, int]] | None = None,
                      today: dt.date | None = None) -> list[book.Allocation]:
     """Allocate a payment in suspense (or a credit on account) to a debtor's invoices."""
-    require_write(actor, "allocate a payment")
+    require_write(actor, _("allocate a payment"))
     return book.allocate_payment(session, payment_id, actor=actor.name, debtor_id=debtor_id,
                                  allocations=allocations, today=today)

@@ -19,7 +19,9 @@ from relance.dsl.ast import CallTask, Escalate, Notify, Policy, Rule, Send
 from relance.engine.facts import CREDITOR, DEBTOR, INVOICE, Facts, load_facts
 from relance.engine.interpret import Trace, trace
 from relance.engine.levels import Why, decide
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.i18n import _, ngettext
 from relance.kernel.money import to_decimal
 
 
@@ -66,8 +68,11 @@ class Explanation:
     debtor: str
     on: dt.date
     is_open: bool
-    summary: str
+    summary: str  # in English, for the JSON; `render` says it in the language spoken
     policies: tuple[PolicyExplanation, ...]
+    balance_minor: int = 0
+    currency: str = ""
+    due_date: dt.date | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"invoice": self.invoice, "invoice_id": self.invoice_id, "debtor": self.debtor,
@@ -79,35 +84,61 @@ class Explanation:
         return {p.name: p.acting for p in self.policies if p.acting is not None}
 
     def render(self) -> str:
-        """The explanation as text, one line per rule and per sub-condition."""
-        lines = [f"{self.invoice} ({self.debtor}) on {self.on.isoformat()}: {self.summary}"]
+        """The explanation as text, one line per rule and per sub-condition, in the
+        language spoken; conditions, values read and actions stay in the rules' own
+        notation (`overdue >= 15d`, `1250.00 EUR`, `letter 'reminder'`)."""
+        lines = [_("{invoice} ({debtor}) on {day}: {summary}").format(
+            invoice=self.invoice, debtor=self.debtor, day=show_date(self.on),
+            summary=self._summary_text())]
         if not self.is_open:
-            lines.append("  not open: runs do not evaluate it")
+            lines.append("  " + _("not open: runs do not evaluate it"))
         for policy in self.policies:
             lines.append("")
-            level = policy.level or "none"
+            level = policy.level or _("none")
             if policy.level_on:
-                level += f" (acted {policy.level_on.isoformat()})"
-            lines.append(f"policy {policy.name} ({policy.place}) — level: {level}")
+                level = _("{level} (acted {day})").format(level=level,
+                                                          day=show_date(policy.level_on))
+            lines.append(_("policy {name} ({place}) — level: {level}").format(
+                name=policy.name, place=policy.place, level=level))
             if policy.scope is not None:
-                lines.append(f"  scope {'holds' if policy.in_scope else 'does not hold'}:")
+                lines.append("  " + (_("scope holds:") if policy.in_scope
+                                     else _("scope does not hold:")))
                 lines += _trace_lines(policy.scope, 4)
             for rule in policy.rules:
-                mark = "ACTS" if rule.acts else ("held" if rule.held else "no")
-                lines.append(f"  [{mark}] {rule.identity} ({rule.place}): {rule.why}")
+                mark = _("ACTS") if rule.acts else (_("held") if rule.held else _("no"))
+                lines.append(f"  [{mark}] {rule.identity} ({rule.place}): {_(rule.why)}")
                 if rule.acts:
-                    lines.append(f"      queues: {'; '.join(rule.actions)}")
+                    lines.append("      " + _("queues: {actions}").format(
+                        actions="; ".join(rule.actions)))
                 lines += _trace_lines(rule.trace, 6)
             if policy.acting is None:
-                lines.append("  => nothing acts in this policy")
+                lines.append("  " + _("=> nothing acts in this policy"))
             else:
-                lines.append(f"  => {policy.acting} acts")
+                lines.append("  " + _("=> {rule} acts").format(rule=policy.acting))
         return "\n".join(lines)
+
+    def _summary_text(self) -> str:
+        if self.due_date is None:
+            return self.summary
+        balance = show_money(self.balance_minor, self.currency)
+        if not self.is_open:
+            return _("balance {amount}").format(amount=balance)
+        overdue = (self.on - self.due_date).days
+        if overdue > 0:
+            when = ngettext("{count} day overdue", "{count} days overdue", overdue).format(
+                count=overdue)
+        else:
+            when = ngettext("due in {count} day", "due in {count} days", -overdue).format(
+                count=-overdue)
+        return _("open {amount}, due {day} ({when})").format(
+            amount=balance, day=show_date(self.due_date), when=when)
 
 
 def _trace_lines(node: Trace, indent: int, top: bool = True) -> list[str]:
     pad = " " * indent
-    mark = "yes" if node.held else "no "
+    yes, no = _("yes"), _("no")
+    width = max(len(yes), len(no))
+    mark = (yes if node.held else no).ljust(width)
     if node.kind == "leaf":
         return [f"{pad}{mark} {node.text}{_value_text(node.value)}"]
     if node.kind == "not" and node.children[0].kind == "leaf":
@@ -122,15 +153,17 @@ def _trace_lines(node: Trace, indent: int, top: bool = True) -> list[str]:
 
 def _value_text(value: Any) -> str:
     if value is None:
-        return "   (no value)"
+        return "   (" + _("no value") + ")"
     if isinstance(value, list):
-        value = ", ".join(value) or "none"
+        value = ", ".join(value) or _("none")
     elif isinstance(value, bool):
         value = "true" if value else "false"
     return f"   ({value})"
 
 
 def describe_action(spec: Send | CallTask | Notify | Escalate) -> str:
+    """The action in the rules' own words (`call with priority high`), in every
+    language: the policy language does not change with it."""
     if isinstance(spec, Send):
         tone = f" with tone {spec.tone}" if spec.tone else ""
         return f"{spec.channel} '{spec.template}'{tone}"
@@ -154,15 +187,15 @@ def find_invoice(conn: Connection, reference: str) -> int:
     else:
         query = select(INVOICE.c.id, CREDITOR.c.code).join(
             CREDITOR, CREDITOR.c.id == INVOICE.c.creditor_id)
-        creditor, _, number = reference.rpartition(":")
+        creditor, _colon, number = reference.rpartition(":")
         if creditor:
             query = query.where(CREDITOR.c.code == creditor)
         ids = [int(row.id) for row in conn.execute(query.where(INVOICE.c.number == number))]
         if len(ids) > 1:
-            raise UsageError(f"{reference!r} names invoices of several creditors: "
-                             "write CREDITOR:NUMBER")
+            raise UsageError(_("{reference!r} names invoices of several creditors: write "
+                               "CREDITOR:NUMBER").format(reference=reference))
     if not ids:
-        raise NotFound(f"no invoice {reference!r}")
+        raise NotFound(_("no invoice {reference!r}").format(reference=reference))
     return ids[0]
 
 
@@ -173,22 +206,27 @@ def explain_invoice(
     book = load_facts(conn, on, invoice_ids=[invoice_id])
     if not book:
         row = conn.execute(
-            select(INVOICE.c.number, INVOICE.c.balance_minor, INVOICE.c.currency, DEBTOR.c.ref)
+            select(INVOICE.c.number, INVOICE.c.balance_minor, INVOICE.c.currency,
+                   INVOICE.c.due_date, DEBTOR.c.ref)
             .join(DEBTOR, DEBTOR.c.id == INVOICE.c.debtor_id)
             .where(INVOICE.c.id == invoice_id)
         ).one()
         balance = to_decimal(row.balance_minor, row.currency)
         return Explanation(row.number, invoice_id, row.ref, on, False,
-                           f"balance {balance} {row.currency}", ())
+                           f"balance {balance} {row.currency}", (),  # not for people: JSON
+                           balance_minor=row.balance_minor, currency=row.currency,
+                           due_date=row.due_date)
     facts = book[0]
     return Explanation(
         invoice=facts.number, invoice_id=invoice_id, debtor=facts.debtor_ref, on=on,
         is_open=True, summary=_summary(facts),
         policies=tuple(_explain_policy(policy, facts) for policy in policies),
+        balance_minor=facts.balance_minor, currency=facts.currency, due_date=facts.due_date,
     )
 
 
 def _summary(facts: Facts) -> str:
+    """The summary for the JSON (programs read it): English, exact amounts, ISO dates."""
     balance = to_decimal(facts.balance_minor, facts.currency)
     overdue = (facts.on - facts.due_date).days
     when = f"{overdue} days overdue" if overdue > 0 else f"due in {-overdue} days"

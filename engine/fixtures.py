@@ -30,6 +30,7 @@ from relance.engine.facts import (
     PROMISE,
 )
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.kernel.money import to_minor
 from relance.store.models import PlanStatus
 
@@ -40,16 +41,19 @@ def _date(value: Any, where: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise UsageError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from exc
+        raise UsageError(_("{where}: {value!r} is not a date (YYYY-MM-DD)").format(
+            where=where, value=value)) from exc
 
 
 def _minor(value: Any, currency: str, where: str) -> int:
     if isinstance(value, float):
-        raise UsageError(f"{where}: write amounts as text ('1250.00'), not as a float")
+        raise UsageError(_("{where}: write amounts as text ('1250.00'), not as a float")
+                         .format(where=where))
     try:
         return to_minor(Decimal(str(value)), currency)
     except (ArithmeticError, ValueError) as exc:
-        raise UsageError(f"{where}: {value!r} is not an amount in {currency}") from exc
+        raise UsageError(_("{where}: {value!r} is not an amount in {currency}").format(
+            where=where, value=value, currency=currency)) from exc
 
 
 def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
@@ -75,7 +79,7 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
         creditor_id = existing
     debtor_ids: dict[str, int] = {}
     for n, raw in enumerate(book.get("debtors", ()), start=1):
-        where = f"debtor {n}"
+        where = _("debtor {n}").format(n=n)
         ref = str(raw["ref"])
         paused = raw.get("paused_until")
         debtor_ids[ref] = conn.execute(
@@ -92,13 +96,14 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
             conn.execute(insert(DEBTOR_TAG), {"debtor_id": debtor_ids[ref], "tag": str(tag)})
     invoice_ids: dict[str, int] = {}
     for n, raw in enumerate(book.get("invoices", ()), start=1):
-        where = f"invoice {n} ({raw.get('number', '?')})"
+        where = _("invoice {n} ({number})").format(n=n, number=raw.get("number", "?"))
         currency = str(raw.get("currency", "EUR")).upper()
         amount = _minor(raw["amount"], currency, where)
         paid = _minor(raw.get("paid", "0"), currency, where)
         debtor = str(raw["debtor"])
         if debtor not in debtor_ids:
-            raise UsageError(f"{where}: unknown debtor {debtor!r}")
+            raise UsageError(_("{where}: unknown debtor {debtor!r}").format(where=where,
+                                                                            debtor=debtor))
         disputed = raw.get("disputed")
         balance = amount - paid
         invoice_ids[str(raw["number"])] = conn.execute(
@@ -114,7 +119,7 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
              "attrs": dict(raw.get("attrs", {}))},
         ).scalar_one()
     for n, raw in enumerate(book.get("promises", ()), start=1):
-        where = f"promise {n}"
+        where = _("promise {n}").format(n=n)
         invoice = raw.get("invoice")
         conn.execute(insert(PROMISE), {
             "creditor_id": creditor_id, "debtor_id": debtor_ids[str(raw["debtor"])],
@@ -123,7 +128,8 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
             "status": str(raw.get("status", "open")),
         })
     for n, raw in enumerate(book.get("plans", ()), start=1):
-        _write_plan(conn, creditor_id, debtor_ids, invoice_ids, raw, f"plan {n}")
+        _write_plan(conn, creditor_id, debtor_ids, invoice_ids, raw,
+                    _("plan {n}").format(n=n))
     write_history(session, creditor_id, invoice_ids, book.get("history", ()))
     return invoice_ids
 
@@ -133,11 +139,12 @@ def _write_plan(conn: Connection, creditor_id: int, debtor_ids: Mapping[str, int
     # `active: false` is the older spelling of a plan no longer in force.
     status = str(raw.get("status", "active" if raw.get("active", True) else "cancelled"))
     if status not in {s.value for s in PlanStatus}:
-        raise UsageError(f"{where}: status {status!r} is not one of "
-                         f"{', '.join(s.value for s in PlanStatus)}")
+        raise UsageError(_("{where}: status {status!r} is not one of {known}").format(
+            where=where, status=status, known=", ".join(s.value for s in PlanStatus)))
     debtor = str(raw["debtor"])
     if debtor not in debtor_ids:
-        raise UsageError(f"{where}: unknown debtor {debtor!r}")
+        raise UsageError(_("{where}: unknown debtor {debtor!r}").format(where=where,
+                                                                        debtor=debtor))
     currency = str(raw.get("currency", "EUR")).upper()
     ended = raw.get("ended_on")
     plan_id = conn.execute(
@@ -148,11 +155,12 @@ def _write_plan(conn: Connection, creditor_id: int, debtor_ids: Mapping[str, int
     ).scalar_one()
     for number in raw.get("invoices", ()):
         if str(number) not in invoice_ids:
-            raise UsageError(f"{where}: unknown invoice {number!r}")
+            raise UsageError(_("{where}: unknown invoice {number!r}").format(where=where,
+                                                                             number=number))
         conn.execute(insert(PLAN_INVOICE),
                      {"plan_id": plan_id, "invoice_id": invoice_ids[str(number)]})
     for m, instalment in enumerate(raw.get("instalments", ()), start=1):
-        at = f"{where}, instalment {m}"
+        at = _("{where}, instalment {m}").format(where=where, m=m)
         conn.execute(insert(INSTALMENT), {
             "plan_id": plan_id, "due_on": _date(instalment["due_on"], at),
             "amount_minor": _minor(instalment["amount"], currency, at),

@@ -38,7 +38,9 @@ from relance.dsl.ast import (
 from relance.dsl.fields import FieldType, lookup
 from relance.engine.durations import Op, amount, compare_ints, elapsed
 from relance.engine.facts import Facts
+from relance.kernel.display import show_date
 from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import _
 from relance.kernel.money import money_text, to_decimal
 
 
@@ -59,7 +61,8 @@ DURATION_FIELDS: dict[str, tuple[str, int]] = {
 def field_type(ref: FieldRef) -> FieldType:
     spec = lookup(ref.name)
     if spec is None:
-        raise RuleError(f"{ref.span}: unknown field {ref.name!r}")
+        raise RuleError(_("{place}: unknown field {field!r}").format(place=ref.span,
+                                                                     field=ref.name))
     return spec.type
 
 
@@ -107,7 +110,9 @@ def _ordered(op: Op, left: Any, right: Any) -> bool:
 
 
 def _refuse(ref: FieldRef, value: Scalar, what: str) -> RuleError:
-    return RuleError(f"{ref.span}: {ref.name} cannot be compared with {what} ({value!r})")
+    """`what`, translated by the caller, is what the field cannot be compared with."""
+    return RuleError(_("{place}: {field} cannot be compared with {what} ({value!r})").format(
+        place=ref.span, field=ref.name, what=what, value=value))
 
 
 def compare(cond: Compare, facts: Facts) -> tuple[bool, Any]:
@@ -116,14 +121,14 @@ def compare(cond: Compare, facts: Facts) -> tuple[bool, Any]:
     kind = field_type(ref)
     if kind is FieldType.DURATION:
         if not isinstance(value, Duration):
-            raise _refuse(ref, value, "a non-duration")
+            raise _refuse(ref, value, _("a non-duration"))
         days = duration_value(ref.name, facts, value.business)
         if days is None:  # no outbound action yet: longer than anything
             return op in (">", ">=", "!="), None
         return compare_ints(days, op, amount(value)), f"{days}{'bd' if value.business else 'd'}"
     if kind is FieldType.MONEY:
         if not isinstance(value, MoneyValue):
-            raise _refuse(ref, value, "a non-money value")
+            raise _refuse(ref, value, _("a non-money value"))
         minor: int = raw_value(ref.name, facts)
         shown = money_text(minor, facts.currency)
         if value.currency.upper() != facts.currency.upper():
@@ -131,24 +136,24 @@ def compare(cond: Compare, facts: Facts) -> tuple[bool, Any]:
         return _ordered(op, to_decimal(minor, facts.currency), value.amount), shown
     if kind is FieldType.NUMBER:
         if not isinstance(value, NumberValue):
-            raise _refuse(ref, value, "a non-number")
+            raise _refuse(ref, value, _("a non-number"))
         number = raw_value(ref.name, facts)
         if number is None:
             return op == "!=", None
         return _ordered(op, Decimal(number), value.value), number
     if kind is FieldType.DATE:
         if not isinstance(value, DateValue):
-            raise _refuse(ref, value, "a non-date")
+            raise _refuse(ref, value, _("a non-date"))
         day: dt.date = raw_value(ref.name, facts)
         return _ordered(op, day, value.value), day.isoformat()
     if kind is FieldType.FLAG:
         if not isinstance(value, BoolValue) or op not in ("=", "!="):
-            raise _refuse(ref, value, "anything but true or false")
+            raise _refuse(ref, value, _("anything but true or false"))
         flag = bool(raw_value(ref.name, facts))
         return (flag == value.value) == (op == "="), flag
     if kind in (FieldType.ENUM, FieldType.TEXT):
         if not isinstance(value, TextValue | WordValue) or op not in ("=", "!="):
-            raise _refuse(ref, value, "an ordered comparison or a non-text value")
+            raise _refuse(ref, value, _("an ordered comparison or a non-text value"))
         text = raw_value(ref.name, facts)
         if text is None:
             return op == "!=", None
@@ -157,7 +162,8 @@ def compare(cond: Compare, facts: Facts) -> tuple[bool, Any]:
         else:
             same = str(text) == value.value
         return same == (op == "="), text
-    raise RuleError(f"{ref.span}: {ref.name} cannot be compared")
+    raise RuleError(_("{place}: {field} cannot be compared").format(place=ref.span,
+                                                                    field=ref.name))
 
 
 def _in_list_as_or(cond: InList) -> Condition:
@@ -195,11 +201,12 @@ def holds(cond: Condition, facts: Facts, policy: str) -> bool:
         return (cond.value.value.lower() in facts.tags) != cond.negated
     if isinstance(cond, FlagTest):
         if field_type(cond.field) is not FieldType.FLAG:
-            raise RuleError(f"{cond.field.span}: {cond.field.name} is not a yes/no field")
+            raise RuleError(_("{place}: {field} is not a yes/no field").format(
+                place=cond.field.span, field=cond.field.name))
         return bool(raw_value(cond.field.name, facts))
     if isinstance(cond, After):
         return after_holds(cond, facts, policy)
-    raise RuleError(f"unknown condition {cond!r}")
+    raise RuleError(_("unknown condition {condition!r}").format(condition=cond))
 
 
 # --------------------------------------------------------------------------- traces
@@ -293,8 +300,9 @@ def trace(cond: Condition, facts: Facts, policy: str) -> Trace:
         return Trace(render(cond), holds(cond, facts, policy), holds(cond, facts, policy))
     first = after_first(cond, facts, policy)
     # History stops the day before: what a run queued on this very day is not seen yet.
-    shown = (f"first acted {first.isoformat()}" if first
-             else f"not acted before {facts.on.isoformat()}")
+    # A sentence for explain (the values read beside it are in the rules' notation).
+    shown = (_("first acted {day}").format(day=show_date(first)) if first
+             else _("not acted before {day}").format(day=show_date(facts.on)))
     return Trace(render(cond), after_holds(cond, facts, policy), shown)
 
 

@@ -15,6 +15,7 @@ from relance.dsl.ast import Policy, Rule
 from relance.engine.durations import amount, elapsed
 from relance.engine.facts import Facts
 from relance.engine.interpret import holds
+from relance.kernel.i18n import N_
 
 
 def level_index(policy: Policy, facts: Facts) -> int:
@@ -46,16 +47,17 @@ def repeats_now(rule: Rule, policy: Policy, facts: Facts) -> bool:
 
 
 class Why(enum.StrEnum):
-    """Why a rule does or does not act on an invoice: what explain says."""
+    """Why a rule does or does not act on an invoice: what explain says (in English in
+    its JSON, translated with `_()` where it prints them)."""
 
-    ACTS = "acts"
-    OUT_OF_SCOPE = "the policy's scope does not hold"
-    ACTED_TODAY = "the policy already acted on this invoice today"
-    CONDITION_FALSE = "its condition does not hold"
-    PASSED = "already passed (at or below the current level)"
-    CURRENT = "current level: it acted already and does not repeat"
-    NOT_DUE_AGAIN = "current level; its `every` is not due yet"
-    NOT_LAST = "holds, but a later rule also holds and acts instead"
+    ACTS = N_("acts")
+    OUT_OF_SCOPE = N_("the policy's scope does not hold")
+    ACTED_TODAY = N_("the policy already acted on this invoice today")
+    CONDITION_FALSE = N_("its condition does not hold")
+    PASSED = N_("already passed (at or below the current level)")
+    CURRENT = N_("current level: it acted already and does not repeat")
+    NOT_DUE_AGAIN = N_("current level; its `every` is not due yet")
+    NOT_LAST = N_("holds, but a later rule also holds and acts instead")
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ class HalfYearRates:
     unverified: frozenset[str] = frozenset()
 
     def note(self, column: str) -> str | None:
-        """The warning a figure carries while nobody has confirmed it from its source."""
+        """The warning a figure carries while nobody has confirmed it from its source.
+        Kept in English: the dispatcher stores the warnings on the action (data)."""
         if column not in self.unverified:
             return None
         what = {"ecb_refi": "rate",

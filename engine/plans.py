@@ -21,8 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine.roles import Actor, require_write
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import Money, money_text
+from relance.kernel.i18n import N_, _
+from relance.kernel.money import Money
 from relance.store import audit, book
 from relance.store.content import ContentLine, content_hash
 from relance.store.models import (
@@ -45,6 +47,12 @@ ALERT_TEMPLATE = "plan_broken"
 # The alert's items are the system's, not a rule's: a name no policy can declare, so a
 # user's policy acting on the same invoice that day never collides with it.
 ALERT_POLICY = "relance:plans"
+# Why a plan cannot be cancelled, one sentence per state (translated where raised).
+PLAN_NOT_IN_FORCE = {
+    PlanStatus.COMPLETED: N_("plan {id} is completed, not in force"),
+    PlanStatus.BROKEN: N_("plan {id} is broken, not in force"),
+    PlanStatus.CANCELLED: N_("plan {id} is cancelled, not in force"),
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,8 @@ class Every:
     def parse(cls, text: str) -> Every:
         found = _EVERY.match(text)
         if found is None or int(found.group(1)) == 0:
-            raise UsageError(f"every {text!r}: write a number and d, w or m (15d, 2w, 1m)")
+            raise UsageError(_("every {text!r}: write a number and d, w or m (15d, 2w, 1m)")
+                             .format(text=text))
         return cls(int(found.group(1)), found.group(2).lower())
 
     def after(self, first: dt.date, steps: int) -> dt.date:
@@ -76,34 +85,36 @@ def even_schedule(total_minor: int, count: int, first: dt.date,
                   every: Every) -> list[tuple[dt.date, int]]:
     """`count` instalments as equal as cents allow; the first ones carry the odd cents."""
     if not 1 <= count <= MAX_INSTALMENTS:
-        raise UsageError(f"a plan has between 1 and {MAX_INSTALMENTS} instalments, "
-                         f"not {count}")
+        raise UsageError(_("a plan has between 1 and {most} instalments, not {count}")
+                         .format(most=MAX_INSTALMENTS, count=count))
     base, odd = divmod(total_minor, count)
     return [(every.after(first, n), base + (1 if n < odd else 0)) for n in range(count)]
 
 
 def _open_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
     if not invoice_ids:
-        raise UsageError("a plan needs at least one invoice")
+        raise UsageError(_("a plan needs at least one invoice"))
     invoices = list(session.scalars(select(Invoice).where(Invoice.id.in_(list(invoice_ids)))
                                     .order_by(Invoice.due_date, Invoice.id).with_for_update()))
     missing = set(invoice_ids) - {i.id for i in invoices}
     if missing:
-        raise NotFound(f"no invoice {min(missing)}")
+        raise NotFound(_("no invoice {id}").format(id=min(missing)))
     if len({(i.creditor_id, i.debtor_id) for i in invoices}) != 1:
-        raise UsageError("a plan covers invoices of one debtor")
+        raise UsageError(_("a plan covers invoices of one debtor"))
     if len({i.currency for i in invoices}) != 1:
-        raise UsageError("a plan covers invoices in one currency")
+        raise UsageError(_("a plan covers invoices in one currency"))
     for invoice in invoices:
         if invoice.status != InvoiceStatus.OPEN or invoice.balance_minor <= 0:
-            raise UsageError(f"invoice {invoice.number} has nothing left to pay")
+            raise UsageError(_("invoice {number} has nothing left to pay").format(
+                number=invoice.number))
     in_force = session.scalars(
         select(Invoice.number).join(PaymentPlanInvoice, PaymentPlanInvoice.invoice_id == Invoice.id)
         .join(PaymentPlan, PaymentPlan.id == PaymentPlanInvoice.plan_id)
         .where(Invoice.id.in_(list(invoice_ids)), PaymentPlan.status == PlanStatus.ACTIVE)
     ).first()
     if in_force is not None:
-        raise UsageError(f"invoice {in_force} is already in a payment plan in force")
+        raise UsageError(_("invoice {number} is already in a payment plan in force").format(
+            number=in_force))
     return invoices
 
 
@@ -114,27 +125,28 @@ def create_plan(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     """Agree a plan on these invoices: an explicit `schedule` of (date, minor units), or
     `count` instalments from `first`, one `every` period apart. The instalments must add
     up to what the invoices owe today; their reminders stop (the queue is settled)."""
-    require_write(actor, "agree a payment plan")
+    require_write(actor, _("agree a payment plan"))
     invoices = _open_invoices(session, invoice_ids)
     total = sum(i.balance_minor for i in invoices)
     currency = invoices[0].currency
     if schedule is None:
         if count is None or first is None:
-            raise UsageError("give the number of instalments and the first date, or the "
-                             "instalments one by one")
+            raise UsageError(_("give the number of instalments and the first date, or the "
+                               "instalments one by one"))
         schedule = even_schedule(total, count, first, every or Every(1, "m"))
-    dates = [day for day, _ in schedule]
+    dates = [day for day, _minor in schedule]
     if dates != sorted(dates) or len(set(dates)) != len(dates):
-        raise UsageError("instalment dates must be distinct and in order")
+        raise UsageError(_("instalment dates must be distinct and in order"))
     if dates and dates[0] < today:
-        raise UsageError(f"the first instalment cannot be before today ({today.isoformat()})")
-    if any(minor <= 0 for _, minor in schedule):
-        raise UsageError("every instalment must be positive")
-    planned = sum(minor for _, minor in schedule)
+        raise UsageError(_("the first instalment cannot be before today ({day})").format(
+            day=show_date(today)))
+    if any(minor <= 0 for _day, minor in schedule):
+        raise UsageError(_("every instalment must be positive"))
+    planned = sum(minor for _day, minor in schedule)
     if planned != total:
         raise UsageError(
-            f"the instalments add up to {money_text(planned, currency)}, the "
-            f"invoices owe {money_text(total, currency)}")
+            _("the instalments add up to {planned}, the invoices owe {owed}").format(
+                planned=show_money(planned, currency), owed=show_money(total, currency)))
     plan = PaymentPlan(creditor_id=invoices[0].creditor_id, debtor_id=invoices[0].debtor_id,
                        currency=currency, status=PlanStatus.ACTIVE, agreed_on=today,
                        recorded_by=actor.name)
@@ -157,16 +169,16 @@ def cancel_plan(session: Session, actor: Actor, plan_id: int, *, reason: str,
                 today: dt.date, kind: str = "plan.cancelled",
                 data: dict[str, object] | None = None) -> PaymentPlan:
     """End a plan in force: its invoices are chased again by the rules."""
-    require_write(actor, "cancel a payment plan")
+    require_write(actor, _("cancel a payment plan"))
     text = reason.strip()
     if not text:
-        raise UsageError("cancelling a plan needs a reason")
+        raise UsageError(_("cancelling a plan needs a reason"))
     plan = session.scalars(select(PaymentPlan).where(PaymentPlan.id == plan_id)
                            .with_for_update()).one_or_none()
     if plan is None:
-        raise NotFound(f"no payment plan {plan_id}")
+        raise NotFound(_("no payment plan {id}").format(id=plan_id))
     if plan.status != PlanStatus.ACTIVE:
-        raise UsageError(f"plan {plan_id} is {plan.status.value}, not in force")
+        raise UsageError(_(PLAN_NOT_IN_FORCE[plan.status]).format(id=plan_id))
     plan.status, plan.ended_on = PlanStatus.CANCELLED, today
     audit.record(session, actor=actor.name, kind=kind, subject_type="plan",
                  subject_id=plan.id, creditor_id=plan.creditor_id, debtor_id=plan.debtor_id,

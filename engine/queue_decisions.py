@@ -24,6 +24,7 @@ from relance.engine.case_locking import (
     clean_reason,
     locked_action,
     locked_task,
+    state_word,
 )
 from relance.engine.roles import (
     Actor,
@@ -32,8 +33,10 @@ from relance.engine.roles import (
     require_credit_manager,
     require_write,
 )
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import RelanceError, UsageError
-from relance.kernel.money import Money, money_text
+from relance.kernel.i18n import _
+from relance.kernel.money import Money
 from relance.store.models import (
     Action,
     ActionState,
@@ -73,7 +76,7 @@ def approve(session: Session, actor: Actor, seen: Seen, *, policy: Policy | None
             now: dt.datetime | None = None) -> ActionState:
     """Approve one proposed action as seen; an escalation goes through
     `approve_escalation` (credit managers, four eyes). Returns the action's new state."""
-    require_write(actor, "approve actions")
+    require_write(actor, _("approve actions"))
     action = locked_action(session, seen.action_id)
     if action.channel == Channel.ESCALATE:
         decision = approve_escalation(session, actor, seen, policy=policy or Policy(), now=now)
@@ -81,8 +84,8 @@ def approve(session: Session, actor: Actor, seen: Seen, *, policy: Policy | None
                 else ActionState.PROPOSED)
     check_seen(session, action, seen)
     if action.state != ActionState.PROPOSED:
-        raise UsageError(f"action {action.id} is {action.state.value}: only a proposed "
-                         "action can be approved")
+        raise UsageError(_("action {id} is {state}: only a proposed action can be approved")
+                         .format(id=action.id, state=state_word(action.state)))
     when = now or utcnow()
     session.add(Approval(action_id=action.id, user=actor.name, role=actor.role.value,
                          decision="approve", content_hash=action.content_hash, decided_at=when))
@@ -97,18 +100,18 @@ def reject(session: Session, actor: Actor, seen: Seen, reason: str, *,
            now: dt.datetime | None = None) -> None:
     """Reject one action with a reason: a proposed one (a letter, a call, an escalation),
     or an approved one the dispatch has not taken yet."""
-    require_write(actor, "reject actions")
-    text = clean_reason(reason, "a rejection")
+    require_write(actor, _("reject actions"))
+    text = clean_reason(reason, _("a rejection"))
     action = locked_action(session, seen.action_id)
     if action.channel == Channel.ESCALATE:
-        require_credit_manager(actor, "refuse an escalation")
+        require_credit_manager(actor, _("refuse an escalation"))
     check_seen(session, action, seen)
     # An approved action not yet claimed by the dispatch can still be stopped.
     stoppable = ({ActionState.PROPOSED} if action.channel == Channel.ESCALATE
                  else {ActionState.PROPOSED, ActionState.APPROVED})
     if action.state not in stoppable:
-        raise UsageError(f"action {action.id} is {action.state.value}: only a proposed "
-                         "or approved action can be rejected")
+        raise UsageError(_("action {id} is {state}: only a proposed or approved action can "
+                           "be rejected").format(id=action.id, state=state_word(action.state)))
     session.add(Approval(action_id=action.id, user=actor.name, role=actor.role.value,
                          decision="reject", reason=text, content_hash=action.content_hash,
                          decided_at=now or utcnow()))
@@ -119,7 +122,7 @@ def reject(session: Session, actor: Actor, seen: Seen, reason: str, *,
 def approve_many(session: Session, actor: Actor, seen: Iterable[Seen], *,
                  policy: Policy | None = None, now: dt.datetime | None = None) -> BulkResult:
     """Approve every action still as seen; the others are reported, not touched."""
-    require_write(actor, "approve actions")
+    require_write(actor, _("approve actions"))
     return _each_as_seen(session, seen, {ActionState.PROPOSED},
                          lambda one: approve(session, actor, one, policy=policy, now=now))
 
@@ -127,8 +130,8 @@ def approve_many(session: Session, actor: Actor, seen: Iterable[Seen], *,
 def reject_many(session: Session, actor: Actor, seen: Iterable[Seen], reason: str, *,
                 now: dt.datetime | None = None) -> BulkResult:
     """Reject every action still as seen with one reason; report the others."""
-    require_write(actor, "reject actions")
-    clean_reason(reason, "a rejection")
+    require_write(actor, _("reject actions"))
+    clean_reason(reason, _("a rejection"))
     return _each_as_seen(session, seen, {ActionState.PROPOSED, ActionState.APPROVED},
                          lambda one: reject(session, actor, one, reason, now=now))
 
@@ -206,31 +209,35 @@ def approve_escalation(session: Session, actor: Actor, seen: Seen, *, policy: Po
     manager; the last approval moves the invoices to the target stage and the action to
     `sent`. Approvals bind to the content hash: a payment since the proposal voids them.
     """
-    require_credit_manager(actor, "approve an escalation")
+    require_credit_manager(actor, _("approve an escalation"))
     action = locked_task(session, seen, Channel.ESCALATE, ActionState.PROPOSED,
-                         name="escalation", article="an", otherwise="nothing to approve")
+                         not_this=_("action {id} is a {channel}, not an escalation"),
+                         not_now=_("escalation {id} is {state}: nothing to approve"))
     if action.proposed_by == actor.name:
-        raise NotAllowed(f"{actor.name} proposed escalation {action.id}: another credit "
-                         "manager must approve it")
+        raise NotAllowed(_("{user} proposed escalation {id}: another credit manager must "
+                           "approve it").format(user=actor.name, id=action.id))
     for invoice, queued in current_lines(session, action):
         if invoice.balance_minor != queued or invoice.dispute_reason is not None:
-            raise Conflict(
-                f"invoice {invoice.number} changed since the proposal (balance now "
-                f"{money_text(invoice.balance_minor, invoice.currency)}"
-                f"{', disputed' if invoice.dispute_reason is not None else ''}): "
-                "reload to review the escalation again",
-                action_id=action.id,
-            )
+            balance = show_money(invoice.balance_minor, invoice.currency)
+            if invoice.dispute_reason is not None:
+                message = _("invoice {number} changed since the proposal (balance now "
+                            "{balance}, disputed): reload to review the escalation again")
+            else:
+                message = _("invoice {number} changed since the proposal (balance now "
+                            "{balance}): reload to review the escalation again")
+            raise Conflict(message.format(number=invoice.number, balance=balance),
+                           action_id=action.id)
     debtor = session.get(Debtor, action.debtor_id)
     assert debtor is not None
     today = (now or utcnow()).date()
     if debtor.paused_until is not None and debtor.paused_until >= today:
-        raise UsageError(f"{debtor.name} is paused until {debtor.paused_until}: "
-                         "resume the case before escalating it")
+        raise UsageError(_("{debtor} is paused until {day}: resume the case before "
+                           "escalating it").format(debtor=debtor.name,
+                                                   day=show_date(debtor.paused_until)))
     earlier = valid_approvals(action)
     if any(a.user == actor.name for a in earlier):
-        raise NotAllowed(f"{actor.name} already approved escalation {action.id}: a second "
-                         "credit manager must approve it")
+        raise NotAllowed(_("{user} already approved escalation {id}: a second credit manager "
+                           "must approve it").format(user=actor.name, id=action.id))
     when = now or utcnow()
     session.add(Approval(action_id=action.id, user=actor.name, role=actor.role.value,
                          decision="approve", content_hash=action.content_hash, decided_at=when))

@@ -36,6 +36,7 @@ from typing import Any
 
 from relance.kernel.config_table import did_you_mean
 from relance.kernel.errors import ConfigError, UsageError
+from relance.kernel.i18n import N_, _
 from relance.kernel.money import Money
 
 
@@ -43,6 +44,14 @@ class Role(enum.StrEnum):
     CREDIT_MANAGER = "credit_manager"
     OPERATOR = "operator"
     AUDITOR = "auditor"
+
+
+# A role as a refusal names it, translated where shown ("bruno is operator").
+ROLE_WORDS: dict[Role, str] = {
+    Role.CREDIT_MANAGER: N_("credit manager"),
+    Role.OPERATOR: N_("operator"),
+    Role.AUDITOR: N_("auditor"),
+}
 
 
 class NotAllowed(UsageError):
@@ -83,15 +92,15 @@ class Policy:
         """The named user with their role; an unknown name is refused."""
         clean = name.strip()
         if not clean:
-            raise UsageError("no user name: pass --user NAME")
+            raise UsageError(_("no user name: pass --user NAME"))
         if self.open:
             return Actor(clean, Role.CREDIT_MANAGER)
         role = self.users.get(clean)
         if role is None:
             known = ", ".join(sorted(self.users))
             raise UsageError(
-                f"user {clean!r} is not in the [users] table of relance.toml "
-                f"(known: {known}); pass --user NAME"
+                _("user {name!r} is not in the [users] table of relance.toml (known: "
+                  "{known}); pass --user NAME").format(name=clean, known=known)
             )
         return Actor(clean, role)
 
@@ -108,14 +117,17 @@ class Policy:
 
 def _parse_threshold(text: Any, label: str) -> Money:
     if not isinstance(text, str):
-        raise ConfigError(f'{label}: four_eyes_above must be a text like "5000 EUR"')
+        raise ConfigError(_('{label}: four_eyes_above must be a text like "5000 EUR"')
+                          .format(label=label))
     parts = text.split()
     if len(parts) != 2:
-        raise ConfigError(f'{label}: four_eyes_above {text!r} must read like "5000 EUR"')
+        raise ConfigError(_('{label}: four_eyes_above {text!r} must read like "5000 EUR"')
+                          .format(label=label, text=text))
     try:
         return Money.of(Decimal(parts[0]), parts[1])
     except (InvalidOperation, ValueError) as exc:
-        raise ConfigError(f"{label}: four_eyes_above {text!r}: {exc}") from exc
+        raise ConfigError(_("{label}: four_eyes_above {text!r}: {problem}").format(
+            label=label, text=text, problem=exc)) from exc
 
 
 # A misspelt `four_eyes_abve` would otherwise leave every escalation on one approval.
@@ -132,14 +144,21 @@ def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
         except ValueError:
             allowed = ", ".join(r.value for r in Role)
             raise ConfigError(
-                f"{label}: [users] {name} = {role!r}: the role must be one of {allowed}"
+                _("{label}: [users] {name} = {role!r}: the role must be one of {allowed}")
+                .format(label=label, name=name, role=role, allowed=allowed)
             ) from None
     for key in approval:
         if key not in APPROVAL_KEYS:
             close = did_you_mean(str(key), APPROVAL_KEYS)
-            hint = f": did you mean {close}?" if close else ""
-            raise ConfigError(f"{label}: [approval] {key} is not a setting of the approvals"
-                              f"{hint} (known: {', '.join(APPROVAL_KEYS)})")
+            known = ", ".join(APPROVAL_KEYS)
+            if close:
+                message = _("{label}: [approval] {key} is not a setting of the approvals: "
+                            "did you mean {close}? (known: {known})").format(
+                    label=label, key=key, close=close, known=known)
+            else:
+                message = _("{label}: [approval] {key} is not a setting of the approvals "
+                            "(known: {known})").format(label=label, key=key, known=known)
+            raise ConfigError(message)
     raw = approval.get("four_eyes_above")
     thresholds: dict[str, int] | None = None
     if raw is not None:
@@ -152,12 +171,14 @@ def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
 
 
 def require_write(actor: Actor, what: str) -> None:
-    """Refuse any change by an auditor."""
+    """Refuse any change by an auditor; `what`, translated by the caller, is the change
+    as a verb: `pause a case`."""
     if not actor.can_write:
-        raise NotAllowed(f"{actor.name} is an auditor: auditors cannot {what}")
+        raise NotAllowed(_("{user} is an auditor: auditors cannot {what}").format(
+            user=actor.name, what=what))
 
 
 def require_credit_manager(actor: Actor, what: str) -> None:
     if not actor.can_decide_escalations:
-        raise NotAllowed(f"{actor.name} is {actor.role.value.replace('_', ' ')}: "
-                         f"only a credit manager can {what}")
+        raise NotAllowed(_("{user} is {role}: only a credit manager can {what}").format(
+            user=actor.name, role=_(ROLE_WORDS[actor.role]), what=what))

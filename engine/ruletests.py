@@ -25,6 +25,7 @@ from relance.engine.fixtures import write_book, write_history
 from relance.engine.run import run_day
 from relance.engine.simulate import approve_everything, queued_actions
 from relance.kernel.errors import RelanceError, UsageError
+from relance.kernel.i18n import _
 from relance.store.db import open_store
 
 TEST_SUFFIX = ".rules.test"
@@ -43,7 +44,7 @@ class CaseResult:
         if self.error:
             return self.error
         return "\n".join(difflib.unified_diff(
-            list(self.expected), list(self.got), "expected", "got", lineterm="", n=2))
+            list(self.expected), list(self.got), _("expected"), _("got"), lineterm="", n=2))
 
     def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "case": self.name, "passed": self.passed,
@@ -59,7 +60,7 @@ def test_files(paths: Sequence[Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise UsageError(f"{path}: no such file or folder")
+            raise UsageError(_("{path}: no such file or folder").format(path=path))
     return found
 
 
@@ -69,7 +70,8 @@ def _load(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read ({exc})") from exc
+        raise UsageError(_("{path}: cannot read ({reason})").format(path=path,
+                                                                   reason=exc)) from exc
 
 
 def _rules_for(path: Path, spec: dict[str, Any]) -> LoadedRules:
@@ -79,23 +81,26 @@ def _rules_for(path: Path, spec: dict[str, Any]) -> LoadedRules:
     elif isinstance(named, list) and all(isinstance(n, str) for n in named):
         targets = [path.parent / n for n in named]
     else:
-        raise UsageError(f"{path}: `rules` must be a list of file names")
+        raise UsageError(_("{path}: `rules` must be a list of file names").format(path=path))
     rules = load_rules(targets, root=path.parent)
     if not rules.ok:
-        raise RelanceError(f"{path}: the rules under test have errors\n{rules.render()}")
+        raise RelanceError(_("{path}: the rules under test have errors").format(path=path)
+                           + "\n" + rules.render())
     return rules
 
 
 def _days(path: Path, case: dict[str, Any]) -> list[dt.date]:
-    where = f"{path}: case {case.get('name', '?')!r}"
+    where = _("{path}: case {name!r}").format(path=path, name=case.get("name", "?"))
     if "on" in case:
         on = case["on"]
         if not isinstance(on, dt.date):
-            raise UsageError(f"{where}: `on` must be a date (2026-11-22, unquoted)")
+            raise UsageError(_("{where}: `on` must be a date (2026-11-22, unquoted)").format(
+                where=where))
         return [on]
     start, until = case.get("from"), case.get("until")
     if not isinstance(start, dt.date) or not isinstance(until, dt.date) or until < start:
-        raise UsageError(f"{where}: give `on = DATE`, or `from` and `until` dates in order")
+        raise UsageError(_("{where}: give `on = DATE`, or `from` and `until` dates in order")
+                         .format(where=where))
     return [start + dt.timedelta(days=n) for n in range((until - start).days + 1)]
 
 
@@ -121,7 +126,7 @@ def merged_book(spec: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
 
 def run_case(path: Path, spec: dict[str, Any], case: dict[str, Any],
              rules: LoadedRules) -> CaseResult:
-    name = str(case.get("name", "unnamed case"))
+    name = str(case.get("name", _("unnamed case")))
     expected = tuple(sorted(str(line).strip() for line in case.get("expect", ())))
     days = _days(path, case)
     only = {str(n) for n in case.get("only", ())}
@@ -161,5 +166,5 @@ def run_file(path: Path) -> list[CaseResult]:
     rules = _rules_for(path, spec)
     cases = spec.get("case", [])
     if not isinstance(cases, list) or not cases:
-        raise UsageError(f"{path}: no [[case]] in the file")
+        raise UsageError(_("{path}: no [[case]] in the file").format(path=path))
     return [run_case(path, spec, case, rules) for case in cases]

@@ -44,6 +44,7 @@ from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
 from relance.engine.plans import check_plans
 from relance.engine.versioning import record_ruleset
 from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import _
 from relance.store import audit
 from relance.store.content import ContentLine, content_hash
 from relance.store.db import Store
@@ -319,7 +320,7 @@ class _DryRun(Exception):
     """Raised to roll a dry run back after it computed everything."""
 
     def __init__(self, report: RunReport) -> None:
-        super().__init__("dry run")
+        super().__init__("dry run")  # not for people: caught, never shown
         self.report = report
 
 
@@ -339,7 +340,8 @@ def run_day(
     if not getattr(rules, "ok", True):
         render = getattr(rules, "render", None)
         detail = render() if callable(render) else ""
-        raise RulesHaveErrors(f"the rules have errors; nothing was run\n{detail}".rstrip())
+        raise RulesHaveErrors((_("the rules have errors; nothing was run") + "\n"
+                               + detail).rstrip())
     if not dry_run:
         # Committed before the run reads the book: its reader connection sees only what
         # is committed, and `plan_broken` must hold from the day the plan breaks.

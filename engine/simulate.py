@@ -10,6 +10,7 @@ its invoices to the new stage, as an operator's approval would.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from relance.engine.facts import ACTION, ACTION_ITEM, DEBTOR, INVOICE
 from relance.engine.run import lock_run_date, run_in_session
+from relance.kernel.display import show_date
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.db import Store
 from relance.store.models import ActionState
 
@@ -38,9 +41,12 @@ class SimulatedAction:
     state: str
     invoices: tuple[str, ...]
     rules: tuple[str, ...]
+    # What its invoices owe, per currency (minor units): nobody pays in a simulation.
+    owed: tuple[tuple[str, int], ...] = ()
 
     def line(self) -> str:
-        """One line per action, the format rule tests compare (see docs/engine.md)."""
+        """One line per action, the format rule tests compare (see docs/engine.md): the
+    rules' words and ISO dates in every language, since `expect` lines are written so."""
         return action_line(self.on, self.debtor, self.channel, self.template, self.tone,
                            self.priority, self.target_stage, self.state, self.invoices)
 
@@ -77,14 +83,17 @@ def queued_actions(session: Session, action_ids: list[int] | tuple[int, ...]
         chunk = list(action_ids[start : start + 500])
         invoices: dict[int, set[str]] = {}
         rules: dict[int, set[str]] = {}
+        owed: dict[int, dict[str, dict[str, int]]] = {}
         for row in conn.execute(
             select(ACTION_ITEM.c.action_id, ACTION_ITEM.c.policy, ACTION_ITEM.c.rule,
-                   INVOICE.c.number)
+                   INVOICE.c.number, INVOICE.c.balance_minor, INVOICE.c.currency)
             .join(INVOICE, INVOICE.c.id == ACTION_ITEM.c.invoice_id)
             .where(ACTION_ITEM.c.action_id.in_(chunk))
         ):
             invoices.setdefault(row.action_id, set()).add(row.number)
             rules.setdefault(row.action_id, set()).add(f"{row.policy}/{row.rule}")
+            owed.setdefault(row.action_id, {}).setdefault(row.currency, {})[row.number] = (
+                row.balance_minor)
         for row in conn.execute(
             select(ACTION, DEBTOR.c.ref)
             .join(DEBTOR, DEBTOR.c.id == ACTION.c.debtor_id)
@@ -97,6 +106,8 @@ def queued_actions(session: Session, action_ids: list[int] | tuple[int, ...]
                 target_stage=str(row.target_stage) if row.target_stage else None,
                 state=str(row.state), invoices=tuple(sorted(invoices.get(row.id, ()))),
                 rules=tuple(sorted(rules.get(row.id, ()))),
+                owed=tuple(sorted((currency, sum(by_number.values())) for currency, by_number
+                                  in owed.get(row.id, {}).items())),
             ))
     return out
 
@@ -121,12 +132,15 @@ def approve_everything(session: Session) -> None:
 def simulate(
     store: Store, rules: Any, start: dt.date, until: dt.date, *, actor: str = "simulation",
     auto_approve: bool = True, rules_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[SimulatedAction]:
-    """The actions each day from `start` to `until` (inclusive) would queue."""
+    """The actions each day from `start` to `until` (inclusive) would queue; `progress`
+    is told (days done, days in all) after each day."""
     if until < start:
-        raise UsageError(f"--until {until} is before the first day {start}")
+        raise UsageError(_("--until {until} is before the first day {start}").format(
+            until=show_date(until), start=show_date(start)))
     if (until - start).days > MAX_DAYS:
-        raise UsageError(f"simulate at most {MAX_DAYS} days at once")
+        raise UsageError(_("simulate at most {count} days at once").format(count=MAX_DAYS))
     found: list[SimulatedAction] = []
     with store.sessions() as session:
         session.begin()
@@ -140,6 +154,8 @@ def simulate(
                 found += queued_actions(session, report.action_ids)
                 approve_everything(session)
                 day += dt.timedelta(days=1)
+                if progress is not None:
+                    progress((day - start).days, (until - start).days + 1)
         finally:
             session.rollback()
     return found

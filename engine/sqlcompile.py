@@ -56,6 +56,7 @@ from relance.dsl.ast import (
     Condition,
     DateValue,
     Duration,
+    FieldRef,
     FlagTest,
     HasTag,
     InList,
@@ -89,6 +90,7 @@ from relance.engine.facts import (
     open_invoice_filter,
 )
 from relance.engine.interpret import RuleError, field_type, probes
+from relance.kernel.i18n import _
 from relance.kernel.money import minor_units
 from relance.store.models import ItemState, PlanStatus, PromiseStatus
 
@@ -117,6 +119,13 @@ DURATION_COLUMNS: dict[str, tuple[Expr, int]] = {
     "due_in": (i.c.due_date, -1),
     "age": (i.c.issue_date, 1),
 }
+
+
+def _compares_with(ref: FieldRef, what: str) -> RuleError:
+    """A field compared with the wrong kind of value (`what`, translated by the caller);
+    the checker refuses it first, so only rules that skipped it get here."""
+    return RuleError(_("{place}: {field} compares with {what}").format(
+        place=ref.span, field=ref.name, what=what))
 
 
 def _integer_bound(op: Op, value: Decimal) -> tuple[Op, int] | bool:
@@ -271,7 +280,7 @@ class _Compiler:
     def condition(self, cond: Condition) -> Expr:
         handler = self._dispatch.get(type(cond))
         if handler is None:
-            raise RuleError(f"cannot compile {cond!r}")
+            raise RuleError(_("cannot compile {condition!r}").format(condition=cond))
         return handler(self, cond)
 
     def _and(self, cond: And) -> Expr:
@@ -301,7 +310,8 @@ class _Compiler:
 
     def _flag(self, cond: FlagTest) -> Expr:
         if field_type(cond.field) is not FieldType.FLAG:
-            raise RuleError(f"{cond.field.span}: {cond.field.name} is not a yes/no field")
+            raise RuleError(_("{place}: {field} is not a yes/no field").format(
+                place=cond.field.span, field=cond.field.name))
         return self.flag(cond.field.name)
 
     def flag(self, name: str) -> Expr:
@@ -345,7 +355,7 @@ class _Compiler:
                     not_(later),
                 )
             )
-        raise RuleError(f"{name} is not a yes/no field")
+        raise RuleError(_("{field} is not a yes/no field").format(field=name))
 
     def _in_plan_with(self, status: PlanStatus) -> Expr:
         # Not correlated: nothing indexes a plan's invoices by invoice, so a correlated
@@ -384,15 +394,15 @@ class _Compiler:
         kind = field_type(ref)
         if kind is FieldType.DURATION:
             if not isinstance(value, Duration):
-                raise RuleError(f"{ref.span}: {ref.name} compares with a duration")
+                raise _compares_with(ref, _("a duration"))
             return self._duration(ref.name, op, value)
         if kind is FieldType.MONEY:
             if not isinstance(value, MoneyValue):
-                raise RuleError(f"{ref.span}: {ref.name} compares with money")
+                raise _compares_with(ref, _("money"))
             return self._money(ref.name, op, value)
         if kind is FieldType.NUMBER:
             if not isinstance(value, NumberValue):
-                raise RuleError(f"{ref.span}: {ref.name} compares with a number")
+                raise _compares_with(ref, _("a number"))
             number: Expr
             if ref.name == "reminders_sent":
                 number = self.history_value("sent")
@@ -403,16 +413,16 @@ class _Compiler:
             return self._integer(number, op, value.value, nullable=ref.name in NULLABLE)
         if kind is FieldType.DATE:
             if not isinstance(value, DateValue):
-                raise RuleError(f"{ref.span}: {ref.name} compares with a date")
+                raise _compares_with(ref, _("a date"))
             return _apply(PLAIN_COLUMNS[ref.name], op, value.value)
         if kind is FieldType.FLAG:
             if not isinstance(value, BoolValue) or op not in ("=", "!="):
-                raise RuleError(f"{ref.span}: {ref.name} compares with true or false")
+                raise _compares_with(ref, _("true or false"))
             flag = self.flag(ref.name)
             return flag if value.value == (op == "=") else not_(flag)
         if kind in (FieldType.ENUM, FieldType.TEXT):
             if not isinstance(value, TextValue | WordValue) or op not in ("=", "!="):
-                raise RuleError(f"{ref.span}: {ref.name} compares with = or != a text")
+                raise _compares_with(ref, _("= or != a text"))
             if kind is FieldType.TEXT:  # attr.NAME: the key is a bound JSON path
                 column: Expr = i.c.attrs[ref.name[len("attr."):]].as_string()
                 wanted: str = value.value
@@ -426,7 +436,8 @@ class _Compiler:
                 return and_(column.is_not(None), test) if nullable else test
             test = column != wanted
             return or_(column.is_(None), test) if nullable else test
-        raise RuleError(f"{ref.span}: {ref.name} cannot be compared")
+        raise RuleError(_("{place}: {field} cannot be compared").format(place=ref.span,
+                                                                        field=ref.name))
 
     def _integer(self, column: Expr, op: Op, value: Decimal, *, nullable: bool) -> Expr:
         bound = _integer_bound(op, value)
@@ -668,7 +679,8 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
         )
     statement = select(inner, *extra_columns).where(inner.c.acting.is_not(None))
     if statement.get_final_froms() != [inner]:  # an extra reached past the invoice row
-        raise RuleError(f"policy {policy.name}: extra values must read the evaluated row")
+        raise RuleError(_("policy {policy}: extra values must read the evaluated row").format(
+            policy=policy.name))
     return CompiledPolicy(
         policy=policy,
         statement=statement,

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from relance.engine import plans
 from relance.engine.casework import Conflict, locked_debtor, locked_invoices
 from relance.engine.roles import Actor, require_write
+from relance.kernel.display import show_date, show_datetime
 from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.i18n import _
 from relance.store import audit, book
 from relance.store.models import Debtor, Event, Invoice, Note, Promise, PromiseStatus, utcnow
 
@@ -61,8 +63,8 @@ def _debtor(session: Session, event: Event) -> Debtor:
 def _pause(session: Session, actor: Actor, event: Event, reason: str, today: dt.date) -> None:
     debtor = _debtor(session, event)
     if debtor.paused_until != _date(event.data.get("until")):
-        raise Conflict(f"{debtor.name}'s pause was changed since event {event.id}: "
-                       "change it by hand")
+        raise Conflict(_("{debtor}'s pause was changed since event {event}: change it by "
+                         "hand").format(debtor=debtor.name, event=event.id))
     previous = _date(event.data.get("previous"))
     if previous is not None and previous >= today:
         debtor.paused_until, debtor.pause_reason = previous, event.data.get("previous_reason")
@@ -78,11 +80,13 @@ def _pause(session: Session, actor: Actor, event: Event, reason: str, today: dt.
 def _resume(session: Session, actor: Actor, event: Event, reason: str, today: dt.date) -> None:
     debtor = _debtor(session, event)
     if debtor.paused_until is not None and debtor.paused_until >= today:
-        raise Conflict(f"{debtor.name} was paused again since event {event.id}")
+        raise Conflict(_("{debtor} was paused again since event {event}").format(
+            debtor=debtor.name, event=event.id))
     until = _date(event.data.get("was_until"))
     if until is None or until < today:
-        raise UsageError(f"the pause that event {event.id} ended is over since {until}: "
-                         "nothing to restore")
+        raise UsageError(_("the pause that event {event} ended is over since {day}: nothing "
+                           "to restore").format(event=event.id,
+                                                day=show_date(until) if until else "?"))
     debtor.paused_until, debtor.pause_reason = until, event.data.get("was_reason") or reason
     _record(session, actor, event, "debtor.resume_undone",
             {"reason": reason, "paused_until": until.isoformat()})
@@ -98,7 +102,8 @@ def _dispute_opened(session: Session, actor: Actor, event: Event, reason: str,
                     today: dt.date) -> None:
     invoice = _invoice(session, event)
     if invoice.dispute_reason != event.data.get("reason"):
-        raise Conflict(f"the dispute on {invoice.number} changed since event {event.id}")
+        raise Conflict(_("the dispute on {number} changed since event {event}").format(
+            number=invoice.number, event=event.id))
     invoice.dispute_reason, invoice.disputed_since = None, None
     _record(session, actor, event, "invoice.dispute_undone", {"reason": reason})
 
@@ -107,7 +112,8 @@ def _dispute_closed(session: Session, actor: Actor, event: Event, reason: str,
                     today: dt.date) -> None:
     invoice = _invoice(session, event)
     if invoice.dispute_reason is not None:
-        raise Conflict(f"{invoice.number} is disputed again since event {event.id}")
+        raise Conflict(_("{number} is disputed again since event {event}").format(
+            number=invoice.number, event=event.id))
     invoice.dispute_reason = event.data.get("reason") or reason
     invoice.disputed_since = _date(event.data.get("since")) or today
     _record(session, actor, event, "invoice.dispute_close_undone", {"reason": reason})
@@ -119,9 +125,9 @@ def _promise(session: Session, actor: Actor, event: Event, reason: str,
              today: dt.date) -> None:
     promise = session.get(Promise, int(event.data["promise_id"]))
     if promise is None:
-        raise NotFound(f"no promise {event.data['promise_id']}")
+        raise NotFound(_("no promise {id}").format(id=event.data["promise_id"]))
     if promise.status == PromiseStatus.CANCELLED:
-        raise UsageError(f"promise {promise.id} is already cancelled")
+        raise UsageError(_("promise {id} is already cancelled").format(id=promise.id))
     promise.status = PromiseStatus.CANCELLED
     _record(session, actor, event, "promise.undone", {"reason": reason,
                                                       "promise_id": promise.id})
@@ -130,7 +136,7 @@ def _promise(session: Session, actor: Actor, event: Event, reason: str,
 def _note(session: Session, actor: Actor, event: Event, reason: str, today: dt.date) -> None:
     note = session.get(Note, int(event.data["note_id"]))
     if note is None:
-        raise NotFound(f"no note {event.data['note_id']}")
+        raise NotFound(_("no note {id}").format(id=event.data["note_id"]))
     note.retracted_at = utcnow()
     _record(session, actor, event, "note.retracted", {"reason": reason, "note_id": note.id})
 
@@ -187,18 +193,20 @@ def can_undo(event: Event) -> bool:
 def undo(session: Session, actor: Actor, event_id: int, *, reason: str,
          today: dt.date) -> None:
     """Undo the change that event `event_id` recorded (see the module doc)."""
-    require_write(actor, "undo a change")
+    require_write(actor, _("undo a change"))
+    # The reason is kept in the history as data: the default is not translated.
     text = reason.strip() or "undone"
     event = session.get(Event, event_id)
     if event is None:
-        raise NotFound(f"no event {event_id}")
+        raise NotFound(_("no event {id}").format(id=event_id))
     undoer = UNDOERS.get(event.kind)
     if undoer is None:
-        raise UsageError(f"event {event_id} ({event.kind}) cannot be undone: only payments, "
-                         "credit notes, allocations, pauses, resumes, disputes, promises, "
-                         "plans and notes can")
+        raise UsageError(_("event {id} ({kind}) cannot be undone: only payments, credit "
+                           "notes, allocations, pauses, resumes, disputes, promises, plans and "
+                           "notes can").format(id=event_id, kind=event.kind))
     earlier = undone_by(session, event)
     if earlier is not None:
-        raise UsageError(f"event {event_id} was already undone by event {earlier.id} "
-                         f"({earlier.actor}, {earlier.at:%Y-%m-%d %H:%M})")
+        raise UsageError(_("event {id} was already undone by event {other} ({who}, {when})")
+                         .format(id=event_id, other=earlier.id, who=earlier.actor,
+                                 when=show_datetime(earlier.at)))
     undoer(session, actor, event, text, today)

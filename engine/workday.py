@@ -12,6 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from relance.kernel.errors import RelanceError, UsageError
+from relance.kernel.i18n import _
 
 if TYPE_CHECKING:
     from relance.dsl.loader import LoadedRules
@@ -20,19 +21,20 @@ if TYPE_CHECKING:
     from relance.store.db import Store
 
 
-def load_checked_rules(workspace: Workspace, *, refused: str = "nothing was run"
+def load_checked_rules(workspace: Workspace, *, refused: str | None = None
                        ) -> LoadedRules:
     """The workspace's rules, read afresh (an edited rule file counts from the next run,
-    without restarting `relance serve`) and checked; `refused` ends the error message
-    when they have errors."""
+    without restarting `relance serve`) and checked; `refused` (translated by the
+    caller; default: nothing was run) ends the error message when they have errors."""
     from relance.dsl.loader import load_rules
 
     folder = workspace.rules_dir
     if not folder.is_dir():
-        raise UsageError(f"no rules folder at {folder}")
+        raise UsageError(_("no rules folder at {folder}").format(folder=folder))
     rules = load_rules([folder], root=workspace.root)
     if not rules.ok:
-        raise RelanceError(f"the rules have errors, {refused}:\n{rules.render()}")
+        raise RelanceError(_("the rules have errors, {refused}:").format(
+            refused=refused or _("nothing was run")) + "\n" + rules.render())
     return rules
 
 

@@ -16,26 +16,28 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relance.kernel.errors import ConfigError
+from relance.kernel.i18n import _
 
 
 def describe(value: Any) -> str:
-    """A TOML value as a user wrote it, for "must be X, not <this>"."""
+    """A TOML value as a user wrote it, for "must be X, not <this>". Dates and times
+    are quoted as TOML writes them (ISO), so that the person finds them in the file."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return "the string " + json.dumps(value, ensure_ascii=False)
+        return _("the string {text}").format(text=json.dumps(value, ensure_ascii=False))
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return _("the number {number}").format(number=value)
     if isinstance(value, dt.datetime):
-        return f"the date and time {value.isoformat()}"
+        return _("the date and time {moment}").format(moment=value.isoformat())
     if isinstance(value, dt.date):
-        return f"the date {value.isoformat()}"
+        return _("the date {day}").format(day=value.isoformat())
     if isinstance(value, dt.time):
-        return f"the time {value.isoformat()}"
+        return _("the time {time}").format(time=value.isoformat())
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, dict):
-        return "a table"
+        return _("a table")
     return repr(value)
 
 
@@ -55,23 +57,34 @@ class Table:
         self.data = data
 
     def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.label}: [{self.name}] {key} {problem}")
+        """`problem` is the rest of a sentence whose subject is the key, translated by
+        the caller (`must be between 1 and 10, not 0`)."""
+        return ConfigError(_("{label}: [{table}] {key} {problem}").format(
+            label=self.label, table=self.name, key=key, problem=problem))
 
     def wrong(self, key: str, expected: str) -> ConfigError:
-        return self.fail(key, f"must be {expected}, not {describe(self.data[key])}")
+        """`expected`, translated by the caller, names what the key takes (`a text`)."""
+        return self.fail(key, _("must be {expected}, not {value}").format(
+            expected=expected, value=describe(self.data[key])))
 
     def only(self, known: Collection[str], what: str) -> None:
-        """Refuse a key that is not in `known`, suggesting the closest one."""
+        """Refuse a key that is not in `known`, suggesting the closest one; `what` (the
+        caller's, translated) names whose settings these are: `the run`."""
         for key in sorted(set(self.data) - set(known)):
             close = did_you_mean(key, known)
-            hint = f": did you mean {close}?" if close else ""
-            raise self.fail(key, f"is not a setting of {what}{hint} "
-                            f"(known: {', '.join(sorted(known))})")
+            names = ", ".join(sorted(known))
+            if close:
+                problem = _("is not a setting of {what}: did you mean {close}? "
+                            "(known: {known})").format(what=what, close=close, known=names)
+            else:
+                problem = _("is not a setting of {what} (known: {known})").format(
+                    what=what, known=names)
+            raise self.fail(key, problem)
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
-            raise self.wrong(key, "true or false")
+            raise self.wrong(key, _("true or false"))
         return value
 
     def text(self, key: str, default: str | None = None) -> str | None:
@@ -80,16 +93,17 @@ class Table:
             return default
         value = self.data[key]
         if not isinstance(value, str) or not value.strip():
-            raise self.wrong(key, "a text")
+            raise self.wrong(key, _("a text"))
         return value.strip()
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
         value = self.data.get(key, default)
         # A TOML `true` is a Python int: a count written as `true` is still wrong.
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.wrong(key, "a whole number")
+            raise self.wrong(key, _("a whole number"))
         if not low <= value <= high:
-            raise self.fail(key, f"must be between {low} and {high}, not {value}")
+            raise self.fail(key, _("must be between {low} and {high}, not {value}").format(
+                low=low, high=high, value=value))
         return value
 
     def timezone(self, key: str) -> str | None:
@@ -100,6 +114,7 @@ class Table:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(key, f"is not a known time zone: {value!r} "
-                            '(an IANA name such as "Europe/Paris")') from None
+            raise self.fail(key, _('is not a known time zone: {value!r} '
+                                   '(an IANA name such as "Europe/Paris")').format(
+                                       value=value)) from None
         return value

@@ -44,7 +44,7 @@ def parse_date(raw: str, *, date_format: str | None = None) -> dt.date:
     raise DateError(_("is not a date (write YYYY-MM-DD or DD/MM/YYYY)"))
 
 
-def parse_day(text: str, *, what: str = "date") -> dt.date:
+def parse_day(text: str, *, what: str | None = None) -> dt.date:
     """A day a person typed (an option, a form field): `2026-11-30` or `30/11/2026`.
 
     Refused with a `UsageError` (exit code 2) that names what was being read, so that the
@@ -53,4 +53,5 @@ def parse_day(text: str, *, what: str = "date") -> dt.date:
     try:
         return parse_date(text)
     except DateError as exc:
-        raise UsageError(f"{what}: {text!r} {exc}") from None
+        subject = what or _("date")
+        raise UsageError(f"{subject}: {text!r} {exc}") from None

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from relance.kernel.i18n import _, ngettext
+
 # ISO 4217 minor units that differ from the usual two decimals.
 _MINOR_UNITS: dict[str, int] = {
     "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
@@ -31,7 +33,7 @@ def normalise_currency(code: str) -> str:
     """Upper-case, three-letter ISO code; raises ValueError otherwise."""
     text = code.strip().upper()
     if len(text) != 3 or not text.isalpha() or not text.isascii():
-        raise ValueError(f"{code!r} is not a three-letter currency code")
+        raise ValueError(_("{code!r} is not a three-letter currency code").format(code=code))
     return text
 
 
@@ -40,7 +42,11 @@ def to_minor(amount: Decimal, currency: str) -> int:
     exponent = minor_units(currency)
     scaled = amount.scaleb(exponent)
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more than {exponent} decimals for {currency}")
+        # The amount as the person wrote it (an import's cell, a typed figure).
+        raise ValueError(ngettext("{amount} has more than {count} decimal for {currency}",
+                                  "{amount} has more than {count} decimals for {currency}",
+                                  exponent).format(amount=amount, count=exponent,
+                                                   currency=currency))
     return int(scaled)
 
 
@@ -90,19 +96,8 @@ def money_text(minor: Any, currency: str) -> str:
 
 def decimal_text(minor: int, currency: str) -> str:
     """`1234.56`: the amount alone, exact, with the currency's decimals and no grouping;
-    for JSON, machine-read files and columns too narrow for grouping."""
+    for JSON and machine-read files (people read `relance.kernel.display`)."""
     return str(to_decimal(minor, currency))
-
-
-def grouped_amount(minor: int, currency: str = "EUR") -> str:
-    """`1 250.00`: exact, thousands grouped by a space, no currency; the figure columns
-    of the desk (terminal UI and command line) line up on it."""
-    return f"{to_decimal(minor, currency or 'EUR'):,}".replace(",", " ")
-
-
-def desk_money(minor: int, currency: str) -> str:
-    """`1 250.00 EUR`: an amount in a sentence of the desk."""
-    return f"{grouped_amount(minor, currency)} {currency}"
 
 
 @dataclass(frozen=True, order=True)
@@ -123,7 +118,8 @@ class Money:
 
     def _check(self, other: Money) -> None:
         if other.currency != self.currency:
-            raise CurrencyMismatch(f"cannot combine {self.currency} and {other.currency}")
+            raise CurrencyMismatch(_("cannot combine {first} and {second}").format(
+                first=self.currency, second=other.currency))
 
     def __add__(self, other: Money) -> Money:
         self._check(other)

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from relance.kernel.config_table import Table, describe
+from relance.kernel.i18n import _
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 DEFAULT_COUNTRY = "FR"
@@ -77,7 +78,7 @@ def _time(reader: Table, key: str, default: dt.time) -> dt.time:
         parsed = _parse_time(value)
         if parsed is not None:
             return parsed
-    raise reader.wrong(key, 'a time "HH:MM" (24-hour clock)')
+    raise reader.wrong(key, _('a time "HH:MM" (24-hour clock)'))
 
 
 def _parse_time(text: str) -> dt.time | None:
@@ -92,8 +93,9 @@ def _country(reader: Table, value: str) -> str:
 
     code = value.upper()
     if code not in holidays.list_supported_countries():
-        raise reader.fail("country", f"is not a country the holidays calendar knows: {value!r} "
-                          '(a two-letter ISO code such as "FR")')
+        raise reader.fail("country", _('is not a country the holidays calendar knows: '
+                                       '{value!r} (a two-letter ISO code such as "FR")')
+                          .format(value=value))
     return code
 
 
@@ -104,10 +106,12 @@ def _sending_hours(reader: Table) -> tuple[dt.time, dt.time]:
     parts = value.split("-") if isinstance(value, str) else []
     times = [_parse_time(p) for p in parts]
     if len(parts) != 2 or times[0] is None or times[1] is None:
-        raise reader.fail("sending_hours", f'must read "HH:MM-HH:MM", not {describe(value)}')
+        raise reader.fail("sending_hours", _('must read "HH:MM-HH:MM", not {value}')
+                          .format(value=describe(value)))
     start, end = times[0], times[1]
     if start >= end:
-        raise reader.fail("sending_hours", f"must start before it ends: {value!r}")
+        raise reader.fail("sending_hours", _("must start before it ends: {value!r}")
+                          .format(value=value))
     return start, end
 
 
@@ -116,12 +120,13 @@ def _sending_days(reader: Table) -> frozenset[int]:
     if value is None:
         return frozenset(range(6))
     if not isinstance(value, list) or not value:
-        raise reader.fail("sending_days", 'must be a list of days, e.g. ["mon", "tue"]')
+        raise reader.fail("sending_days", _('must be a list of days, e.g. ["mon", "tue"]'))
     days: set[int] = set()
     for item in value:
         name = item.strip().lower()[:3] if isinstance(item, str) else ""
         if name not in WEEKDAYS:
-            raise reader.fail("sending_days", f"holds {item!r}: use mon tue wed thu fri sat sun")
+            raise reader.fail("sending_days", _("holds {item!r}: use mon tue wed thu fri sat "
+                                                "sun").format(item=item))
         days.add(WEEKDAYS.index(name))
     return frozenset(days)
 
@@ -131,7 +136,7 @@ def _summary_to(reader: Table) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and "@" in v for v in value):
-        raise reader.fail("summary_to", "must be a list of e-mail addresses")
+        raise reader.fail("summary_to", _("must be a list of e-mail addresses"))
     return tuple(v.strip() for v in value)
 
 
@@ -142,30 +147,34 @@ def parse_schedule(table: Mapping[str, Any], *, label: str = "relance.toml",
 
     `default_timezone` is `[run] timezone`, already checked by `relance.kernel.settings`."""
     reader = Table(label, "schedule", table)
-    reader.only(KNOWN_KEYS, "the scheduler")
+    reader.only(KNOWN_KEYS, _("the scheduler"))
     run_at = _time(reader, "run_at", dt.time(7, 0))
     letters_at = _time(reader, "letters_at", max(run_at, dt.time(9, 0)))
     summary_at = _time(reader, "summary_at", max(run_at, dt.time(8, 0)))
     # The letter batch and the summary report the day's run: they cannot come before it.
     if letters_at < run_at:
-        raise reader.fail("letters_at", f"({letters_at:%H:%M}) must not be before run_at "
-                          f"({run_at:%H:%M}): the batch sends what the run queued")
+        raise reader.fail("letters_at", _("({at}) must not be before run_at ({run_at}): the "
+                                          "batch sends what the run queued").format(
+                                              at=f"{letters_at:%H:%M}", run_at=f"{run_at:%H:%M}"))
     if summary_at < run_at:
-        raise reader.fail("summary_at", f"({summary_at:%H:%M}) must not be before run_at "
-                          f"({run_at:%H:%M}): the summary reports the day's run")
+        raise reader.fail("summary_at", _("({at}) must not be before run_at ({run_at}): the "
+                                          "summary reports the day's run").format(
+                                              at=f"{summary_at:%H:%M}", run_at=f"{run_at:%H:%M}"))
     zone = reader.timezone("timezone") or default_timezone or DEFAULT_TIMEZONE
     country = reader.text("country")
     country_code = _country(reader, country) if country else None
     subdivision = reader.text("subdivision")
     if subdivision is not None:
         if country_code is None:
-            raise reader.fail("subdivision", "needs [schedule] country: whose subdivision?")
+            raise reader.fail("subdivision", _("needs [schedule] country: whose "
+                                               "subdivision?"))
         import holidays
 
         known = holidays.country_holidays(country_code).subdivisions
         if subdivision not in known:
-            raise reader.fail("subdivision", f"is not a subdivision of {country_code}: "
-                              f"{subdivision!r} (known: {', '.join(known)})")
+            raise reader.fail("subdivision", _("is not a subdivision of {country}: "
+                                               "{subdivision!r} (known: {known})").format(
+                country=country_code, subdivision=subdivision, known=", ".join(known)))
     start, end = _sending_hours(reader)
     log_file = reader.text("log_file")
     log_path = None

@@ -104,7 +104,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
 
 
 def _workspace(table: Table) -> WorkspaceSettings:
-    table.only(KEYS["workspace"], "the workspace")
+    table.only(KEYS["workspace"], _("the workspace"))
     default = WorkspaceSettings()
     return WorkspaceSettings(
         rules=table.text("rules", default.rules) or default.rules,
@@ -114,18 +114,18 @@ def _workspace(table: Table) -> WorkspaceSettings:
 
 
 def _database(table: Table) -> DatabaseSettings:
-    table.only(KEYS["database"], "the database")
+    table.only(KEYS["database"], _("the database"))
     return DatabaseSettings(url=table.text("url"))
 
 
 def _run(table: Table) -> RunSettings:
-    table.only(KEYS["run"], "the run")
+    table.only(KEYS["run"], _("the run"))
     return RunSettings(auto_approve=table.flag("auto_approve", True),
                        timezone=table.timezone("timezone"))
 
 
 def _ui(table: Table) -> UiSettings:
-    table.only(KEYS["ui"], "the interface")
+    table.only(KEYS["ui"], _("the interface"))
     language = table.text("language")
     if language is not None and supported(language) is None:
         raise ConfigError(_("{label}: [ui] language must be one of {choices}, not {value!r}")
@@ -142,20 +142,30 @@ def _tables(config: Mapping[str, Any], label: str,
     for name, value in config.items():
         if name in known:
             if not isinstance(value, dict):
-                raise ConfigError(f"{label}: [{name}] must be a table, not {describe(value)}")
+                raise ConfigError(_("{label}: [{table}] must be a table, not {value}").format(
+                    label=label, table=name, value=describe(value)))
             continue
+        listed = ", ".join(sorted(known))
         close = did_you_mean(name, known)
-        hint = f": did you mean [{close}]?" if close else ""
         subject = f"[{name}]"
+        owner = None
         if not isinstance(value, dict):
             # A key above every table header (`auto_approve = false` on line 1) belongs
             # to no table; say which one knows it.
             subject = name
             owner = next((table for table, names in keys.items() if name in names), None)
-            if owner is not None:
-                hint = f": did you mean [{owner}] {name}?"
-        raise ConfigError(f"{label}: {subject} is not a table of relance.toml{hint} "
-                          f"(known: {', '.join(sorted(known))})")
+        if owner is not None:
+            message = _("{label}: {subject} is not a table of relance.toml: did you mean "
+                        "[{table}] {key}? (known: {known})").format(
+                label=label, subject=subject, table=owner, key=name, known=listed)
+        elif close:
+            message = _("{label}: {subject} is not a table of relance.toml: did you mean "
+                        "[{close}]? (known: {known})").format(
+                label=label, subject=subject, close=close, known=listed)
+        else:
+            message = _("{label}: {subject} is not a table of relance.toml "
+                        "(known: {known})").format(label=label, subject=subject, known=listed)
+        raise ConfigError(message)
     return {name: Table(label, name, config.get(name, {})) for name in keys}
 
 

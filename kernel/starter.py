@@ -26,6 +26,10 @@ outbox = "outbox"
 auto_approve = true
 timezone = "Europe/Paris"
 
+# The language relance speaks to you (letters follow each debtor's own language):
+# [ui]
+# language = "fr"   # or "en"; default: LANG, else French
+
 [users]
 # name = "role" with role one of credit_manager, operator, auditor. While this table
 # is empty, everyone is a credit manager.

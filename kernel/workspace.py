@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relance.kernel.errors import ConfigError
+from relance.kernel.i18n import _
 
 if TYPE_CHECKING:
     from relance.kernel.settings import Settings
@@ -64,7 +65,8 @@ class Workspace:
         """A table of `relance.toml` (empty when absent); refuses a non-table value."""
         value = self.config.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{self.config_label}: [{name}] must be a table")
+            raise ConfigError(_("{label}: [{table}] must be a table").format(
+                label=self.config_label, table=name))
         return value
 
     @property
@@ -90,7 +92,8 @@ def load_config(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise ConfigError(_("{path}: cannot read ({reason})").format(
+            path=path, reason=exc.strerror)) from exc
 
 
 def find_workspace(start: Path | None = None) -> Workspace:

@@ -73,8 +73,10 @@ def clock_from_env(zone: dt.tzinfo) -> Clock:
         start = dt.datetime.fromisoformat(raw)
     except ValueError:
         from relance.kernel.errors import ConfigError
+        from relance.kernel.i18n import _
 
-        raise ConfigError(f"{NOW_ENV} must be an ISO date-time, not {raw!r}") from None
+        raise ConfigError(_("{variable} must be an ISO date-time, not {value!r}").format(
+            variable=NOW_ENV, value=raw)) from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=zone)
     return OffsetClock(start)

@@ -15,7 +15,9 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from relance.kernel.display import show_date
 from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import _
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Channel
@@ -102,10 +104,12 @@ def channels_summary_mail(workspace: Workspace) -> MailSummary:
         import asyncio
 
         from relance.channels import mail
+        from relance.channels import smtp as sending
         from relance.channels.config import smtp_config
 
         smtp = smtp_config(workspace)
         sender_address = (smtp.sender if smtp else None) or "relance@localhost.localdomain"
+        # `mailbox` names the part in English and translates it itself (mail.PARTS).
         sender = mail.mailbox("relance", sender_address, "summary sender")
         domain = sender_address.rpartition("@")[2] or "localhost"
         outgoing: list[Any] = []
@@ -113,21 +117,23 @@ def channels_summary_mail(workspace: Workspace) -> MailSummary:
         for number, recipient in enumerate(recipients):
             message = mail.build_message(
                 sender=sender, to=mail.mailbox(None, recipient, "summary recipient"),
-                subject=f"relance — morning summary {day.isoformat()}", text=text, html=None,
+                subject=_("relance — morning summary {day}").format(day=show_date(day)),
+                text=text, html=None,
                 msg_id=mail.message_id(f"summary:{day.isoformat()}:{recipient}", domain))
             if smtp is None:
                 path = Path(workspace.outbox_dir) / "summaries" / day.isoformat() / (
                     f"summary-{number + 1}.eml")
                 written.append(str(mail.write_eml(message, path)))
             else:
-                outgoing.append(mail.Outgoing(number, message, sender_address, [recipient]))
+                outgoing.append(sending.Outgoing(number, message, sender_address, [recipient]))
         results: list[str] = []
         if smtp is not None and outgoing:
-            asyncio.run(mail.send_all(smtp, outgoing,
-                                      lambda r: results.append(f"{r.outcome} {r.detail}")))
+            asyncio.run(sending.send_all(smtp, outgoing,
+                                         lambda r: results.append(f"{r.outcome} {r.detail}")))
             failed = [r for r in results if not r.startswith("sent")]
             if failed:
-                raise RelanceError("the summary e-mail was not sent: " + "; ".join(failed))
+                raise RelanceError(_("the summary e-mail was not sent: {problems}").format(
+                    problems="; ".join(failed)))
         return {"mailed_to": len(recipients), "written": written}
 
     return send

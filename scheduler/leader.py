@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from relance.kernel.errors import ConfigError
+from relance.kernel.i18n import _
 from relance.store.db import Store
 from relance.store.leases import AdvisoryLock
 
@@ -43,10 +44,10 @@ def _flock_module() -> ModuleType:
     try:
         import fcntl
     except ImportError as exc:
-        raise ConfigError(
+        raise ConfigError(_(
             "relance serve on SQLite needs the Unix file lock (fcntl), which this platform "
             "lacks: point it at PostgreSQL (--db postgresql://...) to run the scheduler here"
-        ) from exc
+        )) from exc
     return fcntl
 
 
@@ -82,7 +83,7 @@ class FileLeadership:
             handle.close()
 
     def describe(self) -> str:
-        return f"lock file {self.path}"
+        return f"lock file {self.path}"  # not for people: the JSON log's `how`
 
 
 class AdvisoryLeadership:
@@ -102,7 +103,7 @@ class AdvisoryLeadership:
         self.lock.release()
 
     def describe(self) -> str:
-        return f"PostgreSQL advisory lock {self.lock.key}"
+        return f"PostgreSQL advisory lock {self.lock.key}"  # not for people: the JSON log
 
 
 def sqlite_lock_path(store: Store, fallback_dir: Path) -> Path:

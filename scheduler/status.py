@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from relance.kernel.display import show_date, show_datetime
+from relance.kernel.i18n import _
 from relance.kernel.schedule import WEEKDAYS, ScheduleConfig
 from relance.scheduler import plan
 from relance.scheduler.leader import LEADER_LOCK_NAME
@@ -37,9 +39,9 @@ def _brief(detail: dict[str, Any]) -> str:
         text = " ".join(lines[:2])
         return text if len(text) <= 120 else text[:119] + "…"
     if "coalesced_into" in detail:
-        return f"missed, coalesced into {detail['coalesced_into']}"
+        return _("missed, coalesced into {day}").format(day=_day(str(detail["coalesced_into"])))
     if "already_run" in detail:
-        return f"already run by hand (run {detail['already_run']})"
+        return _("already run by hand (run {id})").format(id=detail["already_run"])
     numbers = [f"{k} {v}" for k, v in detail.items()
                if isinstance(v, int) and not isinstance(v, bool) and k != "duration_ms"]
     if "totals" in detail and isinstance(detail["totals"], dict):
@@ -97,33 +99,61 @@ def status_report(store: Store, config: ScheduleConfig, now: dt.datetime) -> dic
     }
 
 
+def _day(text: str) -> str:
+    """An ISO day of the report as a person reads it."""
+    try:
+        return show_date(dt.date.fromisoformat(text))
+    except ValueError:
+        return text
+
+
+def _moment(text: str | None) -> str:
+    """An ISO moment of the report (in the scheduler's zone) as a person reads it."""
+    if not text:
+        return "-"
+    try:
+        return show_datetime(dt.datetime.fromisoformat(text))
+    except ValueError:
+        return text
+
+
 def render_status(report: dict[str, Any]) -> str:
-    """The report as lines for a terminal."""
-    lines = [
-        f"Now {report['now']} ({report['timezone']}), holidays of {report['country']}; "
-        + ("a business day." if report["business_day_today"] else "not a business day."),
-    ]
+    """The report as lines for a terminal, in the language spoken; job names and job
+    states are the names the JSON log and `--json` use."""
+    today = (_("Now {now} ({zone}), holidays of {country}; a business day.")
+             if report["business_day_today"] else
+             _("Now {now} ({zone}), holidays of {country}; not a business day."))
+    lines = [today.format(now=_moment(report["now"]), zone=report["timezone"],
+                          country=report["country"])]
     leader = report["leader"]
-    lines.append(f"Leader: {leader['holder']} (until {leader['until']})" if leader
-                 else "Leader: none (no relance serve is running, or it has not ticked yet)")
+    lines.append(_("Leader: {holder} (until {until})").format(
+                     holder=leader["holder"], until=_moment(leader["until"])) if leader
+                 else _("Leader: none (no relance serve is running, or it has not ticked yet)"))
     lines.append("")
-    lines.append(f"{'job':<14}{'at':<7}{'next run':<27}last outcomes")
+    job_head, at_head, next_head = _("job"), _("at"), _("next run")
+    # The widths of the columns: the job names, a time, a moment.
+    widths = (max(14, len(job_head) + 1), max(7, len(at_head) + 1),
+              max(19, len(next_head) + 1))
+    lines.append(f"{job_head:<{widths[0]}}{at_head:<{widths[1]}}{next_head:<{widths[2]}}"
+                 f"{_('last outcomes')}")
     for job in report["jobs"]:
         last = job["last"]
-        outcome = "never run" if not last else "; ".join(
-            f"{r['day']} {r['status']}" + (f" ({_brief(r['detail'])})" if _brief(r["detail"])
-                                           else "")
+        outcome = _("never run") if not last else "; ".join(
+            f"{_day(r['day'])} {r['status']}" + (f" ({_brief(r['detail'])})"
+                                                 if _brief(r["detail"]) else "")
             for r in last)
-        nxt = "due now" if job["due_now"] else (job["next"] or "-")
-        lines.append(f"{job['job']:<14}{job['at']:<7}{nxt:<27}{outcome}")
+        nxt = _("due now") if job["due_now"] else _moment(job["next"])
+        lines.append(f"{job['job']:<{widths[0]}}{job['at']:<{widths[1]}}{nxt:<{widths[2]}}"
+                     f"{outcome}")
     disp = report["dispatch"]
     last = disp["last"]
-    last_text = "never run" if not last else (
-        f"{last[0]['day']} {last[0]['status']} ({_brief(last[0]['detail'])})")
-    window = "open" if disp["open_now"] else "closed"
-    lines.append(
-        f"{'dispatch':<14}{'/' + str(disp['every_minutes']) + 'min':<7}"
-        f"{disp['next'] or '-':<27}{last_text}")
-    lines.append(f"Sending window {disp['sending_hours']} on {' '.join(disp['sending_days'])}: "
-                 f"{window} now.")
+    last_text = _("never run") if not last else (
+        f"{_day(last[0]['day'])} {last[0]['status']} ({_brief(last[0]['detail'])})")
+    every = "/" + str(disp["every_minutes"]) + "min"
+    lines.append(f"{'dispatch':<{widths[0]}}{every:<{widths[1]}}"
+                 f"{_moment(disp['next']):<{widths[2]}}{last_text}")
+    window = (_("Sending window {hours} on {days}: open now.") if disp["open_now"]
+              else _("Sending window {hours} on {days}: closed now."))
+    lines.append(window.format(hours=disp["sending_hours"],
+                               days=" ".join(disp["sending_days"])))
     return "\n".join(lines)

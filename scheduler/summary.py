@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from relance.kernel.money import money_text
+from relance.kernel.display import show_count, show_date, show_money
+from relance.kernel.i18n import _
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, Event, Invoice, InvoiceStatus, Run
 
@@ -39,24 +40,31 @@ class MorningSummary:
         }
 
     def render(self) -> str:
-        """Plain text for a terminal or an e-mail body."""
-        lines = [f"relance — morning summary for {self.day.isoformat()}"]
+        """Plain text for a terminal or an e-mail body, in the language spoken (the
+        workspace's: the summary goes to its credit managers)."""
+        lines = [_("relance — morning summary for {day}").format(day=show_date(self.day))]
         if self.run is None:
-            lines.append("Today's run: not done yet.")
+            lines.append(_("Today's run: not done yet."))
         else:
-            lines.append(f"Today's run: {self.run['status']} (run {self.run['id']}).")
+            lines.append(_("Today's run: {status} (run {id}).").format(
+                status=self.run["status"], id=self.run["id"]))
         for currency in sorted(self.open_by_currency):
-            owed = money_text(self.open_by_currency[currency], currency)
-            late = money_text(self.overdue_by_currency.get(currency, 0), currency)
-            lines.append(f"Open balance {owed}, of which overdue {late}.")
-        lines.append(f"Open invoices: {self.open_invoices}, disputed: {self.disputed_invoices}.")
+            owed = show_money(self.open_by_currency[currency], currency)
+            late = show_money(self.overdue_by_currency.get(currency, 0), currency)
+            lines.append(_("Open balance {owed}, of which overdue {late}.").format(
+                owed=owed, late=late))
+        lines.append(_("Open invoices: {open}, disputed: {disputed}.").format(
+            open=show_count(self.open_invoices), disputed=show_count(self.disputed_invoices)))
         waiting = self.actions_by_state.get(ActionState.PROPOSED.value, 0)
         queued = self.actions_by_state.get(ActionState.APPROVED.value, 0)
         uncertain = self.actions_by_state.get(ActionState.UNCERTAIN.value, 0)
-        lines.append(f"Awaiting approval: {waiting}; approved, to send: {queued}; "
-                     f"uncertain, to confirm: {uncertain}.")
-        lines.append(f"Sent in the last 24 hours: {self.sent_last_24h}; "
-                     f"promises broken today: {self.broken_promises_today}.")
+        lines.append(_("Awaiting approval: {waiting}; approved, to send: {queued}; uncertain, "
+                       "to confirm: {uncertain}.").format(
+            waiting=show_count(waiting), queued=show_count(queued),
+            uncertain=show_count(uncertain)))
+        lines.append(_("Sent in the last 24 hours: {sent}; promises broken today: {broken}.")
+                     .format(sent=show_count(self.sent_last_24h),
+                             broken=show_count(self.broken_promises_today)))
         return "\n".join(lines)
 
 

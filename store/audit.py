@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from relance.kernel.i18n import _
 from relance.store.models import Event, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -88,12 +89,13 @@ def verify_chain(events: Iterable[Event]) -> list[ChainFault]:
     prev_hash = GENESIS_HASH
     for event in events:
         if event.prev_hash != prev_hash:
-            faults.append(ChainFault(event.id, "does not follow the entry before it "
-                                     "(an entry was removed, inserted or swapped)"))
+            faults.append(ChainFault(event.id, _(
+                "does not follow the entry before it (an entry was removed, inserted or "
+                "swapped)")))
         expected = entry_hash(event.prev_hash, event.at, event.actor, event.kind,
                               event.subject_type, event.subject_id, event.data)
         if expected != event.hash:
-            faults.append(ChainFault(event.id, "content does not match its hash (edited)"))
+            faults.append(ChainFault(event.id, _("content does not match its hash (edited)")))
         prev_hash = event.hash
     return faults
 

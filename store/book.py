@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import Money, money_text
+from relance.kernel.i18n import N_, _
+from relance.kernel.money import Money
 from relance.store import audit
 from relance.store.instalments import follow_plans
 from relance.store.models import (
@@ -119,31 +121,35 @@ def _checked(session: Session, allocations: Sequence[tuple[int, int]], *, credit
     within the invoice's balance, and all within the payment."""
     ids = [invoice_id for invoice_id, _ in allocations]
     if len(set(ids)) != len(ids):
-        raise UsageError("an invoice appears twice in the payment's allocations")
+        raise UsageError(_("an invoice appears twice in the payment's allocations"))
     invoices = _lock_invoices(session, ids)
     planned: list[tuple[Invoice, int]] = []
     for invoice_id, minor in allocations:
         invoice = invoices.get(invoice_id)
         if invoice is None or invoice.creditor_id != creditor_id:
-            raise NotFound(f"no invoice {invoice_id} for creditor {creditor_id}")
+            raise NotFound(_("no invoice {invoice} for creditor {creditor}").format(
+                invoice=invoice_id, creditor=creditor_id))
         if debtor_id is not None and invoice.debtor_id != debtor_id:
-            raise UsageError(
-                f"invoice {invoice.number} belongs to another debtor than the payment's")
+            raise UsageError(_("invoice {number} belongs to another debtor than the "
+                               "payment's").format(number=invoice.number))
         if invoice.currency != amount.currency:
-            raise UsageError(f"invoice {invoice.number} is in {invoice.currency}, "
-                             f"the payment in {amount.currency}")
+            raise UsageError(_("invoice {number} is in {currency}, the payment in {other}")
+                             .format(number=invoice.number, currency=invoice.currency,
+                                     other=amount.currency))
         if minor <= 0:
-            raise UsageError(f"the amount allocated to invoice {invoice.number} "
-                             "must be positive")
+            raise UsageError(_("the amount allocated to invoice {number} must be positive")
+                             .format(number=invoice.number))
         if minor > invoice.balance_minor:
-            raise UsageError(
-                f"invoice {invoice.number}: {money_text(minor, amount.currency)} is more than "
-                f"its balance of {money_text(invoice.balance_minor, invoice.currency)}")
+            raise UsageError(_("invoice {number}: {amount} is more than its balance of "
+                               "{balance}").format(
+                number=invoice.number, amount=show_money(minor, amount.currency),
+                balance=show_money(invoice.balance_minor, invoice.currency)))
         planned.append((invoice, minor))
-    total = sum(minor for _, minor in planned)
+    total = sum(minor for _invoice, minor in planned)
     if total > amount.minor:
-        raise UsageError(f"the allocations add up to {money_text(total, amount.currency)}, more "
-                         f"than the payment of {amount}")
+        raise UsageError(_("the allocations add up to {total}, more than the payment of "
+                           "{amount}").format(total=show_money(total, amount.currency),
+                                              amount=_shown(amount)))
     return planned
 
 
@@ -173,11 +179,13 @@ def record_payment(
     naming the invoice is raised and nothing is written.
     """
     if amount.minor <= 0:
-        raise UsageError(f"a payment must be positive, not {amount}")
+        raise UsageError(_("a payment must be positive, not {amount}").format(
+            amount=_shown(amount)))
     if debtor_id is not None:
         debtor = session.get(Debtor, debtor_id)
         if debtor is None or debtor.creditor_id != creditor_id:
-            raise NotFound(f"no debtor {debtor_id} for creditor {creditor_id}")
+            raise NotFound(_("no debtor {debtor} for creditor {creditor}").format(
+                debtor=debtor_id, creditor=creditor_id))
 
     planned: list[tuple[Invoice, int]] = []
     if allocations is None:
@@ -188,9 +196,9 @@ def record_payment(
     else:
         planned = _checked(session, allocations, creditor_id=creditor_id,
                            debtor_id=debtor_id, amount=amount)
-    if kind == PaymentKind.CREDIT_NOTE and sum(m for _, m in planned) != amount.minor:
-        raise UsageError(f"a credit note of {amount} must go to invoices whose balance "
-                         "takes it whole")
+    if kind == PaymentKind.CREDIT_NOTE and sum(m for _invoice, m in planned) != amount.minor:
+        raise UsageError(_("a credit note of {amount} must go to invoices whose balance "
+                           "takes it whole").format(amount=_shown(amount)))
 
     if debtor_id is None and planned:
         debtors = {invoice.debtor_id for invoice, _ in planned}
@@ -257,7 +265,7 @@ def _lock_payment(session: Session, payment_id: int) -> Payment:
     payment = session.scalars(
         select(Payment).where(Payment.id == payment_id).with_for_update()).one_or_none()
     if payment is None:
-        raise NotFound(f"no payment {payment_id}")
+        raise NotFound(_("no payment {payment}").format(payment=payment_id))
     return payment
 
 
@@ -269,11 +277,12 @@ def reverse_payment(session: Session, payment_id: int, *, on: dt.date, reason: s
     payment stays, marked reversed, and the event lists what was undone."""
     text = reason.strip()
     if not text:
-        raise UsageError("a reversal needs a reason")
+        raise UsageError(_("a reversal needs a reason"))
     payment = _lock_payment(session, payment_id)
     if payment.reversed_on is not None:
-        raise UsageError(f"payment {payment_id} was already reversed on "
-                         f"{payment.reversed_on.isoformat()} ({payment.reversal_reason})")
+        raise UsageError(_("payment {payment} was already reversed on {day} ({reason})")
+                         .format(payment=payment_id, day=show_date(payment.reversed_on),
+                                 reason=payment.reversal_reason))
     invoices = _lock_invoices(session, [a.invoice_id for a in payment.allocations])
     undone = []
     for allocation in list(payment.allocations):
@@ -307,17 +316,20 @@ def allocate_payment(session: Session, payment_id: int, *, actor: str,
     payment = _lock_payment(session, payment_id)
     left = unallocated_minor(payment)
     if left <= 0:
-        raise UsageError(f"payment {payment_id} has nothing left to allocate")
+        raise UsageError(_("payment {payment} has nothing left to allocate").format(
+            payment=payment_id))
     if debtor_id is not None and payment.debtor_id not in (None, debtor_id):
-        raise UsageError(f"payment {payment_id} belongs to another debtor")
+        raise UsageError(_("payment {payment} belongs to another debtor").format(
+            payment=payment_id))
     debtor = debtor_id if debtor_id is not None else payment.debtor_id
     if debtor is not None:
         found = session.get(Debtor, debtor)
         if found is None or found.creditor_id != payment.creditor_id:
-            raise NotFound(f"no debtor {debtor} for this payment's creditor")
+            raise NotFound(_("no debtor {debtor} for this payment's creditor").format(
+                debtor=debtor))
     if allocations is None:
         if debtor is None:
-            raise UsageError("name the debtor or the invoices this payment is for")
+            raise UsageError(_("name the debtor or the invoices this payment is for"))
         planned = [(invoice, minor) for invoice, minor in _by_id(session, share_out(
             _open_invoices_oldest_first(session, creditor_id=payment.creditor_id,
                                         debtor_id=debtor, currency=payment.currency),
@@ -326,7 +338,7 @@ def allocate_payment(session: Session, payment_id: int, *, actor: str,
         planned = _checked(session, allocations, creditor_id=payment.creditor_id,
                            debtor_id=debtor, amount=Money(payment.currency, left))
     if not planned:
-        raise UsageError("no open invoice to allocate this payment to")
+        raise UsageError(_("no open invoice to allocate this payment to"))
     if payment.debtor_id is None:
         payment.debtor_id = planned[0][0].debtor_id
     done = []
@@ -379,27 +391,41 @@ def _by_id(session: Session, pairs: list[tuple[int, int]]) -> list[tuple[Invoice
 def find_invoice(session: Session, number: str, *, creditor_code: str | None = None) -> Invoice:
     """The invoice with this number; ambiguous across creditors unless one is named."""
     return _one_of_a_creditor(session, Invoice, Invoice.number, number, creditor_code,
-                              what="invoice", key="invoice number")
+                              _INVOICE_WORDS)
 
 
 def find_debtor(session: Session, ref: str, *, creditor_code: str | None = None) -> Debtor:
     """The debtor with this reference; ambiguous across creditors unless one is named."""
     return _one_of_a_creditor(session, Debtor, Debtor.ref, ref, creditor_code,
-                              what="debtor", key="debtor reference")
+                              _DEBTOR_WORDS)
+
+
+# What `_one_of_a_creditor` says of an invoice or a debtor: none, none for this creditor,
+# several.
+_INVOICE_WORDS = (N_("no invoice {value}"), N_("no invoice {value} for creditor {creditor}"),
+                  N_("invoice number {value} exists for several creditors: name the creditor "
+                     "with --creditor"))
+_DEBTOR_WORDS = (N_("no debtor {value}"), N_("no debtor {value} for creditor {creditor}"),
+                 N_("debtor reference {value} exists for several creditors: name the "
+                    "creditor with --creditor"))
+
+
+def _shown(amount: Money) -> str:
+    return show_money(amount.minor, amount.currency)
 
 
 def _one_of_a_creditor(session: Session, model: type[T], column: Any, value: str,
-                       creditor_code: str | None, *, what: str, key: str) -> T:
+                       creditor_code: str | None, words: tuple[str, str, str]) -> T:
     # Numbers and references are unique per creditor only: two creditors may share one.
     query = select(model).where(column == value)
     if creditor_code is not None:
         query = query.join(Creditor, Creditor.id == model.creditor_id).where(
             Creditor.code == creditor_code)
     found = session.scalars(query.limit(2)).all()
+    none, none_for, several = words
     if not found:
-        suffix = f" for creditor {creditor_code}" if creditor_code else ""
-        raise NotFound(f"no {what} {value}{suffix}")
+        raise NotFound(_(none_for if creditor_code else none).format(
+            value=value, creditor=creditor_code))
     if len(found) > 1:
-        raise UsageError(f"{key} {value} exists for several creditors: "
-                         "name the creditor with --creditor")
+        raise UsageError(_(several).format(value=value))
     return found[0]

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from relance.kernel.errors import ConfigError
+from relance.kernel.i18n import _
 
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated as pages are read
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: the file's pages are shared
@@ -102,7 +103,8 @@ def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False
     try:
         parsed = make_url(url)
     except Exception as exc:  # SQLAlchemy raises ArgumentError with a terse text
-        raise ConfigError(f"not a database URL: {url!s} ({exc})") from exc
+        raise ConfigError(_("not a database URL: {url} ({problem})").format(
+            url=str(url), problem=exc)) from exc
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {"echo": echo}
     if backend == "sqlite":
@@ -120,7 +122,8 @@ def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False
         engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
         event.listen(engine, "connect", _on_pg_connect)
         return engine
-    raise ConfigError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    raise ConfigError(_("unsupported database {backend!r}: use sqlite:/// or postgresql://")
+                      .format(backend=backend))
 
 
 def open_store(

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.models import present_on
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -90,8 +91,10 @@ def describe_database(engine: Engine) -> str:
     """How a user names this database: its file name, or the PostgreSQL database."""
     url = make_url(str(engine.url))
     if url.get_backend_name() == "sqlite":
-        return Path(url.database).name if url.database else "the in-memory SQLite database"
-    return f"PostgreSQL database {url.database or ''}".rstrip()
+        return Path(url.database).name if url.database else _("the in-memory SQLite database")
+    if not url.database:
+        return _("PostgreSQL database")
+    return _("PostgreSQL database {name}").format(name=url.database)
 
 
 def schema_state(engine: Engine) -> SchemaState:
@@ -101,9 +104,10 @@ def schema_state(engine: Engine) -> SchemaState:
     state = SchemaState(describe_database(engine), current_revision(engine), _head(scripts))
     if state.current not in (None, state.head) and state.current not in {
             script.revision for script in scripts.walk_revisions()}:
-        raise SchemaTooNew(
-            f"{state.database} is at schema revision {state.current}, newer than this "
-            f"relance ({state.head}): upgrade relance to use it")
+        raise SchemaTooNew(_(
+            "{database} is at schema revision {current}, newer than this relance ({head}): "
+            "upgrade relance to use it").format(database=state.database,
+                                                current=state.current, head=state.head))
     return state
 
 

@@ -73,7 +73,8 @@ def test_run_and_serve_queue_the_same_actions_in_the_same_states(
     assert code == 0, err
     code, out, err = relance(capsys, "-w", str(served), "serve", "--once")
     assert code == 0, err
-    assert f"daily_run {DAY}: done" in out
+    # The day as the command line shows it (en_GB: day first).
+    assert f"daily_run {dt.date.fromisoformat(DAY):%d/%m/%Y}: done" in out
     shapes = []
     for root in (by_hand, served):
         store = store_of(root)

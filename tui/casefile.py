@@ -5,16 +5,23 @@ promises and payment plans."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine import undo
+from relance.kernel.display import show_date, show_money
+from relance.kernel.i18n import N_, _
+from relance.kernel.money import to_minor
 from relance.store.models import (
     Action,
     ActionItem,
+    ActionState,
+    Channel,
     Creditor,
     Debtor,
     Event,
@@ -25,19 +32,90 @@ from relance.store.models import (
     Promise,
     RuleSet,
 )
-from relance.tui import format
+
+CHANNEL_NAMES: dict[str, str] = {
+    Channel.LETTER: N_("letter"), Channel.EMAIL: N_("e-mail"), Channel.SMS: N_("SMS"),
+    Channel.CALL: N_("call"), Channel.NOTIFY: N_("internal alert"),
+    Channel.ESCALATE: N_("escalation"),
+}
+# Where an action stands, said of any channel (French agrees these with no noun).
+STATE_NAMES: dict[str, str] = {
+    ActionState.PROPOSED: N_("to approve"), ActionState.APPROVED: N_("to carry out"),
+    ActionState.IN_FLIGHT: N_("being sent"), ActionState.RETRY_WAIT: N_("to retry"),
+    ActionState.SENT: N_("done"), ActionState.FAILED: N_("failed"),
+    ActionState.UNCERTAIN: N_("sent or not: to check"),
+    ActionState.CANCELLED: N_("no longer needed"), ActionState.REJECTED: N_("rejected"),
+}
+# The changes to a case, by the event type the log stores (an unknown one shows as is).
+EVENT_TITLES: dict[str, str] = {
+    "payment.recorded": N_("Payment recorded"),
+    "credit_note.recorded": N_("Credit note recorded"),
+    "payment.reversed": N_("Payment reversed"),
+    "payment.allocated": N_("Payment allocated"),
+    "payment.unallocated": N_("Allocation removed"),
+    "payment.allocation_undone": N_("Allocation undone"),
+    "debtor.paused": N_("Chasing paused"),
+    "debtor.resumed": N_("Chasing resumed"),
+    "debtor.pause_undone": N_("Pause undone"),
+    "debtor.resume_undone": N_("Resumption undone"),
+    "invoice.dispute_opened": N_("Dispute opened"),
+    "invoice.dispute_closed": N_("Dispute closed"),
+    "invoice.dispute_undone": N_("Dispute undone"),
+    "invoice.dispute_close_undone": N_("Dispute closing undone"),
+    "promise.added": N_("Promise to pay"),
+    "promise.undone": N_("Promise undone"),
+    "note.added": N_("Note"),
+    "note.retracted": N_("Note retracted"),
+    "level.reset": N_("Level reset"),
+    "plan.created": N_("Payment plan agreed"),
+    "plan.cancelled": N_("Payment plan ended"),
+    "plan.completed": N_("Payment plan completed"),
+    "plan.broken": N_("Payment plan broken"),
+    "plan.reopened": N_("Payment plan back in force"),
+    "plan.undone": N_("Payment plan undone"),
+}
+
+
+def channel_name(channel: str) -> str:
+    return _(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else str(channel)
+
+
+def state_name(state: str) -> str:
+    return _(STATE_NAMES[state]) if state in STATE_NAMES else str(state)
+
+
+def event_title(kind: str) -> str:
+    return _(EVENT_TITLES[kind]) if kind in EVENT_TITLES else kind
 
 
 @dataclass(frozen=True)
 class HistoryLine:
+    """One line of the history: an action of the rules (`channel`, `state`) or a change
+    from the log (`kind`). What it says is worded when shown (`what`, `detail`)."""
+
     day: dt.date
-    what: str
     who: str
-    detail: str
     key: str = ""  # the table's row key: "a<action id>" or "e<event id>"
+    kind: str = ""  # the event's type, for a change
+    channel: str = ""  # for an action
+    state: str = ""
+    data: tuple[tuple[str, Any], ...] = ()  # the event's stored fields
+    rules: str = ""  # for an action: the rules and the rules version behind it
+    action_id: int | None = None
     event_id: int | None = None
     undoable: bool = False
     undone_by: int | None = None
+
+    @property
+    def what(self) -> str:
+        if self.kind:
+            return event_title(self.kind)
+        return _("{channel} · {state}").format(channel=channel_name(self.channel),
+                                                state=state_name(self.state))
+
+    @property
+    def detail(self) -> str:
+        return self.rules if not self.kind else event_detail(dict(self.data))
 
 
 @dataclass(frozen=True)
@@ -122,9 +200,9 @@ def _history(session: Session, debtor_id: int, limit: int) -> list[HistoryLine]:
         rules = sorted({f"{i.policy}/{i.rule}" for i in action.items})
         version = versions.get(action.ruleset_id or -1, "—")
         history.append(HistoryLine(
-            action.created_on, f"{action.channel.value} {action.state.value}",
-            action.approved_by or action.proposed_by or "",
-            f"{', '.join(rules)} @{version}", key=f"a{action.id}"))
+            action.created_on, action.approved_by or action.proposed_by or "",
+            key=f"a{action.id}", channel=action.channel.value, state=action.state.value,
+            rules=f"{', '.join(rules)} @{version}", action_id=action.id))
     events = session.scalars(
         select(Event).where(Event.debtor_id == debtor_id)
         .order_by(Event.id.desc()).limit(limit)).all()
@@ -135,8 +213,8 @@ def _history(session: Session, debtor_id: int, limit: int) -> list[HistoryLine]:
         undoable = undo.can_undo(event)
         later = undone.get(event.id)
         history.append(HistoryLine(
-            event.at.date(), event.kind, event.actor, _event_detail(event.data),
-            key=f"e{event.id}", event_id=event.id, undoable=undoable,
+            event.at.date(), event.actor, key=f"e{event.id}", kind=event.kind,
+            data=tuple((event.data or {}).items()), event_id=event.id, undoable=undoable,
             undone_by=later.id if later else None))
     history.sort(key=lambda h: h.day, reverse=True)
     return history
@@ -176,12 +254,34 @@ def load_case(session: Session, debtor_id: int, *, history_limit: int = 200) -> 
                 notes, promises, _plans(session, debtor_id))
 
 
-def _event_detail(data: dict[str, Any]) -> str:
+_STORED_MONEY = re.compile(r"^(-?\d+(?:\.\d+)?) ([A-Z]{3})$")
+_STORED_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _shown(value: Any) -> str:
+    """A stored field as a person reads it: an amount (`300.00 EUR`) or a day
+    (`2026-12-15`) in the language spoken; free text (a reason, a note) as written."""
+    text = str(value)
+    money = _STORED_MONEY.match(text)
+    if money:
+        try:
+            return show_money(to_minor(Decimal(money[1]), money[2]), money[2])
+        except (InvalidOperation, ValueError):
+            return text
+    if _STORED_DAY.match(text):
+        try:
+            return show_date(dt.date.fromisoformat(text))
+        except ValueError:
+            return text
+    return text
+
+
+def event_detail(data: dict[str, Any]) -> str:
     keys = ("reason", "number", "amount", "until", "promised_on", "resolution", "body",
             "outcome", "reference")
-    parts = [f"{data[k]}" for k in keys if data.get(k)]
+    parts = [_shown(data[k]) for k in keys if data.get(k)]
     if "amount_minor" in data and "currency" in data:
-        parts.insert(0, format.money(int(data["amount_minor"]), str(data["currency"])))
+        parts.insert(0, show_money(int(data["amount_minor"]), str(data["currency"])))
     if data.get("undoes"):
-        parts.insert(0, f"↶ undoes #{data['undoes']}")
+        parts.insert(0, _("↶ undoes #{event}").format(event=data["undoes"]))
     return " · ".join(parts)[:200]

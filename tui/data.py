@@ -46,11 +46,11 @@ from relance.tui.casefile import load_case as load_case
 from relance.tui.ledger import Dashboard as Dashboard
 from relance.tui.ledger import action_debtors as action_debtors
 from relance.tui.ledger import dashboard as dashboard
+from relance.tui.widgets.summary import CaseSummary as CaseSummary
+from relance.tui.widgets.summary import case_summary as case_summary
 from relance.tui.worklists import CallRow as CallRow
-from relance.tui.worklists import CaseSummary as CaseSummary
 from relance.tui.worklists import EscalationRow as EscalationRow
 from relance.tui.worklists import call_list as call_list
-from relance.tui.worklists import case_summary as case_summary
 from relance.tui.worklists import escalations as escalations
 
 # Work not done yet: the states the settle step (and these screens) keep in line with
@@ -74,6 +74,8 @@ class QueueFilter:
     min_amount_minor: int | None = None
     max_amount_minor: int | None = None
     search: str = ""
+    sort: str = ""  # "": by debtor, else one of SORTS
+    descending: bool = False
 
     def describe(self) -> str:
         parts = [f"state={self.state or 'any'}"]
@@ -218,6 +220,17 @@ def _after(debtor_id: int, action_id: int) -> Any:
                (Action.debtor_id == debtor_id) & (Action.id > action_id))
 
 
+def _sort_key(name: str) -> Any:
+    """What the queue sorts on besides its own order (debtor, then action)."""
+    return {"name": select(Debtor.name).where(Debtor.id == Action.debtor_id)
+            .correlate(Action).scalar_subquery(),
+            "channel": Action.channel, "state": Action.state,
+            "amount": _amount()}[name]
+
+
+SORTS = ("name", "channel", "amount", "state")
+
+
 def queue_page(session: Session, flt: QueueFilter, offset: int, limit: int,
                *, after: tuple[int, int] | None = None, total: int | None = None,
                today: dt.date | None = None, paused: Paused | None = None) -> list[QueueRow]:
@@ -227,7 +240,12 @@ def queue_page(session: Session, flt: QueueFilter, offset: int, limit: int,
     read from there along the index (keyset), instead of counting `offset` rows. Without
     it, a page in the second half of `total` rows is counted from the end."""
     query = _where(select(Action.id), flt, _paused(session, today, paused))
-    if after is not None:
+    if flt.sort in SORTS:
+        key = _sort_key(flt.sort)
+        ids = list(session.execute(
+            query.order_by(key.desc() if flt.descending else key.asc(), Action.id)
+            .offset(offset).limit(limit)).scalars())
+    elif after is not None:
         ids = list(session.execute(
             query.where(_after(*after)).order_by(Action.debtor_id, Action.id).limit(limit)
         ).scalars())
@@ -251,7 +269,7 @@ def queue_page(session: Session, flt: QueueFilter, offset: int, limit: int,
              .join(Invoice, Invoice.id == ActionItem.invoice_id)
              .where(ActionItem.action_id.in_(ids), ActionItem.state == ItemState.ACTIVE)
              .group_by(ActionItem.action_id).subquery())
-    rows = session.execute(
+    rows = list(session.execute(
         select(Action.id, Action.state, Action.content_hash, Action.channel, Action.template,
                Action.debtor_id, Debtor.name, Debtor.ref, Creditor.code, Debtor.segment,
                Action.created_on, items.c.queued, items.c.now, items.c.currency,
@@ -260,8 +278,9 @@ def queue_page(session: Session, flt: QueueFilter, offset: int, limit: int,
         .join(Creditor, Creditor.id == Action.creditor_id)
         .outerjoin(items, items.c.action_id == Action.id)
         .where(Action.id.in_(ids))
-        .order_by(Action.debtor_id, Action.id)
-    ).all()
+    ).all())
+    place = {action_id: n for n, action_id in enumerate(ids)}
+    rows.sort(key=lambda r: place[r[0]])
     return [QueueRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
                      int((r[12] if r[1] in WAITING else r[11]) or 0), r[13] or "",
                      int(r[14] or 0), r[15] or "")
@@ -272,6 +291,8 @@ def queue_position(session: Session, flt: QueueFilter, debtor_id: int, action_id
                    *, today: dt.date | None = None, paused: Paused | None = None) -> int | None:
     """Where an action now stands in the filtered queue; None when it is not in it any
     more (decided, cancelled, filtered out)."""
+    if flt.sort:
+        return None  # another order: the cursor stays where it was
     hide = _paused(session, today, paused)
     shown = _where(select(Action.id), flt, hide).where(Action.id == action_id)
     if session.scalar(shown) is None:

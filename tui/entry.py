@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from relance.engine import casework, plans
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.models import Invoice
 
 # Items are separated by `;`, or by a comma followed by a space or a non-digit: a comma
@@ -28,12 +29,13 @@ def named_invoices(text: str, invoices: Sequence[Invoice]) -> list[tuple[Invoice
     by_number = {invoice.number: invoice for invoice in invoices}
     named: list[tuple[Invoice, str]] = []
     for item in items(text):
-        number, _, amount = item.partition(":")
+        number, _colon, amount = item.partition(":")
         invoice = by_number.get(number.strip())
         if invoice is None:
-            raise UsageError(f"No invoice {number.strip()} among this debtor's invoices.")
-        if any(invoice is seen for seen, _ in named):
-            raise UsageError(f"{invoice.number} is named twice.")
+            raise UsageError(_("No invoice {number} among this debtor's invoices.").format(
+                number=number.strip()))
+        if any(invoice is seen for seen, _amount in named):
+            raise UsageError(_("{number} is named twice.").format(number=invoice.number))
         named.append((invoice, amount.strip()))
     return named
 
@@ -41,14 +43,15 @@ def named_invoices(text: str, invoices: Sequence[Invoice]) -> list[tuple[Invoice
 def amounts(named: list[tuple[Invoice, str]], currency: str) -> list[tuple[int, int]] | None:
     """(invoice id, minor units) for invoices named with amounts; None when none has
     one. Amounts for some invoices only are refused: which way to share is unclear."""
-    given = [amount for _, amount in named if amount]
+    given = [amount for _invoice, amount in named if amount]
     if not given:
         return None
     if len(given) != len(named):
-        raise UsageError("Give an amount for every invoice, or for none (each is then "
-                         "paid up to its balance, in the order given).")
+        raise UsageError(_("Give an amount for every invoice, or for none (each is then "
+                           "paid up to its balance, in the order given)."))
     return [(invoice.id, casework.parse_money(amount, currency,
-                                              what=f"amount for {invoice.number}").minor)
+                                              what=_("amount for {number}").format(
+                                                  number=invoice.number)).minor)
             for invoice, amount in named]
 
 
@@ -58,15 +61,16 @@ def schedule(text: str, currency: str) -> list[tuple[dt.date, int]]:
     for item in items(text):
         day, colon, amount = item.partition(":")
         if not colon or not amount.strip():
-            raise UsageError(f"Instalment {item!r}: write date:amount, e.g. 30/11/2026:500.")
-        result.append((casework.parse_day(day.strip(), what="instalment date"),
-                       casework.parse_money(amount, currency, what="instalment").minor))
+            raise UsageError(_("Instalment {item!r}: write date:amount, e.g. 30/11/2026:500.")
+                             .format(item=item))
+        result.append((casework.parse_day(day.strip(), what=_("instalment date")),
+                       casework.parse_money(amount, currency, what=_("instalment")).minor))
     return result
 
 
 def count(text: str, what: str) -> int:
     if not text.strip().isdigit():
-        raise UsageError(f"{what}: a whole number, e.g. 3.")
+        raise UsageError(_("{what}: a whole number, e.g. 3.").format(what=what))
     return int(text)
 
 

@@ -8,23 +8,38 @@ each letter, and says when a batch file is not on this machine.
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.commands.options import JsonOption
 from relance.context import AppContext
+from relance.kernel.display import show_count, show_date, show_datetime
+from relance.kernel.i18n import _, ngettext
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
+
+def _shown(text: str | None, moment: bool = False) -> str:
+    """A day (or moment) the store recorded as ISO text, as people read one."""
+    if not text:
+        return "?"
+    try:
+        return (show_datetime(dt.datetime.fromisoformat(text)) if moment
+                else show_date(dt.date.fromisoformat(text)))
+    except ValueError:
+        return text
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def _letters(count: int) -> str:
+    return ngettext("{count} letter", "{count} letters", count).format(count=show_count(count))
+
+
+def _pages(count: int) -> str:
+    return ngettext("{count} page", "{count} pages", count).format(count=show_count(count))
 
 
 def batches_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List the print batches (file, day, letters, pages) and the sent letters in none."""
     from relance.channels.batches import print_batches
 
     context: AppContext = ctx.obj
@@ -35,27 +50,35 @@ def batches_command(ctx: typer.Context, json_output: JsonOption = False) -> None
         return
     console: Console = context.console
     if not batches:
-        console.print("No print batch yet.")
+        console.print(_("No print batch yet."))
     else:
-        noun = "print batch" if len(batches) == 1 else "print batches"
-        console.print(f"{len(batches)} {noun}:")
+        console.print(escape(ngettext("{count} print batch:", "{count} print batches:",
+                                      len(batches)).format(count=show_count(len(batches)))))
     for batch in batches:
-        missing = "" if batch.exists else "  [red](not on this machine)[/]"
-        console.print(f"  {batch.date or '?'}  {_plural(len(batch.letters), 'letter')}, "
-                      f"{_plural(batch.pages, 'page')}  {escape(batch.file)}{missing}",
-                      soft_wrap=True)
+        missing = f"  [red]{escape(_('(not on this machine)'))}[/]" if not batch.exists else ""
+        console.print(f"  {_shown(batch.date)}  "
+                      + escape(_("{letters}, {pages}").format(
+                          letters=_letters(len(batch.letters)), pages=_pages(batch.pages)))
+                      + f"  {escape(batch.file)}{missing}", soft_wrap=True)
     if not loose:
         return
-    console.print(f"[yellow]{_plural(len(loose), 'letter')} sent in no print batch: if the "
-                  "mail house never received one, print its PDF (or add it to the next "
-                  "batch by hand).[/]", soft_wrap=True)
+    console.print("[yellow]" + escape(ngettext(
+        "{letters} sent in no print batch: if the mail house never received it, print its "
+        "PDF (or add it to the next batch by hand).",
+        "{letters} sent in no print batch: if the mail house never received one, print its "
+        "PDF (or add it to the next batch by hand).", len(loose)).format(
+            letters=_letters(len(loose)))) + "[/]", soft_wrap=True)
     for letter in loose:
-        name = f" ({letter.debtor_name})" if letter.debtor_name else ""
-        how = f", confirmed by {letter.confirmed_by}" if letter.confirmed_by else ""
-        console.print(f"  action {letter.action}, {escape(letter.debtor + name)}, sent "
-                      f"{letter.sent_at or '?'}{escape(how)}: "
-                      f"{escape(letter.pdf or 'no PDF recorded')}", soft_wrap=True)
+        debtor = (f"{letter.debtor} ({letter.debtor_name})" if letter.debtor_name
+                  else letter.debtor)
+        said = dict(action=letter.action, debtor=debtor, moment=_shown(letter.sent_at, moment=True),
+                    who=letter.confirmed_by, pdf=letter.pdf or _("no PDF recorded"))
+        console.print(escape((_("  action {action}, {debtor}, sent {moment}, confirmed by "
+                                "{who}: {pdf}") if letter.confirmed_by else
+                              _("  action {action}, {debtor}, sent {moment}: {pdf}"))
+                             .format(**said)), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("batches")(batches_command)
+    app.command("batches", help=_("List the print batches (file, day, letters, pages) and the "
+                                  "sent letters in none."))(batches_command)

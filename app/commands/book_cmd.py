@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, selectinload
 from relance.commands.case_support import (
     CreditorOption,
     DebtorFilterOption,
-    JsonOption,
     QueueWatch,
     UserOption,
     creditor_code,
@@ -30,28 +29,31 @@ from relance.commands.case_support import (
     open_desk_as_actor,
     say,
 )
-from relance.commands.options import parse_day
+from relance.commands.options import JsonOption, parse_day
 from relance.context import add_row, print_table
 from relance.engine import casework
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import Money, desk_money
+from relance.kernel.i18n import _
+from relance.kernel.money import Money
 from relance.store.book import find_debtor, find_invoice, share_out, unallocated_minor
 from relance.store.models import Debtor, Invoice, Payment, PaymentAllocation
 
-DateOption = Annotated[str | None, typer.Option("--date", help="The day (default: today).")]
+DateOption = Annotated[str | None, typer.Option(
+    "--date", help=_("The day (default: today)."))]
 
 
 def credit_note(
     ctx: typer.Context,
-    invoice: Annotated[str, typer.Argument(help="The invoice it credits.")],
-    amount: Annotated[str, typer.Argument(help="Its amount: 1234.56, 1234,56, 1 234,56.")],
-    number: Annotated[str, typer.Option("--number", help="The credit note's number.")],
+    invoice: Annotated[str, typer.Argument(help=_("The invoice it credits."))],
+    amount: Annotated[str, typer.Argument(
+        help=_("Its amount: 1234.56, 1234,56, 1 234,56."))],
+    number: Annotated[str, typer.Option("--number", help=_("The credit note's number."))],
     on: DateOption = None,
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Record a credit note granted on an invoice: its balance goes down."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
@@ -66,29 +68,31 @@ def credit_note(
                   "currency": credited.currency, "date": day.isoformat(),
                   "balance": major(target.balance_minor, target.currency),
                   "status": target.status.value, "queue": queue.as_dict()}
-        balance = desk_money(target.balance_minor, target.currency)
+        balance = show_money(target.balance_minor, target.currency)
     emit_or_say(context, result, [
-        f"Credit note {number.strip()} of {desk_money(credited.minor, credited.currency)} on "
-        f"{target.number} (payment {recorded.id}); balance now {balance}.",
+        _("Credit note {number} of {amount} on {invoice} (payment {payment}); balance now "
+          "{balance}.").format(number=number.strip(),
+                               amount=show_money(credited.minor, credited.currency),
+                               invoice=target.number, payment=recorded.id, balance=balance),
         queue.sentence()])
 
 
 def reverse(
     ctx: typer.Context,
-    payment_id: Annotated[int, typer.Argument(help="The payment (see relance payments).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why: returned debit, bounced "
-                                        "cheque...")],
+    payment_id: Annotated[int, typer.Argument(
+        help=_("The payment (see relance payments)."))],
+    reason: Annotated[str, typer.Option(
+        "--reason", help=_("Why: returned debit, bounced cheque..."))],
     on: DateOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Take a payment back: its invoices reopen and are chased again."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
         before = session.get(Payment, payment_id)
         if before is None:
-            raise NotFound(f"no payment {payment_id}")
+            raise NotFound(_("no payment {id}").format(id=payment_id))
         invoice_ids = [a.invoice_id for a in before.allocations]
         watch = QueueWatch(session, [before.debtor_id])
         payment = casework.reverse_payment(session, actor, payment_id, on=day, reason=reason)
@@ -101,12 +105,15 @@ def reverse(
                                 "balance": major(i.balance_minor, i.currency),
                                 "currency": i.currency} for i in reopened],
                   "queue": queue.as_dict()}
-        listed = ", ".join(f"{i.number} (balance {desk_money(i.balance_minor, i.currency)})"
-                           for i in reopened)
-        amount = desk_money(payment.amount_minor, payment.currency)
+        listed = ", ".join(_("{invoice} (balance {balance})").format(
+            invoice=i.number, balance=show_money(i.balance_minor, i.currency))
+            for i in reopened)
+        amount = show_money(payment.amount_minor, payment.currency)
+    said = dict(id=payment_id, amount=amount, day=show_date(day), invoices=listed)
     emit_or_say(context, result, [
-        f"Payment {payment_id} of {amount} reversed on {day.isoformat()}"
-        + (f"; reopened {listed}." if listed else "."), queue.sentence()])
+        (_("Payment {id} of {amount} reversed on {day}; reopened {invoices}.") if listed
+         else _("Payment {id} of {amount} reversed on {day}.")).format(**said),
+        queue.sentence()])
 
 
 def _allocations(session: Session, payment: Payment, specs: list[str],
@@ -118,7 +125,8 @@ def _allocations(session: Session, payment: Payment, specs: list[str],
         number, sep, amount = spec.rpartition(":") if ":" in spec else (spec, "", "")
         invoice = find_invoice(session, number.strip(), creditor_code=code)
         named.append((invoice, casework.parse_money(amount, payment.currency,
-                                                    what=f"--invoice {spec!r}: amount")
+                                                    what=_("--invoice {spec!r}: amount")
+                                                    .format(spec=spec))
                       if sep else None))
     left = unallocated_minor(payment) - sum(m.minor for _, m in named if m is not None)
     shares = dict(share_out([i for i, m in named if m is None], max(left, 0),
@@ -127,29 +135,29 @@ def _allocations(session: Session, payment: Payment, specs: list[str],
              for invoice, m in named]
     for invoice, m in named:
         if m is None and not shares.get(invoice.id):
-            raise UsageError(f"--invoice {invoice.number}: nothing of the payment is left "
-                             "for it (or it owes nothing)")
+            raise UsageError(_("--invoice {invoice}: nothing of the payment is left for it "
+                               "(or it owes nothing)").format(invoice=invoice.number))
     return pairs
 
 
 def allocate(
     ctx: typer.Context,
-    payment_id: Annotated[int, typer.Argument(help="The payment (see relance payments "
-                                              "--unallocated).")],
+    payment_id: Annotated[int, typer.Argument(
+        help=_("The payment (see relance payments --unallocated)."))],
     debtor: Annotated[str | None, typer.Option(
-        "--debtor", help="The debtor it is from (a payment in suspense): its oldest "
-        "invoices first.")] = None,
+        "--debtor", help=_("The debtor it is from (a payment in suspense): its oldest "
+                           "invoices first."))] = None,
     invoices: Annotated[list[str] | None, typer.Option(
-        "--invoice", help="N or N:AMOUNT, repeatable (default: oldest due first).")] = None,
+        "--invoice", help=_("N or N:AMOUNT, repeatable (default: oldest due first)."))
+    ] = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Allocate what a payment left unallocated (suspense, or a credit on account)."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         payment = session.get(Payment, payment_id)
         if payment is None:
-            raise NotFound(f"no payment {payment_id}")
+            raise NotFound(_("no payment {id}").format(id=payment_id))
         # References are read within the payment's creditor: it names the ledger.
         code = creditor_code(session, payment.creditor_id)
         debtor_id = find_debtor(session, debtor, creditor_code=code).id if debtor else None
@@ -166,10 +174,12 @@ def allocate(
                               for a in done],
               "unallocated": major(left, currency), "currency": currency,
               "queue": queue.as_dict()}
-    listed = ", ".join(f"{desk_money(a.amount_minor, currency)} to {a.number} (balance now "
-                       f"{desk_money(a.balance_after_minor, currency)})" for a in done)
+    listed = ", ".join(_("{amount} to {invoice} (balance now {balance})").format(
+        amount=show_money(a.amount_minor, currency), invoice=a.number,
+        balance=show_money(a.balance_after_minor, currency)) for a in done)
     emit_or_say(context, result, [
-        f"Payment {payment_id}: allocated {listed}; {desk_money(left, currency)} left unallocated.",
+        _("Payment {id}: allocated {allocations}; {amount} left unallocated.").format(
+            id=payment_id, allocations=listed, amount=show_money(left, currency)),
         queue.sentence()])
 
 
@@ -202,6 +212,7 @@ def payment_rows(session: Session, *, unallocated: bool, debtor_id: int | None,
             "currency": payment.currency, "reference": payment.reference,
             "source": payment.source,
             "reversed_on": payment.reversed_on.isoformat() if payment.reversed_on else None,
+            "_received_on": payment.received_on, "_reversed_on": payment.reversed_on,
             "_amount_minor": payment.amount_minor,
             "_unallocated_minor": unallocated_minor(payment),
         })
@@ -211,15 +222,14 @@ def payment_rows(session: Session, *, unallocated: bool, debtor_id: int | None,
 def payments(
     ctx: typer.Context,
     unallocated: Annotated[bool, typer.Option(
-        "--unallocated", help="Only payments with something unallocated: the suspense "
-        "list and credits on account.")] = False,
+        "--unallocated", help=_("Only payments with something unallocated: the suspense "
+                                "list and credits on account."))] = False,
     debtor: DebtorFilterOption = None,
     creditor: CreditorOption = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")
+    limit: Annotated[int, typer.Option("--limit", min=1, help=_("How many, newest first."))
                      ] = 200,
     json_output: JsonOption = False,
 ) -> None:
-    """Payments received, newest first (ids for reverse and allocate)."""
     context = open_desk(ctx, None, json_output)
     with context.store.session() as session:
         debtor_id = (find_debtor(session, debtor, creditor_code=creditor).id
@@ -231,28 +241,37 @@ def payments(
                            for row in rows])
         return
     if not rows:
-        say(context, "No payment with anything unallocated." if unallocated
-            else "No payment.")
+        say(context, _("No payment with anything unallocated.") if unallocated
+            else _("No payment."))
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for title in ("id", "received", "debtor", "amount", "unallocated", "reference", "note"):
-        table.add_column(title, justify="right" if title in ("id", "amount", "unallocated")
-                         else "left")
+    table.add_column(_("id"), justify="right")
+    table.add_column(_("received"))
+    table.add_column(_("debtor"))
+    table.add_column(_("amount"), justify="right")
+    table.add_column(_("unallocated"), justify="right")
+    table.add_column(_("reference"))
+    table.add_column(_("note"))
     for row in rows:
         who = (debtor_cell(row["debtor_ref"], row["debtor_name"]) if row["debtor_ref"]
-               else "suspense")
-        remark = (f"reversed {row['reversed_on']}" if row["reversed_on"]
-                  else "credit note" if row["kind"] == "credit_note" else "")
-        add_row(table, str(row["id"]), row["received_on"], who,
-                desk_money(row["_amount_minor"], row["currency"]),
-                desk_money(row["_unallocated_minor"], row["currency"]),
+               else _("suspense"))
+        remark = (_("reversed {day}").format(day=show_date(row["_reversed_on"]))
+                  if row["reversed_on"]
+                  else _("credit note") if row["kind"] == "credit_note" else "")
+        add_row(table, str(row["id"]), show_date(row["_received_on"]), who,
+                show_money(row["_amount_minor"], row["currency"]),
+                show_money(row["_unallocated_minor"], row["currency"]),
                 row["reference"], remark)
     print_table(context.console, table)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("credit-note")(credit_note)
-    app.command()(reverse)
-    app.command()(allocate)
-    app.command()(payments)
+    app.command("credit-note", help=_("Record a credit note granted on an invoice: its "
+                                      "balance goes down."))(credit_note)
+    app.command(help=_("Take a payment back: its invoices reopen and are chased again."))(
+        reverse)
+    app.command(help=_("Allocate what a payment left unallocated (suspense, or a credit "
+                       "on account)."))(allocate)
+    app.command(help=_("Payments received, newest first (ids for reverse and allocate)."))(
+        payments)
 

@@ -9,6 +9,7 @@ says what it did, including what the core's settling of the queue cancelled or c
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -19,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from relance.commands.case_support import (
     CreditorOption,
-    JsonOption,
     QueueWatch,
     UserOption,
     creditor_code,
@@ -30,13 +30,15 @@ from relance.commands.case_support import (
     open_desk_as_actor,
     say,
 )
-from relance.commands.options import parse_day
+from relance.commands.options import JsonOption, parse_day
 from relance.context import add_row, literal, print_table
 from relance.engine import casework
 from relance.engine import undo as undoing
 from relance.engine.undo import can_undo, undoers_of
+from relance.kernel.display import show_date, show_datetime, show_money
 from relance.kernel.errors import ConfigError, UsageError
-from relance.kernel.money import Money, desk_money
+from relance.kernel.i18n import N_, _
+from relance.kernel.money import Money, money_text
 from relance.kernel.workspace import Workspace
 from relance.store.book import find_debtor, find_invoice
 from relance.store.models import Event, Invoice, InvoiceStatus
@@ -44,7 +46,8 @@ from relance.store.models import Event, Invoice, InvoiceStatus
 DEFAULT_DISPUTE_REASONS = ("quality", "delivery", "price", "not_ordered", "other")
 HISTORY_LIMIT = 50
 
-DebtorArgument = Annotated[str, typer.Argument(help="The debtor's reference, e.g. F-0001.")]
+DebtorArgument = Annotated[str, typer.Argument(help=_("The debtor's reference, e.g. F-0001."))]
+ReasonOption = Annotated[str, typer.Option("--reason", help=_("Why (kept in the audit log)."))]
 
 
 def _today() -> dt.date:
@@ -57,8 +60,9 @@ def dispute_reasons(workspace: Workspace) -> list[str]:
     reasons = workspace.section("disputes").get("reasons", list(DEFAULT_DISPUTE_REASONS))
     if (not isinstance(reasons, list) or not reasons
             or not all(isinstance(r, str) and r.strip() for r in reasons)):
-        raise ConfigError(f"{workspace.config_label}: [disputes] reasons must be a list of "
-                          'words, e.g. ["quality", "delivery", "price"]')
+        raise ConfigError(_("{config}: [disputes] reasons must be a list of words, e.g. "
+                            "{example}").format(config=workspace.config_label,
+                                                example='["quality", "delivery", "price"]'))
     return [r.strip() for r in reasons]
 
 
@@ -68,13 +72,12 @@ def dispute_reasons(workspace: Workspace) -> list[str]:
 def pause(
     ctx: typer.Context,
     debtor: DebtorArgument,
-    until: Annotated[str, typer.Option("--until", help="Last day of the pause.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    until: Annotated[str, typer.Option("--until", help=_("Last day of the pause."))],
+    reason: ReasonOption,
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Pause every reminder to a debtor up to and including a day."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     last_day = parse_day(until, "--until")
     with context.store.write_transaction() as session:
@@ -86,25 +89,25 @@ def pause(
         label = debtor_label(target)
     emit_or_say(context, {"debtor": debtor, "paused_until": last_day.isoformat(),
                           "reason": reason.strip(), "queue": queue.as_dict()},
-                [f"{label} paused until {last_day.isoformat()}.", queue.sentence()])
+                [_("{debtor} paused until {day}.").format(debtor=label, day=show_date(last_day)),
+                 queue.sentence()])
 
 
 def resume(
     ctx: typer.Context,
     debtor: DebtorArgument,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    reason: ReasonOption,
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """End a debtor's pause now: the next run chases it again."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         casework.resume(session, actor, target.id, reason=reason, today=_today())
         label = debtor_label(target)
     emit_or_say(context, {"debtor": debtor, "resumed": True, "reason": reason.strip()},
-                [f"{label} resumed: the next run chases it again."])
+                [_("{debtor} resumed: the next run chases it again.").format(debtor=label)])
 
 
 # --------------------------------------------------------------------------- disputes
@@ -112,34 +115,37 @@ def resume(
 
 def dispute(
     ctx: typer.Context,
-    invoices: Annotated[list[str], typer.Argument(help="Invoice numbers.")],
+    invoices: Annotated[list[str], typer.Argument(help=_("Invoice numbers."))],
     reason: Annotated[str | None, typer.Option(
-        "--reason", help="One of [disputes] reasons (default: quality, delivery, price, "
-        "not_ordered, other).")] = None,
+        "--reason", help=_("One of [disputes] reasons (default: quality, delivery, price, "
+                           "not_ordered, other)."))] = None,
     detail: Annotated[str | None, typer.Option(
-        "--detail", help="Free text added to the reason.")] = None,
-    close: Annotated[bool, typer.Option("--close", help="Close the dispute instead.")] = False,
+        "--detail", help=_("Free text added to the reason."))] = None,
+    close: Annotated[bool, typer.Option(
+        "--close", help=_("Close the dispute instead."))] = False,
     resolution: Annotated[str | None, typer.Option(
-        "--resolution", help="How the dispute ended (with --close).")] = None,
+        "--resolution", help=_("How the dispute ended (with --close)."))] = None,
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Open a dispute on invoices (reminders about them stop), or close it (--close)."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     if close:
         if reason is not None or detail is not None:
-            raise UsageError("--close takes --resolution, not --reason or --detail")
+            raise UsageError(_("--close takes --resolution, not --reason or --detail"))
         if not (resolution or "").strip():
-            raise UsageError("--resolution: closing a dispute needs a resolution")
+            raise UsageError(_("--resolution: closing a dispute needs a resolution"))
     else:
         if resolution is not None:
-            raise UsageError("--resolution goes with --close")
+            raise UsageError(_("--resolution goes with --close"))
         allowed = dispute_reasons(context.workspace)
+        if reason is None:
+            raise UsageError(_("no --reason: choose one of {reasons} (add free text with "
+                               "--detail)").format(reasons=", ".join(allowed)))
         if reason not in allowed:
-            given = "no --reason" if reason is None else f"--reason {reason!r}"
-            raise UsageError(f"{given}: choose one of {', '.join(allowed)} "
-                             "(add free text with --detail)")
+            raise UsageError(_("--reason {reason!r}: choose one of {reasons} (add free text "
+                               "with --detail)").format(reason=reason,
+                                                       reasons=", ".join(allowed)))
     text = reason if not (detail or "").strip() else f"{reason}: {(detail or '').strip()}"
     with context.store.write_transaction() as session:
         targets = find_invoices(session, invoices, creditor_code=creditor)
@@ -155,11 +161,14 @@ def dispute(
     if close:
         emit_or_say(context, {"invoices": numbers, "dispute": "closed",
                               "resolution": (resolution or "").strip()},
-                    [f"Dispute closed on {listed}: they are chased again."])
+                    [_("Dispute closed on {invoices}: they are chased again.").format(
+                        invoices=listed)])
         return
     emit_or_say(context, {"invoices": numbers, "dispute": "opened", "reason": text,
                           "queue": queue.as_dict()},
-                [f"Dispute opened on {listed} ({text}).", queue.sentence()])
+                [_("Dispute opened on {invoices} ({reason}).").format(invoices=listed,
+                                                                      reason=text),
+                 queue.sentence()])
 
 
 # --------------------------------------------------------------------------- promise, note
@@ -177,25 +186,28 @@ def _promised_amount(session: Session, text: str, debtor_id: int,
     owed = sorted(set(session.scalars(select(Invoice.currency).where(
         Invoice.debtor_id == debtor_id, Invoice.balance_minor > 0,
         Invoice.status == InvoiceStatus.OPEN))))
-    if len(owed) != 1:
-        raise UsageError(f"--amount {text!r}: write the currency too, e.g. '{text} EUR'"
-                         + (f" (the debtor owes in {', '.join(owed)})" if owed else ""))
+    if len(owed) > 1:
+        raise UsageError(_("--amount {text!r}: write the currency too, e.g. '{text} EUR' "
+                           "(the debtor owes in {currencies})").format(
+                               text=text, currencies=", ".join(owed)))
+    if not owed:
+        raise UsageError(_("--amount {text!r}: write the currency too, e.g. '{text} EUR'")
+                         .format(text=text))
     return casework.parse_money(text, owed[0], what="--amount")
 
 
 def promise(
     ctx: typer.Context,
     debtor: DebtorArgument,
-    on: Annotated[str, typer.Option("--on", help="Paid by this day (inclusive).")],
+    on: Annotated[str, typer.Option("--on", help=_("Paid by this day (inclusive)."))],
     amount: Annotated[str | None, typer.Option(
-        "--amount", help="How much (default: everything owed).")] = None,
+        "--amount", help=_("How much (default: everything owed)."))] = None,
     invoice: Annotated[str | None, typer.Option(
-        "--invoice", help="For this invoice only (default: all the debtor's).")] = None,
+        "--invoice", help=_("For this invoice only (default: all the debtor's)."))] = None,
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Record a promise to pay by a day: reminders wait until then."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     by = parse_day(on, "--on")
     with context.store.write_transaction() as session:
@@ -212,45 +224,83 @@ def promise(
         queue = watch.effect()
         label = debtor_label(target)
         promise_id = made.id
-    what = desk_money(promised.minor, promised.currency) if promised else "everything owed"
-    on_what = f" on {covered.number}" if covered else ""
+    words = dict(id=promise_id, debtor=label, day=show_date(by),
+                 amount=show_money(promised.minor, promised.currency) if promised else "",
+                 invoice=covered.number if covered else "")
+    if promised and covered:
+        sentence = _("Promise {id} recorded: {debtor} pays {amount} on {invoice} by {day}.")
+    elif promised:
+        sentence = _("Promise {id} recorded: {debtor} pays {amount} by {day}.")
+    elif covered:
+        sentence = _("Promise {id} recorded: {debtor} pays everything owed on {invoice} by "
+                     "{day}.")
+    else:
+        sentence = _("Promise {id} recorded: {debtor} pays everything owed by {day}.")
     emit_or_say(context, {"promise_id": promise_id, "debtor": debtor,
                           "promised_on": by.isoformat(),
                           "amount": str(promised.amount) if promised else None,
                           "currency": promised.currency if promised else None,
                           "invoice": covered.number if covered else None,
                           "queue": queue.as_dict()},
-                [f"Promise {promise_id} recorded: {label} pays {what}{on_what} by "
-                 f"{by.isoformat()}.", queue.sentence()])
+                [sentence.format(**words), queue.sentence()])
 
 
 def note(
     ctx: typer.Context,
     debtor: DebtorArgument,
-    text: Annotated[str, typer.Argument(help="The note.")],
+    text: Annotated[str, typer.Argument(help=_("The note."))],
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Add a free-text note to a debtor's case."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         added = casework.add_note(session, actor, target.id, text)
         label, note_id = debtor_label(target), added.id
     emit_or_say(context, {"note_id": note_id, "debtor": debtor, "body": text.strip()},
-                [f"Note {note_id} added to {label}."])
+                [_("Note {id} added to {debtor}.").format(id=note_id, debtor=label)])
 
 
 # --------------------------------------------------------------------------- history, undo
 
 
-def _summary(event: Event) -> str:
-    """A short line from the event's data: amounts, invoices, reasons, dates."""
+# What an event's data holds, as the history names it (JSON keeps the keys).
+SUMMARY_KEYS = {
+    "until": N_("until {value}"), "promised_on": N_("promised on {value}"),
+    "amount": N_("amount {value}"), "reference": N_("reference {value}"),
+    "reason": N_("reason {value}"), "resolution": N_("resolution {value}"),
+    "body": N_("note {value}"), "outcome": N_("outcome {value}"),
+    "cause": N_("cause {value}"), "state": N_("state {value}"),
+}
+SUBJECTS = {"action": N_("action {id}"), "payment": N_("payment {id}"),
+            "plan": N_("plan {id}"), "promise": N_("promise {id}"), "note": N_("note {id}")}
+DATE_KEYS = ("until", "promised_on")
+
+
+def _shown_value(key: str, value: Any) -> str:
+    """A value of an event's data for a person: a day in the language's form."""
+    if key in DATE_KEYS and isinstance(value, str):
+        try:
+            return show_date(dt.date.fromisoformat(value))
+        except ValueError:
+            pass
+    return str(value)
+
+
+def _summary(event: Event, people: bool = True) -> str:
+    """A short line from the event's data: amounts, invoices, reasons, dates; for
+    people in their language, else (`--json`) in plain words and machine amounts."""
+    def said(sentence: str, **values: Any) -> str:
+        return (_(sentence) if people else sentence).format(**values)
+
+    def money(minor: int, currency: str) -> str:
+        return show_money(minor, currency) if people else money_text(minor, currency)
+
     data = event.data or {}
     parts: list[str] = []
     if isinstance(data.get("amount_minor"), int) and data.get("currency"):
-        parts.append(desk_money(data["amount_minor"], str(data["currency"])))
+        parts.append(money(data["amount_minor"], str(data["currency"])))
     numbers = [str(a.get("number")) for a in data.get("allocations", []) or []
                if isinstance(a, dict)]
     if data.get("number"):
@@ -261,19 +311,21 @@ def _summary(event: Event) -> str:
         parts.append(", ".join(numbers))
     if (isinstance(data.get("unallocated_minor"), int) and data["unallocated_minor"] > 0
             and data.get("currency")):
-        parts.append(f"unallocated {desk_money(data['unallocated_minor'], str(data['currency']))}")
-    for key in ("until", "promised_on", "amount", "reference", "reason", "resolution",
-                "body", "outcome", "cause", "state"):
+        parts.append(said(N_("unallocated {amount}"), amount=money(
+            data["unallocated_minor"], str(data["currency"]))))
+    for key, sentence in SUMMARY_KEYS.items():
         value = data.get(key)
         if value and not (key == "amount" and "amount_minor" in data):
-            parts.append(f"{key.replace('_', ' ')} {value}")
+            parts.append(said(sentence, value=_shown_value(key, value) if people else value))
     if data.get("undoes"):
-        parts.append(f"undoes {data['undoes']}")
+        parts.append(said(N_("undoes {id}"), id=data["undoes"]))
     # The debtor is the history's and an invoice is named by its number above; an
     # action, a payment or a plan is named by the id the other commands take.
     text = "; ".join(parts)
     if event.subject_type not in ("debtor", "invoice"):
-        name = f"{event.subject_type} {event.subject_id}"
+        known = SUBJECTS.get(event.subject_type)
+        name = (said(known, id=event.subject_id) if known
+                else f"{event.subject_type} {event.subject_id}")
         text = f"{name}: {text}" if text else name
     return text[:160]
 
@@ -289,9 +341,10 @@ def history_rows(session: Session, debtor_id: int, limit: int) -> list[dict[str,
             "id": event.id, "at": event.at.isoformat(timespec="seconds"),
             "kind": event.kind, "actor": event.actor,
             "subject": f"{event.subject_type} {event.subject_id}",
-            "summary": _summary(event),
+            "summary": _summary(event, people=False),
             "undoable": can_undo(event) and later is None,
             "undone_by": later.id if later is not None else None,
+            "_at": event.at, "_summary": _summary(event),
         })
     return rows
 
@@ -299,45 +352,45 @@ def history_rows(session: Session, debtor_id: int, limit: int) -> list[dict[str,
 def history(
     ctx: typer.Context,
     debtor: DebtorArgument,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="How many events.")
+    limit: Annotated[int, typer.Option("--limit", min=1, help=_("How many events."))
                      ] = HISTORY_LIMIT,
     creditor: CreditorOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """A debtor's events, newest first, with the ids `relance undo` takes."""
     context = open_desk(ctx, None, json_output)
     with context.store.session() as session:
         target = find_debtor(session, debtor, creditor_code=creditor)
         rows = history_rows(session, target.id, limit)
         label = debtor_label(target)
     if context.json_output:
-        context.emit_json(rows)
+        context.emit_json([{k: v for k, v in row.items() if not k.startswith("_")}
+                           for row in rows])
         return
     if not rows:
-        say(context, f"No event for {label}.")
+        say(context, _("No event for {debtor}.").format(debtor=label))
         return
-    table = Table(title=literal(f"History of {label}"), title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False)
-    for title in ("event", "when", "kind", "by", "summary", "undo"):
-        table.add_column(title, justify="right" if title == "event" else "left")
+    table = Table(title=literal(_("History of {debtor}").format(debtor=label)),
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(_("event"), justify="right")
+    for title in (_("when"), _("kind"), _("by"), _("summary"), _("undo")):
+        table.add_column(title)
     for row in rows:
-        undo_text = ("undone by " + str(row["undone_by"]) if row["undone_by"]
-                     else "yes" if row["undoable"] else "")
-        add_row(table, str(row["id"]), row["at"][:16].replace("T", " "), row["kind"],
-                row["actor"], row["summary"], undo_text)
+        undo_text = (_("undone by {event}").format(event=row["undone_by"]) if row["undone_by"]
+                     else _("yes") if row["undoable"] else "")
+        add_row(table, str(row["id"]), show_datetime(row["_at"]), row["kind"],
+                row["actor"], row["_summary"], undo_text)
     print_table(context.console, table)
 
 
 def undo(
     ctx: typer.Context,
-    event_id: Annotated[int, typer.Argument(help="The event, as `relance history` lists it.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")
+    event_id: Annotated[int, typer.Argument(
+        help=_("The event, as `relance history` lists it."))],
+    reason: Annotated[str, typer.Option("--reason", help=_("Why (kept in the audit log)."))
                       ] = "",
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Undo a change (payment, credit note, allocation, pause, resume, dispute, promise,
-    plan, note) by its opposite; the history keeps both."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         event = session.get(Event, event_id)
@@ -350,10 +403,25 @@ def undo(
         queue = watch.effect()
     emit_or_say(context, {"undone": event_id, "kind": kind, "by_event": by_id,
                           "queue": queue.as_dict()},
-                [f"Event {event_id} ({kind}) undone" + (f" by event {by_id}." if by_id else "."),
+                [_("Event {id} ({kind}) undone by event {by}.").format(
+                    id=event_id, kind=kind, by=by_id) if by_id else
+                 _("Event {id} ({kind}) undone.").format(id=event_id, kind=kind),
                  queue.sentence()])
 
 
+HELP: dict[Callable[..., None], str] = {
+    pause: N_("Pause every reminder to a debtor up to and including a day."),
+    resume: N_("End a debtor's pause now: the next run chases it again."),
+    dispute: N_("Open a dispute on invoices (reminders about them stop), or close it "
+                "(--close)."),
+    promise: N_("Record a promise to pay by a day: reminders wait until then."),
+    note: N_("Add a free-text note to a debtor's case."),
+    history: N_("A debtor's events, newest first, with the ids `relance undo` takes."),
+    undo: N_("Undo a change (payment, credit note, allocation, pause, resume, dispute, "
+             "promise, plan, note) by its opposite; the history keeps both."),
+}
+
+
 def register(app: typer.Typer) -> None:
-    for command in (pause, resume, dispute, promise, note, history, undo):
-        app.command()(command)
+    for command, text in HELP.items():
+        app.command(help=_(text))(command)

@@ -1,6 +1,6 @@
 """What the case commands share: who acts, finding debtors and invoices by what a person
 types, amounts for JSON, and what a change did to the queue (amounts in sentences are
-the kernel's `desk_money`, as on the desk).
+the kernel's `show_money`, as on the desk).
 
 Nothing here decides anything: the core (`relance.engine.casework`, `plans`, `undo`)
 does, in the transaction the command opens; this module only reads and words results.
@@ -16,10 +16,12 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relance.commands.options import JsonOption as JsonOption
 from relance.context import AppContext
 from relance.context import say as print_line
 from relance.engine.roles import Actor, Policy, load_policy
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.kernel.money import decimal_text
 from relance.kernel.workspace import Workspace
 from relance.store.book import find_invoice
@@ -28,12 +30,11 @@ from relance.store.settle import PENDING_STATES
 from relance.tui.format import clip
 
 UserOption = Annotated[str | None, typer.Option(
-    "--user", help="Who you are (else the global --user, RELANCE_USER, the OS user).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
+    "--user", help=_("Who you are (else the global --user, RELANCE_USER, the OS user)."))]
 CreditorOption = Annotated[str | None, typer.Option(
-    "--creditor", help="Creditor code, when several creditors use the same reference.")]
+    "--creditor", help=_("Creditor code, when several creditors use the same reference."))]
 DebtorFilterOption = Annotated[str | None, typer.Option(
-    "--debtor", help="Only this debtor (ref).")]
+    "--debtor", help=_("Only this debtor (ref)."))]
 
 
 def open_desk(ctx: typer.Context, user: str | None, json_output: bool) -> AppContext:
@@ -86,7 +87,7 @@ def find_invoices(session: Session, numbers: Sequence[str], *,
                   creditor_code: str | None = None) -> list[Invoice]:
     """The invoices named, in the order given; the first unknown number is refused."""
     if not numbers:
-        raise UsageError("name at least one invoice")
+        raise UsageError(_("name at least one invoice"))
     return [find_invoice(session, number, creditor_code=creditor_code) for number in numbers]
 
 
@@ -126,12 +127,15 @@ class QueueEffect:
 
         parts = []
         if self.cancelled:
-            parts.append(f"cancelled {ids(self.cancelled)}")
+            parts.append(_("cancelled {ids}").format(ids=ids(self.cancelled)))
         if self.changed:
-            parts.append(f"changed {ids(self.changed)} (now for what is owed)")
+            parts.append(_("changed {ids} (now for what is owed)").format(
+                ids=ids(self.changed)))
         if self.back_to_proposed:
-            parts.append(f"to approve again {ids(self.back_to_proposed)}")
-        return f"Queued actions: {'; '.join(parts)}." if parts else ""
+            parts.append(_("to approve again {ids}").format(ids=ids(self.back_to_proposed)))
+        # A list of clauses, each a translated sentence piece with its own ids.
+        return _("Queued actions: {changes}.").format(changes="; ".join(parts)) if parts \
+            else ""
 
 
 class QueueWatch:

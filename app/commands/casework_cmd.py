@@ -8,7 +8,6 @@ import typer
 
 from relance.commands.case_support import (
     CreditorOption,
-    JsonOption,
     QueueWatch,
     UserOption,
     debtor_label,
@@ -16,26 +15,27 @@ from relance.commands.case_support import (
     major,
     open_desk_as_actor,
 )
-from relance.commands.options import parse_day
+from relance.commands.options import JsonOption, parse_day
 from relance.engine import casework
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
-from relance.kernel.money import desk_money
+from relance.kernel.i18n import _
 from relance.store.book import find_invoice, unallocated_minor
 from relance.store.models import Debtor
 
 
 def pay(
     ctx: typer.Context,
-    invoice: Annotated[str, typer.Argument(help="Invoice number, e.g. FA-2026-0001.")],
-    amount: Annotated[str, typer.Argument(help="Amount received: 1234.56, 1234,56, 1 234,56.")],
-    on: Annotated[str | None, typer.Option("--date", help="Received on (default: today).")] = None,
-    reference: Annotated[str, typer.Option(help="Bank or cheque reference.")] = "",
+    invoice: Annotated[str, typer.Argument(help=_("Invoice number, e.g. FA-2026-0001."))],
+    amount: Annotated[str, typer.Argument(
+        help=_("Amount received: 1234.56, 1234,56, 1 234,56."))],
+    on: Annotated[str | None, typer.Option(
+        "--date", help=_("Received on (default: today)."))] = None,
+    reference: Annotated[str, typer.Option(help=_("Bank or cheque reference."))] = "",
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Record a payment on one invoice (its balance and status follow); more than it
-    owes is recorded whole, the surplus on the debtor's account."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     received_on = parse_day(on, "--date")
     with context.store.write_transaction() as session:
@@ -43,7 +43,8 @@ def pay(
         money_in = casework.parse_money(amount, target.currency)
         if money_in.minor <= 0:
             # pay_invoices would call a zero amount "nothing left to pay" on the invoice.
-            raise UsageError(f"amount {amount!r}: a payment must be positive")
+            raise UsageError(_("amount {amount!r}: a payment must be positive").format(
+                amount=amount))
         watch = QueueWatch(session, [target.debtor_id])
         # The one rule for overpayments (the TUI's and the imports'): the invoice is
         # paid up to its balance, the rest stays on the debtor's account.
@@ -68,17 +69,24 @@ def pay(
             "recorded_by": actor.name,
             "queue": queue.as_dict(),
         }
+        recorded = dict(amount=show_money(money_in.minor, money_in.currency),
+                        invoice=target.number, day=show_date(received_on),
+                        payment=payment.id,
+                        balance=show_money(target.balance_minor, target.currency))
         lines = [
-            f"Recorded {desk_money(money_in.minor, money_in.currency)} on {target.number} "
-            f"({received_on.isoformat()}), payment {payment.id}; balance now "
-            f"{desk_money(target.balance_minor, target.currency)}"
-            f"{' — paid' if result['status'] == 'paid' else ''}.",
-            f"Surplus {desk_money(surplus, money_in.currency)} on the account of "
-            f"{debtor_label(debtor)}." if surplus else "",
+            (_("Recorded {amount} on {invoice} ({day}), payment {payment}; balance now "
+               "{balance} — paid.") if result["status"] == "paid" else
+             _("Recorded {amount} on {invoice} ({day}), payment {payment}; balance now "
+               "{balance}.")).format(**recorded),
+            _("Surplus {amount} on the account of {debtor}.").format(
+                amount=show_money(surplus, money_in.currency), debtor=debtor_label(debtor))
+            if surplus else "",
             queue.sentence(),
         ]
     emit_or_say(context, result, lines)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(pay)
+    app.command(help=_("Record a payment on one invoice (its balance and status follow); "
+                       "more than it owes is recorded whole, the surplus on the debtor's "
+                       "account."))(pay)

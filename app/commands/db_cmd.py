@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
+from relance.commands.options import JsonOption
 from relance.context import AppContext, say
+from relance.kernel.display import show_count
+from relance.kernel.i18n import _, ngettext
 from relance.store.db import make_engine
 from relance.store.migrate import Revision, pending_revisions, schema_state, upgrade
 
-db_app = typer.Typer(help="The database's schema: where it stands, and upgrading it.",
+db_app = typer.Typer(help=_("The database's schema: where it stands, and upgrading it."),
                      no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 
 
 @contextmanager
@@ -38,12 +38,13 @@ def _revisions_json(revisions: list[Revision]) -> list[dict[str, str]]:
 
 
 def _migrations(count: int) -> str:
-    return f"{count} migration{'' if count == 1 else 's'}"
+    return ngettext("{count} migration", "{count} migrations", count).format(
+        count=show_count(count))
 
 
-@db_app.command("current")
+@db_app.command("current", help=_("Print the database's schema revision, this relance's, "
+                                  "and whether it is up to date."))
 def current_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Print the database's schema revision, this relance's, and whether it is up to date."""
     context: AppContext = ctx.obj
     with _engine(context) as engine:
         state = schema_state(engine)
@@ -54,18 +55,20 @@ def current_command(ctx: typer.Context, json_output: JsonOption = False) -> None
                            "pending": _revisions_json(pending)})
         return
     console = context.console
-    held = f"schema revision {state.current}" if state.current else "no schema yet"
-    say(console, f"{state.database}: {held}; this relance: {state.head}")
+    said = dict(database=state.database, current=state.current, head=state.head)
+    say(console, (_("{database}: schema revision {current}; this relance: {head}")
+                  if state.current else
+                  _("{database}: no schema yet; this relance: {head}")).format(**said))
     if state.up_to_date:
-        say(console, "Up to date.")
+        say(console, _("Up to date."))
     else:
-        say(console, f"Behind by {_migrations(len(pending))}: run `relance db upgrade` "
-                     "(any other command also upgrades it first).")
+        say(console, _("Behind by {migrations}: run `relance db upgrade` (any other command "
+                       "also upgrades it first).").format(migrations=_migrations(len(pending))))
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help=_("Migrate the database to this relance's schema and print "
+                                  "the migrations applied."))
 def upgrade_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Migrate the database to this relance's schema and print the migrations applied."""
     context: AppContext = ctx.obj
     with _engine(context) as engine:
         before = schema_state(engine)
@@ -76,12 +79,15 @@ def upgrade_command(ctx: typer.Context, json_output: JsonOption = False) -> None
         return
     console = context.console
     if not applied:
-        say(console, f"{before.database} is at schema revision {before.head}, this "
-                     "relance's: nothing to do.")
+        say(console, _("{database} is at schema revision {head}, this relance's: nothing to "
+                       "do.").format(database=before.database, head=before.head))
         return
-    start = f"revision {before.current}" if before.current else "an empty database"
-    say(console, f"{before.database} upgraded from {start} to revision {before.head}, "
-                 f"{_migrations(len(applied))}:")
+    said = dict(database=before.database, current=before.current, head=before.head,
+                migrations=_migrations(len(applied)))
+    say(console, (_("{database} upgraded from revision {current} to revision {head}, "
+                    "{migrations}:") if before.current else
+                  _("{database} upgraded from an empty database to revision {head}, "
+                    "{migrations}:")).format(**said))
     for revision in applied:
         say(console, f"  {revision.id}  {revision.title}")
 

@@ -9,23 +9,24 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from relance.commands.options import parse_day
-from relance.context import AppContext
+from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.demo import DEFAULT_DIRECTORY, run_demo
+from relance.kernel.i18n import _
 
 
 def demo(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Argument(help="Folder of the demo workspace (wiped if it is a demo).")
+        Path, typer.Argument(help=_("Folder of the demo workspace (wiped if it is a demo)."))
     ] = DEFAULT_DIRECTORY,
     on: Annotated[
-        str | None, typer.Option(help="The demo's today (YYYY-MM-DD or DD/MM/YYYY; default today).")
+        str | None, typer.Option(
+            help=_("The demo's today (YYYY-MM-DD or DD/MM/YYYY; default today)."))
     ] = None,
-    seed: Annotated[int, typer.Option(help="Another seed, another portfolio.")] = 7,
+    seed: Annotated[int, typer.Option(help=_("Another seed, another portfolio."))] = 7,
+    json_output: JsonOption = False,
 ) -> None:
-    """Build a demo workspace with a realistic portfolio and show its aged balance."""
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     day = parse_day(on)
     # With --json, the steps' prose goes nowhere and one JSON document is printed.
     console = Console(file=io.StringIO()) if context.json_output else context.console
@@ -36,4 +37,5 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(demo)
+    app.command(help=_("Build a demo workspace with a realistic portfolio and show its aged "
+                       "balance."))(demo)

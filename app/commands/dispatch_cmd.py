@@ -10,62 +10,63 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from relance.commands.options import parse_day
-from relance.context import AppContext
+from relance.commands.options import JsonOption, json_wanted, parse_day
+from relance.commands.progress import progress
+from relance.kernel.display import show_count
 from relance.kernel.errors import RelanceError, UsageError
+from relance.kernel.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from relance.channels.claims import DispatchReport
 
-CHANNEL_HELP = "Only this channel: letter, email, sms or notify (repeatable)."
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
-
 # What a person does about each kind of action a dispatch leaves behind.
 ADVICE = {
-    "failed": ("Failed, not retried",
-               "Fix the cause (template, address, settings), then `relance resend ACTION` "
-               "puts it back in the queue."),
-    "uncertain": ("Uncertain, may have gone out",
-                  "Check with the server, the gateway or the mail house: `relance uncertain` "
-                  "lists what is known; `relance confirm ACTION` if it went out, "
-                  "`relance resend ACTION` to send it again."),
-    "retry_wait": ("Waiting to retry",
-                   "Temporary failures: the next `relance dispatch` after the time shown "
-                   "tries again (`relance serve` does it by itself)."),
+    "failed": (N_("Failed, not retried ({count}):"),
+               N_("Fix the cause (template, address, settings), then `relance resend ACTION` "
+                  "puts it back in the queue.")),
+    "uncertain": (N_("Uncertain, may have gone out ({count}):"),
+                  N_("Check with the server, the gateway or the mail house: `relance "
+                     "uncertain` lists what is known; `relance confirm ACTION` if it went "
+                     "out, `relance resend ACTION` to send it again.")),
+    "retry_wait": (N_("Waiting to retry ({count}):"),
+                   N_("Temporary failures: the next `relance dispatch` after the time shown "
+                      "tries again (`relance serve` does it by itself).")),
 }
 
 
 def dispatch_command(
     ctx: typer.Context,
-    channel: Annotated[list[str] | None, typer.Option("--channel", help=CHANNEL_HELP)] = None,
+    channel: Annotated[list[str] | None, typer.Option(
+        "--channel", help=_("Only this channel: letter, email, sms or notify (repeatable)."))
+    ] = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Render into outbox/dry-run/ and change nothing.")] = False,
+        "--dry-run", help=_("Render into outbox/dry-run/ and change nothing."))] = False,
     on: Annotated[str | None, typer.Option(
-        "--on", help="The day to dispatch as (YYYY-MM-DD; default today).")] = None,
+        "--on", help=_("The day to dispatch as (YYYY-MM-DD; default today)."))] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Send the approved letters, e-mails, SMS and internal alerts.
-
-    Exits 1 when actions are left failed, uncertain or waiting to retry (a dry run: when
-    some would fail), saying how many and what to do."""
     from relance.channels.dispatch import dispatch
 
-    context: AppContext = ctx.obj
-    as_json = json_output or context.json_output
+    context = json_wanted(ctx, json_output)
     try:
-        report = dispatch(context.store, context.workspace, today=parse_day(on),
-                          channels=set(channel) if channel else None, dry_run=dry_run,
-                          progress=not as_json)
+        with progress(_("Dispatching")) as steps:
+            def rendering(done: int, total: int) -> None:
+                if done == 1:
+                    steps.step(_("Rendering the letters"), total)
+                steps(done, total)
+
+            report = dispatch(context.store, context.workspace, today=parse_day(on),
+                              channels=set(channel) if channel else None, dry_run=dry_run,
+                              progress=rendering if steps.shown else False)
     except RelanceError:
         raise
     except Exception as exc:  # a database gone, a full disk: a sentence, not a traceback
-        raise RelanceError(
-            f"dispatch stopped: {exc.__class__.__name__}: {exc}. What it had claimed and "
-            "not started is back in the queue; run it again when the cause is fixed "
-            "(`relance uncertain` lists any send left in doubt).") from exc
-    if as_json:
+        raise RelanceError(_(
+            "dispatch stopped: {kind}: {problem}. What it had claimed and not started is "
+            "back in the queue; run it again when the cause is fixed (`relance uncertain` "
+            "lists any send left in doubt).").format(kind=exc.__class__.__name__,
+                                                     problem=exc)) from exc
+    if context.json_output:
         context.emit_json(report.to_json())
     else:
         print_report(context.console, report)
@@ -73,58 +74,86 @@ def dispatch_command(
         raise typer.Exit(1)
 
 
+def _counts_sentence(report: DispatchReport) -> str:
+    left = report.left
+    count = report.rendered if report.dry_run else report.sent
+    done = (ngettext("{count} action rendered (dry run)", "{count} actions rendered (dry run)",
+                     count) if report.dry_run else
+            ngettext("{count} action sent", "{count} actions sent", count)
+            ).format(count=show_count(count))
+    dropped = ngettext("{count} invoice dropped", "{count} invoices dropped",
+                       report.dropped).format(count=show_count(report.dropped))
+    return _("{done}; {failed} failed, {uncertain} uncertain, {retry} waiting to retry; "
+             "{cancelled} cancelled ({dropped}).").format(
+        done=done, failed=show_count(left["failed"]), uncertain=show_count(left["uncertain"]),
+        retry=show_count(left["retry_wait"]), cancelled=show_count(report.cancelled),
+        dropped=dropped)
+
+
 def print_report(console: Console, report: DispatchReport) -> None:
     """The dispatch report in words; names and reasons come from users and servers, so
     they are escaped, never read as markup, and never wrapped (scripts grep them)."""
     left = report.left
-    verb = "rendered (dry run)" if report.dry_run else "sent"
-    count = report.rendered if report.dry_run else report.sent
-    console.print(f"{count} action(s) {verb}; {left['failed']} failed, {left['uncertain']} "
-                  f"uncertain, {left['retry_wait']} waiting to retry; {report.cancelled} "
-                  f"cancelled ({report.dropped} invoice(s) dropped).", soft_wrap=True)
+    console.print(escape(_counts_sentence(report)), soft_wrap=True)
     if report.recovered_sent:
-        console.print(f"{report.recovered_sent} letter(s) left in flight by a stopped "
-                      "dispatcher were found in their print batch: recorded as sent.",
-                      soft_wrap=True)
+        console.print(escape(ngettext(
+            "{count} letter left in flight by a stopped dispatcher was found in its print "
+            "batch: recorded as sent.",
+            "{count} letters left in flight by a stopped dispatcher were found in their "
+            "print batch: recorded as sent.", report.recovered_sent).format(
+                count=show_count(report.recovered_sent))), soft_wrap=True)
     if report.voided_approvals:
-        console.print(f"[yellow]{report.voided_approvals} approval(s) voided: the content "
-                      "changed since; approve again (relance queue --state proposed).[/]",
-                      soft_wrap=True)
+        console.print("[yellow]" + escape(ngettext(
+            "{count} approval voided: the content changed since; approve again (relance "
+            "queue --state proposed).",
+            "{count} approvals voided: the content changed since; approve again (relance "
+            "queue --state proposed).", report.voided_approvals).format(
+                count=show_count(report.voided_approvals))) + "[/]", soft_wrap=True)
     if report.paths:
-        console.print(f"Files in {escape(report.outbox or '')}", soft_wrap=True)
+        console.print(escape(_("Files in {folder}").format(folder=report.outbox or "")),
+                      soft_wrap=True)
     for batch in report.batches:
-        console.print(f"Print batch for the mail house: {escape(batch)}", soft_wrap=True)
+        console.print(escape(_("Print batch for the mail house: {file}").format(file=batch)),
+                      soft_wrap=True)
     for state, (title, advice) in ADVICE.items():
         problems = [p for p in report.problems if p["state"] == state]
         if not problems:
             continue
         if report.dry_run:
-            title, advice = "Would fail", "Fix the cause before dispatching."
+            title, advice = N_("Would fail ({count}):"), N_("Fix the cause before dispatching.")
         colour = "yellow" if state == "retry_wait" else "red"
-        console.print(f"[bold {colour}]{title} ({len(problems)}):[/]")
+        heading = _(title).format(count=show_count(len(problems)))
+        console.print(f"[bold {colour}]{escape(heading)}[/]")
         for entry in problems:
-            name = f" ({entry['debtor_name']})" if entry["debtor_name"] else ""
-            when = (f" (next attempt {entry['next_attempt_at']} UTC)"
-                    if entry.get("next_attempt_at") else "")
-            console.print(f"[{colour}]  action {entry['action']}, {entry['channel']} to "
-                          f"{escape(entry['debtor'] + name)}: "
-                          f"{escape(entry['reason'])}{when}[/]", soft_wrap=True)
-        console.print(f"  {escape(advice)}", soft_wrap=True)
+            debtor = (f"{entry['debtor']} ({entry['debtor_name']})" if entry["debtor_name"]
+                      else entry["debtor"])
+            said = dict(action=entry["action"], channel=entry["channel"], debtor=debtor,
+                        reason=entry["reason"], moment=entry.get("next_attempt_at"))
+            line = (_("  action {action}, {channel} to {debtor}: {reason} (next attempt "
+                      "{moment} UTC)") if said["moment"] else
+                    _("  action {action}, {channel} to {debtor}: {reason}")).format(**said)
+            console.print(f"[{colour}]{escape(line)}[/]", soft_wrap=True)
+        console.print(f"  {escape(_(advice))}", soft_wrap=True)
     earlier = report.outstanding_uncertain - left["uncertain"]
     if earlier > 0:
-        console.print(f"{earlier} uncertain send(s) from earlier dispatches still await a "
-                      "decision: `relance uncertain`.", soft_wrap=True)
+        console.print(escape(ngettext(
+            "{count} uncertain send from earlier dispatches still awaits a decision: "
+            "`relance uncertain`.",
+            "{count} uncertain sends from earlier dispatches still await a decision: "
+            "`relance uncertain`.", earlier).format(count=show_count(earlier))),
+            soft_wrap=True)
 
 
 def preview_command(
     ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help="The action to render.")],
-    on: Annotated[str | None, typer.Option("--on", help="As of this day (YYYY-MM-DD).")] = None,
+    action_id: Annotated[int, typer.Argument(help=_("The action to render."))],
+    on: Annotated[str | None, typer.Option(
+        "--on", help=_("As of this day (YYYY-MM-DD)."))] = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Render one action into outbox/preview/ without sending it."""
     from relance.channels.preview import render_preview
 
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     preview = render_preview(context.store, context.workspace, action_id, parse_day(on))
     if context.json_output:
         context.emit_json({"text": preview.text, "subject": preview.subject,
@@ -133,38 +162,49 @@ def preview_command(
                            "error": preview.error})
     else:
         if preview.error:
-            raise UsageError(f"action {action_id} cannot be rendered: {preview.error}",
-                             exit_code=1)
+            raise UsageError(_("action {id} cannot be rendered: {problem}").format(
+                id=action_id, problem=preview.error), exit_code=1)
         if preview.subject:
-            typer.echo(f"Subject: {preview.subject}\n")
+            typer.echo(_("Subject: {subject}").format(subject=preview.subject) + "\n")
         typer.echo(preview.text)
         for path in (preview.pdf_path, preview.eml):
             if path:
-                typer.echo(f"wrote {path}")
+                typer.echo(_("wrote {path}").format(path=path))
 
 
 def outcome_command(
     ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help="An uncertain (or failed) action.")],
-    decision: Annotated[str, typer.Argument(help="sent: it did go out; resend: send again.")],
+    action_id: Annotated[int, typer.Argument(help=_("An uncertain (or failed) action."))],
+    decision: Annotated[str, typer.Argument(
+        help=_("sent: it did go out; resend: send again."))],
+    json_output: JsonOption = False,
 ) -> None:
-    """Settle an uncertain send: confirm it went out, or send it again."""
     from relance.channels.claims import confirm_sent, resend
 
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     if decision == "sent":
         confirm_sent(context.store, action_id, context.user)
     elif decision == "resend":
         resend(context.store, action_id, context.user)
     else:
-        raise UsageError(f"decision must be 'sent' or 'resend', not {decision!r}")
+        raise UsageError(_("decision must be 'sent' or 'resend', not {decision!r}").format(
+            decision=decision))
     if context.json_output:
         context.emit_json({"action": action_id, "decision": decision})
+    elif decision == "sent":
+        context.console.print(_("Action {id}: confirmed sent.").format(id=action_id))
     else:
-        context.console.print(f"Action {action_id}: {decision}.")
+        context.console.print(_("Action {id}: back in the queue, to send again.").format(
+            id=action_id))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("dispatch")(dispatch_command)
-    app.command("preview")(preview_command)
-    app.command("outcome")(outcome_command)
+    app.command("dispatch", help=_(
+        "Send the approved letters, e-mails, SMS and internal alerts. Exits 1 when actions "
+        "are left failed, uncertain or waiting to retry (a dry run: when some would fail), "
+        "saying how many and what to do."))(dispatch_command)
+    app.command("preview", help=_("Render one action into outbox/preview/ without sending "
+                                  "it."))(preview_command)
+    app.command("outcome", help=_("Settle an uncertain send: confirm it went out, or send "
+                                  "it again."))(outcome_command)
+

@@ -3,7 +3,8 @@
 Thin commands over `relance.engine`: they read the workspace's rules (refusing to run
 when they have errors), call the engine and print a table or, with `--json`, a JSON
 document. `relance run` is `relance.engine.workday.run_workspace_day`, as the scheduler's daily
-job and the demo are.
+job and the demo are. `simulate` prints a summary a day per line and kind of action
+(`relance.commands.simulate_view`), or every action as CSV or JSON.
 """
 
 from __future__ import annotations
@@ -12,65 +13,81 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
-from relance.commands.options import parse_day
-from relance.context import AppContext, add_row
+from relance.commands.options import JsonOption, json_wanted, parse_day
+from relance.commands.progress import progress
+from relance.commands.simulate_view import SimulateFormat, show_simulation
+from relance.context import AppContext, add_row, print_table, say
 from relance.engine.workday import load_checked_rules, run_workspace_day
+from relance.kernel.display import show_count, show_date
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _, ngettext
 
 OnOption = Annotated[
     str | None, typer.Option(
-        "--on", help="The day to evaluate, YYYY-MM-DD or DD/MM/YYYY (default: today).")
+        "--on", help=_("The day to evaluate, YYYY-MM-DD or DD/MM/YYYY (default: today)."))
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 
 
 def run(
     ctx: typer.Context,
     on: OnOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute, queue nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help=_("Compute, queue nothing."))] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Evaluate the policies as of a day and queue the actions (once per day)."""
-    context: AppContext = ctx.obj
-    report = run_workspace_day(context.workspace, context.store, parse_day(on),
-                               actor=context.user, dry_run=dry_run)
-    if json_output or context.json_output:
+    context = json_wanted(ctx, json_output)
+    day = parse_day(on)
+    with progress(_("Running the rules as of {day}").format(day=show_date(day))):
+        report = run_workspace_day(context.workspace, context.store, day,
+                                   actor=context.user, dry_run=dry_run)
+    if context.json_output:
         context.emit_json(report.to_json())
         return
     console = context.console
-    verb = "would queue" if dry_run else "queued"
-    console.print(
-        f"{report.on.isoformat()}: {verb} {report.actions_created} action(s) for "
-        f"{report.items_created} invoice step(s); {report.actions_proposed} await approval"
-        + (f" (run {report.run_id})" if report.run_id else "")
-    )
+    counted = dict(
+        day=show_date(report.on), proposed=show_count(report.actions_proposed),
+        actions=ngettext("{count} action", "{count} actions", report.actions_created).format(
+            count=show_count(report.actions_created)),
+        steps=ngettext("{count} invoice step", "{count} invoice steps", report.items_created
+                       ).format(count=show_count(report.items_created)))
+    sentence = (_("{day}: would queue {actions} for {steps}; {proposed} await approval")
+                if dry_run else
+                _("{day}: queued {actions} for {steps}; {proposed} await approval")
+                ).format(**counted)
+    if report.run_id:
+        sentence = _("{sentence} (run {id})").format(sentence=sentence, id=report.run_id)
+    say(console, sentence)
     if report.by_rule:
-        table = Table("policy", "rule", "channel", "invoices")
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+        for title in (_("policy"), _("rule"), _("channel")):
+            table.add_column(title)
+        table.add_column(_("invoices"), justify="right")
         for count in report.by_rule:
-            add_row(table, count.policy, count.rule, count.channel, str(count.items))
-        console.print(table)
-    version = report.ruleset_hash[:12] + (f", git {report.git_commit[:12]}"
-                                          if report.git_commit else "")
-    console.print(f"rules version {version}")
+            add_row(table, count.policy, count.rule, count.channel, show_count(count.items))
+        print_table(console, table)
+    version = (_("{hash}, git {commit}").format(hash=report.ruleset_hash[:12],
+                                                commit=report.git_commit[:12])
+               if report.git_commit else report.ruleset_hash[:12])
+    say(console, _("rules version {version}").format(version=version))
 
 
 def explain(
     ctx: typer.Context,
-    invoice: Annotated[str, typer.Argument(help="Invoice number (or CREDITOR:NUMBER).")],
+    invoice: Annotated[str, typer.Argument(help=_("Invoice number (or CREDITOR:NUMBER)."))],
     on: OnOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Why each rule acts on an invoice or not, with every value read."""
     from relance.engine.explain import explain_invoice, find_invoice
 
-    context: AppContext = ctx.obj
-    rules = load_checked_rules(context.workspace, refused="nothing was explained")
+    context = json_wanted(ctx, json_output)
+    rules = load_checked_rules(context.workspace, refused=_("nothing was explained"))
     with context.store.transaction() as session:
         conn = session.connection()
         found = explain_invoice(conn, rules.policies, find_invoice(conn, invoice), parse_day(on))
-    if json_output or context.json_output:
+    if context.json_output:
         context.emit_json(found.to_json())
     else:
         typer.echo(found.render())
@@ -79,47 +96,41 @@ def explain(
 def simulate(
     ctx: typer.Context,
     until: Annotated[str, typer.Option(
-        "--until", help="Last day to simulate, YYYY-MM-DD or DD/MM/YYYY.")],
+        "--until", help=_("Last day to simulate, YYYY-MM-DD or DD/MM/YYYY."))],
     start: Annotated[
-        str | None, typer.Option("--from", help="First day (default: today).")
+        str | None, typer.Option("--from", help=_("First day (default: today)."))
     ] = None,
+    shape: Annotated[SimulateFormat, typer.Option(
+        "--format", help=_("table: a summary per day for people; csv: every action, for "
+                           "spreadsheets and programs; json: every action (as --json)."))
+    ] = SimulateFormat.TABLE,
     json_output: JsonOption = False,
 ) -> None:
-    """What the rules will queue day by day if nobody pays (writes nothing)."""
     from relance.engine.simulate import simulate as run_simulation
 
-    context: AppContext = ctx.obj
-    rules = load_checked_rules(context.workspace, refused="nothing was simulated")
-    found = run_simulation(context.store, rules, parse_day(start, "--from"),
-                           parse_day(until, "--until"), actor=context.user,
-                           auto_approve=context.workspace.settings.run.auto_approve,
-                           rules_dir=context.workspace.rules_dir)
-    if json_output or context.json_output:
-        context.emit_json([action.to_json() for action in found])
-        return
-    if not found:
-        typer.echo("nothing would be queued")
-        return
-    table = Table("date", "debtor", "action", "state", "invoices", "rules")
-    for action in found:
-        what = action.line().split(" ", 2)[2].split(",")[0]
-        add_row(table, action.on.isoformat(), action.debtor, what, action.state,
-                " ".join(action.invoices), " ".join(action.rules))
-    context.console.print(table)
+    context = json_wanted(ctx, json_output)
+    rules = load_checked_rules(context.workspace, refused=_("nothing was simulated"))
+    first, last = parse_day(start, "--from"), parse_day(until, "--until")
+    days = max((last - first).days + 1, 0)
+    with progress(_("Simulating"), total=days) as steps:
+        found = run_simulation(context.store, rules, first, last, actor=context.user,
+                               auto_approve=context.workspace.settings.run.auto_approve,
+                               rules_dir=context.workspace.rules_dir, progress=steps)
+    show_simulation(context, found, first, last,
+                    SimulateFormat.JSON if context.json_output else shape)
 
 
 def audit(
     ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help="The action's number.")],
+    action_id: Annotated[int, typer.Argument(help=_("The action's number."))],
     json_output: JsonOption = False,
 ) -> None:
-    """An action's story: the rule text that fired, the facts, approvals and events."""
     from relance.engine.auditview import audit_action
 
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     with context.store.transaction() as session:
         report = audit_action(session, action_id)
-    if json_output or context.json_output:
+    if context.json_output:
         context.emit_json(report.data)
     else:
         typer.echo(report.render())
@@ -129,35 +140,41 @@ def test(
     ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Rule-test files or folders (default: the rules folder)."),
+        typer.Argument(help=_("Rule-test files or folders (default: the rules folder).")),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Run the rule tests (`*.rules.test`): given a book and dates, the expected actions."""
     from relance.engine.ruletests import run_file, test_files
 
-    context: AppContext = ctx.obj
+    context: AppContext = json_wanted(ctx, json_output)
     files = test_files(list(paths) if paths else [context.workspace.rules_dir])
     if not files:
-        raise UsageError("no rule tests found (files named *.rules.test)")
+        raise UsageError(_("no rule tests found (files named *.rules.test)"))
     results = [result for path in files for result in run_file(path)]
     failed = [result for result in results if not result.passed]
-    if json_output or context.json_output:
+    if context.json_output:
         context.emit_json({"passed": len(results) - len(failed), "failed": len(failed),
                            "cases": [result.to_json() for result in results]})
     else:
         for result in results:
-            typer.echo(f"{'PASS' if result.passed else 'FAIL'} {result.file}: {result.name}")
+            typer.echo((_("PASS {file}: {name}") if result.passed else
+                        _("FAIL {file}: {name}")).format(file=result.file, name=result.name))
             if not result.passed:
                 typer.echo("\n".join(f"    {line}" for line in result.diff().splitlines()))
-        typer.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+        typer.echo(_("{passed} passed, {failed} failed").format(
+            passed=show_count(len(results) - len(failed)), failed=show_count(len(failed))))
     if failed:
         raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(run)
-    app.command()(explain)
-    app.command()(simulate)
-    app.command()(audit)
-    app.command(name="test")(test)
+    app.command(help=_("Evaluate the policies as of a day and queue the actions (once per "
+                       "day)."))(run)
+    app.command(help=_("Why each rule acts on an invoice or not, with every value read."))(
+        explain)
+    app.command(help=_("What the rules will queue day by day if nobody pays (writes "
+                       "nothing)."))(simulate)
+    app.command(help=_("An action's story: the rule text that fired, the facts, approvals "
+                       "and events."))(audit)
+    app.command(name="test", help=_("Run the rule tests (`*.rules.test`): given a book and "
+                                    "dates, the expected actions."))(test)

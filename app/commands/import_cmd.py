@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from relance.commands.options import JsonOption, json_wanted
+from relance.commands.progress import progress
 from relance.context import AppContext, say
+from relance.kernel.display import show_count, show_money
+from relance.kernel.i18n import _, ngettext
+from relance.kernel.money import to_minor
 from relance.store.importing import (
     ImportRefused,
     ImportReport,
@@ -20,30 +25,34 @@ from relance.store.importing import (
 )
 from relance.store.importing.mapping import Mapping
 
-# Below this size an import takes under a second: no progress bar.
-PROGRESS_MIN_BYTES = 2_000_000
-
-import_app = typer.Typer(help="Load invoices (CSV, XLSX, FEC) and payments (CSV, camt.053, "
-                              "CFONB 120, MT940).",
+import_app = typer.Typer(help=_("Load invoices (CSV, XLSX, FEC) and payments (CSV, camt.053, "
+                                "CFONB 120, MT940)."),
                          no_args_is_help=True)
 
 
 def _print_report(context: AppContext, report: ImportReport) -> None:
     # The file's name and the warnings quote what the file holds: printed as typed.
     console = context.console
-    say(console, (report.file, "bold"), f": {report.rows} rows — ",
-        (f"{report.created} created", "green"),
-        f", {report.updated} updated, {report.unchanged} unchanged")
-    say(console,
-        f"  debtors: {report.debtors_created} created, {report.debtors_updated} updated"
-        + (f"; creditors created: {report.creditors_created}" if report.creditors_created
-           else "")
-        + (f"; promises recorded: {report.promises}" if report.promises else ""))
+    say(console, (report.file, "bold"), ": ", ngettext(
+        "{rows} row — {created} created, {updated} updated, {unchanged} unchanged",
+        "{rows} rows — {created} created, {updated} updated, {unchanged} unchanged",
+        report.rows).format(rows=show_count(report.rows), created=show_count(report.created),
+                            updated=show_count(report.updated),
+                            unchanged=show_count(report.unchanged)))
+    say(console, _("  debtors: {created} created, {updated} updated").format(
+        created=show_count(report.debtors_created), updated=show_count(report.debtors_updated)))
+    if report.creditors_created:
+        say(console, _("  creditors created: {count}").format(
+            count=show_count(report.creditors_created)))
+    if report.promises:
+        say(console, _("  promises recorded: {count}").format(count=show_count(report.promises)))
     for warning in report.warnings:
-        say(console, "  ", ("warning", "yellow"), f" {warning}")
+        say(console, "  ", (_("warning"), "yellow"), f" {warning}")
     hidden = report.warnings_total - len(report.warnings)
     if hidden > 0:
-        say(console, (f"  … and {hidden} more warnings (see --json)", "yellow"))
+        say(console, ("  " + ngettext("… and {count} more warning (see --json)",
+                                      "… and {count} more warnings (see --json)",
+                                      hidden).format(count=show_count(hidden)), "yellow"))
 
 
 ReportT = TypeVar("ReportT", ImportReport, PaymentReport)
@@ -69,35 +78,26 @@ def _import_and_report(context: AppContext, run: Callable[[], ReportT],
 
 
 def _import_invoices_shown(context: AppContext, file: Path, mapping: Mapping) -> ImportReport:
-    """`import_invoices`, with a progress bar on stderr for a file large enough to wait on."""
+    """`import_invoices`, with a progress bar on a terminal (the file's bytes read)."""
     store = context.store
-    size = file.stat().st_size if file.is_file() else 0
-    if size < PROGRESS_MIN_BYTES:
-        return import_invoices(store, file, mapping=mapping, actor=context.user)
-    with Progress(TextColumn("importing {task.description}"), BarColumn(),
-                  TaskProgressColumn(), TimeRemainingColumn(),
-                  console=context.err_console, transient=True) as bar:
-        task = bar.add_task(file.name, total=None)
-
-        def advance(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress(_("Importing {file}").format(file=file.name)) as steps:
         return import_invoices(store, file, mapping=mapping, actor=context.user,
-                               progress=advance)
+                               progress=steps)
 
 
-@import_app.command("invoices")
+@import_app.command("invoices", help=_("Import invoices; re-importing updates them. A faulty "
+                                       "file is refused whole."))
 def invoices(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(
-        help="A CSV or XLSX file in the canonical format, or a FEC (told by its header).")],
+        help=_("A CSV or XLSX file in the canonical format, or a FEC (told by its header)."))],
     mapping_file: Annotated[
         Path | None,
-        typer.Option("--mapping", help="A TOML column mapping for an ERP export."),
+        typer.Option("--mapping", help=_("A TOML column mapping for an ERP export.")),
     ] = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Import invoices; re-importing updates them. A faulty file is refused whole."""
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
     _import_and_report(context, lambda: _import_invoices_shown(context, file, mapping),
                        _print_report)
@@ -105,39 +105,53 @@ def invoices(
 
 def _print_payment_report(context: AppContext, report: PaymentReport) -> None:
     console = context.console
-    allocated = ", ".join(f"{amount} {currency}" for currency, amount in report.allocated.items())
+    allocated = ", ".join(show_money(to_minor(Decimal(amount), currency), currency)
+                          for currency, amount in report.allocated.items())
+    counts = dict(recorded=show_count(report.recorded),
+                  already=show_count(report.already_imported),
+                  suspense=show_count(len(report.unmatched)),
+                  returned=show_count(len(report.reversed)), allocated=allocated)
     # Lines quote the statement (payers, references): printed as typed.
     say(console, (report.file, "bold"), f" ({report.format}): ",
-        (f"{report.recorded} recorded", "green"),
-        f", {report.already_imported} already imported, {len(report.unmatched)} in suspense, "
-        f"{len(report.reversed)} returned" + (f"; allocated {allocated}" if allocated else ""))
+        (_("{recorded} recorded, {already} already imported, {suspense} in suspense, "
+           "{returned} returned; allocated {allocated}") if allocated else
+         _("{recorded} recorded, {already} already imported, {suspense} in suspense, "
+           "{returned} returned")).format(**counts))
     for line in report.unmatched:
-        say(console, "  ", ("suspense", "yellow"), f" {line}")
+        say(console, "  ", (_("suspense"), "yellow"), f" {line}")
     for line in report.reversed:
-        say(console, "  ", ("returned", "yellow"), f" {line}")
+        say(console, "  ", (_("returned"), "yellow"), f" {line}")
     for line in report.unmatched_returns:
-        say(console, "  ", ("return not matched", "red"), f" {line}")
+        say(console, "  ", (_("return not matched"), "red"), f" {line}")
     if report.unmatched:
-        say(console, "  Allocate them: relance allocate PAYMENT --debtor REF, or in the TUI")
+        say(console, _("  Allocate them: relance allocate PAYMENT --debtor REF, or in the TUI"))
 
 
-@import_app.command("payments")
+def _import_payments_shown(context: AppContext, file: Path, mapping: Mapping
+                           ) -> PaymentReport:
+    """`import_payments` (which reports no progress): a spinner on a terminal."""
+    store = context.store
+    with progress(_("Importing {file}").format(file=file.name)):
+        return import_payments(store, file, mapping=mapping, actor=context.user)
+
+
+@import_app.command("payments", help=_("Record payments received and bank returns; entries "
+                                       "already imported are skipped."))
 def payments(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(
-        help="A CSV file or a bank statement: camt.053, CFONB 120 or MT940 (told by content).")],
+        help=_("A CSV file or a bank statement: camt.053, CFONB 120 or MT940 (told by "
+               "content)."))],
     mapping_file: Annotated[
         Path | None,
-        typer.Option("--mapping", help="A TOML column mapping (CSV) or default creditor."),
+        typer.Option("--mapping", help=_("A TOML column mapping (CSV) or default creditor.")),
     ] = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Record payments received and bank returns; entries already imported are skipped."""
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
-    _import_and_report(
-        context, lambda: import_payments(context.store, file, mapping=mapping,
-                                         actor=context.user),
-        _print_payment_report)
+    _import_and_report(context, lambda: _import_payments_shown(context, file, mapping),
+                       _print_payment_report)
 
 
 def register(app: typer.Typer) -> None:

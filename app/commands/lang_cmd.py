@@ -14,17 +14,19 @@ from typing import Annotated
 
 import typer
 
+from relance.commands.options import JsonOption
 from relance.context import AppContext
 from relance.dsl.diagnostics import Diagnostic, render_all
 from relance.dsl.formatter import format_text
 from relance.dsl.loader import display_path, load_rules, rule_paths
+from relance.kernel.display import show_count
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _, ngettext
 
 PathsArgument = Annotated[
     list[Path] | None,
-    typer.Argument(help="Rule files or folders (default: the workspace's rules folder)."),
+    typer.Argument(help=_("Rule files or folders (default: the workspace's rules folder).")),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON.")]
 
 
 def _paths(context: AppContext, paths: Sequence[Path] | None) -> list[Path]:
@@ -33,7 +35,7 @@ def _paths(context: AppContext, paths: Sequence[Path] | None) -> list[Path]:
     chosen = list(paths) if paths else [context.workspace.rules_dir]
     missing = [str(path) for path in chosen if not path.exists()]
     if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        raise UsageError(_("no such file or folder: {paths}").format(paths=", ".join(missing)))
     return chosen
 
 
@@ -47,15 +49,20 @@ def _catalogue(context: AppContext) -> Mapping[str, frozenset[str]] | None:
 def _summary(diagnostics: Sequence[Diagnostic], files: int, rules: int) -> str:
     errors = sum(1 for d in diagnostics if d.is_error)
     warnings = len(diagnostics) - errors
-    counted = f"{files} file{'s' if files != 1 else ''}, {rules} rule{'s' if rules != 1 else ''}"
+    read = dict(files=ngettext("{count} file", "{count} files", files).format(
+                    count=show_count(files)),
+                rules=ngettext("{count} rule", "{count} rules", rules).format(
+                    count=show_count(rules)))
     if not diagnostics:
-        return f"{counted}: no problems"
+        return _("{files}, {rules}: no problems").format(**read)
     parts = []
     if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        parts.append(ngettext("{count} error", "{count} errors", errors).format(
+            count=show_count(errors)))
     if warnings:
-        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    return f"{counted}: " + ", ".join(parts)
+        parts.append(ngettext("{count} warning", "{count} warnings", warnings).format(
+            count=show_count(warnings)))
+    return _("{files}, {rules}: {problems}").format(problems=", ".join(parts), **read)
 
 
 def _levels(context: AppContext) -> dict[tuple[str, str], int]:
@@ -80,11 +87,10 @@ def check(
     paths: PathsArgument = None,
     json_output: JsonOption = False,
     levels: Annotated[
-        bool, typer.Option("--levels", help="Also read the database: list removed rules "
-                           "that open invoices still sit on.")
+        bool, typer.Option("--levels", help=_("Also read the database: list removed rules "
+                                              "that open invoices still sit on."))
     ] = False,
 ) -> None:
-    """Check rule files: syntax, fields, types, templates, references, dead rules."""
     context: AppContext = ctx.obj
     loaded = load_rules(_paths(context, paths), root=Path.cwd(),
                         catalogue=_catalogue(context),
@@ -111,11 +117,11 @@ def fmt(
     ctx: typer.Context,
     paths: PathsArgument = None,
     check_only: Annotated[
-        bool, typer.Option("--check", help="Change nothing; list the files that would change.")
+        bool, typer.Option("--check",
+                           help=_("Change nothing; list the files that would change."))
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Rewrite rule files in the canonical layout (comments kept, meaning unchanged)."""
     context: AppContext = ctx.obj
     root = Path.cwd()
     files, problems = rule_paths(_paths(context, paths), root)
@@ -130,8 +136,8 @@ def fmt(
             from relance.dsl.ast import Span
             from relance.dsl.diagnostics import error
 
-            diagnostics.append(error("E100", f"cannot read the file as UTF-8 ({exc})",
-                                     Span(name, 0, 0)))
+            diagnostics.append(error("E100", _("cannot read the file as UTF-8 ({problem})")
+                                     .format(problem=exc), Span(name, 0, 0)))
             continue
         sources[name] = text
         formatted, found = format_text(text, name)
@@ -151,17 +157,30 @@ def fmt(
     else:
         if diagnostics:
             typer.echo(render_all(diagnostics, sources), err=True)
-        verb = "would reformat" if check_only else "reformatted"
         for name in changed:
-            typer.echo(f"{verb} {name}")
-        unchanged = len(sources) - len(changed)
-        typer.echo(f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, "
-                   f"{unchanged} already formatted"
-                   + (f", {len(diagnostics)} not formatted (errors)" if diagnostics else ""))
+            typer.echo((_("would reformat {file}") if check_only
+                        else _("reformatted {file}")).format(file=name))
+        typer.echo(_fmt_summary(check_only, len(changed), len(sources) - len(changed),
+                                len(diagnostics)))
     if diagnostics or (check_only and changed):
         raise typer.Exit(1)
 
 
+def _fmt_summary(check_only: bool, changed: int, unchanged: int, faulty: int) -> str:
+    done = (ngettext("{count} file would reformat", "{count} files would reformat", changed)
+            if check_only else
+            ngettext("{count} file reformatted", "{count} files reformatted", changed)
+            ).format(count=show_count(changed))
+    kept = ngettext("{count} already formatted", "{count} already formatted", unchanged
+                    ).format(count=show_count(unchanged))
+    if not faulty:
+        return _("{done}, {kept}").format(done=done, kept=kept)
+    return _("{done}, {kept}, {faulty} not formatted (errors)").format(
+        done=done, kept=kept, faulty=show_count(faulty))
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(check)
-    app.command()(fmt)
+    app.command(help=_("Check rule files: syntax, fields, types, templates, references, "
+                       "dead rules."))(check)
+    app.command(help=_("Rewrite rule files in the canonical layout (comments kept, meaning "
+                       "unchanged)."))(fmt)

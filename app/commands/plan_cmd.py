@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, selectinload
 from relance.commands.case_support import (
     CreditorOption,
     DebtorFilterOption,
-    JsonOption,
     QueueWatch,
     UserOption,
     debtor_cell,
@@ -31,15 +30,17 @@ from relance.commands.case_support import (
     open_desk_as_actor,
     say,
 )
+from relance.commands.options import JsonOption
 from relance.context import add_row, print_table
 from relance.engine import casework, plans
 from relance.kernel.dates import parse_day
+from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import UsageError
-from relance.kernel.money import desk_money
+from relance.kernel.i18n import _, ngettext
 from relance.store.book import find_debtor
 from relance.store.models import Debtor, Invoice, PaymentPlan, PaymentPlanInvoice
 
-plan_app = typer.Typer(help="Payment plans: instalments agreed with a debtor.",
+plan_app = typer.Typer(help=_("Payment plans: instalments agreed with a debtor."),
                        no_args_is_help=True)
 
 
@@ -57,35 +58,36 @@ def parse_schedule(text: str, currency: str) -> list[tuple[dt.date, int]]:
     for piece in pieces:
         day_text, sep, amount_text = piece.partition(":")
         if not sep or not day_text.strip() or not amount_text.strip():
-            raise UsageError(f"--schedule {piece!r}: write DATE:AMOUNT, comma-separated "
-                             "(2026-12-15:500,2027-01-15:500)")
-        day = parse_day(day_text.strip(), what="--schedule date")
-        amount = casework.parse_money(amount_text, currency, what="--schedule amount")
+            raise UsageError(_("--schedule {piece!r}: write DATE:AMOUNT, comma-separated "
+                               "({example})").format(piece=piece,
+                                                    example="2026-12-15:500,2027-01-15:500"))
+        day = parse_day(day_text.strip(), what=_("--schedule date"))
+        amount = casework.parse_money(amount_text, currency, what=_("--schedule amount"))
         schedule.append((day, amount.minor))
     return schedule
 
 
-@plan_app.command("add")
+@plan_app.command("add", help=_("Agree a payment plan on a debtor's invoices; their reminders "
+                                "stop while it holds."))
 def add(
     ctx: typer.Context,
-    invoices: Annotated[list[str], typer.Argument(help="The invoices the plan covers.")],
+    invoices: Annotated[list[str], typer.Argument(help=_("The invoices the plan covers."))],
     instalments: Annotated[int | None, typer.Option(
-        "--instalments", help="How many equal instalments.")] = None,
-    first: Annotated[str | None, typer.Option("--first", help="The first instalment's day.")
-                     ] = None,
+        "--instalments", help=_("How many equal instalments."))] = None,
+    first: Annotated[str | None, typer.Option(
+        "--first", help=_("The first instalment's day."))] = None,
     every: Annotated[str | None, typer.Option(
-        "--every", help="Between instalments: 15d, 2w, 1m (default 1m).")] = None,
+        "--every", help=_("Between instalments: 15d, 2w, 1m (default 1m)."))] = None,
     schedule: Annotated[str | None, typer.Option(
-        "--schedule", help="Explicit instalments instead: 2026-12-15:500,2027-01-15:500.")
+        "--schedule", help=_("Explicit instalments instead: 2026-12-15:500,2027-01-15:500."))
     ] = None,
     creditor: CreditorOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Agree a payment plan on a debtor's invoices; their reminders stop while it holds."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     if schedule is not None and (instalments, first, every) != (None, None, None):
-        raise UsageError("give --schedule, or --instalments with --first, not both")
+        raise UsageError(_("give --schedule, or --instalments with --first, not both"))
     first_day = parse_day(first, what="--first") if first is not None else None
     period = plans.Every.parse(every) if every is not None else None
     with context.store.write_transaction() as session:
@@ -98,10 +100,15 @@ def add(
                                  first=first_day, every=period)
         queue = watch.effect()
         row = plan_row(session, plan, dt.date.today())
-    lines = [f"Plan {row['id']} agreed with {row['debtor_name']} ({row['debtor_ref']}) on "
-             f"{', '.join(row['invoices'])}: {len(row['instalments'])} instalment(s), "
-             f"total {desk_money(row['_total_minor'], row['currency'])}."]
-    lines += [f"  {i['due_on']}  {desk_money(i['_amount_minor'], row['currency'])}"
+    count = len(row["instalments"])
+    lines = [ngettext("Plan {id} agreed with {debtor} on {invoices}: {count} instalment, "
+                      "total {total}.",
+                      "Plan {id} agreed with {debtor} on {invoices}: {count} instalments, "
+                      "total {total}.", count).format(
+        id=row["id"], debtor=f"{row['debtor_name']} ({row['debtor_ref']})",
+        invoices=", ".join(row["invoices"]), count=show_count(count),
+        total=show_money(row["_total_minor"], row["currency"]))]
+    lines += [f"  {show_date(i['_due_on'])}  {show_money(i['_amount_minor'], row['currency'])}"
               for i in row["instalments"]]
     emit_or_say(context, _public(row) | {"queue": queue.as_dict()},
                 [*lines, queue.sentence()])
@@ -129,7 +136,8 @@ def plan_row(session: Session, plan: PaymentPlan, today: dt.date) -> dict[str, A
         "instalments": [{"due_on": i.due_on.isoformat(),
                          "amount": major(i.amount_minor, currency),
                          "paid": major(i.paid_minor, currency),
-                         "_amount_minor": i.amount_minor} for i in steps],
+                         "_amount_minor": i.amount_minor, "_due_on": i.due_on}
+                        for i in steps],
     }
 
 
@@ -139,14 +147,14 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
             for k, v in row.items() if not k.startswith("_")}
 
 
-@plan_app.command("list")
+@plan_app.command("list", help=_("The payment plans, newest first: status, instalments due "
+                                 "and paid."))
 def list_plans(
     ctx: typer.Context,
     debtor: DebtorFilterOption = None,
     creditor: CreditorOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The payment plans, newest first: status, instalments due and paid."""
     context = open_desk(ctx, None, json_output)
     today = dt.date.today()
     with context.store.session() as session:
@@ -160,35 +168,36 @@ def list_plans(
         context.emit_json([_public(row) for row in rows])
         return
     if not rows:
-        say(context, "No payment plan.")
+        say(context, _("No payment plan."))
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for title in ("plan", "status", "debtor", "invoices", "total", "due", "paid", "next"):
-        table.add_column(title, justify="right" if title in ("plan", "total", "due", "paid")
-                         else "left")
+    for title, right in ((_("plan"), True), (_("status"), False), (_("debtor"), False),
+                         (_("invoices"), False), (_("total"), True), (_("due"), True),
+                         (_("paid"), True), (_("next"), False)):
+        table.add_column(title, justify="right" if right else "left")
     for row in rows:
         unpaid = [i for i in row["instalments"] if i["paid"] != i["amount"]]
-        upcoming = (f"{unpaid[0]['due_on']} "
-                    f"{desk_money(unpaid[0]['_amount_minor'], row['currency'])}"
+        upcoming = (f"{show_date(unpaid[0]['_due_on'])} "
+                    f"{show_money(unpaid[0]['_amount_minor'], row['currency'])}"
                     if unpaid and row["status"] == "active" else "—")
         add_row(table, str(row["id"]), row["status"],
                 debtor_cell(row["debtor_ref"], row["debtor_name"]),
                 ", ".join(row["invoices"]),
-                desk_money(row["_total_minor"], row["currency"]),
+                show_money(row["_total_minor"], row["currency"]),
                 f"{row['instalments_due']}/{len(row['instalments'])}",
                 f"{row['instalments_paid']}/{len(row['instalments'])}", upcoming)
     print_table(context.console, table)
 
 
-@plan_app.command("cancel")
+@plan_app.command("cancel", help=_("End a plan in force: its invoices are chased again from "
+                                   "the next run."))
 def cancel(
     ctx: typer.Context,
-    plan_id: Annotated[int, typer.Argument(help="The plan (see relance plan list).")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    plan_id: Annotated[int, typer.Argument(help=_("The plan (see relance plan list)."))],
+    reason: Annotated[str, typer.Option("--reason", help=_("Why (kept in the audit log)."))],
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """End a plan in force: its invoices are chased again from the next run."""
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         plan = plans.cancel_plan(session, actor, plan_id, reason=reason,
@@ -197,8 +206,8 @@ def cancel(
         assert debtor is not None  # a foreign key
         label = debtor_label(debtor)
     emit_or_say(context, {"plan_id": plan_id, "status": "cancelled", "reason": reason.strip()},
-                [f"Plan {plan_id} of {label} cancelled: its invoices are chased again "
-                 "from the next run."])
+                [_("Plan {id} of {debtor} cancelled: its invoices are chased again from the "
+                   "next run.").format(id=plan_id, debtor=label)])
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, selectinload
 from relance.commands.case_support import (
     CreditorOption,
     DebtorFilterOption,
-    JsonOption,
     UserOption,
     actor_of,
     debtor_cell,
@@ -31,10 +30,12 @@ from relance.commands.case_support import (
     policy_of,
     say,
 )
+from relance.commands.options import JsonOption
 from relance.context import AppContext, add_row, print_table
 from relance.engine import casework
+from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.money import desk_money
+from relance.kernel.i18n import _, ngettext
 from relance.store.book import find_debtor
 from relance.store.models import (
     Action,
@@ -74,7 +75,7 @@ class QueueFilter:
             creditor_id = session.scalar(select(Creditor.id).where(
                 Creditor.code == self.creditor))
             if creditor_id is None:
-                raise NotFound(f"no creditor {self.creditor}")
+                raise NotFound(_("no creditor {code}").format(code=self.creditor))
             query = query.where(Action.creditor_id == creditor_id)
         return query.order_by(Action.id)
 
@@ -87,7 +88,8 @@ def _choice(kind: type[_E], text: str, what: str) -> _E:
         return kind(text.strip().lower())
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        raise UsageError(f"{what} {text!r}: choose one of {allowed}") from None
+        raise UsageError(_("{what} {text!r}: choose one of {allowed}").format(
+            what=what, text=text, allowed=allowed)) from None
 
 
 def parse_filter(text: str) -> QueueFilter:
@@ -99,13 +101,13 @@ def parse_filter(text: str) -> QueueFilter:
             continue
         key, sep, value = (s.strip() for s in part.partition("="))
         if not sep or not value:
-            raise UsageError(f"--all-matching {part!r}: write key=value "
-                             f"({', '.join(FILTER_KEYS)})")
+            raise UsageError(_("--all-matching {part!r}: write key=value ({keys})").format(
+                part=part, keys=", ".join(FILTER_KEYS)))
         if key not in FILTER_KEYS:
-            raise UsageError(f"--all-matching: unknown key {key!r}; the keys are "
-                             f"{', '.join(FILTER_KEYS)}")
+            raise UsageError(_("--all-matching: unknown key {key!r}; the keys are {keys}")
+                             .format(key=key, keys=", ".join(FILTER_KEYS)))
         if key in seen_keys:
-            raise UsageError(f"--all-matching: {key} is given twice")
+            raise UsageError(_("--all-matching: {key} is given twice").format(key=key))
         seen_keys.add(key)
         if key == "state":
             found.states = (_choice(ActionState, value, "--all-matching state"),)
@@ -118,8 +120,8 @@ def parse_filter(text: str) -> QueueFilter:
         else:
             found.creditor = value
     if not seen_keys:
-        raise UsageError("--all-matching needs at least one key=value "
-                         f"({', '.join(FILTER_KEYS)})")
+        raise UsageError(_("--all-matching needs at least one key=value ({keys})").format(
+            keys=", ".join(FILTER_KEYS)))
     return found
 
 
@@ -151,6 +153,7 @@ def queue_rows(session: Session, flt: QueueFilter) -> list[dict[str, Any]]:
             "debtor_ref": debtor.ref,
             "debtor_name": debtor.name,
             "created_on": action.created_on.isoformat(),
+            "_created_on": action.created_on,
             "approvals": len(casework.valid_approvals(action)),
             "invoices": [{"number": inv.number, "balance": major(inv.balance_minor, inv.currency),
                           "currency": inv.currency, "balance_minor": inv.balance_minor}
@@ -163,31 +166,32 @@ def queue_rows(session: Session, flt: QueueFilter) -> list[dict[str, Any]]:
 
 def _queue_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for title in ("id", "state", "channel", "template", "debtor", "invoices (balance now)",
-                  "queued", "appr."):
-        table.add_column(title, justify="right" if title in ("id", "appr.") else "left")
+    table.add_column(_("id"), justify="right")
+    for title in (_("state"), _("channel"), _("template"), _("debtor"),
+                  _("invoices (balance now)"), _("queued")):
+        table.add_column(title)
+    table.add_column(_("appr."), justify="right")
     for row in rows:
-        invoices = ", ".join(f"{i['number']} {desk_money(i['balance_minor'], i['currency'])}"
+        invoices = ", ".join(f"{i['number']} {show_money(i['balance_minor'], i['currency'])}"
                              for i in row["invoices"]) or "—"
         add_row(table, str(row["id"]), row["state"], row["channel"],
                 row["template"] or row["target_stage"] or "—",
                 debtor_cell(row["debtor_ref"], row["debtor_name"]), invoices,
-                row["created_on"], str(row["approvals"]))
+                show_date(row["_created_on"]), str(row["approvals"]))
     return table
 
 
 def queue(
     ctx: typer.Context,
     state: Annotated[list[ActionState] | None, typer.Option(
-        "--state", help="Only this state (repeat for several; default: proposed, "
-        "approved, retry_wait).")] = None,
-    channel: Annotated[Channel | None, typer.Option("--channel", help="Only this channel.")
-                       ] = None,
+        "--state", help=_("Only this state (repeat for several; default: proposed, "
+                          "approved, retry_wait)."))] = None,
+    channel: Annotated[Channel | None, typer.Option(
+        "--channel", help=_("Only this channel."))] = None,
     debtor: DebtorFilterOption = None,
     creditor: CreditorOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The queued actions with their invoices as they are now. Changes nothing."""
     context = open_desk(ctx, None, json_output)
     flt = QueueFilter(states=tuple(state) if state else PENDING_STATES, channel=channel,
                       debtor=debtor, creditor=creditor)
@@ -195,15 +199,17 @@ def queue(
         rows = queue_rows(session, flt)
     if context.json_output:
         # Amounts as exact text in major units; the minor units were for the table.
-        context.emit_json([{**row, "invoices": [
-            {k: v for k, v in i.items() if k != "balance_minor"} for i in row["invoices"]]}
-            for row in rows])
+        context.emit_json([{**{k: v for k, v in row.items() if not k.startswith("_")},
+                            "invoices": [{k: v for k, v in i.items() if k != "balance_minor"}
+                                         for i in row["invoices"]]}
+                           for row in rows])
         return
     if not rows:
-        say(context, "No queued action matches.")
+        say(context, _("No queued action matches."))
         return
     print_table(context.console, _queue_table(rows))
-    say(context, f"{len(rows)} action(s).")
+    say(context, ngettext("{count} action.", "{count} actions.", len(rows)).format(
+        count=show_count(len(rows))))
 
 
 # --------------------------------------------------------------------------- decisions
@@ -211,7 +217,7 @@ def queue(
 
 def _targets(session: Session, ids: Sequence[int], matching: str | None) -> list[Action]:
     if ids and matching:
-        raise UsageError("name actions or give --all-matching, not both")
+        raise UsageError(_("name actions or give --all-matching, not both"))
     if matching:
         flt = parse_filter(matching)
         query = flt.query(session)
@@ -221,11 +227,11 @@ def _targets(session: Session, ids: Sequence[int], matching: str | None) -> list
             query = query.where(Action.channel != Channel.ESCALATE)
         return list(session.scalars(query))
     if not ids:
-        raise UsageError("name at least one action (see relance queue), or --all-matching")
+        raise UsageError(_("name at least one action (see relance queue), or --all-matching"))
     found = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(list(ids))))}
     for action_id in ids:
         if action_id not in found:
-            raise NotFound(f"no action {action_id}")
+            raise NotFound(_("no action {id}").format(id=action_id))
     return [found[action_id] for action_id in dict.fromkeys(ids)]
 
 
@@ -270,26 +276,34 @@ def _say_decision(context: AppContext, verb: str, payload: dict[str, Any],
         return ", ".join(str(v) for v in values)
 
     if not matched:
-        say(context, "No action matches: nothing done.")
+        say(context, _("No action matches: nothing done."))
         return
     done: list[int] = payload[verb]
-    say(context, f"{verb.capitalize()} {len(done)}" + (f": {ids(done)}." if done else "."))
+    approving = verb == "approved"
+    if done:
+        say(context, (_("Approved {count}: {ids}.") if approving
+                      else _("Rejected {count}: {ids}.")).format(count=len(done), ids=ids(done)))
+    else:
+        say(context, _("Approved 0.") if approving else _("Rejected 0."))
     if payload["awaiting_second_approval"]:
-        say(context, f"First approval recorded, a second credit manager must approve: "
-                     f"{ids(payload['awaiting_second_approval'])}.")
+        say(context, _("First approval recorded, a second credit manager must approve: "
+                       "{ids}.").format(ids=ids(payload["awaiting_second_approval"])))
     if payload["skipped"]:
-        say(context, f"Skipped {len(payload['skipped'])}, not in a state to be {verb}: "
-                     f"{ids(payload['skipped'])}.")
+        skipped = payload["skipped"]
+        say(context, (_("Skipped {count}, not in a state to be approved: {ids}.") if approving
+                      else _("Skipped {count}, not in a state to be rejected: {ids}."))
+            .format(count=len(skipped), ids=ids(skipped)))
     for conflict in [*payload["conflicts"], *payload["refused"]]:
-        say(context, f"Refused: {conflict['message']}")
+        say(context, _("Refused: {reason}").format(reason=conflict["message"]))
 
 
 ActionIds = Annotated[list[int] | None, typer.Argument(
-    help="Action ids, as `relance queue` lists them.", show_default=False)]
+    help=_("Action ids, as `relance queue` lists them."), show_default=False)]
 MatchingOption = Annotated[str | None, typer.Option(
-    "--all-matching", help="Every waiting action matching key=value pairs, comma-separated: "
-    "channel, state, template, debtor, creditor (e.g. channel=letter,state=proposed); "
-    "escalations only with channel=escalate.")]
+    "--all-matching", help=_("Every waiting action matching key=value pairs, "
+                             "comma-separated: channel, state, template, debtor, creditor "
+                             "(e.g. channel=letter,state=proposed); escalations only with "
+                             "channel=escalate."))]
 
 
 def approve(
@@ -299,8 +313,6 @@ def approve(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Approve actions (escalations: credit managers, four eyes). Sends nothing:
-    `relance dispatch` does. Exit 1 when some changed meanwhile and were left."""
     context = open_desk(ctx, user, json_output)
     _decide(context, actions or [], all_matching, None)
 
@@ -308,21 +320,23 @@ def approve(
 def reject(
     ctx: typer.Context,
     actions: ActionIds = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")
+    reason: Annotated[str, typer.Option("--reason", help=_("Why (kept in the audit log)."))
                       ] = "",
     all_matching: MatchingOption = None,
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Reject actions with a reason: proposed ones, or approved ones not yet sent.
-    Exit 1 when some changed meanwhile and were left."""
     context = open_desk(ctx, user, json_output)
     if not reason.strip():
-        raise UsageError("--reason: a rejection needs a reason")
+        raise UsageError(_("--reason: a rejection needs a reason"))
     _decide(context, actions or [], all_matching, reason)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(queue)
-    app.command()(approve)
-    app.command()(reject)
+    app.command(help=_("The queued actions with their invoices as they are now. Changes "
+                       "nothing."))(queue)
+    app.command(help=_("Approve actions (escalations: credit managers, four eyes). Sends "
+                       "nothing: `relance dispatch` does. Exit 1 when some changed "
+                       "meanwhile and were left."))(approve)
+    app.command(help=_("Reject actions with a reason: proposed ones, or approved ones not "
+                       "yet sent. Exit 1 when some changed meanwhile and were left."))(reject)

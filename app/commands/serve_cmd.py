@@ -9,7 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
+from relance.commands.options import JsonOption, json_wanted
 from relance.context import AppContext
+from relance.kernel.display import show_count, show_date
+from relance.kernel.i18n import N_, _
 from relance.kernel.schedule import ScheduleConfig
 from relance.scheduler.clock import Clock, clock_from_env
 from relance.scheduler.core import (
@@ -51,18 +54,14 @@ def _restore_signals(previous: Handlers) -> None:
 def serve(
     ctx: typer.Context,
     status: Annotated[bool, typer.Option(
-        "--status", help="Print the next run times and the last outcomes, then exit.")] = False,
-    once: Annotated[bool, typer.Option(
-        "--once", help="Run what is due now (catch-up included), then exit: for cron.")
+        "--status", help=_("Print the next run times and the last outcomes, then exit."))
     ] = False,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print results as JSON (as the global --json does).")] = False,
+    once: Annotated[bool, typer.Option(
+        "--once", help=_("Run what is due now (catch-up included), then exit: for cron."))
+    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
-    """Run the scheduler: the daily run on business days, dispatch in sending hours,
-    the letter batch and the morning summary; once each, on one machine or several."""
-    context: AppContext = ctx.obj
-    if json_output:
-        context.json_output = True
+    context = json_wanted(ctx, json_output)
     # All of relance.toml is checked here, before anything runs: a mistake in `[run]`
     # stops the daemon at start (exit 2) as it stops `relance run`, rather than failing
     # or, worse, being read another way in the daily job.
@@ -121,28 +120,43 @@ def _run(context: AppContext, scheduler: Scheduler, *, once: bool) -> None:
         context.emit_json({"leader": scheduler.led,
                            "jobs": [o.as_dict() for o in outcomes], "dispatch": sent})
     else:
-        if not outcomes:
-            typer.echo("Nothing due for the once-a-day jobs"
-                       + ("." if scheduler.led else
-                          " here: another relance serve leads."))
-        for outcome in outcomes:
-            line = f"{outcome.job} {outcome.day.isoformat()}: {outcome.status}"
-            if "error" in outcome.detail:
-                line += f" — {outcome.detail['error']}"
-            typer.echo(line)
-        if sent is None:
-            typer.echo("dispatch: outside the sending window, nothing sent.")
-        elif "error" in sent:
-            typer.echo(f"dispatch: failed — {sent['error']}")
-        else:
-            counts = ", ".join(f"{key} {sent[key]}" for key in DISPATCH_COUNTS if key in sent)
-            typer.echo(f"dispatch: {counts or 'done'}.")
+        _say_once(scheduler.led, outcomes, sent)
     if failed:
         raise typer.Exit(1)
 
 
-DISPATCH_COUNTS = ("sent", "failed", "retry", "uncertain", "dropped", "cancelled")
+def _say_once(led: bool, outcomes: list[Any], sent: dict[str, Any] | None) -> None:
+    """What `--once` did, a line per job then the dispatch's counts."""
+    if not outcomes:
+        typer.echo(_("Nothing due for the once-a-day jobs.") if led else
+                   _("Nothing due for the once-a-day jobs here: another relance serve leads."))
+    for outcome in outcomes:
+        # The job's name and status are the ones the log and `--status` show.
+        said = dict(job=outcome.job, day=show_date(outcome.day), status=outcome.status)
+        if "error" in outcome.detail:
+            typer.echo(_("{job} {day}: {status} — {error}").format(
+                error=outcome.detail["error"], **said))
+        else:
+            typer.echo(_("{job} {day}: {status}").format(**said))
+    if sent is None:
+        typer.echo(_("dispatch: outside the sending window, nothing sent."))
+    elif "error" in sent:
+        typer.echo(_("dispatch: failed — {error}").format(error=sent["error"]))
+    else:
+        counts = ", ".join(_(DISPATCH_COUNTS[key]).format(count=show_count(sent[key]))
+                           for key in DISPATCH_COUNTS if key in sent)
+        typer.echo(_("dispatch: {counts}.").format(counts=counts) if counts
+                   else _("dispatch: done."))
+
+
+DISPATCH_COUNTS = {
+    "sent": N_("sent {count}"), "failed": N_("failed {count}"), "retry": N_("retry {count}"),
+    "uncertain": N_("uncertain {count}"), "dropped": N_("dropped {count}"),
+    "cancelled": N_("cancelled {count}"),
+}
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(serve)
+    app.command(help=_("Run the scheduler: the daily run on business days, dispatch in "
+                       "sending hours, the letter batch and the morning summary; once each, "
+                       "on one machine or several."))(serve)

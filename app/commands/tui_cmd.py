@@ -7,15 +7,15 @@ from typing import Annotated
 import typer
 
 from relance.context import AppContext
+from relance.kernel.i18n import _
 
 
 def tui(
     ctx: typer.Context,
     user: Annotated[
-        str | None, typer.Option("--user", help="Who you are (default: the OS user).")
+        str | None, typer.Option("--user", help=_("Who you are (default: the OS user)."))
     ] = None,
 ) -> None:
-    """Open the operators' desk: queue, escalations, calls, cases, dashboard."""
     context: AppContext = ctx.obj
     from relance.tui.app import RelanceApp
     from relance.tui.context import TuiContext
@@ -25,4 +25,5 @@ def tui(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(tui)
+    app.command(help=_("Open the operators' desk: queue, escalations, calls, cases, "
+                       "dashboard."))(tui)

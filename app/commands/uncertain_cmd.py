@@ -17,21 +17,25 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from relance.commands.case_support import JsonOption, actor_of
+from relance.commands.case_support import actor_of
+from relance.commands.options import JsonOption
 from relance.context import AppContext
 from relance.engine.roles import require_write
+from relance.kernel.display import show_count
+from relance.kernel.i18n import N_, _, ngettext
 from relance.store.db import Store
 
-ActionArgument = Annotated[int, typer.Argument(help="The action's id (`relance uncertain`).")]
+ActionArgument = Annotated[int, typer.Argument(
+    help=_("The action's id (`relance uncertain`)."))]
 
-WHAT_TO_DO = ("Each may have gone out: check with the server's log, the SMS gateway or the "
-              "mail house, then `relance confirm ACTION` if it went out, or `relance resend "
-              "ACTION` to send it again.")
+WHAT_TO_DO = N_("Each may have gone out: check with the server's log, the SMS gateway or the "
+                "mail house, then `relance confirm ACTION` if it went out, or `relance resend "
+                "ACTION` to send it again.")
 
 
 def _output_text(output: dict[str, Any]) -> str:
     if not output:
-        return "nothing recorded"
+        return _("nothing recorded")
     return ", ".join(f"{key}={value}" for key, value in sorted(output.items()))
 
 
@@ -39,24 +43,29 @@ def print_uncertain(console: Console, rows: list[dict[str, Any]]) -> None:
     """One block per send in doubt; what users and servers wrote is escaped, never read
     as markup, and never wrapped."""
     if not rows:
-        console.print("No uncertain send: nothing waits for a decision.")
+        console.print(_("No uncertain send: nothing waits for a decision."))
         return
-    console.print(f"{len(rows)} uncertain send(s). {WHAT_TO_DO}", soft_wrap=True)
+    console.print(escape(ngettext("{count} uncertain send. {advice}",
+                                  "{count} uncertain sends. {advice}", len(rows)).format(
+        count=show_count(len(rows)), advice=_(WHAT_TO_DO))), soft_wrap=True)
     for row in rows:
-        name = f" ({row['debtor_name']})" if row["debtor_name"] else ""
-        console.print(f"[bold]action {row['action']}[/]  {row['channel']} "
-                      f"{escape(row['template'] or '')} to {escape(row['debtor'] + name)}",
-                      soft_wrap=True)
-        console.print(f"  claimed by {escape(row['claimed_by'] or 'nobody')} at "
-                      f"{row['claimed_at'] or 'an unknown time'} (UTC), attempt "
-                      f"{row['attempts']}", soft_wrap=True)
-        console.print(f"  last error: {escape(row['last_error'] or 'none')}", soft_wrap=True)
-        console.print(f"  output so far: {escape(_output_text(row['output']))}",
-                      soft_wrap=True)
+        debtor = (f"{row['debtor']} ({row['debtor_name']})" if row["debtor_name"]
+                  else row["debtor"])
+        console.print(f"[bold]{escape(_('action {id}').format(id=row['action']))}[/]  "
+                      + escape(_("{channel} {template} to {debtor}").format(
+                          channel=row["channel"], template=row["template"] or "",
+                          debtor=debtor)), soft_wrap=True)
+        console.print(escape(_("  claimed by {who} at {moment} (UTC), attempt {attempt}").format(
+            who=row["claimed_by"] or _("nobody"),
+            moment=row["claimed_at"] or _("an unknown time"), attempt=row["attempts"])),
+            soft_wrap=True)
+        console.print(escape(_("  last error: {error}").format(
+            error=row["last_error"] or _("none"))), soft_wrap=True)
+        console.print(escape(_("  output so far: {output}").format(
+            output=_output_text(row["output"]))), soft_wrap=True)
 
 
 def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """List the sends in doubt, with what is known of each."""
     from relance.channels.claims import uncertain_sends
 
     context: AppContext = ctx.obj
@@ -78,29 +87,30 @@ def _settle(ctx: typer.Context, action_id: int, json_output: bool, *, what: str,
     if json_output or context.json_output:
         context.emit_json({"action": action_id, "state": state, "by": actor.name})
         return
-    context.console.print(f"Action {action_id} {sentence}")
+    context.console.print(escape(_(sentence).format(id=action_id)))
 
 
 def confirm_command(ctx: typer.Context, action_id: ActionArgument,
                     json_output: JsonOption = False) -> None:
-    """Confirm that an uncertain send did go out: it is recorded as sent."""
     from relance.channels.claims import confirm_sent
 
-    _settle(ctx, action_id, json_output, what="confirm a send", decide=confirm_sent,
-            state="sent", sentence="confirmed sent: it will not be sent again.")
+    _settle(ctx, action_id, json_output, what=_("confirm a send"), decide=confirm_sent,
+            state="sent", sentence=N_("Action {id} confirmed sent: it will not be sent again."))
 
 
 def resend_command(ctx: typer.Context, action_id: ActionArgument,
                    json_output: JsonOption = False) -> None:
-    """Send an uncertain or failed action again: it goes back in the queue."""
     from relance.channels.claims import resend
 
-    _settle(ctx, action_id, json_output, what="resend a send", decide=resend,
-            state="approved", sentence="is back in the queue: the next `relance dispatch` "
-            "sends it.")
+    _settle(ctx, action_id, json_output, what=_("resend a send"), decide=resend,
+            state="approved", sentence=N_("Action {id} is back in the queue: the next "
+                                          "`relance dispatch` sends it."))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("uncertain")(uncertain_command)
-    app.command("confirm")(confirm_command)
-    app.command("resend")(resend_command)
+    app.command("uncertain", help=_("List the sends in doubt, with what is known of each."))(
+        uncertain_command)
+    app.command("confirm", help=_("Confirm that an uncertain send did go out: it is recorded "
+                                  "as sent."))(confirm_command)
+    app.command("resend", help=_("Send an uncertain or failed action again: it goes back in "
+                                 "the queue."))(resend_command)

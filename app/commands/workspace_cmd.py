@@ -7,17 +7,21 @@ from typing import Annotated
 
 import typer
 
-from relance.context import AppContext, say
+from relance.commands.options import JsonOption, json_wanted
+from relance.context import say
+from relance.kernel.i18n import _
 from relance.kernel.starter import create_workspace
 
 
 def init(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(help="Folder to create (default: here).")] = Path(),
-    force: Annotated[bool, typer.Option(help="Overwrite files that exist already.")] = False,
+    directory: Annotated[Path, typer.Argument(
+        help=_("Folder to create (default: here)."))] = Path(),
+    force: Annotated[bool, typer.Option(help=_("Overwrite files that exist already."))
+                     ] = False,
+    json_output: JsonOption = False,
 ) -> None:
-    """Create a workspace: relance.toml, rules/, templates/."""
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     written = create_workspace(directory, overwrite=force)
     if context.json_output:
         context.emit_json(
@@ -26,12 +30,12 @@ def init(
         return
     console = context.console
     # The folder is the user's to name: printed as typed.
-    say(console, "Workspace ready in ", (str(directory.resolve()), "bold"))
+    say(console, _("Workspace ready in {folder}").format(folder=directory.resolve()))
     for path in written:
-        say(console, f"  wrote {path}")
-    say(console, "Next: ", ("relance import invoices FILE", "bold"), ", then ",
-        ("relance run --dry-run", "bold"), ".")
+        say(console, _("  wrote {path}").format(path=path))
+    say(console, _("Next: {first}, then {second}.").format(
+        first="relance import invoices FILE", second="relance run --dry-run"))
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(init)
+    app.command(help=_("Create a workspace: relance.toml, rules/, templates/."))(init)

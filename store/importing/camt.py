@@ -30,6 +30,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, parse
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.importing.rows import RowError
 from relance.store.importing.statement import (
     MAX_BYTES,
@@ -117,21 +118,23 @@ def read_camt053(path: Path) -> tuple[list[BankEntry], list[RowError]]:
     """The booked credits and returns of a camt.053 file, and the entries not read."""
     label = path.name
     if path.stat().st_size > MAX_BYTES:
-        raise UsageError(f"{label}: larger than {MAX_BYTES // 1_000_000} MB; split the "
-                         "statement")
+        raise UsageError(_("{label}: larger than {most} MB; split the statement").format(
+            label=label, most=MAX_BYTES // 1_000_000))
     try:
         tree = parse(str(path), forbid_dtd=True, forbid_entities=True,
                      forbid_external=True)
     except DefusedXmlException as exc:
-        raise UsageError(f"{label}: refused: the XML declares a DTD or entities "
-                         f"({exc.__class__.__name__}); a bank statement never needs them") \
-            from exc
+        raise UsageError(_("{label}: refused: the XML declares a DTD or entities ({problem}); "
+                           "a bank statement never needs them").format(
+                               label=label, problem=exc.__class__.__name__)) from exc
     except (ParseError, LookupError) as exc:  # LookupError: an unknown declared encoding
-        raise UsageError(f"{label}: not well-formed XML ({exc})") from exc
+        raise UsageError(_("{label}: not well-formed XML ({problem})").format(
+            label=label, problem=exc)) from exc
     root = tree.getroot()
     statements = _descendants(root, "Stmt")
     if _local(root.tag) != "Document" or not statements:
-        raise UsageError(f"{label}: not a camt.053 statement (no Document/BkToCstmrStmt/Stmt)")
+        raise UsageError(_("{label}: not a camt.053 statement (no Document/BkToCstmrStmt/"
+                           "Stmt)").format(label=label))
     entries: list[BankEntry] = []
     errors: list[RowError] = []
     number = 0
@@ -148,7 +151,7 @@ def read_camt053(path: Path) -> tuple[list[BankEntry], list[RowError]]:
                 continue
             booked_on = _date(entry)
             if booked_on is None:
-                errors.append(RowError(number, "BookgDt", "has no booking date", "entry"))
+                errors.append(RowError(number, "BookgDt", _("has no booking date"), "entry"))
                 continue
             details = _descendants(entry, "TxDtls") or [entry]
             for index, detail in enumerate(details, start=1):
@@ -157,19 +160,20 @@ def read_camt053(path: Path) -> tuple[list[BankEntry], list[RowError]]:
                 if own is None:
                     own = _child(detail, "Amt")
                 if own is None and len(details) > 1:
-                    errors.append(RowError(number, "Amt", f"transaction {index} has no "
-                                           "amount of its own", "entry"))
+                    errors.append(RowError(number, "Amt", _(
+                        "transaction {index} has no amount of its own").format(index=index),
+                        "entry"))
                     continue
                 amount_element = own if own is not None else _child(entry, "Amt")
                 try:
                     amount = Decimal(str(amount_element.text).strip())
                     currency = str(amount_element.get("Ccy", "")).strip().upper()
                 except (AttributeError, InvalidOperation):
-                    errors.append(RowError(number, "Amt", "is not an amount", "entry"))
+                    errors.append(RowError(number, "Amt", _("is not an amount"), "entry"))
                     continue
                 if amount <= 0 or len(currency) != 3:
-                    errors.append(RowError(number, "Amt", "needs a positive amount and a "
-                                           "currency (Ccy)", "entry"))
+                    errors.append(RowError(number, "Amt", _(
+                        "needs a positive amount and a currency (Ccy)"), "entry"))
                     continue
                 returned = kind is EntryKind.RETURN
                 end_to_end = None if returned else _text(detail, "Refs", "EndToEndId")

@@ -21,6 +21,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from relance.kernel.i18n import N_, _
+
 LINE_BREAKS = frozenset("\n\r\u2028\u2029")
 # Every character refused in some cell: the C0 controls but the tab, DEL and the C1
 # controls, plus the line breaks a one-line cell refuses. Searched over a whole row at
@@ -30,8 +32,8 @@ _C1 = range(0x80, 0xA0)
 
 CREDITOR_CODE_MAX = 40
 _CREDITOR_CODE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{CREDITOR_CODE_MAX - 1}}}")
-CREDITOR_CODE_RULE = (f"use 1 to {CREDITOR_CODE_MAX} ASCII letters, digits, '-', '_' and '.', "
-                      "starting with a letter or a digit, with no '..' and no final '.'")
+CREDITOR_CODE_RULE = N_("use 1 to {most} ASCII letters, digits, '-', '_' and '.', starting "
+                        "with a letter or a digit, with no '..' and no final '.'")
 
 SHOWN_MAX = 60  # a refused value is quoted up to this length, else cut to 40 and '…'
 
@@ -52,13 +54,15 @@ def control_problem(text: str, *, multiline: bool = False) -> str | None:
         where = match.start() + 1
         if char in LINE_BREAKS:
             if not multiline:
-                return (f"holds a line break (U+{ord(char):04X}, character {where}) where "
-                        "one line is expected")
+                return _("holds a line break ({code}, character {where}) where one line is "
+                         "expected").format(code=f"U+{ord(char):04X}", where=where)
         elif ord(char) in _C1:
-            return (f"holds the control character U+{ord(char):04X} (character {where}), "
-                    "a sign of text read in the wrong encoding")
+            return _("holds the control character {code} (character {where}), a sign of "
+                     "text read in the wrong encoding").format(code=f"U+{ord(char):04X}",
+                                                              where=where)
         else:
-            return f"holds the control character U+{ord(char):04X} (character {where})"
+            return _("holds the control character {code} (character {where})").format(
+                code=f"U+{ord(char):04X}", where=where)
         match = _SUSPECT.search(text, match.end())
     return None
 
@@ -92,4 +96,10 @@ def creditor_code_problem(code: str) -> str | None:
     if (_CREDITOR_CODE.fullmatch(code) is not None and ".." not in code
             and not code.endswith(".")):
         return None
-    return f"{shown(code)} is not a creditor code: {CREDITOR_CODE_RULE}"
+    return _("{code} is not a creditor code: {rule}").format(
+        code=shown(code), rule=creditor_code_rule())
+
+
+def creditor_code_rule() -> str:
+    """What a creditor code may hold, in the language being spoken."""
+    return _(CREDITOR_CODE_RULE).format(most=CREDITOR_CODE_MAX)

@@ -48,6 +48,7 @@ from pathlib import Path
 from stdnum import iban as iban_check
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.kernel.money import minor_units
 from relance.store.importing.rows import RowError
 from relance.store.importing.statement import (
@@ -164,26 +165,30 @@ class _Reader:
 
     def date(self, number: int, column: str, text: str) -> dt.date | None:
         if not text.isdigit() or len(text) != 6:
-            self.fail(number, column, f"{text!r} is not a date (DDMMYY)")
+            self.fail(number, column, _("{value!r} is not a date (DDMMYY)").format(value=text))
             return None
         try:
             return dt.date(two_digit_year(int(text[4:])), int(text[2:4]), int(text[:2]))
         except ValueError:
-            self.fail(number, column, f"{text!r} is not a day of the calendar (DDMMYY)")
+            self.fail(number, column, _("{value!r} is not a day of the calendar (DDMMYY)")
+                      .format(value=text))
             return None
 
     def currency(self, number: int, line: str) -> tuple[str | None, int | None]:
         """The record's currency and its decimals, when they agree."""
         currency, decimals = _field(line, 17, 19), _field(line, 20, 20)
         if not _CURRENCY.fullmatch(currency):
-            self.fail(number, "currency", f"{currency!r} is not a currency code")
+            self.fail(number, _("currency"), _("{value!r} is not a currency code").format(
+                value=currency))
             return None, None
         if not decimals.isdigit():
-            self.fail(number, "decimals", f"{decimals!r} is not a number of decimals")
+            self.fail(number, _("decimals"), _("{value!r} is not a number of decimals").format(
+                value=decimals))
             return currency, None
         if int(decimals) != minor_units(currency):
-            self.fail(number, "decimals", f"{currency} has {minor_units(currency)} decimals, "
-                                          f"not {decimals}")
+            self.fail(number, _("decimals"), _("{currency} has {decimals} decimals, not "
+                                              "{written}").format(
+                currency=currency, decimals=minor_units(currency), written=decimals))
             return currency, None
         return currency, int(decimals)
 
@@ -191,12 +196,13 @@ class _Reader:
         text = _field(line, 91, 104)
         digits, last = text[:-1], text[-1:]
         if not (digits.isdigit() and digits.isascii()):
-            self.fail(number, "amount", f"{text!r} is not an amount: positions 91-103 "
-                                        "must be digits")
+            self.fail(number, _("amount"), _("{value!r} is not an amount: positions 91-103 "
+                                            "must be digits").format(value=text))
             return None
         if last not in _OVERPUNCH:
-            self.fail(number, "amount", f"{text!r} is not an amount: its last character "
-                                        f"{last!r} is not a sign code ({{ A-I, }} J-R)")
+            self.fail(number, _("amount"), _(
+                "{value!r} is not an amount: its last character {last!r} is not a sign code "
+                "({{ A-I, }} J-R)").format(value=text, last=last))
             return None
         if decimals is None:
             return None
@@ -208,15 +214,16 @@ class _Reader:
         code = line[:2]
         account = _field(line, 3, 7) + _field(line, 12, 16) + _field(line, 22, 32)
         currency, decimals = self.currency(number, line)
-        self.date(number, "date", _field(line, 35, 40))
+        self.date(number, _("date"), _field(line, 35, 40))
         self.amount(number, line, decimals)
         if code == "01":
             self.opening = _Opening(number, account, currency)
             return
         if self.opening is not None and self.opening.account != account:
-            self.fail(number, "account", f"the new balance is for account {account.strip()}, "
-                                         f"the old one (line {self.opening.line}) for "
-                                         f"{self.opening.account.strip()}")
+            self.fail(number, _("account"), _(
+                "the new balance is for account {account}, the old one (line {line}) for "
+                "{other}").format(account=account.strip(), line=self.opening.line,
+                                  other=self.opening.account.strip()))
         self.opening = None
 
     def movement_record(self, number: int, line: str) -> None:
@@ -224,20 +231,22 @@ class _Reader:
         key = bank + branch + account
         before = len(self.errors)
         currency, decimals = self.currency(number, line)
-        booked_on = self.date(number, "date", _field(line, 35, 40))
+        booked_on = self.date(number, _("date"), _field(line, 35, 40))
         value_date = _field(line, 43, 48)
         if value_date.strip():
-            self.date(number, "value date", value_date)
+            self.date(number, _("value date"), value_date)
         amount = self.amount(number, line, decimals)
         opening = self.opening
         if opening is not None and opening.account != key:
-            self.fail(number, "account", f"the movement is for account {key.strip()}, the "
-                                         f"statement (line {opening.line}) for "
-                                         f"{opening.account.strip()}")
+            self.fail(number, _("account"), _(
+                "the movement is for account {account}, the statement (line {line}) for "
+                "{other}").format(account=key.strip(), line=opening.line,
+                                  other=opening.account.strip()))
         elif (opening is not None and opening.currency is not None and currency is not None
               and currency != opening.currency):
-            self.fail(number, "currency", f"{currency} is not the statement's currency "
-                                          f"{opening.currency} (line {opening.line})")
+            self.fail(number, _("currency"), _(
+                "{currency} is not the statement's currency {other} (line {line})").format(
+                    currency=currency, other=opening.currency, line=opening.line))
         if len(self.errors) > before or booked_on is None or amount is None \
                 or currency is None:
             self.after_faulty = True
@@ -252,13 +261,15 @@ class _Reader:
         movement = self.movement
         if movement is None:
             if not self.after_faulty:
-                self.fail(number, "record code", "a 05 complement must follow a 04 movement")
+                self.fail(number, _("record code"), _("a 05 complement must follow a 04 "
+                                                      "movement"))
             return
         key = _field(line, 3, 7) + _field(line, 12, 16) + _field(line, 22, 32)
         if key != movement.account:
-            self.fail(number, "account", f"the complement is for account {key.strip()}, its "
-                                         f"movement (line {movement.line}) for "
-                                         f"{movement.account.strip()}")
+            self.fail(number, _("account"), _(
+                "the complement is for account {account}, its movement (line {line}) for "
+                "{other}").format(account=key.strip(), line=movement.line,
+                                  other=movement.account.strip()))
             return
         qualifier, information = _field(line, 46, 48), _field(line, 49, 118)
         if qualifier == "RCN":
@@ -278,14 +289,14 @@ class _Reader:
             self.flush()
             self.after_faulty = False
         if len(line) != WIDTH:
-            self.fail(number, "length", f"has {len(line)} characters; a CFONB 120 record "
-                                        f"has {WIDTH}")
+            self.fail(number, _("length"), _("has {count} characters; a CFONB 120 record has "
+                                            "{width}").format(count=len(line), width=WIDTH))
             self.movement = None
             self.after_faulty = True
             return
         if code not in RECORD_CODES:
-            self.fail(number, "record code", f"{code!r} is not a CFONB 120 record code "
-                                             "(01, 04, 05, 07)")
+            self.fail(number, _("record code"), _(
+                "{value!r} is not a CFONB 120 record code (01, 04, 05, 07)").format(value=code))
             self.movement = None
             self.after_faulty = True
         elif code == "04":
@@ -300,8 +311,8 @@ def read_cfonb120(path: Path) -> tuple[list[BankEntry], list[RowError]]:
     """The credits and returns of a CFONB 120 file, and its faulty lines."""
     lines = read_text(path).split("\n")
     if not any(_RECORD_START.match(line) for line in lines):
-        raise UsageError(f"{path.name}: not a CFONB 120 statement (no 01, 04, 05 or 07 "
-                         "record)")
+        raise UsageError(_("{label}: not a CFONB 120 statement (no 01, 04, 05 or 07 record)")
+                         .format(label=path.name))
     reader = _Reader()
     for number, line in enumerate(lines, start=1):
         if line.strip():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from relance.kernel.i18n import _
 from relance.store.importing.columns import DEBTOR_COLUMNS
 
 _POSITION = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
@@ -46,9 +47,10 @@ class Disagreement:
     kept: str
 
     def render(self, label: str) -> str:
-        return (f"{label}: row {self.row}, column {self.column}: debtor {self.debtor} had "
-                f"{self.earlier!r} on row {self.earlier_row}; the last value {self.kept!r} "
-                "is kept")
+        return _("{label}: row {number}, column {column}: debtor {debtor} had {earlier!r} on "
+                 "row {earlier_row}; the last value {kept!r} is kept").format(
+                     label=label, number=self.row, column=self.column, debtor=self.debtor,
+                     earlier=self.earlier, earlier_row=self.earlier_row, kept=self.kept)
 
 
 class DebtorMerger:

@@ -31,14 +31,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from relance.kernel.dates import DateError, parse_date
+from relance.kernel.display import show_money
 from relance.kernel.errors import UsageError
-from relance.kernel.money import (
-    decimal_text,
-    minor_units,
-    money_text,
-    normalise_currency,
-    to_minor,
-)
+from relance.kernel.i18n import _
+from relance.kernel.money import decimal_text, minor_units, normalise_currency, to_minor
 from relance.store.importing.cells import CellCheck
 from relance.store.importing.mapping import FecOptions, Mapping
 from relance.store.importing.numbers import AmountError, parse_amount
@@ -166,7 +162,7 @@ class _LineReader:
 
     def bounded(self, column: str, value: str, limit: int) -> str:
         if len(value) > limit:
-            self.fail(column, f"is longer than {limit} characters")
+            self.fail(column, _("is longer than {limit} characters").format(limit=limit))
         return value
 
     def date(self, column: str) -> dt.date | None:
@@ -177,12 +173,13 @@ class _LineReader:
             try:
                 return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
             except ValueError:
-                self.fail(column, f"{raw!r} is not a day of the calendar")
+                self.fail(column, _("{value!r} is not a day of the calendar").format(value=raw))
                 return None
         try:  # exports that stray from the law write ISO or day-first dates
             return parse_date(raw, date_format=self.date_format)
         except DateError:
-            self.fail(column, f"{raw!r} is not a date (a FEC writes YYYYMMDD)")
+            self.fail(column, _("{value!r} is not a date (a FEC writes YYYYMMDD)").format(
+                value=raw))
             return None
 
     def money(self, column: str, currency: str) -> int | None:
@@ -201,8 +198,8 @@ class _LineReader:
         try:
             return to_minor(amount, currency)
         except ValueError:
-            self.fail(column, f"{raw!r} has more than {minor_units(currency)} decimals for "
-                              f"{currency}")
+            self.fail(column, _("{value!r} has more than {decimals} decimals for {currency}")
+                      .format(value=raw, decimals=minor_units(currency), currency=currency))
             return None
 
 
@@ -215,7 +212,7 @@ def _read_entry(reader: _LineReader, names: dict[str, str]) -> _Entry | None:
     name = reader.bounded(name_column, reader.text(name_column), MAX_LENGTH["debtor_name"])
     booked_on = reader.date("EcritureDate")
     if booked_on is None and not reader.text("EcritureDate"):
-        reader.fail("EcritureDate", "is empty")
+        reader.fail("EcritureDate", _("is empty"))
     piece_on = reader.date("PieceDate")
     debit = reader.money("Debit", BOOK_CURRENCY)
     credit = reader.money("Credit", BOOK_CURRENCY)
@@ -226,18 +223,20 @@ def _read_entry(reader: _LineReader, names: dict[str, str]) -> _Entry | None:
         try:
             currency = normalise_currency(code)
         except ValueError:
-            reader.fail("Idevise", f"{code!r} is not a three-letter currency code")
+            reader.fail("Idevise", _("{value!r} is not a three-letter currency code").format(
+                value=code))
         else:
             foreign = reader.money("Montantdevise", currency)
             if not reader.text("Montantdevise"):
-                reader.fail("Montantdevise", f"is empty, but Idevise says {currency}")
+                reader.fail("Montantdevise", _("is empty, but Idevise says {currency}").format(
+                    currency=currency))
             elif foreign == 0 and booked:
-                shown = money_text(abs(booked), BOOK_CURRENCY)
-                reader.fail("Montantdevise", f"is zero for a line of {shown}")
+                reader.fail("Montantdevise", _("is zero for a line of {amount}").format(
+                    amount=show_money(abs(booked), BOOK_CURRENCY)))
             amount = abs(foreign or 0)
     piece = reader.bounded("PieceRef", reader.text("PieceRef"), MAX_LENGTH["invoice_number"])
     if booked > 0 and not piece:
-        reader.fail("PieceRef", "is empty: the invoice number of a debit")
+        reader.fail("PieceRef", _("is empty: the invoice number of a debit"))
     day = piece_on or booked_on
     if reader.failed or day is None or booked == 0:
         return None
@@ -264,33 +263,38 @@ class _Ledger:
     def add(self, entry: _Entry) -> None:
         if entry.booked < 0:
             if not entry.letter:
-                self.warn(entry.row, "EcritureLet", (
-                    f"is empty: the credit of {money_text(entry.amount, entry.currency)} on "
-                    f"{entry.debtor} (piece {entry.piece or '-'}) is matched to no invoice "
-                    "and left out"))
+                self.warn(entry.row, "EcritureLet", _(
+                    "is empty: the credit of {amount} on {debtor} (piece {piece}) is matched "
+                    "to no invoice and left out").format(
+                        amount=show_money(entry.amount, entry.currency), debtor=entry.debtor,
+                        piece=entry.piece or "-"))
                 return
             self.groups.setdefault((entry.debtor, entry.letter), _Group()).credits.append(entry)
             return
         journals = self.options.journals
         if journals and entry.journal not in journals:
-            self.warn(entry.row, "JournalCode", (
-                f"{entry.journal!r} is not an invoice journal of the mapping: the debit of "
-                f"{money_text(entry.amount, entry.currency)} on {entry.debtor} is left out"))
+            self.warn(entry.row, "JournalCode", _(
+                "{journal!r} is not an invoice journal of the mapping: the debit of {amount} "
+                "on {debtor} is left out").format(
+                    journal=entry.journal, amount=show_money(entry.amount, entry.currency),
+                    debtor=entry.debtor))
             return
         owner = self.owners.get(entry.piece)
         if owner is not None and owner.debtor != entry.debtor:
-            self.errors.append(RowError(entry.row, "PieceRef", (
-                f"{entry.piece!r} is already an invoice of {owner.debtor} on row "
-                f"{owner.row}; an invoice number names one invoice")))
+            self.errors.append(RowError(entry.row, "PieceRef", _(
+                "{piece!r} is already an invoice of {debtor} on row {row}; an invoice number "
+                "names one invoice").format(piece=entry.piece, debtor=owner.debtor,
+                                             row=owner.row)))
             return
         invoice = self.invoices.get((entry.debtor, entry.piece))
         if invoice is None:
             invoice = _Invoice(entry.row, entry.debtor, entry.piece, entry.day, entry.currency)
             self.invoices[(entry.debtor, entry.piece)] = self.owners[entry.piece] = invoice
         elif invoice.currency != entry.currency:
-            self.errors.append(RowError(entry.row, "Idevise", (
-                f"invoice {entry.piece} is in {invoice.currency} on row {invoice.row}, "
-                f"not {entry.currency}")))
+            self.errors.append(RowError(entry.row, "Idevise", _(
+                "invoice {piece} is in {currency} on row {row}, not {other}").format(
+                    piece=entry.piece, currency=invoice.currency, row=invoice.row,
+                    other=entry.currency)))
             return
         invoice.amount += entry.amount
         invoice.issued = min(invoice.issued, entry.day)
@@ -299,12 +303,13 @@ class _Ledger:
 
     def settle(self) -> None:
         """Apply each lettered group's credits to its invoices."""
-        for (_, letter), group in self.groups.items():
+        for (_debtor, letter), group in self.groups.items():
             if not group.debits:
                 for credit in group.credits:
-                    self.warn(credit.row, "EcritureLet", (
-                        f"{letter!r} letters no invoice of the file: the credit of "
-                        f"{money_text(credit.amount, credit.currency)} is left out"))
+                    self.warn(credit.row, "EcritureLet", _(
+                        "{letter!r} letters no invoice of the file: the credit of {amount} is "
+                        "left out").format(letter=letter,
+                                           amount=show_money(credit.amount, credit.currency)))
                 continue
             if sum(line.booked for line in (*group.debits, *group.credits)) == 0:
                 # Balanced in the book currency: settled, whatever the exchange rates.
@@ -326,9 +331,10 @@ class _Ledger:
                 self._pay(line, share)
         for currency, left in pools.items():
             if left:
-                self.warn(group.credits[0].row, "EcritureLet", (
-                    f"the credits lettered {letter!r} exceed its invoices by "
-                    f"{money_text(left, currency)}: the excess is left out"))
+                self.warn(group.credits[0].row, "EcritureLet", _(
+                    "the credits lettered {letter!r} exceed its invoices by {amount}: the "
+                    "excess is left out").format(letter=letter,
+                                                 amount=show_money(left, currency)))
 
     def _pay(self, line: _Entry, amount: int) -> None:
         self.invoices[(line.debtor, line.piece)].paid += amount
@@ -342,9 +348,9 @@ def _header(line: str, separator: str) -> tuple[dict[str, int], list[RowError]]:
         if name is None:
             continue  # the optional columns some sectors add
         if name in index:
-            errors.append(RowError(1, name, "the column appears twice in the header"))
+            errors.append(RowError(1, name, _("the column appears twice in the header")))
         index[name] = position
-    errors.extend(RowError(1, name, "this column is missing from the header")
+    errors.extend(RowError(1, name, _("this column is missing from the header"))
                   for name in FEC_COLUMNS if name not in index)
     return index, errors
 
@@ -355,9 +361,10 @@ def _lines(label: str, text: io.TextIOWrapper, encoding: str) -> Iterator[tuple[
         for number, line in enumerate(text, start=1):
             yield number, line.rstrip("\n")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{label}: row {number + 1}: not {encoding} text; declare the "
-                         "file's encoding in a mapping file (FEC files are often "
-                         "encoding = \"iso-8859-15\")") from exc
+        raise UsageError(_('{label}: row {number}: not {encoding} text; declare the file\'s '
+                           'encoding in a mapping file (FEC files are often encoding = '
+                           '"iso-8859-15")').format(label=label, number=number + 1,
+                                                    encoding=encoding)) from exc
 
 
 def open_fec(path: Path, mapping: Mapping) -> Source:
@@ -365,12 +372,13 @@ def open_fec(path: Path, mapping: Mapping) -> Source:
     their first debit line."""
     label = path.name
     if not mapping.default_creditor:
-        raise UsageError(f"{label}: a FEC does not name the creditor: give a mapping file "
-                         "(--mapping) that sets default_creditor")
+        raise UsageError(_("{label}: a FEC does not name the creditor: give a mapping file "
+                           "(--mapping) that sets default_creditor").format(label=label))
     try:
         raw = path.open("rb")
     except OSError as exc:
-        raise UsageError(f"{label}: cannot read ({exc.strerror})") from exc
+        raise UsageError(_("{label}: cannot read ({problem})").format(
+            label=label, problem=exc.strerror)) from exc
     counter = CountingReader(raw)
     text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=mapping.encoding)
     ledger = _Ledger(mapping.fec)
@@ -381,7 +389,7 @@ def open_fec(path: Path, mapping: Mapping) -> Source:
         first = next(lines, (1, ""))[1]
         separator = fec_separator(first)
         if separator is None:
-            raise UsageError(f"{label}: row 1: not a FEC header")
+            raise UsageError(_("{label}: row 1: not a FEC header").format(label=label))
         index, errors = _header(first, separator)
         width = len(first.split(separator))
         prefixes = mapping.fec.accounts
@@ -395,14 +403,15 @@ def open_fec(path: Path, mapping: Mapping) -> Source:
                 continue
             cells = line.split(separator)
             if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-                errors.append(RowError(number, None, f"has {len(cells)} cells but the "
-                                                     f"header has {width} columns"))
+                errors.append(RowError(number, None, _(
+                    "has {cells} cells but the header has {columns} columns").format(
+                        cells=len(cells), columns=width)))
                 continue
             cells += [""] * (width - len(cells))
             reader = _LineReader(number, cells, index, mapping.date_format, errors)
             account = reader.text("CompteNum")
             if not account:
-                reader.fail("CompteNum", "is empty")
+                reader.fail("CompteNum", _("is empty"))
             elif account.startswith(prefixes):
                 for column, problem in check.problems(cells):
                     reader.refuse(column, problem)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _, ngettext
 from relance.store import audit
 from relance.store.book import settle_case
 from relance.store.db import Store
@@ -49,12 +50,18 @@ class ImportRefused(UsageError):
         self.label = label
         self.errors = [error.render(label) for error in errors]
         self.more = more
-        count = f"{len(errors)}{'+' if more else ''}"
-        lines = [f"{label}: refused, nothing was imported ({count} "
-                 f"error{'s' if len(errors) != 1 else ''}):", *self.errors]
         if more:
-            lines.append(f"(the first {len(errors)} errors are shown; fix them and "
-                         "import again to see the rest)")
+            heading = ngettext("{label}: refused, nothing was imported ({count}+ error):",
+                               "{label}: refused, nothing was imported ({count}+ errors):",
+                               len(errors))
+        else:
+            heading = ngettext("{label}: refused, nothing was imported ({count} error):",
+                               "{label}: refused, nothing was imported ({count} errors):",
+                               len(errors))
+        lines = [heading.format(label=label, count=len(errors)), *self.errors]
+        if more:
+            lines.append(_("(the first {count} errors are shown; fix them and import again "
+                           "to see the rest)").format(count=len(errors)))
         super().__init__("\n  ".join(lines))
 
 
@@ -148,7 +155,8 @@ def import_source(
             first = first_rows.setdefault(row.creditor, {}).setdefault(row.number, number)
             if first != number:
                 errors.append(RowError(number, "invoice_number",
-                                       f"{row.number!r} is already on row {first}"))
+                                       _("{number!r} is already on row {first}").format(
+                                           number=row.number, first=first)))
                 continue
             for disagreement in merger.add(row.creditor, row.debtor_ref, number, row.debtor):
                 report.warnings_total += 1

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.importing.cells import control_problem, creditor_code_problem
 from relance.store.importing.columns import CANONICAL_COLUMNS, OPTIONAL_COLUMNS
 
@@ -69,7 +70,8 @@ def _text(label: str, data: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise UsageError(f"{label}: {key} must be a non-empty text")
+        raise UsageError(_("{label}: {key} must be a non-empty text").format(label=label,
+                                                                            key=key))
     return value
 
 
@@ -79,25 +81,25 @@ def _codes(label: str, fec: dict[str, Any], key: str, example: str) -> tuple[str
         return None
     if (not isinstance(value, list) or not value
             or not all(isinstance(item, str) and item.strip() for item in value)):
-        raise UsageError(f"{label}: fec.{key} must be a non-empty list of texts such as "
-                         f"{example}")
+        raise UsageError(_("{label}: fec.{key} must be a non-empty list of texts such as "
+                           "{example}").format(label=label, key=key, example=example))
     return tuple(item.strip() for item in value)
 
 
 def _fec_options(label: str, data: dict[str, Any]) -> FecOptions:
     fec = data.get("fec", {})
     if not isinstance(fec, dict):
-        raise UsageError(f"{label}: [fec] must be a table")
+        raise UsageError(_("{label}: [fec] must be a table").format(label=label))
     unknown = sorted(set(fec) - _FEC_KEYS)
     if unknown:
-        raise UsageError(f"{label}: unknown key fec.{unknown[0]} "
-                         f"(known: {', '.join(sorted(_FEC_KEYS))})")
+        raise UsageError(_("{label}: unknown key fec.{key} (known: {known})").format(
+            label=label, key=unknown[0], known=", ".join(sorted(_FEC_KEYS))))
     defaults = FecOptions()
     days = fec.get("payment_terms_days", defaults.payment_terms_days)
     # TOML booleans are ints to Python: `true` must not read as one day.
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 3650:
-        raise UsageError(f"{label}: fec.payment_terms_days must be a whole number of days "
-                         "from 0 to 3650")
+        raise UsageError(_("{label}: fec.payment_terms_days must be a whole number of days "
+                           "from 0 to 3650").format(label=label))
     return FecOptions(
         accounts=_codes(label, fec, "accounts", '["411"]') or defaults.accounts,
         payment_terms_days=days,
@@ -136,7 +138,8 @@ def _creditor(label: str, data: dict[str, Any]) -> str | None:
     code = _text(label, data, "default_creditor")
     problem = None if code is None else creditor_code_problem(code)
     if problem is not None:
-        raise UsageError(f"{label}: default_creditor: {problem}")
+        raise UsageError(_("{label}: default_creditor: {problem}").format(
+            label=label, problem=problem))
     return code
 
 
@@ -146,41 +149,48 @@ def load_mapping(path: Path) -> Mapping:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"{label}: cannot read the mapping file ({exc.strerror})") from exc
+        raise UsageError(_("{label}: cannot read the mapping file ({problem})").format(
+            label=label, problem=exc.strerror)) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{label}: not a valid TOML file ({exc})") from exc
+        raise UsageError(_("{label}: not a valid TOML file ({problem})").format(
+            label=label, problem=exc)) from exc
     _refuse_controls(label, data)
     unknown = sorted(set(data) - _KEYS)
     if unknown:
-        raise UsageError(f"{label}: unknown key {unknown[0]!r} "
-                         f"(known: {', '.join(sorted(_KEYS))})")
+        raise UsageError(_("{label}: unknown key {key!r} (known: {known})").format(
+            label=label, key=unknown[0], known=", ".join(sorted(_KEYS))))
     raw_columns = data.get("columns", {})
     if not isinstance(raw_columns, dict):
-        raise UsageError(f"{label}: [columns] must be a table of \"header\" = \"column\"")
+        raise UsageError(_('{label}: [columns] must be a table of "header" = "column"')
+                         .format(label=label))
     columns: dict[str, str] = {}
     known = set(CANONICAL_COLUMNS) | set(OPTIONAL_COLUMNS)
     for source, target in raw_columns.items():
         if not isinstance(target, str) or not target.strip():
-            raise UsageError(f"{label}: columns.{source!r} must name a column")
+            raise UsageError(_("{label}: columns.{header!r} must name a column").format(
+                label=label, header=source))
         target = target.strip()
         if target not in known and not target.startswith("attr."):
-            raise UsageError(f"{label}: columns.{source!r} maps to {target!r}, which is not "
-                             "a canonical column (custom columns are written attr.NAME)")
+            raise UsageError(_("{label}: columns.{header!r} maps to {column!r}, which is not "
+                               "a canonical column (custom columns are written attr.NAME)")
+                             .format(label=label, header=source, column=target))
         columns[source.strip()] = target
     decimal_mark = _text(label, data, "decimal_mark")
     if decimal_mark is not None and decimal_mark not in (".", ","):
-        raise UsageError(f"{label}: decimal_mark must be \".\" or \",\"")
+        raise UsageError(_('{label}: decimal_mark must be "." or ","').format(label=label))
     delimiter = _text(label, data, "delimiter")
     if delimiter is not None and len(delimiter) != 1:
-        raise UsageError(f"{label}: delimiter must be one character")
+        raise UsageError(_("{label}: delimiter must be one character").format(label=label))
     encoding = _text(label, data, "encoding") or "utf-8-sig"
     try:
         codecs.lookup(encoding)
     except LookupError as exc:
-        raise UsageError(f"{label}: unknown encoding {encoding!r}") from exc
+        raise UsageError(_("{label}: unknown encoding {encoding!r}").format(
+            label=label, encoding=encoding)) from exc
     date_format = _text(label, data, "date_format")
     if date_format is not None and "%" not in date_format:
-        raise UsageError(f"{label}: date_format is a strptime pattern such as \"%d.%m.%Y\"")
+        raise UsageError(_('{label}: date_format is a strptime pattern such as "%d.%m.%Y"')
+                         .format(label=label))
     return Mapping(
         columns=columns,
         decimal_mark=decimal_mark,

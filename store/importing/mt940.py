@@ -41,6 +41,7 @@ from pathlib import Path
 from stdnum import iban as iban_check
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.kernel.money import minor_units
 from relance.store.importing.rows import RowError
 from relance.store.importing.statement import (
@@ -210,30 +211,32 @@ class _Reader:
                 and currency.isupper()):
             if statement is not None:  # said once: its entries need not say it again
                 statement.currency_reported = True
-            self.fail(item.line, f"{column} currency", f"{content!r} has no currency code "
-                      "after its date: write C or D, YYMMDD, the currency and the amount "
-                      "(C261120EUR1250,00)")
+            self.fail(item.line, _("{field} currency").format(field=column), _(
+                "{value!r} has no currency code after its date: write C or D, YYMMDD, the "
+                "currency and the amount (C261120EUR1250,00)").format(value=content))
             return
         if match is None:
-            self.fail(item.line, column, f"{content!r} is not a balance: C or D, YYMMDD, the "
-                                         "currency and the amount (C261120EUR1250,00)")
+            self.fail(item.line, column, _(
+                "{value!r} is not a balance: C or D, YYMMDD, the currency and the amount "
+                "(C261120EUR1250,00)").format(value=content))
         elif _date(match.group(2)) is None:
-            self.fail(item.line, f"{column} date", f"{match.group(2)!r} is not a day of the "
-                                                   "calendar (YYMMDD)")
+            self.fail(item.line, _("{field} date").format(field=column), _(
+                "{value!r} is not a day of the calendar (YYMMDD)").format(value=match.group(2)))
         if statement is not None:
             statement.currency = currency
 
     def statement_line(self, item: _Field) -> None:
         statement = self.statement
         if statement is None:
-            self.fail(item.line, ":20:", "a :61: entry outside a statement: no :20: before it")
+            self.fail(item.line, ":20:", _("a :61: entry outside a statement: no :20: before "
+                                           "it"))
             return
         statement.lines += 1
         if statement.currency is None and not statement.currency_reported:
             statement.currency_reported = True
-            self.fail(item.line, ":60F:", f"the statement of line {statement.line} has no "
-                                          "opening balance (:60F: or :60M:) before its "
-                                          "entries, so no currency")
+            self.fail(item.line, ":60F:", _(
+                "the statement of line {line} has no opening balance (:60F: or :60M:) before "
+                "its entries, so no currency").format(line=statement.line))
         self.pending = self.parse_line(item, statement)
 
     def parse_line(self, item: _Field, statement: _Statement) -> _Line | None:
@@ -241,19 +244,21 @@ class _Reader:
         value_text, rest = body[:6], body[6:]
         value_date = _date(value_text)
         if value_date is None:
-            self.fail(item.line, ":61: value date", f"{value_text!r} is not a date (YYMMDD)")
+            self.fail(item.line, _(":61: value date"), _(
+                "{value!r} is not a date (YYMMDD)").format(value=value_text))
             return None
         booked_on = value_date
         if rest[:4].isdigit():
             booked_on_or_none = _entry_date(value_date, rest[:4])
             if booked_on_or_none is None:
-                self.fail(item.line, ":61: entry date", f"{rest[:4]!r} is not a date (MMDD)")
+                self.fail(item.line, _(":61: entry date"), _(
+                    "{value!r} is not a date (MMDD)").format(value=rest[:4]))
                 return None
             booked_on, rest = booked_on_or_none, rest[4:]
         mark = next((mark for mark in _MARKS if rest.startswith(mark)), None)
         if mark is None:
-            self.fail(item.line, ":61: mark", f"{rest[:2]!r} is not a debit/credit mark "
-                                              "(C, D, RC, RD)")
+            self.fail(item.line, _(":61: mark"), _(
+                "{value!r} is not a debit/credit mark (C, D, RC, RD)").format(value=rest[:2]))
             return None
         rest = rest[len(mark):]
         if rest[:1].isalpha():  # the funds code, the third letter of a currency code
@@ -263,21 +268,25 @@ class _Reader:
         amount_text, rest = rest[:end], rest[end:]
         if not _AMOUNT.fullmatch(amount_text) or len(amount_text) > 15:
             shown = amount_text or rest[:15]
-            self.fail(item.line, ":61: amount", f"{shown!r} is not an amount (digits and a "
-                                                "decimal comma: 1250,00)")
+            self.fail(item.line, _(":61: amount"), _(
+                "{value!r} is not an amount (digits and a decimal comma: 1250,00)").format(
+                    value=shown))
             return None
         amount = Decimal(amount_text.replace(",", "."))
         decimals = -int(amount.as_tuple().exponent)
         if statement.currency is not None and decimals > minor_units(statement.currency):
-            self.fail(item.line, ":61: amount", f"{amount_text!r} has more than "
-                      f"{minor_units(statement.currency)} decimals for {statement.currency}")
+            self.fail(item.line, _(":61: amount"), _(
+                "{value!r} has more than {decimals} decimals for {currency}").format(
+                    value=amount_text, decimals=minor_units(statement.currency),
+                    currency=statement.currency))
             return None
         type_code = rest[:4]
         if not _TYPE.fullmatch(type_code):
-            self.fail(item.line, ":61: type", f"{type_code!r} is not a transaction type (N, "
-                                              "S or F and three characters: NTRF)")
+            self.fail(item.line, _(":61: type"), _(
+                "{value!r} is not a transaction type (N, S or F and three characters: NTRF)")
+                .format(value=type_code))
             return None
-        customer, _, bank = rest[4:].partition("//")
+        customer, _slashes, bank = rest[4:].partition("//")
         if amount == 0:
             return None
         return _Line(item.line, statement.lines, booked_on, mark, amount, type_code,
@@ -328,7 +337,8 @@ def read_mt940(path: Path) -> tuple[list[BankEntry], list[RowError]]:
     """The credits and returns of an MT940 file, and its faulty lines."""
     fields = _fields(read_text(path))
     if not any(item.tag == "20" for item in fields):
-        raise UsageError(f"{path.name}: not an MT940 statement (no :20: field)")
+        raise UsageError(_("{label}: not an MT940 statement (no :20: field)").format(
+            label=path.name))
     reader = _Reader()
     for item in fields:
         reader.field(item)

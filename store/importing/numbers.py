@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from relance.kernel.i18n import _
+
 SPACES = (" ", "\u00a0", "\u202f")
 DECIMAL_MARKS = (".", ",")
 
@@ -34,7 +36,7 @@ def _number(sign: str, integer: str, fraction: str) -> Decimal:
     try:
         return Decimal(f"{sign}{integer}.{fraction}" if fraction else f"{sign}{integer}")
     except InvalidOperation as exc:  # pragma: no cover - the patterns only let digits in
-        raise AmountError("is not a number") from exc
+        raise AmountError(_("is not a number")) from exc
 
 
 def parse_amount(raw: str, *, decimal_mark: str | None = None) -> Decimal:
@@ -58,52 +60,53 @@ def parse_amount(raw: str, *, decimal_mark: str | None = None) -> Decimal:
         sign = "-"
         text = text[:-1].strip()
     if not text:
-        raise AmountError("is empty" if not sign else "has a sign but no digits")
+        raise AmountError(_("is empty") if not sign else _("has a sign but no digits"))
     if " " in text:
         groups = text.split(" ")
         head, tail = groups[0], groups[-1]
         # The last group may carry the decimal part: `1 234,56`.
-        last_digits, _, fraction = (tail.partition(",") if "," in tail
+        last_digits, _mark, fraction = (tail.partition(",") if "," in tail
                                     else tail.partition("."))
         body = [*groups[:-1], last_digits]
         if (not all(_DIGITS.fullmatch(g) for g in body) or not 1 <= len(head) <= 3
                 or any(len(g) != 3 for g in body[1:])):
-            raise AmountError("has digits grouped oddly (thousands go by three)")
+            raise AmountError(_("has digits grouped oddly (thousands go by three)"))
         if fraction and not _DIGITS.fullmatch(fraction):
-            raise AmountError("is not a number")
+            raise AmountError(_("is not a number"))
         if "," in last_digits or "." in last_digits or ("," in tail and "." in tail):
-            raise AmountError("mixes separators")
+            raise AmountError(_("mixes separators"))
         return _number(sign, "".join(body), fraction)
     has_comma, has_dot = "," in text, "." in text
     if has_comma and has_dot:
         decimal = "," if text.rfind(",") > text.rfind(".") else "."
         grouping = "." if decimal == "," else ","
-        integer, _, fraction = text.rpartition(decimal)
+        integer, _mark, fraction = text.rpartition(decimal)
         if decimal in integer or not _grouped(integer, grouping):
-            raise AmountError(f"has digits grouped oddly around {grouping!r}")
+            raise AmountError(_("has digits grouped oddly around {mark!r}").format(
+                mark=grouping))
         if not _DIGITS.fullmatch(fraction):
-            raise AmountError("is not a number")
+            raise AmountError(_("is not a number"))
         return _number(sign, integer.replace(grouping, ""), fraction)
     if not has_comma and not has_dot:
         if not _DIGITS.fullmatch(text):
-            raise AmountError("is not a number")
+            raise AmountError(_("is not a number"))
         return _number(sign, text, "")
     mark = "," if has_comma else "."
     if text.count(mark) > 1:
         if not _grouped(text, mark):
-            raise AmountError(f"has {mark!r} more than once but not between thousands")
+            raise AmountError(_("has {mark!r} more than once but not between thousands")
+                              .format(mark=mark))
         return _number(sign, text.replace(mark, ""), "")
-    integer, _, fraction = text.partition(mark)
+    integer, _mark, fraction = text.partition(mark)
     if not _DIGITS.fullmatch(fraction) or (integer and not _DIGITS.fullmatch(integer)):
-        raise AmountError("is not a number")
+        raise AmountError(_("is not a number"))
     if not integer:
         return _number(sign, "0", fraction)
     if len(fraction) == 3 and 1 <= len(integer) <= 3 and integer != "0":
         if decimal_mark is None:
-            raise AmountError(
-                f"is ambiguous: {mark!r} may be a decimal mark or a thousands separator; "
-                "declare decimal_mark in a mapping file (--mapping)"
-            )
+            raise AmountError(_(
+                "is ambiguous: {mark!r} may be a decimal mark or a thousands separator; "
+                "declare decimal_mark in a mapping file (--mapping)").format(mark=mark))
         if decimal_mark != mark:
             return _number(sign, integer + fraction, "")
     return _number(sign, integer, fraction)

@@ -31,7 +31,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from relance.kernel.dates import DateError, parse_date
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import RelanceError
+from relance.kernel.i18n import _
 from relance.kernel.money import Money, normalise_currency, to_minor
 from relance.store import audit
 from relance.store.book import record_payment, reverse_payment, share_out
@@ -102,10 +104,10 @@ def _csv_lines(path: Path, mapping: Mapping) -> tuple[list[PaymentLine], list[Ro
     errors: list[RowError] = []
     for required in ("date", "amount", "currency", "reference"):
         if required not in index:
-            errors.append(RowError(1, required, "this column is missing from the header"))
+            errors.append(RowError(1, required, _("this column is missing from the header")))
     if "invoice_number" not in index and "debtor_ref" not in index:
-        errors.append(RowError(1, "invoice_number", "the header needs invoice_number or "
-                                                    "debtor_ref"))
+        errors.append(RowError(1, "invoice_number",
+                               _("the header needs invoice_number or debtor_ref")))
     if errors:
         return [], errors
     # Every column read is one line: refused text is named, not left to the database.
@@ -124,16 +126,17 @@ def _csv_lines(path: Path, mapping: Mapping) -> tuple[list[PaymentLine], list[Ro
         row_errors: list[RowError] = []
         width = len(source.header)
         if len(cells) > width and any(extra.strip() for extra in cells[width:]):
-            errors.append(RowError(number, None, f"has {len(cells)} cells but the header "
-                                                 f"has {width} columns"))
+            errors.append(RowError(number, None, _(
+                "has {cells} cells but the header has {columns} columns").format(
+                    cells=len(cells), columns=width)))
             continue
         creditor = cell("creditor") or mapping.default_creditor
         if not creditor and "creditor" in index:
-            row_errors.append(RowError(number, "creditor", "is empty"))
+            row_errors.append(RowError(number, "creditor", _("is empty")))
         invoice_number, debtor_ref = cell("invoice_number"), cell("debtor_ref")
         if not invoice_number and not debtor_ref:
             row_errors.append(RowError(number, "invoice_number",
-                                       "is empty, and so is debtor_ref"))
+                                       _("is empty, and so is debtor_ref")))
         received_on: dt.date | None = None
         try:
             received_on = parse_date(cell("date"), date_format=mapping.date_format)
@@ -143,25 +146,27 @@ def _csv_lines(path: Path, mapping: Mapping) -> tuple[list[PaymentLine], list[Ro
         try:
             currency = normalise_currency(cell("currency"))
         except ValueError:
-            row_errors.append(RowError(number, "currency", f"{cell('currency')!r} is not a "
-                                                           "three-letter currency code"))
+            row_errors.append(RowError(number, "currency", _(
+                "{value!r} is not a three-letter currency code").format(
+                    value=cell("currency"))))
         amount: Decimal | None = None
         try:
             amount = parse_amount(cell("amount"), decimal_mark=mapping.decimal_mark)
             if amount <= 0:
-                row_errors.append(RowError(number, "amount", f"{cell('amount')!r}: a payment "
-                                                             "is positive"))
+                row_errors.append(RowError(number, "amount", _(
+                    "{value!r}: a payment is positive").format(value=cell("amount"))))
             elif currency is not None:
                 to_minor(amount, currency)
         except AmountError as exc:
             row_errors.append(RowError(number, "amount", f"{cell('amount')!r} {exc}"))
         except ValueError:
-            row_errors.append(RowError(number, "amount", f"{cell('amount')!r} has too many "
-                                                         f"decimals for {currency}"))
+            row_errors.append(RowError(number, "amount", _(
+                "{value!r} has too many decimals for {currency}").format(
+                    value=cell("amount"), currency=currency)))
         reference = cell("reference")
         if not reference:
-            row_errors.append(RowError(number, "reference", "is empty: a reference keeps a "
-                                                            "re-import from paying twice"))
+            row_errors.append(RowError(number, "reference", _(
+                "is empty: a reference keeps a re-import from paying twice")))
         if refused:  # what the value's own check says of a refused cell adds nothing
             columns = {error.column for error in refused}
             row_errors = refused + [error for error in row_errors if error.column not in columns]
@@ -173,6 +178,15 @@ def _csv_lines(path: Path, mapping: Mapping) -> tuple[list[PaymentLine], list[Ro
                                  debtor_ref or None, received_on, amount, currency,
                                  reference[:200]))
     return lines, errors
+
+
+def _where(label: str, line: PaymentLine) -> str:
+    """`file: row 12` (a CSV), `entry 3` (camt.053) or `line 40` (CFONB 120, MT940)."""
+    if line.unit == "entry":
+        return _("{label}: entry {number}").format(label=label, number=line.row)
+    if line.unit == "line":
+        return _("{label}: line {number}").format(label=label, number=line.row)
+    return _("{label}: row {number}").format(label=label, number=line.row)
 
 
 def _statement_line(entry: BankEntry, unit: str) -> PaymentLine:
@@ -200,7 +214,8 @@ class _Resolver:
         """The creditor's id, or why it cannot be told."""
         if line.creditor is not None:
             found = self.creditors.get(line.creditor)
-            return found if found is not None else f"unknown creditor {line.creditor!r}"
+            return found if found is not None else _("unknown creditor {code!r}").format(
+                code=line.creditor)
         if line.account_iban is not None:
             found = self.by_iban.get("".join(line.account_iban.split()).upper())
             if found is not None:
@@ -211,8 +226,8 @@ class _Resolver:
                 return found
         if len(self.creditors) == 1:
             return next(iter(self.creditors.values()))
-        return ("cannot tell the creditor: no creditor has the statement's IBAN; set "
-                "default_creditor in a mapping file")
+        return _("cannot tell the creditor: no creditor has the statement's IBAN; set "
+                 "default_creditor in a mapping file")
 
     def invoices(self, creditor_id: int, numbers: tuple[str, ...]) -> list[Invoice]:
         if not numbers:
@@ -290,7 +305,7 @@ def import_payments(store: Store, path: Path, *, mapping: Mapping | None = None,
     """Record the payments of a CSV file or a bank statement (see the module doc)."""
     mapping = mapping or Mapping()
     if not path.is_file():
-        raise ImportRefused(path.name, [RowError(0, None, "no such file")])
+        raise ImportRefused(path.name, [RowError(0, None, _("no such file"))])
     source, lines, errors = _read(path, mapping)
     if errors:
         raise ImportRefused(path.name, errors)
@@ -300,7 +315,7 @@ def import_payments(store: Store, path: Path, *, mapping: Mapping | None = None,
     with store.write_transaction() as session:
         resolver = _Resolver(session, mapping)
         for line in lines:
-            where = f"{path.name}: {line.unit} {line.row}"
+            where = _where(path.name, line)
             creditor_id = resolver.creditor_id(line)
             if isinstance(creditor_id, str):
                 errors.append(RowError(line.row, "creditor", creditor_id, line.unit))
@@ -311,28 +326,32 @@ def import_payments(store: Store, path: Path, *, mapping: Mapping | None = None,
                 continue
             if line.is_return:
                 returned = _returned_payment(session, creditor_id, line, money, resolver)
-                said = (f"{where}: return of {money} on {line.received_on.isoformat()} "
-                        f"({line.return_reason or 'no reason given'})")
+                said = _("{where}: return of {amount} on {day} ({why})").format(
+                    where=where, amount=show_money(money.minor, money.currency),
+                    day=show_date(line.received_on),
+                    why=line.return_reason or _("no reason given"))
                 if returned is None:
-                    report.unmatched_returns.append(f"{said} names no payment recorded here")
+                    report.unmatched_returns.append(
+                        _("{return_} names no payment recorded here").format(return_=said))
                     continue
                 reverse_payment(session, returned.id, on=line.received_on,
                                 reason=f"returned by the bank: {line.return_reason or '?'}",
                                 actor=actor, today=today, bank_ref=line.bank_ref)
-                report.reversed.append(f"{said}: payment {returned.id} ({returned.reference}) "
-                                       "reversed")
+                report.reversed.append(_("{return_}: payment {payment} ({reference}) reversed")
+                                       .format(return_=said, payment=returned.id,
+                                               reference=returned.reference))
                 continue
             matched = resolver.invoices(creditor_id, line.invoice_numbers)
             debtor_id: int | None = None
             if line.debtor_ref is not None:
                 debtor_id = resolver.debtor_id(creditor_id, line.debtor_ref)
                 if debtor_id is None:
-                    errors.append(RowError(line.row, "debtor_ref",
-                                           f"no debtor {line.debtor_ref!r}", line.unit))
+                    errors.append(RowError(line.row, "debtor_ref", _("no debtor {ref!r}").format(
+                        ref=line.debtor_ref), line.unit))
                     continue
             if not matched and line.invoice_numbers and line.bank_ref is None:
-                errors.append(RowError(line.row, "invoice_number",
-                                       f"no invoice {line.invoice_numbers[0]!r}", line.unit))
+                errors.append(RowError(line.row, "invoice_number", _(
+                    "no invoice {number!r}").format(number=line.invoice_numbers[0]), line.unit))
                 continue
             if not matched and debtor_id is None and line.bank_ref is not None:
                 debtor_id = resolver.debtor_named(creditor_id, line.invoice_numbers)
@@ -358,9 +377,12 @@ def import_payments(store: Store, path: Path, *, mapping: Mapping | None = None,
                 continue
             report.recorded += 1
             if payment.debtor_id is None:
-                report.unmatched.append(
-                    f"{where}: {money} on {line.received_on.isoformat()} ({line.reference}) "
-                    f"matches no invoice: in suspense as payment {payment.id}")
+                report.unmatched.append(_(
+                    "{where}: {amount} on {day} ({reference}) matches no invoice: in suspense "
+                    "as payment {payment}").format(
+                        where=where, amount=show_money(money.minor, money.currency),
+                        day=show_date(line.received_on), reference=line.reference,
+                        payment=payment.id))
             allocated[money.currency] = allocated.get(money.currency, 0) + sum(
                 allocation.amount_minor for allocation in payment.allocations)
         if errors:

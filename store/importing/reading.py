@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.rows import RowError
 
@@ -90,13 +91,20 @@ def _detect_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+def not_encoded(label: str, row: int, encoding: str) -> str:
+    """The refusal of a file that is not in the encoding it is read in."""
+    return _("{label}: row {number}: not {encoding} text; declare the file's encoding in a "
+             "mapping file").format(label=label, number=row, encoding=encoding)
+
+
 def open_csv(path: Path, mapping: Mapping) -> Source:
     """Open a CSV file; the delimiter is the mapping's or the header's most frequent mark."""
     label = path.name
     try:
         raw = path.open("rb")
     except OSError as exc:
-        raise UsageError(f"{label}: cannot read ({exc.strerror})") from exc
+        raise UsageError(_("{label}: cannot read ({problem})").format(
+            label=label, problem=exc.strerror)) from exc
     counter = CountingReader(raw)
     text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding=mapping.encoding,
                             newline="")
@@ -104,11 +112,10 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
         first_line = text.readline()
     except UnicodeDecodeError as exc:
         text.close()
-        raise UsageError(f"{label}: row 1: not {mapping.encoding} text; declare the file's "
-                         "encoding in a mapping file") from exc
+        raise UsageError(not_encoded(label, 1, mapping.encoding)) from exc
     if not first_line.strip():
         text.close()
-        raise UsageError(f"{label}: the file is empty (no header row)")
+        raise UsageError(_("{label}: the file is empty (no header row)").format(label=label))
     delimiter = mapping.delimiter or _detect_delimiter(first_line)
     header = next(csv.reader([first_line], delimiter=delimiter))
     source = Source(label, [mapping.rename(cell) for cell in header], iter(()),
@@ -123,10 +130,10 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
                     continue
                 yield number, cells
         except UnicodeDecodeError as exc:
-            raise UsageError(f"{label}: row {number + 1}: not {mapping.encoding} text; "
-                             "declare the file's encoding in a mapping file") from exc
+            raise UsageError(not_encoded(label, number + 1, mapping.encoding)) from exc
         except csv.Error as exc:
-            raise UsageError(f"{label}: row {number + 1}: {exc}") from exc
+            raise UsageError(_("{label}: row {number}: {problem}").format(
+                label=label, number=number + 1, problem=exc)) from exc
         finally:
             text.close()
 
@@ -160,21 +167,24 @@ def check_xlsx_archive(path: Path) -> None:
     except (OSError, zipfile.BadZipFile, ValueError):
         return
     if len(parts) > XLSX_MAX_ENTRIES:
-        raise UsageError(f"{label}: refused: the workbook has {len(parts)} parts, more than "
-                         f"the {XLSX_MAX_ENTRIES} an import reads")
+        raise UsageError(_("{label}: refused: the workbook has {parts} parts, more than the "
+                           "{most} an import reads").format(label=label, parts=len(parts),
+                                                            most=XLSX_MAX_ENTRIES))
     total = sum(part.file_size for part in parts)
     if total > XLSX_MAX_UNCOMPRESSED:
-        raise UsageError(f"{label}: refused: the workbook expands to {round(total / _MB)} MB, "
-                         f"more than the {XLSX_MAX_UNCOMPRESSED // _MB} MB an import reads "
-                         "(save it as CSV, or split it)")
+        raise UsageError(_("{label}: refused: the workbook expands to {size} MB, more than "
+                           "the {most} MB an import reads (save it as CSV, or split it)")
+                         .format(label=label, size=round(total / _MB),
+                                 most=XLSX_MAX_UNCOMPRESSED // _MB))
     for part in parts:
         if part.file_size < XLSX_RATIO_FLOOR:
             continue
         ratio = part.file_size / max(part.compress_size, 1)
         if ratio > XLSX_MAX_RATIO:
-            raise UsageError(f"{label}: refused: its part {part.filename} expands "
-                             f"{round(ratio)} times, more than the {XLSX_MAX_RATIO} times of "
-                             "a real workbook (a zip bomb?)")
+            raise UsageError(_("{label}: refused: its part {part} expands {ratio} times, "
+                               "more than the {most} times of a real workbook (a zip bomb?)")
+                             .format(label=label, part=part.filename, ratio=round(ratio),
+                                     most=XLSX_MAX_RATIO))
 
 
 def open_xlsx(path: Path, mapping: Mapping) -> Source:
@@ -186,12 +196,13 @@ def open_xlsx(path: Path, mapping: Mapping) -> Source:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UsageError(f"{label}: not a readable XLSX workbook ({exc})") from exc
+        raise UsageError(_("{label}: not a readable XLSX workbook ({problem})").format(
+            label=label, problem=exc)) from exc
     if mapping.sheet is not None:
         if mapping.sheet not in workbook.sheetnames:
             workbook.close()
-            raise UsageError(f"{label}: no sheet named {mapping.sheet!r} "
-                             f"(sheets: {', '.join(workbook.sheetnames)})")
+            raise UsageError(_("{label}: no sheet named {sheet!r} (sheets: {sheets})").format(
+                label=label, sheet=mapping.sheet, sheets=", ".join(workbook.sheetnames)))
         sheet = workbook[mapping.sheet]
     else:
         sheet = workbook.worksheets[0]
@@ -199,7 +210,7 @@ def open_xlsx(path: Path, mapping: Mapping) -> Source:
     first = next(values, None)
     if first is None or not any(cell is not None for cell in first):
         workbook.close()
-        raise UsageError(f"{label}: the sheet is empty (no header row)")
+        raise UsageError(_("{label}: the sheet is empty (no header row)").format(label=label))
     header = [mapping.rename(_cell_text(cell)) for cell in first]
     while header and not header[-1]:
         header.pop()
@@ -224,10 +235,10 @@ def open_xlsx(path: Path, mapping: Mapping) -> Source:
 def open_source(path: Path, mapping: Mapping) -> Source:
     """Open `path` as CSV or XLSX, chosen by its suffix."""
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_("{path}: no such file").format(path=path))
     if path.suffix.lower() in XLSX_SUFFIXES:
         return open_xlsx(path, mapping)
     if path.suffix.lower() == ".xls":
-        raise UsageError(f"{path.name}: the old .xls format is not read; save it as .xlsx "
-                         "or CSV")
+        raise UsageError(_("{label}: the old .xls format is not read; save it as .xlsx or "
+                           "CSV").format(label=path.name))
     return open_csv(path, mapping)

@@ -14,6 +14,8 @@ from typing import Any
 
 from relance.kernel.addresses import is_email_address
 from relance.kernel.dates import DateError, parse_date
+from relance.kernel.display import show_date
+from relance.kernel.i18n import N_, _
 from relance.kernel.money import minor_units, normalise_currency, to_minor
 from relance.store.importing.cells import CellCheck, control_problem, creditor_code_problem
 from relance.store.importing.columns import (
@@ -53,8 +55,22 @@ class RowError:
     unit: str = "row"  # "entry" for the entries of a bank statement
 
     def render(self, label: str) -> str:
-        where = f"{self.unit} {self.row}" + (f", column {self.column}" if self.column else "")
-        return f"{label}: {where}: {self.message}"
+        """`file: row 12, column amount: problem`, in the language being spoken."""
+        sentences = _WHERE[self.unit if self.unit in _WHERE else "row"]
+        sentence = sentences[0] if self.column else sentences[1]
+        return _(sentence).format(label=label, number=self.row, column=self.column,
+                                  message=self.message)
+
+
+# Where a problem is, by the unit a file counts in: (with a column, without one).
+_WHERE = {
+    "row": (N_("{label}: row {number}, column {column}: {message}"),
+            N_("{label}: row {number}: {message}")),
+    "entry": (N_("{label}: entry {number}, column {column}: {message}"),
+              N_("{label}: entry {number}: {message}")),
+    "line": (N_("{label}: line {number}, column {column}: {message}"),
+             N_("{label}: line {number}: {message}")),
+}
 
 
 @dataclass(frozen=True)
@@ -101,10 +117,11 @@ def make_layout(header: list[str], options: Options) -> tuple[Layout, list[RowEr
         problem = control_problem(name)
         if problem is not None:
             # Named by its place: the name itself is what cannot be printed.
-            errors.append(RowError(1, str(position + 1), f"the column's name {problem}"))
+            errors.append(RowError(1, str(position + 1), _("the column's name {problem}")
+                                   .format(problem=problem)))
             continue
         if name in seen:
-            errors.append(RowError(1, name, "the column appears twice in the header"))
+            errors.append(RowError(1, name, _("the column appears twice in the header")))
             continue
         seen.add(name)
         if name in known:
@@ -116,7 +133,7 @@ def make_layout(header: list[str], options: Options) -> tuple[Layout, list[RowEr
             checked.append((position, name, True))  # free text of the ERP's own
     for name in REQUIRED_COLUMNS:
         if name not in index and not (name == "creditor" and options.default_creditor):
-            errors.append(RowError(1, name, "this column is missing from the header"))
+            errors.append(RowError(1, name, _("this column is missing from the header")))
     return Layout(index, tuple(custom), len(header), CellCheck(tuple(checked))), errors
 
 
@@ -177,13 +194,13 @@ class _RowReader:
     def required(self, column: str) -> str:
         value = self.text(column)
         if not value:
-            self.fail(column, "is empty")
+            self.fail(column, _("is empty"))
         return self._bounded(column, value)
 
     def _bounded(self, column: str, value: str) -> str:
         limit = MAX_LENGTH.get(column)
         if limit is not None and len(value) > limit:
-            self.fail(column, f"is longer than {limit} characters")
+            self.fail(column, _("is longer than {limit} characters").format(limit=limit))
         return value
 
     def optional(self, column: str) -> str:
@@ -209,8 +226,8 @@ class _RowReader:
         try:
             return to_minor(amount, currency)
         except ValueError:
-            self.fail(column, f"{value!r} has more than {minor_units(currency)} decimals "
-                              f"for {currency}")
+            self.fail(column, _("{value!r} has more than {decimals} decimals for {currency}")
+                      .format(value=value, decimals=minor_units(currency), currency=currency))
             return None
 
 
@@ -223,14 +240,16 @@ def _debtor_values(reader: _RowReader) -> dict[str, Any]:
             continue
         if column == "country":
             if len(raw) != 2 or not raw.isalpha() or not raw.isascii():
-                reader.fail(column, f"{raw!r} is not a two-letter country code (FR, BE, CH)")
+                reader.fail(column, _("{value!r} is not a two-letter country code (FR, BE, "
+                                      "CH)").format(value=raw))
                 continue
             values[column] = raw.upper()
         elif column == "language":
             values[column] = raw.lower()
         elif column == "email":
             if not is_email_address(raw.strip()):
-                reader.fail(column, f"{raw!r} is not one e-mail address (name@domain.fr)")
+                reader.fail(column, _("{value!r} is not one e-mail address (name@domain.fr)")
+                            .format(value=raw))
                 continue
             values[column] = raw
         elif column == "paused_until":
@@ -239,21 +258,22 @@ def _debtor_values(reader: _RowReader) -> dict[str, Any]:
                 values[column] = day
         elif column == "risk":
             if not raw.isdigit() or not 0 <= int(raw) <= 100:
-                reader.fail(column, f"{raw!r} is not a whole number from 0 to 100")
+                reader.fail(column, _("{value!r} is not a whole number from 0 to 100")
+                            .format(value=raw))
                 continue
             values[column] = int(raw)
         elif column == "tags":
             tags = sorted({tag.strip().lower() for tag in raw.split(";") if tag.strip()})
             too_long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
             if too_long:
-                reader.fail(column, f"the tag {too_long[0]!r} is longer than "
-                                    f"{MAX_TAG_LENGTH} characters")
+                reader.fail(column, _("the tag {tag!r} is longer than {limit} characters")
+                            .format(tag=too_long[0], limit=MAX_TAG_LENGTH))
                 continue
             values[column] = tuple(tags)
         elif column == "is_consumer":
             flag = _yes_no(raw)
             if flag is None:
-                reader.fail(column, f"{raw!r} is neither yes nor no")
+                reader.fail(column, _("{value!r} is neither yes nor no").format(value=raw))
                 continue
             values[column] = flag
         else:
@@ -293,15 +313,16 @@ def read_row(number: int, cells: list[str], layout: Layout, options: Options,
         cells = cells + [""] * (layout.width - len(cells))
     reader = _RowReader(number, cells, layout, options)
     if len(cells) > layout.width and any(cell.strip() for cell in cells[layout.width:]):
-        reader.errors.append(RowError(number, None, f"has {len(cells)} cells but the header "
-                                                    f"has {layout.width} columns"))
+        reader.errors.append(RowError(number, None, _(
+            "has {cells} cells but the header has {columns} columns").format(
+                cells=len(cells), columns=layout.width)))
     # Before any value is read: a NUL must be refused here, not by the database.
     for column, problem in layout.cells.problems(cells):
         reader.refuse(column, problem)
     creditor = (reader.text("creditor") if layout.has("creditor") else "") \
         or (options.default_creditor or "")
     if not creditor:
-        reader.fail("creditor", "is empty (or set default_creditor in the mapping file)")
+        reader.fail("creditor", _("is empty (or set default_creditor in the mapping file)"))
     else:
         code_problem = creditor_code_problem(creditor)
         if code_problem is not None:
@@ -312,22 +333,24 @@ def read_row(number: int, cells: list[str], layout: Layout, options: Options,
     issue_date = reader.date("issue_date", issue_raw) if issue_raw else None
     due_date = reader.date("due_date", due_raw) if due_raw else None
     if issue_date and due_date and due_date < issue_date:
-        reader.fail("due_date", f"{due_date.isoformat()} is before the issue date "
-                                f"{issue_date.isoformat()}")
+        reader.fail("due_date", _("{due} is before the issue date {issued}").format(
+            due=show_date(due_date), issued=show_date(issue_date)))
     currency: str | None = None
     currency_raw = reader.required("currency")
     if currency_raw:
         try:
             currency = normalise_currency(currency_raw)
         except ValueError:
-            reader.fail("currency", f"{currency_raw!r} is not a three-letter currency code")
+            reader.fail("currency", _("{value!r} is not a three-letter currency code")
+                        .format(value=currency_raw))
     credit_note = False
     if layout.has("document_type"):
         kind = reader.text("document_type").lower()
         if kind in CREDIT_NOTE:
             credit_note = True
         elif kind not in INVOICE:
-            reader.fail("document_type", f"{kind!r} is neither invoice nor credit_note")
+            reader.fail("document_type", _("{value!r} is neither invoice nor credit_note")
+                        .format(value=kind))
     amount_raw = reader.required("amount")
     amount = reader.money("amount", amount_raw, currency) if amount_raw else None
     paid_raw = reader.optional("paid_amount")
@@ -337,12 +360,13 @@ def read_row(number: int, cells: list[str], layout: Layout, options: Options,
         amount = -abs(amount)
         paid = -abs(paid) if paid is not None else None
     elif amount is not None and amount < 0:
-        reader.fail("amount", f"{amount_raw!r} is negative; a credit note needs "
-                              "document_type = credit_note")
+        reader.fail("amount", _("{value!r} is negative; a credit note needs document_type = "
+                                "credit_note").format(value=amount_raw))
     if paid is not None and paid_raw and not credit_note and paid < 0:
-        reader.fail("paid_amount", f"{paid_raw!r} is negative")
+        reader.fail("paid_amount", _("{value!r} is negative").format(value=paid_raw))
     if amount is not None and paid is not None and abs(paid) > abs(amount):
-        reader.fail("paid_amount", f"{paid_raw!r} is more than the amount {amount_raw!r}")
+        reader.fail("paid_amount", _("{value!r} is more than the amount {amount!r}")
+                    .format(value=paid_raw, amount=amount_raw))
     dispute_reason: str | None = None
     if layout.has("disputed"):
         disputed = reader.text("disputed")

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 
 # Words of a remittance text that may be an invoice number or a payment reference.
 _TOKEN = re.compile(r"[^\s,;:/()]+")
@@ -69,8 +70,8 @@ def read_text(path: Path) -> str:
     Latin-1 decodes any byte, so an odd character never becomes a traceback.
     """
     if path.stat().st_size > MAX_BYTES:
-        raise UsageError(f"{path.name}: larger than {MAX_BYTES // 1_000_000} MB; split the "
-                         "statement")
+        raise UsageError(_("{label}: larger than {most} MB; split the statement").format(
+            label=path.name, most=MAX_BYTES // 1_000_000))
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.importing.camt import read_camt053
 from relance.store.importing.cells import control_problem
 from relance.store.importing.cfonb120 import WIDTH, read_cfonb120
@@ -40,7 +41,7 @@ _MT940_FIELD = re.compile(r"^:(?:25|60F|60M|61):", re.M)
 def detect_format(path: Path) -> str:
     """`camt053`, `cfonb120`, `mt940` or `csv`, from the start of the file."""
     if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(_("{path}: no such file").format(path=path))
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
     if path.suffix.lower() in _XLSX_SUFFIXES or head.startswith(_ZIP_MAGIC):
@@ -60,8 +61,8 @@ def detect_format(path: Path) -> str:
         return "mt940"
     if any(mark in first for mark in (",", ";", "\t")):
         return "csv"
-    raise UsageError(f"{path.name}: not a payment file: neither a bank statement (camt.053 "
-                     "XML, CFONB 120, MT940) nor a CSV file")
+    raise UsageError(_("{label}: not a payment file: neither a bank statement (camt.053 XML, "
+                       "CFONB 120, MT940) nor a CSV file").format(label=path.name))
 
 
 def read_statement(path: Path) -> tuple[str, list[BankEntry], list[RowError]]:
@@ -87,9 +88,9 @@ def _control_errors(entries: list[BankEntry], unit: str) -> list[RowError]:
     character: PostgreSQL refuses a NUL outright, and a terminal would act on others."""
     errors = []
     for entry in entries:
-        for name, value in (("reference", entry.bank_ref), ("original reference",
-                                                             entry.original_ref),
-                            ("return reason", entry.return_reason)):
+        for name, value in ((_("reference"), entry.bank_ref),
+                            (_("original reference"), entry.original_ref),
+                            (_("return reason"), entry.return_reason)):
             problem = control_problem(value) if value else None
             if problem is not None:
                 errors.append(RowError(entry.number, name, problem, unit))

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, func, insert, selec
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _
 from relance.store.importing.cells import creditor_code_problem
 from relance.store.importing.debtors import DebtorDraft, DebtorMerger
 from relance.store.importing.rows import InvoiceRow, Layout, RowError
@@ -92,7 +93,7 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     preparer = dialect.identifier_preparer
     sql = (f"INSERT INTO {preparer.format_table(table)} "
            f"({', '.join(preparer.quote(name) for name in names)}) "
-           f"VALUES ({', '.join('?' for _ in names)})")
+           f"VALUES ({', '.join('?' for _name in names)})")
     # Column by column: dates, enums and timestamps repeat, so each distinct value is
     # converted once.
     columns: list[list[Any]] = []
@@ -176,7 +177,7 @@ class BookWriter:
             # names and headers whoever calls the writer.
             problem = creditor_code_problem(code)
             if problem is not None:
-                raise UsageError(f"creditor {problem}")
+                raise UsageError(_("creditor {problem}").format(problem=problem))
             self.conn.execute(insert(creditor_t).values(code=code, name=code))
             found = self.conn.execute(
                 select(creditor_t.c.id).where(creditor_t.c.code == code)).scalar_one()
@@ -252,8 +253,8 @@ class BookWriter:
             if key not in self.debtor_ids:
                 continue  # its rows were all refused
             if key in self.new_debtors and not draft.given("debtor_name"):
-                errors.append(RowError(draft.first_row, "debtor_name",
-                                       f"debtor {key[1]} is new and no row gives its name"))
+                errors.append(RowError(draft.first_row, "debtor_name", _(
+                    "debtor {ref} is new and no row gives its name").format(ref=key[1])))
                 continue
             stored = self.debtor_stored[key]
             target = self._target(draft, stored, key[1])

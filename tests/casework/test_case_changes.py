@@ -146,7 +146,7 @@ def test_a_plan_drops_its_invoices_from_the_queue_follows_payments_and_breaks(
 
 
 def test_a_plan_must_add_up_to_what_is_owed(store: Store, book: Book) -> None:
-    with pytest.raises(UsageError, match=r"add up to 100\.00 EUR, the invoices owe 7200\.00"), \
+    with pytest.raises(UsageError, match=r"add up to €100\.00, the invoices owe €7,200\.00"), \
             store.write_transaction() as session:
         plans.create_plan(session, BRUNO, [book.invoices["FA-4"]], today=TODAY,
                           schedule=[(dt.date(2026, 12, 1), 10_000)])

@@ -26,6 +26,8 @@ from tests.cli import run_cli
 
 TODAY = dt.date.today()
 LATER = (TODAY + dt.timedelta(days=30)).isoformat()
+# The same day as a sentence shows it (en_GB: day first).
+LATER_SHOWN = (TODAY + dt.timedelta(days=30)).strftime("%d/%m/%Y")
 
 
 @dataclass
@@ -101,7 +103,7 @@ def test_paying_an_invoice_settles_every_action_it_waits_in(desk: Desk) -> None:
 
     code, out, err = desk.run("pay", "FA-6", "1 500,00", user="bruno")
     assert code == 0, err
-    assert "balance now 0.00 EUR — paid" in out and "Surplus" not in out
+    assert "balance now €0.00 — paid" in out and "Surplus" not in out
     assert (f"cancelled {actions['crowded_email']}, {actions['crowded_call']}, "
             f"{actions['crowded_escalate']}") in out
 
@@ -116,7 +118,7 @@ def test_paying_an_invoice_settles_every_action_it_waits_in(desk: Desk) -> None:
 def test_an_overpayment_leaves_a_surplus_on_account_to_allocate(desk: Desk) -> None:
     code, out, err = desk.run("pay", "FA-7", "1000", "--reference", "VIR 7", user="bruno")
     assert code == 0, err
-    assert "Surplus 200.00 EUR on the account of Salon Marseille Prado (F-0004)" in out
+    assert "Surplus €200.00 on the account of Salon Marseille Prado (F-0004)" in out
     assert desk.invoice("FA-7")[:2] == (0, InvoiceStatus.PAID)
 
     listed = desk.json("payments", "--unallocated")
@@ -125,7 +127,7 @@ def test_an_overpayment_leaves_a_surplus_on_account_to_allocate(desk: Desk) -> N
     code, out, err = desk.run("allocate", str(listed[0]["id"]), "--invoice", "FA-6",
                               user="bruno")
     assert code == 0, err
-    assert "200.00 EUR to FA-6 (balance now 1 300.00 EUR)" in out
+    assert "€200.00 to FA-6 (balance now €1,300.00)" in out
     assert desk.invoice("FA-6")[0] == 130_000
     assert desk.json("payments", "--unallocated") == []
 
@@ -134,7 +136,7 @@ def test_pause_cancels_the_debtors_queue_and_resume_ends_it(desk: Desk) -> None:
     code, out, err = desk.run("pause", "F-0004", "--until", LATER, "--reason",
                               "owner in hospital", user="bruno")
     assert code == 0, err
-    assert f"paused until {LATER}" in out and "cancelled" in out
+    assert f"paused until {LATER_SHOWN}" in out and "cancelled" in out
     assert desk.queue("--debtor", "F-0004") == []
     assert desk.queue("--debtor", "F-0001") != []  # other debtors untouched
     code, out, _ = desk.run("resume", "F-0004", "--reason", "back", user="bruno")
@@ -176,7 +178,7 @@ def test_a_plan_lists_its_instalments_and_drops_the_reminders(desk: Desk) -> Non
     code, out, err = desk.run("plan", "add", "FA-6", "FA-7", "--instalments", "3",
                               "--first", first.isoformat(), user="bruno")
     assert code == 0, err
-    assert "3 instalment(s), total 2 300.00 EUR" in out
+    assert "3 instalments, total €2,300.00" in out
     assert desk.queue("--debtor", "F-0004") == []
     plans = desk.json("plan", "list", "--debtor", "F-0004")
     assert len(plans) == 1
@@ -202,7 +204,7 @@ def test_a_plan_with_an_explicit_schedule(desk: Desk) -> None:
     assert [(i["due_on"], i["amount"]) for i in plan["instalments"]] == [
         (one.isoformat(), "1000.00"), (two.isoformat(), "1230.40")]
     code, _, err = desk.run("plan", "add", "FA-4", "--schedule", f"{one.isoformat()}:10")
-    assert code == 2 and "add up to 10.00 EUR" in err
+    assert code == 2 and "add up to €10.00" in err
 
 
 def test_undoing_a_payment_reopens_the_invoice_once(desk: Desk) -> None:
@@ -211,7 +213,7 @@ def test_undoing_a_payment_reopens_the_invoice_once(desk: Desk) -> None:
     assert desk.invoice("FA-1")[:2] == (0, InvoiceStatus.PAID)
     history = desk.json("history", "F-0001")
     paid = next(e for e in history if e["kind"] == "payment.recorded")
-    assert paid["undoable"] and paid["undone_by"] is None and "1 250.00 EUR" in paid["summary"]
+    assert paid["undoable"] and paid["undone_by"] is None and "1250.00 EUR" in paid["summary"]
 
     code, out, err = desk.run("undo", str(paid["id"]), "--reason", "wrong debtor",
                               user="bruno")
@@ -322,7 +324,7 @@ def test_promise_note_credit_note_and_reversal(desk: Desk) -> None:
     code, out, err = desk.run("promise", "F-0004", "--on", LATER, "--amount", "500",
                               user="bruno")
     assert code == 0, err
-    assert f"pays 500.00 EUR by {LATER}" in out
+    assert f"pays €500.00 by {LATER_SHOWN}" in out
     assert desk.queue("--debtor", "F-0004") == []  # promised after the run: reminders wait
     code, out, err = desk.run("note", "F-0004", "Promised on the phone", user="bruno")
     assert code == 0 and "Note" in out
@@ -330,13 +332,13 @@ def test_promise_note_credit_note_and_reversal(desk: Desk) -> None:
     code, out, err = desk.run("credit-note", "FA-7", "100", "--number", "AV-12",
                               user="bruno")
     assert code == 0, err
-    assert "balance now 700.00 EUR" in out
+    assert "balance now €700.00" in out
     credit = desk.json("payments", "--debtor", "F-0004")[0]
     assert (credit["kind"], credit["reference"]) == ("credit_note", "AV-12")
     code, out, err = desk.run("reverse", str(credit["id"]), "--reason", "issued twice",
                               user="bruno")
     assert code == 0, err
-    assert "reopened FA-7 (balance 800.00 EUR)" in out
+    assert "reopened FA-7 (balance €800.00)" in out
     kinds = [e["kind"] for e in desk.json("history", "F-0004")]
     assert {"promise.added", "note.added", "credit_note.recorded",
             "payment.reversed"} <= set(kinds)

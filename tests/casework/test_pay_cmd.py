@@ -37,7 +37,7 @@ def test_partial_then_full_payment(tmp_path: Path, capsys: pytest.CaptureFixture
     url = _workspace(tmp_path)
     code, out, _ = _run(capsys, "-w", str(tmp_path), "--user", "bruno", "pay", "FA-1",
                         "1 000,00", "--date", "21/11/2026", "--reference", "VIR 42")
-    assert code == 0 and "balance now 250.00 EUR" in out
+    assert code == 0 and "balance now €250.00" in out
     assert _balance(url, "FA-1") == (25_000, InvoiceStatus.OPEN)
     code, out, _ = _run(capsys, "-w", str(tmp_path), "--json", "pay", "FA-1", "250.00")
     assert code == 0

@@ -37,7 +37,7 @@ def test_preview_then_dispatch_then_nothing_left(tmp_path: Path) -> None:
 
     sent = relance(root, "dispatch", "--on", "2026-11-22", "--channel", "letter")
     assert sent.returncode == 0, sent.stderr
-    assert "1 action(s) sent" in sent.stdout and "Print batch for the mail house" in sent.stdout
+    assert "1 action sent" in sent.stdout and "Print batch for the mail house" in sent.stdout
 
     again = relance(root, "--json", "dispatch", "--on", "2026-11-22")
     assert json.loads(again.stdout)["sent"] == 0

@@ -91,7 +91,7 @@ def test_dispatch_exits_1_saying_what_is_failed_uncertain_or_waiting(tmp_path: P
     # Nothing new the next time (the retry is not due): 0, and the doubt is recalled.
     again = relance(root, "dispatch", "--on", "2026-11-22")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "1 uncertain send(s) from earlier dispatches still await a decision" in \
+    assert "1 uncertain send from earlier dispatches still awaits a decision" in \
         " ".join(again.stdout.split())
 
     other = tmp_path / "ws2"
@@ -121,7 +121,7 @@ def test_clean_dispatch_exits_0(tmp_path: Path) -> None:
     store.dispose()
     result = relance(root, "dispatch", "--on", "2026-11-22")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 action(s) sent" in result.stdout
+    assert "1 action sent" in result.stdout
 
 
 @pytest.mark.slow
@@ -146,7 +146,7 @@ def test_uncertain_sends_are_listed_then_confirmed_or_resent(tmp_path: Path) -> 
     assert "may have been sent" in row["last_error"]
     assert row["output"] == {"started_attempt": 1}
     text = relance(root, "uncertain")
-    assert text.returncode == 0 and "2 uncertain send(s)" in text.stdout
+    assert text.returncode == 0 and "2 uncertain sends" in text.stdout
     assert "Boulangerie Q-2" in text.stdout and "relance confirm" in text.stdout
 
     assert relance(root, "confirm", str(first)).returncode == 0

@@ -88,6 +88,11 @@ def test_emails_arrive_with_html_text_pdf_and_the_creditors_headers(store: Store
             action = s.get(Action, action_id)
             assert action is not None and action.state == ActionState.SENT
             assert action.output["message_id"].endswith("@acme-distribution.fr>")
+            # The exact message that left is kept: the case's history opens this copy.
+            kept = email.message_from_bytes(Path(action.output["eml"]).read_bytes(),
+                                            policy=email.policy.default)
+            assert kept["Message-ID"] == action.output["message_id"]
+            assert kept["Message-ID"] in {m["Message-ID"] for m in recorder.messages}
 
 
 def test_debtor_name_with_crlf_bcc_is_refused_and_nothing_is_sent(store: Store,

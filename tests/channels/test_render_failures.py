@@ -87,7 +87,7 @@ def test_relance_dispatch_reports_a_crashing_template_without_a_traceback(
     result = relance(root, "dispatch", "--on", "2026-11-22")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert "3 action(s) sent" in result.stdout
+    assert "3 actions sent" in result.stdout
     assert "2 failed" in result.stdout
     assert f"action {ids['loop']}" in result.stdout and "RecursionError" in result.stdout
     store = open_store(f"sqlite:///{root / 'relance.sqlite'}")

@@ -27,7 +27,7 @@ def test_run_dry_run_then_run_then_nothing_more(
     workspace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "-w", workspace, "run", "--on", "2026-11-22", "--dry-run")
-    assert code == 0 and "would queue 6 action(s) for 8 invoice step(s)" in out
+    assert code == 0 and "would queue 6 actions for 8 invoice steps" in out
     code, out, _ = run(capsys, "-w", workspace, "--json", "run", "--on", "2026-11-22")
     report = json.loads(out)
     assert (report["actions_created"], report["items_created"]) == (6, 8)
@@ -43,7 +43,7 @@ def test_explain_lists_every_rule_with_the_values_read(
     assert code == 0
     assert "[ACTS] letter amiable_2 (rules/franchise.rules:12)" in out
     assert "yes overdue >= 45d   (83d)" in out
-    assert "no  after 'letter amiable_2' by 15d   (not acted before 2026-11-22)" in out
+    assert "no  after 'letter amiable_2' by 15d   (not acted before 22/11/2026)" in out
     assert "[held] relance_1" in out and "a later rule also holds" in out
     code, out, _ = run(capsys, "-w", workspace, "--json", "explain", "FA-2026-0005",
                        "--on", "2026-11-22")

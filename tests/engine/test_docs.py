@@ -30,7 +30,7 @@ def test_the_explain_example_is_what_explain_prints(
     sqlite_store: Store, examples_dir: Path
 ) -> None:
     doc = DOC.read_text(encoding="utf-8")
-    start = doc.index("```\nFA-2026-0001 (F-0001) on 2026-12-07")
+    start = doc.index("```\nFA-2026-0001 (F-0001) on 07/12/2026")
     shown = doc[start + 4 : doc.index("```", start + 4)].splitlines()
     load_example(sqlite_store, examples_dir)
     rules = rules_from((examples_dir / "franchise.rules").read_text(encoding="utf-8"),

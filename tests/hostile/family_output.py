@@ -188,8 +188,9 @@ def export_cell(label: str) -> Callable[[Bench], None]:
 
         from openpyxl import load_workbook
 
-        with out_csv.open(encoding="utf-8", newline="") as handle:
-            names = {cells[0]: cells[1] for cells in csv.reader(handle)}
+        # The default dialect is French Excel's: `;` between cells, a BOM before them.
+        with out_csv.open(encoding="utf-8-sig", newline="") as handle:
+            names = {cells[0]: cells[1] for cells in csv.reader(handle, delimiter=";")}
         # The import trims a cell's blanks (a leading tab goes); what is left is quoted.
         assert names["HX-D"] == "'" + label.strip()
         sheet = load_workbook(out_xlsx).active

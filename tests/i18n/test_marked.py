@@ -27,12 +27,13 @@ from relance.kernel.catalogs import source_files
 # Calls whose every argument (after `skip` leading ones) is read by a person.
 ALL_ARGUMENTS: dict[str, int] = {
     "say": 1, "literal": 0, "add_row": 1, "add_columns": 0, "Text": 0, "assemble": 0,
+    "Field": 1,  # a form's field: its name is an id, its label and hint are read
 }
 # Calls whose first argument is read by a person.
 FIRST_ARGUMENT = {
     "notify", "echo", "secho", "Static", "Label", "Button", "TabPane", "add_column",
     "SystemCommand", "Panel", "Rule", "Header", "Confirm", "Prompt", "ask", "Checkbox",
-    "RadioButton", "Option", "Field",
+    "RadioButton", "Option",
 }
 # Keyword arguments read by a person, whatever the call.
 READ_KEYWORDS = {"help", "description", "title", "placeholder", "label", "tooltip",
@@ -48,6 +49,8 @@ OPT_OUT = "# not for people:"
 WORD = re.compile(r"[A-Za-z]{2,}")
 # A code, not a sentence: EUR, IBAN, DSO, SMS.
 CODE = re.compile(r"^\s*[A-Z0-9]{2,5}\s*$")
+# A command-line option's name (`typer.Option("--until")`): typed, not read.
+OPTION_NAME = re.compile(r"^-{1,2}[A-Za-z][\w-]*$")
 
 
 def _callee(node: ast.Call) -> str:
@@ -68,7 +71,7 @@ def _plain_sentence(node: ast.expr) -> bool:
                        if isinstance(part, ast.Constant) and isinstance(part.value, str))
     else:
         return False
-    return bool(WORD.search(text)) and not CODE.match(text)
+    return bool(WORD.search(text)) and not CODE.match(text) and not OPTION_NAME.match(text)
 
 
 def _read_arguments(node: ast.Call) -> Iterator[ast.expr]:
@@ -114,6 +117,7 @@ def test_every_sentence_for_people_goes_through_gettext() -> None:
     ('table.add_columns("Invoice", "Due")', True),
     ('table.add_columns(_("Invoice"), _("Due"))', False),
     ('typer.Option("--db", help="Database URL.")', True),
+    ('typer.Option("--db", help=_("Database URL."))', False),
     ('raise ValueError("programmer mistake")', False),
     ('say(console, "EUR")', False),
     ('notify("Sent")  # not for people: a test of the rule', False),

@@ -36,7 +36,7 @@ EXPECTED = [
     ("FA-2026-0004", "C002", 60_000, 0, 60_000, "2026-10-20", "2026-11-19"),
     ("FA-2026-0005", "411100", 24_000, 0, 24_000, "2026-11-02", "2026-12-02"),
 ]
-UNLETTERED = (f"{FEC.name}: row 18, column EcritureLet: is empty: the credit of 100.00 EUR "
+UNLETTERED = (f"{FEC.name}: row 18, column EcritureLet: is empty: the credit of €100.00 "
               "on C003 (piece VIR-1030) is matched to no invoice and left out")
 
 
@@ -191,7 +191,7 @@ def test_partial_lettering_pays_the_oldest_invoices_first(tmp_path: Path) -> Non
     assert [(cells[2], cells[5], cells[7]) for cells in rows] == [
         ("F-2", "300.00", "150.00"), ("F-1", "200.00", "200.00"), ("F-3", "100.00", "100.00")]
     assert warnings == ["fec.txt: row 6, column EcritureLet: the credits lettered 'X' exceed "
-                        "its invoices by 30.00 EUR: the excess is left out"]
+                        "its invoices by €30.00: the excess is left out"]
 
 
 def test_credits_lettered_to_nothing_and_other_journals_are_left_out(tmp_path: Path) -> None:
@@ -205,10 +205,10 @@ def test_credits_lettered_to_nothing_and_other_journals_are_left_out(tmp_path: P
     assert [(cells[2], cells[5], cells[7]) for cells in rows] == [("F-1", "200.00", "0.00")]
     assert warnings == [
         "fec.txt: row 3, column EcritureLet: 'Z' letters no invoice of the file: the credit "
-        "of 50.00 EUR is left out",
+        "of €50.00 is left out",
         "fec.txt: row 4, column JournalCode: 'BQ' is not an invoice journal of the mapping: "
-        "the debit of 80.00 EUR on C1 is left out",
-        "fec.txt: row 5, column EcritureLet: is empty: the credit of 40.00 EUR on C1 "
+        "the debit of €80.00 on C1 is left out",
+        "fec.txt: row 5, column EcritureLet: is empty: the credit of €40.00 on C1 "
         "(piece F-2) is matched to no invoice and left out",
     ]
 

@@ -121,7 +121,7 @@ def test_a_camt053_statement_pays_the_invoices_its_texts_name(
     assert (report.format, report.lines, report.recorded, report.already_imported) == (
         "camt053", 3, 3, 0)
     # The credit that names nothing is kept in suspense for an operator to allocate.
-    assert len(report.unmatched) == 1 and "77.00 EUR" in report.unmatched[0]
+    assert len(report.unmatched) == 1 and "€77.00" in report.unmatched[0]
     assert "in suspense" in report.unmatched[0]
     after = invoices(book)
     assert (after["FA-2026-0003"]["balance_minor"], after["FA-2026-0003"]["status"]) == (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import json
@@ -34,8 +33,8 @@ def test_once_then_status(workspace: Path, capsys: pytest.CaptureFixture[str],
     code, out, _err = relance(capsys, "-w", str(workspace), "serve", "--once")
     assert code == 0
     assert out.splitlines() == [
-        "promise_check 2026-03-10: done",
-        "daily_run 2026-03-10: done",
+        "promise_check 10/03/2026: done",
+        "daily_run 10/03/2026: done",
         "dispatch: outside the sending window, nothing sent.",
     ]
     log = [json.loads(line) for line in
@@ -50,13 +49,12 @@ def test_once_then_status(workspace: Path, capsys: pytest.CaptureFixture[str],
     code, out, _err = relance(capsys, "-w", str(workspace), "serve", "--status")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == ("Now 2026-03-10T07:30:00+01:00 (Europe/Paris), holidays of FR; "
-                        "a business day.")
+    assert lines[0] == "Now 10/03/2026 07:30 (Europe/Paris), holidays of FR; a business day."
     daily = next(line for line in lines if line.startswith("daily_run"))
-    assert "2026-03-11T07:00:00+01:00" in daily  # done today: next is tomorrow
-    assert "2026-03-10 done (" in daily and "actions_created 3" in daily
+    assert "11/03/2026 07:00" in daily  # done today: next is tomorrow
+    assert "10/03/2026 done (" in daily and "actions_created 3" in daily
     summary = next(line for line in lines if line.startswith("summary"))
-    assert "2026-03-10T08:00:00+01:00" in summary and "never run" in summary
+    assert "10/03/2026 08:00" in summary and "never run" in summary
     assert lines[-1] == "Sending window 08:00-19:00 on mon tue wed thu fri sat: closed now."
 
     code, out, _err = relance(capsys, "-w", str(workspace), "--json", "serve", "--status")
@@ -91,7 +89,7 @@ def test_a_run_that_fails_exits_1_and_says_why(
     monkeypatch.setenv("RELANCE_NOW", "2026-03-10T07:05:00")
     code, out, _err = relance(capsys, "-w", str(workspace), "serve", "--once")
     assert code == 1
-    assert "daily_run 2026-03-10: failed — the rules have errors" in out
+    assert "daily_run 10/03/2026: failed — the rules have errors" in out
     assert "chase.rules" in out
 
 
@@ -100,9 +98,8 @@ def test_summary_goes_to_stdout(workspace: Path, capsys: pytest.CaptureFixture[s
     monkeypatch.setenv("RELANCE_NOW", "2026-03-10T08:05:00")
     code, out, _err = relance(capsys, "-w", str(workspace), "serve", "--once")
     assert code == 0
-    assert "relance — morning summary for 2026-03-10" in out
-    assert "Open balance 7200.00 EUR, of which overdue 7200.00 EUR." in out
-    assert dt.date(2026, 3, 10).isoformat() in out
+    assert "relance — morning summary for 10/03/2026" in out
+    assert "Open balance €7,200.00, of which overdue €7,200.00." in out
 
 
 class Inbox:
@@ -143,7 +140,7 @@ def test_the_summary_is_mailed_to_managers(tmp_path: Path, capsys: pytest.Captur
     summaries = [m for m in inbox.messages if "morning summary" in str(m["Subject"])]
     assert len(summaries) == 1
     assert summaries[0]["To"] == "boss@acme.test"
-    assert summaries[0]["Subject"] == "relance — morning summary 2026-03-10"
+    assert summaries[0]["Subject"] == "relance — morning summary 10/03/2026"
     body = summaries[0].get_body(("plain",))
     assert body is not None and "Awaiting approval: 0" in body.get_content()
 
@@ -158,7 +155,7 @@ def test_without_smtp_the_summary_lands_in_the_outbox(
     assert code == 0, err
     written = root / "outbox" / "summaries" / "2026-03-10" / "summary-1.eml"
     message = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
-    assert message["Subject"] == "relance — morning summary 2026-03-10"
+    assert message["Subject"] == "relance — morning summary 10/03/2026"
     assert message["To"] == "boss@acme.test"
 
 
@@ -190,4 +187,4 @@ def test_status_exits_1_when_the_last_run_failed(
     code, out, _err = relance(capsys, "-w", str(workspace), "serve", "--status")
     assert code == 1
     daily = next(line for line in out.splitlines() if line.startswith("daily_run"))
-    assert "2026-03-10 failed (the rules have errors, nothing was run: rules/chase.rules:" in daily
+    assert "10/03/2026 failed (the rules have errors, nothing was run: rules/chase.rules:" in daily

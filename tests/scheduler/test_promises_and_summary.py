@@ -113,7 +113,7 @@ def test_the_morning_summary_reads_the_book(store: Store) -> None:
     assert summary.overdue_by_currency == {"EUR": 240_000}
     assert summary.open_invoices == 3
     text = summary.render()
-    assert "morning summary for 2026-03-10" in text
-    assert "Open balance 2400.00 EUR, of which overdue 2400.00 EUR." in text
+    assert "morning summary for 10/03/2026" in text
+    assert "Open balance €2,400.00, of which overdue €2,400.00." in text
     assert "Today's run: not done yet." in text
     assert "promises broken today: 2." in text

@@ -66,6 +66,8 @@ def main() -> None:
             ("case", ["3", "c"]),
             ("case-history", ["3", "c", "h"]),
             ("dashboard", ["5"]),
+            ("dashboard-trends", ["5", "t"]),
+            ("help", ["5", "question_mark"]),
             ("palette", ["ctrl+p"]),
         ]))
         store.dispose()

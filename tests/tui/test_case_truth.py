@@ -31,6 +31,7 @@ from relance.store.models import (
 from relance.tui import data, worklists
 from relance.tui.app import RelanceApp
 from relance.tui.screens.modals import FormScreen
+from relance.tui.widgets.lazy_table import LazyTable
 from tests.casework.factory import TODAY, Book, add_tui_debtor_in_every_channel
 from tests.tui.conftest import MakeApp
 
@@ -59,6 +60,9 @@ def notices(app: RelanceApp) -> list[str]:
 
 def rows(app: RelanceApp, table_id: str) -> dict[str, list[str]]:
     """The rows of a table on screen, by key, as the text shown."""
+    found = app.screen.query_one(table_id)
+    if isinstance(found, LazyTable):
+        return found.texts()
     table: DataTable[Any] = app.screen.query_one(table_id, DataTable)
     return {str(key.value): [str(cell) for cell in table.get_row(key)]
             for key in table.rows}
@@ -92,25 +96,25 @@ async def test_a_payment_settles_every_channel_and_the_lists_follow(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        assert rows(app, "#calls-table")[call][3] == "3 000.00"
+        assert rows(app, "#calls-table")[call][3] == "€3,000.00"
         await pilot.press("down", "c", "m")  # Rennes' call, its case, a payment
         await pilot.pause()
         await pilot.press(*"1000", "enter", "enter", *"VIR 12", "enter", "enter")
         await pilot.pause()
-        assert "Payment of 1 000.00 EUR recorded: FA-9 1 000.00" in notices(app)
+        assert "Payment of €1,000.00 recorded: FA-9 €1,000.00" in notices(app)
         # Reduced, not cancelled: each waiting action now says what is owed.
         assert states(store, book, *everything) == [
             ActionState.PROPOSED, ActionState.PROPOSED, ActionState.APPROVED,
             ActionState.PROPOSED]
         await pilot.press("3")
         await pilot.pause()
-        assert rows(app, "#calls-table")[call][3] == "2 000.00"
+        assert rows(app, "#calls-table")[call][3] == "€2,000.00"
         await pilot.press("2")
         await pilot.pause()
-        assert rows(app, "#esc-table")[escalation][3] == "2 000.00"
+        assert rows(app, "#esc-table")[escalation][4] == "€2,000.00"
         await pilot.press("4", "m", *"2500", "enter", "enter", "enter", "enter")
         await pilot.pause()
-        assert ("Payment of 2 500.00 EUR recorded: FA-9 2 000.00; 500.00 EUR on account"
+        assert ("Payment of €2,500.00 recorded: FA-9 €2,000.00; €500.00 on account"
                 in notices(app))
         assert states(store, book, *everything) == [ActionState.CANCELLED] * 4
         await pilot.press("3")
@@ -154,12 +158,12 @@ async def test_a_change_from_another_process_shows_after_the_poll(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        assert rows(app, "#calls-table")[call][3] == "2 400.50"
+        assert rows(app, "#calls-table")[call][3] == "€2,400.50"
         process = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
         assert await process.wait() == 0
         await wait_for_poll(app)
         await pilot.pause()
-        assert rows(app, "#calls-table")[call][3] == "2 000.00"
+        assert rows(app, "#calls-table")[call][3] == "€2,000.00"
 
 
 async def test_a_promise_proposes_what_is_owed_now(make_app: MakeApp, store: Store,
@@ -174,7 +178,7 @@ async def test_a_promise_proposes_what_is_owed_now(make_app: MakeApp, store: Sto
                                     debtor_id=book.debtors["F-0002"],
                                     amount=Money("EUR", 40_050), received_on=TODAY,
                                     reference="VIR 8", today=TODAY)
-        assert rows(app, "#calls-table")[str(book.actions["call"])][3] == "2 400.50"
+        assert rows(app, "#calls-table")[str(book.actions["call"])][3] == "€2,400.50"
         await pilot.press("p")
         await pilot.pause()
         assert isinstance(app.screen, FormScreen)
@@ -249,7 +253,7 @@ async def test_named_invoices_are_paid_in_order(make_app: MakeApp, store: Store,
         await pilot.pause()
         await pilot.press(*"1000", "enter", "enter", "enter", *"FA-2, FA-1", "enter")
         await pilot.pause()
-        assert "Payment of 1 000.00 EUR recorded: FA-2 980.40, FA-1 19.60" in notices(app)
+        assert "Payment of €1,000.00 recorded: FA-2 €980.40, FA-1 €19.60" in notices(app)
     assert (balance(store, book, "FA-1"), balance(store, book, "FA-2")) == (123_040, 0)
 
 
@@ -336,7 +340,7 @@ async def test_undo_a_payment_from_the_history(make_app: MakeApp, store: Store,
         assert any("an action of the rules" in n for n in notices(app))
         await pilot.press("ctrl+home", *["down"] * history.get_row_index(f"e{undone.id}"), "u")
         await pilot.pause()
-        assert f"#{undone.id} payment.reversed cannot be undone" in notices(app)
+        assert f"#{undone.id} Payment reversed cannot be undone" in notices(app)
         assert type(app.screen).__name__ == "CaseScreen"
 
 
@@ -355,11 +359,11 @@ async def test_allocate_a_payment_in_suspense(make_app: MakeApp, store: Store,
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("6")
         await pilot.pause()
-        assert rows(app, "#suspense-table")[key][3:5] == ["500.00", "— suspense"]
+        assert rows(app, "#suspense-table")[key][3:5] == ["€500.00", "— suspense"]
         await pilot.press("a", *"Nantes", "enter", *"FA-3:200", "enter")
         await pilot.pause()
         left, debtor = rows(app, "#suspense-table")[key][3:5]
-        assert (left, debtor[:15]) == ("300.00", "Institut Nantes")
+        assert (left, debtor[:15]) == ("€300.00", "Institut Nantes")
         await pilot.press("a", "enter", "enter")  # the same debtor, oldest due first
         await pilot.pause()
         assert rows(app, "#suspense-table") == {}

@@ -322,9 +322,11 @@ async def test_preview_shows_what_will_be_sent(make_app: MakeApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("enter")
         await pilot.pause()
-        assert type(app.screen).__name__ == "TextScreen"
-        body = str(app.screen.body)  # type: ignore[attr-defined]
-        assert "FA-1" in body and "1 250.00" in body
+        assert type(app.screen).__name__ == "DocumentScreen"
+        # No letter template `amiable_1` in this book: the action as stored, and why.
+        document = app.screen.document  # type: ignore[attr-defined]
+        assert "amiable_1" in document.note
+        assert "FA-1" in document.text and "€1,250.00" in document.text
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "QueueScreen"

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from sqlalchemy.orm import Session
+from textual.binding import ActiveBinding
 from textual.screen import Screen
 
 from relance.kernel.errors import RelanceError, UsageError
+from relance.kernel.i18n import _
 from relance.tui.context import TuiContext
-from relance.tui.screens.modals import Field, FormScreen
+from relance.tui.screens.modals import Field, FormScreen, translated_bindings
 
 if TYPE_CHECKING:
     from relance.tui.app import RelanceApp
@@ -24,6 +26,11 @@ class DeskScreen(Screen[None]):
     # Reloaded by the app as soon as anything is committed, here or on another desk
     # (see `RelanceApp.follow_changes`): for screens cheap enough to read every second.
     LIVE: ClassVar[bool] = False
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        # The footer, the help screen and the palette read the keys here, translated.
+        return translated_bindings(super().active_bindings)
 
     @property
     def desk(self) -> RelanceApp:
@@ -44,7 +51,7 @@ class DeskScreen(Screen[None]):
             with self.ctx.writing() as session:
                 result = change(session)
         except RelanceError as exc:
-            self.notify(exc.message, title="Not done", severity="error", timeout=8)
+            self.notify(exc.message, title=_("Not done"), severity="error", timeout=8)
             self.reload()
             return None
         if done:
@@ -57,8 +64,8 @@ class DeskScreen(Screen[None]):
         actor = self.ctx.actor
         if actor.can_write:
             return True
-        self.notify(f"{actor.name} is an auditor: auditors see everything and change nothing",
-                    severity="error")
+        self.notify(_("{name} is an auditor: auditors see everything and change nothing")
+                    .format(name=actor.name), severity="error")
         return False
 
     def ask(self, title: str, fields: list[Field], parse: Callable[[dict[str, str]], T],

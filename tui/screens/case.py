@@ -20,13 +20,28 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from relance.engine import casework
 from relance.engine.aging import BUCKET_TITLES, bucket_index
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
-from relance.tui import casefile, format
+from relance.kernel.i18n import N_, _
+from relance.store.models import InvoiceStatus, Stage
+from relance.tui import casefile
+from relance.tui.preview import Document, sent_document
 from relance.tui.screens.case_money import CaseWorkScreen
+from relance.tui.screens.chooser import choose_case, find_cases
+from relance.tui.screens.document import DocumentScreen
 from relance.tui.screens.modals import Field, FormScreen
 from relance.tui.widgets.case_notes import notes_text
 from relance.tui.widgets.cursor import highlighted_key, restore_cursor
 from relance.tui.widgets.mode_bar import ModeBar
+
+INVOICE_STATUS: dict[str, str] = {
+    InvoiceStatus.OPEN: N_("open"), InvoiceStatus.PAID: N_("settled"),
+    InvoiceStatus.CANCELLED: N_("voided"),
+}
+STAGES: dict[str, str] = {
+    Stage.REMINDER: N_("reminders"), Stage.AMICABLE: N_("amicable recovery"),
+    Stage.LITIGATION: N_("litigation"),
+}
 
 
 class CaseScreen(CaseWorkScreen):
@@ -39,20 +54,21 @@ class CaseScreen(CaseWorkScreen):
     #case-notes { padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "payment", "Payment"),
-        Binding("z", "pause", "Pause"),
-        Binding("d", "dispute", "Dispute"),
-        Binding("p", "promise", "Promise"),
-        Binding("n", "note", "Note"),
-        Binding("l", "plan", "Plan"),
-        Binding("e", "end_plan", "End plan"),
-        Binding("u", "undo", "Undo"),
-        Binding("L", "reset_level", "Reset level", show=False),
-        Binding("space", "select", "Select", show=False),
-        Binding("slash", "find", "Find", show=False),
-        Binding("i", "tab('invoices')", "Invoices", show=False),
-        Binding("h", "tab('history')", "History", show=False),
-        Binding("t", "tab('notes')", "Notes", show=False),
+        Binding("m", "payment", N_("Payment")),
+        Binding("z", "pause", N_("Pause")),
+        Binding("d", "dispute", N_("Dispute")),
+        Binding("p", "promise", N_("Promise")),
+        Binding("n", "note", N_("Note")),
+        Binding("l", "plan", N_("Plan")),
+        Binding("e", "end_plan", N_("End plan")),
+        Binding("v", "view", N_("Open entry")),
+        Binding("u", "undo", N_("Undo")),
+        Binding("L", "reset_level", N_("Reset level"), show=False),
+        Binding("space", "select", N_("Select"), show=False),
+        Binding("slash", "find", N_("Find"), show=False),
+        Binding("i", "tab('invoices')", N_("Invoices"), show=False),
+        Binding("h", "tab('history')", N_("History"), show=False),
+        Binding("t", "tab('notes')", N_("Notes"), show=False),
     ]
 
     # The tab on show. Keys that act on the invoices' cursor or selection work (and are
@@ -60,7 +76,7 @@ class CaseScreen(CaseWorkScreen):
     tab = "invoices"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "undo":
+        if action in ("undo", "view"):
             return self.tab == "history"
         if action in ("dispute", "select", "reset_level"):
             return self.tab == "invoices"
@@ -74,16 +90,19 @@ class CaseScreen(CaseWorkScreen):
         yield ModeBar("case")
         yield Static("", id="case-head")
         with TabbedContent(id="case-tabs", initial="invoices"):
-            with TabPane("Invoices", id="invoices"):
+            with TabPane(_("Invoices"), id="invoices"):
                 invoices: DataTable[str | Text] = DataTable(id="case-invoices", cursor_type="row")
-                invoices.add_columns(" ", "Invoice", "Due", "Amount", "Balance", "Age",
-                                     "Stage", "Note")
+                invoices.add_columns(" ", _("Invoice"), _("Due"))
+                invoices.add_column(Text(_("Amount"), justify="right"))
+                invoices.add_column(Text(_("Balance"), justify="right"))
+                invoices.add_columns(_("Age"), _("Stage"), _("Note"))
                 yield invoices
-            with TabPane("History", id="history"):
+            with TabPane(_("History"), id="history"):
                 history: DataTable[str | Text] = DataTable(id="case-history", cursor_type="row")
-                history.add_columns("Date", "#", "What", "Who", "Why / detail")
+                history.add_columns(_("Date"), "#", _("What"), _("Who"), _("Why / detail"))
                 yield history
-            with TabPane("Notes & promises", id="notes"), VerticalScroll(id="case-notes-scroll"):
+            with TabPane(_("Notes & promises"), id="notes"), \
+                    VerticalScroll(id="case-notes-scroll"):
                 yield Static("", id="case-notes")
         yield Footer(compact=True)
 
@@ -113,7 +132,8 @@ class CaseScreen(CaseWorkScreen):
         notes = self.query_one("#case-notes", Static)
         case = self.case
         if case is None:
-            head.update("No debtor yet: import invoices first (relance import invoices FILE).")
+            head.update(_("No debtor yet: import invoices first "
+                          "(relance import invoices FILE)."))
             notes.update("")
             return
         today = self.ctx.today
@@ -124,42 +144,50 @@ class CaseScreen(CaseWorkScreen):
                 buckets = balances.setdefault(invoice.currency, [0] * len(BUCKET_TITLES))
                 buckets[bucket_index(invoice.due_date, today)] += invoice.balance_minor
         owed = " · ".join(
-            f"{format.money(sum(b), c)} ("
-            + ", ".join(f"{name} {format.amount(v, c)}"
-                        for name, v in zip(BUCKET_TITLES, b, strict=True) if v)
-            + ")" for c, b in sorted(balances.items())) or "nothing owed"
+            _("{total} ({by_age})").format(
+                total=show_money(sum(b), c),
+                by_age=", ".join(f"{_(name)} {show_money(v, c)}"
+                                 for name, v in zip(BUCKET_TITLES, b, strict=True) if v))
+            for c, b in sorted(balances.items()))
         state = ""
         if debtor.paused_until and debtor.paused_until >= today:
-            state = (f" · [b]paused until {format.day(debtor.paused_until)}[/b]"
-                     f" ({escape(debtor.pause_reason or '')})")
-        selected = f" · {len(self.selected)} selected" if self.selected else ""
+            state = " · " + _("[b]paused until {day}[/b] ({reason})").format(
+                day=show_date(debtor.paused_until), reason=escape(debtor.pause_reason or ""))
+        selected = (" · " + _("{count} selected").format(count=len(self.selected))
+                    if self.selected else "")
         head.update(
             f"[b]{escape(debtor.name)}[/b] {escape(debtor.ref)} · {case.creditor.code} · "
-            f"{debtor.segment}{state}\n"
+            f"{escape(debtor.segment)}{state}\n"
             f"☎ {debtor.phone or '—'} · ✉ {debtor.email or '—'}{selected}\n"
-            f"Owes {owed}"
+            + (_("Owes {amounts}").format(amounts=owed) if owed else _("Nothing owed"))
         )
         for invoice in case.invoices:
             age = (today - invoice.due_date).days
+            if invoice.dispute_reason:
+                note = _("disputed: {reason}").format(reason=invoice.dispute_reason)
+            elif invoice.balance_minor > 0 and age > 0:
+                note = _("{days} d late").format(days=age)
+            else:
+                note = ""
             table.add_row(
                 "●" if invoice.id in self.selected else " ",
-                invoice.number, format.short_day(invoice.due_date),
-                format.right(format.amount(invoice.amount_minor, invoice.currency)),
-                format.right(format.amount(invoice.balance_minor, invoice.currency)),
-                (BUCKET_TITLES[bucket_index(invoice.due_date, today)]
+                invoice.number, show_date(invoice.due_date),
+                Text(show_money(invoice.amount_minor, invoice.currency), justify="right"),
+                Text(show_money(invoice.balance_minor, invoice.currency), justify="right"),
+                (_(BUCKET_TITLES[bucket_index(invoice.due_date, today)])
                  if invoice.balance_minor > 0
-                 else invoice.status.value),
-                invoice.stage.value,
-                (f"disputed: {invoice.dispute_reason}" if invoice.dispute_reason
-                 else f"{age}d" if invoice.balance_minor > 0 and age > 0 else ""),
+                 else _(INVOICE_STATUS.get(invoice.status, invoice.status.value))),
+                _(STAGES.get(invoice.stage, invoice.stage.value)), note,
                 key=str(invoice.id))
         restore_cursor(table, key, keep)
         for line in case.history:
-            detail = (f"↶ undone by #{line.undone_by} · {line.detail}" if line.undone_by
-                      else line.detail)
-            history.add_row(format.short_day(line.day),
+            what, detail = line.what, line.detail
+            if line.undone_by:
+                detail = _("↶ undone by #{event} · {detail}").format(event=line.undone_by,
+                                                                     detail=detail)
+            history.add_row(show_date(line.day),
                             f"#{line.event_id}" if line.event_id else "",
-                            Text(line.what, style="strike dim") if line.undone_by else line.what,
+                            Text(what, style="strike dim") if line.undone_by else what,
                             line.who[:12], detail[:60], key=line.key)
         restore_cursor(history, history_key, history_keep)
         notes.update(notes_text(case, today))
@@ -172,6 +200,26 @@ class CaseScreen(CaseWorkScreen):
         row = self.invoices_table.cursor_row
         self._fill()
         self.invoices_table.move_cursor(row=min(row + 1, self.invoices_table.row_count - 1))
+
+    def action_view(self) -> None:
+        """The history line under the cursor in full: the document an action sent (the
+        very file, not rendered again), or a change with all its details."""
+        case = self.case
+        key = highlighted_key(self.history_table)
+        line = next((h for h in case.history if h.key == key), None) if case else None
+        if line is None:
+            return
+        if line.action_id is not None:
+            document = sent_document(self.ctx, line.action_id)
+        else:
+            who = _("By {who}, on {day}").format(who=line.who, day=show_date(line.day))
+            document = Document(f"#{line.event_id} {line.what}", text=f"{who}\n\n{line.detail}")
+        self.app.push_screen(DocumentScreen(document))
+
+    @on(DataTable.RowSelected, "#case-history")
+    def _history_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_view()
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
@@ -199,31 +247,31 @@ class CaseScreen(CaseWorkScreen):
         if seen is not None and seen >= ctx.today:
             def resume(answers: dict[str, str], session: Session | None) -> str | None:
                 if not answers["reason"]:
-                    raise UsageError("Resuming needs a reason.")
+                    raise UsageError(_("Resuming needs a reason."))
                 if session is not None:
                     casework.resume(session, ctx.actor, debtor.id, reason=answers["reason"],
                                     today=ctx.today, seen_paused_until=seen)
                 return None
 
-            self._form(f"Resume {debtor.name} (paused until {format.day(seen)})",
-                       [Field("reason", "Reason")], resume)
+            self._form(_("Resume {name} (paused until {day})").format(
+                name=debtor.name, day=show_date(seen)), [Field("reason", _("Reason"))], resume)
             return
 
         def pause(answers: dict[str, str], session: Session | None) -> str | None:
-            until = casework.parse_day(answers["until"], what="end date")
+            until = casework.parse_day(answers["until"], what=_("end date"))
             if not answers["reason"]:
-                raise UsageError("A pause needs a reason.")
+                raise UsageError(_("A pause needs a reason."))
             if until < ctx.today:
-                raise UsageError("The pause must end today or later.")
+                raise UsageError(_("The pause must end today or later."))
             if session is not None:
                 casework.pause(session, ctx.actor, debtor.id, until=until,
                                reason=answers["reason"], today=ctx.today,
                                seen_paused_until=seen)
             return None
 
-        self._form(f"Pause {debtor.name}", [
-            Field("until", "Paused up to and including (date)"),
-            Field("reason", "Reason"),
+        self._form(_("Pause {name}").format(name=debtor.name), [
+            Field("until", _("Paused up to and including (date)")),
+            Field("reason", _("Reason")),
         ], pause)
 
     def action_dispute(self) -> None:
@@ -236,26 +284,27 @@ class CaseScreen(CaseWorkScreen):
         if all(i.dispute_reason is not None for i in chosen):
             def close(answers: dict[str, str], session: Session | None) -> str | None:
                 if not answers["resolution"]:
-                    raise UsageError("Closing a dispute needs a resolution.")
+                    raise UsageError(_("Closing a dispute needs a resolution."))
                 if session is not None:
                     casework.close_dispute(session, ctx.actor, ids,
                                            resolution=answers["resolution"])
                 return None
 
-            self._form(f"Close the dispute on {numbers}", [Field("resolution", "Resolution")],
-                       close)
+            self._form(_("Close the dispute on {invoices}").format(invoices=numbers),
+                       [Field("resolution", _("Resolution"))], close)
             return
         ids = [i.id for i in chosen if i.dispute_reason is None]
 
         def open_(answers: dict[str, str], session: Session | None) -> str | None:
             if not answers["reason"]:
-                raise UsageError("A dispute needs a reason.")
+                raise UsageError(_("A dispute needs a reason."))
             if session is not None:
                 casework.open_dispute(session, ctx.actor, ids, reason=answers["reason"],
                                       today=ctx.today)
             return None
 
-        self._form(f"Dispute {numbers}", [Field("reason", "What is disputed")], open_)
+        self._form(_("Dispute {invoices}").format(invoices=numbers),
+                   [Field("reason", _("What is disputed"))], open_)
 
     def action_promise(self) -> None:
         case = self.case
@@ -267,18 +316,19 @@ class CaseScreen(CaseWorkScreen):
         code = (case.invoices[0].currency if case.invoices else "EUR")
 
         def apply(answers: dict[str, str], session: Session | None) -> str | None:
-            day = casework.parse_day(answers["date"], what="promised date")
+            day = casework.parse_day(answers["date"], what=_("promised date"))
             amount = casework.parse_money(answers["amount"], code) if answers["amount"] else None
             if day < ctx.today:
-                raise UsageError("The promised date is already past.")
+                raise UsageError(_("The promised date is already past."))
             if session is not None:
                 casework.add_promise(session, ctx.actor, case.debtor.id, promised_on=day,
                                      today=ctx.today, amount=amount, invoice_id=invoice_id)
             return None
 
-        self._form(f"Promise to pay — {case.debtor.name}", [
-            Field("date", "Pays by (date)"),
-            Field("amount", f"Amount in {code} (empty: everything due)"),
+        self._form(_("Promise to pay — {name}").format(name=case.debtor.name), [
+            Field("date", _("Pays by (date)")),
+            Field("amount", _("Amount in {currency} (empty: everything due)").format(
+                currency=code)),
         ], apply)
 
     def action_note(self) -> None:
@@ -289,12 +339,13 @@ class CaseScreen(CaseWorkScreen):
 
         def apply(answers: dict[str, str], session: Session | None) -> str | None:
             if not answers["body"]:
-                raise UsageError("A note cannot be empty.")
+                raise UsageError(_("A note cannot be empty."))
             if session is not None:
                 casework.add_note(session, ctx.actor, case.debtor.id, answers["body"])
             return None
 
-        self._form(f"Note on {case.debtor.name}", [Field("body", "Note")], apply)
+        self._form(_("Note on {name}").format(name=case.debtor.name),
+                   [Field("body", _("Note"))], apply)
 
     def action_reset_level(self) -> None:
         invoice = self._current_invoice()
@@ -304,23 +355,26 @@ class CaseScreen(CaseWorkScreen):
         with ctx.reading() as session:
             policies = casefile.invoice_policies(session, invoice.id)
         if not policies:
-            self.notify(f"No policy has acted on {invoice.number} yet", severity="warning")
+            self.notify(_("No policy has acted on {invoice} yet").format(invoice=invoice.number),
+                        severity="warning")
             return
 
         def apply(answers: dict[str, str], session: Session | None) -> str | None:
             if answers["policy"] not in policies:
-                raise UsageError(f"Policy: one of {', '.join(policies)}.")
+                raise UsageError(_("Policy: one of {policies}.").format(
+                    policies=", ".join(policies)))
             if not answers["reason"]:
-                raise UsageError("A level reset needs a reason.")
+                raise UsageError(_("A level reset needs a reason."))
             if session is not None:
                 casework.reset_level(session, ctx.actor, invoice.id, answers["policy"],
                                      reason=answers["reason"], today=ctx.today)
             return None
 
-        self._form(f"Start {invoice.number} again at the first rule of a policy", [
-            Field("policy", f"Policy ({', '.join(policies)})",
+        self._form(_("Start {invoice} again at the first rule of a policy").format(
+                invoice=invoice.number), [
+            Field("policy", _("Policy ({policies})").format(policies=", ".join(policies)),
                   policies[0] if len(policies) == 1 else ""),
-            Field("reason", "Reason"),
+            Field("reason", _("Reason")),
         ], apply)
 
     def action_find(self) -> None:
@@ -328,14 +382,12 @@ class CaseScreen(CaseWorkScreen):
             if not answers or not answers["text"]:
                 return
             with self.ctx.reading() as session:
-                found = casefile.find_debtors(session, answers["text"])
-            if not found:
-                self.notify(f"No debtor matches {answers['text']!r}", severity="warning")
-                return
-            if len(found) > 1:
-                self.notify(f"{len(found)} debtors match; showing {found[0].name}")
-            self.desk.case_debtor_id = found[0].id
-            self.reload()
+                found = find_cases(session, answers["text"])
+            choose_case(self.app, answers["text"], found, self._open_case)
 
-        self.app.push_screen(FormScreen("Find a debtor", [
-            Field("text", "Name or reference")]), then)
+        self.app.push_screen(FormScreen(_("Find a debtor"), [
+            Field("text", _("Name, reference or invoice number"))]), then)
+
+    def _open_case(self, debtor_id: int) -> None:
+        self.desk.case_debtor_id = debtor_id
+        self.reload()

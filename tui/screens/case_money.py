@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 from textual.widgets import DataTable
 
 from relance.engine import casework, plans, undo
+from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import _, ngettext
 from relance.store.book import unallocated_minor
 from relance.store.models import Invoice, InvoiceStatus, Payment
-from relance.tui import casefile, entry, format
+from relance.tui import casefile, entry
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import Field
 from relance.tui.widgets.cursor import highlighted_key
@@ -23,14 +25,20 @@ from relance.tui.widgets.cursor import highlighted_key
 def payment_message(payment: Payment, numbers: dict[int, str]) -> str:
     """What the operator is told: where the money went, and what stays on account."""
     code = payment.currency
-    went = ", ".join(f"{numbers.get(a.invoice_id, '?')} {format.amount(a.amount_minor, code)}"
+    went = ", ".join(f"{numbers.get(a.invoice_id, '?')} {show_money(a.amount_minor, code)}"
                      for a in payment.allocations)
-    message = f"Payment of {format.money(payment.amount_minor, code)} recorded"
-    message += f": {went}" if went else ""
+    amount = show_money(payment.amount_minor, code)
     left = unallocated_minor(payment)
+    if went and left:
+        return _("Payment of {amount} recorded: {invoices}; {left} on account").format(
+            amount=amount, invoices=went, left=show_money(left, code))
+    if went:
+        return _("Payment of {amount} recorded: {invoices}").format(amount=amount,
+                                                                   invoices=went)
     if left:
-        message += f"; {format.money(left, code)} on account"
-    return message
+        return _("Payment of {amount} recorded; {left} on account").format(
+            amount=amount, left=show_money(left, code))
+    return _("Payment of {amount} recorded").format(amount=amount)
 
 
 class CaseWorkScreen(DeskScreen):
@@ -99,7 +107,7 @@ class CaseWorkScreen(DeskScreen):
             # No amount is proposed: Enter through the form must not record money that
             # never came.
             if not answers["amount"]:
-                raise UsageError("Enter the amount received.")
+                raise UsageError(_("Enter the amount received."))
             named = entry.named_invoices(answers["invoices"], case.invoices)
             code = named[0][0].currency if named else default_code
             amount = casework.parse_money(answers["amount"], code)
@@ -120,12 +128,13 @@ class CaseWorkScreen(DeskScreen):
                     reference=answers["reference"], allocations=shares, today=ctx.today)
             return payment_message(payment, numbers)
 
-        self._form(f"Payment from {case.debtor.name}", [
-            Field("amount", f"Amount received ({default_code})"),
-            Field("date", "Received on", format.day(ctx.today)),
-            Field("reference", "Reference (bank, cheque)"),
-            Field("invoices", "Invoices to pay, in order (empty: the oldest due first)",
-                  ", ".join(i.number for i in chosen), "FA-1, FA-2 — or FA-1:500, FA-2:80"),
+        self._form(_("Payment from {name}").format(name=case.debtor.name), [
+            Field("amount", _("Amount received ({currency})").format(currency=default_code)),
+            Field("date", _("Received on"), show_date(ctx.today)),
+            Field("reference", _("Reference (bank, cheque)")),
+            Field("invoices", _("Invoices to pay, in order (empty: the oldest due first)"),
+                  ", ".join(i.number for i in chosen),
+                  _("FA-1, FA-2 — or FA-1:500, FA-2:80")),
         ], act)
 
     # ------------------------------------------------------------------ payment plans
@@ -139,27 +148,28 @@ class CaseWorkScreen(DeskScreen):
                  if i.balance_minor > 0 and i.status == InvoiceStatus.OPEN]
         chosen = [i for i in self._chosen() if i in owing] if self.selected else owing
         if not chosen:
-            self.notify("No open invoice to put in a plan" + (" among those selected"
-                        if self.selected else ""), severity="warning")
+            self.notify(_("No open invoice to put in a plan among those selected")
+                        if self.selected else _("No open invoice to put in a plan"),
+                        severity="warning")
             return
 
         def act(answers: dict[str, str], session: Session | None) -> str | None:
             named = entry.named_invoices(answers["invoices"], case.invoices)
             if not named:
-                raise UsageError("Name the invoices the plan covers.")
+                raise UsageError(_("Name the invoices the plan covers."))
             if any(amount for _, amount in named):
-                raise UsageError("A plan covers whole invoices: name them without amounts.")
+                raise UsageError(_("A plan covers whole invoices: name them without amounts."))
             code = named[0][0].currency
             if answers["schedule"]:
                 schedule = entry.schedule(answers["schedule"], code)
                 count, first, every = None, None, None
             else:
                 schedule = None
-                count = entry.count(answers["count"], "Number of instalments")
+                count = entry.count(answers["count"], _("Number of instalments"))
                 if not answers["first"]:
-                    raise UsageError("Give the first instalment's date (or the "
-                                     "instalments one by one).")
-                first = casework.parse_day(answers["first"], what="first instalment")
+                    raise UsageError(_("Give the first instalment’s date (or the "
+                                       "instalments one by one)."))
+                first = casework.parse_day(answers["first"], what=_("first instalment"))
                 every = entry.every(answers["every"])
             if session is None:
                 return None
@@ -167,17 +177,22 @@ class CaseWorkScreen(DeskScreen):
                                      today=ctx.today, schedule=schedule, count=count,
                                      first=first, every=every)
             total = plans.plan_total(plan)
-            return (f"Payment plan #{plan.id} agreed: {len(plan.instalments)} instalment(s) "
-                    f"from {format.day(plan.instalments[0].due_on)}, "
-                    f"{format.money(total.minor, total.currency)} in all")
+            count = len(plan.instalments)
+            return ngettext(
+                "Payment plan #{plan} agreed: {count} instalment from {day}, {total} in all",
+                "Payment plan #{plan} agreed: {count} instalments from {day}, {total} in all",
+                count).format(plan=plan.id, count=count,
+                              day=show_date(plan.instalments[0].due_on),
+                              total=show_money(total.minor, total.currency))
 
-        self._form(f"Payment plan for {case.debtor.name}", [
-            Field("invoices", "Invoices (e.g. FA-1, FA-2)", ", ".join(i.number for i in chosen)),
-            Field("count", "Number of instalments"),
-            Field("first", "First instalment on (date)"),
-            Field("every", "Every (1m, 2w, 15d)", "1m"),
-            Field("schedule", "Or the instalments one by one, instead of the above",
-                  placeholder="30/11/2026:500, 31/12/2026:750"),
+        self._form(_("Payment plan for {name}").format(name=case.debtor.name), [
+            Field("invoices", _("Invoices (e.g. FA-1, FA-2)"),
+                  ", ".join(i.number for i in chosen)),
+            Field("count", _("Number of instalments")),
+            Field("first", _("First instalment on (date)")),
+            Field("every", _("Every (1m, 2w, 15d)"), "1m"),
+            Field("schedule", _("Or the instalments one by one, instead of the above"),
+                  placeholder="30/11/2026:500, 31/12/2026:750"),  # not for people: an example
         ], act)
 
     def action_end_plan(self) -> None:
@@ -187,7 +202,8 @@ class CaseWorkScreen(DeskScreen):
         ctx = self.ctx
         in_force = [plan for plan in case.plans if plan.in_force]
         if not in_force:
-            self.notify(f"No payment plan in force for {case.debtor.name}", severity="warning")
+            self.notify(_("No payment plan in force for {name}").format(name=case.debtor.name),
+                        severity="warning")
             return
         choices = ", ".join(f"#{plan.id}" for plan in in_force)
 
@@ -195,19 +211,19 @@ class CaseWorkScreen(DeskScreen):
             wanted = answers["plan"].lstrip("#").strip()
             plan = next((p for p in in_force if str(p.id) == wanted), None)
             if plan is None:
-                raise UsageError(f"Plan: one of {choices}.")
+                raise UsageError(_("Plan: one of {plans}.").format(plans=choices))
             if not answers["reason"]:
-                raise UsageError("Ending a plan needs a reason.")
+                raise UsageError(_("Ending a plan needs a reason."))
             if session is None:
                 return None
             plans.cancel_plan(session, ctx.actor, plan.id, reason=answers["reason"],
                               today=ctx.today)
-            return f"Plan #{plan.id} cancelled: its invoices are chased again"
+            return _("Plan #{plan} ended: its invoices are chased again").format(plan=plan.id)
 
-        self._form(f"End a payment plan of {case.debtor.name}", [
-            Field("plan", f"Plan in force ({choices})",
+        self._form(_("End a payment plan of {name}").format(name=case.debtor.name), [
+            Field("plan", _("Plan in force ({plans})").format(plans=choices),
                   str(in_force[0].id) if len(in_force) == 1 else ""),
-            Field("reason", "Reason"),
+            Field("reason", _("Reason")),
         ], act)
 
     # ------------------------------------------------------------------ undo
@@ -221,26 +237,29 @@ class CaseWorkScreen(DeskScreen):
         if line is None:
             return
         if line.event_id is None:
-            self.notify(f"{line.what}: an action of the rules, not a change to undo "
-                        "(the queue can reject what is still waiting)", severity="warning")
-            return
-        if line.undone_by is not None:
-            self.notify(f"#{line.event_id} was already undone by #{line.undone_by}",
+            self.notify(_("{what}: an action of the rules, not a change to undo "
+                          "(the queue can reject what is still waiting)").format(what=line.what),
                         severity="warning")
             return
+        if line.undone_by is not None:
+            self.notify(_("#{event} was already undone by #{undo}").format(
+                event=line.event_id, undo=line.undone_by), severity="warning")
+            return
         if not line.undoable:
-            self.notify(f"#{line.event_id} {line.what} cannot be undone", severity="warning")
+            self.notify(_("#{event} {what} cannot be undone").format(
+                event=line.event_id, what=line.what), severity="warning")
             return
         ctx = self.ctx
         event_id = line.event_id
 
         def act(answers: dict[str, str], session: Session | None) -> str | None:
             if not answers["reason"]:
-                raise UsageError("An undo needs a reason.")
+                raise UsageError(_("An undo needs a reason."))
             if session is None:
                 return None
             undo.undo(session, ctx.actor, event_id, reason=answers["reason"], today=ctx.today)
-            return f"#{event_id} {line.what} undone"
+            return _("#{event} {what} undone").format(event=event_id, what=line.what)
 
-        self._form(f"Undo #{event_id} {line.what}? {line.detail[:60]}",
-                   [Field("reason", "Why (kept in the history)")], act)
+        self._form(_("Undo #{event} {what}? {detail}").format(
+            event=event_id, what=line.what, detail=line.detail[:60]),
+            [Field("reason", _("Why (kept in the history)"))], act)

@@ -3,36 +3,61 @@
 Only a credit manager decides; above the workspace's threshold two different credit
 managers must approve (four eyes), and whoever proposed cannot approve. The list
 follows the store: a proposal whose debtor is paused or whose invoices are all paid or
-disputed leaves it, and amounts are what is owed now."""
+disputed leaves it, and amounts are what is owed now. It can hold thousands of
+proposals: searched, filtered and sorted by the database, read a page at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import ClassVar
 
-from rich.text import Text
 from sqlalchemy.orm import Session
 from textual.binding import Binding, BindingType
 
 from relance.engine import casework
 from relance.engine.casework import EscalationDecision
+from relance.kernel.display import show_date, show_money
+from relance.kernel.i18n import N_, _, ngettext
 from relance.kernel.money import Money
-from relance.tui import format, worklists
-from relance.tui.screens.list_screen import WholeListScreen
+from relance.tui import worklists
+from relance.tui.screens.list_screen import SqlListScreen
 from relance.tui.screens.modals import Field, FormScreen
-from relance.tui.widgets.summary import summary_text
+from relance.tui.widgets.cursor import stage_name
+from relance.tui.widgets.lazy_table import Column
+from relance.tui.widgets.summary import case_summary, summary_text
 
 
-class EscalationsScreen(WholeListScreen[worklists.EscalationRow]):
+class EscalationsScreen(SqlListScreen[worklists.EscalationRow]):
     NAME = "escalations"
     ID_PREFIX = "esc"
-    DETAIL_LINES = 9
-    EMPTY = "No escalation waiting for a decision."
-    COLUMNS = ("Debtor", "Cred.", "To", "Amount", "Since", "Approvals")
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve"),
-        Binding("r", "refuse", "Refuse"),
-        Binding("c", "case", "Case"),
+    DETAIL_LINES = 8
+    EMPTY = N_("No escalation waiting for a decision.")
+    COLUMNS: ClassVar[list[Column]] = [
+        Column(N_("Debtor"), 16, sort="name", grow=3),
+        Column(N_("Ref."), 8, sort="ref", grow=1),
+        Column(N_("Cred."), 6, sort="creditor"),
+        Column(N_("To"), 10, sort="stage"),
+        Column(N_("Amount"), 14, "right", sort="amount"),
+        Column(N_("Since"), 10, sort="created_on"),
+        Column(N_("Approvals"), 9, sort="approvals", grow=1),
     ]
+    FILTERS = ("creditor", "segment", "stage", "operator")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", N_("Approve")),
+        Binding("r", "refuse", N_("Refuse")),
+        Binding("enter,c", "case", N_("Case")),
+    ]
+
+    def sql_list(self) -> worklists.EscalationList:
+        return worklists.EscalationList(self.ctx.today)
+
+    def row_key(self, row: worklists.EscalationRow) -> Hashable:
+        return row.action_id
+
+    def shown_text(self, shown: int, total: int) -> str:
+        return ngettext("{shown} escalation shown of {total}",
+                        "{shown} escalations shown of {total}", shown).format(
+            shown=shown, total=total)
 
     def _needed(self, row: worklists.EscalationRow) -> int:
         amounts = [Money(row.currency, row.amount_minor)] if row.currency else []
@@ -44,41 +69,35 @@ class EscalationsScreen(WholeListScreen[worklists.EscalationRow]):
             # book around it (a restored database, a manual fix) before anyone decides.
             # Those the list hides too: they are the ones most likely out of line.
             with self.ctx.writing() as session:
-                for action_id in worklists.proposed_escalations(session):
-                    casework.refresh_content(session, action_id, today=self.ctx.today)
-        self.fill()
+                worklists.settle_escalations(session, self.ctx.today)
+        super().reload()
 
     def follow_changes(self) -> None:
         # What the poll saw was committed with its settlement: read, do not write (a
         # write here on every desk at each change would queue them all on the lock).
-        self.fill()
+        super().follow_changes()
 
-    def read(self, session: Session) -> list[worklists.EscalationRow]:
-        return worklists.escalations(session, self.ctx.today)
-
-    def key(self, row: worklists.EscalationRow) -> int:
-        return row.action_id
-
-    def cells(self, row: worklists.EscalationRow) -> list[str | Text]:
+    def cells(self, row: worklists.EscalationRow) -> list[str]:
         approvals = f"{len(row.approvers)}/{self._needed(row)}"
         if row.approvers:
             approvals += " " + ",".join(row.approvers)
-        return [row.debtor_name[:28], row.creditor, row.target_stage,
-                format.right(format.amount(row.amount_minor, row.currency)),
-                format.short_day(row.created_on), approvals[:16]]
+        return [row.debtor_name, row.debtor_ref, row.creditor, stage_name(row.target_stage),
+                show_money(row.amount_minor, row.currency), show_date(row.created_on),
+                approvals]
 
     def debtor_of(self, row: worklists.EscalationRow) -> int | None:
         return row.debtor_id
 
     def detail(self, row: worklists.EscalationRow) -> str:
         with self.ctx.reading() as session:
-            summary = worklists.case_summary(session, row.debtor_id)
-        rule = ("two credit managers must approve (four eyes)" if self._needed(row) == 2
-                else "one credit manager approves")
-        return (summary_text(summary, self.ctx.today)
-                + f"\nEscalate {format.money(row.amount_minor, row.currency)} to "
-                f"[b]{row.target_stage}[/b] · proposed by {row.proposed_by or 'the run'} on "
-                f"{format.day(row.created_on)} · {rule}")
+            summary = case_summary(session, row.debtor_id)
+        rule = (_("two credit managers must approve (four eyes)") if self._needed(row) == 2
+                else _("one credit manager approves"))
+        return summary_text(summary, self.ctx.today) + "\n" + _(
+            "Escalate {amount} to [b]{stage}[/b] · proposed by {who} on {day} · {rule}"
+        ).format(amount=show_money(row.amount_minor, row.currency),
+                 stage=stage_name(row.target_stage), who=row.proposed_by or _("the run"),
+                 day=show_date(row.created_on), rule=rule)
 
     def action_approve(self) -> None:
         row = self.current
@@ -92,10 +111,11 @@ class EscalationsScreen(WholeListScreen[worklists.EscalationRow]):
 
         decision = self.perform(change)
         if decision == EscalationDecision.APPROVED:
-            self.notify(f"{row.debtor_name}: escalated to {row.target_stage}")
+            self.notify(_("{debtor}: escalated to {stage}").format(
+                debtor=row.debtor_name, stage=stage_name(row.target_stage)))
         elif decision == EscalationDecision.AWAITING_SECOND:
-            self.notify(f"{row.debtor_name}: your approval is recorded; a second credit "
-                        "manager must approve (four eyes)")
+            self.notify(_("{debtor}: your approval is recorded; a second credit manager "
+                          "must approve (four eyes)").format(debtor=row.debtor_name))
 
     def action_refuse(self) -> None:
         row = self.current
@@ -110,8 +130,10 @@ class EscalationsScreen(WholeListScreen[worklists.EscalationRow]):
             def change(session: Session) -> None:
                 casework.reject(session, ctx.actor, row.seen, answers["reason"], now=ctx.now)
 
-            self.perform(change, done=f"{row.debtor_name}: escalation refused")
+            self.perform(change, done=_("{debtor}: escalation refused").format(
+                debtor=row.debtor_name))
 
         self.app.push_screen(FormScreen(
-            f"Refuse the escalation of {row.debtor_name}", [Field("reason", "Reason")],
-            lambda a: None if a["reason"] else "A refusal needs a reason."), then)
+            _("Refuse the escalation of {debtor}").format(debtor=row.debtor_name),
+            [Field("reason", _("Reason"))],
+            lambda a: None if a["reason"] else _("A refusal needs a reason.")), then)

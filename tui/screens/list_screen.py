@@ -1,8 +1,9 @@
-"""The desk's list screens (queue, escalations, calls, suspense) are one shape: the mode
-bar, a list, a panel about the row under the cursor, the footer. `ListScreen` is that
-shape; `WholeListScreen` adds the list read whole into a table at each reload, for the
-lists of a day's work (hundreds of rows). The queue, which can hold a hundred thousand
-actions, keeps its own paged table under the same frame.
+"""The desk's list screens (queue, escalations, calls, cases, suspense) are one shape: the
+mode bar, a list, a panel about the row under the cursor, the footer. `ListScreen` is
+that shape; `WholeListScreen` adds the list read whole into a table at each reload, for
+short lists (payments in suspense). `PagedListScreen` is the list of thousands of rows:
+read a page at a time, searched as one types, filtered and sorted by the database, with
+a line counting what is shown and adding up its amounts per currency.
 
 The lists follow the store: the app reloads the screen on show when anything was
 committed (`LIVE`), and a reload leaves the cursor on the row it was on wherever that
@@ -11,21 +12,52 @@ row still is."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
+from relance.kernel.display import show_money
+from relance.kernel.errors import UsageError
+from relance.kernel.i18n import N_, _
+from relance.tui import worklists
 from relance.tui.screens.base import DeskScreen
-from relance.tui.widgets.cursor import highlighted_key, restore_cursor
+from relance.tui.screens.modals import Field
+from relance.tui.widgets.cursor import (
+    CLOSED_FILTERS,
+    FILTER_LABELS,
+    Shown,
+    View,
+    amount_range_text,
+    describe,
+    highlighted_key,
+    parse_amount_range,
+    restore_cursor,
+)
+from relance.tui.widgets.lazy_table import Column, LazyTable
 from relance.tui.widgets.mode_bar import ModeBar
+from relance.tui.worklists import SqlList
 
 RowT = TypeVar("RowT")
+
+
+def translate_bindings(node: DOMNode) -> None:
+    """The footer's key descriptions in the language spoken when the screen opens (the
+    class's bindings are written once, in English, marked with N_)."""
+    keys = node._bindings.key_to_bindings
+    for key, bindings in keys.items():
+        keys[key] = [replace(b, description=_(b.description)) if b.description else b
+                     for b in bindings]
 
 
 class ListScreen(DeskScreen, Generic[RowT]):
@@ -44,6 +76,10 @@ class ListScreen(DeskScreen, Generic[RowT]):
     DETAIL_LINES: ClassVar[int] = 4  # the panel's height, its top border included
     EMPTY: ClassVar[str] = ""  # what the panel says when the list is empty
     NO_CASE: ClassVar[str] = ""  # why the row under the cursor has no case to open
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
 
     def compose(self) -> ComposeResult:
         yield ModeBar(self.NAME)
@@ -86,7 +122,7 @@ class ListScreen(DeskScreen, Generic[RowT]):
         return ""
 
     def empty_text(self) -> str:
-        return self.EMPTY
+        return _(self.EMPTY) if self.EMPTY else ""
 
     def show_detail(self) -> None:
         row = self.current
@@ -106,7 +142,7 @@ class ListScreen(DeskScreen, Generic[RowT]):
         if debtor_id is not None:
             self.desk.open_case(debtor_id)
         elif self.NO_CASE:
-            self.notify(self.NO_CASE)
+            self.notify(_(self.NO_CASE))
 
 
 class WholeListScreen(ListScreen[RowT]):
@@ -133,7 +169,7 @@ class WholeListScreen(ListScreen[RowT]):
     def make_table(self) -> Widget:
         table: DataTable[str | Text] = DataTable(id=f"{self.ID_PREFIX}-table",
                                                  cursor_type="row", zebra_stripes=True)
-        table.add_columns(*self.COLUMNS)
+        table.add_columns(*(_(label) for label in self.COLUMNS))
         return table
 
     @property
@@ -164,3 +200,299 @@ class WholeListScreen(ListScreen[RowT]):
     @on(DataTable.RowHighlighted)
     def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self.show_detail()
+
+
+# --------------------------------------------------------------------------- paged lists
+
+class PagedListScreen(ListScreen[RowT]):
+    """A list read a page at a time (`LazyTable`): `/` searches as one types, `f` opens
+    the filter form, `s` sorts on the next column (`S` the other way; a click on a
+    heading sorts on it), `x` clears; a line above the list says how many rows are shown
+    of how many, and what they add up to per currency.
+
+    A search may start with an amount bound (`>=5000`, `<100`): an escalation above a
+    threshold is then three keys and a figure away."""
+
+    COLUMNS: ClassVar[list[Column]]
+    FILTERS: ClassVar[tuple[str, ...]] = ()
+    DEFAULT_CSS = """
+    PagedListScreen .list-bar { height: 1; background: $boost; padding: 0 1; }
+    PagedListScreen .list-search { dock: bottom; display: none; }
+    PagedListScreen .list-search.visible { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", N_("Search")),
+        Binding("f", "filters", N_("Filter")),
+        Binding("s", "sort", N_("Sort")),
+        Binding("S", "reverse", N_("Reverse"), show=False),
+        Binding("x", "clear", N_("Clear"), show=False),
+    ]
+
+    def __init__(self) -> None:
+        self.view = View()
+        self.total = 0  # rows without any filter, read again when the store changes
+        self.shown = Shown(0)
+        super().__init__()
+
+    # ------------------------------------------------------------------ what a list reads
+
+    @abstractmethod
+    def read_shown(self, session: Session, view: View) -> Shown:
+        """How many rows `view` shows and their totals."""
+
+    @abstractmethod
+    def read_page(self, session: Session, view: View, offset: int, limit: int) -> list[RowT]:
+        """Rows `offset` to `offset + limit` of `view`."""
+
+    @abstractmethod
+    def read_position(self, session: Session, view: View, row: RowT) -> int | None:
+        """Where `row` now stands in `view` (None: it left it)."""
+
+    @abstractmethod
+    def row_key(self, row: RowT) -> Hashable: ...
+
+    @abstractmethod
+    def cells(self, row: RowT) -> list[str]: ...
+
+    @abstractmethod
+    def shown_text(self, shown: int, total: int) -> str:
+        """“12 escalations shown of 96”, counted in the list's own words."""
+
+    def filter_choices(self, session: Session) -> dict[str, list[str]]:
+        return {}  # the values the filter form offers for each of FILTERS
+
+    @contextmanager
+    def list_session(self) -> Iterator[Session]:
+        """Where the list is read from."""
+        with self.ctx.reading() as session:
+            yield session
+
+    def prepare(self, session: Session) -> None:
+        """Before the reads that follow a change of the store (or the screen's opening)."""
+
+    # ------------------------------------------------------------------ the frame
+
+    def compose_above(self) -> Iterable[Widget]:
+        yield Static("", id=f"{self.ID_PREFIX}-bar", classes="list-bar")
+
+    def compose_below(self) -> Iterable[Widget]:
+        yield Input(placeholder=_("search: part of a name or reference, or >=5000 for an "
+                                  "amount; Enter keeps it, Esc leaves"),
+                    id=f"{self.ID_PREFIX}-search", classes="list-search")
+
+    def make_table(self) -> Widget:
+        columns = [replace(c, label=_(c.label)) for c in self.COLUMNS]
+        return LazyTable(columns, self.cells, self.row_key, id=f"{self.ID_PREFIX}-table")
+
+    @property
+    def table(self) -> LazyTable[RowT]:
+        return self.query_one(f"#{self.ID_PREFIX}-table", LazyTable)
+
+    @property
+    def current(self) -> RowT | None:
+        return self.table.current
+
+    def reload(self) -> None:
+        self._load(follow=False, recount=True)
+
+    def follow_changes(self) -> None:  # the cursor stays on its row
+        self._load(follow=True, recount=True)
+
+    def show_view(self, view: View) -> None:
+        """Show the list narrowed or sorted another way (the cursor back at the top)."""
+        self.view = view
+        self.table.cursor = 0
+        self._load(follow=False, recount=False)
+
+    def _load(self, *, follow: bool, recount: bool) -> None:
+        table = self.table
+        was = table.current if follow else None
+        view = self.view
+
+        def fetch(offset: int, limit: int) -> list[RowT]:
+            with self.list_session() as session:
+                return self.read_page(session, view, offset, limit)
+
+        with self.list_session() as session:
+            if recount:
+                self.prepare(session)
+            self.shown = self.read_shown(session, view)
+            if recount or not view.filtered:
+                self.total = (self.read_shown(session, View()).count if view.filtered
+                              else self.shown.count)
+        table.load(self.shown.count, fetch)
+        if was is not None and table.current is not None \
+                and self.row_key(table.current) != self.row_key(was):
+            with self.list_session() as session:
+                position = self.read_position(session, view, was)
+            if position is not None:
+                table.cursor = position
+        self._show_sort()
+        self.update_bar()
+        self.show_detail()
+
+    def _show_sort(self) -> None:
+        table = self.table
+        sorts = [c.sort for c in self.COLUMNS]
+        table.sort_column = sorts.index(self.view.sort) if self.view.sort else None
+        table.sort_descending = self.view.descending
+
+    def bar_text(self) -> str:
+        shown = self.shown
+        parts = [self.shown_text(shown.count, self.total)]
+        parts += [show_money(v, c) for c, v in sorted(shown.totals.items()) if c]
+        described = describe(self.view)
+        if described:
+            parts.append(described)
+        return " · ".join(parts)
+
+    def update_bar(self) -> None:
+        self.query_one(f"#{self.ID_PREFIX}-bar", Static).update(Text(self.bar_text()))
+
+    @on(LazyTable.Highlighted)
+    def _highlighted(self, event: LazyTable.Highlighted) -> None:
+        if event.index == self.table.cursor:
+            # Only the row the cursor rests on is worth a read, not each one passed.
+            self.show_detail()
+
+    # ------------------------------------------------------------------ searching
+
+    def action_search(self) -> None:
+        box = self.query_one(f"#{self.ID_PREFIX}-search", Input)
+        box.value = self.view.search
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Changed, ".list-search")
+    def _narrow(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.input.has_class("visible") and event.value.strip() != self.view.search:
+            self.show_view(replace(self.view, search=event.value.strip()))
+
+    @on(Input.Submitted, ".list-search")
+    def _keep_search(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._leave_search()
+
+    def _leave_search(self) -> None:
+        box = self.query_one(f"#{self.ID_PREFIX}-search", Input)
+        box.remove_class("visible")
+        self.table.focus()
+
+    def key_escape(self) -> None:
+        self._leave_search()
+
+    def action_clear(self) -> None:
+        self.show_view(View(sort=self.view.sort, descending=self.view.descending))
+
+    # ------------------------------------------------------------------ sorting
+
+    def action_sort(self) -> None:
+        """The next sortable column, then the list's own order again."""
+        sorts = [c.sort for c in self.COLUMNS if c.sort]
+        now = sorts.index(self.view.sort) + 1 if self.view.sort in sorts else 0
+        self._sort_on(sorts[now] if now < len(sorts) else "")
+
+    def _sort_on(self, name: str) -> None:
+        column = next((c for c in self.COLUMNS if c.sort == name), None)
+        # Amounts and counts read best largest first; names and dates from the start.
+        descending = column is not None and column.align == "right"
+        self.show_view(replace(self.view, sort=name, descending=descending))
+
+    def action_reverse(self) -> None:
+        if self.view.sort:
+            self.show_view(replace(self.view, descending=not self.view.descending))
+
+    @on(LazyTable.HeaderClicked)
+    def _heading(self, event: LazyTable.HeaderClicked) -> None:
+        name = self.COLUMNS[event.column].sort
+        if name and name == self.view.sort:
+            self.action_reverse()
+        elif name:
+            self._sort_on(name)
+
+    # ------------------------------------------------------------------ filtering
+
+    def action_filters(self) -> None:
+        view = self.view
+        with self.ctx.reading() as session:
+            choices = self.filter_choices(session)
+        fields = [Field("amount", _("Amount: at least, or min-max (5000, 1000-5000, -200)"),
+                        amount_range_text(view))]
+        for name in self.FILTERS:
+            offered = choices.get(name, [])
+            label = _(FILTER_LABELS[name])
+            if offered:
+                label = _("{label} ({choices})").format(
+                    label=label, choices=", ".join(offered[:6]))
+            fields.append(Field(name, label, view.value(name)))
+
+        def parse(answers: dict[str, str]) -> View:
+            for name in CLOSED_FILTERS:
+                allowed = choices.get(name, [])
+                if answers.get(name) and allowed and answers[name] not in allowed:
+                    raise UsageError(_("{name} must be one of {choices}").format(
+                        name=_(FILTER_LABELS[name]), choices=", ".join(allowed)))
+            low, high = parse_amount_range(answers["amount"])
+            return view.narrowed({n: answers[n] for n in self.FILTERS}, low, high)
+
+        # Filtering only reads: an auditor may do it too.
+        self.ask(_("Filter the list"), fields, parse, self.show_view, writes=False)
+
+
+class SqlListScreen(PagedListScreen[RowT]):
+    """A paged list whose rows are one query of `worklists` (an `SqlList`), written
+    into a temporary table of the screen's own connection when the store changes, and
+    read from there at each key (see `SqlList.snapshot`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._list: SqlList[RowT] | None = None
+        self._connection: Connection | None = None
+
+    @abstractmethod
+    def sql_list(self) -> SqlList[RowT]:
+        """The list's query, as of the desk's day."""
+
+    @property
+    def rows_list(self) -> SqlList[RowT]:
+        if self._list is None or self._list.today != self.ctx.today:
+            self._list = self.sql_list()
+        return self._list
+
+    @contextmanager
+    def list_session(self) -> Iterator[Session]:
+        if self._connection is None or self._connection.closed:
+            self._connection = self.ctx.store.engine.connect()
+            self._list = None  # its snapshot was on the connection before
+            raw = self._connection.connection.driver_connection
+            if self._connection.dialect.name == "sqlite" and raw is not None:
+                # Temporary tables in memory: in a file (the default) they were read
+                # from disk again at each key. Set before any transaction begins.
+                raw.execute("PRAGMA temp_store = MEMORY")
+        # Each read is its own transaction: no snapshot of the store is held between
+        # two keys, only the temporary table.
+        with Session(self._connection) as session:
+            yield session
+            session.commit()
+
+    def on_unmount(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def prepare(self, session: Session) -> None:
+        self.rows_list.snapshot(session)
+
+    def read_shown(self, session: Session, view: View) -> Shown:
+        return self.rows_list.shown(session, view)
+
+    def read_page(self, session: Session, view: View, offset: int, limit: int) -> list[RowT]:
+        return self.rows_list.page(session, view, offset, limit)
+
+    def read_position(self, session: Session, view: View, row: RowT) -> int | None:
+        key = self.row_key(row)
+        return self.rows_list.position(session, view, key) if isinstance(key, int) else None
+
+    def filter_choices(self, session: Session) -> dict[str, list[str]]:
+        return worklists.filter_choices(session)

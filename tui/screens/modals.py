@@ -1,24 +1,61 @@
 """Small dialogs: a form of a few fields (a reason, a date and an amount...), a yes/no
-question, and a scrollable text preview. Each returns its answer through `dismiss`."""
+question, and a scrollable text preview. Each returns its answer through `dismiss`.
+
+Also what makes every screen's keys speak the desk's language: the descriptions of
+bindings are class attributes, written in English (`N_`) when the module is imported;
+`translated_bindings` puts them through `_()` each time the footer, the help screen
+or the command palette reads them, so one process can show both languages."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from relance.kernel.i18n import N_, _
+
+ResultT = TypeVar("ResultT")
+
+# Textual's own key descriptions, marked here so that the catalogs translate them too.
+TEXTUAL_DESCRIPTIONS = (N_("palette"), N_("Quit"))
+
+
+def translated(binding: Binding) -> Binding:
+    """`binding` with its description, tooltip and group's name in the desk's language."""
+    group = binding.group
+    if group is not None and group.description:
+        group = dataclasses.replace(group, description=_(group.description))
+    return dataclasses.replace(
+        binding, description=_(binding.description) if binding.description else "",
+        tooltip=_(binding.tooltip) if binding.tooltip else "", group=group)
+
+
+def translated_bindings(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    return {key: ActiveBinding(active.node, translated(active.binding), active.enabled,
+                               _(active.tooltip) if active.tooltip else "")
+            for key, active in bindings.items()}
+
+
+class DeskModal(ModalScreen[ResultT]):
+    """A dialog of the desk: its keys read in the desk's language."""
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return translated_bindings(super().active_bindings)
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
-    label: str
+    label: str  # already in the desk's language: the form shows it as given
     value: str = ""
     placeholder: str = ""
 
@@ -26,7 +63,7 @@ class Field:
 Answers = dict[str, str]
 
 
-class FormScreen(ModalScreen[Answers | None]):
+class FormScreen(DeskModal[Answers | None]):
     """A few labelled inputs; Enter goes to the next one and submits on the last,
     Escape cancels. `check` may refuse the answers with a message, keeping the form open."""
 
@@ -42,16 +79,16 @@ class FormScreen(ModalScreen[Answers | None]):
     FormScreen .error { color: $text-error; height: auto; }
     FormScreen .hint { color: $text-muted; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, title: str, fields: list[Field],
                  check: Callable[[Answers], str | None] | None = None,
-                 hint: str = "Enter: next / save · Esc: cancel") -> None:
+                 hint: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.check = check
-        self.hint = hint
+        self.hint = hint if hint is not None else _("Enter: next / save · Esc: cancel")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -85,8 +122,8 @@ class FormScreen(ModalScreen[Answers | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question: y or Enter says yes, n or Escape says no."""
+class ConfirmScreen(DeskModal[bool]):
+    """A yes/no question: y or Enter says yes, n or Escape says no (o/n in French)."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -95,9 +132,10 @@ class ConfirmScreen(ModalScreen[bool]):
     }
     ConfirmScreen .hint { color: $text-muted; margin-top: 1; }
     """
+    # `o` (oui) says yes too: a French operator's finger goes there.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y,o,enter", "answer(True)", N_("Yes")),
+        Binding("n,escape", "answer(False)", N_("No")),
     ]
 
     def __init__(self, question: str) -> None:
@@ -107,13 +145,13 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.question)
-            yield Static("y: yes · n: no", classes="hint")
+            yield Static(_("y: yes · n: no"), classes="hint")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
 
 
-class TextScreen(ModalScreen[None]):
+class TextScreen(DeskModal[None]):
     """A read-only text (the preview of a letter, an e-mail, an SMS), with extra keys."""
 
     DEFAULT_CSS = """
@@ -126,8 +164,8 @@ class TextScreen(ModalScreen[None]):
     TextScreen .hint { color: $text-muted; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close"),
-        Binding("o", "open_file", "Open PDF"),
+        Binding("escape,q", "close", N_("Close")),
+        Binding("o", "open_file", N_("Open PDF")),
     ]
 
     def __init__(self, title: str, body: str, *, open_file: Callable[[], str] | None = None
@@ -142,7 +180,7 @@ class TextScreen(ModalScreen[None]):
             yield Static(self.title_text, classes="title")
             with VerticalScroll():
                 yield Static(self.body, markup=False)
-            hint = "Esc: close" + (" · o: open the PDF" if self._open_file else "")
+            hint = _("Esc: close · o: open the PDF") if self._open_file else _("Esc: close")
             yield Static(hint, classes="hint")
 
     def action_close(self) -> None:
@@ -150,6 +188,6 @@ class TextScreen(ModalScreen[None]):
 
     def action_open_file(self) -> None:
         if self._open_file is None:
-            self.notify("No PDF for this action", severity="warning")
+            self.notify(_("No PDF for this action"), severity="warning")
             return
         self.notify(self._open_file())

@@ -20,12 +20,16 @@ from textual.widgets import Input, Static
 
 from relance.engine import casework
 from relance.engine.casework import BulkResult, Seen
+from relance.kernel.display import show_amount, show_count, show_date, show_money
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import N_, _, ngettext
 from relance.store.models import ActionState
-from relance.tui import data, format
-from relance.tui.preview import preview_text
+from relance.tui import data
+from relance.tui.preview import preview_document
+from relance.tui.screens.document import DocumentScreen, open_in_viewer
 from relance.tui.screens.list_screen import ListScreen
-from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen, TextScreen
+from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen
+from relance.tui.widgets.cursor import FILTER_LABELS
 from relance.tui.widgets.lazy_table import Column, LazyTable
 
 # Above this many actions a bulk decision runs off the UI thread, in chunks.
@@ -35,17 +39,17 @@ BULK_CHUNK = 500
 
 def _cells(row: data.QueueRow) -> list[str]:
     return [f"{row.debtor_name} ({row.debtor_ref})", row.channel.value, row.rule,
-            str(row.invoices), format.amount(row.amount_minor, row.currency),
-            row.state.value]
+            show_count(row.invoices), show_money(row.amount_minor, row.currency)
+            if row.currency else "", _(row.state.value)]
 
 
 QUEUE_COLUMNS = [
-    Column("Debtor", 0),
-    Column("Chan.", 6),
-    Column("Rule", 18),
-    Column("Inv", 3, "right"),
-    Column("Amount", 11, "right"),
-    Column("State", 8),
+    Column(N_("Debtor"), 16, sort="name", grow=3),
+    Column(N_("Chan."), 6, sort="channel"),
+    Column(N_("Rule"), 12, grow=1),
+    Column(N_("Inv"), 3, "right"),
+    Column(N_("Amount"), 14, "right", sort="amount"),
+    Column(N_("State"), 8, sort="state"),
 ]
 
 
@@ -56,7 +60,7 @@ class QueueTable(LazyTable[data.QueueRow]):
 class QueueScreen(ListScreen[data.QueueRow]):
     """Proposed actions of the latest runs, by debtor."""
 
-    TITLE = "Queue"
+    TITLE = N_("Queue")
     NAME = "queue"
     ID_PREFIX = "queue"
     DETAIL_LINES = 4
@@ -66,34 +70,38 @@ class QueueScreen(ListScreen[data.QueueRow]):
     #queue-search.visible { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve"),
-        Binding("r", "reject", "Reject"),
-        Binding("space", "select", "Select", show=False),
-        Binding("A", "approve_all", "All"),
-        Binding("R", "reject_all", "Reject all", show=False),
-        Binding("f", "filters", "Filter"),
-        Binding("slash", "search", "Search"),
-        Binding("x", "clear", "Clear", show=False),
-        Binding("enter,p", "preview", "Preview"),
-        Binding("o", "open_pdf", "PDF", show=False),
-        Binding("c", "case", "Case", show=False),
+        Binding("a", "approve", N_("Approve")),
+        Binding("r", "reject", N_("Reject")),
+        Binding("space", "select", N_("Select"), show=False),
+        Binding("A", "approve_all", N_("All")),
+        Binding("R", "reject_all", N_("Reject all"), show=False),
+        Binding("f", "filters", N_("Filter")),
+        Binding("slash", "search", N_("Search")),
+        Binding("s", "sort", N_("Sort")),
+        Binding("S", "reverse", N_("Reverse"), show=False),
+        Binding("x", "clear", N_("Clear"), show=False),
+        Binding("enter,p", "preview", N_("Preview")),
+        Binding("o", "open_pdf", N_("PDF"), show=False),
+        Binding("c", "case", N_("Case"), show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.filter = data.QueueFilter()
         self._opened = False
+        self.total = 0  # actions of the filter's state, whatever the other filters
 
     def compose_above(self) -> Iterable[Widget]:
         yield Static("", id="queue-bar")
 
     def make_table(self) -> Widget:
-        return QueueTable(QUEUE_COLUMNS, _cells, key=lambda r: r.action_id,
+        columns = [dataclasses.replace(c, label=_(c.label)) for c in QUEUE_COLUMNS]
+        return QueueTable(columns, _cells, key=lambda r: r.action_id,
                           group=lambda r: r.debtor_id, group_columns=1, id="queue-table")
 
     def compose_below(self) -> Iterable[Widget]:
-        yield Input(placeholder="search a debtor, a reference or an invoice number; "
-                    "Enter to apply, Esc to leave", id="queue-search")
+        yield Input(placeholder=_("search a debtor, a reference or an invoice number as "
+                                  "you type; Enter keeps it, Esc leaves"), id="queue-search")
 
     @property
     def table(self) -> QueueTable:
@@ -144,8 +152,12 @@ class QueueScreen(ListScreen[data.QueueRow]):
                 waiting = data.count_queue(session, approved, paused=paused)
                 if waiting:
                     self.filter, flt, count = approved, approved, waiting
-                    self.notify("Nothing waits for approval; showing the approved actions "
-                                "dispatch will send (r rejects one before it goes).")
+                    self.notify(_("Nothing waits for approval; showing the approved "
+                                  "actions dispatch will send (r rejects one before it "
+                                  "goes)."))
+            everything = data.QueueFilter(state=flt.state)
+            self.total = (count if flt == everything
+                          else data.count_queue(session, everything, paused=paused))
         self._opened = True
         if not follow:
             table.selected.clear()
@@ -168,10 +180,16 @@ class QueueScreen(ListScreen[data.QueueRow]):
 
     def _update_bar(self) -> None:
         table = self.table
-        selected = f" · {len(table.selected)} selected" if table.selected else ""
-        self.query_one("#queue-bar", Static).update(
-            f"{table.row_count:,} actions{selected} · {self.filter.describe()}".replace(",", " ")
-        )
+        parts = [ngettext("{shown} action shown of {total}", "{shown} actions shown of {total}",
+                          table.row_count).format(shown=show_count(table.row_count),
+                                                  total=show_count(self.total))]
+        if table.selected:
+            parts.append(_("{count} selected").format(count=show_count(len(table.selected))))
+        parts.append(self.filter.describe())
+        self.query_one("#queue-bar", Static).update(" · ".join(parts))
+        sorts = [c.sort for c in QUEUE_COLUMNS]
+        table.sort_column = sorts.index(self.filter.sort) if self.filter.sort else None
+        table.sort_descending = self.filter.descending
 
     @on(LazyTable.Highlighted)
     def _highlighted(self, event: LazyTable.Highlighted) -> None:
@@ -182,9 +200,9 @@ class QueueScreen(ListScreen[data.QueueRow]):
 
     def empty_text(self) -> str:
         if self.filter != data.QueueFilter():
-            return "Nothing to review with these filters (x clears them)."
-        return ("Nothing waits for a decision. `relance run` queues the day's actions; "
-                "f shows other states.")
+            return _("Nothing to review with these filters (x clears them).")
+        return _("Nothing waits for a decision. `relance run` queues the day's actions; "
+                 "f shows other states.")
 
     def detail(self, row: data.QueueRow) -> str:
         with self.ctx.reading() as session:
@@ -192,9 +210,10 @@ class QueueScreen(ListScreen[data.QueueRow]):
         if info is None:
             return ""
         lines = " · ".join(
-            f"{line.number} {format.amount(line.balance_minor, line.currency)} "
-            f"due {format.short_day(line.due_date)}"
-            + (f" (dropped: {line.drop_reason})" if line.drop_reason else "")
+            (_("{number} {amount} due {day} (dropped: {reason})") if line.drop_reason
+             else _("{number} {amount} due {day}")).format(
+                number=escape(line.number), amount=show_money(line.balance_minor, line.currency),
+                day=show_date(line.due_date), reason=escape(line.drop_reason or ""))
             for line in info.lines[:4])
         more = f" +{len(info.lines) - 4}" if len(info.lines) > 4 else ""
         first = info.lines[0] if info.lines else None
@@ -203,7 +222,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
             f"[b]{escape(info.debtor.name)}[/b] {escape(info.debtor.ref)} · {info.creditor.code} · "
             f"{info.debtor.segment} · #{info.action.id} {info.action.channel.value} "
             f"{info.action.template or ''}\n{lines}{more}\n"
-            f"{rule} · rules {info.ruleset}"
+            + _("{rule} · rules {ruleset}").format(rule=rule, ruleset=info.ruleset)
         )
 
     # ------------------------------------------------------------------ choosing
@@ -221,20 +240,52 @@ class QueueScreen(ListScreen[data.QueueRow]):
         self._update_bar()
 
     def action_clear(self) -> None:
-        self.filter = data.QueueFilter()
+        self.filter = data.QueueFilter(sort=self.filter.sort, descending=self.filter.descending)
         self.reload()
+
+    def action_sort(self) -> None:
+        """The next sortable column (amounts largest first), then by debtor again."""
+        sorts = [c.sort for c in QUEUE_COLUMNS if c.sort]
+        now = sorts.index(self.filter.sort) + 1 if self.filter.sort in sorts else 0
+        name = sorts[now] if now < len(sorts) else ""
+        self.filter = dataclasses.replace(self.filter, sort=name, descending=name == "amount")
+        self.table.cursor = 0
+        self._load(follow=True)
+
+    def action_reverse(self) -> None:
+        if self.filter.sort:
+            self.filter = dataclasses.replace(self.filter, descending=not self.filter.descending)
+            self.table.cursor = 0
+            self._load(follow=True)
+
+    @on(LazyTable.HeaderClicked)
+    def _heading(self, event: LazyTable.HeaderClicked) -> None:
+        name = QUEUE_COLUMNS[event.column].sort
+        if name and name == self.filter.sort:
+            self.action_reverse()
+        elif name:
+            self.filter = dataclasses.replace(self.filter, sort=name,
+                                              descending=name == "amount")
+            self.table.cursor = 0
+            self._load(follow=True)
 
     # ------------------------------------------------------------------ deciding
 
-    def _report(self, verb: str, result: BulkResult) -> None:
-        message = f"{verb} {len(result.done)}"
+    def _report(self, approved: bool, result: BulkResult) -> None:
+        done = len(result.done)
+        message = (ngettext("{count} approved", "{count} approved", done) if approved
+                   else ngettext("{count} rejected", "{count} rejected", done)).format(
+            count=show_count(done))
         if result.skipped:
-            message += f" ({len(result.skipped)} not proposed, left as they were)"
+            message += " " + _("({count} not proposed, left as they were)").format(
+                count=show_count(len(result.skipped)))
         if result.conflicts:
-            message += (f"; {len(result.conflicts)} left as they were, changed by someone "
-                        f"else meanwhile (first: {result.conflicts[0].message})")
+            message += "; " + _("{count} left as they were, changed by someone else "
+                                "meanwhile (first: {first})").format(
+                count=show_count(len(result.conflicts)), first=result.conflicts[0].message)
         if result.refused:
-            message += (f"; {len(result.refused)} refused (first: {result.refused[0][1]})")
+            message += "; " + _("{count} refused (first: {first})").format(
+                count=show_count(len(result.refused)), first=result.refused[0][1])
         if result.conflicts or result.refused:
             self.notify(message, severity="warning", timeout=10)
         else:
@@ -243,7 +294,8 @@ class QueueScreen(ListScreen[data.QueueRow]):
     def _decide(self, targets: list[Seen], reason: str | None) -> None:
         ctx = self.ctx
         if len(targets) > BACKGROUND_BULK:
-            self.notify(f"Working on {len(targets):,} actions…".replace(",", " "))
+            self.notify(_("Working on {count} actions…").format(
+                count=show_count(len(targets))))
             self.run_worker(lambda: self._decide_in_chunks(targets, reason), thread=True,
                             exclusive=True, group="bulk")
             return
@@ -259,7 +311,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
 
         result = self.perform(change)
         if result is not None:
-            self._report("Approved" if reason is None else "Rejected", result)
+            self._report(reason is None, result)
 
     def _decide_in_chunks(self, targets: list[Seen], reason: str | None) -> None:
         ctx = self.ctx
@@ -280,8 +332,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
                 total.refused += part.refused
         except UsageError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error")
-        self.app.call_from_thread(self._report, "Approved" if reason is None else "Rejected",
-                                  total)
+        self.app.call_from_thread(self._report, reason is None, total)
         self.app.call_from_thread(self.reload)
 
     def action_approve(self) -> None:
@@ -293,19 +344,19 @@ class QueueScreen(ListScreen[data.QueueRow]):
         if not self.may_write():
             return
         def check(answers: dict[str, str]) -> str | None:
-            return None if answers["reason"] else "A rejection needs a reason."
+            return None if answers["reason"] else _("A rejection needs a reason.")
 
         def then(answers: dict[str, str] | None) -> None:
             if answers:
                 self._decide(targets, answers["reason"])
 
-        self.app.push_screen(FormScreen(title, [Field("reason", "Reason")], check), then)
+        self.app.push_screen(FormScreen(title, [Field("reason", _("Reason"))], check), then)
 
     def action_reject(self) -> None:
         targets = self._targets()
         if targets:
-            noun = "action" if len(targets) == 1 else "actions"
-            self._ask_reason(targets, f"Reject {len(targets)} {noun}")
+            self._ask_reason(targets, ngettext("Reject {count} action", "Reject {count} actions",
+                                               len(targets)).format(count=len(targets)))
 
     def _all_filtered(self) -> list[Seen]:
         with self.ctx.reading() as session:
@@ -322,15 +373,16 @@ class QueueScreen(ListScreen[data.QueueRow]):
             if yes:
                 self._decide(targets, None)
 
-        count = f"{len(targets):,}".replace(",", " ")
         self.app.push_screen(ConfirmScreen(
-            f"Approve all {count} actions shown ({self.filter.describe()})?\n"
-            "Nothing is sent until dispatch runs."), then)
+            _("Approve all {count} actions shown ({filters})?\nNothing is sent until "
+              "dispatch runs.").format(count=show_count(len(targets)),
+                                       filters=self.filter.describe())), then)
 
     def action_reject_all(self) -> None:
         targets = self._all_filtered()
         if targets:
-            self._ask_reason(targets, f"Reject all {len(targets)} actions shown")
+            self._ask_reason(targets, _("Reject all {count} actions shown").format(
+                count=show_count(len(targets))))
 
     # ------------------------------------------------------------------ filtering
 
@@ -340,18 +392,20 @@ class QueueScreen(ListScreen[data.QueueRow]):
             choices = data.filter_choices(session)
 
         def shown(minor: int | None) -> str:
-            return "" if minor is None else format.amount(minor).replace(" ", "")
+            return "" if minor is None else show_amount(minor, "EUR", "en").replace(",", "")
+
+        def label(name: str, offered: list[str]) -> str:
+            return _("{label} ({choices})").format(label=_(FILTER_LABELS[name]),
+                                                   choices=", ".join(offered[:6]))
 
         fields = [
-            Field("creditor", "Creditor (" + ", ".join(choices["creditor"][:6]) + ")",
-                  flt.creditor),
-            Field("channel", "Channel (" + ", ".join(choices["channel"]) + ")", flt.channel),
-            Field("rule", "Rule (part of its name)", flt.rule),
-            Field("segment", "Segment (" + ", ".join(choices["segment"][:6]) + ")",
-                  flt.segment),
-            Field("stage", "Stage (reminder, amicable, litigation)", flt.stage),
-            Field("state", "State (" + ", ".join(choices["state"]) + ")", flt.state),
-            Field("amount", "Amount: min-max, e.g. 1000-5000 or 1000-",
+            Field("creditor", label("creditor", choices["creditor"]), flt.creditor),
+            Field("channel", label("channel", choices["channel"]), flt.channel),
+            Field("rule", _(FILTER_LABELS["rule"]), flt.rule),
+            Field("segment", label("segment", choices["segment"]), flt.segment),
+            Field("stage", label("stage", ["reminder", "amicable", "litigation"]), flt.stage),
+            Field("state", label("state", choices["state"]), flt.state),
+            Field("amount", _("Amount: min-max, e.g. 1000-5000 or 1000-"),
                   f"{shown(flt.min_amount_minor)}-{shown(flt.max_amount_minor)}"
                   if flt.min_amount_minor is not None or flt.max_amount_minor is not None
                   else ""),
@@ -367,7 +421,8 @@ class QueueScreen(ListScreen[data.QueueRow]):
                                   ("state", choices["state"]),
                                   ("stage", ["reminder", "amicable", "litigation"])):
                 if answers[name] and answers[name] not in allowed:
-                    raise UsageError(f"{name} must be one of {', '.join(allowed)}")
+                    raise UsageError(_("{name} must be one of {choices}").format(
+                        name=_(FILTER_LABELS[name]), choices=", ".join(allowed)))
             return dataclasses.replace(
                 flt, creditor=answers["creditor"], channel=answers["channel"],
                 rule=answers["rule"], segment=answers["segment"], stage=answers["stage"],
@@ -378,7 +433,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
             self.reload()
 
         # Filtering only reads: an auditor may do it too.
-        self.ask("Filter the queue", fields, parse, apply, writes=False)
+        self.ask(_("Filter the queue"), fields, parse, apply, writes=False)
 
     def action_search(self) -> None:
         box = self.query_one("#queue-search", Input)
@@ -386,13 +441,23 @@ class QueueScreen(ListScreen[data.QueueRow]):
         box.add_class("visible")
         box.focus()
 
+    @on(Input.Changed, "#queue-search")
+    def _narrow(self, event: Input.Changed) -> None:
+        event.stop()
+        search = event.value.strip()
+        if event.input.has_class("visible") and search != self.filter.search:
+            self.filter = dataclasses.replace(self.filter, search=search)
+            self.table.cursor = 0
+            self._load(follow=True)  # the selection stays: only the view narrowed
+
     @on(Input.Submitted, "#queue-search")
     def _apply_search(self, event: Input.Submitted) -> None:
         event.stop()
-        self.filter = dataclasses.replace(self.filter, search=event.value.strip())
         event.input.remove_class("visible")
         self.table.focus()
-        self.reload()
+        if event.value.strip() != self.filter.search:
+            self.filter = dataclasses.replace(self.filter, search=event.value.strip())
+            self.reload()
 
     def key_escape(self) -> None:
         box = self.query_one("#queue-search", Input)
@@ -410,20 +475,15 @@ class QueueScreen(ListScreen[data.QueueRow]):
         row = self.current
         if row is None:
             return
-        title, body, pdf = preview_text(self.ctx, row.action_id)
-        opener = (lambda: self._open(pdf)) if pdf else None
-        self.app.push_screen(TextScreen(title, body, open_file=opener))
-
-    def _open(self, path: str) -> str:
-        self.app.open_url(f"file://{path}")
-        return f"Opening {path}"
+        self.app.push_screen(DocumentScreen(preview_document(self.ctx, row.action_id)))
 
     def action_open_pdf(self) -> None:
         row = self.current
         if row is None:
             return
-        _title, _body, pdf = preview_text(self.ctx, row.action_id)
+        pdf = preview_document(self.ctx, row.action_id).file
         if pdf:
-            self.notify(self._open(pdf))
+            opened, said = open_in_viewer(pdf)
+            self.notify(said, severity="information" if opened else "warning")
         else:
-            self.notify("No PDF for this action", severity="warning")
+            self.notify(_("No PDF for this action"), severity="warning")

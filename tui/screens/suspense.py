@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 
 from relance.engine import casework
 from relance.kernel.errors import UsageError
+from relance.kernel.i18n import N_, _
 from relance.store.models import Debtor
 from relance.tui import casefile, entry, format, ledger
 from relance.tui.screens.list_screen import WholeListScreen
@@ -23,12 +24,12 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
     NAME = "suspense"
     ID_PREFIX = "suspense"
     DETAIL_LINES = 4
-    EMPTY = "No payment waiting to be allocated."
-    NO_CASE = "No debtor known for this payment yet: a allocates it to one"
-    COLUMNS = ("#", "Received", "Amount", "Left", "Debtor", "Reference")
+    EMPTY = N_("No payment waiting to be allocated.")
+    NO_CASE = N_("No debtor known for this payment yet: a allocates it to one")
+    COLUMNS = ("#", N_("Received"), N_("Amount"), N_("Left"), N_("Debtor"), N_("Reference"))
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "allocate", "Allocate"),
-        Binding("c", "case", "Case"),
+        Binding("a", "allocate", N_("Allocate")),
+        Binding("c", "case", N_("Case")),
     ]
 
     def read(self, session: Session) -> list[ledger.SuspenseRow]:
@@ -39,34 +40,39 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
 
     def cells(self, row: ledger.SuspenseRow) -> list[str | Text]:
         return [str(row.payment_id), format.short_day(row.received_on),
-                format.right(format.amount(row.amount_minor, row.currency)),
-                format.right(format.amount(row.left_minor, row.currency)),
-                row.debtor_name[:22] if row.debtor_id else "— suspense",
+                format.right(format.money(row.amount_minor, row.currency)),
+                format.right(format.money(row.left_minor, row.currency)),
+                row.debtor_name[:22] if row.debtor_id else _("— suspense"),
                 row.reference[:20]]
 
     def debtor_of(self, row: ledger.SuspenseRow) -> int | None:
         return row.debtor_id
 
     def detail(self, row: ledger.SuspenseRow) -> str:
-        whose = (f"on the account of [b]{escape(row.debtor_name)}[/b] {escape(row.debtor_ref)}"
-                 if row.debtor_id else "[b]in suspense[/b]: no debtor known")
-        taken = f" · already on {', '.join(row.allocated_to)}" if row.allocated_to else ""
-        bank = f" · bank ref {escape(row.bank_ref)}" if row.bank_ref else ""
-        return (f"Payment #{row.payment_id} · {format.money(row.amount_minor, row.currency)} "
-                f"received {format.day(row.received_on)} · "
-                f"{format.money(row.left_minor, row.currency)} left\n"
-                f"{whose}{taken}\n"
-                f"“{escape(row.reference)}” · {row.source}{bank} · recorded by "
-                f"{escape(row.recorded_by or '?')}")
+        whose = (_("on the account of [b]{name}[/b] {ref}").format(
+            name=escape(row.debtor_name), ref=escape(row.debtor_ref))
+                 if row.debtor_id else _("[b]in suspense[/b]: no debtor known"))
+        taken = (" · " + _("already on {invoices}").format(invoices=", ".join(row.allocated_to))
+                 if row.allocated_to else "")
+        bank = (" · " + _("bank ref {ref}").format(ref=escape(row.bank_ref))
+                if row.bank_ref else "")
+        first = _("Payment #{id} · {amount} received {day} · {left} left").format(
+            id=row.payment_id, amount=format.money(row.amount_minor, row.currency),
+            day=format.day(row.received_on), left=format.money(row.left_minor, row.currency))
+        last = _("“{reference}” · {source}{bank} · recorded by {who}").format(
+            reference=escape(row.reference), source=row.source, bank=bank,
+            who=escape(row.recorded_by or "?"))
+        return f"{first}\n{whose}{taken}\n{last}"
 
     def _debtor(self, session: Session, row: ledger.SuspenseRow, text: str) -> Debtor:
         """The debtor typed (a reference, or part of a name), among the creditor's."""
         found = casefile.find_debtors(session, text, limit=5, creditor_id=row.creditor_id)
         if not found:
-            raise UsageError(f"No debtor matches {text!r}.")
+            raise UsageError(_("No debtor matches {text!r}.").format(text=text))
         if len(found) > 1 and found[0].ref.lower() != text.strip().lower():
             names = ", ".join(f"{d.name} ({d.ref})" for d in found[:3])
-            raise UsageError(f"{len(found)} debtors match: {names}… type the reference.")
+            raise UsageError(_("{count} debtors match: {names}… type the reference.")
+                             .format(count=len(found), names=names))
         return found[0]
 
     def action_allocate(self) -> None:
@@ -77,7 +83,7 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
 
         def parse(answers: dict[str, str]) -> dict[str, str]:
             if not answers["debtor"]:
-                raise UsageError("Name the debtor who paid (reference or name).")
+                raise UsageError(_("Name the debtor who paid (reference or name)."))
             with ctx.reading() as session:
                 debtor = self._debtor(session, row, answers["debtor"])
                 self._shares(session, debtor, answers["invoices"], row)
@@ -90,19 +96,20 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
                 done = casework.allocate_payment(session, ctx.actor, row.payment_id,
                                                  debtor_id=debtor.id, allocations=shares,
                                                  today=ctx.today)
-                went = ", ".join(f"{a.number} {format.amount(a.amount_minor, row.currency)}"
+                went = ", ".join(f"{a.number} {format.money(a.amount_minor, row.currency)}"
                                  for a in done)
-                return f"Payment #{row.payment_id} allocated to {debtor.name}: {went}"
+                return _("Payment #{id} allocated to {name}: {invoices}").format(
+                    id=row.payment_id, name=debtor.name, invoices=went)
 
             said = self.perform(change)
             if said:
                 self.notify(said)
 
-        self.ask(f"Allocate payment #{row.payment_id} "
-                 f"({format.money(row.left_minor, row.currency)} left)", [
-            Field("debtor", "Debtor (reference or name)", row.debtor_ref),
-            Field("invoices", "Invoices with amounts (empty: the oldest due first)",
-                  placeholder="FA-1:500, FA-2:120"),
+        self.ask(_("Allocate payment #{id} ({left} left)").format(
+            id=row.payment_id, left=format.money(row.left_minor, row.currency)), [
+            Field("debtor", _("Debtor (reference or name)"), row.debtor_ref),
+            Field("invoices", _("Invoices with amounts (empty: the oldest due first)"),
+                  placeholder="FA-1:500, FA-2:120"),  # not for people: an example to copy
         ], parse, apply)
 
     def _shares(self, session: Session, debtor: Debtor, text: str,
@@ -115,6 +122,6 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
             session, debtor.id, [item.partition(":")[0].strip() for item in entry.items(text)])
         named = entry.named_invoices(text, list(invoices.values()))
         if not all(amount for _, amount in named):
-            raise UsageError("Give an amount for each invoice (FA-1:500), or leave it "
-                             "empty for the oldest due first.")
+            raise UsageError(_("Give an amount for each invoice (FA-1:500), or leave it "
+                               "empty for the oldest due first."))
         return entry.amounts(named, row.currency)

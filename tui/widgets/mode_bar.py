@@ -1,18 +1,22 @@
-"""The top line: the six screens with their keys (the current one lit), and who is acting."""
+"""The top line: the screens with their keys (the current one lit), and who is acting.
+
+The screens are read from the application's number keys (`switch_mode('…')`), so a
+screen added there shows here too, in the desk's language. When the line is too narrow
+(80 columns in French), the role, then the program's name, then the user give way."""
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
+from textual.binding import Binding
 from textual.widget import Widget
 
-SCREENS = (
-    ("1", "queue", "Queue"),
-    ("2", "escalations", "Escalations"),
-    ("3", "calls", "Calls"),
-    ("4", "case", "Case"),
-    ("5", "dashboard", "Dashboard"),
-    ("6", "suspense", "Suspense"),
-)
+from relance.kernel.i18n import N_, _
+
+_MODE_ACTION = re.compile(r"^switch_mode\('(\w+)'\)$")
+ROLE_NAMES = {"credit_manager": N_("credit mgr"), "operator": N_("operator"),
+              "auditor": N_("auditor")}
 
 
 class ModeBar(Widget):
@@ -24,25 +28,38 @@ class ModeBar(Widget):
         super().__init__()
         self.current = current
 
+    def screens(self) -> list[tuple[str, str, str]]:
+        """(key, mode, title) of the application's screens, in key order."""
+        found = []
+        for binding in Binding.make_bindings(type(self.app).BINDINGS):
+            match = _MODE_ACTION.match(binding.action)
+            if match:
+                found.append((binding.key, match.group(1), _(binding.description)))
+        return sorted(found)
+
     def render(self) -> Text:
         from relance.tui.app import RelanceApp
 
-        text = Text(" relance ", style="bold reverse")
-        for key, mode, label in SCREENS:
+        modes = Text()
+        for key, mode, label in self.screens():
             style = "bold reverse" if mode == self.current else ""
-            text.append(" ")
-            text.append(f"{key}", style="bold" if mode != self.current else style)
-            text.append(f" {label}", style=style)
+            modes.append(" ")
+            modes.append(key, style="bold" if mode != self.current else style)
+            modes.append(f" {label}", style=style)
+        brand = Text(" relance ", style="bold reverse")  # not for people: the program's name
         app = self.app
-        if isinstance(app, RelanceApp):
-            actor = app.ctx.actor
-            role = {"credit_manager": "credit mgr"}.get(actor.role.value, actor.role.value)
-            who = f"{actor.name} ({role})"
-            width = self.size.width or 80
-            if width - len(text.plain) - len(who) < 1:
-                who = actor.name
-            gap = width - len(text.plain) - len(who)
-            if gap >= 1:
-                text.append(" " * gap)
-                text.append(who, style="italic")
+        width = self.size.width or 80
+        if not isinstance(app, RelanceApp):
+            return brand + modes
+        actor = app.ctx.actor
+        role = _(ROLE_NAMES.get(actor.role.value, actor.role.value))
+        for who, lead in ((f"{actor.name} ({role})", brand), (actor.name, brand),
+                          (actor.name, Text()), ("", Text())):
+            gap = width - len(lead.plain) - len(modes.plain) - len(who)
+            if gap >= 1 or not who:
+                break
+        text = lead + modes
+        if who and gap >= 1:
+            text.append(" " * gap)
+            text.append(who, style="italic")
         return text
