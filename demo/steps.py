@@ -20,10 +20,11 @@ from rich.markup import escape
 from sqlalchemy import func, insert, select
 
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
+from relance.engine.words import channel_word
 from relance.kernel.console import print_table, say
 from relance.kernel.display import show_count, show_date
 from relance.kernel.errors import UsageError
-from relance.kernel.i18n import _
+from relance.kernel.i18n import _, ngettext
 from relance.kernel.starter import create_workspace
 from relance.kernel.workspace import CONFIG_NAME, DEFAULT_DB_NAME, Workspace, find_workspace
 from relance.store import audit
@@ -137,13 +138,15 @@ def run_rules(ctx: DemoContext) -> None:
 
     report = run_workspace_day(ctx.workspace, ctx.store, ctx.on, actor=DEMO_ACTOR)
     ctx.results["run"] = report.to_json()
-    # The channels by their names in the rules (letter, email, call).
-    channels = ", ".join(f"{show_count(count)} {channel}"
+    channels = ", ".join(f"{show_count(count)} {channel_word(channel)}"
                          for channel, count in report.by_channel)
-    say(ctx.console, _("Run of {day}: {items} invoice(s) reached a rule, {actions} action(s) "
-                       "queued ({channels}); {proposed} await an operator's approval").format(
-        day=show_date(ctx.on), items=show_count(report.items_created),
-        actions=show_count(report.actions_created), channels=channels,
+    reached = ngettext("{count} invoice reached a rule", "{count} invoices reached a rule",
+                       report.items_created).format(count=show_count(report.items_created))
+    queued = ngettext("{count} action queued", "{count} actions queued",
+                      report.actions_created).format(count=show_count(report.actions_created))
+    say(ctx.console, _("Run of {day}: {reached}, {queued} ({channels}); {proposed} await an "
+                       "operator's approval").format(
+        day=show_date(ctx.on), reached=reached, queued=queued, channels=channels,
         proposed=show_count(report.actions_proposed)))
 
 
@@ -158,13 +161,15 @@ def dispatch_outbox(ctx: DemoContext) -> None:
     batches = ", ".join(report.batches) if report.batches else ""
     # Each clause is a sentence of its own, with the separator before it (a translation
     # may space it): the line grows with what happened.
-    line = _("Dispatched {sent} letter(s) and e-mail(s) to {outbox}").format(
-        sent=show_count(report.sent), outbox=report.outbox)
+    line = ngettext("Dispatched {count} letter or e-mail to {outbox}",
+                    "Dispatched {count} letters and e-mails to {outbox}", report.sent).format(
+        count=show_count(report.sent), outbox=report.outbox)
     if batches:
         line += _("; print batches for the mail house: {batches}").format(batches=batches)
     if report.dropped:
-        line += _("; {count} invoice(s) dropped before sending (paid, paused or "
-                  "disputed)").format(count=show_count(report.dropped))
+        line += ngettext("; {count} invoice dropped before sending (paid, paused or disputed)",
+                         "; {count} invoices dropped before sending (paid, paused or disputed)",
+                         report.dropped).format(count=show_count(report.dropped))
     say(ctx.console, line)
     if report.failed or report.errors:
         ctx.console.print(_("[yellow]{count} failed:[/]").format(count=report.failed) + " "

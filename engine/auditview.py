@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.dsl.parser import parse_text
-from relance.engine.case_locking import state_word
 from relance.engine.roles import ROLE_WORDS, Role
+from relance.engine.words import state_word
 from relance.kernel.display import show_date, show_datetime, show_money
 from relance.kernel.errors import NotFound
 from relance.kernel.i18n import N_, _

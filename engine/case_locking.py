@@ -17,32 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.engine.roles import Actor
+from relance.engine.words import state_word
 from relance.kernel.errors import NotFound, RelanceError, UsageError
-from relance.kernel.i18n import N_, _
+from relance.kernel.i18n import _
 from relance.store import audit
 from relance.store.models import Action, ActionState, Channel, Debtor, Event, Invoice
 
 LockedRow = TypeVar("LockedRow", Action, Debtor)
-
-# An action's state as a refusal names it to a person, translated where it is shown.
-STATE_WORDS: dict[ActionState, str] = {
-    ActionState.PROPOSED: N_("proposed"),
-    ActionState.APPROVED: N_("approved"),
-    ActionState.IN_FLIGHT: N_("being sent"),
-    ActionState.RETRY_WAIT: N_("waiting for a retry"),
-    ActionState.SENT: N_("sent"),
-    ActionState.FAILED: N_("failed"),
-    ActionState.UNCERTAIN: N_("uncertain"),
-    ActionState.CANCELLED: N_("cancelled"),
-    ActionState.REJECTED: N_("rejected"),
-}
-
-
-def state_word(state: ActionState) -> str:
-    """The state in the language spoken (`proposed`, `proposée`)."""
-    word = STATE_WORDS.get(state)
-    return _(word) if word is not None else state.value
-
 
 class Conflict(RelanceError):
     """Another operator changed the thing meanwhile; nothing was overwritten."""

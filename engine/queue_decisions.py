@@ -24,7 +24,6 @@ from relance.engine.case_locking import (
     clean_reason,
     locked_action,
     locked_task,
-    state_word,
 )
 from relance.engine.roles import (
     Actor,
@@ -33,6 +32,7 @@ from relance.engine.roles import (
     require_credit_manager,
     require_write,
 )
+from relance.engine.words import state_word
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import RelanceError, UsageError
 from relance.kernel.i18n import _

@@ -14,6 +14,7 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine import undo
+from relance.engine.words import channel_word
 from relance.kernel.display import show_date, show_money
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import to_minor
@@ -21,7 +22,6 @@ from relance.store.models import (
     Action,
     ActionItem,
     ActionState,
-    Channel,
     Creditor,
     Debtor,
     Event,
@@ -33,11 +33,6 @@ from relance.store.models import (
     RuleSet,
 )
 
-CHANNEL_NAMES: dict[str, str] = {
-    Channel.LETTER: N_("letter"), Channel.EMAIL: N_("e-mail"), Channel.SMS: N_("SMS"),
-    Channel.CALL: N_("call"), Channel.NOTIFY: N_("internal alert"),
-    Channel.ESCALATE: N_("escalation"),
-}
 # Where an action stands, said of any channel (French agrees these with no noun).
 STATE_NAMES: dict[str, str] = {
     ActionState.PROPOSED: N_("to approve"), ActionState.APPROVED: N_("to carry out"),
@@ -76,10 +71,6 @@ EVENT_TITLES: dict[str, str] = {
 }
 
 
-def channel_name(channel: str) -> str:
-    return _(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else str(channel)
-
-
 def state_name(state: str) -> str:
     return _(STATE_NAMES[state]) if state in STATE_NAMES else str(state)
 
@@ -110,7 +101,7 @@ class HistoryLine:
     def what(self) -> str:
         if self.kind:
             return event_title(self.kind)
-        return _("{channel} · {state}").format(channel=channel_name(self.channel),
+        return _("{channel} · {state}").format(channel=channel_word(self.channel),
                                                 state=state_name(self.state))
 
     @property

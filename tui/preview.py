@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from relance.channels.preview import Preview, read_eml, render_preview
+from relance.engine.words import channel_word
 from relance.kernel.display import show_date, show_datetime, show_money
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
 from relance.store.models import Action, ActionState
 from relance.tui import data
-from relance.tui.casefile import channel_name, state_name
+from relance.tui.casefile import state_name
 from relance.tui.context import TuiContext
 
 # The states in which the dispatch has written (or handed over) what it sends.
@@ -53,7 +54,7 @@ def summary(ctx: TuiContext, action_id: int) -> str:
           "sms": debtor.phone or "—", "call": debtor.phone or "—"}.get(action.channel.value, "")
     lines = [
         _("{channel} · template {template} · tone {tone}").format(
-            channel=channel_name(action.channel), template=action.template or "—",
+            channel=channel_word(action.channel), template=action.template or "—",
             tone=action.tone or "—"),
         _("To: {name} — {address}").format(name=debtor.name, address=to),
         _("From: {name}").format(name=info.creditor.name),
@@ -148,9 +149,9 @@ def sent_document(ctx: TuiContext, action_id: int) -> Document:
                     state=state_name(state)))
         return Document(_("Action {id}").format(id=action_id), text=summary(ctx, action_id),
                         note=_("{channel} {state}: nothing was sent.").format(
-                            channel=channel_name(channel), state=state_name(state)))
+                            channel=channel_word(channel), state=state_name(state)))
     title = _("{channel} sent {moment}").format(
-        channel=channel_name(channel), moment=show_datetime(sent_at))
+        channel=channel_word(channel), moment=show_datetime(sent_at))
     eml, pdf, sms = (_kept_file(ctx, output.get(key)) for key in ("eml", "pdf", "file"))
     kept = eml or pdf or sms
     if kept is None:

@@ -33,6 +33,7 @@ from relance.commands.case_support import (
 from relance.commands.options import JsonOption
 from relance.context import AppContext, add_row, print_table
 from relance.engine import casework
+from relance.engine.words import channel_word, state_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _, ngettext
@@ -174,7 +175,7 @@ def _queue_table(rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         invoices = ", ".join(f"{i['number']} {show_money(i['balance_minor'], i['currency'])}"
                              for i in row["invoices"]) or "—"
-        add_row(table, str(row["id"]), row["state"], row["channel"],
+        add_row(table, str(row["id"]), state_word(row["state"]), channel_word(row["channel"]),
                 row["template"] or row["target_stage"] or "—",
                 debtor_cell(row["debtor_ref"], row["debtor_name"]), invoices,
                 show_date(row["_created_on"]), str(row["approvals"]))

@@ -22,16 +22,14 @@ from rich import box
 from rich.table import Table
 
 from relance.context import AppContext, add_row, print_table, say
+from relance.engine.words import channel_word
 from relance.kernel.display import show_count, show_date, show_money
-from relance.kernel.i18n import N_, _, ngettext
+from relance.kernel.i18n import _, ngettext
 from relance.kernel.money import decimal_text
 
 if TYPE_CHECKING:
     from relance.engine.simulate import SimulatedAction
 
-# The channels as the desk names them; the template stays as the rules name it.
-CHANNELS = {"letter": N_("letter"), "email": N_("e-mail"), "sms": N_("SMS"),
-            "notify": N_("alert")}
 CSV_COLUMNS = ("date", "debtor", "channel", "template", "tone", "priority", "target_stage",
                "state", "invoices", "rules", "currency", "amount")
 
@@ -63,7 +61,7 @@ def kind_of(action: SimulatedAction) -> str:
         return _("escalate to {stage}").format(stage=action.target_stage or "?")
     if action.channel == "call":
         return _("call")
-    channel = _(CHANNELS[action.channel]) if action.channel in CHANNELS else action.channel
+    channel = channel_word(action.channel)
     return f"{channel} {action.template}" if action.template else channel
 
 

@@ -13,15 +13,13 @@ from rich.markup import escape
 from sqlalchemy.orm import Session
 from textual.binding import Binding, BindingType
 
+from relance.engine.words import channel_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.i18n import N_, _, ngettext
 from relance.tui import worklists
 from relance.tui.screens.list_screen import SqlListScreen
 from relance.tui.widgets.cursor import View, stage_name
 from relance.tui.widgets.lazy_table import Column
-
-CHANNELS = {"letter": N_("letter"), "email": N_("e-mail"), "sms": N_("SMS"),
-            "call": N_("call")}
 
 
 class CasesScreen(SqlListScreen[worklists.CaseRow]):
@@ -74,7 +72,7 @@ class CasesScreen(SqlListScreen[worklists.CaseRow]):
             invoices=invoices, day=show_date(row.oldest_due))]
         if row.last_action_on:
             lines.append(_("Last sent: {what} on {day}").format(
-                what=_(CHANNELS.get(row.last_channel, row.last_channel)),
+                what=channel_word(row.last_channel),
                 day=show_date(row.last_action_on)))
         if row.paused_until and row.paused_until >= self.ctx.today:
             lines.append(_("Paused until {day}").format(day=show_date(row.paused_until)))

@@ -24,6 +24,7 @@ from textual_plotext import PlotextPlot
 from relance.channels import claims
 from relance.engine.aging import AgedLine
 from relance.engine.trends import CurrencyTrend, trends
+from relance.engine.words import channel_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import N_, _, ngettext
@@ -39,8 +40,6 @@ VIEW_NAMES = {"overview": N_("Overview"), "breakdown": N_("By creditor and segme
               "trends": N_("Trends over 12 months")}
 BUCKET_NAMES = (N_("Not due"), N_("1–30 days"), N_("31–60 days"), N_("61–90 days"),
                 N_("Over 90 days"))
-CHANNEL_NAMES = {"letter": N_("letter"), "email": N_("e-mail"), "sms": N_("SMS"),
-                 "call": N_("call"), "notify": N_("alert"), "escalate": N_("escalation")}
 STATE_NAMES = {"uncertain": N_("uncertain"), "failed": N_("failed")}
 LABEL_WIDTH = 16
 PLOT_THEME: Final = "textual-dark"
@@ -64,7 +63,7 @@ def _channel_operation(name: str) -> Callable[[Store, int, str], None]:
 def _sent_today(board: ledger.Dashboard) -> str:
     if not board.sent_today:
         return _("Sent today: none")
-    sent = " · ".join(f"{_(CHANNEL_NAMES.get(channel, channel))} {show_count(count)}"
+    sent = " · ".join(f"{channel_word(channel)} {show_count(count)}"
                       for channel, count in sorted(board.sent_today.items()))
     return _("Sent today: {channels}").format(channels=sent)
 
@@ -288,7 +287,7 @@ class DashboardScreen(DeskScreen):
         self.look = board.to_look_at
         for action_id, state, channel, debtor, error in board.to_look_at:
             look.add_row(str(action_id), _(STATE_NAMES.get(state, state)),
-                         _(CHANNEL_NAMES.get(channel, channel)), debtor[:24], error[:40],
+                         channel_word(channel), debtor[:24], error[:40],
                          key=str(action_id))
 
     # ------------------------------------------------------------------ acting
@@ -311,7 +310,7 @@ class DashboardScreen(DeskScreen):
             return
         operation = _channel_operation(name)
         action_id, _state, channel, debtor, _error = row
-        what = {"id": action_id, "channel": _(CHANNEL_NAMES.get(channel, channel)),
+        what = {"id": action_id, "channel": channel_word(channel),
                 "debtor": debtor}
         if name == "confirm_sent":
             question = _("Confirm that action {id} ({channel} to {debtor}) went out?")
