@@ -1,11 +1,14 @@
 """The command palette (Ctrl+P): do what the keys do, and find a case by name.
 
-Three kinds of commands, all in the desk's language:
+Four kinds of commands, all in the desk's language:
 
 - the current screen's own keys (approve, reject, pay, pause…): choosing one runs the
   very action its key runs, on the row under the cursor;
 - the day's jobs of the core: run the policies for today, dispatch the approved sends
   (the calls `relance run` and `relance dispatch` make), after a yes/no question;
+- the reports `relance report` writes: the aged balance (CSV, XLSX, PDF) and, on a
+  case, the debtor's statement (PDF), written under the outbox's `reports/` by the
+  very functions the command line calls, then offered to a viewer;
 - a search of debtors (name, reference) and invoices (number): one match opens its
   case, several are listed to choose from (`relance.tui.screens.chooser`).
 """
@@ -14,16 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Vertical
 from textual.screen import Screen
+from textual.widgets import Static
 
+from relance.channels.reports.files import aged_name, statement_name, write_csv_file, write_whole
 from relance.kernel.errors import RelanceError
-from relance.kernel.i18n import _, ngettext
+from relance.kernel.i18n import N_, _, ngettext
+from relance.tui.context import TuiContext
 from relance.tui.screens.chooser import CaseMatch, choose_case, find_cases
+from relance.tui.screens.document import open_in_viewer, viewer_command
 from relance.tui.screens.help import GENERIC_KEYS
-from relance.tui.screens.modals import ConfirmScreen
+from relance.tui.screens.modals import ConfirmScreen, DeskModal
 
 if TYPE_CHECKING:
     from relance.tui.app import RelanceApp
@@ -33,6 +44,10 @@ MIN_SEARCH = 2  # characters typed before the book is searched
 # book by what was typed is above them (a name typed is a name meant).
 FOUND_SCORE = 100.0
 SHOWN_MATCHES = 5  # cases offered directly in the palette; "find" lists them all
+REPORTS_DIR = "reports"  # under the outbox, beside the letters and previews
+AGED_FORMATS = ("csv", "xlsx", "pdf")  # not for people: file extensions
+AGED_GROUPING = "segment"  # as `relance report aged` groups by default
+ResultT = TypeVar("ResultT")
 
 
 def screen_commands(screen: Screen[object]) -> list[tuple[str, str, str]]:
@@ -100,29 +115,125 @@ def dispatch_now(app: RelanceApp) -> None:
 
 
 def _confirm_then_work(app: RelanceApp, question: str, work: Callable[[], str]) -> None:
-    """Ask, then do `work` off the screen's thread (a run or a dispatch takes a while)
-    and say what it did; the screen shown reloads as the change counter moves."""
+    """Ask, then do `work` in the background and say what it did; the screen shown
+    reloads as the change counter moves."""
 
-    def done(said: str) -> None:
-        app.notify(said, timeout=10)
+    def then(yes: bool | None) -> None:
+        if yes:
+            _in_background(app, work, lambda said: app.notify(said, timeout=10))
+
+    app.push_screen(ConfirmScreen(question), then)
+
+
+def _in_background(app: RelanceApp, work: Callable[[], ResultT],
+                   done: Callable[[ResultT], None]) -> None:
+    """Do `work` off the screen's thread (a run, a dispatch or a PDF takes a while),
+    then `done` with its result on it, or say why it failed."""
 
     def failed(message: str) -> None:
         app.notify(message, title=_("Not done"), severity="error", timeout=10)
 
     def in_thread() -> None:
         try:
-            said = work()
+            result = work()
         except RelanceError as exc:
             app.call_from_thread(failed, exc.message)
+        except OSError as exc:  # the outbox full or not writable
+            app.call_from_thread(failed, _("The file could not be written: {error}").format(
+                error=exc.strerror or exc))
         else:
-            app.call_from_thread(done, said)
+            app.call_from_thread(done, result)
 
-    def then(yes: bool | None) -> None:
-        if yes:
-            app.notify(_("Working…"))
-            app.run_worker(in_thread, thread=True, group="palette")
+    app.notify(_("Working…"))
+    app.run_worker(in_thread, thread=True, group="palette")
 
-    app.push_screen(ConfirmScreen(question), then)
+
+def reports_dir(ctx: TuiContext) -> Path:
+    return ctx.workspace.outbox_dir / REPORTS_DIR
+
+
+def write_aged(ctx: TuiContext, extension: str) -> Path:
+    """Today's aged balance as `extension` (csv, xlsx, pdf) under the outbox, made as
+    `relance report aged` makes it, headings in the desk's language."""
+    from relance.channels.reports.tables import aged_sheet
+    from relance.channels.reports.xlsx_export import write_xlsx
+    from relance.engine.aging import aged_balance
+
+    target = reports_dir(ctx) / aged_name(ctx.today, extension)
+    with ctx.reading() as session:
+        report = aged_balance(session, on=ctx.today, by=AGED_GROUPING)
+        if extension == "pdf":
+            from relance.channels.reports.aged_pdf import aged_pdf
+
+            workspace = ctx.workspace
+            return write_whole(aged_pdf(session, report, workspace_root=workspace.root,
+                                        templates_dir=workspace.templates_dir), target)
+    if extension == "csv":
+        return write_csv_file(aged_sheet(report), target)
+    return write_xlsx([aged_sheet(report)], target)
+
+
+def write_statement(ctx: TuiContext, debtor_id: int) -> Path:
+    """The debtor's account statement of today as a PDF under the outbox, in the
+    desk's language: the operator reads it first (and the desk's other threads keep
+    speaking theirs while it is drawn)."""
+    from relance.channels.reports.statement_pdf import render_statement
+    from relance.engine.statement import account_statement
+
+    workspace = ctx.workspace
+    with ctx.reading() as session:
+        report = account_statement(session, debtor_id, on=ctx.today)
+        data = render_statement(session, report, workspace_root=workspace.root,
+                                templates_dir=workspace.templates_dir,
+                                language=workspace.language)
+    return write_whole(data, reports_dir(ctx) / statement_name(report.party.ref, ctx.today,
+                                                                "pdf"))
+
+
+def export(app: RelanceApp, write: Callable[[TuiContext], Path]) -> None:
+    """Write a report, say where, and offer to open it when this machine can."""
+    ctx = app.ctx
+
+    def done(path: Path) -> None:
+        app.notify(_("Wrote {path}").format(path=path), timeout=15)
+        if viewer_command(path) is not None:
+            app.push_screen(WrittenScreen(path))
+
+    _in_background(app, partial(write, ctx), done)
+
+
+class WrittenScreen(DeskModal[None]):
+    """A report just written: `o` opens it in the machine's viewer."""
+
+    DEFAULT_CSS = """
+    WrittenScreen { align: center middle; }
+    WrittenScreen > Vertical {
+        width: 72; height: auto; padding: 1 2; border: thick $accent; background: $surface;
+    }
+    WrittenScreen .hint { color: $text-muted; margin-top: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "open_file", N_("Open in a viewer")),
+        Binding("escape,enter", "close", N_("Close")),
+    ]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(_("Wrote {path}").format(path=self.path), markup=False)
+            yield Static(_("o: open in a viewer · Esc: close"), classes="hint")
+
+    def action_open_file(self) -> None:
+        opened, said = open_in_viewer(self.path)
+        self.notify(said, severity="information" if opened else "warning",
+                    timeout=5 if opened else 30)
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 def search_cases(app: RelanceApp, text: str) -> None:
@@ -151,6 +262,15 @@ class DeskCommands(Provider):
         found.append((_("Dispatch the approved sends"),
                       _("Send letters, e-mails and SMS, as `relance dispatch` does"),
                       partial(dispatch_now, app)))
+        where = _("Written under {folder}").format(folder=f"{REPORTS_DIR}/")
+        for extension in AGED_FORMATS:
+            found.append((_("Export the aged balance ({format})").format(
+                format=extension.upper()), where, partial(export, app, partial(
+                    write_aged, extension=extension))))
+        debtor_id = app.case_debtor_id
+        if app.current_mode == "case" and debtor_id is not None:
+            found.append((_("Export this debtor's statement (PDF)"), where,
+                          partial(export, app, partial(write_statement, debtor_id=debtor_id))))
         return found
 
     async def discover(self) -> Hits:

@@ -21,8 +21,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from relance.channels.batches import slug
 from relance.channels.reports.csv_export import Dialect, write_csv
+from relance.channels.reports.files import aged_name, statement_name, write_csv_file, write_whole
 from relance.channels.reports.sheet import Sheet
 from relance.channels.reports.tables import aged_sheet, ledger_sheet, statement_sheet
 from relance.channels.reports.xlsx_export import write_xlsx
@@ -90,17 +90,11 @@ def _csv_out(context: AppContext, sheet: Sheet, output: Path | None, dialect: Di
     if output is None:
         write_csv(sheet, sys.stdout, dialect)
         return
-    with output.open("w", encoding="utf-8", newline="") as handle:
-        write_csv(sheet, handle, dialect)
-    _wrote(context, output)
+    _wrote(context, write_csv_file(sheet, output, dialect))
 
 
 def _write_bytes(context: AppContext, data: bytes, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    part.write_bytes(data)
-    part.replace(target)
-    _wrote(context, target)
+    _wrote(context, write_whole(data, target))
 
 
 @report_app.command("aged")
@@ -130,7 +124,7 @@ def aged(
             with working(_("Drawing the aged balance…")):
                 data = aged_pdf(session, report, workspace_root=workspace.root,
                                 templates_dir=workspace.templates_dir)
-            _write_bytes(context, data, output or Path(f"aged-balance-{day.isoformat()}.pdf"))
+            _write_bytes(context, data, output or Path(aged_name(day, "pdf")))
             return
     if context.json_output or output_format is Format.JSON:
         context.emit_json(report.as_dict())
@@ -139,7 +133,7 @@ def aged(
         _csv_out(context, aged_sheet(report), output, dialect)
         return
     if output_format is Format.XLSX:
-        target = output or Path(f"aged-balance-{day.isoformat()}.xlsx")
+        target = output or Path(aged_name(day, "xlsx"))
         write_xlsx([aged_sheet(report)], target)
         _wrote(context, target)
         return
@@ -177,13 +171,13 @@ def statement(
             with working(_("Drawing the statement…")):
                 data = render_statement(session, report, workspace_root=workspace.root,
                                         templates_dir=workspace.templates_dir)
-            default = Path(f"statement-{slug(found.ref)}-{day.isoformat()}.pdf")
+            default = Path(statement_name(found.ref, day, "pdf"))
             _write_bytes(context, data, output or default)
             return
     if output_format is StatementFormat.CSV:
         _csv_out(context, statement_sheet(report), output, dialect)
         return
-    target = output or Path(f"statement-{slug(report.party.ref)}-{day.isoformat()}.xlsx")
+    target = output or Path(statement_name(report.party.ref, day, "xlsx"))
     write_xlsx([statement_sheet(report)], target)
     _wrote(context, target)
 

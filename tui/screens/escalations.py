@@ -91,13 +91,15 @@ class EscalationsScreen(SqlListScreen[worklists.EscalationRow]):
     def detail(self, row: worklists.EscalationRow) -> str:
         with self.ctx.reading() as session:
             summary = case_summary(session, row.debtor_id)
-        rule = (_("two credit managers must approve (four eyes)") if self._needed(row) == 2
-                else _("one credit manager approves"))
-        return summary_text(summary, self.ctx.today) + "\n" + _(
+        # The decision first and on one line of an 80-column terminal: when the case's
+        # lines wrap, the panel's last line is the one cut, and it must not be this one.
+        rule = _("four eyes") if self._needed(row) == 2 else _("one approval")
+        decision = _(
             "Escalate {amount} to [b]{stage}[/b] · proposed by {who} on {day} · {rule}"
         ).format(amount=show_money(row.amount_minor, row.currency),
                  stage=stage_name(row.target_stage), who=row.proposed_by or _("the run"),
                  day=show_date(row.created_on), rule=rule)
+        return decision + "\n" + summary_text(summary, self.ctx.today)
 
     def action_approve(self) -> None:
         row = self.current
