@@ -16,10 +16,10 @@ invoices owe now. Paid and disputed work leaves the queue through the settle ste
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from sqlalchemy import and_, case, exists, func, or_, select, true
+from sqlalchemy import and_, case, exists, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from relance.engine.casework import Seen
@@ -121,12 +121,15 @@ def _owed() -> Any:
 
 
 def _amount() -> Any:
-    """An action's amount: for work still waiting, what its invoices owe now; for the
-    rest (sent, rejected...), what it said when it was queued."""
-    return (select(func.coalesce(func.sum(case(
-                (Action.state.in_(WAITING), _owed()), else_=ActionItem.balance_minor)), 0))
-            .where(ActionItem.action_id == Action.id, ActionItem.state == ItemState.ACTIVE,
-                   Invoice.id == ActionItem.invoice_id)
+    """An action's amount as its items keep it, for filtering, sorting and totals.
+
+    For work still waiting the settle step keeps each item's balance in line with its
+    invoice (in the transaction that changed it) and drops the items of paid invoices,
+    so the stored balances are what the invoices owe now; for the rest they are what the
+    action said when it was queued. Reading them alone, without the invoices, took
+    sorting 100,000 queued actions by amount from 1.3 s to 0.2 s."""
+    return (select(func.coalesce(func.sum(ActionItem.balance_minor), 0))
+            .where(ActionItem.action_id == Action.id, ActionItem.state == ItemState.ACTIVE)
             .correlate(Action).scalar_subquery())
 
 
@@ -168,7 +171,7 @@ def _paused(session: Session, today: dt.date | None, paused: Paused | None) -> A
     return (paused or Paused.read(session, today)).hide()
 
 
-def _where(query: Any, flt: QueueFilter, hide: Any) -> Any:
+def _where(query: Any, flt: QueueFilter, hide: Any, session: Session) -> Any:
     """The filter's actions; `hide` (`Paused.hide`) applies to work still waiting."""
     query = query.where(Action.channel != Channel.ESCALATE)
     if flt.state:
@@ -197,22 +200,53 @@ def _where(query: Any, flt: QueueFilter, hide: Any) -> Any:
     if flt.max_amount_minor is not None:
         query = query.where(_amount() <= flt.max_amount_minor)
     if flt.search:
-        pattern = f"%{flt.search}%"
-        # IN over one scan of each table, not a correlated EXISTS per queued action.
-        query = query.where(or_(
-            Action.debtor_id.in_(select(Debtor.id).where(
-                or_(Debtor.name.ilike(pattern), Debtor.ref.ilike(pattern)))),
-            Action.id.in_(select(ActionItem.action_id)
-                          .join(Invoice, Invoice.id == ActionItem.invoice_id)
-                          .where(Invoice.number.ilike(pattern))),
-        ))
+        query = query.where(_search(flt.search, session.get_bind().dialect.name))
     return query
+
+
+def _search(text: str, dialect: str) -> Any:
+    """Actions of a debtor whose name or reference holds `text`, or on an invoice whose
+    number starts with it.
+
+    Names are matched anywhere (one pass over the debtors: 40 to 110 ms for 100,000);
+    invoice numbers only from their start, as typed or in capitals or small letters,
+    along the (creditor, number) index: matching them anywhere read a million invoices
+    at each key typed (0.8 s)."""
+    pattern = "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    # SQLite's LIKE ignores the case of ASCII letters as lower() does, at a third of the
+    # cost (the lower() of each name was most of a search's time).
+    like = "like" if dialect == "sqlite" else "ilike"
+    debtors = select(Debtor.id).where(or_(getattr(Debtor.name, like)(pattern, escape="/"),
+                                          getattr(Debtor.ref, like)(pattern, escape="/")))
+    creditors = select(Creditor.id)
+    numbers = [select(ActionItem.action_id)
+               .join(Invoice, Invoice.id == ActionItem.invoice_id)
+               # The range walks the index; the prefix test keeps it exact whatever the
+               # database's collation orders after the prefix.
+               .where(Invoice.creditor_id.in_(creditors), Invoice.number >= prefix,
+                      Invoice.number < prefix + "\U0010ffff",
+                      Invoice.number.startswith(prefix, autoescape=True))
+               for prefix in dict.fromkeys((text, text.upper(), text.lower()))]
+    # IN over one read of each, not a correlated EXISTS per queued action.
+    return or_(Action.debtor_id.in_(debtors), Action.id.in_(union_all(*numbers)))
+
+
+def queue_totals(session: Session, flt: QueueFilter, *, today: dt.date | None = None,
+                 paused: Paused | None = None) -> dict[str, int]:
+    """What the filter's actions add up to, per currency (as `_amount` reads them)."""
+    shown = _where(select(Action.id), flt, _paused(session, today, paused), session).subquery()
+    rows = session.execute(
+        select(ActionItem.currency, func.sum(ActionItem.balance_minor))
+        .where(ActionItem.action_id.in_(select(shown.c.id)),
+               ActionItem.state == ItemState.ACTIVE)
+        .group_by(ActionItem.currency))
+    return {currency: int(total or 0) for currency, total in rows if currency}
 
 
 def count_queue(session: Session, flt: QueueFilter, *, today: dt.date | None = None,
                 paused: Paused | None = None) -> int:
     hide = _paused(session, today, paused)
-    return int(session.scalar(_where(select(func.count(Action.id)), flt, hide)) or 0)
+    return int(session.scalar(_where(select(func.count(Action.id)), flt, hide, session)) or 0)
 
 
 def _after(debtor_id: int, action_id: int) -> Any:
@@ -239,7 +273,7 @@ def queue_page(session: Session, flt: QueueFilter, offset: int, limit: int,
     `after` is the (debtor id, action id) of the row before the page: the page is then
     read from there along the index (keyset), instead of counting `offset` rows. Without
     it, a page in the second half of `total` rows is counted from the end."""
-    query = _where(select(Action.id), flt, _paused(session, today, paused))
+    query = _where(select(Action.id), flt, _paused(session, today, paused), session)
     if flt.sort in SORTS:
         key = _sort_key(flt.sort)
         ids = list(session.execute(
@@ -294,12 +328,57 @@ def queue_position(session: Session, flt: QueueFilter, debtor_id: int, action_id
     if flt.sort:
         return None  # another order: the cursor stays where it was
     hide = _paused(session, today, paused)
-    shown = _where(select(Action.id), flt, hide).where(Action.id == action_id)
+    shown = _where(select(Action.id), flt, hide, session).where(Action.id == action_id)
     if session.scalar(shown) is None:
         return None
-    before = _where(select(func.count(Action.id)), flt, hide).where(or_(
+    before = _where(select(func.count(Action.id)), flt, hide, session).where(or_(
         Action.debtor_id < debtor_id, (Action.debtor_id == debtor_id) & (Action.id < action_id)))
     return int(session.scalar(before) or 0)
+
+
+@dataclass(frozen=True)
+class QueueRead:
+    """What the queue screen shows of a filter, read in one session (off the UI thread
+    when the book is big): the count, the page under the cursor, the cursor's row."""
+
+    filter: QueueFilter
+    paused: Paused
+    count: int
+    total: int  # actions of the filter's state, whatever the other filters
+    page: int  # the page number `rows` is
+    rows: list[QueueRow]
+    position: int | None  # where the followed action now stands (None: not found)
+    switched: bool  # nothing waited: the approved actions are shown instead
+
+
+def read_queue(session: Session, flt: QueueFilter, *, today: dt.date, page_size: int,
+               cursor: int = 0, was: tuple[int, int] | None = None,
+               first_open: bool = False) -> QueueRead:
+    """Count the filter's actions and read the page the cursor will be on; `was` is the
+    (debtor id, action id) the cursor should stay on."""
+    paused = Paused.read(session, today)
+    count = count_queue(session, flt, paused=paused)
+    switched = False
+    if count == 0 and first_open and flt == QueueFilter():
+        # With [run] auto_approve nothing waits: show what dispatch will send.
+        approved = replace(flt, state=ActionState.APPROVED.value)
+        waiting = count_queue(session, approved, paused=paused)
+        if waiting:
+            flt, count, switched = approved, waiting, True
+    everything = QueueFilter(state=flt.state)
+    total = count if flt == everything else count_queue(session, everything, paused=paused)
+    page = max(0, min(cursor, count - 1)) // page_size
+    rows = queue_page(session, flt, page * page_size, page_size, total=count, paused=paused)
+    position = next((page * page_size + n for n, row in enumerate(rows)
+                     if was is not None and row.action_id == was[1]), None)
+    if position is None and was is not None:
+        # Not on the cursor's page: two more reads of the filter say where it went.
+        position = queue_position(session, flt, *was, paused=paused)
+        if position is not None and position // page_size != page:
+            page = position // page_size
+            rows = queue_page(session, flt, page * page_size, page_size, total=count,
+                              paused=paused)
+    return QueueRead(flt, paused, count, total, page, rows, position, switched)
 
 
 def seen_for_filter(session: Session, flt: QueueFilter, *,
@@ -307,7 +386,7 @@ def seen_for_filter(session: Session, flt: QueueFilter, *,
     """Every action the filter shows, as it is now: what "approve all filtered" acts on."""
     hide = _paused(session, today, None)
     rows = session.execute(
-        _where(select(Action.id, Action.state, Action.content_hash), flt, hide)
+        _where(select(Action.id, Action.state, Action.content_hash), flt, hide, session)
         .order_by(Action.debtor_id, Action.id)
     ).all()
     return [Seen(r[0], r[1], r[2]) for r in rows]

@@ -9,28 +9,35 @@ staying on its action.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from relance.engine import casework
 from relance.engine.casework import BulkResult, Seen
-from relance.kernel.display import show_amount, show_count, show_date, show_money
+from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _, ngettext
-from relance.store.models import ActionState
 from relance.tui import data
 from relance.tui.preview import preview_document
 from relance.tui.screens.document import DocumentScreen, open_in_viewer
 from relance.tui.screens.list_screen import ListScreen
 from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen
-from relance.tui.widgets.cursor import FILTER_LABELS
+from relance.tui.screens.queue_form import filter_form
 from relance.tui.widgets.lazy_table import Column, LazyTable
+
+# A read taking longer than this (seconds) runs the next ones in a thread.
+QUICK_READ = 0.03
+# Typing waits this long (seconds) for the next key before reading: a fast typist's
+# word is one read.
+TYPING_PAUSE = 0.12
 
 # Above this many actions a bulk decision runs off the UI thread, in chunks.
 BACKGROUND_BULK = 1000
@@ -90,6 +97,11 @@ class QueueScreen(ListScreen[data.QueueRow]):
         self.filter = data.QueueFilter()
         self._opened = False
         self.total = 0  # actions of the filter's state, whatever the other filters
+        self.totals: dict[str, int] | None = None  # of the actions shown, per currency
+        self._generation = 0  # of the latest read asked for: only its result is shown
+        self._took = 0.0  # seconds the last read took
+        self._searching = False
+        self._typed: Timer | None = None
 
     def compose_above(self) -> Iterable[Widget]:
         yield Static("", id="queue-bar")
@@ -120,72 +132,96 @@ class QueueScreen(ListScreen[data.QueueRow]):
     def follow_changes(self) -> None:
         self._load(follow=True)
 
-    def _load(self, *, follow: bool) -> None:
+    def _load(self, *, follow: bool, background: bool | None = None) -> None:
         """Read the queue again. After a decision or a new filter the selection is
         cleared; when following others' changes it is kept (a selected action changed
-        meanwhile is refused when decided, as always) and the cursor stays on its action."""
-        flt = self.filter
-        store = self.ctx.store
-        today = self.ctx.today
-        table = self.table
-        was = table.current if follow else None
+        meanwhile is refused when decided, as always) and the cursor stays on its action.
 
+        On a big book (the last read took more than `QUICK_READ`) the read runs in a
+        thread and the key returns at once, "searching…" on the count line; the latest
+        read wins: one started earlier and ending later is ignored."""
+        self._generation += 1
+        generation, flt, table = self._generation, self.filter, self.table
+        was = table.current if follow else None
+        at = (was.debtor_id, was.action_id) if was is not None else None
+        first_open = not self._opened
+        self._opened = True
+
+        def read() -> data.QueueRead:
+            began = time.perf_counter()
+            with self.ctx.reading() as session:
+                found = data.read_queue(session, flt, today=self.ctx.today, cursor=table.cursor,
+                                        page_size=table.page_size, was=at,
+                                        first_open=first_open)
+            self._took = time.perf_counter() - began
+            return found
+
+        if background is None:
+            background = self._took > QUICK_READ
+        if not background:
+            self._show(generation, read(), follow)
+            self._show_totals(generation, self._read_totals(flt))
+            return
+        self._searching = True
+        self._update_bar()
+
+        def work() -> None:
+            found = read()
+            self.app.call_from_thread(self._show, generation, found, follow)
+            if generation == self._generation:  # not for a read already overtaken
+                totals = self._read_totals(found.filter)
+                self.app.call_from_thread(self._show_totals, generation, totals)
+
+        self.run_worker(work, thread=True, group="queue-read")
+
+    def _read_totals(self, flt: data.QueueFilter) -> dict[str, int]:
+        with self.ctx.reading() as session:
+            return data.queue_totals(session, flt, today=self.ctx.today)
+
+    def _show(self, generation: int, found: data.QueueRead, follow: bool) -> None:
+        if generation != self._generation:
+            return  # a newer key asked for another read
+        flt, table = found.filter, self.table
+        if found.switched:
+            self.filter = flt
+            self.notify(_("Nothing waits for approval; showing the approved actions "
+                          "dispatch will send (r rejects one before it goes)."))
+        self.total, self.totals = found.total, None
         # The last row of each page read: the next page continues from it (keyset)
         # rather than counting its offset again, which grows with the depth.
         ends: dict[int, tuple[int, int]] = {}
 
         def fetch(offset: int, limit: int) -> list[data.QueueRow]:
-            with store.session() as session:
+            with self.ctx.store.session() as session:
                 rows = data.queue_page(session, flt, offset, limit, after=ends.get(offset),
-                                       total=count, paused=paused)
+                                       total=found.count, paused=found.paused)
             if len(rows) == limit:
                 ends[offset + limit] = (rows[-1].debtor_id, rows[-1].action_id)
             return rows
 
-        with self.ctx.reading() as session:
-            # Read once for the count and every page of this reload.
-            paused = data.Paused.read(session, today)
-            count = data.count_queue(session, flt, paused=paused)
-            if count == 0 and not self._opened and flt == data.QueueFilter():
-                # With [run] auto_approve nothing waits: show what dispatch will send.
-                approved = dataclasses.replace(flt, state=ActionState.APPROVED.value)
-                waiting = data.count_queue(session, approved, paused=paused)
-                if waiting:
-                    self.filter, flt, count = approved, approved, waiting
-                    self.notify(_("Nothing waits for approval; showing the approved "
-                                  "actions dispatch will send (r rejects one before it "
-                                  "goes)."))
-            everything = data.QueueFilter(state=flt.state)
-            self.total = (count if flt == everything
-                          else data.count_queue(session, everything, paused=paused))
-        self._opened = True
         if not follow:
             table.selected.clear()
-        table.load(count, fetch)
-        if was is not None:
-            self._find_again(was, paused)
+        table.load(found.count, fetch, pages={found.page: found.rows})
+        if found.position is not None:
+            table.cursor = found.position
         self._update_bar()
 
-    def _find_again(self, was: data.QueueRow, paused: data.Paused) -> None:
-        """Back on the action the cursor was on, if rows before it came or went."""
-        table = self.table
-        now = table.current
-        if now is not None and now.action_id == was.action_id:
-            return
-        with self.ctx.reading() as session:
-            position = data.queue_position(session, self.filter, was.debtor_id,
-                                           was.action_id, paused=paused)
-        if position is not None:
-            table.cursor = position
+    def _show_totals(self, generation: int, totals: dict[str, int]) -> None:
+        if generation == self._generation:
+            self.totals, self._searching = totals, False
+            self._update_bar()
 
     def _update_bar(self) -> None:
         table = self.table
         parts = [ngettext("{shown} action shown of {total}", "{shown} actions shown of {total}",
                           table.row_count).format(shown=show_count(table.row_count),
                                                   total=show_count(self.total))]
+        parts += [show_money(v, c) for c, v in sorted((self.totals or {}).items())]
         if table.selected:
             parts.append(_("{count} selected").format(count=show_count(len(table.selected))))
         parts.append(self.filter.describe())
+        if self._searching:
+            parts.append(_("searching…"))
         self.query_one("#queue-bar", Static).update(" · ".join(parts))
         sorts = [c.sort for c in QUEUE_COLUMNS]
         table.sort_column = sorts.index(self.filter.sort) if self.filter.sort else None
@@ -387,46 +423,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
     # ------------------------------------------------------------------ filtering
 
     def action_filters(self) -> None:
-        flt = self.filter
-        with self.ctx.reading() as session:
-            choices = data.filter_choices(session)
-
-        def shown(minor: int | None) -> str:
-            return "" if minor is None else show_amount(minor, "EUR", "en").replace(",", "")
-
-        def label(name: str, offered: list[str]) -> str:
-            return _("{label} ({choices})").format(label=_(FILTER_LABELS[name]),
-                                                   choices=", ".join(offered[:6]))
-
-        fields = [
-            Field("creditor", label("creditor", choices["creditor"]), flt.creditor),
-            Field("channel", label("channel", choices["channel"]), flt.channel),
-            Field("rule", _(FILTER_LABELS["rule"]), flt.rule),
-            Field("segment", label("segment", choices["segment"]), flt.segment),
-            Field("stage", label("stage", ["reminder", "amicable", "litigation"]), flt.stage),
-            Field("state", label("state", choices["state"]), flt.state),
-            Field("amount", _("Amount: min-max, e.g. 1000-5000 or 1000-"),
-                  f"{shown(flt.min_amount_minor)}-{shown(flt.max_amount_minor)}"
-                  if flt.min_amount_minor is not None or flt.max_amount_minor is not None
-                  else ""),
-        ]
-
-        def parse(answers: dict[str, str]) -> data.QueueFilter:
-            low = high = None
-            if answers["amount"]:
-                left, _, right = answers["amount"].partition("-")
-                low = casework.parse_money(left, "EUR").minor if left.strip() else None
-                high = casework.parse_money(right, "EUR").minor if right.strip() else None
-            for name, allowed in (("channel", choices["channel"]),
-                                  ("state", choices["state"]),
-                                  ("stage", ["reminder", "amicable", "litigation"])):
-                if answers[name] and answers[name] not in allowed:
-                    raise UsageError(_("{name} must be one of {choices}").format(
-                        name=_(FILTER_LABELS[name]), choices=", ".join(allowed)))
-            return dataclasses.replace(
-                flt, creditor=answers["creditor"], channel=answers["channel"],
-                rule=answers["rule"], segment=answers["segment"], stage=answers["stage"],
-                state=answers["state"], min_amount_minor=low, max_amount_minor=high)
+        fields, parse = filter_form(self, self.filter)
 
         def apply(chosen: data.QueueFilter) -> None:
             self.filter = chosen
@@ -444,20 +441,33 @@ class QueueScreen(ListScreen[data.QueueRow]):
     @on(Input.Changed, "#queue-search")
     def _narrow(self, event: Input.Changed) -> None:
         event.stop()
-        search = event.value.strip()
-        if event.input.has_class("visible") and search != self.filter.search:
-            self.filter = dataclasses.replace(self.filter, search=search)
-            self.table.cursor = 0
-            self._load(follow=True)  # the selection stays: only the view narrowed
+        if self._typed is not None:
+            self._typed.stop()
+        if event.input.has_class("visible") and event.value.strip() != self.filter.search:
+            self._typed = self.set_timer(TYPING_PAUSE, lambda: self._search_for(event.value))
+            self._searching = True
+            self._update_bar()
+
+    def _search_for(self, text: str) -> None:
+        self._typed = None
+        self.filter = dataclasses.replace(self.filter, search=text.strip())
+        self.table.cursor = 0
+        # Always off the UI thread: the next key must not wait for this one's read. The
+        # selection stays: only the view narrowed.
+        self._load(follow=True, background=True)
 
     @on(Input.Submitted, "#queue-search")
     def _apply_search(self, event: Input.Submitted) -> None:
         event.stop()
         event.input.remove_class("visible")
         self.table.focus()
+        if self._typed is not None:  # Enter before the pause: read now
+            self._typed.stop()
+            self._typed = None
         if event.value.strip() != self.filter.search:
             self.filter = dataclasses.replace(self.filter, search=event.value.strip())
-            self.reload()
+            self.table.cursor = 0
+            self._load(follow=True)
 
     def key_escape(self) -> None:
         box = self.query_one("#queue-search", Input)

@@ -172,10 +172,13 @@ class LazyTable(ScrollView, Generic[RowT], can_focus=True):
     # ------------------------------------------------------------------ data
 
     def load(self, count: int, fetch: Callable[[int, int], list[RowT]],
-             *, keep_cursor: bool = True) -> None:
-        """Point the table at a new result: its length and how to read a page of it."""
+             *, keep_cursor: bool = True, pages: dict[int, list[RowT]] | None = None) -> None:
+        """Point the table at a new result: its length and how to read a page of it.
+        `pages` are pages already read with the count (by number), for the UI thread not
+        to read them again."""
         self._fetch = fetch
         self._pages.clear()
+        self._pages.update(pages or {})
         self._natural = []
         self._layout = None
         self.row_count = count
