@@ -203,9 +203,12 @@ class _Dispatcher:
                 creditor = session.scalars(select(Creditor).where(
                     Creditor.code == p.creditor_code)).one()
                 roots = tuple(str(r) for r in self.renderer.resource_roots(creditor))
+                # A letter's statement follows it in the same PDF; an e-mail's goes as an
+                # attachment of its own (`Renderer.message`).
+                appendix = p.statement if kind == "letters" and p.statement else b""
                 jobs.append(LetterJob(p.action_id, p.letter_html or "",
                                       str(self._path(kind, p, ".pdf")),
-                                      str(default_templates_dir()), roots))
+                                      str(default_templates_dir()), roots, appendix))
         return jobs
 
     def _letters(self, items: list[Prepared]) -> None:

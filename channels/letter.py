@@ -10,6 +10,7 @@ turns `<link rel="attachment">` into one) is refused whole.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import os
 import urllib.parse
@@ -151,9 +152,27 @@ def render_pdf_bytes(html: str, *, base_dir: Path, roots: Sequence[Path]) -> tup
     return pdf, len(document.pages), list(fetcher.refused)
 
 
-def write_pdf(html: str, out: Path, *, base_dir: Path, roots: Sequence[Path]) -> PdfResult:
-    """Render and write atomically (a crash never leaves half a PDF under the final name)."""
+def append_pages(pdf: bytes, appendix: bytes) -> tuple[bytes, int]:
+    """`appendix`'s pages after `pdf`'s, as one PDF; returns it and its page count."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for source in (pdf, appendix):
+        for page in PdfReader(io.BytesIO(source)).pages:
+            writer.add_page(page)
+    joined = io.BytesIO()
+    writer.write(joined)
+    return joined.getvalue(), len(writer.pages)
+
+
+def write_pdf(html: str, out: Path, *, base_dir: Path, roots: Sequence[Path],
+              appendix: bytes = b"") -> PdfResult:
+    """Render and write atomically (a crash never leaves half a PDF under the final name).
+    `appendix` (a PDF, such as the account statement) is added after the letter's pages,
+    so that the letter, its page count and its print batch include it."""
     pdf, pages, refused = render_pdf_bytes(html, base_dir=base_dir, roots=roots)
+    if appendix:
+        pdf, pages = append_pages(pdf, appendix)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(pdf)
@@ -170,12 +189,13 @@ class LetterJob:
     out: str
     base_dir: str
     roots: tuple[str, ...]
+    appendix: bytes = b""  # a PDF whose pages follow the letter's (`with statement`)
 
 
 def _run_job(job: LetterJob) -> tuple[int, str, int, tuple[str, ...], Reason | None]:
     try:
         result = write_pdf(job.html, Path(job.out), base_dir=Path(job.base_dir),
-                           roots=[Path(r) for r in job.roots])
+                           roots=[Path(r) for r in job.roots], appendix=job.appendix)
         return job.key, str(result.path), result.pages, result.refused, None
     except Exception as exc:  # reported per letter, never kills the batch
         return job.key, job.out, 0, (), of_exception(exc)

@@ -23,7 +23,7 @@ from relance.channels import mail, sms
 from relance.channels.batches import slug
 from relance.channels.config import DispatchConfig, notify_addresses, sender_address
 from relance.channels.context import LetterData, build_context
-from relance.channels.letter import write_pdf
+from relance.channels.letter import PdfRendererMissing, write_pdf
 from relance.channels.reasons import Reason, of_exception, reason
 from relance.channels.render import (
     ResolvedTemplate,
@@ -32,9 +32,11 @@ from relance.channels.render import (
     render,
     resolve,
 )
+from relance.channels.reports.statement_pdf import statement_pdf
 from relance.channels.templates import default_templates_dir, search_folders
-from relance.kernel.i18n import N_
+from relance.kernel.i18n import N_, supported
 from relance.kernel.workspace import Workspace
+from relance.store.content import wants_statement
 from relance.store.db import Store
 from relance.store.models import Action, Creditor, Debtor, utcnow
 
@@ -60,6 +62,10 @@ class Prepared:
     idempotency_key: str = ""
     failure: Reason | None = None  # why it cannot be sent, in both forms
     debtor_name: str = ""
+    # `with statement`: the debtor's account statement as PDF, and its file name when
+    # it goes as an attachment.
+    statement: bytes | None = None
+    statement_name: str = ""
 
     @property
     def error(self) -> str | None:
@@ -74,6 +80,10 @@ def outbox_file(outbox: Path, kind: str, day: dt.date, prepared: Prepared,
     name = (f"{prepared.action_id:06d}-{slug(prepared.creditor_code)}-"
             f"{slug(prepared.debtor_ref)}-{slug(prepared.template)}{suffix}")
     return outbox / kind / day.isoformat() / name
+
+
+# The statement attachment's name, in the debtor's language (a file name: no spaces).
+_STATEMENT_FILE = {"fr": "releve", "en": "statement"}
 
 
 def _crash_reason(action: Action, channel: str, exc: BaseException) -> Reason:
@@ -158,7 +168,28 @@ class Renderer:
             prepared.failure = exc.reason
         except Exception as exc:  # any crash of one template fails that action alone
             prepared.failure = _crash_reason(action, channel, exc)
+        if prepared.failure is None and channel in ("letter", "email") and wants_statement(
+                action.output):
+            self._statement(session, debtor, prepared)
         return prepared
+
+    def _statement(self, session: Session, debtor: Debtor, prepared: Prepared) -> None:
+        """The account statement that goes along: as of the day of sending, in the
+        debtor's language, like the letter it goes with."""
+        language = supported(debtor.language) or "fr"
+        try:
+            prepared.statement = statement_pdf(
+                session, debtor.id, on=self.today, workspace_root=self.root,
+                templates_dir=self.templates_dir, language=language)
+        except PdfRendererMissing:
+            raise  # no PDF can render on this machine: the dispatcher stops and requeues
+        except Exception as exc:  # one debtor's statement must not stop the others' sends
+            prepared.failure = reason(
+                N_("the account statement of debtor {debtor} could not be rendered: "
+                   "{error}"), debtor=debtor.ref, error=of_exception(exc))
+            return
+        prepared.statement_name = (f"{_STATEMENT_FILE.get(language, 'releve')}-"
+                                   f"{slug(debtor.ref)}.pdf")
 
     def _render(self, session: Session, action: Action, creditor: Creditor, debtor: Debtor,
                 prepared: Prepared) -> None:
@@ -259,6 +290,8 @@ class Renderer:
                                 roots=roots).path
             attachments.append(mail.Attachment(
                 f"{slug(p.template)}-{slug(p.debtor_ref)}.pdf", pdf.read_bytes()))
+        if p.statement and p.channel == "email":
+            attachments.append(mail.Attachment(p.statement_name, p.statement))
         message = mail.build_message(
             sender=sender, to=to, reply_to=reply_to, subject=p.subject or "",
             text=p.text or "", html=p.html, attachments=attachments,

@@ -257,6 +257,10 @@ class Options:
     requires_approval: bool = False
     every: Duration | None = None
     per_invoice: bool = False
+    # `with statement`: the debtor's account statement goes with the letter or e-mail.
+    with_statement: bool = False
+    # Where `with statement` was written, for the checker's message (not part of meaning).
+    statement_span: Span = dataclasses.field(default=NO_SPAN, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- structure

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from relance.dsl import ast
+from relance.dsl.check_options import check_statement_option
 from relance.dsl.check_reach import check_never_acts
 from relance.dsl.check_references import (
     check_after_references,
@@ -51,6 +52,7 @@ POLICY_CHECKS: list[PolicyCheck] = [
     check_types,
     check_after_references,
     check_templates,
+    check_statement_option,
     check_duplicate_rules,
     check_never_acts,
     check_paused,

@@ -208,6 +208,7 @@ CODES: dict[str, str] = {
     "E210": "`after` names a rule that is not in the policy",
     "E211": "`after` names the rule itself or a later rule: the rule can never act",
     "E212": "a template that does not exist for the channel",
+    "E213": "`with statement` on an action that is not a letter or an e-mail",
     "E220": "two rules with one identity in a policy",
     "E221": "two policies with one name in the workspace",
     "E230": "a condition that can never hold (an empty range)",

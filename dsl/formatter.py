@@ -10,8 +10,9 @@
     when CONDITION then ACTION, OPTION      <- an unnamed rule stays on one line
 
 One blank line between blocks, two-space indent, single quotes, canonical option order
-(`requires approval`, `every`, `per invoice`), parentheses only where the meaning needs
-them. Formatting never changes the tree (`parse(fmt(x)) == parse(x)`) and is idempotent.
+(`requires approval`, `every`, `per invoice`, `with statement`), parentheses only where
+the meaning needs them. Formatting never changes the tree (`parse(fmt(x)) == parse(x)`)
+and is idempotent.
 
 Comments: a comment at the end of the line where a header or a rule ends stays there;
 any other comment inside a header or a rule moves just above it; comments between
@@ -126,6 +127,8 @@ def format_options(options: ast.Options) -> str:
         parts.append(f"every {format_value(options.every)}")
     if options.per_invoice:
         parts.append("per invoice")
+    if options.with_statement:
+        parts.append("with statement")
     return "".join(f", {part}" for part in parts)
 
 

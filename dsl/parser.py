@@ -45,7 +45,7 @@ DURATION_UNITS = ("d", "w", "bd")
 KEYWORDS = (
     "policy", "for", "rule", "when", "then", "and", "or", "not", "in", "after", "by",
     "send", "with", "tone", "call", "priority", "notify", "escalate", "to", "requires",
-    "approval", "every", "per", "invoice", "true", "false",
+    "approval", "every", "per", "invoice", "statement", "true", "false",
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -453,6 +453,8 @@ class _Builder:
             requires_approval="approval" in seen,
             every=seen.get("every"),
             per_invoice="per_invoice" in seen,
+            with_statement="statement" in seen,
+            statement_span=seen.get("statement", ast.NO_SPAN),
         )
 
     def requires_approval(self, meta: Any, children: list[Any]) -> tuple[str, Any, ast.Span]:
@@ -460,6 +462,10 @@ class _Builder:
 
     def per_invoice(self, meta: Any, children: list[Any]) -> tuple[str, Any, ast.Span]:
         return ("per_invoice", True, self._span(meta))
+
+    def with_statement(self, meta: Any, children: list[Any]) -> tuple[str, Any, ast.Span]:
+        span = self._span(meta)
+        return ("statement", span, span)
 
     def every(self, meta: Any, children: list[Token]) -> tuple[str, Any, ast.Span]:
         return ("every", self._duration(children[0]), self._span(meta))
@@ -592,7 +598,8 @@ class _Builder:
 
 
 # The options as written in the rules (keywords of the language, never translated).
-_OPTION_WORDS = {"approval": "requires approval", "every": "every", "per_invoice": "per invoice"}
+_OPTION_WORDS = {"approval": "requires approval", "every": "every", "per_invoice": "per invoice",
+                 "statement": "with statement"}
 # What a malformed name was meant to name; a sentence each, for the translations.
 _NAME_ERRORS = {
     "policy": N_("'{name}' is not a valid policy name"),

@@ -176,6 +176,8 @@ def describe_action(spec: Send | CallTask | Notify | Escalate) -> str:
 
 def _rule_actions(rule: Rule) -> tuple[str, ...]:
     extra = ", requires approval" if rule.needs_approval else ""
+    if rule.options.with_statement:
+        extra += ", with statement"
     return tuple(describe_action(spec) + extra for spec in rule.actions)
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Rule, Send
+from relance.dsl.check_options import STATEMENT_CHANNELS
 from relance.engine.bulk import bulk_insert, bulk_upsert, reserve_ids
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
@@ -46,7 +47,7 @@ from relance.engine.versioning import record_ruleset
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
 from relance.store import audit
-from relance.store.content import ContentLine, content_hash
+from relance.store.content import STATEMENT_KEY, ContentLine, content_hash, wants_statement
 from relance.store.db import Store
 from relance.store.models import ActionState, Run, utcnow
 
@@ -180,6 +181,13 @@ class PendingAction(NamedTuple):
             return None
         return max(priorities, key=PRIORITY_ORDER.__getitem__)
 
+    @property
+    def with_statement(self) -> bool:
+        """The account statement goes along if any rule grouped here asks for it (the
+        checker allows the option on letters and e-mails only)."""
+        return self.shape.channel in STATEMENT_CHANNELS and any(
+            item.acting.rule.options.with_statement for item in self.items)
+
     def content_hash(self) -> str:
         return content_hash(
             debtor_id=self.shape.debtor_id, channel=self.shape.channel,
@@ -187,6 +195,7 @@ class PendingAction(NamedTuple):
             target_stage=self.shape.target_stage,
             lines=_lines((item.acting.invoice_id, item.acting.balance_minor,
                           item.acting.currency) for item in self.items),
+            statement=self.with_statement,
         )
 
 
@@ -481,6 +490,8 @@ def _write(
             "approved_at": now if state is ActionState.APPROVED else None,
             "proposed_by": actor, "created_at": now, "updated_at": now,
         })
+        if pending.with_statement:  # rows without it take the column's default
+            action_rows[-1]["output"] = {STATEMENT_KEY: True}
     # The ids are chosen here rather than returned by the INSERT: SQLite can return
     # them in order only one row per statement. The run has written its `Run` row, so
     # on SQLite it holds the write lock that `reserve_ids` needs.
@@ -539,13 +550,20 @@ def _refresh_attached(session: Session, attach: dict[int, PendingAction],
             select(ACTION_ITEM.c.invoice_id, ACTION_ITEM.c.balance_minor, ACTION_ITEM.c.currency)
             .where(ACTION_ITEM.c.action_id == action_id, ACTION_ITEM.c.state == "active")
         ).all()
+        output = dict(conn.execute(select(ACTION.c.output).where(ACTION.c.id == action_id))
+                      .scalar_one() or {})
+        # The statement an earlier run asked for stays; a later rule may add it.
+        statement = wants_statement(output) or pending.with_statement
         shape = pending.shape
         digest = content_hash(
             debtor_id=shape.debtor_id, channel=shape.channel, template=shape.template,
             tone=shape.tone, target_stage=shape.target_stage,
             lines=_lines((r.invoice_id, r.balance_minor, r.currency) for r in lines),
+            statement=statement,
         )
         values: dict[str, Any] = {"content_hash": digest, "updated_at": utcnow()}
+        if statement and not wants_statement(output):
+            values["output"] = {**output, STATEMENT_KEY: True}
         if pending.needs_approval or not auto_approve:
             values.update(state=ActionState.PROPOSED.value, approved_at=None, approved_by=None)
         session.execute(update(ACTION).where(ACTION.c.id == action_id).values(**values))

@@ -13,6 +13,16 @@ import json
 from collections.abc import Iterable
 from typing import NamedTuple
 
+# The key of `Action.output` that says the rule asked for the debtor's account statement
+# to go along (`with statement`). It is set when the action is queued: the output record
+# is merged, never replaced, so the dispatcher still finds it.
+STATEMENT_KEY = "with_statement"
+
+
+def wants_statement(output: dict[str, object] | None) -> bool:
+    """Whether an action's output record asks for the account statement."""
+    return bool((output or {}).get(STATEMENT_KEY))
+
 
 class ContentLine(NamedTuple):
     """One invoice of an action, as hashed. A named tuple: a first run hashes one per
@@ -31,9 +41,11 @@ def content_hash(
     tone: str | None,
     target_stage: str | None,
     lines: Iterable[ContentLine],
+    statement: bool = False,
 ) -> str:
-    """A stable SHA-256 over the action's recipient, kind and invoice lines (order-free)."""
-    payload = {
+    """A stable SHA-256 over the action's recipient, kind and invoice lines (order-free),
+    and whether the account statement goes along."""
+    payload: dict[str, object] = {
         "debtor": debtor_id,
         "channel": channel,
         "template": template,
@@ -41,6 +53,8 @@ def content_hash(
         "stage": target_stage,
         "lines": sorted((line.invoice_id, line.balance_minor, line.currency) for line in lines),
     }
+    if statement:  # absent otherwise: the hashes of actions without it stay as they were
+        payload["statement"] = True
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 

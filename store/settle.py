@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.store import audit
-from relance.store.content import ContentLine, content_hash, stale_reason
+from relance.store.content import ContentLine, content_hash, stale_reason, wants_statement
 from relance.store.models import (
     Action,
     ActionState,
@@ -141,7 +141,8 @@ def _settle_one(session: Session, action: Action, case: _Case, today: dt.date,
     action.content_hash = content_hash(
         debtor_id=action.debtor_id, channel=action.channel.value, template=action.template,
         tone=action.tone, target_stage=action.target_stage.value if action.target_stage else None,
-        lines=[ContentLine(i.invoice_id, i.balance_minor, i.currency) for i in remaining])
+        lines=[ContentLine(i.invoice_id, i.balance_minor, i.currency) for i in remaining],
+        statement=wants_statement(action.output))
     was = action.state
     if not remaining:
         action.state = ActionState.CANCELLED

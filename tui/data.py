@@ -23,6 +23,9 @@ from sqlalchemy import and_, case, exists, func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from relance.engine.casework import Seen
+from relance.engine.words import channel_word, state_word
+from relance.kernel.display import show_amount
+from relance.kernel.i18n import N_, _
 from relance.store.models import (
     Action,
     ActionItem,
@@ -78,18 +81,22 @@ class QueueFilter:
     descending: bool = False
 
     def describe(self) -> str:
-        parts = [f"state={self.state or 'any'}"]
-        for name in ("creditor", "channel", "rule", "segment", "stage"):
-            value = getattr(self, name)
+        """The filters in force, as the operator reads them: `proposed · letter · ≥ 150,00`."""
+        parts = [state_word(self.state) if self.state else _("any state")]
+        if self.channel:
+            parts.append(channel_word(self.channel))
+        for label, value in ((N_("creditor"), self.creditor), (N_("rule"), self.rule),
+                             (N_("segment"), self.segment), (N_("stage"), self.stage)):
             if value:
-                parts.append(f"{name}={value}")
+                parts.append(_("{label} {value}").format(label=_(label), value=value))
+        # Amount bounds are in minor units of whatever currency a row is in.
         if self.min_amount_minor is not None:
-            parts.append(f"amount≥{self.min_amount_minor / 100:g}")
+            parts.append(f"≥ {show_amount(self.min_amount_minor, 'EUR')}")
         if self.max_amount_minor is not None:
-            parts.append(f"amount≤{self.max_amount_minor / 100:g}")
+            parts.append(f"≤ {show_amount(self.max_amount_minor, 'EUR')}")
         if self.search:
             parts.append(f"“{self.search}”")
-        return " ".join(parts)
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from textual.widgets import Input, Static
 
 from relance.engine import casework
 from relance.engine.casework import BulkResult, Seen
+from relance.engine.words import channel_word, state_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _, ngettext
@@ -45,9 +46,9 @@ BULK_CHUNK = 500
 
 
 def _cells(row: data.QueueRow) -> list[str]:
-    return [f"{row.debtor_name} ({row.debtor_ref})", row.channel.value, row.rule,
+    return [f"{row.debtor_name} ({row.debtor_ref})", channel_word(row.channel), row.rule,
             show_count(row.invoices), show_money(row.amount_minor, row.currency)
-            if row.currency else "", _(row.state.value)]
+            if row.currency else "", state_word(row.state)]
 
 
 QUEUE_COLUMNS = [
@@ -256,7 +257,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
         rule = (f"{first.rule} ({first.rule_file}:{first.rule_line})" if first else "—")
         return (
             f"[b]{escape(info.debtor.name)}[/b] {escape(info.debtor.ref)} · {info.creditor.code} · "
-            f"{info.debtor.segment} · #{info.action.id} {info.action.channel.value} "
+            f"{info.debtor.segment} · #{info.action.id} {channel_word(info.action.channel)} "
             f"{info.action.template or ''}\n{lines}{more}\n"
             + _("{rule} · rules {ruleset}").format(rule=rule, ruleset=info.ruleset)
         )
