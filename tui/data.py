@@ -225,17 +225,23 @@ def _search(text: str, dialect: str) -> Any:
     like = "like" if dialect == "sqlite" else "ilike"
     debtors = select(Debtor.id).where(or_(getattr(Debtor.name, like)(pattern, escape="/"),
                                           getattr(Debtor.ref, like)(pattern, escape="/")))
-    creditors = select(Creditor.id)
-    numbers = [select(ActionItem.action_id)
-               .join(Invoice, Invoice.id == ActionItem.invoice_id)
-               # The range walks the index; the prefix test keeps it exact whatever the
-               # database's collation orders after the prefix.
-               .where(Invoice.creditor_id.in_(creditors), Invoice.number >= prefix,
-                      Invoice.number < prefix + "\U0010ffff",
-                      Invoice.number.startswith(prefix, autoescape=True))
-               for prefix in dict.fromkeys((text, text.upper(), text.lower()))]
+    numbers = [select(ActionItem.action_id).join(Invoice, Invoice.id == ActionItem.invoice_id)
+               .where(starts) for starts in invoice_numbers_starting(text)]
     # IN over one read of each, not a correlated EXISTS per queued action.
     return or_(Action.debtor_id.in_(debtors), Action.id.in_(union_all(*numbers)))
+
+
+def invoice_numbers_starting(text: str) -> list[Any]:
+    """Conditions on `Invoice`, one per way of typing `text` (as typed, in capitals, in
+    small letters): its number starts with it. Each walks the (creditor, number) index
+    when read on its own (a union of them, not an OR)."""
+    creditors = select(Creditor.id)
+    # The range walks the index; the prefix test keeps it exact whatever the database's
+    # collation orders after the prefix.
+    return [and_(Invoice.creditor_id.in_(creditors), Invoice.number >= prefix,
+                 Invoice.number < prefix + "\U0010ffff",
+                 Invoice.number.startswith(prefix, autoescape=True))
+            for prefix in dict.fromkeys((text, text.upper(), text.lower()))]
 
 
 def queue_totals(session: Session, flt: QueueFilter, *, today: dt.date | None = None,

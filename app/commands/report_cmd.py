@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from relance.channels.reports.csv_export import Dialect, write_csv
 from relance.channels.reports.files import aged_name, statement_name, write_csv_file, write_whole
 from relance.channels.reports.sheet import Sheet
 from relance.channels.reports.tables import aged_sheet, ledger_sheet, statement_sheet
 from relance.channels.reports.xlsx_export import write_xlsx
-from relance.commands.options import parse_day
+from relance.commands.options import JsonOption, json_wanted, parse_day
+from relance.commands.progress import progress
 from relance.context import AppContext, print_table, say
 from relance.engine.aging import GROUPINGS, aged_balance
 from relance.engine.aging_display import aged_balance_table, dso_text
@@ -70,18 +68,6 @@ CreditorOption = Annotated[str | None, typer.Option(
     "--creditor", help=_("The creditor's code, when several share a debtor reference."))]
 
 
-@contextmanager
-def working(what: str) -> Iterator[None]:
-    """A spinner on standard error while a long report is made, on a terminal only:
-    piped or redirected, the command prints nothing it was not asked for."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield
-        return
-    with console.status(what):
-        yield
-
-
 def _wrote(context: AppContext, path: Path) -> None:
     say(context.console, _("wrote {path}").format(path=str(path)))
 
@@ -97,7 +83,8 @@ def _write_bytes(context: AppContext, data: bytes, target: Path) -> None:
     _wrote(context, write_whole(data, target))
 
 
-@report_app.command("aged")
+@report_app.command("aged", help=_(
+    "The aged balance: open balances by lateness, per currency, to the cent."))
 def aged(
     ctx: typer.Context,
     by: Annotated[str, typer.Option(help=_("Group by: {choices}.").format(
@@ -108,9 +95,9 @@ def aged(
         Format.TABLE),
     output: OutputOption = None,
     dialect: DialectOption = Dialect.EXCEL_FR,
+    json_output: JsonOption = False,
 ) -> None:
-    """The aged balance: open balances by lateness, per currency, to the cent."""
-    context: AppContext = ctx.obj
+    context = json_wanted(ctx, json_output)
     if by not in GROUPINGS:
         raise UsageError(_("--by {value}: choose one of {choices}").format(
             value=by, choices=", ".join(GROUPINGS)))
@@ -121,7 +108,7 @@ def aged(
             from relance.channels.reports.aged_pdf import aged_pdf
 
             workspace = context.workspace
-            with working(_("Drawing the aged balance…")):
+            with progress(_("Drawing the aged balance…")):
                 data = aged_pdf(session, report, workspace_root=workspace.root,
                                 templates_dir=workspace.templates_dir)
             _write_bytes(context, data, output or Path(aged_name(day, "pdf")))
@@ -143,7 +130,9 @@ def aged(
         say(console, dso_text(report))
 
 
-@report_app.command("statement")
+@report_app.command("statement", help=_(
+    "A debtor's account statement: open items, recent ones, payments and credit notes, "
+    "with the running balance, per currency."))
 def statement(
     ctx: typer.Context,
     debtor: Annotated[str, typer.Argument(help=_("The debtor's reference."))],
@@ -157,8 +146,6 @@ def statement(
     output: OutputOption = None,
     dialect: DialectOption = Dialect.EXCEL_FR,
 ) -> None:
-    """A debtor's account statement: open items, recent ones, payments and credit notes,
-    with the running balance, per currency."""
     context: AppContext = ctx.obj
     day = parse_day(on)
     with context.store.transaction() as session:
@@ -168,7 +155,7 @@ def statement(
             from relance.channels.reports.statement_pdf import render_statement
 
             workspace = context.workspace
-            with working(_("Drawing the statement…")):
+            with progress(_("Drawing the statement…")):
                 data = render_statement(session, report, workspace_root=workspace.root,
                                         templates_dir=workspace.templates_dir)
             default = Path(statement_name(found.ref, day, "pdf"))
@@ -182,7 +169,9 @@ def statement(
     _wrote(context, target)
 
 
-@report_app.command("ledger")
+@report_app.command("ledger", help=_(
+    "The customer sub-ledger for auditors: every movement of each debtor's account over "
+    "a period, with debit, credit and running balance."))
 def ledger(
     ctx: typer.Context,
     start: Annotated[str | None, typer.Option(
@@ -196,8 +185,6 @@ def ledger(
     output: OutputOption = None,
     dialect: DialectOption = Dialect.EXCEL_FR,
 ) -> None:
-    """The customer sub-ledger for auditors: every movement of each debtor's account
-    over a period, with debit, credit and running balance."""
     context: AppContext = ctx.obj
     last = parse_day(end, "--to")
     first = parse_day(start, "--from") if start else dt.date(last.year, 1, 1)
@@ -211,7 +198,7 @@ def ledger(
             if found is None:
                 raise UsageError(_("no creditor {code}").format(code=creditor))
             creditor_ids = [found]
-        with working(_("Reading the accounts…")):
+        with progress(_("Reading the accounts…")):
             report = sub_ledger(session, start=first, end=last, creditor_ids=creditor_ids)
     sheet = ledger_sheet(report)
     if output_format is LedgerFormat.CSV:

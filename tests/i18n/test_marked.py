@@ -94,6 +94,10 @@ def unmarked(path: Path) -> Iterator[str]:
     for node in ast.walk(ast.parse(source, filename=str(path))):
         if not isinstance(node, ast.Call):
             continue
+        # Typer shows a command's docstring as its help unless given one: never translated.
+        if (isinstance(node.func, ast.Attribute) and node.func.attr == "command"
+                and not any(keyword.arg == "help" for keyword in node.keywords)):
+            yield f"{path}:{node.lineno}: a command without help=_(...) shows its docstring"
         for argument in _read_arguments(node):
             if not _plain_sentence(argument):
                 continue
@@ -121,6 +125,8 @@ def test_every_sentence_for_people_goes_through_gettext() -> None:
     ('raise ValueError("programmer mistake")', False),
     ('say(console, "EUR")', False),
     ('notify("Sent")  # not for people: a test of the rule', False),
+    ('@app.command("aged")\ndef aged() -> None:\n    """The aged balance."""', True),
+    ('@app.command("aged", help=_("The aged balance."))\ndef aged() -> None:\n    pass', False),
 ])
 def test_the_contract_sees_what_it_should(tmp_path: Path, source: str, flagged: bool) -> None:
     module = tmp_path / "module.py"

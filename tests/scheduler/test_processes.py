@@ -89,7 +89,7 @@ def test_two_serve_processes_on_postgresql_run_the_day_once(pg: tuple[Store, str
         assert [code for code, _, _ in results] == [0, 0], results
         outputs = sorted(out for _, out, _ in results)
         if round_ == 0:  # they overlapped: one ran the day, the other stood by
-            assert "daily_run 2026-03-10: done" in outputs[1]
+            assert "daily_run 10/03/2026: done" in outputs[1]
             assert "another relance serve leads" in outputs[0]
     assert len(runs_on(store, TUESDAY)) == 1
     assert queue_shape(store) == EXPECTED_QUEUE
@@ -175,7 +175,7 @@ def test_a_serve_killed_during_the_run_completes_it_on_restart(
     code, out, err = finish(start_serve(workspace, env_for(url, "2026-03-10T07:06:00"),
                                         "--once"))
     assert code == 0, err
-    assert "daily_run 2026-03-10: done" in out
+    assert "daily_run 10/03/2026: done" in out
     assert '"event": "job.recovered"' in err
     row = job_run(store, "daily_run", TUESDAY)
     assert row is not None and (row.status, row.attempt) == ("done", 2)

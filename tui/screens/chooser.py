@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from relance.kernel.display import show_money
 from relance.kernel.i18n import N_, _, ngettext
 from relance.store.models import Debtor, Invoice, InvoiceStatus
+from relance.tui.data import invoice_numbers_starting
 from relance.tui.screens.modals import DeskModal
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class CaseMatch:
 
 def find_cases(session: Session, text: str, limit: int = SEARCH_LIMIT) -> list[CaseMatch]:
     """Debtors whose name or reference contains `text`, and those with an invoice whose
-    number contains it; exact references and numbers first, then by name."""
+    number starts with it; exact references and numbers first, then by name."""
     wanted = text.strip()
     if not wanted:
         return []
@@ -56,9 +57,13 @@ def find_cases(session: Session, text: str, limit: int = SEARCH_LIMIT) -> list[C
         select(Debtor).where(or_(func.lower(Debtor.name).like(pattern),
                                  func.lower(Debtor.ref).like(pattern)))
         .order_by(Debtor.name, Debtor.id).limit(limit)))
+    # Invoice numbers from their start, along the index (as the queue's search): matching
+    # them anywhere would read every invoice of a big book at each search.
+    numbered = union_all(*(select(Invoice.id).where(starts)
+                           for starts in invoice_numbers_starting(wanted))).subquery()
     invoices = session.execute(
         select(Invoice.number, Debtor).join(Debtor, Debtor.id == Invoice.debtor_id)
-        .where(func.lower(Invoice.number).like(pattern))
+        .where(Invoice.id.in_(select(numbered.c.id)))
         .order_by(Invoice.number, Invoice.id).limit(limit)).all()
     found: dict[int, tuple[Debtor, str, bool]] = {}
     for debtor in debtors:
