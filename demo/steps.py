@@ -20,7 +20,7 @@ from rich.markup import escape
 from sqlalchemy import func, insert, select
 
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
-from relance.engine.words import channel_word
+from relance.engine.words import channel_count
 from relance.kernel.console import print_table, say
 from relance.kernel.display import show_count, show_date
 from relance.kernel.errors import UsageError
@@ -138,7 +138,7 @@ def run_rules(ctx: DemoContext) -> None:
 
     report = run_workspace_day(ctx.workspace, ctx.store, ctx.on, actor=DEMO_ACTOR)
     ctx.results["run"] = report.to_json()
-    channels = ", ".join(f"{show_count(count)} {channel_word(channel)}"
+    channels = ", ".join(channel_count(channel, count, show_count(count))
                          for channel, count in report.by_channel)
     reached = ngettext("{count} invoice reached a rule", "{count} invoices reached a rule",
                        report.items_created).format(count=show_count(report.items_created))

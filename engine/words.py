@@ -6,7 +6,7 @@ sentences and columns, translated where shown."""
 
 from __future__ import annotations
 
-from relance.kernel.i18n import N_, _
+from relance.kernel.i18n import N_, _, ngettext
 from relance.store.models import ActionState
 
 CHANNEL_WORDS: dict[str, str] = {
@@ -19,6 +19,27 @@ def channel_word(channel: str) -> str:
     """The channel in the language being spoken; an unknown code as it is."""
     code = str(getattr(channel, "value", channel))
     return _(CHANNEL_WORDS[code]) if code in CHANNEL_WORDS else code
+
+
+def channel_count(channel: str, count: int, shown: str) -> str:
+    """`132 letters`: how many actions of a channel, `shown` being the count as the
+    language writes it (`show_count`)."""
+    code = str(getattr(channel, "value", channel))
+    if code == "letter":
+        text = ngettext("{count} letter", "{count} letters", count)
+    elif code == "email":
+        text = ngettext("{count} e-mail", "{count} e-mails", count)
+    elif code == "sms":
+        text = ngettext("{count} SMS", "{count} SMS", count)
+    elif code == "call":
+        text = ngettext("{count} call", "{count} calls", count)
+    elif code == "notify":
+        text = ngettext("{count} alert", "{count} alerts", count)
+    elif code == "escalate":
+        text = ngettext("{count} escalation", "{count} escalations", count)
+    else:
+        return f"{shown} {code}"
+    return text.format(count=shown)
 
 
 # An action's state as a refusal names it to a person, translated where it is shown.

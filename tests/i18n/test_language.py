@@ -83,3 +83,14 @@ def test_dates_are_shown_in_the_short_form_of_the_language() -> None:
     assert show_date(dt.date(2026, 3, 4), "fr") == "04/03/2026"
     assert show_date(dt.date(2026, 3, 4), "en") == "04/03/2026"
     assert show_date(None, "fr") == ""
+
+
+def test_counted_channels_agree_with_their_number() -> None:
+    from relance.engine.words import channel_count
+
+    tally = [("call", 118), ("email", 1), ("escalate", 94), ("notify", 1)]
+    with using_language("fr"):
+        assert [channel_count(c, n, str(n)) for c, n in tally] == [
+            "118 appels", "1 e-mail", "94 escalades", "1 alerte"]
+    assert [channel_count(c, n, str(n)) for c, n in tally] == [
+        "118 calls", "1 e-mail", "94 escalations", "1 alert"]
