@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.tui.screenshots
 
 The demo portfolio (`relance demo --on 2026-11-20`, then `relance run` the same day)
-is shown at 80x24 as the user `alice`; the escalations screen uses the small test book,
+is shown at 80x24 as the user `alice`, in French; the escalations screen uses the small test book,
 since the demo's first run proposes none.
 """
 
@@ -51,6 +51,10 @@ async def _shoot(store: Store, workspace: Workspace, shots: Sequence[tuple[str, 
 
 def main() -> None:
     os.environ.pop("RELANCE_DATABASE_URL", None)
+    # The docs show the desk as its users see it first: in French.
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        os.environ.pop(variable, None)
+    os.environ["LANG"] = "fr_FR.UTF-8"
     DOCS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "demo"
@@ -69,6 +73,7 @@ def main() -> None:
             ("dashboard-trends", ["5", "t"]),
             ("help", ["5", "question_mark"]),
             ("palette", ["ctrl+p"]),
+            ("cases", ["7"]),
         ]))
         store.dispose()
         book = Path(tmp) / "book"
