@@ -102,6 +102,8 @@ class RelanceApp(App[None]):
     def follow_changes(self) -> None:
         """Reload the screen on show if anything was committed since the last look. A
         screen under a form is left alone: it reloads when the form closes."""
+        if not self.is_running:
+            return  # the desk is closing: its screens are being taken down
         try:
             mark = self._read_mark()
         except SQLAlchemyError:
@@ -110,9 +112,11 @@ class RelanceApp(App[None]):
             return
         self.change_mark = mark
         screen = self.screen
-        # A screen still being composed has no widgets to fill yet; it reads the store
-        # itself when it is shown (on_screen_resume), so this tick can pass it by.
-        if isinstance(screen, DeskScreen) and screen.LIVE and screen.is_mounted:
+        # A screen still being composed has no widgets to fill yet (it reads the store
+        # itself when shown, `on_screen_resume`); one being taken down as the desk
+        # closes has lost them already (`is_attached` is false once the app exits).
+        if (isinstance(screen, DeskScreen) and screen.LIVE and screen.is_mounted
+                and screen.is_attached):
             screen.follow_changes()
 
     def open_case(self, debtor_id: int) -> None:

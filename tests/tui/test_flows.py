@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from relance.engine.case_holds import add_note
 from relance.engine.casework import Seen, approve
 from relance.engine.roles import Actor, Role
 from relance.store.db import Store
@@ -369,3 +370,22 @@ async def test_an_auditor_gets_no_form(make_app: MakeApp) -> None:
         await pilot.pause()
         assert type(app.screen).__name__ == "CaseScreen"
         assert any("auditor" in n for n in notices(app))
+
+
+async def test_a_change_seen_while_the_desk_closes_is_left_alone(
+        make_app: MakeApp, store: Store, book: Book) -> None:
+    """The poll can tick while the desk is being taken down (its screens losing their
+    widgets, then the stack emptied): a change committed then is not read into them."""
+    app = make_app("bruno")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await pilot.pause()
+        with store.transaction() as session:
+            add_note(session, Actor("alice", Role.CREDIT_MANAGER), book.debtors["F-0001"],
+                     "written on another desk")
+        app.exit()
+        app.follow_changes()  # between exit() and the stack's teardown
+    with store.transaction() as session:
+        add_note(session, Actor("alice", Role.CREDIT_MANAGER), book.debtors["F-0001"],
+                 "written on another desk after this one closed")
+    app.follow_changes()  # a last tick after the teardown: no screen left on the stack
