@@ -43,7 +43,7 @@ class _MoneyStyle:
 
 @cache
 def _style(currency: str, locale: str) -> _MoneyStyle:
-    from babel.numbers import format_currency, get_decimal_symbol, get_group_symbol
+    from babel.numbers import format_currency, get_decimal_symbol
 
     decimals = minor_units(currency)
     decimal_symbol = get_decimal_symbol(locale)
@@ -58,7 +58,7 @@ def _style(currency: str, locale: str) -> _MoneyStyle:
             raise ValueError(f"cannot read Babel's pattern for {currency} in {locale}: {text}")
         return before, after
 
-    return _MoneyStyle(decimals, decimal_symbol, get_group_symbol(locale),
+    return _MoneyStyle(decimals, decimal_symbol, _group_symbol(locale),
                        around(one), around(-one))
 
 
@@ -95,12 +95,17 @@ def show_amount(minor: int, currency: str, language: str | None = None) -> str:
     return f"{'-' if minor < 0 else ''}{_figure(minor, style)}"
 
 
-def show_count(count: int, language: str | None = None) -> str:
-    """`12 345`: a whole number, grouped as the language groups."""
+@cache
+def _group_symbol(locale: str) -> str:
     from babel.numbers import get_group_symbol
 
-    return _grouped(count, get_group_symbol(_language(language))) if count >= 0 \
-        else "-" + show_count(-count, language)
+    return get_group_symbol(locale)
+
+
+def show_count(count: int, language: str | None = None) -> str:
+    """`12 345`: a whole number, grouped as the language groups."""
+    grouped = _grouped(abs(count), _group_symbol(_language(language)))
+    return grouped if count >= 0 else "-" + grouped
 
 
 def show_percent(rate: Decimal, language: str | None = None, decimals: int = 2) -> str:

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from relance.engine.casework import Seen
 from relance.engine.words import channel_word, state_word
-from relance.kernel.display import show_amount
 from relance.kernel.i18n import N_, _
 from relance.store.models import (
     Action,
@@ -49,6 +48,7 @@ from relance.tui.casefile import load_case as load_case
 from relance.tui.ledger import Dashboard as Dashboard
 from relance.tui.ledger import action_debtors as action_debtors
 from relance.tui.ledger import dashboard as dashboard
+from relance.tui.widgets.cursor import bounds_and_search
 from relance.tui.widgets.summary import CaseSummary as CaseSummary
 from relance.tui.widgets.summary import case_summary as case_summary
 from relance.tui.worklists import CallRow as CallRow
@@ -89,13 +89,7 @@ class QueueFilter:
                              (N_("segment"), self.segment), (N_("stage"), self.stage)):
             if value:
                 parts.append(_("{label} {value}").format(label=_(label), value=value))
-        # Amount bounds are in minor units of whatever currency a row is in.
-        if self.min_amount_minor is not None:
-            parts.append(f"≥ {show_amount(self.min_amount_minor, 'EUR')}")
-        if self.max_amount_minor is not None:
-            parts.append(f"≤ {show_amount(self.max_amount_minor, 'EUR')}")
-        if self.search:
-            parts.append(f"“{self.search}”")
+        parts += bounds_and_search(self.min_amount_minor, self.max_amount_minor, self.search)
         return " · ".join(parts)
 
 

@@ -105,13 +105,22 @@ def amount_range_text(view: View) -> str:
 def describe(view: View) -> str:
     """The filters in force, in a few words (empty when none)."""
     parts = [f"{name}={value}" for name, value in view.filters if name != "only"]
-    if view.min_amount_minor is not None:
-        parts.append(f"≥ {show_amount(view.min_amount_minor, 'EUR')}")
-    if view.max_amount_minor is not None:
-        parts.append(f"≤ {show_amount(view.max_amount_minor, 'EUR')}")
-    if view.search:
-        parts.append(f"“{view.search}”")
+    parts += bounds_and_search(view.min_amount_minor, view.max_amount_minor, view.search)
     return " ".join(parts)
+
+
+def bounds_and_search(low: int | None, high: int | None, search: str) -> list[str]:
+    """The amount bounds and the search text of a list's filters, as its count line
+    shows them (`≥ 150,00`, `“lyon”`). A bound is in minor units of whatever currency a
+    row is in, hence shown with two decimals and no currency."""
+    parts = []
+    if low is not None:
+        parts.append(f"≥ {show_amount(low, 'EUR')}")
+    if high is not None:
+        parts.append(f"≤ {show_amount(high, 'EUR')}")
+    if search:
+        parts.append(f"“{search}”")
+    return parts
 
 
 @dataclass(frozen=True)
