@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,7 +34,7 @@ from relance.engine.penalties import (
     compute_penalty,
     load_rate_table,
 )
-from relance.kernel.display import show_date, show_money
+from relance.kernel.display import show_date, show_money, show_percent
 from relance.kernel.money import locale_for
 from relance.store.models import (
     VOID_ACTION_STATES,
@@ -57,10 +56,6 @@ def date_text(day: dt.date, language: str, style: str = "short") -> str:
     if style == "short":
         return show_date(day, language)
     return format_date(day, style, locale=locale_for(language))
-
-
-def rate_text(rate: Decimal, language: str) -> str:
-    return f"{format_decimal(rate, format='#,##0.00', locale=locale_for(language))} %"
 
 
 def lines(text: str | None) -> list[str]:
@@ -154,7 +149,7 @@ def _interest_context(interest: LegalInterest | None, language: str) -> dict[str
     return {
         "since": date_text(interest.since, language, "long"),
         "this_notice": interest.this_notice,
-        "rate": rate_text(interest.rate, language) if interest.rate is not None else None,
+        "rate": show_percent(interest.rate, language) if interest.rate is not None else None,
         "half_year": half_year_text(interest.period, language),
     }
 
@@ -237,7 +232,7 @@ def build_context(
                     "start": date_text(s.start, language),
                     "end": date_text(s.end, language),
                     "days": s.days,
-                    "rate": rate_text(s.rate, language),
+                    "rate": show_percent(s.rate, language),
                     "amount": money(s.amount_minor, inv.currency, language),
                     "amount_minor": s.amount_minor,
                 }
@@ -320,7 +315,7 @@ def build_context(
             "enabled": applies,
             "method": method,
             "rates": rates_used,
-            "contractual_rate": rate_text(contract_rate, language) if contract_rate else None,
+            "contractual_rate": show_percent(contract_rate, language) if contract_rate else None,
             "indemnity_count": indemnity_count,
             "indemnity_each": money(4000, INDEMNITY_CURRENCY, language),
             "indemnity_total": money(indemnity_total, INDEMNITY_CURRENCY, language),

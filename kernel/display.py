@@ -108,13 +108,12 @@ def show_count(count: int, language: str | None = None) -> str:
     return grouped if count >= 0 else "-" + grouped
 
 
-def show_percent(rate: Decimal, language: str | None = None, decimals: int = 2) -> str:
-    """`12,15 %` for Decimal("12.15") (a rate already in percent)."""
+def show_percent(rate: Decimal, language: str | None = None) -> str:
+    """`12,15 %` for Decimal("12.15") (a rate already in percent, two decimals), as the
+    letters print the legal rates."""
     from babel.numbers import format_decimal
 
-    pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
-    number = format_decimal(rate, format=pattern, locale=_language(language))
-    return f"{number}\u00a0%" if _language(language).startswith("fr") else f"{number}%"
+    return f"{format_decimal(rate, format='#,##0.00', locale=_language(language))} %"
 
 
 @cache

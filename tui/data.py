@@ -399,17 +399,6 @@ def seen_for_filter(session: Session, flt: QueueFilter, *,
     return [Seen(r[0], r[1], r[2]) for r in rows]
 
 
-def filter_choices(session: Session) -> dict[str, list[str]]:
-    """The values the filter form offers."""
-    return {
-        "creditor": list(session.scalars(select(Creditor.code).order_by(Creditor.code))),
-        "segment": list(session.scalars(
-            select(Debtor.segment).distinct().order_by(Debtor.segment))),
-        "channel": [c.value for c in Channel if c != Channel.ESCALATE],
-        "state": [s.value for s in ActionState],
-    }
-
-
 # --------------------------------------------------------------------------- the preview
 
 

@@ -418,7 +418,7 @@ class PagedListScreen(ListScreen[RowT]):
         with self.ctx.reading() as session:
             choices = self.filter_choices(session)
         fields = [Field("amount", _("Amount: at least, or min-max (5000, 1000-5000, -200)"),
-                        amount_range_text(view))]
+                        amount_range_text(view.min_amount_minor, view.max_amount_minor))]
         for name in self.FILTERS:
             offered = choices.get(name, [])
             label = _(FILTER_LABELS[name])

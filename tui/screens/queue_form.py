@@ -5,24 +5,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from relance.engine import casework
-from relance.kernel.display import show_amount
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
-from relance.tui import data
+from relance.tui import data, worklists
 from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.modals import Field
-from relance.tui.widgets.cursor import FILTER_LABELS
+from relance.tui.widgets.cursor import FILTER_LABELS, amount_range_text, parse_amount_range
 
 
 def filter_form(screen: DeskScreen, flt: data.QueueFilter
                 ) -> tuple[list[Field], Callable[[dict[str, str]], data.QueueFilter]]:
     """The form's fields, filled with `flt`, and how to read the answers back."""
     with screen.ctx.reading() as session:
-        choices = data.filter_choices(session)
-
-    def shown(minor: int | None) -> str:
-        return "" if minor is None else show_amount(minor, "EUR", "en").replace(",", "")
+        choices = worklists.filter_choices(session)
 
     def label(name: str, offered: list[str]) -> str:
         return _("{label} ({choices})").format(label=_(FILTER_LABELS[name]),
@@ -33,23 +28,16 @@ def filter_form(screen: DeskScreen, flt: data.QueueFilter
         Field("channel", label("channel", choices["channel"]), flt.channel),
         Field("rule", _(FILTER_LABELS["rule"]), flt.rule),
         Field("segment", label("segment", choices["segment"]), flt.segment),
-        Field("stage", label("stage", ["reminder", "amicable", "litigation"]), flt.stage),
+        Field("stage", label("stage", choices["stage"]), flt.stage),
         Field("state", label("state", choices["state"]), flt.state),
         Field("amount", _("Amount: min-max, e.g. 1000-5000 or 1000-"),
-              f"{shown(flt.min_amount_minor)}-{shown(flt.max_amount_minor)}"
-              if flt.min_amount_minor is not None or flt.max_amount_minor is not None
-              else ""),
+              amount_range_text(flt.min_amount_minor, flt.max_amount_minor)),
     ]
 
     def parse(answers: dict[str, str]) -> data.QueueFilter:
-        low = high = None
-        if answers["amount"]:
-            left, _, right = answers["amount"].partition("-")
-            low = casework.parse_money(left, "EUR").minor if left.strip() else None
-            high = casework.parse_money(right, "EUR").minor if right.strip() else None
-        for name, allowed in (("channel", choices["channel"]),
-                              ("state", choices["state"]),
-                              ("stage", ["reminder", "amicable", "litigation"])):
+        low, high = parse_amount_range(answers["amount"])
+        for name in ("channel", "state", "stage"):
+            allowed = choices[name]
             if answers[name] and answers[name] not in allowed:
                 raise UsageError(_("{name} must be one of {choices}").format(
                     name=_(FILTER_LABELS[name]), choices=", ".join(allowed)))

@@ -92,9 +92,8 @@ def parse_amount_range(text: str) -> tuple[int | None, int | None]:
     return low, high
 
 
-def amount_range_text(view: View) -> str:
-    """The amount field of the filter form, as `parse_amount_range` reads it."""
-    low, high = view.min_amount_minor, view.max_amount_minor
+def amount_range_text(low: int | None, high: int | None) -> str:
+    """The amount field of a filter form, as `parse_amount_range` reads it."""
     if low is None and high is None:
         return ""
     shown = ["" if v is None else show_amount(v, "EUR", "en").replace(",", "")
