@@ -8,9 +8,6 @@ builds a `rich` renderable and a sentence; it prints nothing and knows no consol
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from babel.numbers import format_decimal
 from rich import box
 from rich.table import Table
 
@@ -23,9 +20,8 @@ from relance.engine.aging import (
     AgedLine,
 )
 from relance.kernel.console import add_row
-from relance.kernel.display import show_amount, show_date
-from relance.kernel.i18n import _, current_language
-from relance.kernel.money import locale_for
+from relance.kernel.display import show_amount, show_date, show_decimal
+from relance.kernel.i18n import _
 
 
 def grouping_title(by: str) -> str:
@@ -71,15 +67,10 @@ def aged_balance_table(report: AgedBalance) -> Table:
     return table
 
 
-def days_text(days: Decimal) -> str:
-    """`41,5`: a number of days to one decimal, as the language writes it."""
-    return format_decimal(days, format="#,##0.0", locale=locale_for(current_language()))
-
-
 def dso_text(report: AgedBalance) -> str:
     """`DSO (last 90 days' sales): EUR 41.0 days`, one figure per currency that has
     one; empty when none has."""
-    parts = [_("{currency} {days} days").format(currency=currency, days=days_text(days))
+    parts = [_("{currency} {days} days").format(currency=currency, days=show_decimal(days, 1))
              for currency, days in report.dso.items() if days is not None]
     if not parts:
         return ""

@@ -29,7 +29,7 @@ from relance.kernel.i18n import current_language
 from relance.kernel.money import LOCALES, locale_for, minor_units, to_decimal
 
 __all__ = ["LOCALES", "locale_for", "show_amount", "show_count", "show_date",
-           "show_datetime", "show_money", "show_percent"]
+           "show_datetime", "show_decimal", "show_money", "show_percent"]
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,19 @@ def show_count(count: int, language: str | None = None) -> str:
     return grouped if count >= 0 else "-" + grouped
 
 
+def show_decimal(value: Decimal, places: int = 1, language: str | None = None) -> str:
+    """`63,5` (fr) / `63.5` (en): a measure that is not money (days of DSO, an axis's
+    tick), grouped, to `places` decimals."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0." + "0" * places if places else "#,##0"
+    return format_decimal(value, format=pattern, locale=_language(language))
+
+
 def show_percent(rate: Decimal, language: str | None = None) -> str:
     """`12,15 %` for Decimal("12.15") (a rate already in percent, two decimals), as the
     letters print the legal rates."""
-    from babel.numbers import format_decimal
-
-    return f"{format_decimal(rate, format='#,##0.00', locale=_language(language))} %"
+    return f"{show_decimal(rate, 2, language)} %"
 
 
 @cache

@@ -1,20 +1,13 @@
-"""How amounts, dates and states read on screen: the kernel's one formatter
-(`relance.kernel.display`), in the desk's language, under the names the screens use."""
+"""Cells of the desk's tables: a day or a dash, a cut name, a right-aligned figure.
+Amounts and numbers come from the kernel's one formatter (`relance.kernel.display`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from rich.text import Text
 
-from relance.kernel.display import locale_for, show_amount, show_date, show_money
-from relance.kernel.i18n import current_language
-
-# `amount` is the figure alone, for a column whose heading or row names the currency;
-# everywhere else an amount is `money`, with its currency.
-amount = show_amount
-money = show_money
+from relance.kernel.display import show_date
 
 
 def day(value: dt.date | None) -> str:
@@ -28,14 +21,6 @@ def short_day(value: dt.date | None) -> str:
     text = show_date(value)
     year = f"{value.year:04d}"
     return text.replace(year, year[2:], 1) if year in text else text
-
-
-def decimal(value: Decimal, places: int = 1) -> str:
-    """`63,5` (fr) / `63.5` (en): a measure that is not money, such as days of DSO."""
-    from babel.numbers import format_decimal
-
-    pattern = "#,##0." + "0" * places if places else "#,##0"
-    return format_decimal(value, format=pattern, locale=locale_for(current_language()))
 
 
 def clip(text: str, width: int) -> str:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from relance.channels.reports.chart import Series, stacked_bars
 from relance.channels.reports.pdf import branding, render_report
 from relance.engine.aging import BUCKET_TITLES, DSO_WINDOW_DAYS, AgedBalance, AgedLine
-from relance.engine.aging_display import aged_title, days_text, grouping_title, line_name
-from relance.kernel.display import show_amount, show_count
+from relance.engine.aging_display import aged_title, grouping_title, line_name
+from relance.kernel.display import show_amount, show_count, show_decimal
 from relance.kernel.i18n import _, current_language
 from relance.kernel.money import minor_units
 from relance.store.models import Creditor
@@ -75,7 +75,7 @@ def _sections(report: AgedBalance) -> list[dict[str, Any]]:
             "dso": "" if days is None else _(
                 "DSO (last {window} days' sales): {figures}").format(
                     window=DSO_WINDOW_DAYS, figures=_("{currency} {days} days").format(
-                        currency=total.currency, days=days_text(days))),
+                        currency=total.currency, days=show_decimal(days, 1))),
         })
     return sections
 

@@ -25,7 +25,7 @@ from relance.channels import claims
 from relance.engine.aging import AgedLine
 from relance.engine.trends import CurrencyTrend, trends
 from relance.engine.words import channel_word
-from relance.kernel.display import show_count, show_date, show_money
+from relance.kernel.display import show_count, show_date, show_decimal, show_money
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import N_, _, ngettext
 from relance.store.db import Store
@@ -238,7 +238,7 @@ class DashboardScreen(DeskScreen):
         aged.add_row(Text(_("Total"), style="bold"),
                      *[_money_cell(t.total, t.currency, "bold") for t in totals])
         aged.add_row(Text(_("DSO"), style="bold"), *[
-            _heading(_("{days} days").format(days=format.decimal(days))
+            _heading(_("{days} days").format(days=show_decimal(days))
                      if (days := board.dso.get(t.currency)) is not None else "—")
             for t in totals])
 

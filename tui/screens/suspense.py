@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from textual.binding import Binding, BindingType
 
 from relance.engine import casework
+from relance.kernel.display import show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
 from relance.store.models import Debtor
@@ -40,8 +41,8 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
 
     def cells(self, row: ledger.SuspenseRow) -> list[str | Text]:
         return [str(row.payment_id), format.short_day(row.received_on),
-                format.right(format.money(row.amount_minor, row.currency)),
-                format.right(format.money(row.left_minor, row.currency)),
+                format.right(show_money(row.amount_minor, row.currency)),
+                format.right(show_money(row.left_minor, row.currency)),
                 row.debtor_name[:22] if row.debtor_id else _("— suspense"),
                 row.reference[:20]]
 
@@ -57,8 +58,8 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
         bank = (" · " + _("bank ref {ref}").format(ref=escape(row.bank_ref))
                 if row.bank_ref else "")
         first = _("Payment #{id} · {amount} received {day} · {left} left").format(
-            id=row.payment_id, amount=format.money(row.amount_minor, row.currency),
-            day=format.day(row.received_on), left=format.money(row.left_minor, row.currency))
+            id=row.payment_id, amount=show_money(row.amount_minor, row.currency),
+            day=format.day(row.received_on), left=show_money(row.left_minor, row.currency))
         last = _("“{reference}” · {source}{bank} · recorded by {who}").format(
             reference=escape(row.reference), source=row.source, bank=bank,
             who=escape(row.recorded_by or "?"))
@@ -96,7 +97,7 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
                 done = casework.allocate_payment(session, ctx.actor, row.payment_id,
                                                  debtor_id=debtor.id, allocations=shares,
                                                  today=ctx.today)
-                went = ", ".join(f"{a.number} {format.money(a.amount_minor, row.currency)}"
+                went = ", ".join(f"{a.number} {show_money(a.amount_minor, row.currency)}"
                                  for a in done)
                 return _("Payment #{id} allocated to {name}: {invoices}").format(
                     id=row.payment_id, name=debtor.name, invoices=went)
@@ -106,7 +107,7 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
                 self.notify(said)
 
         self.ask(_("Allocate payment #{id} ({left} left)").format(
-            id=row.payment_id, left=format.money(row.left_minor, row.currency)), [
+            id=row.payment_id, left=show_money(row.left_minor, row.currency)), [
             Field("debtor", _("Debtor (reference or name)"), row.debtor_ref),
             Field("invoices", _("Invoices with amounts (empty: the oldest due first)"),
                   placeholder="FA-1:500, FA-2:120"),  # not for people: an example to copy

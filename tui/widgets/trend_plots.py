@@ -12,10 +12,9 @@ from decimal import Decimal
 from textual_plotext import PlotextPlot
 
 from relance.engine.trends import CurrencyTrend
-from relance.kernel.display import show_count
+from relance.kernel.display import show_count, show_decimal
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import minor_units
-from relance.tui import format
 
 BUCKET_NAMES = (N_("not due"), N_("1–30 d"), N_("31–60 d"), N_("61–90 d"), N_("> 90 d"))
 TICKS = 4
@@ -47,7 +46,7 @@ def _set_y(plot: PlotextPlot, ticks: Sequence[float], show: Callable[[float], st
 
 
 def _days(tick: float) -> str:
-    return format.decimal(Decimal(str(tick)), 0 if tick == int(tick) else 1)
+    return show_decimal(Decimal(str(tick)), 0 if tick == int(tick) else 1)
 
 
 def draw_aged(plot: PlotextPlot, trend: CurrencyTrend) -> None:
