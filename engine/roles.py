@@ -10,6 +10,19 @@ carla = "auditor"
 four_eyes_above = "5000 EUR"      # or a list: ["5000 EUR", "5000 CHF"]
 ```
 
+A user may also be written as a table, to give them only some creditors (a collection
+firm's operator who works for two client companies):
+
+```toml
+[users.dora]
+role = "operator"
+creditors = ["ACME", "BELLEROSE"]
+```
+
+Such a user sees and changes the cases of those creditors only, through every command,
+the desk and the reports (`Actor.creditors`; engine/scope.py applies it to queries).
+A user written as a role alone sees every creditor.
+
 - an **operator** approves and rejects routine actions, records payments, promises,
   disputes, pauses, notes and call outcomes;
 - a **credit manager** does all that and decides on escalations (amicable recovery,
@@ -64,6 +77,11 @@ class Actor:
 
     name: str
     role: Role
+    # The creditor codes this user may see; None: all of them.
+    creditors: frozenset[str] | None = None
+
+    def sees(self, creditor_code: str) -> bool:
+        return self.creditors is None or creditor_code in self.creditors
 
     @property
     def can_write(self) -> bool:
@@ -79,6 +97,8 @@ class Policy:
     """The access rules of one workspace."""
 
     users: Mapping[str, Role] = field(default_factory=dict)
+    # Users limited to some creditors (`[users.NAME] creditors = [...]`).
+    creditors: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # Per currency, the escalation amount above which two approvals are needed; None
     # when the workspace sets no threshold at all.
     four_eyes_above: Mapping[str, int] | None = None
@@ -102,7 +122,7 @@ class Policy:
                 _("user {name!r} is not in the [users] table of relance.toml (known: "
                   "{known}); pass --user NAME").format(name=clean, known=known)
             )
-        return Actor(clean, role)
+        return Actor(clean, role, self.creditors.get(clean))
 
     def needs_two_approvals(self, amounts: Iterable[Money]) -> bool:
         """Whether an escalation of these amounts (one per currency) needs four eyes."""
@@ -138,7 +158,22 @@ def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
                 *, label: str = "relance.toml") -> Policy:
     """Build the access policy from the `[users]` and `[approval]` tables."""
     parsed: dict[str, Role] = {}
-    for name, role in users.items():
+    limited: dict[str, frozenset[str]] = {}
+    for name, value in users.items():
+        role = value
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"role", "creditors"})
+            if unknown:
+                raise ConfigError(_("{label}: [users.{name}] {key} is not a setting of a "
+                                    "user (known: role, creditors)").format(
+                    label=label, name=name, key=unknown[0]))
+            role = value.get("role", "")
+            codes = value.get("creditors")
+            if codes is not None:
+                if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                    raise ConfigError(_("{label}: [users.{name}] creditors must be a list "
+                                        "of creditor codes").format(label=label, name=name))
+                limited[str(name)] = frozenset(codes)
         try:
             parsed[str(name)] = Role(str(role))
         except ValueError:
@@ -167,7 +202,7 @@ def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
         for value in values:
             money = _parse_threshold(value, f"{label}: [approval]")
             thresholds[money.currency] = money.minor
-    return Policy(users=parsed, four_eyes_above=thresholds)
+    return Policy(users=parsed, creditors=limited, four_eyes_above=thresholds)
 
 
 def require_write(actor: Actor, what: str) -> None:

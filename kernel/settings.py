@@ -9,8 +9,9 @@ and what was expected:
     relance.toml: [run] auto_approve must be true or false, not the string "false"
     relance.toml: [run] auto_aprove is not a setting of the run: did you mean auto_approve?
 
-`Settings` holds the tables of the workspace, the database, the run and the scheduler
-(`[schedule]`, read by `relance.kernel.schedule`). The others keep their own readers,
+`Settings` holds the tables of the workspace, the database, the run, the interface, the
+collection firm (`[agency]`), the intake folders and the scheduler (`[schedule]`, read by
+`relance.kernel.schedule`). The others keep their own readers,
 next to the code that uses them: `[users]` and `[approval]` (`engine.roles`),
 `[disputes]` (`commands.case_cmd`), `[smtp]`, `[sms]`, `[dispatch]`, `[notify]`
 (`channels.config`); their names are known here so that a misspelt table name is
@@ -27,6 +28,14 @@ from typing import Any
 from relance.kernel.config_table import Table, describe, did_you_mean
 from relance.kernel.errors import ConfigError
 from relance.kernel.i18n import SUPPORTED, _, supported
+from relance.kernel.identifiers import (
+    InvalidIdentifier,
+    check_bic,
+    check_email,
+    check_iban,
+    check_siren,
+    email_domain,
+)
 from relance.kernel.schedule import KNOWN_KEYS, ScheduleConfig, parse_schedule
 
 CONFIG_LABEL = "relance.toml"
@@ -84,6 +93,48 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class AgencySettings:
+    """`[agency]`: the collection firm that runs this workspace for its client companies.
+
+    Empty for a company's own credit team. The firm's name appears on no message before
+    a case is taken under mandate (docs/agency.md): white label until then."""
+
+    name: str | None = None
+    siren: str | None = None
+    address: str = ""
+    email: str | None = None
+    phone: str | None = None
+    # The professional liability insurance a collection firm must hold (CPCE R124-2).
+    insurer: str | None = None
+    insurance_policy: str | None = None
+    # The account that receives the debtors' payments and holds client funds.
+    funds_iban: str | None = None
+    funds_bic: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.name is not None
+
+    @property
+    def address_lines(self) -> list[str]:
+        return [line.strip() for line in self.address.splitlines() if line.strip()]
+
+    @property
+    def domain(self) -> str | None:
+        """The firm's e-mail domain: a white-label message must not carry it."""
+        return email_domain(self.email)
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    """`[intake]`: the folder whose sub-folders, one per creditor code, receive files."""
+
+    dir: str | None = None
+    # How often `relance serve` looks for new files.
+    every_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     """The tables of `relance.toml` that the run, the scheduler and the demo read."""
 
@@ -92,6 +143,8 @@ class Settings:
     run: RunSettings
     schedule: ScheduleConfig
     ui: UiSettings = UiSettings()
+    agency: AgencySettings = AgencySettings()
+    intake: IntakeSettings = IntakeSettings()
 
 
 # The keys of each table read here; the scheduler's are `kernel.schedule.KNOWN_KEYS`.
@@ -100,6 +153,9 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "database": ("url",),
     "run": ("auto_approve", "timezone"),
     "ui": ("language",),
+    "agency": ("name", "siren", "address", "email", "phone", "insurer", "insurance_policy",
+               "funds_iban", "funds_bic"),
+    "intake": ("dir", "every_seconds"),
 }
 
 
@@ -132,6 +188,38 @@ def _ui(table: Table) -> UiSettings:
                           .format(label=table.label, choices=", ".join(SUPPORTED),
                                   value=language))
     return UiSettings(language=supported(language))
+
+
+def _agency(table: Table) -> AgencySettings:
+    table.only(KEYS["agency"], _("the collection firm"))
+    values = {key: table.text(key) for key in KEYS["agency"]}
+    if not any(values.values()):
+        return AgencySettings()
+    checks = {"siren": check_siren, "email": check_email, "funds_iban": check_iban,
+              "funds_bic": check_bic}
+    for key, check in checks.items():
+        if values[key]:
+            try:
+                values[key] = check(values[key] or "")
+            except InvalidIdentifier as exc:
+                raise table.fail(key, str(exc)) from None
+    missing = [key for key in ("name", "siren", "address", "insurer", "insurance_policy",
+                               "funds_iban") if not values[key]]
+    if missing:
+        raise ConfigError(_("{label}: [agency] lacks {keys}: a collection firm writes them "
+                            "on its letters and holds client funds on that account").format(
+            label=table.label, keys=", ".join(missing)))
+    return AgencySettings(
+        name=values["name"], siren=values["siren"], address=values["address"] or "",
+        email=values["email"], phone=values["phone"], insurer=values["insurer"],
+        insurance_policy=values["insurance_policy"], funds_iban=values["funds_iban"],
+        funds_bic=values["funds_bic"])
+
+
+def _intake(table: Table) -> IntakeSettings:
+    table.only(KEYS["intake"], _("the intake folders"))
+    return IntakeSettings(dir=table.text("dir"),
+                          every_seconds=table.integer("every_seconds", 60, 5, 86_400))
 
 
 def _tables(config: Mapping[str, Any], label: str,
@@ -182,4 +270,6 @@ def parse_settings(config: Mapping[str, Any], *, label: str = CONFIG_LABEL,
         schedule=parse_schedule(tables["schedule"].data, label=label, root=root,
                                 default_timezone=run.timezone),
         ui=_ui(tables["ui"]),
+        agency=_agency(tables["agency"]),
+        intake=_intake(tables["intake"]),
     )

@@ -172,6 +172,21 @@ class PlanStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class MandateScope(enum.StrEnum):
+    """What a creditor's mandate lets the collection firm do (CPCE R124-2)."""
+
+    AMICABLE = "amicable"
+    AMICABLE_AND_LITIGATION = "amicable_litigation"
+
+
+class FundEntryKind(enum.StrEnum):
+    """A line of the client-funds ledger: money the firm collected for a creditor, or
+    money it has to take back (a payment reversed after it was collected)."""
+
+    COLLECTED = "collected"
+    REVERSED = "reversed"
+
+
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
     # Stored as plain strings (no native PG enum) so that adding a state is a one-line
     # change and SQLite and PostgreSQL share the same migrations.
@@ -214,6 +229,20 @@ class Creditor(Base):
     # Freeze the penalty rate at the due date instead of per half-year segment.
     penalty_rate_frozen: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Identity and sending (`relance creditor`, engine/creditors.py checks each field).
+    siret: Mapped[str | None] = mapped_column(String(20))
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    # Where the creditor itself is told things: a refused intake file, a payment the
+    # firm collected (R124-5); the sender address is for debtors.
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    signature: Mapped[str] = mapped_column(Text, default="")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["fr"])
+    # A `holidays` subdivision for the business calendar ("57" Moselle...); None: France.
+    calendar_region: Mapped[str | None] = mapped_column(String(10))
+    # A creditor that does not claim the L441-10 penalties and the 40 EUR indemnity
+    # from some debtors: all of them, or those of the segments listed.
+    waive_penalties: Mapped[bool] = mapped_column(Boolean, default=False)
+    waive_segments: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     debtors: Mapped[list[Debtor]] = relationship(back_populates="creditor")
@@ -243,6 +272,8 @@ class Debtor(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text)
     # A consumer debtor: no L441-10 penalties, no recovery indemnity, no fees.
     is_consumer: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The user whose portfolio holds this debtor (a collector's call list); None: nobody.
+    collector: Mapped[str | None] = mapped_column(String(120), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -640,6 +671,116 @@ class Event(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+# --------------------------------------------------------------------------- agency
+
+
+class Mandate(Base):
+    """A creditor's written mandate to the collection firm (CPCE R124-3): without one in
+    force, no case of that creditor goes to amicable recovery under the firm's name."""
+
+    __tablename__ = "mandate"
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(60), unique=True)
+    signed_on: Mapped[dt.date] = mapped_column(Date)
+    scope: Mapped[MandateScope] = mapped_column(_enum(MandateScope, "mandate_scope"))
+    # The firm's fee on sums collected, in percent as exact text ("12.5"); "0": none.
+    fee_percent: Mapped[str] = mapped_column(String(12), default="0")
+    # A fixed fee per case taken under the mandate, in minor units of `currency`.
+    fixed_fee_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    currency: Mapped[Currency] = mapped_column(default="EUR")
+    # Collected funds go back to the creditor within this many days (R124-6: a month).
+    remit_within_days: Mapped[int] = mapped_column(Integer, default=30)
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    # The last day in force; None: until ended.
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MandateCase(Base):
+    """A debtor's case taken by the firm under a mandate: from the escalation's approval
+    on, every message of the case recalls the firm's first letter (R124-4)."""
+
+    __tablename__ = "mandate_case"
+    __table_args__ = (UniqueConstraint("mandate_id", "debtor_id"),)
+
+    id: Mapped[int] = _pk()
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("mandate.id"), index=True)
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    # The firm's reference of the case, printed on each of its messages.
+    reference: Mapped[str] = mapped_column(String(80), unique=True)
+    first_letter_action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id"))
+    first_letter_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Whether the fixed fee of the mandate has been charged on a remittance.
+    fixed_fee_charged: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Remittance(Base):
+    """Funds handed back to a creditor: what was collected up to a day, the firm's fees
+    and the net paid, once (`relance remit`)."""
+
+    __tablename__ = "remittance"
+    __table_args__ = (UniqueConstraint("creditor_id", "reference"),)
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(60))
+    until: Mapped[dt.date] = mapped_column(Date)
+    made_on: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[Currency]
+    collected_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    fees_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    net_minor: Mapped[MinorUnits] = mapped_column(default=0)
+    statement_path: Mapped[str | None] = mapped_column(String(400))
+    made_by: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FundEntry(Base):
+    """One line of a creditor's client-funds ledger; remitted once, by one remittance."""
+
+    __tablename__ = "fund_entry"
+    __table_args__ = (UniqueConstraint("payment_id", "kind"),)
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("mandate.id"))
+    mandate_case_id: Mapped[int] = mapped_column(ForeignKey("mandate_case.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"))
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))
+    kind: Mapped[FundEntryKind] = mapped_column(_enum(FundEntryKind, "fund_entry_kind"))
+    # Signed: a reversal is negative.
+    amount_minor: Mapped[MinorUnits]
+    currency: Mapped[Currency]
+    booked_on: Mapped[dt.date] = mapped_column(Date)
+    remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittance.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IntakeFile(Base):
+    """A file a creditor dropped in its intake folder: imported or refused, once per
+    content (the checksum), so the same file is never imported twice."""
+
+    __tablename__ = "intake_file"
+    __table_args__ = (UniqueConstraint("creditor_id", "sha256"),)
+
+    id: Mapped[int] = _pk()
+    creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id"), index=True)
+    name: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20))  # imported, refused
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    archived_as: Mapped[str | None] = mapped_column(String(400))
+
+
 class Lease(Base):
     """A named lock with an expiry: who runs the day's job, who dispatches a shard."""
 
@@ -686,13 +827,19 @@ __all__ = [
     "Debtor",
     "DebtorTag",
     "Event",
+    "FundEntry",
+    "FundEntryKind",
     "Instalment",
+    "IntakeFile",
     "Invoice",
     "InvoiceLevel",
     "InvoiceStatus",
     "ItemState",
     "JobRun",
     "Lease",
+    "Mandate",
+    "MandateCase",
+    "MandateScope",
     "Note",
     "Payment",
     "PaymentAllocation",
@@ -700,6 +847,7 @@ __all__ = [
     "PaymentPlanInvoice",
     "Promise",
     "PromiseStatus",
+    "Remittance",
     "RuleSet",
     "Run",
     "Stage",

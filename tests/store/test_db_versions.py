@@ -37,19 +37,19 @@ def test_upgrade_then_current_on_a_database_two_migrations_behind(
 ) -> None:
     engine = make_engine(db_url[0], schema=db_url[1])
     head = head_revision(engine)
-    command.upgrade(alembic_config(engine), "0002")
+    command.upgrade(alembic_config(engine), "0003")
     engine.dispose()
     url = _cli_url(db_url)
 
     code, out, _ = run_cli(capsys, "--db", url, "db", "current")
     assert code == 0
-    assert f"schema revision 0002; this relance: {head}" in out
+    assert f"schema revision 0003; this relance: {head}" in out
     assert "Behind by 2 migrations" in out
 
     code, out, _ = run_cli(capsys, "--db", url, "db", "upgrade")
     assert code == 0
-    assert f"upgraded from revision 0002 to revision {head}, 2 migrations:" in out
-    assert "  0003  " in out and "  0004  " in out and "0002  " not in out
+    assert f"upgraded from revision 0003 to revision {head}, 2 migrations:" in out
+    assert "  0004  " in out and "  0005  " in out and "0003  " not in out
 
     code, out, _ = run_cli(capsys, "--db", url, "--json", "db", "current")
     assert code == 0 and '"up_to_date": true' in out

@@ -1,0 +1,103 @@
+"""Company and bank identifiers, checked once: SIREN, SIRET, VAT number, IBAN, BIC, e-mail.
+
+Each `check_*` returns the identifier in its stored form (compact, upper case) or raises
+`InvalidIdentifier` whose message says what is wrong, translated; the caller names the
+file, the row or the option around it. python-stdnum does the arithmetic (Luhn for
+SIREN/SIRET, the mod-97 of IBANs, each EU country's VAT rules), so a typo in one digit is
+caught before a letter carries it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stdnum import bic as stdnum_bic
+from stdnum import iban as stdnum_iban
+from stdnum.eu import vat as stdnum_vat
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+from relance.kernel.i18n import _
+
+# Good enough to catch a missing @ or a space; the SMTP server has the last word.
+_EMAIL = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier that fails its format or its check digits."""
+
+
+def _why(exc: StdnumError) -> str:
+    if isinstance(exc, InvalidChecksum):
+        return _("its check digits are wrong")
+    if isinstance(exc, InvalidLength):
+        return _("it has the wrong number of characters")
+    if isinstance(exc, InvalidFormat):
+        return _("it is not written as expected")
+    if isinstance(exc, InvalidComponent):
+        return _("a part of it does not exist")
+    return _("it is not valid")
+
+
+def check_siren(value: str) -> str:
+    """A French company number, 9 digits with a Luhn key."""
+    try:
+        return str(stdnum_siren.validate(value))
+    except StdnumError as exc:
+        raise InvalidIdentifier(_("{value!r} is not a SIREN: {why}").format(
+            value=value, why=_why(exc))) from None
+
+
+def check_siret(value: str, *, siren: str | None = None) -> str:
+    """An establishment number, 14 digits; its first nine are the SIREN when one is known."""
+    try:
+        compact = str(stdnum_siret.validate(value))
+    except StdnumError as exc:
+        raise InvalidIdentifier(_("{value!r} is not a SIRET: {why}").format(
+            value=value, why=_why(exc))) from None
+    if siren and compact[:9] != stdnum_siren.compact(siren):
+        raise InvalidIdentifier(_("SIRET {value} does not start with the SIREN {siren}")
+                                .format(value=compact, siren=siren))
+    return compact
+
+
+def check_vat(value: str) -> str:
+    """An EU VAT number with its country prefix (FR73832917454)."""
+    try:
+        return str(stdnum_vat.validate(value))
+    except StdnumError as exc:
+        raise InvalidIdentifier(_("{value!r} is not a VAT number: {why}").format(
+            value=value, why=_why(exc))) from None
+
+
+def check_iban(value: str) -> str:
+    try:
+        return str(stdnum_iban.validate(value))
+    except StdnumError as exc:
+        raise InvalidIdentifier(_("{value!r} is not an IBAN: {why}").format(
+            value=value, why=_why(exc))) from None
+
+
+def check_bic(value: str) -> str:
+    try:
+        return str(stdnum_bic.validate(value))
+    except StdnumError as exc:
+        raise InvalidIdentifier(_("{value!r} is not a BIC: {why}").format(
+            value=value, why=_why(exc))) from None
+
+
+def check_email(value: str) -> str:
+    text = value.strip()
+    if not _EMAIL.match(text):
+        raise InvalidIdentifier(_("{value!r} is not an e-mail address").format(value=value))
+    return text
+
+
+def email_domain(address: str | None) -> str | None:
+    """The domain of an address, lower case (`ab@Firm.fr` -> `firm.fr`)."""
+    if not address or "@" not in address:
+        return None
+    return address.rsplit("@", 1)[1].strip().lower() or None
