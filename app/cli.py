@@ -43,6 +43,11 @@ COMMAND_MODULES = [
     "batches_cmd",
     "engine_cmd",
     "db_cmd",
+    "creditor_cmd",
+    "mandate_cmd",
+    "funds_cmd",
+    "portfolio_cmd",
+    "intake_cmd",
 ]
 
 # The help texts below are translated as they are defined: the language is decided
