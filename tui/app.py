@@ -27,6 +27,7 @@ from relance.tui.screens.base import DeskScreen
 from relance.tui.screens.calls import CallsScreen
 from relance.tui.screens.case import CaseScreen
 from relance.tui.screens.cases import CasesScreen
+from relance.tui.screens.creditors import CreditorsScreen
 from relance.tui.screens.dashboard import DashboardScreen
 from relance.tui.screens.escalations import EscalationsScreen
 from relance.tui.screens.help import HelpScreen, screen_keys
@@ -48,6 +49,8 @@ SCREEN_HELP = {
     "suspense": (N_("Suspense"),
                  N_("payments not allocated yet, to allocate to a debtor's invoices")),
     "cases": (N_("Cases"), N_("every debtor's case, to search, sort and open")),
+    "creditors": (N_("Creditors"),
+                  N_("the creditors, whether their identity is complete, and editing it")),
 }
 
 
@@ -61,6 +64,7 @@ class RelanceApp(App[None]):
         "dashboard": DashboardScreen,
         "suspense": SuspenseScreen,
         "cases": CasesScreen,
+        "creditors": CreditorsScreen,
     }
     DEFAULT_MODE = "queue"
     # How often the change counter is read: one index probe, so a second or two keeps
@@ -76,6 +80,7 @@ class RelanceApp(App[None]):
         Binding("5", "switch_mode('dashboard')", N_("Dashboard"), group=SCREENS_GROUP),
         Binding("6", "switch_mode('suspense')", N_("Suspense"), group=SCREENS_GROUP),
         Binding("7", "switch_mode('cases')", N_("Cases"), group=SCREENS_GROUP),
+        Binding("8", "switch_mode('creditors')", N_("Creditors"), group=SCREENS_GROUP),
         Binding("question_mark", "help", N_("Help"), show=False),
         # F1 works under a dialog too (a priority key is seen before the dialog's).
         Binding("f1", "help", N_("Help"), show=False, priority=True),

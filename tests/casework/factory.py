@@ -35,7 +35,10 @@ class Book:
 
 
 def add_creditor(session: Session, code: str = "JCDA") -> Creditor:
-    creditor = Creditor(code=code, name="Jean Coutu Diffusion", address="1 rue de la Paix")
+    # A complete identity: the dispatch refuses letters of a creditor without its SIREN
+    # and IBAN (engine/creditor_fields.py).
+    creditor = Creditor(code=code, name="Jean Coutu Diffusion", address="1 rue de la Paix",
+                        siren="552100554", iban="FR7630006000011234567890189")
     session.add(creditor)
     session.flush()
     return creditor

@@ -216,7 +216,9 @@ def test_without_any_sender_the_email_fails_naming_both_places(sqlite_store: Sto
         add_action(s, debtor, [invoice], channel="email", template="rappel")
     report = dispatch(sqlite_store, make_workspace(tmp_path / "ws"), today=TODAY)
     assert report.failed == 1
-    assert "creditor ACME has no e-mail address and [smtp] from is not set" in report.errors[0]
+    # Refused before rendering, with what to do (engine/creditor_fields.py).
+    assert ("creditor ACME lacks sender e-mail: complete it with `relance creditor edit "
+            "ACME`") in report.errors[0]
 
 
 def test_markup_in_user_data_is_printed_as_written(tmp_path: Path) -> None:

@@ -54,6 +54,10 @@ def hostile_debtor(bench: Bench, *, name: str = "Salon Hostile", ref: str = "HX-
         creditor = session.get(Creditor, debtor.creditor_id)
         assert creditor is not None
         creditor.email = SENDER
+        # The dispatch refuses a creditor without these before rendering: the probe must
+        # reach the templates.
+        creditor.address, creditor.siren = "1 rue X\n69002 Lyon", "552100554"
+        creditor.iban = "FR7630006000011234567890189"
         return add_action(session, debtor, [invoice], channel=channel,
                           template=TEMPLATE).id
 

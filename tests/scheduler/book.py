@@ -52,7 +52,8 @@ def add_book(store: Store, debtors: int = 3, invoices_each: int = 2,
     count = 0
     with store.transaction() as session:
         creditor = Creditor(code="ACME", name="Acme SAS", country="FR",
-                            email="relances@acme.test")
+                            email="relances@acme.test", address="1 rue X\n69002 Lyon",
+                            siren="552100554", iban="FR7630006000011234567890189")
         session.add(creditor)
         session.flush()
         for d in range(debtors):

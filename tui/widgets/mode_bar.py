@@ -2,7 +2,8 @@
 
 The screens are read from the application's number keys (`switch_mode('…')`), so a
 screen added there shows here too, in the desk's language. When the line is too narrow
-(80 columns in French), the role, then the program's name, then the user give way."""
+(80 columns in French), the role, then the program's name, then the user give way; when
+the screens alone pass the width, each key also sticks to its screen's name."""
 
 from __future__ import annotations
 
@@ -37,18 +38,25 @@ class ModeBar(Widget):
                 found.append((binding.key, match.group(1), _(binding.description)))
         return sorted(found)
 
-    def render(self) -> Text:
-        from relance.tui.app import RelanceApp
-
+    def _modes(self, *, compact: bool) -> Text:
         modes = Text()
         for key, mode, label in self.screens():
             style = "bold reverse" if mode == self.current else ""
             modes.append(" ")
             modes.append(key, style="bold" if mode != self.current else style)
-            modes.append(f" {label}", style=style)
+            modes.append(label if compact else f" {label}", style=style)
+        return modes
+
+    def render(self) -> Text:
+        from relance.tui.app import RelanceApp
+
+        width = self.size.width or 80
+        modes = self._modes(compact=False)
+        if len(modes.plain) > width:
+            # Eight screens in French pass 80 columns: the bold key sticks to its name.
+            modes = self._modes(compact=True)
         brand = Text(" relance ", style="bold reverse")  # not for people: the program's name
         app = self.app
-        width = self.size.width or 80
         if not isinstance(app, RelanceApp):
             return brand + modes
         actor = app.ctx.actor
