@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from relance.engine import mandates
 from relance.engine.case_locking import (
     Conflict,
     Seen,
@@ -77,7 +78,7 @@ def approve(session: Session, actor: Actor, seen: Seen, *, policy: Policy | None
     """Approve one proposed action as seen; an escalation goes through
     `approve_escalation` (credit managers, four eyes). Returns the action's new state."""
     require_write(actor, _("approve actions"))
-    action = locked_action(session, seen.action_id)
+    action = locked_action(session, seen.action_id, actor)
     if action.channel == Channel.ESCALATE:
         decision = approve_escalation(session, actor, seen, policy=policy or Policy(), now=now)
         return (ActionState.SENT if decision == EscalationDecision.APPROVED
@@ -102,7 +103,7 @@ def reject(session: Session, actor: Actor, seen: Seen, reason: str, *,
     or an approved one the dispatch has not taken yet."""
     require_write(actor, _("reject actions"))
     text = clean_reason(reason, _("a rejection"))
-    action = locked_action(session, seen.action_id)
+    action = locked_action(session, seen.action_id, actor)
     if action.channel == Channel.ESCALATE:
         require_credit_manager(actor, _("refuse an escalation"))
     check_seen(session, action, seen)
@@ -212,7 +213,8 @@ def approve_escalation(session: Session, actor: Actor, seen: Seen, *, policy: Po
     require_credit_manager(actor, _("approve an escalation"))
     action = locked_task(session, seen, Channel.ESCALATE, ActionState.PROPOSED,
                          not_this=_("action {id} is a {channel}, not an escalation"),
-                         not_now=_("escalation {id} is {state}: nothing to approve"))
+                         not_now=_("escalation {id} is {state}: nothing to approve"),
+                         actor=actor)
     if action.proposed_by == actor.name:
         raise NotAllowed(_("{user} proposed escalation {id}: another credit manager must "
                            "approve it").format(user=actor.name, id=action.id))
@@ -234,6 +236,8 @@ def approve_escalation(session: Session, actor: Actor, seen: Seen, *, policy: Po
         raise UsageError(_("{debtor} is paused until {day}: resume the case before "
                            "escalating it").format(debtor=debtor.name,
                                                    day=show_date(debtor.paused_until)))
+    # A collection firm acts only under the creditor's mandate (refused, else, naming it).
+    mandate = mandates.require_mandate_for_escalation(session, policy, action, today)
     earlier = valid_approvals(action)
     if any(a.user == actor.name for a in earlier):
         raise NotAllowed(_("{user} already approved escalation {id}: a second credit manager "
@@ -258,6 +262,8 @@ def approve_escalation(session: Session, actor: Actor, seen: Seen, *, policy: Po
     action.approved_by = ", ".join(approvers)[:120]
     action.approved_at = when
     action.sent_at = when
+    if mandate is not None:
+        mandates.open_mandate_case(session, mandate, debtor.id, today, actor=actor.name)
     audit_action(session, actor, action, "escalation.approved",
                  {"stage": stage.value, "invoices": moved, "approvers": approvers,
                   "amount": amount_text})

@@ -43,14 +43,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relance.kernel.config_table import did_you_mean
 from relance.kernel.errors import ConfigError, UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import Money
+
+if TYPE_CHECKING:
+    from relance.kernel.workspace import Workspace
 
 
 class Role(enum.StrEnum):
@@ -102,6 +105,10 @@ class Policy:
     # Per currency, the escalation amount above which two approvals are needed; None
     # when the workspace sets no threshold at all.
     four_eyes_above: Mapping[str, int] | None = None
+    # A collection firm's workspace (`[agency]` configured): an escalation needs the
+    # creditor's mandate in force (engine/mandates.py). Set where the policy is built
+    # from a workspace; a company's own credit team needs none.
+    mandates_required: bool = False
 
     @property
     def open(self) -> bool:
@@ -203,6 +210,15 @@ def load_policy(users: Mapping[str, Any], approval: Mapping[str, Any],
             money = _parse_threshold(value, f"{label}: [approval]")
             thresholds[money.currency] = money.minor
     return Policy(users=parsed, creditors=limited, four_eyes_above=thresholds)
+
+
+def workspace_policy(workspace: Workspace) -> Policy:
+    """Who may do what in this workspace: `[users]` and `[approval]`, and, in a collection
+    firm's (`[agency]`), escalations only under a mandate (engine/mandates.py). The desk,
+    the command line and the demo read it here, so that each grants exactly the same."""
+    policy = load_policy(workspace.section("users"), workspace.section("approval"),
+                         label=workspace.config_label)
+    return replace(policy, mandates_required=workspace.settings.agency.configured)
 
 
 def require_write(actor: Actor, what: str) -> None:
