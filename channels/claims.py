@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from relance.channels.agency_context import record_first_letter
 from relance.channels.config import DispatchConfig
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _
@@ -333,6 +334,10 @@ def finish(store: Store, action_id: int, *, worker: str, outcome: str, detail: s
             action.output = {**(action.output or {}), **(output or {})}
             action.last_error = None
             data.update({k: v for k, v in (output or {}).items() if k != "refused"})
+            # The firm's first letter on a case under mandate: every later message of
+            # the case recalls its reference and date (CPCE R124-4).
+            if record_first_letter(session, action, at.date()):
+                data["first_letter_of_case"] = True
         elif outcome == "release":
             action.state = ActionState.APPROVED
             action.attempts = max(0, action.attempts - 1)

@@ -3,6 +3,13 @@
 Templates never get ORM objects (a template could otherwise walk from an invoice to the
 whole database). Amounts come both exact (`*_minor`, integers) and formatted by babel for
 the letter's language (`1 234,56 €` in French, `€1,234.56` in English); dates likewise.
+
+A collection firm's workspace passes its `[agency]` settings: a message of a case the
+firm took under mandate then carries `agency` (the firm, the case, the first letter to
+recall: `channels.agency_context`) and its payment block names the firm's client-funds
+account; any other message carries nothing of the firm (white label). A creditor's
+waiver (`channels.legal.waives_penalties`) leaves the penalty lines and the 40 EUR
+indemnity out, as for a consumer.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relance.channels.agency_context import agency_context, firm_case
 from relance.channels.legal import (
     FORMAL_NOTICE_TEMPLATES,
     LegalInterest,
@@ -26,6 +34,7 @@ from relance.channels.legal import (
     is_consumer,
     left_out_warning,
     legal_interest,
+    waives_penalties,
 )
 from relance.engine.penalties import (
     INDEMNITY_CURRENCY,
@@ -36,6 +45,7 @@ from relance.engine.penalties import (
 )
 from relance.kernel.display import show_date, show_money, show_percent
 from relance.kernel.money import locale_for
+from relance.kernel.settings import AgencySettings
 from relance.store.models import (
     VOID_ACTION_STATES,
     Action,
@@ -163,8 +173,12 @@ def build_context(
     items: Sequence[ActionItem] | None = None,
     rates: RateTable | None = None,
     deadline_days: int = DEFAULT_DEADLINE_DAYS,
+    agency: AgencySettings | None = None,
 ) -> LetterData:
-    """The template context of `action`, listing its active items' invoices as of `today`."""
+    """The template context of `action`, listing its active items' invoices as of `today`.
+
+    `agency`: the workspace's collection firm, if it is one; the context speaks for it
+    only on a case the firm took under mandate (see the module's docstring)."""
     creditor = session.get(Creditor, action.creditor_id)
     debtor = session.get(Debtor, action.debtor_id)
     if creditor is None or debtor is None:
@@ -180,7 +194,8 @@ def build_context(
     invoices = sorted(invoices, key=lambda inv: (inv.due_date, inv.number))
     # Who is a consumer, and what a consumer's letter may say: channels/legal.py.
     consumer = is_consumer(debtor)
-    applies = bool(creditor.late_penalties) and not consumer
+    waived = not consumer and waives_penalties(creditor, debtor)
+    applies = bool(creditor.late_penalties) and not consumer and not waived
     table = rates or load_rate_table()
     contract_rate = _contract_rate(creditor)
 
@@ -255,6 +270,9 @@ def build_context(
             "interest_minor": interest.get(cur, 0),
             "indemnity": money(extra, cur, language) if extra else None,
             "indemnity_minor": extra,
+            # The indemnity under the name R124-4 gives it (the debt's "other
+            # accessories"), shown even when nil: a firm's letter lists each part.
+            "accessories": money(extra, cur, language),
             "total": money(total, cur, language),
             "total_minor": total,
         })
@@ -265,7 +283,7 @@ def build_context(
     rates_used = sorted({s["rate"] for r in rows for s in r["segments"]})
     deadline = today + dt.timedelta(days=deadline_days)
     reference = debtor.ref
-    mentions = creditor_mentions(creditor, consumer=consumer)
+    mentions = creditor_mentions(creditor, consumer=consumer, waived=waived)
     notice_interest = legal_interest(
         table, consumer=consumer, template=action.template, today=today,
         earlier_notice=_formal_notice_on(session, action, invoice_ids) if consumer else None)
@@ -313,6 +331,7 @@ def build_context(
         "penalties": {
             "applies": applies and bool(penalties_seen),
             "enabled": applies,
+            "waived": waived,
             "method": method,
             "rates": rates_used,
             "contractual_rate": show_percent(contract_rate, language) if contract_rate else None,
@@ -331,6 +350,20 @@ def build_context(
             "iban": iban_text(creditor.iban),
             "bic": creditor.bic or "",
             "reference": reference,
+            "on_behalf_of": None,
         },
+        # The firm, on a case it took under mandate only (set below); None: white label.
+        "agency": None,
     }
+    case = firm_case(session, action, invoice_ids) if agency is not None else None
+    if agency is not None and case is not None:
+        firm = agency_context(session, action, case, agency, creditor_code=creditor.code,
+                              language=language)
+        context["agency"] = firm
+        # From the mandate on, the debtor pays the firm's client-funds account, quoting
+        # the case (R124-4 4°: how to pay).
+        if firm["iban"]:
+            context["payment"] = {"beneficiary": firm["name"], "iban": firm["iban"],
+                                  "bic": firm["bic"], "reference": case.reference,
+                                  "on_behalf_of": creditor.name}
     return LetterData(context=context, invoice_ids=tuple(invoice_ids), totals_minor=totals_minor)

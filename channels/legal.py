@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from relance.channels.agency_law import without_quoted_law
 from relance.engine.penalties import (
     HalfYear,
     RateTable,
@@ -93,10 +94,22 @@ def is_consumer(debtor: Debtor) -> bool:
     return bool(debtor.is_consumer) or segment in CONSUMER_SEGMENTS
 
 
+def waives_penalties(creditor: Creditor, debtor: Debtor) -> bool:
+    """Whether the creditor claims neither the L441-10 penalties nor the 40 EUR
+    indemnity from `debtor`: it waived them for all its debtors, or for the debtor's
+    segment (compared without case or surrounding spaces)."""
+    if creditor.waive_penalties:
+        return True
+    segment = (debtor.segment or "").strip().lower()
+    waived = {str(s).strip().lower() for s in (creditor.waive_segments or [])}
+    return bool(segment) and segment in waived
+
+
 def consumer_terms(text: str) -> list[str]:
     """The words of `text` (plain or HTML) that a consumer's letter may not carry."""
     plain = html.unescape(re.sub(r"<[^>]*>", " ", text))
     plain = " ".join(plain.replace("\u202f", " ").replace("\xa0", " ").split())
+    plain = without_quoted_law(plain)
     found: list[str] = []
     for match in _CONSUMER_FORBIDDEN.finditer(plain):
         term = " ".join(match.group(0).split())
@@ -118,20 +131,32 @@ def _sentences(line: str) -> list[str]:
 
 
 def mentions_for(general: Iterable[str], *, consumer: bool,
-                 b2b: Iterable[str] = (), b2c: Iterable[str] = ()) -> Mentions:
+                 b2b: Iterable[str] = (), b2c: Iterable[str] = (),
+                 waived: bool = False) -> Mentions:
     """The mention lines for a debtor: the general ones plus the part for its kind; for a
-    consumer, without any sentence about penalties, the indemnity or collection fees."""
+    consumer, without any sentence about penalties, the indemnity or collection fees;
+    for a business whose penalties the creditor waived, without those sentences either,
+    and without a warning (nothing was misplaced)."""
+    if not consumer and waived:
+        return Mentions(tuple(_without_penalty_sentences((*general, *b2b))[0]))
     if not consumer:
         return Mentions((*general, *b2b))
+    kept, left_out = _without_penalty_sentences((*general, *b2c))
+    return Mentions(tuple(kept), tuple(left_out))
+
+
+def _without_penalty_sentences(lines: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The lines without their sentences about penalties, the indemnity or fees, and
+    the sentences taken out."""
     kept: list[str] = []
     left_out: list[str] = []
-    for line in (*general, *b2c):
+    for line in lines:
         sentences = _sentences(line)
         safe = [s for s in sentences if not _B2B_SENTENCE.search(s)]
         left_out.extend(s for s in sentences if s not in safe)
         if safe:
             kept.append(" ".join(s.strip() for s in safe))
-    return Mentions(tuple(kept), tuple(left_out))
+    return kept, left_out
 
 
 def _lines(value: Any) -> list[str]:
@@ -140,11 +165,12 @@ def _lines(value: Any) -> list[str]:
     return [line.strip() for item in items for line in str(item).splitlines() if line.strip()]
 
 
-def creditor_mentions(creditor: Creditor, *, consumer: bool) -> Mentions:
+def creditor_mentions(creditor: Creditor, *, consumer: bool,
+                      waived: bool = False) -> Mentions:
     settings: Mapping[str, Any] = creditor.settings or {}
     return mentions_for(_lines(creditor.legal_mentions), consumer=consumer,
                         b2b=_lines(settings.get(B2B_MENTIONS_KEY)),
-                        b2c=_lines(settings.get(B2C_MENTIONS_KEY)))
+                        b2c=_lines(settings.get(B2C_MENTIONS_KEY)), waived=waived)
 
 
 def left_out_warning(sentence: str) -> str:
@@ -206,4 +232,5 @@ __all__ = [
     "left_out_warning",
     "legal_interest",
     "mentions_for",
+    "waives_penalties",
 ]
