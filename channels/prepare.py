@@ -20,9 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.channels import mail, sms
+from relance.channels.agency_context import firm_of
+from relance.channels.agency_mentions import refusal as firm_message_refusal
 from relance.channels.batches import slug
 from relance.channels.config import DispatchConfig, notify_addresses, sender_address
 from relance.channels.context import LetterData, build_context
+from relance.channels.fund_notices import (
+    addressed_to_creditor,
+    creditor_recipient,
+    firm_sender,
+    message_language,
+    with_fund_notice,
+)
 from relance.channels.letter import PdfRendererMissing, write_pdf
 from relance.channels.reasons import Reason, of_exception, reason
 from relance.channels.render import (
@@ -34,6 +43,7 @@ from relance.channels.render import (
 )
 from relance.channels.reports.statement_pdf import statement_pdf
 from relance.channels.templates import default_templates_dir, search_folders
+from relance.engine.creditors import missing_identity_fields
 from relance.kernel.i18n import N_, supported
 from relance.kernel.workspace import Workspace
 from relance.store.content import wants_statement
@@ -119,6 +129,8 @@ class Renderer:
         # `[smtp] from` signs for a creditor without an address of its own, with or
         # without an SMTP host (without one, e-mails go to the outbox all the same).
         self.default_sender = sender_address(workspace) if workspace is not None else None
+        # A collection firm's workspace: its messages on cases under mandate speak for it.
+        self.agency = firm_of(workspace)
 
     def resource_roots(self, creditor: Creditor) -> list[Path]:
         roots = [default_templates_dir().resolve()]
@@ -153,10 +165,26 @@ class Renderer:
                             action.template or "", LetterData({}, (), {}),
                             idempotency_key=action.idempotency_key,
                             debtor_name=debtor.name or "")
+        # Before anything is rendered: a letter without the creditor's SIREN or IBAN, an
+        # e-mail without a sender, must not go out (engine/creditor_fields.py: who needs
+        # what). The fields are named in English for the record, translated when read.
+        lacking = missing_identity_fields(creditor, channel,
+                                          default_sender=self.default_sender)
+        if lacking:
+            prepared.failure = reason(
+                N_("creditor {code} lacks {fields}: complete it with `relance creditor "
+                   "edit {code}`"), code=creditor.code,
+                fields=Reason(", ".join(f.label for f in lacking),
+                              ", ".join(f.shown_label for f in lacking)))
+            return prepared
         try:
             prepared.data = build_context(session, action, today=self.today,
                                           workspace_root=self.root,
-                                          deadline_days=self.config.deadline_days)
+                                          deadline_days=self.config.deadline_days,
+                                          agency=self.agency)
+            # A receipt or a creditor's notice of money the firm collected: its facts.
+            prepared.data = with_fund_notice(session, action, prepared.data,
+                                            self.workspace)
         except Exception as exc:  # one debtor's data must not stop the others' sends
             prepared.failure = reason(
                 N_("the figures of action {action} could not be computed: {error}"),
@@ -168,6 +196,12 @@ class Renderer:
             prepared.failure = exc.reason
         except Exception as exc:  # any crash of one template fails that action alone
             prepared.failure = _crash_reason(action, channel, exc)
+        if prepared.failure is None:
+            # A firm's first letter lacking a mention of CPCE R124-4, or a later message
+            # not recalling it, does not go out (channels/agency_mentions.py).
+            prepared.failure = firm_message_refusal(
+                channel, prepared.data.context, letter_html=prepared.letter_html,
+                text=prepared.text, subject=prepared.subject)
         if prepared.failure is None and channel in ("letter", "email") and wants_statement(
                 action.output):
             self._statement(session, debtor, prepared)
@@ -213,7 +247,8 @@ class Renderer:
         channel = str(action.channel)
         resolved = resolve(self.templates_dir, creditor=creditor.code,
                            name=action.template or "", channel=channel,
-                           language=debtor.language or "fr", tone=action.tone)
+                           language=message_language(action, debtor.language),
+                           tone=action.tone)
         context = dict(data.context)
         text = render(self.templates_dir, resolved, "txt", context, creditor=creditor.code)
         prepared.text = text.body.strip() + "\n"
@@ -230,9 +265,17 @@ class Renderer:
                                    creditor=creditor.code).body
         prepared.sender = (creditor.name, creditor.email or self.default_sender)
         prepared.reply_to = creditor.reply_to
-        if channel == "email":
+        if channel == "email" and addressed_to_creditor(action):
+            # A payment the firm collected, told to the creditor (R124-5): no letter.
+            prepared.recipient_name, prepared.recipient = creditor_recipient(creditor)
+            prepared.sender, prepared.reply_to = firm_sender(self.workspace, prepared.sender)
+        elif channel == "email":
             prepared.recipient = debtor.email
             prepared.recipient_name = debtor.name
+            if data.context.get("agency"):
+                # A case under mandate: the firm writes, from its own address.
+                prepared.sender, prepared.reply_to = firm_sender(self.workspace,
+                                                                 prepared.sender)
             # The letter goes along as PDF when the template has one.
             with contextlib.suppress(TemplateMissing):
                 prepared.letter_html, _folder = self.letter_html(session, action, creditor,

@@ -11,12 +11,16 @@ debtor's account).
 
 One rule for more money than is owed, whatever the entry point: the payment is recorded
 whole, and what no invoice can take stays on the debtor's account as a credit.
+
+A payment the collection firm received for a case under mandate, and its reversal, also
+post to the creditor's client funds, with the receipt and the creditor's notice queued
+(`store/client_funds.py`), in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,7 +31,7 @@ from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import Money
-from relance.store import audit
+from relance.store import audit, client_funds
 from relance.store.instalments import follow_plans
 from relance.store.models import (
     Creditor,
@@ -249,6 +253,9 @@ def record_payment(
         },
     )
     touched = {invoice.debtor_id for invoice, _ in planned}
+    # Money the collection firm received for the creditor: ledger, receipt, notice.
+    client_funds.post_collected(session, payment, actor=actor,
+                                today=today or dt.date.today())
     settle_case(session, debtor_ids=touched, today=today or dt.date.today(), actor=actor,
                 cause=f"payment {payment.id}")
     return payment
@@ -302,6 +309,7 @@ def reverse_payment(session: Session, payment_id: int, *, on: dt.date, reason: s
                        "reversed_on": on.isoformat(), "reason": text,
                        "reference": payment.reference, "allocations": undone,
                        **(data or {})})
+    client_funds.post_reversed(session, payment, on=on, actor=actor)
     settle_case(session, debtor_ids={i.debtor_id for i in invoices.values()},
                 today=today or dt.date.today(), actor=actor, cause=f"reversal of {payment.id}")
     return payment
@@ -355,6 +363,9 @@ def allocate_payment(session: Session, payment_id: int, *, actor: str,
                       "amount_minor": a.amount_minor,
                       "balance_after_minor": a.balance_after_minor} for a in done],
                      "unallocated_minor": unallocated_minor(payment)})
+    # A payment out of suspense may turn out to be a debtor's under mandate.
+    client_funds.post_collected(session, payment, actor=actor,
+                                today=today or dt.date.today())
     settle_case(session, debtor_ids={i.debtor_id for i, _ in planned},
                 today=today or dt.date.today(), actor=actor,
                 cause=f"allocation of payment {payment.id}")
@@ -388,16 +399,21 @@ def _by_id(session: Session, pairs: list[tuple[int, int]]) -> list[tuple[Invoice
     return [(invoices[invoice_id], minor) for invoice_id, minor in pairs]
 
 
-def find_invoice(session: Session, number: str, *, creditor_code: str | None = None) -> Invoice:
-    """The invoice with this number; ambiguous across creditors unless one is named."""
+def find_invoice(session: Session, number: str, *, creditor_code: str | None = None,
+                 within: Collection[int] | None = None) -> Invoice:
+    """The invoice with this number; ambiguous across creditors unless one is named.
+    `within`: the ids of the creditors the user may see (engine.scope.creditor_ids);
+    another creditor's invoice is answered as if it did not exist."""
     return _one_of_a_creditor(session, Invoice, Invoice.number, number, creditor_code,
-                              _INVOICE_WORDS)
+                              _INVOICE_WORDS, within)
 
 
-def find_debtor(session: Session, ref: str, *, creditor_code: str | None = None) -> Debtor:
-    """The debtor with this reference; ambiguous across creditors unless one is named."""
+def find_debtor(session: Session, ref: str, *, creditor_code: str | None = None,
+                within: Collection[int] | None = None) -> Debtor:
+    """The debtor with this reference; ambiguous across creditors unless one is named.
+    `within`: as for `find_invoice`."""
     return _one_of_a_creditor(session, Debtor, Debtor.ref, ref, creditor_code,
-                              _DEBTOR_WORDS)
+                              _DEBTOR_WORDS, within)
 
 
 # What `_one_of_a_creditor` says of an invoice or a debtor: none, none for this creditor,
@@ -415,9 +431,14 @@ def _shown(amount: Money) -> str:
 
 
 def _one_of_a_creditor(session: Session, model: type[T], column: Any, value: str,
-                       creditor_code: str | None, words: tuple[str, str, str]) -> T:
+                       creditor_code: str | None, words: tuple[str, str, str],
+                       within: Collection[int] | None = None) -> T:
     # Numbers and references are unique per creditor only: two creditors may share one.
     query = select(model).where(column == value)
+    if within is not None:
+        # Rows of creditors the user may not see do not exist for them: not found, and
+        # never "exists for several creditors" because of one they cannot see.
+        query = query.where(model.creditor_id.in_(list(within)))
     if creditor_code is not None:
         query = query.join(Creditor, Creditor.id == model.creditor_id).where(
             Creditor.code == creditor_code)

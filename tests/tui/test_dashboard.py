@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rich.console import Console
+from sqlalchemy import select
 
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
@@ -97,3 +98,40 @@ async def test_trends_are_a_key_away_and_fit(make_app: MakeApp, store: Store,
         # Sends to act on are keys of the overview only.
         assert "Confirm sent" not in screen_text(app).splitlines()[-1]
 
+
+
+async def test_client_funds_held_past_the_mandates_period_show_in_red(
+        make_app: MakeApp, store: Store, book: Book) -> None:
+    """The firm collected 300.00 € for its client 40 days ago and the mandate gives it
+    30 days to remit (R124-6): the dashboard says so, with the command to look."""
+    from relance.kernel.money import Money
+    from relance.store import book as money_book
+    from relance.store.models import Invoice, Mandate, MandateCase, MandateScope
+
+    received = dt.date(2026, 10, 11)
+    with store.write_transaction() as session:
+        mandate = Mandate(creditor_id=book.creditor_id, reference="MDT-1",
+                          signed_on=dt.date(2026, 9, 1), scope=MandateScope.AMICABLE,
+                          fee_percent="10", starts_on=dt.date(2026, 9, 1))
+        session.add(mandate)
+        session.flush()
+        session.add(MandateCase(mandate_id=mandate.id, creditor_id=book.creditor_id,
+                                debtor_id=book.debtors["F-0003"], opened_on=received,
+                                reference="MDT-1/0001"))
+        invoice = session.scalars(select(Invoice).where(
+            Invoice.debtor_id == book.debtors["F-0003"])).first()
+        assert invoice is not None
+        money_book.record_payment(
+            session, creditor_id=book.creditor_id, debtor_id=book.debtors["F-0003"],
+            amount=Money("EUR", 30_000), received_on=received, reference="VIR MDT-1/0001",
+            actor="bruno", allocations=[(invoice.id, 30_000)], today=received)
+    app = make_app("alice")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        text = screen_text(app)
+    # The "Today" column, right of the aged balance, read as one paragraph.
+    today = " ".join(line.partition("│")[2].strip() for line in text.splitlines()
+                     if "│" in line)
+    assert "Client funds to remit, overdue: €300.00 (1 payment, up to 10 days late: " \
+        "relance funds)" in " ".join(today.split())

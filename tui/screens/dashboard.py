@@ -182,7 +182,7 @@ class DashboardScreen(DeskScreen):
     def _read(self) -> None:
         today = self.ctx.today
         with self.ctx.reading() as session:
-            board = ledger.dashboard(session, today)
+            board = ledger.dashboard(session, today, self.ctx.creditor_ids)
             debtors = ledger.action_debtors(session, [row[0] for row in board.to_look_at])
         self.app.call_from_thread(self._fill, board, debtors)
 
@@ -195,7 +195,7 @@ class DashboardScreen(DeskScreen):
 
     def _read_trends(self) -> None:
         with self.ctx.reading() as session:
-            found = trends(session, self.ctx.today)
+            found = trends(session, self.ctx.today, creditor_ids=self.ctx.creditor_ids)
         self.app.call_from_thread(self._got_trends, found)
 
     def _got_trends(self, found: list[CurrencyTrend]) -> None:
@@ -247,9 +247,22 @@ class DashboardScreen(DeskScreen):
             count=show_count(board.runs_today))
         queued = ngettext("{count} action queued", "{count} actions queued",
                           board.queued_today).format(count=show_count(board.queued_today))
-        self.query_one("#dash-today", Static).update(Text.assemble(
+        parts: list[str | tuple[str, str]] = [
             (_("Today, {day}").format(day=show_date(self.ctx.today)), "bold"), "\n",
-            runs, "\n", queued, "\n", _sent_today(board)))
+            runs, "\n", queued, "\n", _sent_today(board)]
+        if board.funds_overdue:
+            # Money the firm holds for its clients past the mandate's period (R124-6).
+            amounts = ", ".join(show_money(amount, currency) for currency, (amount, _count)
+                                in sorted(board.funds_overdue.items()))
+            count = sum(count for _amount, count in board.funds_overdue.values())
+            parts += ["\n", (ngettext(
+                "Client funds to remit, overdue: {amounts} ({count} payment, up to {days} "
+                "days late: relance funds)",
+                "Client funds to remit, overdue: {amounts} ({count} payments, up to {days} "
+                "days late: relance funds)", count).format(
+                amounts=amounts, count=show_count(count),
+                days=show_count(board.funds_overdue_days)), "bold red")]
+        self.query_one("#dash-today", Static).update(Text.assemble(*parts))
 
     def _fill_breakdown(self, totals: list[AgedLine], board: ledger.Dashboard) -> None:
         table: DataTable[Text] = self.query_one("#dash-breakdown", DataTable)
