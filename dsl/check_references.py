@@ -1,7 +1,8 @@
 """The references of `relance check`: `after` naming a rule that exists and comes earlier
 (E210, E211), templates that exist on the channel they are sent on (E212), one rule per
-identity in a policy and one policy per name in a workspace (E220, E221), and open
-invoices sitting on a level whose rule was removed (W306).
+identity in a policy and one policy per name in a workspace (E220, E221), open
+invoices sitting on a level whose rule was removed (W306), and `creditor` compared with
+a code no creditor of the book has (W307).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 
 from relance.dsl import ast
 from relance.dsl.check_walk import Workspace, atoms, conditions_of, rule_head
-from relance.dsl.diagnostics import Diagnostic, error, suggestion, warning
+from relance.dsl.diagnostics import Diagnostic, did_you_mean, error, suggestion, warning
 from relance.kernel.i18n import _, ngettext
 
 
@@ -150,3 +151,36 @@ def check_removed_levels(workspace: Workspace) -> Iterator[Diagnostic]:
         yield warning("W306", message, span,
                       _("they continue from the last rule they reached that still exists; "
                         "an operator can reset their level"))
+
+
+def check_creditor_codes(policy: ast.Policy, workspace: Workspace) -> Iterator[Diagnostic]:
+    """`creditor = CODE` (or `!=`, `in`) with a code no creditor of the book has: most
+    likely a typo, since the comparison then never holds (or, with `!=`, always). Only
+    when the store was read: rules are checked without a database too, and a creditor
+    may be added after its rules. Codes compare ignoring case, as a run compares them."""
+    if workspace.creditors is None:
+        return
+    known = {code.lower(): code for code in workspace.creditors}
+    for condition, _owner in conditions_of(policy):
+        if id(condition) in workspace.broken:
+            continue
+        for atom in atoms(condition):
+            values: tuple[ast.Scalar, ...] = ()
+            if isinstance(atom, ast.Compare) and atom.field.name == "creditor":
+                values = (atom.value,)
+            elif isinstance(atom, ast.InList) and atom.field.name == "creditor":
+                values = atom.values.items
+            for value in values:
+                if not isinstance(value, ast.WordValue | ast.TextValue) \
+                        or value.value.lower() in known:
+                    continue
+                close = did_you_mean(value.value.lower(), known)
+                if close is not None:
+                    hint = _("did you mean '{word}'?").format(word=known[close])
+                elif known:
+                    hint = _("the creditors' codes are: {codes}").format(
+                        codes=", ".join(sorted(known.values())))
+                else:
+                    hint = _("the book has no creditor yet")
+                yield warning("W307", _("no creditor has the code '{code}'").format(
+                                  code=value.value), value.span, hint)

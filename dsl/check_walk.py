@@ -4,7 +4,7 @@ walks a condition (its leaves, its top-level `and` parts, the head of a rule).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relance.dsl import ast
@@ -17,12 +17,14 @@ ORDERED_TYPES = frozenset({FieldType.DURATION, FieldType.MONEY, FieldType.NUMBER
 
 @dataclass
 class Workspace:
-    """What the checks see: every parsed file, the template catalogue if known, and how
-    many open invoices sit on each (policy, rule identity) level if the store was read."""
+    """What the checks see: every parsed file, the template catalogue if known, and, if
+    the store was read, how many open invoices sit on each (policy, rule identity) level
+    and the creditors' codes."""
 
     rule_files: Sequence[ast.RuleFile]
     catalogue: Mapping[str, frozenset[str]] | None = None
     levels: Mapping[tuple[str, str], int] | None = None
+    creditors: Collection[str] | None = None
     # Conditions with an unknown field or a type error, so later checks stay quiet.
     broken: set[int] = field(default_factory=set)
 

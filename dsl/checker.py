@@ -23,13 +23,14 @@ duration, money, number or date; a yes/no; an enum or text value, a list), and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from relance.dsl import ast
 from relance.dsl.check_options import check_statement_option
 from relance.dsl.check_reach import check_never_acts
 from relance.dsl.check_references import (
     check_after_references,
+    check_creditor_codes,
     check_duplicate_policies,
     check_duplicate_rules,
     check_removed_levels,
@@ -58,6 +59,7 @@ POLICY_CHECKS: list[PolicyCheck] = [
     check_paused,
     check_money_currency,
     check_jumped_dependencies,
+    check_creditor_codes,
 ]
 
 WORKSPACE_CHECKS: list[WorkspaceCheck] = [
@@ -70,13 +72,15 @@ def check_policies(
     rule_files: Sequence[ast.RuleFile],
     catalogue: Mapping[str, frozenset[str]] | None = None,
     levels: Mapping[tuple[str, str], int] | None = None,
+    creditors: Collection[str] | None = None,
 ) -> list[Diagnostic]:
     """Run every check over the parsed files of a workspace; returns the diagnostics.
 
     `catalogue` (template name -> channels) enables the template check; `levels`
     ((policy, rule identity) -> open invoices sitting there) enables the check of
-    levels whose rule was removed."""
-    workspace = Workspace(rule_files, catalogue, levels)
+    levels whose rule was removed; `creditors` (the book's creditor codes) the check of
+    `creditor` values."""
+    workspace = Workspace(rule_files, catalogue, levels, creditors)
     found: list[Diagnostic] = []
     for rule_file in rule_files:
         if not rule_file.policies:

@@ -218,4 +218,5 @@ CODES: dict[str, str] = {
     "W303": "a level that can be jumped over while a later level depends on it",
     "W305": "a file without any policy",
     "W306": "open invoices sit on a rule that no longer exists",
+    "W307": "`creditor` compared with a code no creditor of the book has",
 }

@@ -7,7 +7,7 @@ raises for a bad file: a caller looks at `ok` and prints `diagnostics`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,13 +83,16 @@ def load_rules(
     *,
     catalogue: Mapping[str, frozenset[str]] | None = None,
     levels: Mapping[tuple[str, str], int] | None = None,
+    creditors: Collection[str] | None = None,
     check: bool = True,
 ) -> LoadedRules:
     """Read, parse and (unless `check=False`) check the rule files under `paths`.
 
     `catalogue` (template name -> channels) lets the checker report unknown templates;
     without it templates are not checked. `levels` ((policy, rule identity) -> open
-    invoices there, read from the store) lets it report levels whose rule was removed."""
+    invoices there, read from the store) lets it report levels whose rule was removed;
+    `creditors` (the store's creditor codes) lets it report `creditor` compared with a
+    code no creditor has."""
     files_found, diagnostics = rule_paths(paths, root)
     files: dict[str, str] = {}
     rule_files: list[ast.RuleFile] = []
@@ -119,7 +122,7 @@ def load_rules(
         # A file with syntax errors holds stand-in values: checking it would report
         # the same fault twice, so it is checked once it parses cleanly.
         checkable = [rule_file for rule_file in rule_files if rule_file.path not in unreadable]
-        diagnostics.extend(check_policies(checkable, catalogue, levels))
+        diagnostics.extend(check_policies(checkable, catalogue, levels, creditors))
     policies = tuple(policy for rule_file in rule_files for policy in rule_file.policies)
     return LoadedRules(files, policies, tuple(sorted(diagnostics, key=sort_key)),
                        tuple(rule_files))

@@ -62,6 +62,21 @@ def creditor_countries(conn: Connection) -> list[str]:
     )
 
 
+def creditor_ids(conn: Connection) -> dict[str, tuple[int, ...]]:
+    """The creditors' ids by code, lower-cased as the rules compare codes: read once per
+    run, so that `creditor = CODE` compiles to a test of the invoice's creditor_id."""
+    found: dict[str, list[int]] = {}
+    for creditor_id, code in conn.execute(select(CREDITOR.c.id, CREDITOR.c.code)):
+        found.setdefault(str(code).lower(), []).append(int(creditor_id))
+    return {code: tuple(sorted(ids)) for code, ids in found.items()}
+
+
+def creditor_codes(conn: Connection) -> frozenset[str]:
+    """Every creditor's code, as stored: what `relance check` may compare the rules'
+    `creditor` values with when the book is at hand (`dsl.loader.load_rules`)."""
+    return frozenset(str(code) for code in conn.execute(select(CREDITOR.c.code)).scalars())
+
+
 def debtor_ranges(conn: Connection, parts: int) -> list[DebtorRange | None]:
     """The debtors in `parts` ranges of ids, as many in each as their ids allow; the
     first and last are open, so that every debtor is in one whatever its id."""
@@ -81,12 +96,13 @@ def evaluate_sql(
     """The actions of day `on`, decided by one query per policy (`engine.fetching`;
     `reader`: a second connection may read for `conn`, see there)."""
     countries = creditor_countries(conn)
+    creditors = creditor_ids(conn)
     text_dates = conn.dialect.name == "sqlite"
     # Side by side on SQLite, each policy in parts (`engine.fetching`).
     parts = ([None] if reader is None or conn.dialect.name != "sqlite"
              else debtor_ranges(conn, SQLITE_PARTS))
     # Built one by one as the lanes take them (`engine.fetching`).
-    compiled = (compile_policy(policy, on, countries, debtors=part)
+    compiled = (compile_policy(policy, on, countries, debtors=part, creditors=creditors)
                 for policy in policies for part in parts)
     for query, columns, rows in policy_rows(conn, compiled, reader=reader):
         policy = query.policy

@@ -82,19 +82,30 @@ def _levels(context: AppContext) -> dict[tuple[str, str], int]:
                 for policy, rule, count in session.execute(query).all()}
 
 
+def _creditors(context: AppContext) -> frozenset[str]:
+    """The creditor codes of the book, for `for creditor = X` (W307 names a code no
+    creditor has)."""
+    from relance.engine.evaluate import creditor_codes
+
+    with context.store.transaction() as session:
+        return creditor_codes(session.connection())
+
+
 def check(
     ctx: typer.Context,
     paths: PathsArgument = None,
     json_output: JsonOption = False,
     levels: Annotated[
         bool, typer.Option("--levels", help=_("Also read the database: list removed rules "
-                                              "that open invoices still sit on."))
+                                              "that open invoices still sit on, and "
+                                              "creditor codes no creditor has."))
     ] = False,
 ) -> None:
     context: AppContext = ctx.obj
     loaded = load_rules(_paths(context, paths), root=Path.cwd(),
                         catalogue=_catalogue(context),
-                        levels=_levels(context) if levels else None)
+                        levels=_levels(context) if levels else None,
+                        creditors=_creditors(context) if levels else None)
     rules = sum(len(policy.rules) for policy in loaded.policies)
     if json_output or context.json_output:
         context.emit_json({

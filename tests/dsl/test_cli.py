@@ -157,3 +157,26 @@ def test_check_levels_reads_the_store_for_removed_rules(
     assert out.startswith(
         "rules/franchise.rules:2:1: warning W306: 1 open invoice sits on rule 'relance_0' "
         "of policy 'franchise', which is no longer there\n")
+
+
+def test_check_levels_names_a_creditor_code_no_creditor_has(
+        workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from relance.engine.fixtures import write_book
+    from relance.store.db import open_store
+
+    store = open_store(f"sqlite:///{workspace / 'relance.sqlite'}")
+    try:
+        with store.transaction() as session:
+            write_book(session, {"creditor": {"code": "ACME", "country": "FR"},
+                                 "debtors": [], "invoices": []})
+    finally:
+        store.dispose()
+    (workspace / "rules" / "acme.rules").write_text(
+        "policy acme for creditor = ACMEE\n\nrule r1:\n  when overdue >= 5d\n"
+        "  then send email 'relance_1'\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and "W307" not in out
+    code, out, _ = run(capsys, "check", "--levels")
+    assert code == 0
+    assert "warning W307: no creditor has the code 'ACMEE'" in out
+    assert "did you mean 'ACME'?" in out
