@@ -29,6 +29,7 @@ from relance.kernel.schedule import ScheduleConfig
 from relance.scheduler import plan
 from relance.scheduler.clock import Clock, SystemClock
 from relance.scheduler.core import Dispatch, MailSummary, RunDay
+from relance.scheduler.intake import INTAKE, noted_pass
 from relance.scheduler.leader import LEADER_LOCK_NAME, Leadership
 from relance.scheduler.logs import JsonLog
 from relance.scheduler.promises import check_promises
@@ -106,6 +107,8 @@ class Scheduler:
         mail_summary: MailSummary | None = None,
         summary_to: Sequence[str] = (),
         job_lease: dt.timedelta = JOB_LEASE,
+        intake: Callable[[dt.datetime], dict[str, Any]] | None = None,
+        intake_every_seconds: int = 60,
     ) -> None:
         self.store = store
         self.config = config
@@ -122,6 +125,10 @@ class Scheduler:
         self.mail_summary = mail_summary
         self.summary_to = tuple(summary_to)
         self.job_lease = job_lease
+        # The intake folders' pass (scheduler/intake.py), when `[intake] dir` is set.
+        self.intake = intake
+        self.intake_every_seconds = intake_every_seconds
+        self._intake_lock = threading.Lock()
         self._daily_lock = threading.Lock()
         self._dispatch_lock = threading.Lock()
         self._active: set[int] = set()
@@ -359,11 +366,28 @@ class Scheduler:
         finally:
             self._dispatch_lock.release()
 
+    # ------------------------------------------------------------------ intake
+
+    def tick_intake(self) -> dict[str, Any] | None:
+        """A pass over the intake folders, on the leader only (as of its last daily
+        tick; the pass holds a lease of its own besides). None when nothing was tried."""
+        if self.intake is None or self.stop.is_set() or not self._leading:
+            return None
+        if not self._intake_lock.acquire(blocking=False):
+            return None  # the previous pass is still importing
+        try:
+            return noted_pass(self.intake, store=self.store, config=self.config,
+                              now=self.clock.now, log=self.log, host=self.host, pid=self.pid)
+        finally:
+            self._intake_lock.release()
+
     # ------------------------------------------------------------------ lifecycle
 
     def run_once(self) -> tuple[list[JobOutcome], dict[str, Any] | None]:
-        """What is due now, then exit: the once-a-day jobs (if leading) and a dispatch."""
+        """What is due now, then exit: the once-a-day jobs (if leading), an intake pass
+        (if leading and `[intake] dir` is set) and a dispatch."""
         outcomes = self.tick_daily()
+        self.tick_intake()
         sent = self.tick_dispatch()
         return outcomes, sent
 
@@ -416,6 +440,10 @@ class Scheduler:
         scheduler.add_job(dispatch, every, id="dispatch", name="dispatch")
         scheduler.add_job(daily, id="start-daily", name="catch-up at start")
         scheduler.add_job(dispatch, id="start-dispatch", name="dispatch at start")
+        if self.intake is not None:
+            scheduler.add_job(self._guarded(self.tick_intake, INTAKE),
+                              IntervalTrigger(seconds=self.intake_every_seconds, timezone=zone),
+                              id=INTAKE, name="intake folders")
         self.log.info("serve.start", holder=self.holder, timezone=self.config.timezone,
                       run_at=f"{self.config.run_at:%H:%M}",
                       sending_hours=self.config.sending_hours,

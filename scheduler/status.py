@@ -10,6 +10,7 @@ from relance.kernel.display import show_date, show_datetime
 from relance.kernel.i18n import _
 from relance.kernel.schedule import WEEKDAYS, ScheduleConfig
 from relance.scheduler import plan
+from relance.scheduler.intake import INTAKE
 from relance.scheduler.leader import LEADER_LOCK_NAME
 from relance.scheduler.service import MAX_ATTEMPTS, RETRY_AFTER
 from relance.store import leases
@@ -50,8 +51,10 @@ def _brief(detail: dict[str, Any]) -> str:
     return ", ".join(numbers[:6])
 
 
-def status_report(store: Store, config: ScheduleConfig, now: dt.datetime) -> dict[str, Any]:
-    """Everything `--status` shows, as data (also its `--json` output)."""
+def status_report(store: Store, config: ScheduleConfig, now: dt.datetime,
+                  intake_every: int | None = None) -> dict[str, Any]:
+    """Everything `--status` shows, as data (also its `--json` output); `intake_every`:
+    the intake job's period in seconds when `[intake] dir` is set."""
     now_local = plan.local(config, now)
     today = now_local.date()
     leader = leases.read_lease(store, LEADER_LOCK_NAME)
@@ -95,6 +98,10 @@ def status_report(store: Store, config: ScheduleConfig, now: dt.datetime) -> dic
             "open_now": plan.in_sending_window(config, now),
             "next": upcoming_dispatch.isoformat() if upcoming_dispatch else None,
             "last": [_row(r) for r in dispatch_rows],
+        },
+        "intake": None if intake_every is None else {
+            "every_seconds": intake_every,
+            "last": [_row(r) for r in leases.last_job_runs(store, INTAKE, 1)],
         },
     }
 
@@ -152,6 +159,20 @@ def render_status(report: dict[str, Any]) -> str:
     every = "/" + str(disp["every_minutes"]) + "min"
     lines.append(f"{'dispatch':<{widths[0]}}{every:<{widths[1]}}"
                  f"{_moment(disp['next']):<{widths[2]}}{last_text}")
+    intake = report.get("intake")
+    if intake is not None:
+        last = intake["last"]
+        detail = last[0]["detail"] if last else {}
+        # Only what happened: most passes find nothing, and five zeros say less than none.
+        found = ", ".join(f"{key} {value}" for key, value in
+                          dict(detail.get("totals") or {}).items() if value)
+        brief = str(detail["last"]["error"]) if "error" in dict(
+            detail.get("last") or {}) else found
+        last_text = _("never run") if not last else (
+            f"{_day(last[0]['day'])} {last[0]['status']} (ticks {detail.get('ticks', 0)}"
+            + (f", {brief}" if brief else "") + ")")
+        every = "/" + str(intake["every_seconds"]) + "s"
+        lines.append(f"{INTAKE:<{widths[0]}}{every:<{widths[1]}}{'':<{widths[2]}}{last_text}")
     window = (_("Sending window {hours} on {days}: open now.") if disp["open_now"]
               else _("Sending window {hours} on {days}: closed now."))
     lines.append(window.format(hours=disp["sending_hours"],

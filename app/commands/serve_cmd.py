@@ -21,6 +21,7 @@ from relance.scheduler.core import (
     engine_run_day,
     summary_recipients,
 )
+from relance.scheduler.intake import intake_job
 from relance.scheduler.leader import leadership_for
 from relance.scheduler.logs import JsonLog
 from relance.scheduler.service import Scheduler, resolve_country
@@ -71,7 +72,9 @@ def serve(
     config = resolve_country(config, store, log)
     clock = clock_from_env(config.tz)
     if status:
-        report = status_report(store, config, clock.now())
+        intake = context.workspace.settings.intake
+        report = status_report(store, config, clock.now(),
+                               intake_every=intake.every_seconds if intake.dir else None)
         log.close()
         if context.json_output:
             context.emit_json(report)
@@ -94,15 +97,18 @@ def scheduler_for(context: AppContext, config: ScheduleConfig, clock: Clock, log
                   stop: threading.Event) -> Scheduler:
     """The scheduler wired to the real engine run and channels dispatch."""
     store, workspace = context.store, context.workspace
+    run_day = engine_run_day(store, workspace, actor="scheduler")
     return Scheduler(
         store, config,
-        run_day=engine_run_day(store, workspace, actor="scheduler"),
+        run_day=run_day,
         dispatch=channels_dispatch(store, workspace),
         leadership=leadership_for(store, workspace.root),
         clock=clock, log=log, stop=stop,
         summary_sink=None if context.json_output else typer.echo,
         mail_summary=channels_summary_mail(workspace),
         summary_to=summary_recipients(workspace, config.summary_to),
+        intake=intake_job(store, workspace, actor="intake", run_day=run_day),
+        intake_every_seconds=workspace.settings.intake.every_seconds,
     )
 
 
