@@ -62,7 +62,8 @@ def record_call_outcome(
     require_write(actor, _("record a call"))
     action = locked_task(session, seen, Channel.CALL, ActionState.APPROVED,
                          not_this=_("action {id} is a {channel}, not a call"),
-                         not_now=_("call {id} is {state}: not on the call list"))
+                         not_now=_("call {id} is {state}: not on the call list"),
+                         actor=actor)
     when = now or utcnow()
     debtor_id = action.debtor_id
     detail: dict[str, Any] = {"outcome": outcome.value}
@@ -88,7 +89,7 @@ def record_call_outcome(
         detail |= {"reason": text, "invoices": ids}
     elif outcome is CallOutcome.PAID_ALREADY:
         until = today + dt.timedelta(days=PAID_ALREADY_CHECK_DAYS)
-        debtor = locked_debtor(session, debtor_id)
+        debtor = locked_debtor(session, debtor_id, actor)
         # The reasons and notes written here are kept as data, in English like the
         # event kinds: whoever reads the case later may speak another language.
         if debtor.paused_until is None or debtor.paused_until < until:
@@ -107,7 +108,7 @@ def record_call_outcome(
         audit_action(session, actor, action, "call.outcome", detail)
         return
     elif outcome is CallOutcome.WRONG_NUMBER:
-        debtor = locked_debtor(session, debtor_id)
+        debtor = locked_debtor(session, debtor_id, actor)
         old = debtor.phone
         debtor.phone = None
         add_note(session, actor, debtor_id,

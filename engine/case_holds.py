@@ -41,7 +41,7 @@ def pause(session: Session, actor: Actor, debtor_id: int, *, until: dt.date, rea
     if until < today:
         raise UsageError(_("a pause must end today or later, not {day}").format(
             day=show_date(until)))
-    debtor = locked_debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id, actor)
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
         raise _pause_changed(debtor.name, debtor.paused_until)
     previous, previous_reason = debtor.paused_until, debtor.pause_reason
@@ -59,7 +59,7 @@ def resume(session: Session, actor: Actor, debtor_id: int, *, reason: str, today
     """End a debtor's pause now."""
     require_write(actor, _("resume a case"))
     text = clean_reason(reason, _("resuming a case"))
-    debtor = locked_debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id, actor)
     if seen_paused_until is not _UNCHANGED and debtor.paused_until != seen_paused_until:
         raise _pause_changed(debtor.name, debtor.paused_until)
     if debtor.paused_until is None or debtor.paused_until < today:
@@ -84,7 +84,7 @@ def open_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *, 
     """Mark invoices disputed: reminders about them stop until the dispute is closed."""
     require_write(actor, _("open a dispute"))
     text = clean_reason(reason, _("a dispute"))
-    invoices = locked_invoices(session, invoice_ids)
+    invoices = locked_invoices(session, invoice_ids, actor)
     for invoice in invoices:
         if invoice.dispute_reason is not None:
             since = show_date(invoice.disputed_since) if invoice.disputed_since else "?"
@@ -102,7 +102,7 @@ def close_dispute(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     """Close the dispute on invoices: they are chased again."""
     require_write(actor, _("close a dispute"))
     text = clean_reason(resolution, _("closing a dispute"))
-    for invoice in locked_invoices(session, invoice_ids):
+    for invoice in locked_invoices(session, invoice_ids, actor):
         if invoice.dispute_reason is None:
             raise Conflict(_("invoice {number} is not disputed (any more)").format(
                 number=invoice.number))
@@ -122,7 +122,7 @@ def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: 
             day=show_date(promised_on)))
     if amount is not None and amount.minor <= 0:
         raise UsageError(_("a promised amount must be positive"))
-    debtor = locked_debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id, actor)
     if invoice_id is not None:
         invoice = session.get(Invoice, invoice_id)
         if invoice is None or invoice.debtor_id != debtor.id:
@@ -150,7 +150,7 @@ def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
     text = body.strip()
     if not text:
         raise UsageError(_("a note cannot be empty"))
-    debtor = locked_debtor(session, debtor_id)
+    debtor = locked_debtor(session, debtor_id, actor)
     note = Note(creditor_id=debtor.creditor_id, debtor_id=debtor.id, invoice_id=invoice_id,
                 author=actor.name, body=text)
     session.add(note)
@@ -164,9 +164,7 @@ def reset_level(session: Session, actor: Actor, invoice_id: int, policy: str, *,
     """Start an invoice again at the beginning of a policy's ladder."""
     require_write(actor, _("reset a level"))
     text = clean_reason(reason, _("a level reset"))
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(_("no invoice {id}").format(id=invoice_id))
+    invoice = locked_invoices(session, [invoice_id], actor)[0]
     level = session.get(InvoiceLevel, (invoice_id, policy))
     previous = level.rule if level else None
     if level is None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.engine.roles import Actor
+from relance.engine.scope import require_visible
 from relance.engine.words import state_word
 from relance.kernel.errors import NotFound, RelanceError, UsageError
 from relance.kernel.i18n import _
@@ -49,8 +50,9 @@ class Seen:
 
 
 def _locked_one(session: Session, model: type[LockedRow], row_id: int,
-                missing: str) -> LockedRow:
-    """`missing`: the refusal when there is no such row, with `{id}`, translated."""
+                missing: str, actor: Actor | None) -> LockedRow:
+    """`missing`: the refusal when there is no such row, with `{id}`, translated; a row
+    of a creditor `actor` may not see gets the same refusal (engine/scope.py)."""
     # FOR UPDATE: on PostgreSQL two operators deciding at once queue on the row and the
     # second sees the first's change (SQLite's BEGIN IMMEDIATE serialises them anyway).
     row = session.scalars(
@@ -58,21 +60,23 @@ def _locked_one(session: Session, model: type[LockedRow], row_id: int,
     ).one_or_none()
     if row is None:
         raise NotFound(missing.format(id=row_id))
+    require_visible(session, actor, row.creditor_id, missing.format(id=row_id))
     return row
 
 
-def locked_action(session: Session, action_id: int) -> Action:
-    """The action, locked for this transaction; `NotFound` when there is none."""
-    return _locked_one(session, Action, action_id, _("no action {id}"))
+def locked_action(session: Session, action_id: int, actor: Actor | None = None) -> Action:
+    """The action, locked for this transaction; `NotFound` when there is none or when
+    it is of a creditor `actor` may not see (None: the system's own work, unscoped)."""
+    return _locked_one(session, Action, action_id, _("no action {id}"), actor)
 
 
 def locked_task(session: Session, seen: Seen, channel: Channel, state: ActionState, *,
-                not_this: str, not_now: str) -> Action:
+                not_this: str, not_now: str, actor: Actor | None = None) -> Action:
     """The action the operator saw, locked, refused unless it is a `channel` action still
     as seen and in `state`. The refusals, translated by the caller: `not_this` (with
     `{id}` and `{channel}`) for an action of another channel, `not_now` (with `{id}` and
     `{state}`) for one in another state."""
-    action = locked_action(session, seen.action_id)
+    action = locked_action(session, seen.action_id, actor)
     if action.channel != channel:
         raise UsageError(not_this.format(id=action.id, channel=action.channel.value))
     check_seen(session, action, seen)
@@ -81,13 +85,16 @@ def locked_task(session: Session, seen: Seen, channel: Channel, state: ActionSta
     return action
 
 
-def locked_debtor(session: Session, debtor_id: int) -> Debtor:
-    """The debtor, locked for this transaction; `NotFound` when there is none."""
-    return _locked_one(session, Debtor, debtor_id, _("no debtor {id}"))
+def locked_debtor(session: Session, debtor_id: int, actor: Actor | None = None) -> Debtor:
+    """The debtor, locked for this transaction; `NotFound` when there is none or when
+    `actor` may not see its creditor."""
+    return _locked_one(session, Debtor, debtor_id, _("no debtor {id}"), actor)
 
 
-def locked_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
-    """The invoices, locked and in id order; the first unknown id is refused."""
+def locked_invoices(session: Session, invoice_ids: Sequence[int],
+                    actor: Actor | None = None) -> list[Invoice]:
+    """The invoices, locked and in id order; the first unknown id is refused, and so is
+    one of a creditor `actor` may not see, in the same words."""
     if not invoice_ids:
         raise UsageError(_("choose at least one invoice"))
     rows = session.scalars(
@@ -97,6 +104,9 @@ def locked_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoic
     missing = set(invoice_ids) - {r.id for r in rows}
     if missing:
         raise NotFound(_("no invoice {id}").format(id=min(missing)))
+    for row in rows:
+        require_visible(session, actor, row.creditor_id,
+                        _("no invoice {id}").format(id=row.id))
     return list(rows)
 
 

@@ -8,7 +8,7 @@ it read. The rule that acts is the one a run on that date would queue.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,14 +181,20 @@ def _rule_actions(rule: Rule) -> tuple[str, ...]:
     return tuple(describe_action(spec) + extra for spec in rule.actions)
 
 
-def find_invoice(conn: Connection, reference: str) -> int:
-    """An invoice's id from its number (or `CREDITOR:NUMBER`, or `#ID`)."""
+def find_invoice(conn: Connection, reference: str, *,
+                 within: Collection[int] | None = None) -> int:
+    """An invoice's id from its number (or `CREDITOR:NUMBER`, or `#ID`); `within`: the
+    creditors the user may see (engine/scope.py), others' invoices do not exist."""
     if reference.startswith("#") and reference[1:].isdigit():
-        found = conn.execute(select(INVOICE.c.id).where(INVOICE.c.id == int(reference[1:])))
-        ids = [int(row.id) for row in found]
+        by_id = select(INVOICE.c.id).where(INVOICE.c.id == int(reference[1:]))
+        if within is not None:
+            by_id = by_id.where(INVOICE.c.creditor_id.in_(list(within)))
+        ids = [int(row.id) for row in conn.execute(by_id)]
     else:
         query = select(INVOICE.c.id, CREDITOR.c.code).join(
             CREDITOR, CREDITOR.c.id == INVOICE.c.creditor_id)
+        if within is not None:
+            query = query.where(INVOICE.c.creditor_id.in_(list(within)))
         creditor, _colon, number = reference.rpartition(":")
         if creditor:
             query = query.where(CREDITOR.c.code == creditor)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine.roles import Actor, require_write
+from relance.engine.scope import require_visible
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import N_, _
@@ -91,7 +92,8 @@ def even_schedule(total_minor: int, count: int, first: dt.date,
     return [(every.after(first, n), base + (1 if n < odd else 0)) for n in range(count)]
 
 
-def _open_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:
+def _open_invoices(session: Session, invoice_ids: Sequence[int],
+                   actor: Actor | None = None) -> list[Invoice]:
     if not invoice_ids:
         raise UsageError(_("a plan needs at least one invoice"))
     invoices = list(session.scalars(select(Invoice).where(Invoice.id.in_(list(invoice_ids)))
@@ -99,6 +101,9 @@ def _open_invoices(session: Session, invoice_ids: Sequence[int]) -> list[Invoice
     missing = set(invoice_ids) - {i.id for i in invoices}
     if missing:
         raise NotFound(_("no invoice {id}").format(id=min(missing)))
+    for invoice in invoices:
+        require_visible(session, actor, invoice.creditor_id,
+                        _("no invoice {id}").format(id=invoice.id))
     if len({(i.creditor_id, i.debtor_id) for i in invoices}) != 1:
         raise UsageError(_("a plan covers invoices of one debtor"))
     if len({i.currency for i in invoices}) != 1:
@@ -126,7 +131,7 @@ def create_plan(session: Session, actor: Actor, invoice_ids: Sequence[int], *,
     `count` instalments from `first`, one `every` period apart. The instalments must add
     up to what the invoices owe today; their reminders stop (the queue is settled)."""
     require_write(actor, _("agree a payment plan"))
-    invoices = _open_invoices(session, invoice_ids)
+    invoices = _open_invoices(session, invoice_ids, actor)
     total = sum(i.balance_minor for i in invoices)
     currency = invoices[0].currency
     if schedule is None:
@@ -177,6 +182,8 @@ def cancel_plan(session: Session, actor: Actor, plan_id: int, *, reason: str,
                            .with_for_update()).one_or_none()
     if plan is None:
         raise NotFound(_("no payment plan {id}").format(id=plan_id))
+    require_visible(session, actor, plan.creditor_id,
+                    _("no payment plan {id}").format(id=plan_id))
     if plan.status != PlanStatus.ACTIVE:
         raise UsageError(_(PLAN_NOT_IN_FORCE[plan.status]).format(id=plan_id))
     plan.status, plan.ended_on = PlanStatus.CANCELLED, today

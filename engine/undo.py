@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from relance.engine import plans
 from relance.engine.casework import Conflict, locked_debtor, locked_invoices
 from relance.engine.roles import Actor, require_write
+from relance.engine.scope import require_visible
 from relance.kernel.display import show_date, show_datetime
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _
@@ -199,6 +200,9 @@ def undo(session: Session, actor: Actor, event_id: int, *, reason: str,
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound(_("no event {id}").format(id=event_id))
+    # An event of no creditor is no one's case: only a user who sees every creditor.
+    require_visible(session, actor, event.creditor_id if event.creditor_id is not None
+                    else -1, _("no event {id}").format(id=event_id))
     undoer = UNDOERS.get(event.kind)
     if undoer is None:
         raise UsageError(_("event {id} ({kind}) cannot be undone: only payments, credit "

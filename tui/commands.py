@@ -28,8 +28,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from relance.channels.reports.files import aged_name, statement_name, write_csv_file, write_whole
-from relance.kernel.errors import RelanceError
+from relance.kernel.errors import RelanceError, UsageError
 from relance.kernel.i18n import N_, _, ngettext
+from relance.store.models import Debtor
 from relance.tui.context import TuiContext
 from relance.tui.screens.chooser import CaseMatch, choose_case, find_cases
 from relance.tui.screens.document import open_in_viewer, viewer_command
@@ -160,14 +161,16 @@ def write_aged(ctx: TuiContext, extension: str) -> Path:
     from relance.engine.aging import aged_balance
 
     target = reports_dir(ctx) / aged_name(ctx.today, extension)
+    seen = ctx.creditor_ids  # the creditors the user may see: theirs only in the file
     with ctx.reading() as session:
-        report = aged_balance(session, on=ctx.today, by=AGED_GROUPING)
+        report = aged_balance(session, on=ctx.today, by=AGED_GROUPING, creditor_ids=seen)
         if extension == "pdf":
             from relance.channels.reports.aged_pdf import aged_pdf
 
             workspace = ctx.workspace
             return write_whole(aged_pdf(session, report, workspace_root=workspace.root,
-                                        templates_dir=workspace.templates_dir), target)
+                                        templates_dir=workspace.templates_dir,
+                                        creditor_ids=seen), target)
     if extension == "csv":
         return write_csv_file(aged_sheet(report), target)
     return write_xlsx([aged_sheet(report)], target)
@@ -181,7 +184,11 @@ def write_statement(ctx: TuiContext, debtor_id: int) -> Path:
     from relance.engine.statement import account_statement
 
     workspace = ctx.workspace
+    seen = ctx.creditor_ids
     with ctx.reading() as session:
+        debtor = session.get(Debtor, debtor_id)
+        if debtor is None or (seen is not None and debtor.creditor_id not in seen):
+            raise UsageError(_("no debtor {id}").format(id=debtor_id))
         report = account_statement(session, debtor_id, on=ctx.today)
         data = render_statement(session, report, workspace_root=workspace.root,
                                 templates_dir=workspace.templates_dir,
@@ -239,7 +246,7 @@ class WrittenScreen(DeskModal[None]):
 def search_cases(app: RelanceApp, text: str) -> None:
     """Open the case `text` names, asking which when several match."""
     with app.ctx.reading() as session:
-        matches = find_cases(session, text)
+        matches = find_cases(session, text, creditor_ids=app.ctx.creditor_ids)
     choose_case(app, text, matches, app.open_case)
 
 
@@ -309,4 +316,4 @@ class DeskCommands(Provider):
     @staticmethod
     def _find(app: RelanceApp, text: str) -> list[CaseMatch]:
         with app.ctx.reading() as session:
-            return find_cases(session, text)
+            return find_cases(session, text, creditor_ids=app.ctx.creditor_ids)

@@ -79,6 +79,15 @@ class QueueFilter:
     search: str = ""
     sort: str = ""  # "": by debtor, else one of SORTS
     descending: bool = False
+    # Not the operator's filters but who they are: the creditors they may see (None:
+    # all; engine/scope.py) and, when they work their portfolio, their name as the
+    # debtors' collector (engine/portfolios.py).
+    scope: tuple[int, ...] | None = None
+    collector: str = ""
+
+    def bare(self, state: str = ActionState.PROPOSED.value) -> QueueFilter:
+        """No filter of the operator's, in the same scope and portfolio."""
+        return QueueFilter(state=state, scope=self.scope, collector=self.collector)
 
     def describe(self) -> str:
         """The filters in force, as the operator reads them: `proposed · letter · ≥ 150,00`."""
@@ -175,6 +184,11 @@ def _paused(session: Session, today: dt.date | None, paused: Paused | None) -> A
 def _where(query: Any, flt: QueueFilter, hide: Any, session: Session) -> Any:
     """The filter's actions; `hide` (`Paused.hide`) applies to work still waiting."""
     query = query.where(Action.channel != Channel.ESCALATE)
+    if flt.scope is not None:
+        query = query.where(Action.creditor_id.in_(flt.scope))
+    if flt.collector:
+        query = query.where(Action.debtor_id.in_(
+            select(Debtor.id).where(Debtor.collector == flt.collector)))
     if flt.state:
         query = query.where(Action.state == ActionState(flt.state))
         if ActionState(flt.state) in WAITING:
@@ -366,13 +380,13 @@ def read_queue(session: Session, flt: QueueFilter, *, today: dt.date, page_size:
     paused = Paused.read(session, today)
     count = count_queue(session, flt, paused=paused)
     switched = False
-    if count == 0 and first_open and flt == QueueFilter():
+    if count == 0 and first_open and flt == flt.bare():
         # With [run] auto_approve nothing waits: show what dispatch will send.
         approved = replace(flt, state=ActionState.APPROVED.value)
         waiting = count_queue(session, approved, paused=paused)
         if waiting:
             flt, count, switched = approved, waiting, True
-    everything = QueueFilter(state=flt.state)
+    everything = flt.bare(flt.state)
     total = count if flt == everything else count_queue(session, everything, paused=paused)
     page = max(0, min(cursor, count - 1)) // page_size
     rows = queue_page(session, flt, page * page_size, page_size, total=count, paused=paused)

@@ -109,9 +109,24 @@ class SqlList(Generic[RowT]):
     ORDER: ClassVar[tuple[str, ...]] = ("key",)  # the list's own order; "-x": descending
     TIEBREAK: ClassVar[tuple[str, ...]] = ("key",)
 
-    def __init__(self, today: dt.date) -> None:
+    def __init__(self, today: dt.date, *, creditor_ids: Sequence[int] | None = None,
+                 collector: str | None = None) -> None:
+        """`creditor_ids`: the creditors the user may see (None: all; engine/scope.py);
+        `collector`: only the debtors of this user's portfolio (engine/portfolios.py)."""
         self.today = today
+        self.creditor_ids = creditor_ids
+        self.collector = collector
         self._table: Table | None = None
+
+    def limits(self, creditor_id: Any) -> list[ColumnElement[bool]]:
+        """The conditions of the user's scope and portfolio on a source whose rows have
+        `creditor_id` and are joined to their `Debtor`."""
+        found: list[ColumnElement[bool]] = []
+        if self.creditor_ids is not None:
+            found.append(creditor_id.in_(list(self.creditor_ids)))
+        if self.collector:
+            found.append(Debtor.collector == self.collector)
+        return found
 
     def snapshot(self, session: Session) -> None:
         """The list as it is now, into a temporary table of this session's connection."""
@@ -283,7 +298,8 @@ class EscalationList(SqlList[EscalationRow]):
                 .join(owed, owed.c.action_id == Action.id)
                 .join(Debtor, Debtor.id == Action.debtor_id)
                 .join(Creditor, Creditor.id == Action.creditor_id)
-                .where(_not_paused(self.today)).subquery("escalations"))
+                .where(_not_paused(self.today), *self.limits(Action.creditor_id))
+                .subquery("escalations"))
 
     def make(self, session: Session, rows: Sequence[Row[Any]]) -> list[EscalationRow]:
         keys = [r.key for r in rows]
@@ -359,7 +375,8 @@ class CallList(SqlList[CallRow]):
                 .join(owed, owed.c.action_id == Action.id)
                 .join(Debtor, Debtor.id == Action.debtor_id)
                 .join(Creditor, Creditor.id == Action.creditor_id)
-                .where(_not_paused(today)).subquery("calls"))
+                .where(_not_paused(today), *self.limits(Action.creditor_id))
+                .subquery("calls"))
 
     def make(self, session: Session, rows: Sequence[Row[Any]]) -> list[CallRow]:
         return [CallRow(r.key, Seen(r.key, ActionState(r.state), r.content_hash),
@@ -428,7 +445,8 @@ class CaseList(SqlList[CaseRow]):
                        owed.c.oldest_due, last.label("last_action"),
                        Debtor.paused_until.label("paused_until"))
                 .join(owed, owed.c.debtor_id == Debtor.id)
-                .join(Creditor, Creditor.id == Debtor.creditor_id).subquery("cases"))
+                .join(Creditor, Creditor.id == Debtor.creditor_id)
+                .where(*self.limits(Debtor.creditor_id)).subquery("cases"))
 
     def make(self, session: Session, rows: Sequence[Row[Any]]) -> list[CaseRow]:
         last: dict[int, str] = {}
@@ -446,10 +464,14 @@ class CaseList(SqlList[CaseRow]):
                         r.last_action, last.get(r.key, ""), r.paused_until) for r in rows]
 
 
-def filter_choices(session: Session) -> dict[str, list[str]]:
-    """The values the lists' filter forms offer."""
+def filter_choices(session: Session, creditor_ids: Sequence[int] | None = None
+                   ) -> dict[str, list[str]]:
+    """The values the lists' filter forms offer (the creditors: those the user may see)."""
+    creditors = select(Creditor.code).order_by(Creditor.code)
+    if creditor_ids is not None:
+        creditors = creditors.where(Creditor.id.in_(list(creditor_ids)))
     return {
-        "creditor": list(session.scalars(select(Creditor.code).order_by(Creditor.code))),
+        "creditor": list(session.scalars(creditors)),
         "segment": list(session.scalars(
             select(Debtor.segment).distinct().order_by(Debtor.segment))),
         "channel": [c.value for c in Channel if c != Channel.ESCALATE],

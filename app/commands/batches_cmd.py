@@ -9,11 +9,13 @@ each letter, and says when a batch file is not on this machine.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.commands.case_support import reader_of, visible_actions
 from relance.commands.options import JsonOption
 from relance.context import AppContext
 from relance.kernel.display import show_count, show_date, show_datetime
@@ -44,6 +46,22 @@ def batches_command(ctx: typer.Context, json_output: JsonOption = False) -> None
 
     context: AppContext = ctx.obj
     batches, loose = print_batches(context.store)
+    reader = reader_of(context)
+    if reader.creditors is not None:
+        # A batch file may hold several creditors' letters: a user limited to some sees
+        # only theirs, and a batch of none of theirs not at all.
+        shown = visible_actions(context, reader, [letter for batch in batches
+                                                   for letter in batch.letters]
+                                + [letter.action for letter in loose])
+        kept = []
+        for batch in batches:
+            pairs = [(a, d) for a, d in zip(batch.letters, batch.debtors, strict=True)
+                     if a in shown]
+            if pairs:
+                kept.append(replace(batch, letters=[a for a, _ in pairs],
+                                    debtors=[d for _, d in pairs]))
+        batches = kept
+        loose = [letter for letter in loose if letter.action in shown]
     if json_output or context.json_output:
         context.emit_json({"batches": [b.to_json() for b in batches],
                            "unbatched": [letter.to_json() for letter in loose]})

@@ -24,16 +24,22 @@ from relance.commands.case_support import (
     creditor_code,
     debtor_cell,
     emit_or_say,
+    find_debtor_as,
+    find_invoice_as,
     major,
     open_desk,
     open_desk_as_actor,
+    payment_as,
+    reader_of,
     say,
 )
 from relance.commands.options import JsonOption, parse_day
 from relance.context import add_row, print_table
 from relance.engine import casework
+from relance.engine.roles import Actor
+from relance.engine.scope import scoped
 from relance.kernel.display import show_date, show_money
-from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 from relance.kernel.money import Money
 from relance.store.book import find_debtor, find_invoice, share_out, unallocated_minor
@@ -57,7 +63,7 @@ def credit_note(
     context, actor = open_desk_as_actor(ctx, user, json_output)
     day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
-        target = find_invoice(session, invoice, creditor_code=creditor)
+        target = find_invoice_as(session, actor, invoice, creditor_code=creditor)
         credited = casework.parse_money(amount, target.currency)
         watch = QueueWatch(session, [target.debtor_id])
         recorded = casework.record_credit_note(session, actor, target.id, amount=credited,
@@ -90,9 +96,7 @@ def reverse(
     context, actor = open_desk_as_actor(ctx, user, json_output)
     day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
-        before = session.get(Payment, payment_id)
-        if before is None:
-            raise NotFound(_("no payment {id}").format(id=payment_id))
+        before = payment_as(session, actor, payment_id)
         invoice_ids = [a.invoice_id for a in before.allocations]
         watch = QueueWatch(session, [before.debtor_id])
         payment = casework.reverse_payment(session, actor, payment_id, on=day, reason=reason)
@@ -155,9 +159,7 @@ def allocate(
 ) -> None:
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
-        payment = session.get(Payment, payment_id)
-        if payment is None:
-            raise NotFound(_("no payment {id}").format(id=payment_id))
+        payment = payment_as(session, actor, payment_id)
         # References are read within the payment's creditor: it names the ledger.
         code = creditor_code(session, payment.creditor_id)
         debtor_id = find_debtor(session, debtor, creditor_code=code).id if debtor else None
@@ -184,11 +186,12 @@ def allocate(
 
 
 def payment_rows(session: Session, *, unallocated: bool, debtor_id: int | None,
-                 limit: int) -> list[dict[str, Any]]:
+                 limit: int, actor: Actor | None = None) -> list[dict[str, Any]]:
     allocated = (select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
                  .where(PaymentAllocation.payment_id == Payment.id)
                  .correlate(Payment).scalar_subquery())
-    query = select(Payment).options(selectinload(Payment.allocations))
+    query = scoped(session, select(Payment).options(selectinload(Payment.allocations)),
+                   Payment.creditor_id, actor)
     if unallocated:
         # The suspense list and credits on account: what no invoice has taken yet.
         query = query.where(Payment.reversed_on.is_(None), Payment.amount_minor > allocated)
@@ -231,11 +234,12 @@ def payments(
     json_output: JsonOption = False,
 ) -> None:
     context = open_desk(ctx, None, json_output)
+    reader = reader_of(context)
     with context.store.session() as session:
-        debtor_id = (find_debtor(session, debtor, creditor_code=creditor).id
+        debtor_id = (find_debtor_as(session, reader, debtor, creditor_code=creditor).id
                      if debtor else None)
         rows = payment_rows(session, unallocated=unallocated, debtor_id=debtor_id,
-                            limit=limit)
+                            limit=limit, actor=reader)
     if context.json_output:
         context.emit_json([{k: v for k, v in row.items() if not k.startswith("_")}
                            for row in rows])

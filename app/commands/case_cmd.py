@@ -25,22 +25,25 @@ from relance.commands.case_support import (
     creditor_code,
     debtor_label,
     emit_or_say,
+    find_debtor_as,
+    find_invoice_as,
     find_invoices,
     open_desk,
     open_desk_as_actor,
+    reader_of,
     say,
 )
 from relance.commands.options import JsonOption, parse_day
 from relance.context import add_row, literal, print_table
 from relance.engine import casework
 from relance.engine import undo as undoing
+from relance.engine.scope import visible
 from relance.engine.undo import can_undo, undoers_of
 from relance.kernel.display import show_date, show_datetime, show_money
 from relance.kernel.errors import ConfigError, UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import Money, money_text
 from relance.kernel.workspace import Workspace
-from relance.store.book import find_debtor, find_invoice
 from relance.store.models import Event, Invoice, InvoiceStatus
 
 DEFAULT_DISPUTE_REASONS = ("quality", "delivery", "price", "not_ordered", "other")
@@ -81,7 +84,7 @@ def pause(
     context, actor = open_desk_as_actor(ctx, user, json_output)
     last_day = parse_day(until, "--until")
     with context.store.write_transaction() as session:
-        target = find_debtor(session, debtor, creditor_code=creditor)
+        target = find_debtor_as(session, actor, debtor, creditor_code=creditor)
         watch = QueueWatch(session, [target.id])
         casework.pause(session, actor, target.id, until=last_day, reason=reason,
                        today=_today())
@@ -103,7 +106,7 @@ def resume(
 ) -> None:
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
-        target = find_debtor(session, debtor, creditor_code=creditor)
+        target = find_debtor_as(session, actor, debtor, creditor_code=creditor)
         casework.resume(session, actor, target.id, reason=reason, today=_today())
         label = debtor_label(target)
     emit_or_say(context, {"debtor": debtor, "resumed": True, "reason": reason.strip()},
@@ -148,7 +151,7 @@ def dispute(
                                                        reasons=", ".join(allowed)))
     text = reason if not (detail or "").strip() else f"{reason}: {(detail or '').strip()}"
     with context.store.write_transaction() as session:
-        targets = find_invoices(session, invoices, creditor_code=creditor)
+        targets = find_invoices(session, invoices, creditor_code=creditor, actor=actor)
         ids = [invoice.id for invoice in targets]
         watch = QueueWatch(session, [invoice.debtor_id for invoice in targets])
         if close:
@@ -211,9 +214,9 @@ def promise(
     context, actor = open_desk_as_actor(ctx, user, json_output)
     by = parse_day(on, "--on")
     with context.store.write_transaction() as session:
-        target = find_debtor(session, debtor, creditor_code=creditor)
-        covered = (find_invoice(session, invoice,
-                                creditor_code=creditor_code(session, target.creditor_id))
+        target = find_debtor_as(session, actor, debtor, creditor_code=creditor)
+        covered = (find_invoice_as(session, actor, invoice,
+                                   creditor_code=creditor_code(session, target.creditor_id))
                    if invoice is not None else None)
         promised = (_promised_amount(session, amount, target.id, covered)
                     if amount is not None else None)
@@ -255,7 +258,7 @@ def note(
 ) -> None:
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
-        target = find_debtor(session, debtor, creditor_code=creditor)
+        target = find_debtor_as(session, actor, debtor, creditor_code=creditor)
         added = casework.add_note(session, actor, target.id, text)
         label, note_id = debtor_label(target), added.id
     emit_or_say(context, {"note_id": note_id, "debtor": debtor, "body": text.strip()},
@@ -358,8 +361,9 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     context = open_desk(ctx, None, json_output)
+    reader = reader_of(context)
     with context.store.session() as session:
-        target = find_debtor(session, debtor, creditor_code=creditor)
+        target = find_debtor_as(session, reader, debtor, creditor_code=creditor)
         rows = history_rows(session, target.id, limit)
         label = debtor_label(target)
     if context.json_output:
@@ -394,6 +398,8 @@ def undo(
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         event = session.get(Event, event_id)
+        if event is not None and not visible(session, actor, event.creditor_id or -1):
+            event = None  # another creditor's: `undo` refuses it as unknown
         watch = QueueWatch(session, [event.debtor_id] if event is not None else [])
         undoing.undo(session, actor, event_id, reason=reason, today=_today())
         assert event is not None  # `undo` refused an unknown event

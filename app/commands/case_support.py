@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from relance.commands.options import JsonOption as JsonOption
 from relance.context import AppContext
 from relance.context import say as print_line
-from relance.engine.roles import Actor, Policy, load_policy
-from relance.kernel.errors import UsageError
+from relance.engine.roles import Actor, NotAllowed, Policy, workspace_policy
+from relance.engine.scope import creditor_ids, require_visible
+from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _
 from relance.kernel.money import decimal_text
-from relance.kernel.workspace import Workspace
-from relance.store.book import find_invoice
-from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice
+from relance.store.book import find_debtor, find_invoice
+from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice, Payment
 from relance.store.settle import PENDING_STATES
 from relance.tui.format import clip
 
@@ -48,13 +48,6 @@ def open_desk(ctx: typer.Context, user: str | None, json_output: bool) -> AppCon
     return context
 
 
-def workspace_policy(workspace: Workspace) -> Policy:
-    """Who may do what here: `[users]` and `[approval]` of relance.toml, as the TUI reads
-    them, so that the command line grants exactly what the desk grants."""
-    return load_policy(workspace.section("users"), workspace.section("approval"),
-                       label=workspace.config_label)
-
-
 def actor_of(context: AppContext) -> Actor:
     """The acting user, checked against `[users]` before anything is read or written."""
     return workspace_policy(context.workspace).actor(context.user)
@@ -66,6 +59,36 @@ def open_desk_as_actor(ctx: typer.Context, user: str | None,
     with, the user refused before anything is read or written."""
     context = open_desk(ctx, user, json_output)
     return context, actor_of(context)
+
+
+def reader_of(context: AppContext) -> Actor:
+    """Who reads, for a command that only reads (a list, a report, an export): the global
+    `--user`, else RELANCE_USER, else the OS user, checked against `[users]` as for a
+    change, so that what they see is limited to their creditors (engine/scope.py)."""
+    return actor_of(context)
+
+
+def limited_user(context: AppContext) -> Actor | None:
+    """The user when `[users]` gives them some creditors only; None for a user who sees
+    every creditor, and for an OS user `[users]` does not list (the workspace's own jobs,
+    a scheduler or a cron, whose work is not scoped)."""
+    policy = workspace_policy(context.workspace)
+    name = context.user.strip()
+    if policy.open or name not in policy.users:
+        return None
+    actor = policy.actor(name)
+    return actor if actor.creditors is not None else None
+
+
+def refuse_limited(context: AppContext, what: str) -> None:
+    """Refuse a whole-book command (an import, a simulation) to a user who sees only some
+    creditors: it reads or changes the others' cases too. `what`, translated by the
+    caller, is the command as a noun: `an import`."""
+    actor = limited_user(context)
+    if actor is not None:
+        raise NotAllowed(_("{user} sees only some creditors: {what} covers every creditor "
+                           "and is for a user who sees them all").format(
+            user=actor.name, what=what))
 
 
 def policy_of(context: AppContext) -> Policy:
@@ -84,11 +107,78 @@ def major(minor: int, currency: str) -> str:
 
 
 def find_invoices(session: Session, numbers: Sequence[str], *,
-                  creditor_code: str | None = None) -> list[Invoice]:
-    """The invoices named, in the order given; the first unknown number is refused."""
+                  creditor_code: str | None = None,
+                  actor: Actor | None = None) -> list[Invoice]:
+    """The invoices named, in the order given; the first unknown number is refused, as
+    is one of a creditor `actor` may not see."""
     if not numbers:
         raise UsageError(_("name at least one invoice"))
-    return [find_invoice(session, number, creditor_code=creditor_code) for number in numbers]
+    within = creditor_ids(session, actor)
+    return [find_invoice(session, number, creditor_code=creditor_code, within=within)
+            for number in numbers]
+
+
+def find_invoice_as(session: Session, actor: Actor | None, number: str, *,
+                    creditor_code: str | None = None) -> Invoice:
+    """The invoice with this number among those `actor` may see (others: not found)."""
+    return find_invoice(session, number, creditor_code=creditor_code,
+                        within=creditor_ids(session, actor))
+
+
+def find_debtor_as(session: Session, actor: Actor | None, ref: str, *,
+                   creditor_code: str | None = None) -> Debtor:
+    """The debtor with this reference among those `actor` may see (others: not found)."""
+    return find_debtor(session, ref, creditor_code=creditor_code,
+                       within=creditor_ids(session, actor))
+
+
+def creditor_id_as(session: Session, actor: Actor | None, code: str) -> int:
+    """The id of the creditor with this code; one `actor` may not see does not exist."""
+    found = session.scalar(select(Creditor.id).where(Creditor.code == code))
+    missing = _("no creditor {code}").format(code=code)
+    if found is None:
+        raise NotFound(missing)
+    require_visible(session, actor, found, missing)
+    return found
+
+
+def payment_as(session: Session, actor: Actor | None, payment_id: int) -> Payment:
+    """The payment with this id, if `actor` may see its creditor (else: not found)."""
+    found = session.get(Payment, payment_id)
+    missing = _("no payment {id}").format(id=payment_id)
+    if found is None:
+        raise NotFound(missing)
+    require_visible(session, actor, found.creditor_id, missing)
+    return found
+
+
+def visible_actions(context: AppContext, actor: Actor | None,
+                    action_ids: Sequence[int]) -> set[int]:
+    """Of these actions, those of the creditors `actor` may see (all for a user who
+    sees every creditor): what a listing of sends keeps."""
+    if actor is None or actor.creditors is None or not action_ids:
+        return set(action_ids)
+    with context.store.session() as session:
+        ids = creditor_ids(session, actor) or []
+        return set(session.scalars(select(Action.id).where(
+            Action.id.in_(list(action_ids)), Action.creditor_id.in_(ids))))
+
+
+def check_action_visible(context: AppContext, actor: Actor | None, action_id: int) -> None:
+    """Refuse, as unknown, an action of a creditor `actor` may not see, before a command
+    that takes its id (preview, outcome, confirm, resend, audit) reads or changes it."""
+    with context.store.session() as session:
+        action_as(session, actor, action_id)
+
+
+def action_as(session: Session, actor: Actor | None, action_id: int) -> Action:
+    """The action with this id, if `actor` may see its creditor (else: not found)."""
+    found = session.get(Action, action_id)
+    missing = _("no action {id}").format(id=action_id)
+    if found is None:
+        raise NotFound(missing)
+    require_visible(session, actor, found.creditor_id, missing)
+    return found
 
 
 def creditor_code(session: Session, creditor_id: int) -> str:

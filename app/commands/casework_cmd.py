@@ -12,6 +12,7 @@ from relance.commands.case_support import (
     UserOption,
     debtor_label,
     emit_or_say,
+    find_invoice_as,
     major,
     open_desk_as_actor,
 )
@@ -20,7 +21,7 @@ from relance.engine import casework
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
-from relance.store.book import find_invoice, unallocated_minor
+from relance.store.book import unallocated_minor
 from relance.store.models import Debtor
 
 
@@ -39,7 +40,7 @@ def pay(
     context, actor = open_desk_as_actor(ctx, user, json_output)
     received_on = parse_day(on, "--date")
     with context.store.write_transaction() as session:
-        target = find_invoice(session, invoice, creditor_code=creditor)
+        target = find_invoice_as(session, actor, invoice, creditor_code=creditor)
         money_in = casework.parse_money(amount, target.currency)
         if money_in.minor <= 0:
             # pay_invoices would call a zero amount "nothing left to pay" on the invoice.

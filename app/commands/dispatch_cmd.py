@@ -10,6 +10,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.commands.case_support import (
+    actor_of,
+    check_action_visible,
+    limited_user,
+    reader_of,
+    visible_actions,
+)
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.kernel.display import show_count
@@ -66,6 +73,12 @@ def dispatch_command(
             "back in the queue; run it again when the cause is fixed (`relance uncertain` "
             "lists any send left in doubt).").format(kind=exc.__class__.__name__,
                                                      problem=exc)) from exc
+    limited = limited_user(context)
+    if limited is not None:
+        # The dispatch sends for every creditor (the workspace's own work); a user who
+        # sees only some is told of the problems of theirs only.
+        shown = visible_actions(context, limited, [p["action"] for p in report.problems])
+        report.problems = [p for p in report.problems if p["action"] in shown]
     if context.json_output:
         context.emit_json(report.to_json())
     else:
@@ -154,6 +167,7 @@ def preview_command(
     from relance.channels.preview import render_preview
 
     context = json_wanted(ctx, json_output)
+    check_action_visible(context, reader_of(context), action_id)
     preview = render_preview(context.store, context.workspace, action_id, parse_day(on))
     if context.json_output:
         context.emit_json({"text": preview.text, "subject": preview.subject,
@@ -182,6 +196,7 @@ def outcome_command(
     from relance.channels.claims import confirm_sent, resend
 
     context = json_wanted(ctx, json_output)
+    check_action_visible(context, actor_of(context), action_id)
     if decision == "sent":
         confirm_sent(context.store, action_id, context.user)
     elif decision == "resend":

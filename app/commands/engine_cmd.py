@@ -16,10 +16,12 @@ import typer
 from rich import box
 from rich.table import Table
 
+from relance.commands.case_support import check_action_visible, reader_of, refuse_limited
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.commands.simulate_view import SimulateFormat, show_simulation
 from relance.context import AppContext, add_row, print_table, say
+from relance.engine.scope import creditor_ids
 from relance.engine.workday import load_checked_rules, run_workspace_day
 from relance.kernel.display import show_count, show_date
 from relance.kernel.errors import UsageError
@@ -84,9 +86,11 @@ def explain(
 
     context = json_wanted(ctx, json_output)
     rules = load_checked_rules(context.workspace, refused=_("nothing was explained"))
+    reader = reader_of(context)
     with context.store.transaction() as session:
         conn = session.connection()
-        found = explain_invoice(conn, rules.policies, find_invoice(conn, invoice), parse_day(on))
+        invoice_id = find_invoice(conn, invoice, within=creditor_ids(session, reader))
+        found = explain_invoice(conn, rules.policies, invoice_id, parse_day(on))
     if context.json_output:
         context.emit_json(found.to_json())
     else:
@@ -109,6 +113,7 @@ def simulate(
     from relance.engine.simulate import simulate as run_simulation
 
     context = json_wanted(ctx, json_output)
+    refuse_limited(context, _("a simulation"))
     rules = load_checked_rules(context.workspace, refused=_("nothing was simulated"))
     first, last = parse_day(start, "--from"), parse_day(until, "--until")
     days = max((last - first).days + 1, 0)
@@ -128,6 +133,7 @@ def audit(
     from relance.engine.auditview import audit_action
 
     context = json_wanted(ctx, json_output)
+    check_action_visible(context, reader_of(context), action_id)
     with context.store.transaction() as session:
         report = audit_action(session, action_id)
     if context.json_output:

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from relance.commands.case_support import refuse_limited
 from relance.commands.options import JsonOption, json_wanted
 from relance.commands.progress import progress
 from relance.context import AppContext, say
@@ -98,6 +99,7 @@ def invoices(
     json_output: JsonOption = False,
 ) -> None:
     context = json_wanted(ctx, json_output)
+    refuse_limited(context, _("an import"))
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
     _import_and_report(context, lambda: _import_invoices_shown(context, file, mapping),
                        _print_report)
@@ -149,6 +151,7 @@ def payments(
     json_output: JsonOption = False,
 ) -> None:
     context = json_wanted(ctx, json_output)
+    refuse_limited(context, _("an import"))
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
     _import_and_report(context, lambda: _import_payments_shown(context, file, mapping),
                        _print_payment_report)

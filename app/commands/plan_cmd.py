@@ -24,20 +24,22 @@ from relance.commands.case_support import (
     debtor_cell,
     debtor_label,
     emit_or_say,
+    find_debtor_as,
     find_invoices,
     major,
     open_desk,
     open_desk_as_actor,
+    reader_of,
     say,
 )
 from relance.commands.options import JsonOption
 from relance.context import add_row, print_table
 from relance.engine import casework, plans
+from relance.engine.scope import scoped
 from relance.kernel.dates import parse_day
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store.book import find_debtor
 from relance.store.models import Debtor, Invoice, PaymentPlan, PaymentPlanInvoice
 
 plan_app = typer.Typer(help=_("Payment plans: instalments agreed with a debtor."),
@@ -91,7 +93,7 @@ def add(
     first_day = parse_day(first, what="--first") if first is not None else None
     period = plans.Every.parse(every) if every is not None else None
     with context.store.write_transaction() as session:
-        targets = find_invoices(session, invoices, creditor_code=creditor)
+        targets = find_invoices(session, invoices, creditor_code=creditor, actor=actor)
         explicit = (parse_schedule(schedule, targets[0].currency)
                     if schedule is not None else None)
         watch = QueueWatch(session, [invoice.debtor_id for invoice in targets])
@@ -156,11 +158,13 @@ def list_plans(
     json_output: JsonOption = False,
 ) -> None:
     context = open_desk(ctx, None, json_output)
+    reader = reader_of(context)
     today = dt.date.today()
     with context.store.session() as session:
-        query = select(PaymentPlan).options(selectinload(PaymentPlan.instalments))
+        query = scoped(session, select(PaymentPlan).options(
+            selectinload(PaymentPlan.instalments)), PaymentPlan.creditor_id, reader)
         if debtor is not None:
-            found = find_debtor(session, debtor, creditor_code=creditor)
+            found = find_debtor_as(session, reader, debtor, creditor_code=creditor)
             query = query.where(PaymentPlan.debtor_id == found.id)
         rows = [plan_row(session, plan, today)
                 for plan in session.scalars(query.order_by(PaymentPlan.id.desc()))]

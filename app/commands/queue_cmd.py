@@ -24,20 +24,24 @@ from relance.commands.case_support import (
     DebtorFilterOption,
     UserOption,
     actor_of,
+    creditor_id_as,
     debtor_cell,
+    find_debtor_as,
     major,
     open_desk,
     policy_of,
+    reader_of,
     say,
 )
 from relance.commands.options import JsonOption
 from relance.context import AppContext, add_row, print_table
 from relance.engine import casework
+from relance.engine.roles import Actor
+from relance.engine.scope import scoped
 from relance.engine.words import channel_word, state_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store.book import find_debtor
 from relance.store.models import (
     Action,
     ActionState,
@@ -63,21 +67,20 @@ class QueueFilter:
     debtor: str | None = None
     creditor: str | None = None
 
-    def query(self, session: Session) -> Select[Action]:
-        query = select(Action).where(Action.state.in_(self.states))
+    def query(self, session: Session, actor: Actor | None = None) -> Select[Action]:
+        """The actions matching, among those of the creditors `actor` may see."""
+        query = scoped(session, select(Action).where(Action.state.in_(self.states)),
+                       Action.creditor_id, actor)
         if self.channel is not None:
             query = query.where(Action.channel == self.channel)
         if self.template is not None:
             query = query.where(Action.template == self.template)
         if self.debtor is not None:
-            debtor = find_debtor(session, self.debtor, creditor_code=self.creditor)
+            debtor = find_debtor_as(session, actor, self.debtor, creditor_code=self.creditor)
             query = query.where(Action.debtor_id == debtor.id)
         elif self.creditor is not None:
-            creditor_id = session.scalar(select(Creditor.id).where(
-                Creditor.code == self.creditor))
-            if creditor_id is None:
-                raise NotFound(_("no creditor {code}").format(code=self.creditor))
-            query = query.where(Action.creditor_id == creditor_id)
+            query = query.where(Action.creditor_id == creditor_id_as(
+                session, actor, self.creditor))
         return query.order_by(Action.id)
 
 
@@ -129,9 +132,11 @@ def parse_filter(text: str) -> QueueFilter:
 # --------------------------------------------------------------------------- queue
 
 
-def queue_rows(session: Session, flt: QueueFilter) -> list[dict[str, Any]]:
-    """The actions with their invoices as the book holds them now."""
-    actions = session.scalars(flt.query(session).options(
+def queue_rows(session: Session, flt: QueueFilter,
+               actor: Actor | None = None) -> list[dict[str, Any]]:
+    """The actions with their invoices as the book holds them now, among those of the
+    creditors `actor` may see."""
+    actions = session.scalars(flt.query(session, actor).options(
         selectinload(Action.items), selectinload(Action.approvals))).all()
     invoice_ids = {item.invoice_id for action in actions for item in action.items}
     debtor_ids = {action.debtor_id for action in actions}
@@ -194,10 +199,11 @@ def queue(
     json_output: JsonOption = False,
 ) -> None:
     context = open_desk(ctx, None, json_output)
+    reader = reader_of(context)
     flt = QueueFilter(states=tuple(state) if state else PENDING_STATES, channel=channel,
                       debtor=debtor, creditor=creditor)
     with context.store.session() as session:
-        rows = queue_rows(session, flt)
+        rows = queue_rows(session, flt, reader)
     if context.json_output:
         # Amounts as exact text in major units; the minor units were for the table.
         context.emit_json([{**{k: v for k, v in row.items() if not k.startswith("_")},
@@ -216,12 +222,13 @@ def queue(
 # --------------------------------------------------------------------------- decisions
 
 
-def _targets(session: Session, ids: Sequence[int], matching: str | None) -> list[Action]:
+def _targets(session: Session, ids: Sequence[int], matching: str | None,
+             actor: Actor | None = None) -> list[Action]:
     if ids and matching:
         raise UsageError(_("name actions or give --all-matching, not both"))
     if matching:
         flt = parse_filter(matching)
-        query = flt.query(session)
+        query = flt.query(session, actor)
         if flt.channel is None:
             # As in the TUI, whose queue leaves them to the escalations screen: moving
             # cases to recovery is decided by name, never swept up by a broad filter.
@@ -229,7 +236,8 @@ def _targets(session: Session, ids: Sequence[int], matching: str | None) -> list
         return list(session.scalars(query))
     if not ids:
         raise UsageError(_("name at least one action (see relance queue), or --all-matching"))
-    found = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(list(ids))))}
+    found = {a.id: a for a in session.scalars(scoped(
+        session, select(Action).where(Action.id.in_(list(ids))), Action.creditor_id, actor))}
     for action_id in ids:
         if action_id not in found:
             raise NotFound(_("no action {id}").format(id=action_id))
@@ -241,7 +249,7 @@ def _decide(context: AppContext, ids: Sequence[int], matching: str | None,
     actor = actor_of(context)
     policy = policy_of(context)
     with context.store.write_transaction() as session:
-        actions = _targets(session, ids, matching)
+        actions = _targets(session, ids, matching, actor)
         # What this command saw of each action, read in the deciding transaction: an
         # action changed in between (PostgreSQL lets another writer in) is refused.
         seen = [casework.Seen.of(action) for action in actions]

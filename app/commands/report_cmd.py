@@ -23,17 +23,17 @@ from relance.channels.reports.files import aged_name, statement_name, write_csv_
 from relance.channels.reports.sheet import Sheet
 from relance.channels.reports.tables import aged_sheet, ledger_sheet, statement_sheet
 from relance.channels.reports.xlsx_export import write_xlsx
+from relance.commands.case_support import creditor_id_as, find_debtor_as, reader_of
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.context import AppContext, print_table, say
 from relance.engine.aging import GROUPINGS, aged_balance
 from relance.engine.aging_display import aged_balance_table, dso_text
+from relance.engine.scope import creditor_ids
 from relance.engine.statement import DEFAULT_DAYS, account_statement
 from relance.engine.subledger import sub_ledger
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
-from relance.store.book import find_debtor
-from relance.store.models import Creditor
 
 report_app = typer.Typer(
     help=_("Reports on the book: aged balance, account statements, customer ledger."),
@@ -102,15 +102,17 @@ def aged(
         raise UsageError(_("--by {value}: choose one of {choices}").format(
             value=by, choices=", ".join(GROUPINGS)))
     day = parse_day(on)
+    reader = reader_of(context)
     with context.store.transaction() as session:
-        report = aged_balance(session, on=day, by=by)
+        seen = creditor_ids(session, reader)
+        report = aged_balance(session, on=day, by=by, creditor_ids=seen)
         if output_format is Format.PDF:
             from relance.channels.reports.aged_pdf import aged_pdf
 
             workspace = context.workspace
             with progress(_("Drawing the aged balance…")):
                 data = aged_pdf(session, report, workspace_root=workspace.root,
-                                templates_dir=workspace.templates_dir)
+                                templates_dir=workspace.templates_dir, creditor_ids=seen)
             _write_bytes(context, data, output or Path(aged_name(day, "pdf")))
             return
     if context.json_output or output_format is Format.JSON:
@@ -147,9 +149,10 @@ def statement(
     dialect: DialectOption = Dialect.EXCEL_FR,
 ) -> None:
     context: AppContext = ctx.obj
+    reader = reader_of(context)
     day = parse_day(on)
     with context.store.transaction() as session:
-        found = find_debtor(session, debtor, creditor_code=creditor)
+        found = find_debtor_as(session, reader, debtor, creditor_code=creditor)
         report = account_statement(session, found.id, on=day, days=days)
         if output_format is StatementFormat.PDF:
             from relance.channels.reports.statement_pdf import render_statement
@@ -191,15 +194,13 @@ def ledger(
     if last < first:
         raise UsageError(_("--to {end} is before --from {start}").format(
             end=last.isoformat(), start=first.isoformat()))
+    reader = reader_of(context)
     with context.store.transaction() as session:
-        creditor_ids = None
-        if creditor is not None:
-            found = session.query(Creditor.id).filter(Creditor.code == creditor).scalar()
-            if found is None:
-                raise UsageError(_("no creditor {code}").format(code=creditor))
-            creditor_ids = [found]
+        # Only the creditors the reader may see; --creditor names one of them.
+        seen = (creditor_ids(session, reader) if creditor is None
+                else [creditor_id_as(session, reader, creditor)])
         with progress(_("Reading the accounts…")):
-            report = sub_ledger(session, start=first, end=last, creditor_ids=creditor_ids)
+            report = sub_ledger(session, start=first, end=last, creditor_ids=seen)
     sheet = ledger_sheet(report)
     if output_format is LedgerFormat.CSV:
         _csv_out(context, sheet, output, dialect)

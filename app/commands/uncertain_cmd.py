@@ -17,7 +17,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from relance.commands.case_support import actor_of
+from relance.commands.case_support import (
+    actor_of,
+    check_action_visible,
+    reader_of,
+    visible_actions,
+)
 from relance.commands.options import JsonOption
 from relance.context import AppContext
 from relance.engine.roles import require_write
@@ -70,6 +75,8 @@ def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> No
 
     context: AppContext = ctx.obj
     rows = uncertain_sends(context.store)
+    shown = visible_actions(context, reader_of(context), [row["action"] for row in rows])
+    rows = [row for row in rows if row["action"] in shown]
     if json_output or context.json_output:
         context.emit_json({"uncertain": rows})
         return
@@ -83,6 +90,7 @@ def _settle(ctx: typer.Context, action_id: int, json_output: bool, *, what: str,
     context: AppContext = ctx.obj
     actor = actor_of(context)
     require_write(actor, what)
+    check_action_visible(context, actor, action_id)
     decide(context.store, action_id, actor.name)
     if json_output or context.json_output:
         context.emit_json({"action": action_id, "state": state, "by": actor.name})

@@ -8,6 +8,7 @@ that a breakdown by debtor stays readable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,14 @@ def _sections(report: AgedBalance) -> list[dict[str, Any]]:
 
 
 def aged_pdf(session: Session, report: AgedBalance, *, workspace_root: Path | None = None,
-             templates_dir: Path | None = None) -> bytes:
-    """The aged balance `report` as PDF bytes, in the language spoken."""
-    creditors = session.scalars(select(Creditor).limit(2)).all()
+             templates_dir: Path | None = None,
+             creditor_ids: Sequence[int] | None = None) -> bytes:
+    """The aged balance `report` as PDF bytes, in the language spoken; branded as its
+    creditor when it covers one (`creditor_ids`: those the reader may see)."""
+    query = select(Creditor)
+    if creditor_ids is not None:
+        query = query.where(Creditor.id.in_(list(creditor_ids)))
+    creditors = session.scalars(query.limit(2)).all()
     creditor = creditors[0] if len(creditors) == 1 else None
     context = {
         "language": current_language(),

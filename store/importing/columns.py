@@ -11,7 +11,7 @@ CANONICAL_COLUMNS = (
 
 OPTIONAL_COLUMNS = (
     "address", "disputed", "promised_until", "paused_until", "tags", "risk",
-    "is_consumer", "document_type",
+    "is_consumer", "document_type", "collector",
 )
 """Case columns: when a file leaves one out, what relance holds for it is left alone."""
 
@@ -22,7 +22,7 @@ REQUIRED_COLUMNS = (
 
 DEBTOR_COLUMNS = (
     "debtor_name", "segment", "email", "phone", "country", "language", "payment_method",
-    "sales_rep", "address", "paused_until", "tags", "risk", "is_consumer",
+    "sales_rep", "address", "paused_until", "tags", "risk", "is_consumer", "collector",
 )
 """Columns that describe the debtor: repeated on its rows, the last non-empty value wins."""
 

@@ -38,7 +38,7 @@ from relance.store.importing.numbers import AmountError, parse_amount
 # `creditor_code_problem`, which bounds it too.)
 MAX_LENGTH = {
     "debtor_ref": 80, "debtor_name": 300, "segment": 60, "email": 300,
-    "phone": 40, "language": 8, "payment_method": 40, "sales_rep": 120,
+    "phone": 40, "language": 8, "payment_method": 40, "sales_rep": 120, "collector": 120,
     "invoice_number": 80,
 }
 MAX_TAG_LENGTH = 60

@@ -50,18 +50,19 @@ _DEBTOR_FIELD = {
     "debtor_name": "name", "segment": "segment", "email": "email", "phone": "phone",
     "country": "country", "language": "language", "payment_method": "payment_method",
     "sales_rep": "sales_rep", "address": "address", "paused_until": "paused_until",
-    "risk": "risk", "is_consumer": "is_consumer",
+    "risk": "risk", "is_consumer": "is_consumer", "collector": "collector",
 }
 # What a column present in the file but empty on every row of a debtor sets.
 _CLEARED: dict[str, Any] = {
     "segment": "", "email": None, "phone": None, "payment_method": "", "sales_rep": None,
     "address": "", "paused_until": None, "risk": None, "is_consumer": False,
+    "collector": None,
 }
 # Defaults of a new debtor for columns the file does not have.
 _NEW_DEBTOR: dict[str, Any] = {
     "name": "", "segment": "", "email": None, "phone": None, "address": "", "country": "FR",
     "language": "fr", "payment_method": "", "sales_rep": None, "risk": None,
-    "paused_until": None, "pause_reason": None, "is_consumer": False,
+    "paused_until": None, "pause_reason": None, "is_consumer": False, "collector": None,
 }
 _DEBTOR_STORED = tuple(_NEW_DEBTOR)
 

@@ -33,7 +33,7 @@ from relance.tui.app import RelanceApp
 from relance.tui.screens.modals import FormScreen
 from relance.tui.widgets.lazy_table import LazyTable
 from tests.casework.factory import TODAY, Book, add_tui_debtor_in_every_channel
-from tests.tui.conftest import MakeApp
+from tests.tui.conftest import MakeApp, settle
 
 SIZE = (80, 24)
 BRUNO = Actor("bruno", Role.OPERATOR)
@@ -95,33 +95,33 @@ async def test_a_payment_settles_every_channel_and_the_lists_follow(
     app = make_app("bruno")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
-        await pilot.pause()
+        await settle(pilot)
         assert rows(app, "#calls-table")[call][3] == "€3,000.00"
         await pilot.press("down", "c", "m")  # Rennes' call, its case, a payment
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press(*"1000", "enter", "enter", *"VIR 12", "enter", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert "Payment of €1,000.00 recorded: FA-9 €1,000.00" in notices(app)
         # Reduced, not cancelled: each waiting action now says what is owed.
         assert states(store, book, *everything) == [
             ActionState.PROPOSED, ActionState.PROPOSED, ActionState.APPROVED,
             ActionState.PROPOSED]
         await pilot.press("3")
-        await pilot.pause()
+        await settle(pilot)
         assert rows(app, "#calls-table")[call][3] == "€2,000.00"
         await pilot.press("2")
-        await pilot.pause()
+        await settle(pilot)
         assert rows(app, "#esc-table")[escalation][4] == "€2,000.00"
         await pilot.press("4", "m", *"2500", "enter", "enter", "enter", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert ("Payment of €2,500.00 recorded: FA-9 €2,000.00; €500.00 on account"
                 in notices(app))
         assert states(store, book, *everything) == [ActionState.CANCELLED] * 4
         await pilot.press("3")
-        await pilot.pause()
+        await settle(pilot)
         assert list(rows(app, "#calls-table")) == [str(book.actions["call"])]
         await pilot.press("2")
-        await pilot.pause()
+        await settle(pilot)
         assert list(rows(app, "#esc-table")) == [str(book.actions["escalate"])]
     assert balance(store, book, "FA-9") == 0
     # Each payment and the settling of the four actions, one transaction each: the

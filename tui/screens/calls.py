@@ -23,13 +23,14 @@ from relance.kernel.i18n import N_, _, ngettext
 from relance.tui import worklists
 from relance.tui.screens.list_screen import SqlListScreen
 from relance.tui.screens.modals import ConfirmScreen, Field
+from relance.tui.screens.portfolio import PORTFOLIO_BINDING, PortfolioScreen
 from relance.tui.widgets.lazy_table import Column
 from relance.tui.widgets.summary import case_summary, summary_text
 
 PRIORITIES = {"high": N_("high"), "normal": N_("normal"), "low": N_("low")}
 
 
-class CallsScreen(SqlListScreen[worklists.CallRow]):
+class CallsScreen(PortfolioScreen, SqlListScreen[worklists.CallRow]):
     NAME = "calls"
     ID_PREFIX = "calls"
     DETAIL_LINES = 6
@@ -49,10 +50,20 @@ class CallsScreen(SqlListScreen[worklists.CallRow]):
         Binding("n", "no_answer", N_("No answer")),
         Binding("w", "wrong_number", N_("Wrong nº")),
         Binding("enter,c", "case", N_("Case"), show=False),
+        PORTFOLIO_BINDING,
     ]
 
     def sql_list(self) -> worklists.CallList:
-        return worklists.CallList(self.ctx.today)
+        return worklists.CallList(self.ctx.today, creditor_ids=self.ctx.creditor_ids,
+                                  collector=self.collector())
+
+    def prepare(self, session: Session) -> None:
+        self._list = None  # the portfolio may have changed: the list's query is read again
+        super().prepare(session)
+
+    def bar_text(self) -> str:
+        line = self.portfolio_text()
+        return f"{line} · {super().bar_text()}" if line else super().bar_text()
 
     def row_key(self, row: worklists.CallRow) -> Hashable:
         return row.action_id

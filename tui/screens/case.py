@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from rich.markup import escape
 from rich.text import Text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
@@ -23,7 +24,7 @@ from relance.engine.aging import BUCKET_TITLES, bucket_index
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
-from relance.store.models import InvoiceStatus, Stage
+from relance.store.models import Debtor, InvoiceStatus, Stage
 from relance.tui import casefile
 from relance.tui.preview import Document, sent_document
 from relance.tui.screens.case_money import CaseWorkScreen
@@ -111,11 +112,17 @@ class CaseScreen(CaseWorkScreen):
 
     def reload(self) -> None:
         desk = self.desk
+        seen = self.ctx.creditor_ids
         with self.ctx.reading() as session:
             if desk.case_debtor_id is None:
-                desk.case_debtor_id = casefile.first_debtor_id(session)
+                desk.case_debtor_id = (casefile.first_debtor_id(session) if seen is None
+                                       else session.scalar(
+                                           select(Debtor.id).where(Debtor.creditor_id.in_(seen))
+                                           .order_by(Debtor.id).limit(1)))
             case = (casefile.load_case(session, desk.case_debtor_id)
                     if desk.case_debtor_id is not None else None)
+        if case is not None and seen is not None and case.debtor.creditor_id not in seen:
+            case = None  # another creditor's case: as if there were none
         if self.case is None or case is None or case.debtor.id != self.case.debtor.id:
             self.selected.clear()
         self.case = case
@@ -382,7 +389,7 @@ class CaseScreen(CaseWorkScreen):
             if not answers or not answers["text"]:
                 return
             with self.ctx.reading() as session:
-                found = find_cases(session, answers["text"])
+                found = find_cases(session, answers["text"], creditor_ids=self.ctx.creditor_ids)
             choose_case(self.app, answers["text"], found, self._open_case)
 
         self.app.push_screen(FormScreen(_("Find a debtor"), [

@@ -41,7 +41,7 @@ class CasesScreen(SqlListScreen[worklists.CaseRow]):
     ]
 
     def sql_list(self) -> worklists.CaseList:
-        return worklists.CaseList(self.ctx.today)
+        return worklists.CaseList(self.ctx.today, creditor_ids=self.ctx.creditor_ids)
 
     def row_key(self, row: worklists.CaseRow) -> Hashable:
         return (row.debtor_id, row.currency)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from sqlalchemy import func, or_, select, union_all
+from sqlalchemy import func, or_, select, true, union_all
 from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
@@ -46,16 +46,20 @@ class CaseMatch:
     exact: bool = False  # the reference or the invoice number is exactly the text
 
 
-def find_cases(session: Session, text: str, limit: int = SEARCH_LIMIT) -> list[CaseMatch]:
+def find_cases(session: Session, text: str, limit: int = SEARCH_LIMIT, *,
+               creditor_ids: Sequence[int] | None = None) -> list[CaseMatch]:
     """Debtors whose name or reference contains `text`, and those with an invoice whose
-    number starts with it; exact references and numbers first, then by name."""
+    number starts with it; exact references and numbers first, then by name. Only the
+    debtors of `creditor_ids` (the creditors the user may see; None: all)."""
     wanted = text.strip()
     if not wanted:
         return []
     pattern = f"%{wanted.lower()}%"
+    seen = (Debtor.creditor_id.in_(list(creditor_ids)) if creditor_ids is not None
+            else true())
     debtors = list(session.scalars(
         select(Debtor).where(or_(func.lower(Debtor.name).like(pattern),
-                                 func.lower(Debtor.ref).like(pattern)))
+                                 func.lower(Debtor.ref).like(pattern)), seen)
         .order_by(Debtor.name, Debtor.id).limit(limit)))
     # Invoice numbers from their start, along the index (as the queue's search): matching
     # them anywhere would read every invoice of a big book at each search.
@@ -63,7 +67,7 @@ def find_cases(session: Session, text: str, limit: int = SEARCH_LIMIT) -> list[C
                            for starts in invoice_numbers_starting(wanted))).subquery()
     invoices = session.execute(
         select(Invoice.number, Debtor).join(Debtor, Debtor.id == Invoice.debtor_id)
-        .where(Invoice.id.in_(select(numbered.c.id)))
+        .where(Invoice.id.in_(select(numbered.c.id)), seen)
         .order_by(Invoice.number, Invoice.id).limit(limit)).all()
     found: dict[int, tuple[Debtor, str, bool]] = {}
     for debtor in debtors:

@@ -49,7 +49,7 @@ class EscalationsScreen(SqlListScreen[worklists.EscalationRow]):
     ]
 
     def sql_list(self) -> worklists.EscalationList:
-        return worklists.EscalationList(self.ctx.today)
+        return worklists.EscalationList(self.ctx.today, creditor_ids=self.ctx.creditor_ids)
 
     def row_key(self, row: worklists.EscalationRow) -> Hashable:
         return row.action_id

@@ -495,4 +495,4 @@ class SqlListScreen(PagedListScreen[RowT]):
         return self.rows_list.position(session, view, key) if isinstance(key, int) else None
 
     def filter_choices(self, session: Session) -> dict[str, list[str]]:
-        return worklists.filter_choices(session)
+        return worklists.filter_choices(session, self.ctx.creditor_ids)

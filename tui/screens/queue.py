@@ -3,7 +3,8 @@
 Approving sends nothing: `relance dispatch` does. Decisions bind to what the operator saw
 (state and content hash); an action someone else decided meanwhile is reported. The
 queue follows the store: what is committed anywhere shows at the next poll, the cursor
-staying on its action.
+staying on its action. Over 500 lines because its reads, decisions, filters and search
+are one screen's keys over one list.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from relance.tui.preview import preview_document
 from relance.tui.screens.document import DocumentScreen, open_in_viewer
 from relance.tui.screens.list_screen import ListScreen
 from relance.tui.screens.modals import ConfirmScreen, Field, FormScreen
+from relance.tui.screens.portfolio import PORTFOLIO_BINDING, PortfolioScreen
 from relance.tui.screens.queue_form import filter_form
 from relance.tui.widgets.lazy_table import Column, LazyTable
 
@@ -65,7 +67,7 @@ class QueueTable(LazyTable[data.QueueRow]):
     pass
 
 
-class QueueScreen(ListScreen[data.QueueRow]):
+class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
     """Proposed actions of the latest runs, by debtor."""
 
     TITLE = N_("Queue")
@@ -91,6 +93,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
         Binding("enter,p", "preview", N_("Preview")),
         Binding("o", "open_pdf", N_("PDF"), show=False),
         Binding("c", "case", N_("Case"), show=False),
+        PORTFOLIO_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -103,6 +106,11 @@ class QueueScreen(ListScreen[data.QueueRow]):
         self._took = 0.0  # seconds the last read took
         self._searching = False
         self._typed: Timer | None = None
+
+    def scoped_filter(self) -> data.QueueFilter:
+        """The filter within the user's creditors and, when they work it, portfolio."""
+        return dataclasses.replace(self.filter, scope=self.ctx.creditor_ids,
+                                   collector=self.collector() or "")
 
     def compose_above(self) -> Iterable[Widget]:
         yield Static("", id="queue-bar")
@@ -142,7 +150,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
         thread and the key returns at once, "searching…" on the count line; the latest
         read wins: one started earlier and ending later is ignored."""
         self._generation += 1
-        generation, flt, table = self._generation, self.filter, self.table
+        generation, flt, table = self._generation, self.scoped_filter(), self.table
         was = table.current if follow else None
         at = (was.debtor_id, was.action_id) if was is not None else None
         first_open = not self._opened
@@ -221,6 +229,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
         if table.selected:
             parts.append(_("{count} selected").format(count=show_count(len(table.selected))))
         parts.append(self.filter.describe())
+        parts[:0] = [line for line in (self.portfolio_text(),) if line]
         if self._searching:
             parts.append(_("searching…"))
         self.query_one("#queue-bar", Static).update(" · ".join(parts))
@@ -236,7 +245,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
             self.show_detail()
 
     def empty_text(self) -> str:
-        if self.filter != data.QueueFilter():
+        if self.filter != self.filter.bare():
             return _("Nothing to review with these filters (x clears them).")
         return _("Nothing waits for a decision. `relance run` queues the day's actions; "
                  "f shows other states.")
@@ -397,7 +406,7 @@ class QueueScreen(ListScreen[data.QueueRow]):
 
     def _all_filtered(self) -> list[Seen]:
         with self.ctx.reading() as session:
-            return data.seen_for_filter(session, self.filter, today=self.ctx.today)
+            return data.seen_for_filter(session, self.scoped_filter(), today=self.ctx.today)
 
     def action_approve_all(self) -> None:
         if not self.may_write():

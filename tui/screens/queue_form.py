@@ -17,7 +17,7 @@ def filter_form(screen: DeskScreen, flt: data.QueueFilter
                 ) -> tuple[list[Field], Callable[[dict[str, str]], data.QueueFilter]]:
     """The form's fields, filled with `flt`, and how to read the answers back."""
     with screen.ctx.reading() as session:
-        choices = worklists.filter_choices(session)
+        choices = worklists.filter_choices(session, screen.ctx.creditor_ids)
 
     def label(name: str, offered: list[str]) -> str:
         return _("{label} ({choices})").format(label=_(FILTER_LABELS[name]),

@@ -34,7 +34,9 @@ class SuspenseScreen(WholeListScreen[ledger.SuspenseRow]):
     ]
 
     def read(self, session: Session) -> list[ledger.SuspenseRow]:
-        return ledger.suspense(session)
+        seen = self.ctx.creditor_ids
+        return [row for row in ledger.suspense(session)
+                if seen is None or row.creditor_id in seen]
 
     def key(self, row: ledger.SuspenseRow) -> int:
         return row.payment_id
