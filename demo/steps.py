@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, insert, select
 
+from relance.demo.agency_book import FIRM_CONFIG
+from relance.demo.agency_steps import take_client, work_the_mandate
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
 from relance.engine.words import channel_count
 from relance.kernel.console import print_table, say
@@ -47,7 +49,7 @@ four_eyes_above = "5000 EUR"
 manager = "direction.credit@bellerose.example"
 
 [notify.people]
-""" + "".join(f'{rep} = "{rep}@bellerose.example"\n' for rep in SALES_REPS)
+""" + "".join(f'{rep} = "{rep}@bellerose.example"\n' for rep in SALES_REPS) + FIRM_CONFIG
 
 
 @dataclass
@@ -245,8 +247,10 @@ def point_to_tui(ctx: DemoContext) -> None:
 STEPS: list[DemoStep] = [
     DemoStep("creditor", "creditor and branding", add_creditor),
     DemoStep("portfolio", "portfolio import", import_portfolio),
+    DemoStep("client", "a client company under mandate", take_client),
     DemoStep("run", "run of the rules", run_rules),
     DemoStep("dispatch", "letters and e-mails to the outbox", dispatch_outbox),
+    DemoStep("mandate", "a case taken under mandate, its funds remitted", work_the_mandate),
     DemoStep("summary", "summary", summary),
     DemoStep("next", "pointer to the TUI", point_to_tui),
 ]

@@ -142,7 +142,8 @@ def test_the_demo_prints_its_book_to_the_cent_and_where_to_go_next(demo: DemoBui
 def test_the_demo_book_has_a_branded_creditor_and_every_kind_of_debtor(
         demo: DemoBuilds) -> None:
     with demo_book(demo.fresh) as session:
-        creditor = session.execute(select(Creditor)).scalar_one()
+        creditor = session.execute(
+            select(Creditor).where(Creditor.code == "BELLEROSE")).scalar_one()
         assert creditor.late_penalties and creditor.iban and creditor.siren
         # The penalty clause goes to business debtors only (`channels.legal`).
         assert "L441-10" in creditor.settings["legal_mentions_b2b"]
@@ -150,8 +151,9 @@ def test_the_demo_book_has_a_branded_creditor_and_every_kind_of_debtor(
         segments = dict(session.execute(
             select(Debtor.segment, func.count()).group_by(Debtor.segment)).all())
         assert segments["franchisee"] == 300
+        # "trade": the customers of the firm's second client company (demo/agency_book.py).
         assert set(segments) == {"franchisee", "key_account", "smb", "individual",
-                                 "public_body"}
+                                 "public_body", "trade"}
         consumers = session.execute(select(func.count()).where(
             Debtor.is_consumer)).scalar_one()
         assert consumers == segments["individual"]
@@ -165,7 +167,9 @@ def test_a_rebuilt_demo_keeps_nothing_of_the_earlier_one_and_comes_out_the_same(
     assert [path for path in demo.left_behind if path.exists()] == []
     assert STALE_APPROVAL not in (demo.rebuilt / "relance.toml").read_text(encoding="utf-8")
     document = demo.document
-    assert document["import"]["created"] == document["book"]["invoices"]
+    # The book: Bellerose's import and the firm's second client's.
+    assert (document["import"]["created"] + document["client"]["invoices"]
+            == document["book"]["invoices"])
     assert {line["currency"]: int(Decimal(line["total"]) * 100)
             for line in document["aged_balance"]["totals"]} == open_balance(demo.fresh)
     book = document["book"]
@@ -229,3 +233,59 @@ def test_the_portfolio_is_deterministic_and_imports_on_both_databases(
     with store.transaction() as session:
         report_aged = aged_balance(session, on=ON, by="segment")
     assert {line.currency: line.total for line in report_aged.totals} == expected
+
+
+def pdf_text(path: Path) -> str:
+    pdf = pdfium.PdfDocument(path)
+    try:
+        return " ".join(" ".join(page.get_textpage().get_text_range() for page in pdf).split())
+    finally:
+        pdf.close()
+
+
+@pytest.mark.slow
+def test_the_firm_takes_one_case_under_mandate_writes_by_the_law_and_remits(
+        demo: DemoBuilds) -> None:
+    mandate = demo.document["mandate"]
+    assert mandate["case"] == "MDT-2026-014/0001" and mandate["failed"] == 0
+    outbox = demo.rebuilt / "outbox"
+    [first] = sorted((outbox / "letters" / ON.isoformat()).glob("*-VERCORS-CHARTREUSE-"
+                                                                 "agency_first.pdf"))
+    letter = pdf_text(first)
+    # R124-4: the firm and its activity, the creditor, the debt in parts, how to pay, L111-8.
+    for mention in ("Cabinet Dauphiné Recouvrement SAS", "7 place Grenette",
+                    "exerce une activité de recouvrement amiable",
+                    "Menuiseries du Vercors SARL", "12 avenue Jean-Perrot", "Principal",
+                    "Intérêts", "Autres accessoires", "FR76 1999 9000 7700 0876 5432 111",
+                    "MDT-2026-014/0001", "L111-8"):
+        assert mention in letter, mention
+    assert {Decimal("1860.00"), Decimal("1425.60"), Decimal("926.40"),
+            Decimal("4212.00")} <= amounts_in(letter)
+
+    [remittance] = mandate["remittances"]
+    assert (remittance["collected_minor"], remittance["currency"]) == (186_000, "EUR")
+    # 12 % of 1 860,00 € and the fixed fee of 45,00 €; the rest goes to the creditor.
+    assert (remittance["fees_minor"], remittance["net_minor"]) == (22_320 + 4_500, 159_180)
+    [statement] = mandate["statements"]
+    text = pdf_text(demo.rebuilt / statement)
+    assert "REM-VERCORS-1" in text and "Menuiseries du Vercors SARL" in text
+    assert {Decimal("1860.00"), Decimal("268.20"), Decimal("1591.80")} <= amounts_in(text)
+
+    emails = outbox / "emails" / ON.isoformat()
+    assert list(emails.glob("*-VERCORS-CHARTREUSE-quittance.eml"))
+    [notice] = emails.glob("*-VERCORS-CHARTREUSE-avis_encaissement.eml")
+    message = BytesParser(policy=email_policy.default).parse(notice.open("rb"))
+    assert "direction@menuiseries-vercors.example.fr" in str(message["To"])
+
+    # White label until the mandate: nothing the firm sent for a client before a case
+    # was taken under mandate names it.
+    for path in sorted(emails.glob("*.eml")):
+        if "quittance" in path.name or "avis_encaissement" in path.name:
+            continue
+        message = BytesParser(policy=email_policy.default).parse(path.open("rb"))
+        seen = str(message["From"]) + str(message["Reply-To"]) + "".join(
+            part.get_content() for part in message.walk()
+            if part.get_content_type() in ("text/plain", "text/html"))
+        assert "Dauphiné" not in seen and "dauphine-recouvrement" not in seen, path.name
+    for path in sorted((outbox / "letters" / ON.isoformat()).glob("*-amiable_2.pdf"))[:5]:
+        assert "Dauphiné" not in pdf_text(path)

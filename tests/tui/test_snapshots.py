@@ -88,6 +88,7 @@ EVERY_SCREEN: dict[str, list[str]] = {
     "help": ["5", "question_mark"],
     "chooser": ["5"],  # pushed by `_choose` over the dashboard: "salon" finds two debtors
     **({"cases": ["7"]} if "cases" in RelanceApp.MODES else {}),
+    "creditors": ["8"],
 }
 
 
