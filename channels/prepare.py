@@ -272,8 +272,9 @@ class Renderer:
         elif channel == "email":
             prepared.recipient = debtor.email
             prepared.recipient_name = debtor.name
-            if data.context.get("agency"):
-                # A case under mandate: the firm writes, from its own address.
+            if data.context.get("agency") or data.context.get("receipt"):
+                # A case under mandate, or the receipt of money the firm received: the
+                # firm writes, from its own address.
                 prepared.sender, prepared.reply_to = firm_sender(self.workspace,
                                                                  prepared.sender)
             # The letter goes along as PDF when the template has one.

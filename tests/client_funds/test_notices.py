@@ -73,6 +73,9 @@ def test_receipt_to_the_debtor_and_notice_to_the_creditor_sent_once(
     assert "facture FA-1-1 : 1 000,00 € (soldée)" in body
     assert "il reste dû 2 299,95 € au titre de ce dossier" in body
     assert "MD-ACME-2026/0001" in body and "R124-6" in body
+    # The firm received the money: its receipt comes from the firm, as the notice does.
+    assert str(receipt["From"]).startswith(AGENCY["name"])
+    assert AGENCY["email"] in str(receipt["From"])
     # The receipt goes along as the letter's PDF.
     attached = [part for part in receipt.iter_attachments()
                 if part.get_content_type() == "application/pdf"]
