@@ -189,8 +189,8 @@ def measure_floor(store: Store) -> tuple[float, set[tuple[str, int, str]]]:
     params: dict[str, Any] = {"d": ON, "dplus5": ON + dt.timedelta(days=5)}
     for days in (1, 3, 7, 14, 15, 20, 30, 45, 60):
         params[f"d{days}"] = ON - dt.timedelta(days=days)
-    params["bd_fr"] = threshold(ON, 10, business=True, country="FR")
-    params["bd_be"] = threshold(ON, 10, business=True, country="BE")
+    params["bd_fr"] = threshold(ON, 10, business=True, country="FR", subdivision=None)
+    params["bd_be"] = threshold(ON, 10, business=True, country="BE", subdivision=None)
     found: set[tuple[str, int, str]] = set()
     with store.engine.connect() as conn:
         for policy, query in floor_queries(store.dialect).items():
@@ -258,6 +258,7 @@ def measure_naive(store: Store) -> tuple[float, set[tuple[str, int, str]]]:
             facts = Facts(
                 on=ON, invoice_id=inv.id, number=inv.number, creditor_id=creditor.id,
                 creditor_code=creditor.code, creditor_country=creditor.country,
+                creditor_region=creditor.calendar_region,
                 debtor_id=debtor.id, debtor_ref=debtor.ref, issue_date=inv.issue_date,
                 due_date=inv.due_date, currency=inv.currency, amount_minor=inv.amount_minor,
                 balance_minor=inv.balance_minor, disputed=inv.disputed, stage=str(inv.stage),

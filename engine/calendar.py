@@ -1,8 +1,10 @@
 """Business days: weekends and the public holidays of a country (and region).
 
-Used by the policy language's `10bd` durations (the creditor's country) and by the
-scheduler, which runs only on business days. Holidays come from the maintained
-`holidays` library; Alsace-Moselle is the French subdivision "57" (also "67", "68").
+Used by the policy language's `10bd` durations (the creditor's country and calendar
+region) and by the scheduler, which runs only on business days. Holidays come from the
+maintained `holidays` library; Moselle is the French subdivision "57", Alsace "6AE".
+A subdivision the library does not know for the country counts as none: the national
+holidays still count, rather than a calendar of weekends only.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ SATURDAY = 5
 def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
     try:
         table = holidays.country_holidays(country.upper(), subdiv=subdivision, years=year)
-    except NotImplementedError:  # a country the library does not know: weekends only
-        return frozenset()
+    except NotImplementedError:
+        if subdivision is not None:  # not a region of this country: its national days
+            return _holidays(country, None, year)
+        return frozenset()  # a country the library does not know: weekends only
     return frozenset(table.keys())
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from relance.dsl.ast import And, Condition, Policy, Rule
+from relance.engine.durations import Calendar
 from relance.engine.facts import CREDITOR, DEBTOR, load_facts
 from relance.engine.fetching import SQLITE_PARTS, policy_rows
 from relance.engine.interpret import facts_read, probes
@@ -55,11 +56,13 @@ def audited_condition(policy: Policy, rule: Rule) -> Condition:
     return And((policy.scope, rule.condition))
 
 
-def creditor_countries(conn: Connection) -> list[str]:
-    """The creditors' countries: business-day bounds are computed once for each."""
-    return sorted(
-        {row[0] for row in conn.execute(select(CREDITOR.c.country).distinct()) if row[0]}
-    )
+def creditor_calendars(conn: Connection) -> list[Calendar]:
+    """The creditors' business calendars, (country, calendar region or None), each
+    once: business-day bounds are computed once for each."""
+    found = conn.execute(
+        select(CREDITOR.c.country, CREDITOR.c.calendar_region).distinct()).all()
+    return sorted({(str(country), region) for country, region in found if country},
+                  key=lambda calendar: (calendar[0], calendar[1] or ""))
 
 
 def creditor_ids(conn: Connection) -> dict[str, tuple[int, ...]]:
@@ -95,14 +98,14 @@ def evaluate_sql(
 ) -> Iterator[Acting]:
     """The actions of day `on`, decided by one query per policy (`engine.fetching`;
     `reader`: a second connection may read for `conn`, see there)."""
-    countries = creditor_countries(conn)
+    calendars = creditor_calendars(conn)
     creditors = creditor_ids(conn)
     text_dates = conn.dialect.name == "sqlite"
     # Side by side on SQLite, each policy in parts (`engine.fetching`).
     parts = ([None] if reader is None or conn.dialect.name != "sqlite"
              else debtor_ranges(conn, SQLITE_PARTS))
     # Built one by one as the lanes take them (`engine.fetching`).
-    compiled = (compile_policy(policy, on, countries, debtors=part, creditors=creditors)
+    compiled = (compile_policy(policy, on, calendars, debtors=part, creditors=creditors)
                 for policy in policies for part in parts)
     for query, columns, rows in policy_rows(conn, compiled, reader=reader):
         policy = query.policy

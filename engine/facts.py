@@ -101,6 +101,9 @@ class Facts:
     creditor_id: int
     creditor_code: str
     creditor_country: str
+    # The creditor's calendar region (a `holidays` subdivision; None: national): with
+    # the country, what business-day durations count in.
+    creditor_region: str | None
     debtor_id: int
     debtor_ref: str
     issue_date: dt.date
@@ -162,7 +165,8 @@ def _base_query() -> Any:
     return (
         select(
             i.c.id, i.c.number, i.c.creditor_id, c.c.code, c.c.country.label("creditor_country"),
-            i.c.debtor_id, d.c.ref, i.c.issue_date, i.c.due_date, i.c.currency,
+            c.c.calendar_region.label("creditor_region"), i.c.debtor_id, d.c.ref,
+            i.c.issue_date, i.c.due_date, i.c.currency,
             i.c.amount_minor, i.c.balance_minor, i.c.dispute_reason, i.c.stage, i.c.attrs,
             d.c.segment, d.c.country, d.c.payment_method, d.c.language, d.c.sales_rep,
             d.c.risk, d.c.paused_until,
@@ -191,7 +195,8 @@ def load_facts(
     facts = [
         Facts(
             on=on, invoice_id=r.id, number=r.number, creditor_id=r.creditor_id,
-            creditor_code=r.code, creditor_country=r.creditor_country, debtor_id=r.debtor_id,
+            creditor_code=r.code, creditor_country=r.creditor_country,
+            creditor_region=r.creditor_region, debtor_id=r.debtor_id,
             debtor_ref=r.ref, issue_date=r.issue_date, due_date=r.due_date,
             currency=r.currency, amount_minor=r.amount_minor, balance_minor=r.balance_minor,
             disputed=r.dispute_reason is not None, stage=str(r.stage), attrs=dict(r.attrs or {}),

@@ -59,8 +59,8 @@ def _minor(value: Any, currency: str, where: str) -> int:
 def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
     """Insert the book's rows; return invoice number -> invoice id.
 
-    Keys: `creditor` (code, country), `debtors` (ref, segment, country, paused_until,
-    tags, risk, ...), `invoices` (number, debtor, issue_date, due_date, amount, paid,
+    Keys: `creditor` (code, country, calendar_region), `debtors` (ref, segment, country,
+    paused_until, tags, risk, ...), `invoices` (number, debtor, issue_date, due_date, amount, paid,
     currency, disputed, stage, attrs), `promises` (debtor, invoice, promised_on, status),
     `plans` (debtor, invoices, currency, status or active, agreed_on, ended_on,
     instalments: due_on, amount, paid), `history` (invoice, policy, rule, channel,
@@ -73,7 +73,8 @@ def write_book(session: Session, book: Mapping[str, Any]) -> dict[str, int]:
         creditor_id = conn.execute(
             insert(CREDITOR).returning(CREDITOR.c.id),
             {"code": code, "name": str(cred.get("name", code)),
-             "country": str(cred.get("country", "FR")).upper()},
+             "country": str(cred.get("country", "FR")).upper(),
+             "calendar_region": cred.get("calendar_region")},
         ).scalar_one()
     else:
         creditor_id = existing

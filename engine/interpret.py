@@ -36,7 +36,7 @@ from relance.dsl.ast import (
     WordValue,
 )
 from relance.dsl.fields import FieldType, lookup
-from relance.engine.durations import Op, amount, compare_ints, elapsed
+from relance.engine.durations import Calendar, Op, amount, compare_ints, elapsed
 from relance.engine.facts import Facts
 from relance.kernel.display import show_date
 from relance.kernel.errors import RelanceError
@@ -92,7 +92,8 @@ def duration_value(name: str, facts: Facts, business: bool) -> int | None:
     since: dt.date | None = getattr(facts, column)
     if since is None:
         return None
-    return sign * elapsed(since, facts.on, business=business, country=facts.creditor_country)
+    return sign * elapsed(since, facts.on, business=business, country=facts.creditor_country,
+                          subdivision=facts.creditor_region)
 
 
 def _ordered(op: Op, left: Any, right: Any) -> bool:
@@ -181,7 +182,8 @@ def after_holds(cond: After, facts: Facts, policy: str) -> bool:
     first = after_first(cond, facts, policy)
     if first is None:
         return False
-    days = elapsed(first, facts.on, business=cond.by.business, country=facts.creditor_country)
+    days = elapsed(first, facts.on, business=cond.by.business, country=facts.creditor_country,
+                   subdivision=facts.creditor_region)
     return days >= amount(cond.by)
 
 
@@ -355,9 +357,11 @@ def _probe(cond: Condition, found: dict[str, Probe]) -> None:
 
 
 def record(
-    wanted: list[Probe], get: Any, on: dt.date, country: str, currency: str
+    wanted: list[Probe], get: Any, on: dt.date, calendar: Calendar, currency: str
 ) -> dict[str, Any]:
-    """The probes' values, JSON-safe; `get(kind, name)` reads a raw value."""
+    """The probes' values, JSON-safe; `get(kind, name)` reads a raw value; business
+    days are counted in the creditor's `calendar` (country, region)."""
+    country, region = calendar
     out: dict[str, Any] = {}
     for key, kind, name, business in wanted:
         raw = get(kind, name)
@@ -366,7 +370,8 @@ def record(
                 out[key] = None
             else:
                 sign = DURATION_FIELDS[name][1]
-                days = sign * elapsed(raw, on, business=business, country=country)
+                days = sign * elapsed(raw, on, business=business, country=country,
+                                      subdivision=region)
                 out[key] = f"{days}{'bd' if business else 'd'}"
         elif kind == "money":
             out[key] = money_text(raw, currency)
@@ -389,4 +394,5 @@ def facts_read(cond: Condition | None, facts: Facts, policy: str) -> dict[str, A
             return facts.first_acted.get((policy, name))
         return raw_value(name, facts)
 
-    return record(probes(cond), get, facts.on, facts.creditor_country, facts.currency)
+    return record(probes(cond), get, facts.on, (facts.creditor_country, facts.creditor_region),
+                  facts.currency)

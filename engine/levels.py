@@ -42,7 +42,8 @@ def repeats_now(rule: Rule, policy: Policy, facts: Facts) -> bool:
     acted_on = facts.level(policy.name).acted_on
     if every is None or acted_on is None:
         return False
-    days = elapsed(acted_on, facts.on, business=every.business, country=facts.creditor_country)
+    days = elapsed(acted_on, facts.on, business=every.business, country=facts.creditor_country,
+                   subdivision=facts.creditor_region)
     return days >= amount(every)
 
 

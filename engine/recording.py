@@ -46,19 +46,22 @@ def _as_date(value: Any) -> Any:
 
 def _duration_text(name: str, business: bool, on: dt.date) -> Callable[..., Any]:
     """`15d` / `-3bd` from the date a duration counts from (and, for business days, the
-    creditor's country). Few distinct dates recur over many rows: each text is worked
-    out once."""
+    creditor's country and calendar region). Few distinct dates recur over many rows:
+    each text is worked out once."""
     sign = DURATION_FIELDS[name][1]
     unit = "bd" if business else "d"
     texts: dict[Any, Any] = {}
 
-    def text(since: Any, country: str = "") -> Any:
-        key = (since, country)
+    def text(since: Any, country: str = "", region: str | None = None) -> Any:
+        key = (since, country, region)
         found = texts.get(key, texts)
         if found is texts:
-            found = None if since is None else (
-                f"{sign * elapsed(_as_date(since), on, business=business, country=country)}"
-                f"{unit}")
+            if since is None:
+                found = None
+            else:
+                days = elapsed(_as_date(since), on, business=business, country=country,
+                               subdivision=region)
+                found = f"{sign * days}{unit}"
             texts[key] = found
         return found
 
@@ -101,7 +104,8 @@ class _Source:
             since = self.column(_ROW_COLUMNS.get(name, name))
             text = self.bind(_duration_text(name, business, on))
             if business:
-                return f"{text}({since}, {self.column('creditor_country')})"
+                return (f"{text}({since}, {self.column('creditor_country')}, "
+                        f"{self.column('creditor_region')})")
             return f"{text}({since})"
         if kind == "money":
             return f"M({self.column(_ROW_COLUMNS.get(name, name))}, {self.column('currency')})"

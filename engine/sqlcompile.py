@@ -69,7 +69,7 @@ from relance.dsl.ast import (
     WordValue,
 )
 from relance.dsl.fields import FieldType
-from relance.engine.durations import FLIPPED, DateBound, Op, amount, bound_for
+from relance.engine.durations import FLIPPED, Calendar, DateBound, Op, amount, bound_for
 from relance.engine.facts import (
     ACTION,
     ACTION_ITEM,
@@ -186,7 +186,8 @@ class _Compiler:
 
     policy: Policy
     on: dt.date
-    countries: Sequence[str]
+    # The creditors' business calendars, (country, calendar region or None), each once.
+    calendars: Sequence[Calendar]
     needs_debtor_totals: bool = False
     needs_history: bool = False
     after_columns: dict[str, Expr] = field(default_factory=dict)
@@ -283,17 +284,37 @@ class _Compiler:
         """`days since column OP count` as of D, for a non-NULL date column."""
         if not business:
             return self._date_bound(column, bound_for(op, count, self.on, business=False,
-                                                      country=""))
-        # Business days depend on the creditor's country: one bound per country.
+                                                      country="", subdivision=None))
+        # Business days depend on the creditor's calendar, its country and region: one
+        # bound per calendar of the book, worked out here once per run. Calendars whose
+        # bounds coincide on D (most days: a region differs by a holiday or two) share
+        # one test of the date.
+        sharing: dict[DateBound, list[Calendar]] = {}
+        for country, region in self.calendars:
+            bound = bound_for(op, count, self.on, business=True, country=country,
+                              subdivision=region)
+            sharing.setdefault(bound, []).append((country, region))
         return or_(
             false(),
-            *(
-                and_(c.c.country == country,
-                     self._date_bound(column, bound_for(op, count, self.on, business=True,
-                                                        country=country)))
-                for country in self.countries
-            ),
+            *(and_(self._creditor_calendar(group), self._date_bound(column, bound))
+              for bound, group in sharing.items()),
         )
+
+    def _creditor_calendar(self, group: Sequence[Calendar]) -> Expr:
+        """The invoice's creditor keeps one of these calendars. A country all of whose
+        calendars are in the group is tested alone: the region then changes nothing."""
+        tests = []
+        for country in sorted({country for country, _region in group}):
+            regions = {region for known, region in group if known == country}
+            if regions == {region for known, region in self.calendars if known == country}:
+                tests.append(c.c.country == country)
+                continue
+            named = sorted(region for region in regions if region is not None)
+            region_tests = [c.c.calendar_region.in_(named)] if named else []
+            if None in regions:  # the national calendar: no region recorded
+                region_tests.append(c.c.calendar_region.is_(None))
+            tests.append(and_(c.c.country == country, or_(*region_tests)))
+        return or_(false(), *tests)
 
     # ---------------------------------------------------------------- nodes
 
@@ -572,7 +593,7 @@ def _debtor_range(debtors: DebtorRange | None) -> list[Expr]:
             *([] if last is None else [d.c.id <= last])]
 
 
-def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
+def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *,
                    debtors: DebtorRange | None = None,
                    creditors: CreditorIds | None = None) -> CompiledPolicy:
     """The query returning the invoices on which `policy` acts on `on` (see module doc).
@@ -581,8 +602,11 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
     the two (either end None: open), so that connections can share one policy's work
     (`engine.fetching`). `creditors`: the creditors' ids by lower-cased code, read once
     per run (`evaluate.creditor_ids`); without them `creditor` compares the joined
-    creditor's code, with the same meaning for codes in ASCII."""
-    compiler = _Compiler(policy, on, countries, creditor_ids=creditors)
+    creditor's code, with the same meaning for codes in ASCII. `calendars`: the
+    creditors' (country, calendar region) pairs of the book, read once per run
+    (`evaluate.creditor_calendars`): business days compare with one bound each."""
+    distinct = sorted(set(calendars), key=lambda calendar: (calendar[0], calendar[1] or ""))
+    compiler = _Compiler(policy, on, distinct, creditor_ids=creditors)
     il = INVOICE_LEVEL
     identities = [rule.identity for rule in policy.rules]
     fallback_item = ACTION_ITEM.alias("level_item")
@@ -664,7 +688,7 @@ def compile_policy(policy: Policy, on: dt.date, countries: Sequence[str], *,
         needs.append(frozenset(labels))
     columns: list[Expr] = [
         *(getattr(i.c, name) for name in LEADING), acting.label("acting"),
-        c.c.country.label("creditor_country"),
+        c.c.country.label("creditor_country"), c.c.calendar_region.label("creditor_region"),
         *(column.label(name) for name, column in sorted(plain.items()) if name not in LEADING),
     ]
 

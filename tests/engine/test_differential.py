@@ -1,6 +1,9 @@
 """The SQL compiler and the reference interpreter agree: random rules x books x dates.
 
-Each example writes a random book (creditors in two countries, debtors with tags,
+Each example writes a random book (creditors in two countries, two of them in France,
+each with a calendar region drawn among none, two with holidays of their own and one
+its country's calendar does not know, so that business days differ between creditors
+or not; debtors with tags,
 pauses, promises of every status up to a year and more back, plans of every status with
 instalments paid, partly paid and unpaid, disputes, several currencies, past actions in
 every state,
@@ -52,7 +55,7 @@ from relance.dsl.ast import (
 )
 from relance.engine.evaluate import (
     Acting,
-    creditor_countries,
+    creditor_calendars,
     creditor_ids,
     debtor_ranges,
     evaluate_python,
@@ -152,10 +155,21 @@ def compare_atom() -> st.SearchStrategy[Condition]:
                      plans)
 
 
-def conditions(rule_names: list[str]) -> st.SearchStrategy[Condition]:
-    leaves: st.SearchStrategy[Condition] = compare_atom()
+def business_atom() -> st.SearchStrategy[Condition]:
+    """Durations in business days only, short enough to end near the run date: where a
+    creditor's regional holiday decides."""
+    return st.builds(
+        lambda f, op, n: Compare(FieldRef(f), op, Duration(n, "bd")),
+        st.sampled_from(["overdue", "due_in", "age", "last_action"]), st.sampled_from(OPS),
+        st.integers(-3, 6),
+    )
+
+
+def conditions(rule_names: list[str], regional: bool = False) -> st.SearchStrategy[Condition]:
+    leaves: st.SearchStrategy[Condition] = business_atom() if regional else compare_atom()
+    by = st.builds(Duration, st.integers(0, 4), st.just("bd")) if regional else durations
     if rule_names:
-        after = st.builds(After, st.sampled_from(rule_names), durations)
+        after = st.builds(After, st.sampled_from(rule_names), by)
         leaves = st.one_of(leaves, after)
     return st.recursive(
         leaves,
@@ -175,14 +189,14 @@ ACTIONS: list[ActionSpec] = [
 
 
 @st.composite
-def policies(draw: st.DrawFn, name: str) -> Policy:
+def policies(draw: st.DrawFn, name: str, regional: bool = False) -> Policy:
     count = draw(st.integers(1, 4))
     names = [f"r{n}" for n in range(count)]
     rules = []
     for rule_name in names:
         every = draw(st.one_of(st.none(), durations.filter(lambda d: d.count > 0)))
         rules.append(Rule(
-            rule_name, draw(conditions(names)), (draw(st.sampled_from(ACTIONS)),),
+            rule_name, draw(conditions(names, regional)), (draw(st.sampled_from(ACTIONS)),),
             Options(every=every, per_invoice=draw(st.booleans())),
         ))
     scope = draw(st.one_of(st.none(), conditions([])))
@@ -190,9 +204,17 @@ def policies(draw: st.DrawFn, name: str) -> Policy:
 
 
 @st.composite
-def books(draw: st.DrawFn) -> list[dict[str, Any]]:
+def books(draw: st.DrawFn, base: dt.date = BASE,
+          near: tuple[int, int] = (-15, 12)) -> list[dict[str, Any]]:
+    """Three creditors' books, their dates around `base` (the run date moves by -5 to
+    +10 days from it); half the due dates `near` it (days from, days to)."""
     result = []
-    for code, country in (("ACME", "FR"), ("beta", "DE")):
+    for code, country in (("ACME", "FR"), ("beta", "DE"), ("Gamma", "FR")):
+        # "PF" (French Polynesia) adds 5 March 2026, among the first test's run dates,
+        # and Good Friday, as "57" (Moselle) does: the second test's; "67" is no region
+        # of the library's calendar (national days only), nor is any French one of
+        # Germany's.
+        region = draw(st.sampled_from([None, "57", "67", "PF"]))
         debtors = []
         for n in range(draw(st.integers(1, 3))):
             paused = draw(st.one_of(st.none(), st.integers(-5, 10)))
@@ -202,18 +224,25 @@ def books(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "country": draw(st.sampled_from(["FR", "de", "BE"])),
                 "sales_rep": draw(st.sampled_from([None, "Alice", "bruno"])),
                 "risk": draw(st.one_of(st.none(), st.integers(0, 100))),
-                "paused_until": None if paused is None else BASE + dt.timedelta(days=paused),
+                "paused_until": None if paused is None else base + dt.timedelta(days=paused),
                 "tags": draw(st.lists(st.sampled_from(["vip", "Slow"]), unique=True)),
             })
         invoices = []
         for n in range(draw(st.integers(1, 6))):
-            issue = BASE + dt.timedelta(days=draw(st.integers(-90, 10)))
+            issue = base + dt.timedelta(days=draw(st.integers(-90, 10)))
+            # Some due dates near the run dates, so that a holiday of one creditor's
+            # region often lies between the two.
+            due = draw(st.one_of(
+                st.builds(lambda days, start=issue: start + dt.timedelta(days=days),
+                          st.integers(0, 60)),
+                st.builds(lambda days: base + dt.timedelta(days=days), st.integers(*near))))
+            issue = min(issue, due)
             currency = draw(st.sampled_from(["EUR", "CHF", "JPY"]))
             amount = draw(st.sampled_from(["100", "150", "1000", "2500"]))
             invoices.append({
                 "number": f"{code}-{n}", "debtor": f"D{draw(st.integers(0, len(debtors) - 1))}",
                 "issue_date": issue,
-                "due_date": issue + dt.timedelta(days=draw(st.integers(0, 60))),
+                "due_date": due,
                 "currency": currency, "amount": amount,
                 "paid": draw(st.sampled_from(["0", "0", "50", amount])),
                 "disputed": draw(st.sampled_from([None, None, "wrong price"])),
@@ -223,20 +252,20 @@ def books(draw: st.DrawFn) -> list[dict[str, Any]]:
         promises = [
             {"debtor": f"D{draw(st.integers(0, len(debtors) - 1))}",
              "invoice": draw(st.sampled_from([None, *[i["number"] for i in invoices]])),
-             # Days back from BASE, the dates around `promises_broken`'s year included
+             # Days back from `base`, the dates around `promises_broken`'s year included
              # (the run date moves by -5 to +10 days).
-             "promised_on": BASE + dt.timedelta(days=draw(st.one_of(
+             "promised_on": base + dt.timedelta(days=draw(st.one_of(
                  st.integers(-4, 4), st.integers(-371, -354)))),
              "status": draw(st.sampled_from(["open", "kept", "broken", "cancelled"]))}
             for _ in range(draw(st.integers(0, 4)))
         ]
-        plans = [draw(plan_of(invoices)) for _ in range(draw(st.integers(0, 3)))]
+        plans = [draw(plan_of(invoices, base)) for _ in range(draw(st.integers(0, 3)))]
         history = []
         used: set[tuple[str, str, dt.date]] = set()
         for _ in range(draw(st.integers(0, 5))):
             invoice = str(draw(st.sampled_from(invoices))["number"])
             policy = draw(st.sampled_from(["p0", "p1"]))
-            acted = BASE + dt.timedelta(days=draw(st.integers(-30, 5)))
+            acted = base + dt.timedelta(days=draw(st.integers(-30, 5)))
             if (invoice, policy, acted) in used:
                 continue
             used.add((invoice, policy, acted))
@@ -249,16 +278,18 @@ def books(draw: st.DrawFn) -> list[dict[str, Any]]:
                                                "cancelled", "failed"])),
                 "item_state": draw(st.sampled_from(["active", "active", "dropped"])),
             })
-        result.append({"creditor": {"code": code, "country": country}, "debtors": debtors,
+        result.append({"creditor": {"code": code, "country": country,
+                                    "calendar_region": region}, "debtors": debtors,
                        "invoices": invoices, "promises": promises, "plans": plans,
                        "history": history})
     return result
 
 
 @st.composite
-def plan_of(draw: st.DrawFn, invoices: list[dict[str, Any]]) -> dict[str, Any]:
+def plan_of(draw: st.DrawFn, invoices: list[dict[str, Any]], base: dt.date
+            ) -> dict[str, Any]:
     """A plan over some invoices, with instalments due around the run date (the run date
-    moves by -5 to +10 days from BASE), unpaid, partly paid, paid or overpaid."""
+    moves by -5 to +10 days from `base`), unpaid, partly paid, paid or overpaid."""
     held = draw(st.lists(st.sampled_from([i["number"] for i in invoices]), min_size=1,
                          max_size=3, unique=True))
     plan: dict[str, Any] = {"debtor": invoices[0]["debtor"], "invoices": held}
@@ -267,7 +298,7 @@ def plan_of(draw: st.DrawFn, invoices: list[dict[str, Any]]) -> dict[str, Any]:
     else:  # the older spelling
         plan["active"] = draw(st.booleans())
     plan["instalments"] = [
-        {"due_on": BASE + dt.timedelta(days=draw(st.integers(-40, 15))), "amount": "100",
+        {"due_on": base + dt.timedelta(days=draw(st.integers(-40, 15))), "amount": "100",
          "paid": draw(st.sampled_from(["0", "50", "99.99", "100", "120"]))}
         for _ in range(draw(st.integers(0, 3)))
     ]
@@ -298,7 +329,35 @@ def test_sql_and_interpreter_agree(
     store: Store, book: list[dict[str, Any]], first: Policy, second: Policy, offset: int,
     level_moves: list[tuple[int, str, str | None, int]],
 ) -> None:
-    on = BASE + dt.timedelta(days=offset)
+    agree(store, book, first, second, BASE + dt.timedelta(days=offset), level_moves)
+
+
+# Good Friday 2026 is a holiday in Moselle ("57") and French Polynesia ("PF"), not in
+# France at large; Easter Monday, three days later, everywhere in France.
+GOOD_FRIDAY = dt.date(2026, 4, 3)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    # Due dates from the Monday to the Thursday before Good Friday, run dates from that
+    # Thursday to the next Friday: the holiday often lies between, durations are short.
+    book=books(GOOD_FRIDAY, near=(-4, -1)),
+    first=policies("p0", regional=True),
+    second=policies("p1", regional=True),
+    offset=st.integers(-1, 7),
+)
+def test_sql_and_interpreter_agree_across_a_regional_holiday(
+    store: Store, book: list[dict[str, Any]], first: Policy, second: Policy, offset: int,
+) -> None:
+    """Business-day durations only, dates around a holiday some creditors' regions
+    keep and others do not: each creditor's durations count in its own calendar."""
+    agree(store, book, first, second, GOOD_FRIDAY + dt.timedelta(days=offset), [])
+
+
+def agree(store: Store, book: list[dict[str, Any]], first: Policy, second: Policy,
+          on: dt.date, level_moves: list[tuple[int, str, str | None, int]]) -> None:
     with store.sessions() as session, session.begin():
         ids: list[int] = []
         for part in book:
@@ -314,19 +373,19 @@ def test_sql_and_interpreter_agree(
         by_sql = list(evaluate_sql(conn, (first, second), on))
         by_python = list(evaluate_python(conn, (first, second), on))
         if _comparable(by_sql) != _comparable(by_python) and DUMP:
-            Path(DUMP).write_bytes(pickle.dumps((book, first, second, offset, level_moves)))
+            Path(DUMP).write_bytes(pickle.dumps((book, first, second, on, level_moves)))
         assert _comparable(by_sql) == _comparable(by_python)
         # Split into ranges of debtors, as a SQLite run shares a policy between two
         # connections, each policy's query finds the same rows, each once; and without
         # the creditors' ids read (`creditor` then compares the joined code), the same.
-        countries = creditor_countries(conn)
+        calendars = creditor_calendars(conn)
         creditors = creditor_ids(conn)
         for checked in (first, second):
-            whole = conn.execute(compile_policy(checked, on, countries,
+            whole = conn.execute(compile_policy(checked, on, calendars,
                                                 creditors=creditors).statement).all()
-            by_code = conn.execute(compile_policy(checked, on, countries).statement).all()
+            by_code = conn.execute(compile_policy(checked, on, calendars).statement).all()
             assert sorted(map(repr, by_code)) == sorted(map(repr, whole))
             split = [row for debtors in debtor_ranges(conn, 3) for row in conn.execute(
-                compile_policy(checked, on, countries, debtors=debtors).statement)]
+                compile_policy(checked, on, calendars, debtors=debtors).statement)]
             assert sorted(map(repr, split)) == sorted(map(repr, whole))
         session.rollback()

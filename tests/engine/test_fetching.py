@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import literal_column, select
 from sqlalchemy.exc import DBAPIError
 
-from relance.engine.evaluate import creditor_countries, debtor_ranges, evaluate_sql
+from relance.engine.evaluate import creditor_calendars, debtor_ranges, evaluate_sql
 from relance.engine.fetching import policy_rows
 from relance.engine.run import run_day
 from relance.engine.sqlcompile import compile_policy
@@ -56,7 +56,7 @@ def test_the_policies_come_back_in_their_order(store: Store, examples_dir: Path)
     load_example(store, examples_dir)
     policies = rules_from(THREE).policies
     with store.engine.connect() as conn:
-        compiled = [compile_policy(p, D, creditor_countries(conn)) for p in policies]
+        compiled = [compile_policy(p, D, creditor_calendars(conn)) for p in policies]
         for reader in (None, store.engine):
             names = [rows.compiled.policy.name for rows in policy_rows(conn, compiled,
                                                                        reader=reader)]
@@ -68,7 +68,7 @@ def test_a_failing_query_fails_the_evaluation_in_the_callers_thread(
     load_example(store, examples_dir)
     policies = rules_from(THREE).policies
     with store.engine.connect() as conn:
-        compiled = [compile_policy(p, D, creditor_countries(conn)) for p in policies]
+        compiled = [compile_policy(p, D, creditor_calendars(conn)) for p in policies]
         # A query the database refuses, in the middle of the run.
         broken = dataclasses.replace(compiled[1],
                                      statement=select(literal_column("no_such_column")))
@@ -92,16 +92,16 @@ def test_the_debtor_ranges_share_every_policy_without_gap_or_overlap(
     load_example(store, examples_dir)
     policies = rules_from(THREE).policies
     with store.engine.connect() as conn:
-        countries = creditor_countries(conn)
+        calendars = creditor_calendars(conn)
         ranges = debtor_ranges(conn, parts)
         # Open at both ends, so that a debtor added later still falls in one.
         assert ranges[0][0] is None and ranges[-1][1] is None  # type: ignore[index]
         per_range = [0] * len(ranges)
         for policy in policies:
-            whole = conn.execute(compile_policy(policy, D, countries).statement).all()
+            whole = conn.execute(compile_policy(policy, D, calendars).statement).all()
             shared: list[Any] = []
             for n, debtors in enumerate(ranges):
-                rows = conn.execute(compile_policy(policy, D, countries,
+                rows = conn.execute(compile_policy(policy, D, calendars,
                                                    debtors=debtors).statement).all()
                 per_range[n] += len(rows)
                 shared += rows
@@ -122,9 +122,9 @@ def test_sqlite_finds_the_fields_of_open_invoices_in_their_index(
     load_example(sqlite_store, examples_dir)
     with sqlite_store.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
-        countries = creditor_countries(conn)
+        calendars = creditor_calendars(conn)
         for policy in example_rules(examples_dir).policies:
-            statement = compile_policy(policy, D, countries).statement
+            statement = compile_policy(policy, D, calendars).statement
             sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
             sql = sql.replace("LIMIT ? OFFSET 0", "LIMIT -1 OFFSET 0")
             plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]

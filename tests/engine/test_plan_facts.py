@@ -188,7 +188,7 @@ def test_an_instalment_paid_since_stops_the_count(store: Store) -> None:
 def test_the_facts_are_computed_only_for_policies_that_read_them() -> None:
     policies = rules_from("policy p\nrule r: when overdue >= 1d and in_plan then call\n",
                           "p.rules").policies
-    sql = str(compile_policy(policies[0], D, ["FR"]).statement)
+    sql = str(compile_policy(policies[0], D, [("FR", None)]).statement)
     assert "instalment" not in sql
     assert "broken_promise" not in sql
     assert "broken_plan" not in sql
