@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relance.channels.agency_context import first_message, message_reference
+from relance.channels.agency_context import firm_of, first_message, message_reference
 from relance.channels.context import LetterData, date_text
 from relance.channels.reasons import reason
 from relance.channels.render import TemplateProblem
@@ -39,13 +39,6 @@ def message_language(action: Action, debtor_language: str | None) -> str:
     return str(chosen or debtor_language or "fr")
 
 
-def agency_of(workspace: Any) -> AgencySettings | None:
-    """The firm of the workspace (`[agency]`), None when the workspace has none."""
-    settings = getattr(workspace, "settings", None)
-    agency = getattr(settings, "agency", None)
-    return agency if isinstance(agency, AgencySettings) and agency.configured else None
-
-
 def creditor_recipient(creditor: Creditor) -> tuple[str, str]:
     """The creditor's contact (name, address) for its notice; refused, with the field to
     fill in, when the creditor has no contact address."""
@@ -61,7 +54,7 @@ def firm_sender(workspace: Any, sender: tuple[str | None, str | None]
                 ) -> tuple[tuple[str | None, str | None], str | None]:
     """The (name, address) a creditor's notice comes from, and its reply-to: the firm
     (`[agency]` name and e-mail), which collected the money; `sender` without a firm."""
-    agency = agency_of(workspace)
+    agency = firm_of(workspace)
     if agency is None:
         return sender, None
     return (agency.name, agency.email or sender[1]), agency.email
@@ -119,7 +112,7 @@ def with_fund_notice(session: Session, action: Action, data: LetterData,
         "case_reference": str(facts["case_reference"]),
         "case_opened_on": date_text(opened, language, "long"),
         "mandate_reference": str(facts["mandate_reference"]),
-        "firm": _firm(agency_of(workspace)),
+        "firm": _firm(firm_of(workspace)),
         "first_letter": _first_letter(session, str(facts["case_reference"]),
                                       str(data.context["creditor"]["code"]), language),
     }
@@ -128,5 +121,5 @@ def with_fund_notice(session: Session, action: Action, data: LetterData,
                       totals_minor=data.totals_minor)
 
 
-__all__ = ["addressed_to_creditor", "agency_of", "creditor_recipient", "firm_sender",
+__all__ = ["addressed_to_creditor", "creditor_recipient", "firm_sender",
            "message_language", "with_fund_notice"]

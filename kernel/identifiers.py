@@ -10,6 +10,7 @@ caught before a letter carries it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
@@ -42,22 +43,23 @@ def _why(exc: StdnumError) -> str:
     return _("it is not valid")
 
 
+def _validated(validate: Callable[[str], object], value: str, refusal: str) -> str:
+    """`validate(value)` in its compact form, or `refusal` (translated by the caller,
+    with `{value}` and `{why}`) as an `InvalidIdentifier`."""
+    try:
+        return str(validate(value))
+    except StdnumError as exc:
+        raise InvalidIdentifier(refusal.format(value=value, why=_why(exc))) from None
+
+
 def check_siren(value: str) -> str:
     """A French company number, 9 digits with a Luhn key."""
-    try:
-        return str(stdnum_siren.validate(value))
-    except StdnumError as exc:
-        raise InvalidIdentifier(_("{value!r} is not a SIREN: {why}").format(
-            value=value, why=_why(exc))) from None
+    return _validated(stdnum_siren.validate, value, _("{value!r} is not a SIREN: {why}"))
 
 
 def check_siret(value: str, *, siren: str | None = None) -> str:
     """An establishment number, 14 digits; its first nine are the SIREN when one is known."""
-    try:
-        compact = str(stdnum_siret.validate(value))
-    except StdnumError as exc:
-        raise InvalidIdentifier(_("{value!r} is not a SIRET: {why}").format(
-            value=value, why=_why(exc))) from None
+    compact = _validated(stdnum_siret.validate, value, _("{value!r} is not a SIRET: {why}"))
     if siren and compact[:9] != stdnum_siren.compact(siren):
         raise InvalidIdentifier(_("SIRET {value} does not start with the SIREN {siren}")
                                 .format(value=compact, siren=siren))
@@ -66,27 +68,15 @@ def check_siret(value: str, *, siren: str | None = None) -> str:
 
 def check_vat(value: str) -> str:
     """An EU VAT number with its country prefix (FR73832917454)."""
-    try:
-        return str(stdnum_vat.validate(value))
-    except StdnumError as exc:
-        raise InvalidIdentifier(_("{value!r} is not a VAT number: {why}").format(
-            value=value, why=_why(exc))) from None
+    return _validated(stdnum_vat.validate, value, _("{value!r} is not a VAT number: {why}"))
 
 
 def check_iban(value: str) -> str:
-    try:
-        return str(stdnum_iban.validate(value))
-    except StdnumError as exc:
-        raise InvalidIdentifier(_("{value!r} is not an IBAN: {why}").format(
-            value=value, why=_why(exc))) from None
+    return _validated(stdnum_iban.validate, value, _("{value!r} is not an IBAN: {why}"))
 
 
 def check_bic(value: str) -> str:
-    try:
-        return str(stdnum_bic.validate(value))
-    except StdnumError as exc:
-        raise InvalidIdentifier(_("{value!r} is not a BIC: {why}").format(
-            value=value, why=_why(exc))) from None
+    return _validated(stdnum_bic.validate, value, _("{value!r} is not a BIC: {why}"))
 
 
 def check_email(value: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from relance.channels.agency_context import firm_of
 from relance.channels.context import iban_text, lines
 from relance.channels.reports.files import write_whole
 from relance.channels.reports.pdf import render_report
@@ -30,7 +31,7 @@ OUTBOX_FOLDER = "remittances"
 def _firm_block(agency: AgencySettings | None, creditor: Creditor) -> dict[str, Any]:
     """The sender's block of page.html: the firm (the creditor itself when the
     workspace has no `[agency]`, a company remitting to itself has no one else)."""
-    if agency is None or not agency.configured:
+    if agency is None:
         return {"name": creditor.name, "address_lines": lines(creditor.address),
                 "siren": creditor.siren, "vat_number": None, "email": creditor.email,
                 "phone": creditor.phone, "logo_url": None, "legal_mentions": []}
@@ -146,10 +147,8 @@ def save_remittance_statement(session: Session, workspace: Workspace,
                               figures: RemittanceFigures) -> Path:
     """Render the statement, write it whole into the outbox and record its path on the
     remittance (in the caller's transaction)."""
-    agency = workspace.settings.agency
     pdf = remittance_pdf(session, figures, workspace_root=Path(workspace.root),
-                         templates_dir=workspace.templates_dir,
-                         agency=agency if agency.configured else None)
+                         templates_dir=workspace.templates_dir, agency=firm_of(workspace))
     path = write_whole(pdf, statement_file(workspace, figures))
     record_statement(session, figures.remittance, str(path))
     return path
