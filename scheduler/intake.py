@@ -35,6 +35,7 @@ from relance.kernel.i18n import N_, SOURCE_LANGUAGE, supported, translations
 from relance.kernel.schedule import ScheduleConfig
 from relance.kernel.workspace import Workspace
 from relance.scheduler import plan
+from relance.scheduler.leader import pid_alive
 from relance.scheduler.logs import JsonLog
 from relance.store import leases
 from relance.store.db import Store
@@ -184,16 +185,6 @@ def send_refusals(store: Store, workspace: Workspace) -> dict[str, int]:
 # --------------------------------------------------------------------------- the pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _take_lease(store: Store, holder: str, now: dt.datetime) -> bool:
     if leases.acquire_lease(store, LEASE_NAME, holder, PASS_LEASE, now=now):
         return True
@@ -201,7 +192,7 @@ def _take_lease(store: Store, holder: str, now: dt.datetime) -> bool:
     if found is None:
         return leases.acquire_lease(store, LEASE_NAME, holder, PASS_LEASE, now=now)
     host, _, pid = found[0].rpartition(":")
-    if host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid)):
+    if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
         # A pass of this machine died holding it: no need to wait for the expiry.
         leases.release_lease(store, LEASE_NAME, found[0])
         return leases.acquire_lease(store, LEASE_NAME, holder, PASS_LEASE, now=now)

@@ -27,6 +27,17 @@ from relance.store.leases import AdvisoryLock
 LEADER_LOCK_NAME = "scheduler.leader"
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs: the holder of a lock, a claim or a
+    lease recorded with its pid."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
 class Leadership(Protocol):
     def try_lead(self) -> bool:
         """Become (or stay) the leader if nobody else is; True when leading."""

@@ -30,7 +30,7 @@ from relance.scheduler import plan
 from relance.scheduler.clock import Clock, SystemClock
 from relance.scheduler.core import Dispatch, MailSummary, RunDay
 from relance.scheduler.intake import INTAKE, noted_pass
-from relance.scheduler.leader import LEADER_LOCK_NAME, Leadership
+from relance.scheduler.leader import LEADER_LOCK_NAME, Leadership, pid_alive
 from relance.scheduler.logs import JsonLog
 from relance.scheduler.promises import check_promises
 from relance.scheduler.summary import build_summary
@@ -65,16 +65,6 @@ class JobOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {"job": self.job, "day": self.day.isoformat(), "status": self.status,
                 "attempt": self.attempt, "detail": self.detail}
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
 
 
 def _pause(env: str, log: JsonLog, job: str, day: dt.date) -> None:
