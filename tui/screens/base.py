@@ -69,10 +69,12 @@ class DeskScreen(Screen[None]):
         return False
 
     def ask(self, title: str, fields: list[Field], parse: Callable[[dict[str, str]], T],
-            then: Callable[[T], object], *, writes: bool = True) -> None:
+            then: Callable[[T], object], *, writes: bool = True,
+            form: type[FormScreen] = FormScreen) -> None:
         """Ask for `fields`; the form refuses answers that `parse` refuses (its message
         is shown under the fields), and `then` gets what `parse` made of the accepted
-        ones. A form that `writes` is not even opened for an auditor."""
+        ones. A form that `writes` is not even opened for an auditor. `form`: the dialog,
+        a `FormScreen` or one of its kind (the creditor's, taller and scrolled)."""
         if writes and not self.may_write():
             return
 
@@ -87,7 +89,7 @@ class DeskScreen(Screen[None]):
             if answers is not None:
                 then(parse(answers))
 
-        self.app.push_screen(FormScreen(title, fields, check), done)
+        self.app.push_screen(form(title, fields, check), done)
 
     def reload(self) -> None:
         """Read the screen's data again."""

@@ -157,19 +157,5 @@ class CreditorsScreen(WholeListScreen[creditors.CreditorLine]):
             if said:
                 self.notify(said)
 
-        if not self.may_write():
-            return
-
-        def check(answers: dict[str, str]) -> str | None:
-            try:
-                parse(answers)
-            except UsageError as exc:
-                return exc.message
-            return None
-
-        def done(answers: dict[str, str] | None) -> None:
-            if answers is not None:
-                save(parse(answers))
-
-        self.app.push_screen(
-            CreditorForm(_("Creditor {code}").format(code=code), fields, check), done)
+        self.ask(_("Creditor {code}").format(code=code), fields, parse, save,
+                 form=CreditorForm)
