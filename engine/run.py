@@ -43,7 +43,7 @@ from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
 from relance.engine.plans import check_plans
-from relance.engine.versioning import record_ruleset
+from relance.engine.versioning import folder_state, record_ruleset
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
 from relance.store import audit
@@ -88,13 +88,17 @@ class RunReport:
     action_ids: tuple[int, ...] = field(default=(), repr=False)
     # Actions queued earlier the same day that received more invoices (the book changed).
     actions_extended: int = 0
+    # The rules folder in git (`versioning.FolderState`): clean, dirty or untracked.
+    rules_state: str = "untracked"
+    rules_diff_hash: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "date": self.on.isoformat(),
             "dry_run": self.dry_run,
-            "ruleset": {"hash": self.ruleset_hash, "git_commit": self.git_commit},
+            "ruleset": {"hash": self.ruleset_hash, "git_commit": self.git_commit,
+                        "state": self.rules_state, "diff_hash": self.rules_diff_hash},
             "actions_created": self.actions_created,
             "actions_extended": self.actions_extended,
             "items_created": self.items_created,
@@ -390,10 +394,12 @@ def run_in_session(
     `reader` only when the transaction has changed nothing the policies read (see
     `decide_day`): simulate's days, for one, each read the previous ones' actions."""
     ruleset = record_ruleset(session, rules, rules_dir)
+    folder = folder_state(rules_dir)
     policies: Sequence[Policy] = tuple(rules.policies)
     started = utcnow()
     run = Run(run_date=on, ruleset_id=ruleset.id, started_by=actor, status="running",
-              started_at=started)
+              started_at=started, rules_state=folder.state,
+              rules_git_commit=folder.commit, rules_diff_hash=folder.diff_hash)
     session.add(run)
     session.flush()
     conn = session.connection()
@@ -413,7 +419,8 @@ def run_in_session(
             items += 1
     report = RunReport(
         run_id=None if dry_run else run.id, on=on, dry_run=dry_run,
-        ruleset_hash=ruleset.content_hash, git_commit=ruleset.git_commit,
+        ruleset_hash=ruleset.content_hash, git_commit=folder.clean_commit,
+        rules_state=folder.state, rules_diff_hash=folder.diff_hash,
         actions_created=len(groups) - extended, items_created=items, actions_proposed=proposed,
         actions_approved=len(groups) - extended - proposed, actions_extended=extended,
         by_rule=tuple(RuleCount(p, r, ch, n) for (p, r, ch), n in sorted(by_rule.items())),
@@ -425,7 +432,8 @@ def run_in_session(
     run.summary = report.to_json()
     audit.record(session, actor=actor, kind="run.done", subject_type="run", subject_id=run.id,
                  data={"date": on.isoformat(), "ruleset": ruleset.content_hash,
-                       "git_commit": ruleset.git_commit, "actions": len(groups),
+                       "git_commit": folder.commit, "rules_state": folder.state,
+                       "rules_diff_hash": folder.diff_hash, "actions": len(groups),
                        "items": items})
     return report
 

@@ -523,6 +523,12 @@ class Run(Base):
     started_by: Mapped[str] = mapped_column(String(120), default="")
     status: Mapped[str] = mapped_column(String(20), default="running")  # running, done, failed
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The rules folder as the run saw it: "clean" at `rules_git_commit`, "dirty" (edits
+    # not committed: `rules_diff_hash` hashes them) or "untracked" (no git repository).
+    # The rule set's own commit is only the first one it was seen at.
+    rules_state: Mapped[str] = mapped_column(String(12), default="untracked")
+    rules_git_commit: Mapped[str | None] = mapped_column(String(40))
+    rules_diff_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class InvoiceLevel(Base):

@@ -1,4 +1,4 @@
-"""`relance run`, `explain`, `simulate`, `audit` and `test`: the engine from the shell.
+"""`relance run`, `explain` and `simulate`: the engine from the shell.
 
 Thin commands over `relance.engine`: they read the workspace's rules (refusing to run
 when they have errors), call the engine and print a table or, with `--json`, a JSON
@@ -9,22 +9,20 @@ job and the demo are. `simulate` prints a summary a day per line and kind of act
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from relance.commands.case_support import check_action_visible, reader_of, refuse_limited
+from relance.commands.case_support import reader_of, refuse_limited
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.commands.simulate_view import SimulateFormat, show_simulation
-from relance.context import AppContext, add_row, print_table, say
+from relance.context import add_row, print_table, say
 from relance.engine.scope import creditor_ids
 from relance.engine.workday import load_checked_rules, run_workspace_day
 from relance.kernel.display import show_count, show_date
-from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
 
 OnOption = Annotated[
@@ -70,9 +68,14 @@ def run(
         for count in report.by_rule:
             add_row(table, count.policy, count.rule, count.channel, show_count(count.items))
         print_table(console, table)
-    version = (_("{hash}, git {commit}").format(hash=report.ruleset_hash[:12],
-                                                commit=report.git_commit[:12])
-               if report.git_commit else report.ruleset_hash[:12])
+    if report.git_commit:
+        version = _("{hash}, git {commit}").format(hash=report.ruleset_hash[:12],
+                                                   commit=report.git_commit[:12])
+    elif report.rules_state == "dirty":
+        version = _("{hash}, uncommitted edits (diff {diff})").format(
+            hash=report.ruleset_hash[:12], diff=(report.rules_diff_hash or "")[:12])
+    else:
+        version = report.ruleset_hash[:12]
     say(console, _("rules version {version}").format(version=version))
 
 
@@ -108,6 +111,10 @@ def simulate(
         "--format", help=_("table: a summary per day for people; csv: every action, for "
                            "spreadsheets and programs; json: every action (as --json)."))
     ] = SimulateFormat.TABLE,
+    replay: Annotated[bool, typer.Option(
+        "--replay", help=_("Replay the book as it was from --from (invoices as issued, "
+                           "payments on their dates) and compare with what was sent "
+                           "(writes nothing)."))] = False,
     json_output: JsonOption = False,
 ) -> None:
     from relance.engine.simulate import simulate as run_simulation
@@ -116,6 +123,12 @@ def simulate(
     refuse_limited(context, _("a simulation"))
     rules = load_checked_rules(context.workspace, refused=_("nothing was simulated"))
     first, last = parse_day(start, "--from"), parse_day(until, "--until")
+    if replay:
+        from relance.commands.replay_view import show_replay
+
+        show_replay(context, rules, first, last,
+                    SimulateFormat.JSON if context.json_output else shape)
+        return
     days = max((last - first).days + 1, 0)
     with progress(_("Simulating"), total=days) as steps:
         found = run_simulation(context.store, rules, first, last, actor=context.user,
@@ -125,54 +138,6 @@ def simulate(
                     SimulateFormat.JSON if context.json_output else shape)
 
 
-def audit(
-    ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help=_("The action's number."))],
-    json_output: JsonOption = False,
-) -> None:
-    from relance.engine.auditview import audit_action
-
-    context = json_wanted(ctx, json_output)
-    check_action_visible(context, reader_of(context), action_id)
-    with context.store.transaction() as session:
-        report = audit_action(session, action_id)
-    if context.json_output:
-        context.emit_json(report.data)
-    else:
-        typer.echo(report.render())
-
-
-def test(
-    ctx: typer.Context,
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(help=_("Rule-test files or folders (default: the rules folder).")),
-    ] = None,
-    json_output: JsonOption = False,
-) -> None:
-    from relance.engine.ruletests import run_file, test_files
-
-    context: AppContext = json_wanted(ctx, json_output)
-    files = test_files(list(paths) if paths else [context.workspace.rules_dir])
-    if not files:
-        raise UsageError(_("no rule tests found (files named *.rules.test)"))
-    results = [result for path in files for result in run_file(path)]
-    failed = [result for result in results if not result.passed]
-    if context.json_output:
-        context.emit_json({"passed": len(results) - len(failed), "failed": len(failed),
-                           "cases": [result.to_json() for result in results]})
-    else:
-        for result in results:
-            typer.echo((_("PASS {file}: {name}") if result.passed else
-                        _("FAIL {file}: {name}")).format(file=result.file, name=result.name))
-            if not result.passed:
-                typer.echo("\n".join(f"    {line}" for line in result.diff().splitlines()))
-        typer.echo(_("{passed} passed, {failed} failed").format(
-            passed=show_count(len(results) - len(failed)), failed=show_count(len(failed))))
-    if failed:
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
     app.command(help=_("Evaluate the policies as of a day and queue the actions (once per "
                        "day)."))(run)
@@ -180,7 +145,3 @@ def register(app: typer.Typer) -> None:
         explain)
     app.command(help=_("What the rules will queue day by day if nobody pays (writes "
                        "nothing)."))(simulate)
-    app.command(help=_("An action's story: the rule text that fired, the facts, approvals "
-                       "and events."))(audit)
-    app.command(name="test", help=_("Run the rule tests (`*.rules.test`): given a book and "
-                                    "dates, the expected actions."))(test)

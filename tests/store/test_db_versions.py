@@ -32,7 +32,7 @@ def _stamp(db_url: tuple[str, str | None], revision: str) -> None:
         engine.dispose()
 
 
-def test_upgrade_then_current_on_a_database_two_migrations_behind(
+def test_upgrade_then_current_on_a_database_some_migrations_behind(
     db_url: tuple[str, str | None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine = make_engine(db_url[0], schema=db_url[1])
@@ -44,12 +44,13 @@ def test_upgrade_then_current_on_a_database_two_migrations_behind(
     code, out, _ = run_cli(capsys, "--db", url, "db", "current")
     assert code == 0
     assert f"schema revision 0003; this relance: {head}" in out
-    assert "Behind by 2 migrations" in out
+    behind = int(head) - 3  # the revisions are numbered 0001, 0002, ...
+    assert f"Behind by {behind} migrations" in out
 
     code, out, _ = run_cli(capsys, "--db", url, "db", "upgrade")
     assert code == 0
-    assert f"upgraded from revision 0003 to revision {head}, 2 migrations:" in out
-    assert "  0004  " in out and "  0005  " in out and "0003  " not in out
+    assert f"upgraded from revision 0003 to revision {head}, {behind} migrations:" in out
+    assert "  0004  " in out and f"  {head}  " in out and "0003  " not in out
 
     code, out, _ = run_cli(capsys, "--db", url, "--json", "db", "current")
     assert code == 0 and '"up_to_date": true' in out
