@@ -129,6 +129,36 @@ def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int
     return session.execute(earlier).first() is not None
 
 
+# A formal notice e-mail says it was also sent by registered letter only when a letter
+# notice on the same invoices is queued this close to it (the same run, or a day apart
+# when the rules send them on neighbouring days).
+REGISTERED_LETTER_WINDOW = dt.timedelta(days=7)
+
+
+def _registered_letter_too(session: Session, action: Action,
+                           invoice_ids: Sequence[int]) -> bool:
+    """Whether a formal-notice letter on one of these invoices, not rejected, cancelled
+    or failed, goes with this e-mail: only then may the e-mail say so."""
+    if not invoice_ids or action.channel != Channel.EMAIL:
+        return False
+    letter = (
+        select(Action.id)
+        .join(ActionItem, ActionItem.action_id == Action.id)
+        .where(
+            ActionItem.invoice_id.in_(invoice_ids),
+            ActionItem.state == ItemState.ACTIVE,
+            Action.id != action.id,
+            Action.channel == Channel.LETTER,
+            Action.template.in_(FORMAL_NOTICE_TEMPLATES),
+            Action.state.not_in(list(VOID_ACTION_STATES)),
+            Action.created_on.between(action.created_on - REGISTERED_LETTER_WINDOW,
+                                      action.created_on + REGISTERED_LETTER_WINDOW),
+        )
+        .limit(1)
+    )
+    return session.execute(letter).first() is not None
+
+
 def _formal_notice_on(session: Session, action: Action,
                      invoice_ids: Sequence[int]) -> dt.date | None:
     """The date of the first formal notice sent on one of these invoices before this
@@ -327,6 +357,7 @@ def build_context(
         "invoices": rows,
         "invoice_count": len(rows),
         "reminded_before": _reminded_before(session, action, invoice_ids),
+        "registered_letter_too": _registered_letter_too(session, action, invoice_ids),
         "totals": totals,
         "penalties": {
             "applies": applies and bool(penalties_seen),
