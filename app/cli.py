@@ -7,13 +7,18 @@ Exit codes: 0 fine, 1 a finding (check errors, failed sends), 2 bad usage or inp
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click import Command, Context, HelpFormatter
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperGroup
 
+from relance.command_index import COMMANDS, command_help, modules
 from relance.commands.typer_words import (
     ClickException,
     adapt_commands,
@@ -24,41 +29,62 @@ from relance.context import AppContext, visible
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _, language_for_invocation, set_language
 
-# Command modules, each with a `register(app)` function.
-COMMAND_MODULES = [
-    "workspace_cmd",
-    "casework_cmd",
-    "queue_cmd",
-    "case_cmd",
-    "book_cmd",
-    "plan_cmd",
-    "tui_cmd",
-    "import_cmd",
-    "report_cmd",
-    "demo_cmd",
-    "serve_cmd",
-    "lang_cmd",
-    "dispatch_cmd",
-    "uncertain_cmd",
-    "batches_cmd",
-    "engine_cmd",
-    "audit_cmd",
-    "ruletest_cmd",
-    "diff_cmd",
-    "db_cmd",
-    "creditor_cmd",
-    "mandate_cmd",
-    "funds_cmd",
-    "portfolio_cmd",
-    "intake_cmd",
-]
-
 # The help texts below are translated as they are defined: the language is decided
 # first, from the workspace the command names or stands in, else the environment.
 set_language(language_for_invocation(sys.argv[1:]))
 translate_help_words()
 
+
+
+class LazyCommands(TyperGroup):
+    """The root command: a command's module is imported when that command is wanted.
+
+    Importing every module would load SQLAlchemy, the models, Textual and WeasyPrint
+    for `relance --help`; the listing reads each command's line from
+    `relance.command_index` instead."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        found = self.commands.get(cmd_name)
+        if found is not None or cmd_name not in COMMANDS:
+            return found
+        if self._listing:
+            return TyperCommand(name=cmd_name, help=command_help(cmd_name))
+        _load(COMMANDS[cmd_name].module)
+        built = typer.main.get_command(app)
+        assert isinstance(built, TyperGroup)
+        for name, command in built.commands.items():
+            if name not in self.commands:
+                adapt_commands(command)
+                self.add_command(command, name)
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Context, args: list[str]
+                        ) -> tuple[str | None, Command | None, list[str]]:
+        # Typer suggests among the commands built so far, here none: among all of them.
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as exc:
+            matches = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
+            if matches:  # in Typer's words, which relance.commands.typer_words translates
+                exc.message = "{message}. Did you mean {names}?".format(
+                    message=exc.message.rstrip("."), names=", ".join(map(repr, matches)))
+            raise
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="relance",
     help=_("Rules-as-code back office for accounts receivable."),
     no_args_is_help=True,
@@ -104,13 +130,21 @@ def _global_options(
     )
 
 
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"relance.commands.{name}")
-        module.register(app)
+_loaded: set[str] = set()
 
 
-_register_commands()
+def _load(module_name: str) -> None:
+    """Import one command module and register its commands on the app, once."""
+    if module_name in _loaded:
+        return
+    importlib.import_module(f"relance.commands.{module_name}").register(app)
+    _loaded.add(module_name)
+
+
+def load_all_commands() -> None:
+    """Register every command (for what walks the whole tree: tests, documentation)."""
+    for module_name in modules():
+        _load(module_name)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -24,7 +24,11 @@ from relance.kernel.console import say as say
 from relance.kernel.console import visible as visible
 from relance.kernel.i18n import set_language
 from relance.kernel.workspace import Workspace, find_workspace
-from relance.store.db import Store, open_store
+
+if TYPE_CHECKING:
+    # Imported when a command opens the store: `relance --help` and the commands that
+    # need no database do without SQLAlchemy.
+    from relance.store.db import Store
 
 USER_ENV = "RELANCE_USER"
 
@@ -53,6 +57,8 @@ class AppContext:
     def store(self) -> Store:
         """The workspace's store, opened (and migrated) on first use."""
         if self._store is None:
+            from relance.store.db import open_store
+
             self._store = open_store(self.database_url)
         return self._store
 

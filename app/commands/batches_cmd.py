@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.command_index import command_help
 from relance.commands.case_support import reader_of, visible_actions
 from relance.commands.options import JsonOption
 from relance.context import AppContext
@@ -98,5 +99,4 @@ def batches_command(ctx: typer.Context, json_output: JsonOption = False) -> None
 
 
 def register(app: typer.Typer) -> None:
-    app.command("batches", help=_("List the print batches (file, day, letters, pages) and the "
-                                  "sent letters in none."))(batches_command)
+    app.command("batches", help=command_help("batches"))(batches_command)

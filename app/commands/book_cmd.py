@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     CreditorOption,
     DebtorFilterOption,
@@ -270,12 +271,10 @@ def payments(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("credit-note", help=_("Record a credit note granted on an invoice: its "
-                                      "balance goes down."))(credit_note)
-    app.command(help=_("Take a payment back: its invoices reopen and are chased again."))(
+    app.command("credit-note", help=command_help("credit-note"))(credit_note)
+    app.command(help=command_help("reverse"))(
         reverse)
-    app.command(help=_("Allocate what a payment left unallocated (suspense, or a credit "
-                       "on account)."))(allocate)
-    app.command(help=_("Payments received, newest first (ids for reverse and allocate)."))(
+    app.command(help=command_help("allocate"))(allocate)
+    app.command(help=command_help("payments"))(
         payments)
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     CreditorOption,
     QueueWatch,
@@ -415,19 +416,18 @@ def undo(
                  queue.sentence()])
 
 
+# Each command with its name in the command index, which holds its summary.
 HELP: dict[Callable[..., None], str] = {
-    pause: N_("Pause every reminder to a debtor up to and including a day."),
-    resume: N_("End a debtor's pause now: the next run chases it again."),
-    dispute: N_("Open a dispute on invoices (reminders about them stop), or close it "
-                "(--close)."),
-    promise: N_("Record a promise to pay by a day: reminders wait until then."),
-    note: N_("Add a free-text note to a debtor's case."),
-    history: N_("A debtor's events, newest first, with the ids `relance undo` takes."),
-    undo: N_("Undo a change (payment, credit note, allocation, pause, resume, dispute, "
-             "promise, plan, note) by its opposite; the history keeps both."),
+    pause: "pause",
+    resume: "resume",
+    dispute: "dispute",
+    promise: "promise",
+    note: "note",
+    history: "history",
+    undo: "undo",
 }
 
 
 def register(app: typer.Typer) -> None:
-    for command, text in HELP.items():
-        app.command(help=_(text))(command)
+    for command, name in HELP.items():
+        app.command(help=command_help(name))(command)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     CreditorOption,
     QueueWatch,
@@ -88,6 +89,4 @@ def pay(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Record a payment on one invoice (its balance and status follow); "
-                       "more than it owes is recorded whole, the surplus on the debtor's "
-                       "account."))(pay)
+    app.command(help=command_help("pay"))(pay)

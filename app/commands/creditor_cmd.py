@@ -17,6 +17,7 @@ from rich import box
 from rich.table import Table
 
 from relance.channels.config import sender_address
+from relance.command_index import command_help
 from relance.commands.case_support import (
     JsonOption,
     UserOption,
@@ -41,8 +42,7 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import decimal_text
 
-creditor_app = typer.Typer(help=_("Creditors: the companies whose invoices are chased, their "
-                                  "identity and sending details."), no_args_is_help=True)
+creditor_app = typer.Typer(help=command_help("creditor"), no_args_is_help=True)
 
 # A channel as the sentences about missing fields name it.
 CHANNEL_WORDS = {"letter": N_("letters"), "email": N_("e-mails"), "sms": N_("SMS")}

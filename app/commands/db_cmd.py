@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy import Engine
 
+from relance.command_index import command_help
 from relance.commands.options import JsonOption
 from relance.context import AppContext, say
 from relance.kernel.display import show_count
@@ -20,7 +21,7 @@ from relance.kernel.i18n import _, ngettext
 from relance.store.db import make_engine
 from relance.store.migrate import Revision, pending_revisions, schema_state, upgrade
 
-db_app = typer.Typer(help=_("The database's schema: where it stands, and upgrading it."),
+db_app = typer.Typer(help=command_help("db"),
                      no_args_is_help=True)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from relance.command_index import command_help
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.demo import DEFAULT_DIRECTORY, run_demo
 from relance.kernel.i18n import _
@@ -37,5 +38,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Build a demo workspace with a realistic portfolio and show its aged "
-                       "balance."))(demo)
+    app.command(help=command_help("demo"))(demo)

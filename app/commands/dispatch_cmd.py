@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     actor_of,
     check_action_visible,
@@ -214,12 +215,7 @@ def outcome_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("dispatch", help=_(
-        "Send the approved letters, e-mails, SMS and internal alerts. Exits 1 when actions "
-        "are left failed, uncertain or waiting to retry (a dry run: when some would fail), "
-        "saying how many and what to do."))(dispatch_command)
-    app.command("preview", help=_("Render one action into outbox/preview/ without sending "
-                                  "it."))(preview_command)
-    app.command("outcome", help=_("Settle an uncertain send: confirm it went out, or send "
-                                  "it again."))(outcome_command)
+    app.command("dispatch", help=command_help("dispatch"))(dispatch_command)
+    app.command("preview", help=command_help("preview"))(preview_command)
+    app.command("outcome", help=command_help("outcome"))(outcome_command)
 

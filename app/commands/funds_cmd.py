@@ -14,6 +14,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     JsonOption,
     UserOption,
@@ -178,8 +179,5 @@ def _print_ledger(context: Any, entries: list[client_funds.FundLine]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("remit", help=_("Remit to a creditor the funds collected for it up to a "
-                                "day: statement (collected, fees, net to pay) and entries "
-                                "marked remitted, once."))(remit_command)
-    app.command("funds", help=_("The client-funds ledger: entries, what is pending and "
-                                "what is overdue."))(funds_command)
+    app.command("remit", help=command_help("remit"))(remit_command)
+    app.command("funds", help=command_help("funds"))(funds_command)

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from relance.command_index import command_help
 from relance.commands.case_support import refuse_limited
 from relance.commands.options import JsonOption, json_wanted
 from relance.commands.progress import progress
@@ -26,8 +27,7 @@ from relance.store.importing import (
 )
 from relance.store.importing.mapping import Mapping
 
-import_app = typer.Typer(help=_("Load invoices (CSV, XLSX, FEC) and payments (CSV, camt.053, "
-                                "CFONB 120, MT940)."),
+import_app = typer.Typer(help=command_help("import"),
                          no_args_is_help=True)
 
 

@@ -12,6 +12,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     CreditorOption,
     UserOption,
@@ -30,8 +31,7 @@ from relance.scheduler.clock import clock_from_env
 from relance.scheduler.core import engine_run_day
 from relance.scheduler.intake import intake_pass
 
-intake_app = typer.Typer(help=_("The intake folders: files creditors drop are imported by "
-                                "themselves."), no_args_is_help=True)
+intake_app = typer.Typer(help=command_help("intake"), no_args_is_help=True)
 
 OUTCOME_WORDS = {
     "imported": N_("imported"), "refused": N_("refused"), "duplicate": N_("already received"),

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from relance.command_index import command_help
 from relance.commands.options import JsonOption
 from relance.context import AppContext
 from relance.dsl.diagnostics import Diagnostic, render_all
@@ -191,7 +192,5 @@ def _fmt_summary(check_only: bool, changed: int, unchanged: int, faulty: int) ->
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Check rule files: syntax, fields, types, templates, references, "
-                       "dead rules."))(check)
-    app.command(help=_("Rewrite rule files in the canonical layout (comments kept, meaning "
-                       "unchanged)."))(fmt)
+    app.command(help=command_help("check"))(check)
+    app.command(help=command_help("fmt"))(fmt)

@@ -17,6 +17,7 @@ from rich import box
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from relance.command_index import command_help
 from relance.commands.case_support import UserOption, emit_or_say, major, open_desk_as_actor, say
 from relance.commands.options import JsonOption, json_wanted
 from relance.context import add_row, print_table
@@ -29,9 +30,9 @@ from relance.kernel.i18n import N_, _, ngettext
 from relance.kernel.money import Money, normalise_currency
 from relance.store.models import Creditor, Debtor, Mandate, MandateScope
 
-mandate_app = typer.Typer(help=_("The collection firm's mandates, one creditor's at a time."),
+mandate_app = typer.Typer(help=command_help("mandate"),
                           no_args_is_help=True)
-agency_app = typer.Typer(help=_("The collection firm that runs this workspace."),
+agency_app = typer.Typer(help=command_help("agency"),
                          no_args_is_help=True)
 
 # The scope as typed on the command line.

@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     CreditorOption,
     DebtorFilterOption,
@@ -42,7 +43,7 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
 from relance.store.models import Debtor, Invoice, PaymentPlan, PaymentPlanInvoice
 
-plan_app = typer.Typer(help=_("Payment plans: instalments agreed with a debtor."),
+plan_app = typer.Typer(help=command_help("plan"),
                        no_args_is_help=True)
 
 

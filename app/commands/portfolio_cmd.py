@@ -14,6 +14,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     creditor_id_as,
     debtor_cell,
@@ -33,7 +34,7 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
 
 portfolio_app = typer.Typer(
-    help=_("Collectors' portfolios: the debtors each user works first."),
+    help=command_help("portfolio"),
     no_args_is_help=True)
 
 # Here `--user` names the portfolio's owner; who acts is the global `relance --user`,

@@ -19,6 +19,7 @@ from rich.table import Table
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     CreditorOption,
     DebtorFilterOption,
@@ -342,10 +343,6 @@ def reject(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("The queued actions with their invoices as they are now. Changes "
-                       "nothing."))(queue)
-    app.command(help=_("Approve actions (escalations: credit managers, four eyes). Sends "
-                       "nothing: `relance dispatch` does. Exit 1 when some changed "
-                       "meanwhile and were left."))(approve)
-    app.command(help=_("Reject actions with a reason: proposed ones, or approved ones not "
-                       "yet sent. Exit 1 when some changed meanwhile and were left."))(reject)
+    app.command(help=command_help("queue"))(queue)
+    app.command(help=command_help("approve"))(approve)
+    app.command(help=command_help("reject"))(reject)

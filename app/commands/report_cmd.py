@@ -23,6 +23,7 @@ from relance.channels.reports.files import aged_name, statement_name, write_csv_
 from relance.channels.reports.sheet import Sheet
 from relance.channels.reports.tables import aged_sheet, ledger_sheet, statement_sheet
 from relance.channels.reports.xlsx_export import write_xlsx
+from relance.command_index import command_help
 from relance.commands.case_support import creditor_id_as, find_debtor_as, reader_of
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
@@ -36,7 +37,7 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 
 report_app = typer.Typer(
-    help=_("Reports on the book: aged balance, account statements, customer ledger."),
+    help=command_help("report"),
     no_args_is_help=True)
 
 

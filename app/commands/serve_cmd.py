@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from relance.command_index import command_help
 from relance.commands.options import JsonOption, json_wanted
 from relance.context import AppContext
 from relance.kernel.display import show_count, show_date
@@ -163,6 +164,4 @@ DISPATCH_COUNTS = {
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Run the scheduler: the daily run on business days, dispatch in "
-                       "sending hours, the letter batch and the morning summary; once each, "
-                       "on one machine or several."))(serve)
+    app.command(help=command_help("serve"))(serve)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from relance.command_index import command_help
 from relance.context import AppContext
 from relance.kernel.i18n import _
 
@@ -25,5 +26,4 @@ def tui(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Open the operators' desk: queue, escalations, calls, cases, "
-                       "dashboard."))(tui)
+    app.command(help=command_help("tui"))(tui)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from relance.command_index import command_help
 from relance.commands.case_support import (
     actor_of,
     check_action_visible,
@@ -116,9 +117,7 @@ def resend_command(ctx: typer.Context, action_id: ActionArgument,
 
 
 def register(app: typer.Typer) -> None:
-    app.command("uncertain", help=_("List the sends in doubt, with what is known of each."))(
+    app.command("uncertain", help=command_help("uncertain"))(
         uncertain_command)
-    app.command("confirm", help=_("Confirm that an uncertain send did go out: it is recorded "
-                                  "as sent."))(confirm_command)
-    app.command("resend", help=_("Send an uncertain or failed action again: it goes back in "
-                                 "the queue."))(resend_command)
+    app.command("confirm", help=command_help("confirm"))(confirm_command)
+    app.command("resend", help=command_help("resend"))(resend_command)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from relance.command_index import command_help
 from relance.commands.options import JsonOption, json_wanted
 from relance.context import say
 from relance.kernel.i18n import _
@@ -38,4 +39,4 @@ def init(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Create a workspace: relance.toml, rules/, templates/."))(init)
+    app.command(help=command_help("init"))(init)

@@ -34,6 +34,7 @@ LAYER_OF_NAME: Mapping[str, str] = {
     "relance": "cli",
     "relance.cli": "cli",
     "relance.context": "cli",
+    "relance.command_index": "cli",
     "relance.commands": "cli",
     "relance.__main__": "cli",
     "relance.rules": "data",

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from relance.cli import app
+from relance.cli import app, load_all_commands
 from relance.store.db import Store, open_store
 from tests.cli import run_cli
 from tests.isolation.workspace import SECRETS, Agency, build_agency, dump_creditor, write_config
@@ -115,6 +115,7 @@ def commands() -> list[str]:
         for name, child in sub.items():
             walk(child, [*prefix, name])
 
+    load_all_commands()
     walk(typer.main.get_command(app), [])
     return found
 
