@@ -22,11 +22,13 @@ from typing import Any
 
 from relance.dsl.loader import LoadedRules, load_rules
 from relance.engine.fixtures import write_book, write_history
+from relance.engine.plans import check_plans
+from relance.engine.rule_coverage import CoverageRecorder
 from relance.engine.run import run_day
 from relance.engine.simulate import approve_everything, queued_actions
 from relance.kernel.errors import RelanceError, UsageError
 from relance.kernel.i18n import _
-from relance.store.db import open_store
+from relance.store.db import Store, open_store
 
 TEST_SUFFIX = ".rules.test"
 
@@ -125,7 +127,9 @@ def merged_book(spec: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_case(path: Path, spec: dict[str, Any], case: dict[str, Any],
-             rules: LoadedRules) -> CaseResult:
+             rules: LoadedRules, coverage: CoverageRecorder | None = None) -> CaseResult:
+    """One case; `coverage`, when given, also records what each day exercised of the
+    rules (`engine.rule_coverage`)."""
     name = str(case.get("name", _("unnamed case")))
     expected = tuple(sorted(str(line).strip() for line in case.get("expect", ())))
     days = _days(path, case)
@@ -143,6 +147,8 @@ def run_case(path: Path, spec: dict[str, Any], case: dict[str, Any],
                     write_history(session, creditor_id, ids, history)
             got: list[str] = []
             for day in days:
+                if coverage is not None:
+                    _observe(store, rules, path, day, only, coverage)
                 report = run_day(store, rules, day, actor="relance test",
                                  auto_approve=bool(case.get("auto_approve", True)))
                 with store.transaction() as session:
@@ -160,11 +166,24 @@ def run_case(path: Path, spec: dict[str, Any], case: dict[str, Any],
     return CaseResult(str(path), name, got_sorted == expected, expected, got_sorted)
 
 
-def run_file(path: Path) -> list[CaseResult]:
-    """Every case of one test file."""
+def _observe(store: Store, rules: LoadedRules, path: Path, day: dt.date, only: set[str],
+             coverage: CoverageRecorder) -> None:
+    """Decide the day on the book the run will read: the run first breaks the plans whose
+    instalment is late, so that is done here first (the run's own check then finds
+    nothing more to break)."""
+    with store.write_transaction() as session:
+        check_plans(session, day, actor="relance test")
+    with store.transaction() as session:
+        coverage.observe(session.connection(), rules, path.parent, day, only)
+
+
+def run_file(path: Path, coverage: CoverageRecorder | None = None) -> list[CaseResult]:
+    """Every case of one test file; `coverage`: see `run_case`."""
     spec = _load(path)
     rules = _rules_for(path, spec)
     cases = spec.get("case", [])
     if not isinstance(cases, list) or not cases:
         raise UsageError(_("{path}: no [[case]] in the file").format(path=path))
-    return [run_case(path, spec, case, rules) for case in cases]
+    if coverage is not None:
+        coverage.watch(rules, path.parent)
+    return [run_case(path, spec, case, rules, coverage) for case in cases]
