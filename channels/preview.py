@@ -3,14 +3,17 @@ sent nowhere and changed nothing.
 
 The preview prepares the action with the dispatcher's own `Renderer` (same context,
 same templates, same e-mail building, same file names), so what an operator reads
-before approving is what the dispatch would send that day. Only the last step differs:
-the files go to the preview folder and nothing is claimed, started or recorded.
+before approving is what the dispatch would send that day, the account statement of a
+rule `with statement` included (after the letter's pages, or as the e-mail's second
+PDF). Only the last step differs: the files go to the preview folder and nothing is
+claimed, started or recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -43,6 +46,9 @@ class Preview:
     eml: Path | None
     subject: str | None = None
     error: str | None = None
+    # The pages of the account statement that goes along (`with statement`): the last
+    # pages of the letter's PDF, or the e-mail's second PDF. 0: no statement.
+    statement_pages: int = 0
 
 
 def render_preview(store: Store, workspace: Workspace, action_id: int,
@@ -68,21 +74,32 @@ def render_preview(store: Store, workspace: Workspace, action_id: int,
     def file(kind: str, suffix: str) -> Path:
         return outbox_file(outbox, kind, day, prepared, suffix)
 
+    statement_pages = _page_count(prepared.statement) if prepared.statement else 0
     if prepared.channel == "letter":
         pdf = _letter_pdf(store, renderer, prepared, file("letters", ".pdf"))
-        return Preview(_pdf_text(pdf), pdf, None, prepared.subject)
+        return Preview(_pdf_text(pdf), pdf, None, prepared.subject,
+                       statement_pages=statement_pages)
     if prepared.channel == "sms":
         return Preview(_sms_sheet(workspace, prepared), None, None, prepared.subject)
-    return _mail_preview(renderer, prepared, file("emails", ".eml"), file("emails", ".pdf"))
+    mailed = _mail_preview(renderer, prepared, file("emails", ".eml"), file("emails", ".pdf"))
+    return replace(mailed, statement_pages=statement_pages if mailed.eml else 0)
 
 
 def _letter_pdf(store: Store, renderer: Renderer, prepared: Prepared, path: Path) -> Path:
+    """The letter's PDF as the dispatch writes it: the statement's pages after the
+    letter's when the action asks for it (`channels.dispatch`'s letter jobs)."""
     with store.transaction() as session:
         creditor = session.scalars(select(Creditor).where(
             Creditor.code == prepared.creditor_code)).one()
         roots = renderer.resource_roots(creditor)
     return write_pdf(prepared.letter_html or "", path, base_dir=default_templates_dir(),
-                     roots=roots).path
+                     roots=roots, appendix=prepared.statement or b"").path
+
+
+def _page_count(pdf: bytes) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
 def _sms_sheet(workspace: Workspace, prepared: Prepared) -> str:

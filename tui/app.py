@@ -67,6 +67,13 @@ class RelanceApp(App[None]):
         "creditors": CreditorsScreen,
     }
     DEFAULT_MODE = "queue"
+    # Textual's compact footer gives every key a one-cell right margin, the palette's
+    # too; docked on the right, that margin leaves the last column open, and when the
+    # keys overflow (80 columns) a letter of the key hidden beneath shows through it
+    # ("^p paletter"). The palette's key ends on the last column instead.
+    CSS = """
+    Footer.-compact FooterKey.-command-palette { margin-right: 0; }
+    """
     # How often the change counter is read: one index probe, so a second or two keeps
     # the lists current at no noticeable cost.
     POLL_SECONDS = 1.5

@@ -6,9 +6,10 @@ Four kinds of commands, all in the desk's language:
   very action its key runs, on the row under the cursor;
 - the day's jobs of the core: run the policies for today, dispatch the approved sends
   (the calls `relance run` and `relance dispatch` make), after a yes/no question;
-- the reports `relance report` writes: the aged balance (CSV, XLSX, PDF) and, on a
-  case, the debtor's statement (PDF), written under the outbox's `reports/` by the
-  very functions the command line calls, then offered to a viewer;
+- the reports `relance report` writes: the aged balance (CSV, XLSX, PDF) in the desk's
+  language and, on a case, the debtor's statement (PDF) in the debtor's, written under
+  the outbox's `reports/` by the very functions the command line calls, then offered
+  to a viewer;
 - a search of debtors (name, reference) and invoices (number): one match opens its
   case, several are listed to choose from (`relance.tui.screens.chooser`).
 """
@@ -126,22 +127,24 @@ def _confirm_then_work(app: RelanceApp, question: str, work: Callable[[], str]) 
     app.push_screen(ConfirmScreen(question), then)
 
 
+def _failed(app: RelanceApp, exc: RelanceError | OSError) -> None:
+    """Say why a job or a report was not done: a refusal, or the outbox full or not
+    writable."""
+    message = exc.message if isinstance(exc, RelanceError) else _(
+        "The file could not be written: {error}").format(error=exc.strerror or exc)
+    app.notify(message, title=_("Not done"), severity="error", timeout=10)
+
+
 def _in_background(app: RelanceApp, work: Callable[[], ResultT],
                    done: Callable[[ResultT], None]) -> None:
     """Do `work` off the screen's thread (a run, a dispatch or a PDF takes a while),
     then `done` with its result on it, or say why it failed."""
 
-    def failed(message: str) -> None:
-        app.notify(message, title=_("Not done"), severity="error", timeout=10)
-
     def in_thread() -> None:
         try:
             result = work()
-        except RelanceError as exc:
-            app.call_from_thread(failed, exc.message)
-        except OSError as exc:  # the outbox full or not writable
-            app.call_from_thread(failed, _("The file could not be written: {error}").format(
-                error=exc.strerror or exc))
+        except (RelanceError, OSError) as exc:
+            app.call_from_thread(_failed, app, exc)
         else:
             app.call_from_thread(done, result)
 
@@ -177,9 +180,10 @@ def write_aged(ctx: TuiContext, extension: str) -> Path:
 
 
 def write_statement(ctx: TuiContext, debtor_id: int) -> Path:
-    """The debtor's account statement of today as a PDF under the outbox, in the
-    desk's language: the operator reads it first (and the desk's other threads keep
-    speaking theirs while it is drawn)."""
+    """The debtor's account statement of today as a PDF under the outbox, drawn by the
+    function `relance report statement` calls: in the debtor's language, like the
+    letters it may go with. It speaks that language while it draws (the process's
+    language, for a moment) and then the desk's again: see `export_statement`."""
     from relance.channels.reports.statement_pdf import render_statement
     from relance.engine.statement import account_statement
 
@@ -191,22 +195,40 @@ def write_statement(ctx: TuiContext, debtor_id: int) -> Path:
             raise UsageError(_("no debtor {id}").format(id=debtor_id))
         report = account_statement(session, debtor_id, on=ctx.today)
         data = render_statement(session, report, workspace_root=workspace.root,
-                                templates_dir=workspace.templates_dir,
-                                language=workspace.language)
+                                templates_dir=workspace.templates_dir)
     return write_whole(data, reports_dir(ctx) / statement_name(report.party.ref, ctx.today,
                                                                 "pdf"))
 
 
+def _written(app: RelanceApp, path: Path) -> None:
+    """Say where a report was written, and offer to open it when this machine can."""
+    app.notify(_("Wrote {path}").format(path=path), timeout=15)
+    if viewer_command(path) is not None:
+        app.push_screen(WrittenScreen(path))
+
+
 def export(app: RelanceApp, write: Callable[[TuiContext], Path]) -> None:
-    """Write a report, say where, and offer to open it when this machine can."""
-    ctx = app.ctx
+    """Write a report in the background, say where, and offer to open it."""
+    _in_background(app, partial(write, app.ctx), partial(_written, app))
 
-    def done(path: Path) -> None:
-        app.notify(_("Wrote {path}").format(path=path), timeout=15)
-        if viewer_command(path) is not None:
-            app.push_screen(WrittenScreen(path))
 
-    _in_background(app, partial(write, ctx), done)
+def export_statement(app: RelanceApp, debtor_id: int) -> None:
+    """Write the debtor's statement on the desk's own thread, not in the background
+    like the other reports: the language it is drawn in is the process's, so drawn
+    beside the desk it would make the screens that redraw meanwhile speak the debtor's
+    language. Here no screen redraws before the statement is drawn and the desk
+    speaks its own language again (the screens are still for a second)."""
+
+    def draw() -> None:
+        try:
+            path = write_statement(app.ctx, debtor_id)
+        except (RelanceError, OSError) as exc:
+            _failed(app, exc)
+        else:
+            _written(app, path)
+
+    app.notify(_("Drawing the statement…"))
+    app.call_after_refresh(draw)  # the message is on the screen before the wait
 
 
 class WrittenScreen(DeskModal[None]):
@@ -277,7 +299,7 @@ class DeskCommands(Provider):
         debtor_id = app.case_debtor_id
         if app.current_mode == "case" and debtor_id is not None:
             found.append((_("Export this debtor's statement (PDF)"), where,
-                          partial(export, app, partial(write_statement, debtor_id=debtor_id))))
+                          partial(export_statement, app, debtor_id)))
         return found
 
     async def discover(self) -> Hits:

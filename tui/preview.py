@@ -2,7 +2,10 @@
 as documents to read on the desk.
 
 The preview is the real thing (`relance.channels.preview.render_preview`): the letter's
-PDF, the e-mail, the SMS, written under `outbox/preview/` and sent nowhere. What was
+PDF, the e-mail, the SMS, written under `outbox/preview/` and sent nowhere, with the
+account statement that goes along (`with statement`): its pages follow the letter's,
+as they will on paper, and an e-mail's attached PDFs are shown one after the other
+(the letter, then the statement). What was
 sent is never rendered again: the PDF, e-mail or SMS file the dispatch kept for that
 action is read back, so a template changed since does not change what the history
 shows. For what the channels do not render (a call task), or when rendering fails (a
@@ -16,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from relance.channels.letter import append_pages
 from relance.channels.preview import Preview, read_eml, render_preview
 from relance.engine.words import channel_word
 from relance.kernel.display import show_date, show_datetime, show_money
 from relance.kernel.errors import RelanceError
-from relance.kernel.i18n import _
+from relance.kernel.i18n import _, ngettext
 from relance.store.models import Action, ActionState
 from relance.tui import data
 from relance.tui.casefile import state_name
@@ -81,17 +85,43 @@ def summary(ctx: TuiContext, action_id: int) -> str:
     return "\n".join(lines)
 
 
-def _mail_document(title: str, eml: Path, note: str = "") -> Document:
-    """An e-mail as its reader gets it: From, To, Subject, the text, the letter attached."""
+def _statement_header(pages: int, after_letter: bool) -> tuple[str, str]:
+    """Where the account statement of a `with statement` action is in the document."""
+    if after_letter:
+        where = ngettext("{count} page, after the letter's",
+                         "{count} pages, after the letter's", pages)
+    else:
+        where = ngettext("{count} page, attached as a PDF of its own",
+                         "{count} pages, attached as a PDF of its own", pages)
+    return _("Account statement"), where.format(count=pages)
+
+
+def _one_after_another(pdfs: list[bytes]) -> bytes | None:
+    """The PDFs attached to an e-mail as one document, in their order (the letter,
+    then the account statement): the desk shows one document's pages."""
+    if not pdfs:
+        return None
+    joined = pdfs[0]
+    for more in pdfs[1:]:
+        joined, _pages = append_pages(joined, more)
+    return joined
+
+
+def _mail_document(title: str, eml: Path, note: str = "", statement_pages: int = 0
+                   ) -> Document:
+    """An e-mail as its reader gets it: From, To, Subject, the text, the PDFs attached
+    (the letter, the account statement)."""
     mail = read_eml(eml)
     headers = [(_("From"), mail.sender), (_("To"), mail.to), (_("Subject"), mail.subject)]
     if mail.date:
         headers.append((_("Date"), mail.date))
-    attached = next((content for name, content in mail.attachments
-                     if name.lower().endswith(".pdf")), None)
+    attached = _one_after_another([content for name, content in mail.attachments
+                                   if name.lower().endswith(".pdf")])
     names = ", ".join(name for name, _content in mail.attachments)
     if names:
         headers.append((_("Attached"), names))
+    if statement_pages:
+        headers.append(_statement_header(statement_pages, after_letter=False))
     headers.append((_("File"), str(eml)))
     return Document(title, tuple(headers), mail.text, attached, eml, note)
 
@@ -102,12 +132,14 @@ def _rendered(ctx: TuiContext, title: str, action_id: int, rendered: Preview,
         return Document(title, text=summary(ctx, action_id), note=_(
             "The channels could not render it: {error}").format(error=rendered.error))
     if rendered.eml is not None:
-        return _mail_document(title, rendered.eml, note)
+        return _mail_document(title, rendered.eml, note, rendered.statement_pages)
     if rendered.pdf_path is not None:
-        return Document(title, ((_("File"), str(rendered.pdf_path)),),
+        statement = ((_statement_header(rendered.statement_pages, after_letter=True),)
+                     if rendered.statement_pages else ())
+        return Document(title, (*statement, (_("File"), str(rendered.pdf_path))),
                         pdf=rendered.pdf_path, file=rendered.pdf_path, note=note)
-    headers = ((_("Subject"), rendered.subject),) if rendered.subject else ()
-    return Document(title, headers, rendered.text.strip(), note=note)
+    subject = ((_("Subject"), rendered.subject),) if rendered.subject else ()
+    return Document(title, subject, rendered.text.strip(), note=note)
 
 
 def preview_document(ctx: TuiContext, action_id: int, note: str = "") -> Document:
