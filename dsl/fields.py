@@ -79,6 +79,22 @@ _SPECS = [
     FieldSpec("promises_broken", FieldType.NUMBER, Entity.DEBTOR,
               "the debtor's promises to pay broken in the 365 days before the run date"),
     FieldSpec("creditor", FieldType.ENUM, Entity.CREDITOR, "the creditor's code"),
+    # The payer profile, recomputed by each run from the 365 days before its date.
+    FieldSpec("days_late_avg", FieldType.NUMBER, Entity.DEBTOR,
+              "days from due date to payment, weighted by the amounts paid (early: 0), "
+              "last 12 months, to 2 decimals; none without a payment"),
+    FieldSpec("paid_after_reminders", FieldType.NUMBER, Entity.DEBTOR,
+              "mean letters/e-mails/SMS sent before an invoice was paid, invoices paid in "
+              "the last 12 months, to 2 decimals; none without one"),
+    FieldSpec("promises_kept_ratio", FieldType.NUMBER, Entity.DEBTOR,
+              "kept / (kept + broken) of the promises due in the last 12 months, 0 to 1, "
+              "to 2 decimals; none without one"),
+    FieldSpec("disputes_12m", FieldType.NUMBER, Entity.DEBTOR,
+              "disputes opened on the debtor's invoices in the last 12 months"),
+    FieldSpec("payer_class", FieldType.ENUM, Entity.DEBTOR,
+              "by the [payer] thresholds of relance.toml; new: no payment nor promise to "
+              "judge by",
+              ("good", "slow", "bad", "new")),
 ]
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in _SPECS}

@@ -3,8 +3,9 @@
 `Facts` holds, for one open invoice as of day D, the invoice's own fields, its debtor's
 and creditor's, the debtor aggregates (`debtor_balance`, `debtor_overdue`,
 `promises_broken`), its payment plans (`in_plan`, `plan_broken`, `instalment_overdue`)
-and the history (levels per policy, which rule acted when, `reminders_sent`,
-`last_action`).
+the history (levels per policy, which rule acted when, `reminders_sent`,
+`last_action`) and the debtor's payer profile as the last run stored it
+(`engine.payer_profile`).
 
 `load_facts` builds them in Python from plain rows of the store: it is the reference
 the SQL compiler (`engine.sqlcompile`) is tested against, and what `explain` reads.
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import Table, and_, literal_column, select
 from sqlalchemy.engine import Connection
 
+from relance.engine.payer_profile import NEW, PROFILE
 from relance.store.models import (
     OUTBOUND_CHANNELS,
     VOID_ACTION_STATES,
@@ -134,6 +136,12 @@ class Facts:
     debtor_overdue_minor: int = 0
     reminders_sent: int = 0
     last_action_on: dt.date | None = None
+    # The payer profile (`engine.payer_profile`); averages in hundredths, None: unknown.
+    days_late_hundredths: int | None = None
+    reminders_hundredths: int | None = None
+    promises_kept_hundredths: int | None = None
+    disputes_12m: int = 0
+    payer_class: str = NEW
     levels: dict[str, Level] = field(default_factory=dict)
     # Items before D, newest last: levels fall back on them when a rule was removed.
     items: tuple[ItemRecord, ...] = ()
@@ -207,8 +215,26 @@ def load_facts(
         for r in rows
     ]
     _add_debtor_facts(conn, on, facts)
+    _add_profile_facts(conn, facts)
     _add_invoice_facts(conn, on, facts)
     return facts
+
+
+def _add_profile_facts(conn: Connection, facts: list[Facts]) -> None:
+    """The stored profile of each debtor; one without a row is `new` with no averages,
+    as the compiled query's outer join reads it."""
+    found: dict[int, Any] = {}
+    for chunk in _chunks(sorted({f.debtor_id for f in facts})):
+        for row in conn.execute(select(PROFILE).where(PROFILE.c.debtor_id.in_(chunk))):
+            found[row.debtor_id] = row
+    for f in facts:
+        stored = found.get(f.debtor_id)
+        if stored is not None:
+            f.days_late_hundredths = stored.days_late_hundredths
+            f.reminders_hundredths = stored.reminders_hundredths
+            f.promises_kept_hundredths = stored.promises_kept_hundredths
+            f.disputes_12m = stored.disputes_12m
+            f.payer_class = stored.payer_class
 
 
 def _add_debtor_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> None:

@@ -38,6 +38,7 @@ from relance.dsl.ast import (
 from relance.dsl.fields import FieldType, lookup
 from relance.engine.durations import Calendar, Op, amount, compare_ints, elapsed
 from relance.engine.facts import Facts
+from relance.engine.payer_profile import SCALED, hundredths_text
 from relance.kernel.display import show_date
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
@@ -83,6 +84,8 @@ def raw_value(name: str, facts: Facts) -> Any:
     }
     if name in simple:
         return simple[name]
+    if name in SCALED:  # the decimal text of the stored hundredths (`12.50`), or None
+        return hundredths_text(getattr(facts, SCALED[name]))
     return getattr(facts, name)
 
 

@@ -22,6 +22,7 @@ from relance.dsl.ast import FieldRef
 from relance.dsl.fields import FieldType
 from relance.engine.durations import elapsed
 from relance.engine.interpret import DURATION_FIELDS, Probe, field_type
+from relance.engine.payer_profile import SCALED, hundredths_text
 from relance.engine.sqlcompile import FLAG_FIELDS, RAW_COLUMNS, CompiledPolicy
 from relance.kernel.money import money_text
 
@@ -122,6 +123,8 @@ class _Source:
             return f"B({self.column(f'flag_{name}')})"
         if name == "stage":
             return f"S({self.column('stage')})"
+        if name in SCALED:  # stored in hundredths, recorded as the decimal text
+            return f"{self.bind(hundredths_text)}({self.column(SCALED[name])})"
         column = self.column(_ROW_COLUMNS.get(name, name))
         return f"D({column})" if field_type(FieldRef(name)) is FieldType.DATE else column
 

@@ -7,7 +7,9 @@ follow the transaction end to end. The grouping (`Shape`, `PendingAction`, `grou
 
 1. Take the run lock for D (PostgreSQL: an advisory lock on the date; SQLite: the
    write lock, `BEGIN IMMEDIATE`), so two runs for one date cannot both queue.
-2. Store the rule-set version (content hash, git commit, exact text).
+2. Store the rule-set version (content hash, git commit, exact text), and rewrite the
+   payer profiles as of D (`engine.payer_profile`; committed just before the run's
+   transaction when a second connection reads for it, see `run_day`).
 3. Decide which rule acts on which invoice (`engine.evaluate`, SQL).
 4. Group the items into actions per creditor, debtor, channel, template and tone, across
    policies (`per invoice` opts out); calls and escalations group per debtor.
@@ -27,7 +29,7 @@ import gc
 import hashlib
 import operator
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -42,14 +44,20 @@ from relance.engine.bulk import bulk_insert, bulk_upsert, reserve_ids
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
+from relance.engine.payer_profile import recompute_profiles
 from relance.engine.plans import check_plans
 from relance.engine.versioning import folder_state, record_ruleset
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
+from relance.kernel.settings import PayerSettings
 from relance.store import audit
 from relance.store.content import STATEMENT_KEY, ContentLine, content_hash, wants_statement
 from relance.store.db import Store
 from relance.store.models import ActionState, Run, utcnow
+
+# Called inside a run's transaction once its actions are written, with the run's id:
+# what the run queued can be read there, even for a dry run, which is rolled back after.
+Inspect = Callable[[Session, int, "RunReport"], None]
 
 BATCH = 2000
 T = TypeVar("T")
@@ -347,9 +355,13 @@ def run_day(
     dry_run: bool = False,
     rules_dir: Path | None = None,
     evaluator: Evaluator = "sql",
+    payer: PayerSettings = PayerSettings(),
+    inspect: Inspect | None = None,
 ) -> RunReport:
     """Evaluate every policy of `rules` (a loaded, checked rule set) as of `on` and queue
-    the actions, once. `dry_run` computes the same report and writes nothing."""
+    the actions, once. `dry_run` computes the same report and writes nothing.
+    `payer`: the thresholds of the payer classes (`[payer]` of relance.toml); `inspect`:
+    see `Inspect`."""
     if not getattr(rules, "ok", True):
         render = getattr(rules, "render", None)
         detail = render() if callable(render) else ""
@@ -360,16 +372,21 @@ def run_day(
         # is committed, and `plan_broken` must hold from the day the plan breaks.
         with store.write_transaction() as session:
             check_plans(session, on, actor=actor)
+            # The profiles too: the reader connection sees only what is committed.
+            recompute_profiles(session.connection(), on, payer)
     try:
         with store.sessions() as session, session.begin():
             lock_run_date(session, on)
             # The run has written nothing the policies read: a second connection may read
             # for it (`engine.fetching`), unless the book lives in this connection only.
+            # A dry run rewrites the profiles in its own transaction, which is rolled back:
+            # it reads on this connection only.
             in_memory = store.is_sqlite and store.engine.url.database in (None, "", ":memory:")
-            reader = None if in_memory else store.engine
+            reader = None if in_memory or dry_run else store.engine
             report = run_in_session(session, rules, on, actor=actor, auto_approve=auto_approve,
                                     rules_dir=rules_dir, evaluator=evaluator, dry_run=dry_run,
-                                    reader=reader)
+                                    reader=reader, payer=payer,
+                                    profiles_fresh=reader is not None, inspect=inspect)
             if dry_run:
                 raise _DryRun(report)
             return report
@@ -388,11 +405,16 @@ def run_in_session(
     evaluator: Evaluator = "sql",
     dry_run: bool = False,
     reader: Engine | None = None,
+    payer: PayerSettings = PayerSettings(),
+    profiles_fresh: bool = False,
+    inspect: Inspect | None = None,
 ) -> RunReport:
     """The run's work inside the caller's transaction (which holds the run lock).
 
     `reader` only when the transaction has changed nothing the policies read (see
-    `decide_day`): simulate's days, for one, each read the previous ones' actions."""
+    `decide_day`): simulate's days, for one, each read the previous ones' actions.
+    The payer profiles are rewritten as of `on` with the `payer` thresholds, unless the
+    caller committed them so already (`profiles_fresh`, for the reader's sake)."""
     ruleset = record_ruleset(session, rules, rules_dir)
     folder = folder_state(rules_dir)
     policies: Sequence[Policy] = tuple(rules.policies)
@@ -403,6 +425,8 @@ def run_in_session(
     session.add(run)
     session.flush()
     conn = session.connection()
+    if not profiles_fresh:
+        recompute_profiles(conn, on, payer)
     with gc_paused():
         groups = decide_day(conn, policies, on, evaluator, reader=reader)
         action_ids, proposed, extended = _write(session, groups, on, run.id, ruleset.id,
@@ -435,6 +459,8 @@ def run_in_session(
                        "git_commit": folder.commit, "rules_state": folder.state,
                        "rules_diff_hash": folder.diff_hash, "actions": len(groups),
                        "items": items})
+    if inspect is not None:
+        inspect(session, run.id, report)
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from relance.engine.facts import ACTION, ACTION_ITEM, DEBTOR, INVOICE
 from relance.engine.run import lock_run_date, run_in_session
+from relance.engine.run_listing import ListedCommunication, read_communications
 from relance.kernel.display import show_date
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
+from relance.kernel.settings import PayerSettings
 from relance.store.db import Store
 from relance.store.models import ActionState
 
@@ -43,6 +45,10 @@ class SimulatedAction:
     rules: tuple[str, ...]
     # What its invoices owe, per currency (minor units): nobody pays in a simulation.
     owed: tuple[tuple[str, int], ...] = ()
+    # The same action with its creditor, key and items, each naming its rule
+    # (`engine.run_listing`): what `simulate --json` and `--format csv` print.
+    communication: ListedCommunication | None = field(default=None, compare=False,
+                                                      repr=False)
 
     def line(self) -> str:
         """One line per action, the format rule tests compare (see docs/engine.md): the
@@ -84,6 +90,8 @@ def queued_actions(session: Session, action_ids: list[int] | tuple[int, ...]
         invoices: dict[int, set[str]] = {}
         rules: dict[int, set[str]] = {}
         owed: dict[int, dict[str, dict[str, int]]] = {}
+        listed = {found.action_id: found
+                  for found in read_communications(conn, ACTION.c.id.in_(chunk))}
         for row in conn.execute(
             select(ACTION_ITEM.c.action_id, ACTION_ITEM.c.policy, ACTION_ITEM.c.rule,
                    INVOICE.c.number, INVOICE.c.balance_minor, INVOICE.c.currency)
@@ -108,6 +116,7 @@ def queued_actions(session: Session, action_ids: list[int] | tuple[int, ...]
                 rules=tuple(sorted(rules.get(row.id, ()))),
                 owed=tuple(sorted((currency, sum(by_number.values())) for currency, by_number
                                   in owed.get(row.id, {}).items())),
+                communication=listed.get(row.id),
             ))
     return out
 
@@ -133,6 +142,7 @@ def simulate(
     store: Store, rules: Any, start: dt.date, until: dt.date, *, actor: str = "simulation",
     auto_approve: bool = True, rules_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    payer: PayerSettings = PayerSettings(),
 ) -> list[SimulatedAction]:
     """The actions each day from `start` to `until` (inclusive) would queue; `progress`
     is told (days done, days in all) after each day."""
@@ -150,7 +160,8 @@ def simulate(
             day = start
             while day <= until:
                 report = run_in_session(session, rules, day, actor=actor,
-                                        auto_approve=auto_approve, rules_dir=rules_dir)
+                                        auto_approve=auto_approve, rules_dir=rules_dir,
+                                        payer=payer)
                 found += queued_actions(session, report.action_ids)
                 approve_everything(session)
                 day += dt.timedelta(days=1)

@@ -90,6 +90,7 @@ from relance.engine.facts import (
     open_invoice_filter,
 )
 from relance.engine.interpret import RuleError, field_type, probes
+from relance.engine.payer_profile import NEW, PROFILE, SCALED
 from relance.kernel.i18n import _
 from relance.kernel.money import minor_units
 from relance.store.models import ItemState, PlanStatus, PromiseStatus
@@ -197,6 +198,8 @@ class _Compiler:
     # The creditors' ids by code, when the run read them: `creditor` then compiles to a
     # test of the invoice's own creditor_id (see `_creditor`).
     creditor_ids: CreditorIds | None = None
+    # The debtor's payer profile is joined when a condition reads it.
+    needs_profile: bool = False
 
     # ---------------------------------------------------------------- joins
 
@@ -268,6 +271,13 @@ class _Compiler:
                    p.c.promised_on >= self.on - dt.timedelta(days=PROMISE_WINDOW_DAYS))
             .scalar_subquery()
         )
+
+    def profile_value(self, name: str) -> Expr:
+        """A payer-profile fact from the row the run stored (`engine.payer_profile`),
+        joined to the invoices (`compile_policy`); a debtor without a row is `new`,
+        with no disputes and no averages (NULL), as `engine.facts` reads it."""
+        self.needs_profile = True
+        return _profile_source(name)
 
     # ---------------------------------------------------------------- dates
 
@@ -444,8 +454,13 @@ class _Compiler:
         if kind is FieldType.NUMBER:
             if not isinstance(value, NumberValue):
                 raise _compares_with(ref, _("a number"))
+            if ref.name in SCALED:  # kept in hundredths: `> 20` compares with 2000
+                return self._integer(self.profile_value(ref.name), op,
+                                     value.value.scaleb(2), nullable=True)
             number: Expr
-            if ref.name == "reminders_sent":
+            if ref.name == "disputes_12m":
+                number = self.profile_value(ref.name)
+            elif ref.name == "reminders_sent":
                 number = self.history_value("sent")
             elif ref.name == "promises_broken":
                 number = self.promises_broken()
@@ -471,7 +486,8 @@ class _Compiler:
                 wanted: str = value.value
                 nullable = True
             else:
-                column = func.lower(PLAIN_COLUMNS[ref.name])
+                column = func.lower(self.profile_value(ref.name) if ref.name == "payer_class"
+                                    else PLAIN_COLUMNS[ref.name])
                 wanted = value.value.lower()
                 nullable = ref.name in NULLABLE
             if op == "=":
@@ -545,11 +561,24 @@ class CompiledPolicy:
     needs: tuple[frozenset[str], ...]  # per rule: the extra values its facts include
 
 
+def _profile_source(name: str) -> Expr:
+    """The payer-profile column behind a fact, with the value of a debtor without a row
+    (see `_Compiler.profile_value`, which also asks for the join)."""
+    if name in SCALED:
+        return PROFILE.c[SCALED[name]]
+    if name == "disputes_12m":
+        return func.coalesce(PROFILE.c.disputes_12m, 0)
+    return func.coalesce(PROFILE.c.payer_class, NEW)
+
+
+PROFILE_COLUMNS = frozenset({*SCALED.values(), "disputes_12m", "payer_class"})
+
+
 # Where the value behind a field lives, for the facts a run records.
 RAW_COLUMNS = {
     "overdue": "due_date", "due_in": "due_date", "age": "issue_date",
     "amount": "amount_minor", "balance": "balance_minor", "creditor": "code",
-    "paused": "paused_until", "disputed": "dispute_reason",
+    "paused": "paused_until", "disputed": "dispute_reason", **SCALED,
 }
 RAW_SOURCES: dict[str, Expr] = {
     "due_date": i.c.due_date, "issue_date": i.c.issue_date, "amount_minor": i.c.amount_minor,
@@ -558,6 +587,9 @@ RAW_SOURCES: dict[str, Expr] = {
     "segment": d.c.segment, "country": d.c.country, "payment_method": d.c.payment_method,
     "language": d.c.language, "sales_rep": d.c.sales_rep, "risk": d.c.risk,
     "paused_until": d.c.paused_until,
+    **{column: PROFILE.c[column] for column in SCALED.values()},
+    "disputes_12m": _profile_source("disputes_12m"),
+    "payer_class": _profile_source("payer_class"),
 }
 
 
@@ -685,6 +717,8 @@ def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *
                 column_name = RAW_COLUMNS.get(name, "attrs" if name.startswith("attr.")
                                               else name)
                 plain[column_name] = RAW_SOURCES[column_name]
+                # Recorded even when no comparison compiled it (`payer_class in []`).
+                compiler.needs_profile |= column_name in PROFILE_COLUMNS
         needs.append(frozenset(labels))
     columns: list[Expr] = [
         *(getattr(i.c, name) for name in LEADING), acting.label("acting"),
@@ -697,6 +731,8 @@ def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *
         .join(c, c.c.id == i.c.creditor_id)
         .outerjoin(il, and_(il.c.invoice_id == i.c.id, il.c.policy == policy.name))
     )
+    if compiler.needs_profile:  # one row per debtor at most
+        joined = joined.outerjoin(PROFILE, PROFILE.c.debtor_id == i.c.debtor_id)
     if compiler.late_instalments is not None:  # at most one row per invoice
         joined = joined.outerjoin(compiler.late_instalments,
                                   compiler.late_instalments.c.invoice_id == i.c.id)

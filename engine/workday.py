@@ -16,7 +16,7 @@ from relance.kernel.i18n import _
 
 if TYPE_CHECKING:
     from relance.dsl.loader import LoadedRules
-    from relance.engine.run import RunReport
+    from relance.engine.run import Inspect, RunReport
     from relance.kernel.workspace import Workspace
     from relance.store.db import Store
 
@@ -39,7 +39,7 @@ def load_checked_rules(workspace: Workspace, *, refused: str | None = None
 
 
 def run_workspace_day(workspace: Workspace, store: Store, on: dt.date, *, actor: str,
-                      dry_run: bool = False) -> RunReport:
+                      dry_run: bool = False, inspect: Inspect | None = None) -> RunReport:
     """Evaluate the workspace's rules as of `on` and queue the actions, as its
     `relance.toml` says (`[run] auto_approve`); `dry_run` computes and queues nothing.
 
@@ -52,4 +52,5 @@ def run_workspace_day(workspace: Workspace, store: Store, on: dt.date, *, actor:
     settings = workspace.settings
     rules = load_checked_rules(workspace)
     return run_day(store, rules, on, actor=actor, auto_approve=settings.run.auto_approve,
-                   dry_run=dry_run, rules_dir=workspace.rules_dir)
+                   dry_run=dry_run, rules_dir=workspace.rules_dir, payer=settings.payer,
+                   inspect=inspect)

@@ -10,7 +10,8 @@ and what was expected:
     relance.toml: [run] auto_aprove is not a setting of the run: did you mean auto_approve?
 
 `Settings` holds the tables of the workspace, the database, the run, the interface, the
-collection firm (`[agency]`), the intake folders and the scheduler (`[schedule]`, read by
+collection firm (`[agency]`), the intake folders, the audit log's signing key
+(`[audit]`) and the scheduler (`[schedule]`, read by
 `relance.kernel.schedule`). The others keep their own readers,
 next to the code that uses them: `[users]` and `[approval]` (`engine.roles`),
 `[disputes]` (`commands.case_cmd`), `[smtp]`, `[sms]`, `[dispatch]`, `[notify]`
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,26 @@ class IntakeSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """`[audit]`: the key that signs exported audit trails (`relance audit export`)."""
+
+    # Relative to the workspace; None: `.relance/audit.key`, created on first export.
+    signing_key_file: str | None = None
+
+
+@dataclass(frozen=True)
+class PayerSettings:
+    """`[payer]`: where the payer classes of the learnt profile part
+    (`engine.payer_profile`). Inclusive bounds: `good` pays at most `good_max_days_late`
+    days late on average; `bad` pays at least `bad_min_days_late` days late, or keeps at
+    most `bad_max_promises_kept` of its promises (a ratio, 0 to 1)."""
+
+    good_max_days_late: int = 5
+    bad_min_days_late: int = 30
+    bad_max_promises_kept: Decimal = Decimal("0.5")
+
+
+@dataclass(frozen=True)
 class Settings:
     """The tables of `relance.toml` that the run, the scheduler and the demo read."""
 
@@ -145,6 +167,8 @@ class Settings:
     ui: UiSettings = UiSettings()
     agency: AgencySettings = AgencySettings()
     intake: IntakeSettings = IntakeSettings()
+    audit: AuditSettings = AuditSettings()
+    payer: PayerSettings = PayerSettings()
 
 
 # The keys of each table read here; the scheduler's are `kernel.schedule.KNOWN_KEYS`.
@@ -156,6 +180,8 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "agency": ("name", "siren", "address", "email", "phone", "insurer", "insurance_policy",
                "funds_iban", "funds_bic"),
     "intake": ("dir", "every_seconds"),
+    "audit": ("signing_key_file",),
+    "payer": ("good_max_days_late", "bad_min_days_late", "bad_max_promises_kept"),
 }
 
 
@@ -222,6 +248,33 @@ def _intake(table: Table) -> IntakeSettings:
                           every_seconds=table.integer("every_seconds", 60, 5, 86_400))
 
 
+def _audit(table: Table) -> AuditSettings:
+    table.only(KEYS["audit"], _("the audit log"))
+    return AuditSettings(signing_key_file=table.text("signing_key_file"))
+
+
+def _payer(table: Table) -> PayerSettings:
+    table.only(KEYS["payer"], _("the payer profile"))
+    default = PayerSettings()
+    good = table.integer("good_max_days_late", default.good_max_days_late, 0, 3650)
+    bad = table.integer("bad_min_days_late", default.bad_min_days_late, 0, 3650)
+    if bad <= good:
+        raise table.fail("bad_min_days_late", _(
+            "must be more than good_max_days_late ({good}), not {bad}").format(
+                good=good, bad=bad))
+    ratio: Any = table.data.get("bad_max_promises_kept", default.bad_max_promises_kept)
+    # A TOML `true` is a Python int: refused like any other non-number.
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float | Decimal):
+        raise table.wrong("bad_max_promises_kept", _("a number between 0 and 1"))
+    # Through its text, a TOML 0.3 is the decimal 0.3, not the binary float's expansion.
+    kept = Decimal(str(ratio))
+    if not Decimal(0) <= kept <= Decimal(1):
+        raise table.fail("bad_max_promises_kept", _(
+            "must be between 0 and 1, not {value}").format(value=ratio))
+    return PayerSettings(good_max_days_late=good, bad_min_days_late=bad,
+                         bad_max_promises_kept=kept)
+
+
 def _tables(config: Mapping[str, Any], label: str,
             keys: Mapping[str, Collection[str]]) -> dict[str, Table]:
     """The tables read here, from `config` (empty when absent); a table name nobody
@@ -272,4 +325,6 @@ def parse_settings(config: Mapping[str, Any], *, label: str = CONFIG_LABEL,
         ui=_ui(tables["ui"]),
         agency=_agency(tables["agency"]),
         intake=_intake(tables["intake"]),
+        audit=_audit(tables["audit"]),
+        payer=_payer(tables["payer"]),
     )

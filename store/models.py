@@ -820,6 +820,32 @@ class JobRun(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+
+# --------------------------------------------------------------------------- payer profile
+
+
+class PayerProfile(Base):
+    """How a debtor has paid over the twelve months before a run, recomputed by each run
+    (`engine.payer_profile`): the facts `days_late_avg`, `paid_after_reminders`,
+    `promises_kept_ratio`, `disputes_12m` and `payer_class`.
+
+    The three averages are kept in hundredths (12.5 days: 1250), rounded half up, so
+    that a rule compares the same integer in SQL and in the interpreter; None: nothing to
+    average (no payment, no invoice paid, no promise due in the twelve months)."""
+
+    __tablename__ = "payer_profile"
+
+    debtor_id: Mapped[int] = mapped_column(
+        ForeignKey("debtor.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_on: Mapped[dt.date] = mapped_column(Date)  # the run date
+    days_late_hundredths: Mapped[int | None] = mapped_column(BigInteger)
+    reminders_hundredths: Mapped[int | None] = mapped_column(BigInteger)
+    promises_kept_hundredths: Mapped[int | None] = mapped_column(Integer)
+    disputes_12m: Mapped[int] = mapped_column(Integer, default=0)
+    # good, slow, bad, or new (no payment and no promise due in the twelve months)
+    payer_class: Mapped[str] = mapped_column(String(8))
+
 __all__ = [
     "OUTBOUND_CHANNELS",
     "VOID_ACTION_STATES",
@@ -847,6 +873,7 @@ __all__ = [
     "MandateCase",
     "MandateScope",
     "Note",
+    "PayerProfile",
     "Payment",
     "PaymentAllocation",
     "PaymentPlan",

@@ -14,9 +14,10 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine import undo
+from relance.engine.payer_profile import hundredths
 from relance.engine.words import channel_word
-from relance.kernel.display import show_date, show_money
-from relance.kernel.i18n import N_, _
+from relance.kernel.display import show_date, show_decimal, show_money, show_percent
+from relance.kernel.i18n import N_, _, ngettext
 from relance.kernel.money import to_minor
 from relance.store.models import (
     Action,
@@ -27,6 +28,7 @@ from relance.store.models import (
     Event,
     Invoice,
     Note,
+    PayerProfile,
     PaymentPlan,
     PlanStatus,
     Promise,
@@ -149,6 +151,34 @@ class Case:
     notes: list[Note]
     promises: list[Promise]
     plans: list[PlanView]
+    # As the last run learnt it; None before the first run.
+    profile: PayerProfile | None = None
+
+
+# The payer classes as the case view names them (`engine.payer_profile`).
+PAYER_CLASSES: dict[str, str] = {
+    "good": N_("good payer"), "slow": N_("slow payer"), "bad": N_("bad payer"),
+    "new": N_("new payer, nothing to judge by yet"),
+}
+
+
+def payer_line(profile: PayerProfile) -> str:
+    """The payer profile in one line: the class, then each measure it has."""
+    parts = [_(PAYER_CLASSES.get(profile.payer_class, profile.payer_class))]
+    late = hundredths(profile.days_late_hundredths)
+    if late is not None:
+        parts.append(_("{days} days late on average").format(days=show_decimal(late, 2)))
+    reminders = hundredths(profile.reminders_hundredths)
+    if reminders is not None:
+        parts.append(_("{count} reminders on average before paying").format(
+            count=show_decimal(reminders, 2)))
+    kept = profile.promises_kept_hundredths
+    if kept is not None:
+        parts.append(_("{percent} of promises kept").format(percent=show_percent(Decimal(kept))))
+    parts.append(ngettext("{count} dispute", "{count} disputes", profile.disputes_12m).format(
+        count=profile.disputes_12m))
+    return _("Payer profile (the 12 months before {day}): {measures}").format(
+        day=show_date(profile.computed_on), measures=" · ".join(parts))
 
 
 def invoice_policies(session: Session, invoice_id: int) -> list[str]:
@@ -242,7 +272,8 @@ def load_case(session: Session, debtor_id: int, *, history_limit: int = 200) -> 
     promises = list(session.scalars(select(Promise).where(Promise.debtor_id == debtor_id)
                                     .order_by(Promise.promised_on.desc())))
     return Case(debtor, creditor, invoices, _history(session, debtor_id, history_limit),
-                notes, promises, _plans(session, debtor_id))
+                notes, promises, _plans(session, debtor_id),
+                session.get(PayerProfile, debtor_id))
 
 
 _STORED_MONEY = re.compile(r"^(-?\d+(?:\.\d+)?) ([A-Z]{3})$")

@@ -7,7 +7,9 @@ or not; debtors with tags,
 pauses, promises of every status up to a year and more back, plans of every status with
 instalments paid, partly paid and unpaid, disputes, several currencies, past actions in
 every state,
-levels including reset ones and ones on removed rules) inside a transaction, evaluates
+levels including reset ones and ones on removed rules, payer profiles either drawn row by
+row, some debtors without one, or recomputed from the book's history) inside a
+transaction, evaluates
 random policies both ways on a random date, compares who acts with which rule and the
 recorded facts, then rolls back.
 """
@@ -24,7 +26,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from relance.dsl.ast import (
     ActionSpec,
@@ -61,9 +63,11 @@ from relance.engine.evaluate import (
     evaluate_python,
     evaluate_sql,
 )
-from relance.engine.facts import INVOICE_LEVEL
+from relance.engine.facts import CREDITOR, DEBTOR, INVOICE_LEVEL
 from relance.engine.fixtures import write_book
+from relance.engine.payer_profile import PROFILE, recompute_profiles
 from relance.engine.sqlcompile import compile_policy
+from relance.kernel.settings import PayerSettings
 from relance.store.db import Store
 
 BASE = dt.date(2026, 3, 2)
@@ -95,7 +99,13 @@ words = {
     "payment_method": ["transfer", "direct_debit"],
     "sales_rep": ["alice", "BRUNO"],
     "creditor": ["acme", "BETA"],
+    "payer_class": ["good", "SLOW", "bad", "new"],
 }
+PROFILE_NUMBERS = ["days_late_avg", "paid_after_reminders", "promises_kept_ratio",
+                   "disputes_12m"]
+# Around the drawn profiles' values (hundredths below): equal, just above, just below.
+PROFILE_VALUES = [Decimal(0), Decimal("0.5"), Decimal("0.33"), Decimal("0.335"),
+                  Decimal(1), Decimal("2.73"), Decimal(5), Decimal("18.67"), Decimal(30)]
 
 
 def compare_atom() -> st.SearchStrategy[Condition]:
@@ -151,8 +161,17 @@ def compare_atom() -> st.SearchStrategy[Condition]:
                   st.sampled_from(OPS), st.sampled_from([Decimal(n) for n in range(4)])),
         st.just(FlagTest(FieldRef("plan_broken"))),
     )
+    # The payer profile: a debtor without one has no averages and is `new`.
+    payer = st.one_of(
+        st.builds(lambda f, op, v: Compare(FieldRef(f), op, NumberValue(v)),
+                  st.sampled_from(PROFILE_NUMBERS), st.sampled_from(OPS),
+                  st.sampled_from(PROFILE_VALUES)),
+        st.builds(lambda vs, neg: InList(FieldRef("payer_class"),
+                                         ListValue(tuple(WordValue(v) for v in vs)), neg),
+                  st.lists(st.sampled_from(words["payer_class"]), max_size=2), st.booleans()),
+    )
     return st.one_of(duration, amount, number, date, flag, enum, custom, in_list, tag, bare,
-                     plans)
+                     plans, payer)
 
 
 def business_atom() -> st.SearchStrategy[Condition]:
@@ -208,7 +227,7 @@ def books(draw: st.DrawFn, base: dt.date = BASE,
           near: tuple[int, int] = (-15, 12)) -> list[dict[str, Any]]:
     """Three creditors' books, their dates around `base` (the run date moves by -5 to
     +10 days from it); half the due dates `near` it (days from, days to)."""
-    result = []
+    result: list[dict[str, Any]] = []
     for code, country in (("ACME", "FR"), ("beta", "DE"), ("Gamma", "FR")):
         # "PF" (French Polynesia) adds 5 March 2026, among the first test's run dates,
         # and Good Friday, as "57" (Moselle) does: the second test's; "67" is no region
@@ -226,6 +245,7 @@ def books(draw: st.DrawFn, base: dt.date = BASE,
                 "risk": draw(st.one_of(st.none(), st.integers(0, 100))),
                 "paused_until": None if paused is None else base + dt.timedelta(days=paused),
                 "tags": draw(st.lists(st.sampled_from(["vip", "Slow"]), unique=True)),
+                "profile": draw(profiles()),
             })
         invoices = []
         for n in range(draw(st.integers(1, 6))):
@@ -282,7 +302,38 @@ def books(draw: st.DrawFn, base: dt.date = BASE,
                                     "calendar_region": region}, "debtors": debtors,
                        "invoices": invoices, "promises": promises, "plans": plans,
                        "history": history})
+    # Sometimes the profiles a run would store instead of the drawn ones.
+    result[0]["recompute_profiles"] = draw(st.booleans())
     return result
+
+
+@st.composite
+def profiles(draw: st.DrawFn) -> dict[str, Any] | None:
+    """A debtor's stored payer profile (averages in hundredths), or none."""
+    if draw(st.booleans()):
+        return None
+    scaled = st.one_of(st.none(), st.sampled_from([0, 33, 50, 100, 273, 500, 501, 1867,
+                                                   3000]))
+    return {"days_late_hundredths": draw(scaled), "reminders_hundredths": draw(scaled),
+            "promises_kept_hundredths": draw(st.one_of(st.none(), st.sampled_from(
+                [0, 33, 34, 50, 100]))),
+            "disputes_12m": draw(st.integers(0, 3)),
+            "payer_class": draw(st.sampled_from(["good", "slow", "bad", "new"]))}
+
+
+def write_profiles(conn: Any, book: list[dict[str, Any]], on: dt.date) -> None:
+    """The drawn profiles, or the ones recomputed from the book's history as of `on`."""
+    if book[0].get("recompute_profiles"):
+        recompute_profiles(conn, on, PayerSettings())
+        return
+    ids = {(code, ref): debtor_id for debtor_id, ref, code in conn.execute(
+        select(DEBTOR.c.id, DEBTOR.c.ref, CREDITOR.c.code)
+        .join(CREDITOR, CREDITOR.c.id == DEBTOR.c.creditor_id))}
+    rows = [{"debtor_id": ids[(part["creditor"]["code"], debtor["ref"])], "computed_on": on,
+             **debtor["profile"]}
+            for part in book for debtor in part["debtors"] if debtor.get("profile")]
+    if rows:
+        conn.execute(insert(PROFILE), rows)
 
 
 @st.composite
@@ -370,6 +421,7 @@ def agree(store: Store, book: list[dict[str, Any]], first: Policy, second: Polic
                                                       INVOICE_LEVEL.c.policy == policy))
             conn.execute(insert(INVOICE_LEVEL), {"invoice_id": invoice_id, "policy": policy,
                                                  "rule": rule, "acted_on": acted})
+        write_profiles(conn, book, on)
         by_sql = list(evaluate_sql(conn, (first, second), on))
         by_python = list(evaluate_python(conn, (first, second), on))
         if _comparable(by_sql) != _comparable(by_python) and DUMP:

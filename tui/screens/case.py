@@ -167,6 +167,7 @@ class CaseScreen(CaseWorkScreen):
             f"{escape(debtor.segment)}{state}\n"
             f"☎ {debtor.phone or '—'} · ✉ {debtor.email or '—'}{selected}\n"
             + (_("Owes {amounts}").format(amounts=owed) if owed else _("Nothing owed"))
+            + ("\n" + escape(casefile.payer_line(case.profile)) if case.profile else "")
         )
         for invoice in case.invoices:
             age = (today - invoice.due_date).days
