@@ -131,8 +131,8 @@ COMMANDS: dict[str, Entry] = {
         "nothing).")),
     # relance.commands.audit_cmd
     "audit": Entry("audit_cmd", N_(
-        "An action's story: the rule text that fired, the facts, approvals "
-        "and events.")),
+        "The audit trail: an action's story (relance audit ACTION), the log's chain "
+        "verified, a signed export of a debtor's or a period's events and its check.")),
     # relance.commands.ruletest_cmd
     "test": Entry("ruletest_cmd", N_(
         "Run the rule tests (`*.rules.test`): given a book and dates, the "

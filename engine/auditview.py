@@ -73,6 +73,47 @@ def _word(words: dict[str, str], value: str) -> str:
     return _(words[value]) if value in words else value
 
 
+def ruleset_state(ruleset: RuleSet | None, run: Run | None) -> dict[str, Any] | None:
+    """The rules version as the action's run recorded it: the content hash, and the
+    folder's state in git at that run. `git_commit` is set only when the rules were
+    exactly that commit (`clean`); `base_commit` is the commit that `dirty` rules are
+    uncommitted edits of. `state` is `not_run` for an action no run queued (a case
+    change), whose rules folder nobody looked at."""
+    if ruleset is None and run is None:
+        return None
+    state = run.rules_state if run is not None else "not_run"
+    base = run.rules_git_commit if run is not None else None
+    return {"hash": ruleset.content_hash if ruleset is not None else None,
+            "state": state,
+            "git_commit": base if state == "clean" else None,
+            "base_commit": base if state == "dirty" else None,
+            "diff_hash": run.rules_diff_hash if run is not None else None}
+
+
+def version_line(version: dict[str, Any] | None) -> str:
+    """Which rules an action came from, for a person: clean at a commit, uncommitted
+    edits (with the hash naming them), outside git, or no run at all."""
+    if version is None:
+        return _("no rules version: no run queued this action (a case change)")
+    rules = (_("rules {hash}").format(hash=version["hash"][:12]) if version["hash"]
+             else _("rules unknown"))
+    state = version["state"]
+    if state == "clean":
+        where = _("git {commit} (clean)").format(commit=version["git_commit"])
+    elif state == "dirty" and version["base_commit"]:
+        where = _("uncommitted edits of {commit} (diff {diff})").format(
+            commit=version["base_commit"][:12], diff=(version["diff_hash"] or "")[:12])
+    elif state == "dirty":
+        where = _("uncommitted files, in a repository without a commit yet "
+                  "(diff {diff})").format(diff=(version["diff_hash"] or "")[:12])
+    elif state == "not_run":
+        where = _("no run queued this action (a case change): the rules folder's state "
+                  "was not recorded")
+    else:
+        where = _("no git repository")
+    return f"{rules}, {where}"
+
+
 @dataclass(frozen=True)
 class AuditReport:
     data: dict[str, Any]
@@ -93,15 +134,7 @@ class AuditReport:
                 day=show_date(dt.date.fromisoformat(a["created_on"])), who=a["proposed_by"],
                 run=a["run_id"], hash=a["content_hash"][:12]),
         ]
-        rs = d["ruleset"]
-        if rs:
-            if rs["git_commit"]:
-                version = _("rules version {hash}, git commit {commit}").format(
-                    hash=rs["hash"][:12], commit=rs["git_commit"])
-            else:
-                version = _("rules version {hash}, not in a git repository").format(
-                    hash=rs["hash"][:12])
-            out.append("  " + version)
+        out.append("  " + version_line(d["ruleset"]))
         for item in d["items"]:
             out.append("")
             balance = (show_money(item["balance_minor"], item["currency"])
@@ -182,8 +215,7 @@ def audit_action(session: Session, action_id: int) -> AuditReport:
         "debtor": f"{debtor.ref} {debtor.name}" if debtor else str(action.debtor_id),
         "run": {"id": run.id, "date": str(run.run_date), "started_by": run.started_by}
         if run else None,
-        "ruleset": {"hash": ruleset.content_hash, "git_commit": ruleset.git_commit}
-        if ruleset else None,
+        "ruleset": ruleset_state(ruleset, run),
         "items": items,
         "approvals": approvals,
         "events": events,
