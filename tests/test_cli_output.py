@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -65,18 +66,30 @@ def test_simulate_as_csv_and_json_lists_every_action_with_what_it_owes(
     code, out, _ = run(capsys, "-w", workspace, "simulate", *SPAN, "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert len(rows) == 6
+    assert len(rows) == 8  # a row per item: 6 actions on 8 invoice steps
     first = rows[0]
-    assert list(first) == ["date", "debtor", "channel", "template", "tone", "priority",
-                           "target_stage", "state", "invoices", "rules", "currency", "amount"]
+    assert list(first) == ["communication_key", "date", "creditor", "debtor", "channel",
+                           "template", "tone", "priority", "target_stage", "state",
+                           "needs_approval", "invoice", "policy", "rule", "rule_file",
+                           "rule_line", "currency", "balance_minor", "balance"]
     assert first["date"] == "2026-11-22" and first["currency"] in ("EUR", "CHF")
-    assert "," not in first["amount"] and "." in first["amount"]  # an exact decimal
+    assert "," not in first["balance"] and "." in first["balance"]  # an exact decimal
 
     code, out, _ = run(capsys, "-w", workspace, "simulate", *SPAN, "--format", "json")
     actions = json.loads(out)
-    assert [(a["date"], a["debtor"], a["channel"]) for a in actions] == [
-        (r["date"], r["debtor"], r["channel"]) for r in rows]
-    assert actions[0]["owed"] == [{"currency": first["currency"], "amount": first["amount"]}]
+    assert [(a["key"], a["date"], a["debtor"], a["channel"], item["invoice"])
+            for a in actions for item in a["items"]] == [
+        (r["communication_key"], r["date"], r["debtor"], r["channel"], r["invoice"])
+        for r in rows]
+    # What an action owes is its distinct invoices' balances, as its rows give them.
+    for action in actions:
+        balances = {(r["invoice"], r["currency"]): Decimal(r["balance"]) for r in rows
+                    if r["communication_key"] == action["key"]}
+        owed: dict[str, Decimal] = {}
+        for (_invoice, currency), balance in balances.items():
+            owed[currency] = owed.get(currency, Decimal(0)) + balance
+        assert action["owed"] == [{"currency": currency, "amount": str(amount)}
+                                  for currency, amount in sorted(owed.items())]
     # `--json` after the command's name is the same document.
     code, same, _ = run(capsys, "-w", workspace, "simulate", *SPAN, "--json")
     assert json.loads(same) == actions

@@ -2,24 +2,27 @@
 
 Thin commands over `relance.engine`: they read the workspace's rules (refusing to run
 when they have errors), call the engine and print a table or, with `--json`, a JSON
-document. `relance run` is `relance.engine.workday.run_workspace_day`, as the scheduler's daily
+document (`run --json` lists every communication with its items: docs/json-output.md).
+`relance run` is `relance.engine.workday.run_workspace_day`, as the scheduler's daily
 job and the demo are. `simulate` prints a summary a day per line and kind of action
 (`relance.commands.simulate_view`), or every action as CSV or JSON.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
+from relance.command_index import command_help
 from relance.commands.case_support import reader_of, refuse_limited
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.commands.simulate_view import SimulateFormat, show_simulation
-from relance.context import add_row, print_table, say
+from relance.context import AppContext, add_row, print_table, say
 from relance.engine.scope import creditor_ids
 from relance.engine.workday import load_checked_rules, run_workspace_day
 from relance.kernel.display import show_count, show_date
@@ -40,12 +43,12 @@ def run(
 ) -> None:
     context = json_wanted(ctx, json_output)
     day = parse_day(on)
+    if context.json_output:
+        _run_json(context, day, dry_run=dry_run)
+        return
     with progress(_("Running the rules as of {day}").format(day=show_date(day))):
         report = run_workspace_day(context.workspace, context.store, day,
                                    actor=context.user, dry_run=dry_run)
-    if context.json_output:
-        context.emit_json(report.to_json())
-        return
     console = context.console
     counted = dict(
         day=show_date(report.on), proposed=show_count(report.actions_proposed),
@@ -77,6 +80,18 @@ def run(
     else:
         version = report.ruleset_hash[:12]
     say(console, _("rules version {version}").format(version=version))
+
+
+def _run_json(context: AppContext, day: dt.date, *, dry_run: bool) -> None:
+    """`relance run --json`: the counts and every communication queued (or, for a dry
+    run, that would be), with its items (`relance.engine.run_listing`)."""
+    from relance.engine.run_listing import ListedCommunication, listing_into, run_document
+
+    listed: list[ListedCommunication] = []
+    with progress(_("Running the rules as of {day}").format(day=show_date(day))):
+        report = run_workspace_day(context.workspace, context.store, day, actor=context.user,
+                                   dry_run=dry_run, inspect=listing_into(listed))
+    context.emit_json(run_document(report, listed))
 
 
 def explain(
@@ -133,15 +148,14 @@ def simulate(
     with progress(_("Simulating"), total=days) as steps:
         found = run_simulation(context.store, rules, first, last, actor=context.user,
                                auto_approve=context.workspace.settings.run.auto_approve,
+                               payer=context.workspace.settings.payer,
                                rules_dir=context.workspace.rules_dir, progress=steps)
     show_simulation(context, found, first, last,
                     SimulateFormat.JSON if context.json_output else shape)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(help=_("Evaluate the policies as of a day and queue the actions (once per "
-                       "day)."))(run)
-    app.command(help=_("Why each rule acts on an invoice or not, with every value read."))(
+    app.command(help=command_help("run"))(run)
+    app.command(help=command_help("explain"))(
         explain)
-    app.command(help=_("What the rules will queue day by day if nobody pays (writes "
-                       "nothing)."))(simulate)
+    app.command(help=command_help("simulate"))(simulate)

@@ -4,7 +4,8 @@ A simulation over weeks queues thousands of actions; listed one a line they make
 table nobody reads (and, cut to a terminal's width, one nobody can). People get a
 table a day per line and kind of action (the channel with its template, or the stage
 an escalation moves to): how many actions, how many invoices, what they owe. Programs
-get every action, as CSV (ISO dates, amounts as exact decimals) or JSON.
+get every action, as JSON (each communication with its items) or CSV (a row per item:
+an invoice a rule puts in a communication; ISO dates, amounts as exact decimals).
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from relance.kernel.money import decimal_text
 if TYPE_CHECKING:
     from relance.engine.simulate import SimulatedAction
 
-CSV_COLUMNS = ("date", "debtor", "channel", "template", "tone", "priority", "target_stage",
-               "state", "invoices", "rules", "currency", "amount")
+# One row per (communication, invoice, rule): see docs/json-output.md.
+CSV_COLUMNS = ("communication_key", "date", "creditor", "debtor", "channel", "template",
+               "tone", "priority", "target_stage", "state", "needs_approval", "invoice",
+               "policy", "rule", "rule_file", "rule_line", "currency", "balance_minor",
+               "balance")
 
 
 class SimulateFormat(StrEnum):
@@ -92,20 +96,31 @@ def summary_table(found: Sequence[SimulatedAction]) -> Table:
 
 
 def _json(action: SimulatedAction) -> dict[str, Any]:
-    return {**action.to_json(), "owed": [{"currency": currency,
-                                          "amount": decimal_text(minor, currency)}
-                                         for currency, minor in action.owed]}
+    """The action as `simulate --json` prints it: its summary (invoices, rules, owed)
+    and the communication with its items (`engine.run_listing`), which has no id since
+    the simulation is rolled back: its key names it."""
+    listed = action.communication.to_json(kept=False) if action.communication else {}
+    return {**listed, **action.to_json(),
+            "owed": [{"currency": currency, "amount": decimal_text(minor, currency)}
+                     for currency, minor in action.owed]}
 
 
 def _csv_rows(found: Sequence[SimulatedAction]) -> list[list[str]]:
+    """One row per item: an invoice a rule puts in a communication, with the
+    communication's key and fields repeated on each of its rows."""
     rows = []
     for action in found:
-        base = [action.on.isoformat(), action.debtor, action.channel, action.template or "",
-                action.tone or "", action.priority or "", action.target_stage or "",
-                action.state, " ".join(action.invoices), " ".join(action.rules)]
-        # An action owing in two currencies (rare) is a row per currency.
-        for currency, minor in action.owed or (("", 0),):
-            rows.append([*base, currency, decimal_text(minor, currency) if currency else ""])
+        if action.communication is None:
+            continue
+        listed = action.communication
+        base = [listed.key, listed.on.isoformat(), listed.creditor, listed.debtor,
+                listed.channel, listed.template or "", listed.tone or "",
+                listed.priority or "", listed.target_stage or "", listed.state,
+                "true" if listed.needs_approval else "false"]
+        for item in listed.items:
+            rows.append([*base, item.invoice, item.policy, item.rule, item.rule_file,
+                         str(item.rule_line), item.currency, str(item.balance_minor),
+                         decimal_text(item.balance_minor, item.currency)])
     return rows
 
 
