@@ -43,7 +43,8 @@ TARGETED: dict[str, list[str]] = {
     "confirm": ["confirm", "{uncertain}"],
     "resend": ["resend", "{uncertain}"],
     "explain": ["explain", "ZQ-901"],
-    "audit": ["audit", "{letter}"],
+    "audit show": ["audit", "{letter}"],
+    "audit export": ["audit", "export", "--debtor", "B-777", "-o", "{file}.jsonl"],
     "plan add": ["plan", "add", "ZQ-901", "--instalments", "2", "--first", "2026-12-15"],
     "plan list": ["plan", "list", "--debtor", "B-777"],
     "plan cancel": ["plan", "cancel", "{plan}", "--reason", "x"],
@@ -63,6 +64,8 @@ TARGETED: dict[str, list[str]] = {
     "intake list": ["intake", "list", "--creditor", "BELLE"],
     # Whole-book commands a user limited to some creditors is refused.
     "simulate": ["simulate", "--until", "2026-11-25"],
+    "diff": ["diff", "--until", "2026-11-25"],
+    "audit verify": ["audit", "verify"],
     "import invoices": ["import", "invoices", "{file}"],
     "import payments": ["import", "payments", "{file}"],
 }
@@ -100,6 +103,7 @@ EXEMPT: dict[str, str] = {
     "creditor add": "creates a creditor of its own code",
     "creditor load": "loads creditors.toml: checked in tests/creditors",
     "intake scan": "the workspace's own work (the intake folders)",
+    "audit check": "checks an exported file with the workspace's key; reads no case",
 }
 
 
