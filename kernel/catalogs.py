@@ -29,7 +29,8 @@ from relance.kernel.i18n import LOCALE_DIR, SOURCE_LANGUAGE, SUPPORTED, compiled
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 # Every package whose code speaks to people (the migrations speak only to the database).
 PACKAGES = ("relance", "relance.kernel", "relance.dsl", "relance.store", "relance.engine",
-            "relance.channels", "relance.scheduler", "relance.demo", "relance.tui")
+            "relance.channels", "relance.scheduler", "relance.demo", "relance.tui",
+            "relance.web")
 SKIPPED_FOLDERS = ("migrations",)
 _PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)?[^{}]*\}(?!\})")
 

@@ -8,7 +8,7 @@ mirror=build/typecheck/relance
 rm -rf build/typecheck
 mkdir -p "$mirror"
 for entry in app/*; do ln -s "../../../$entry" "$mirror/$(basename "$entry")"; done
-for layer in kernel dsl engine store channels scheduler demo tui rules templates; do
+for layer in kernel dsl engine store channels scheduler demo tui web rules templates; do
   ln -s "../../../$layer" "$mirror/$layer"
 done
 MYPYPATH=build/typecheck .venv/bin/mypy -p relance "$@"

@@ -846,6 +846,56 @@ class PayerProfile(Base):
     # good, slow, bad, or new (no payment and no promise due in the twelve months)
     payer_class: Mapped[str] = mapped_column(String(8))
 
+
+# --------------------------------------------------------------------------- debtor portal
+
+
+class PortalLink(Base):
+    """A debtor's personal link to their page (`relance web`), printed in one letter,
+    e-mail or SMS: bound to the debtor and that communication, expiring, revocable.
+
+    Only a hash of the token is kept: a copy of the database gives nobody a working link.
+    """
+
+    __tablename__ = "portal_link"
+
+    id: Mapped[int] = _pk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"),
+                                           index=True)
+    # The communication that carries the link; None: issued by hand.
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("action.id", ondelete="SET NULL"),
+                                                  index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(120))
+    opened_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_opened_at: Mapped[dt.datetime | None]
+    last_opened_at: Mapped[dt.datetime | None]
+
+
+class PortalRequest(Base):
+    """What a debtor asked or declared on their page that an operator decides: a payment
+    declared as made (with its proof), a payment plan asked for."""
+
+    __tablename__ = "portal_request"
+
+    id: Mapped[int] = _pk()
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"),
+                                           index=True)
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("portal_link.id",
+                                                           ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(24))  # payment_declared, plan_requested
+    # What the debtor gave: amounts in minor units, days as ISO text, invoice numbers.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The uploaded proof, stored outside any web root under a random name.
+    proof_path: Mapped[str | None] = mapped_column(String(400))
+    state: Mapped[str] = mapped_column(String(12), default="open")  # open, accepted, refused
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[dt.datetime | None]
+
 __all__ = [
     "OUTBOUND_CHANNELS",
     "VOID_ACTION_STATES",
@@ -874,6 +924,8 @@ __all__ = [
     "MandateScope",
     "Note",
     "PayerProfile",
+    "PortalLink",
+    "PortalRequest",
     "Payment",
     "PaymentAllocation",
     "PaymentPlan",

@@ -1,11 +1,11 @@
 """The layering as a contract, read from the source so that it holds for modules no test
 imports, and for imports inside functions or under `TYPE_CHECKING` too.
 
-Low to high: kernel < dsl < store < engine < channels < {scheduler, demo, tui} < cli.
-A module imports its own layer or lower ones; scheduler, demo and tui are siblings and
+Low to high: kernel < dsl < store < engine < channels < {scheduler, demo, tui, web} < cli.
+A module imports its own layer or lower ones; scheduler, demo, tui and web are siblings and
 import none of each other. `rules` and `templates` are data: they import nothing.
 Every folder of the installed `relance` package is given a layer here, and a folder
-holding Python that is not (a new `web/`) fails the test until someone places it.
+holding Python that is not (a new folder) fails the test until someone places it.
 docs/architecture.md explains the layers; this file is what holds them.
 """
 
@@ -30,6 +30,7 @@ LAYER_OF_NAME: Mapping[str, str] = {
     "relance.scheduler": "scheduler",
     "relance.demo": "demo",
     "relance.tui": "tui",
+    "relance.web": "web",
     # app/ is the root package `relance`: the command line and nothing else.
     "relance": "cli",
     "relance.cli": "cli",
@@ -44,7 +45,7 @@ LAYER_OF_NAME: Mapping[str, str] = {
 # Low to high; the layers of one step are siblings.
 ORDER: tuple[tuple[str, ...], ...] = (
     ("kernel",), ("dsl",), ("store",), ("engine",), ("channels",),
-    ("scheduler", "demo", "tui"), ("cli",),
+    ("scheduler", "demo", "tui", "web"), ("cli",),
 )
 
 # (importer, imported) pairs of siblings allowed anyway, each with its reason. None
@@ -237,12 +238,12 @@ def test_the_check_sees_a_forbidden_import_wherever_it_stands(tmp_path: Path) ->
 def test_a_folder_of_python_with_no_layer_is_reported(tmp_path: Path) -> None:
     (tmp_path / "kernel").mkdir()
     (tmp_path / "kernel" / "money.py").write_text("")
-    (tmp_path / "web").mkdir()
-    (tmp_path / "web" / "server.py").write_text("")
+    (tmp_path / "portal").mkdir()
+    (tmp_path / "portal" / "server.py").write_text("")
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_web.py").write_text("")
+    (tmp_path / "tests" / "test_portal.py").write_text("")
     packages = {"relance.kernel": tmp_path / "kernel"}
-    assert unplaced_folders(tmp_path, packages) == ["web"]
+    assert unplaced_folders(tmp_path, packages) == ["portal"]
     # Declared in pyproject but given no layer here: still unplaced.
-    assert unplaced_folders(tmp_path, {**packages, "relance.web": tmp_path / "web"}) == ["web"]
-    assert layer_of("relance.web") is None and layer_of("relance.web.server") is None
+    assert unplaced_folders(tmp_path, {**packages, "relance.portal": tmp_path / "portal"}) == ["portal"]
+    assert layer_of("relance.portal") is None and layer_of("relance.portal.server") is None
