@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from relance.kernel.workspace import Workspace, load_config
 from relance.store.db import Store, open_store
@@ -25,8 +26,13 @@ MakeApp = Callable[[str], RelanceApp]
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Wait for the screens' background reads (the dashboard) and the next frame."""
+    """Wait for the screens' background reads (the dashboard) and the next frame.
+
+    A text field's cursor stops blinking, shown: a snapshot taken half a second later on a
+    busy machine would otherwise catch it hidden."""
     await pilot.app.workers.wait_for_complete()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
     await pilot.pause()
 
 
