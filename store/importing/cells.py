@@ -67,6 +67,12 @@ def control_problem(text: str, *, multiline: bool = False) -> str | None:
     return None
 
 
+def may_be_refused(text: str) -> bool:
+    """Whether `text` (cells joined by tabs, a row or a whole batch) holds a character some
+    cell refuses: when it does not, none of its cells needs a closer look."""
+    return _SUSPECT.search(text) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class CellCheck:
     """The cells of a row to check: (position, column name, multi-line allowed)."""

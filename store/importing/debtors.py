@@ -22,12 +22,23 @@ def _shown(value: Any) -> str:
 class DebtorDraft:
     """A debtor as the file describes it so far (a slot per debtor column)."""
 
-    __slots__ = ("first_row", "rows", "values")
+    __slots__ = ("first_row", "last", "last_row", "rows", "values")
 
     def __init__(self, first_row: int) -> None:
         self.first_row = first_row
         self.values: list[Any] = [_UNSET] * len(DEBTOR_COLUMNS)
         self.rows: list[int] = [0] * len(DEBTOR_COLUMNS)
+        # The last row's values (a dict the row reader shares between rows of identical
+        # debtor cells) and its row: a row repeating them changes nothing but the rows
+        # the values were last seen on, which are written out when they are needed.
+        self.last: dict[str, Any] | None = None
+        self.last_row = 0
+
+    def settle_rows(self) -> None:
+        """Write the row of the last values into `rows`."""
+        if self.last is not None:
+            for column in self.last:
+                self.rows[_POSITION[column]] = self.last_row
 
     def get(self, column: str) -> Any:
         value = self.values[_POSITION[column]]
@@ -66,6 +77,11 @@ class DebtorMerger:
         draft = self.drafts.get(key)
         if draft is None:
             draft = self.drafts[key] = DebtorDraft(row)
+        elif values is draft.last:  # the same cells again: nothing to compare
+            draft.last_row = row
+            return []
+        draft.settle_rows()
+        draft.last, draft.last_row = values, row
         found: list[Disagreement] = []
         for column, value in values.items():
             position = _POSITION[column]

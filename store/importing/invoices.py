@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
@@ -21,6 +21,7 @@ from relance.kernel.i18n import _, ngettext
 from relance.store import audit
 from relance.store.book import settle_case
 from relance.store.db import Store
+from relance.store.importing.columnar import read_batch
 from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.fec import is_fec, open_fec
 from relance.store.importing.mapping import Mapping
@@ -31,7 +32,6 @@ from relance.store.importing.rows import (
     Options,
     RowError,
     make_layout,
-    read_row,
 )
 from relance.store.importing.writing import BookWriter, Counts
 
@@ -141,30 +141,45 @@ def import_source(
         writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),
                             actor=actor, counts=report)
         batch: list[InvoiceRow] = []
-        for number, cells in source.rows:
-            report.rows += 1
-            if progress is not None and report.rows % BATCH_SIZE == 0:
+        # The numbers seen of the creditor of the row before (files rarely mix them).
+        seen_creditor: str | None = None
+        seen: dict[str, int] = {}
+        for lines, failure in source.batches(BATCH_SIZE):
+            if progress is not None:
                 progress(source.done, source.total)
-            row, row_errors = read_row(number, cells, layout, options, debtor_cache)
-            if row is None:
-                if len(errors) + len(row_errors) > MAX_ERRORS:
-                    more_errors = True
-                    break
-                errors.extend(row_errors)
-                continue
-            first = first_rows.setdefault(row.creditor, {}).setdefault(row.number, number)
-            if first != number:
-                errors.append(RowError(number, "invoice_number",
-                                       _("{number!r} is already on row {first}").format(
-                                           number=row.number, first=first)))
-                continue
-            for disagreement in merger.add(row.creditor, row.debtor_ref, number, row.debtor):
-                report.warnings_total += 1
-                if len(report.warnings) < MAX_WARNINGS:
-                    report.warnings.append(disagreement.render(source.label))
-            if errors:
-                continue  # keep checking, stop writing: the file will be refused
-            batch.append(row)
+            for outcome in read_batch(lines, layout, options, debtor_cache):
+                if outcome is None:
+                    continue  # a blank row
+                report.rows += 1
+                if type(outcome) is list:
+                    if len(errors) + len(outcome) > MAX_ERRORS:
+                        more_errors = True
+                        break
+                    errors.extend(outcome)
+                    continue
+                row = cast(InvoiceRow, outcome)
+                number = row.row
+                if row.creditor != seen_creditor:
+                    seen_creditor = row.creditor
+                    seen = first_rows.setdefault(seen_creditor, {})
+                first = seen.setdefault(row.number, number)
+                if first != number:
+                    errors.append(RowError(number, "invoice_number",
+                                           _("{number!r} is already on row {first}").format(
+                                               number=row.number, first=first)))
+                    continue
+                for disagreement in merger.add(row.creditor, row.debtor_ref, number,
+                                               row.debtor):
+                    report.warnings_total += 1
+                    if len(report.warnings) < MAX_WARNINGS:
+                        report.warnings.append(disagreement.render(source.label))
+                if errors:
+                    continue  # keep checking, stop writing: the file will be refused
+                batch.append(row)
+            if more_errors:
+                break
+            if failure is not None:
+                raise failure
             if len(batch) >= BATCH_SIZE:
                 writer.write(batch, merger)
                 batch = []

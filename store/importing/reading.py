@@ -11,9 +11,10 @@ import datetime as dt
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +35,9 @@ XLSX_MAX_RATIO = 100  # a sheet's XML deflates 5 to 20 times; a bomb, hundreds o
 XLSX_RATIO_FLOOR = 1024 * 1024  # a part smaller than this cannot hurt, however packed
 XLSX_MAX_ENTRIES = 10_000  # a workbook of many sheets and images holds a few hundred
 _MB = 1024 * 1024
+
+Batch = tuple[list[tuple[int, list[str]]], UsageError | None]
+"""(row number, cells) of consecutive rows, and the error that ended the file, if any."""
 
 
 class CountingReader(io.RawIOBase):
@@ -75,6 +79,20 @@ class Source:
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    # A reader that can hand its rows over a batch at a time more cheaply sets this.
+    _batches: Callable[[int], Iterator[Batch]] | None = field(default=None, repr=False)
+
+    def batches(self, size: int) -> Iterator[Batch]:
+        """The rows in lists of `size` (fewer at the end), blank rows possibly left in
+        (whoever reads them skips them: a blank row lacks the required cells, so only
+        rows that fail a check need that look). A file that cannot be read
+        further (a CSV error, a byte not in its encoding) ends the last list with its
+        error, to be raised once the rows before it are checked, as when rows were read
+        one at a time."""
+        if self._batches is not None:
+            return self._batches(size)
+        return _chunked(self.rows, size)
+
     @property
     def done(self) -> int:
         return self._counter.count if self._counter is not None else self._rows_read
@@ -83,6 +101,19 @@ class Source:
     def sha256(self) -> str | None:
         """The file's hash once fully read (CSV), for the audit event."""
         return self._counter.digest.hexdigest() if self._counter is not None else None
+
+
+def _chunked(rows: Iterator[tuple[int, list[str]]], size: int) -> Iterator[Batch]:
+    while True:
+        lines: list[tuple[int, list[str]]] = []
+        try:
+            lines.extend(islice(rows, size))  # keeps what was read before a failure
+        except UsageError as failure:
+            yield lines, failure
+            return
+        if not lines:
+            return
+        yield lines, None
 
 
 def _detect_delimiter(first_line: str) -> str:
@@ -126,7 +157,8 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
         try:
             for cells in csv.reader(text, delimiter=delimiter):
                 number += 1
-                if not any(cell.strip() for cell in cells):
+                # Blank when every cell is: the cells joined are blank exactly then.
+                if not "".join(cells).strip():
                     continue
                 yield number, cells
         except UnicodeDecodeError as exc:
@@ -137,7 +169,33 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
         finally:
             text.close()
 
+    def batches(size: int) -> Iterator[Batch]:
+        reader = csv.reader(text, delimiter=delimiter)
+        number = 1  # the last record read; the header is row 1
+        try:
+            while True:
+                records: list[list[str]] = []
+                failure: UsageError | None = None
+                try:
+                    records.extend(islice(reader, size))
+                except UnicodeDecodeError:
+                    failure = UsageError(not_encoded(label, number + len(records) + 1,
+                                                     mapping.encoding))
+                except csv.Error as exc:
+                    failure = UsageError(_("{label}: row {number}: {problem}").format(
+                        label=label, number=number + len(records) + 1, problem=exc))
+                lines = list(zip(range(number + 1, number + 1 + len(records)), records,
+                                 strict=True))
+                number += len(records)
+                if lines or failure is not None:
+                    yield lines, failure
+                if failure is not None or len(records) < size:
+                    return
+        finally:
+            text.close()
+
     source.rows = rows()
+    source._batches = batches
     return source
 
 

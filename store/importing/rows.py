@@ -282,7 +282,7 @@ def _debtor_values(reader: _RowReader) -> dict[str, Any]:
 
 
 DebtorCache = dict[tuple[str, ...], dict[str, Any]]
-DEBTOR_CACHE_SIZE = 20_000
+DEBTOR_CACHE_SIZE = 100_000  # debtors; a cycle through more would miss every time
 
 
 def _cached_debtor_values(reader: _RowReader, cache: DebtorCache | None) -> dict[str, Any]:
@@ -301,6 +301,15 @@ def _cached_debtor_values(reader: _RowReader, cache: DebtorCache | None) -> dict
             cache.clear()
         cache[raw] = values
     return values
+
+
+def debtor_values(number: int, cells: list[str], layout: Layout, options: Options,
+                  cache: DebtorCache) -> dict[str, Any] | None:
+    """What a row (of the layout's width) says about its debtor, as `read_row` reads it,
+    or None when a debtor cell is refused (the row's full reading names why)."""
+    reader = _RowReader(number, cells, layout, options)
+    values = _cached_debtor_values(reader, cache)
+    return None if reader.errors else values
 
 
 def read_row(number: int, cells: list[str], layout: Layout, options: Options,

@@ -9,15 +9,15 @@ when the file says nothing new.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
+from relance.store.importing.bulk import chunks, insert_columns, insert_rows
 from relance.store.importing.cells import creditor_code_problem
 from relance.store.importing.debtors import DebtorDraft, DebtorMerger
 from relance.store.importing.rows import InvoiceRow, Layout, RowError
@@ -33,7 +33,6 @@ from relance.store.models import (
     utcnow,
 )
 
-LOOKUP_CHUNK = 900  # bound parameters per IN (...) list, well under SQLite's limit
 PAUSE_REASON = "imported"
 
 creditor_t = cast(Table, Creditor.__table__)
@@ -42,8 +41,6 @@ tag_t = cast(Table, DebtorTag.__table__)
 invoice_t = cast(Table, Invoice.__table__)
 allocation_t = cast(Table, PaymentAllocation.__table__)
 promise_t = cast(Table, Promise.__table__)
-
-T = TypeVar("T")
 
 # Import column -> debtor table column, for the plain (one-column) debtor fields.
 _DEBTOR_FIELD = {
@@ -65,57 +62,6 @@ _NEW_DEBTOR: dict[str, Any] = {
     "paused_until": None, "pause_reason": None, "is_consumer": False, "collector": None,
 }
 _DEBTOR_STORED = tuple(_NEW_DEBTOR)
-
-
-def chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows that all carry the same keys.
-
-    On SQLite the rows go straight to the driver's executemany, each value converted by
-    its column type's own bind processor: SQLAlchemy's generic per-row parameter handling
-    costs more than the insert itself on a million rows. Scalar column defaults are
-    filled in; callable ones (timestamps) must be given. Elsewhere, a Core INSERT.
-    """
-    if not rows:
-        return
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        conn.execute(insert(table), rows)
-        return
-    given = list(rows[0])
-    defaults = {column.name: column.default.arg for column in table.c
-                if column.name not in given
-                and isinstance(column.default, ScalarElementColumnDefault)}
-    names = [*given, *defaults]
-    preparer = dialect.identifier_preparer
-    sql = (f"INSERT INTO {preparer.format_table(table)} "
-           f"({', '.join(preparer.quote(name) for name in names)}) "
-           f"VALUES ({', '.join('?' for _name in names)})")
-    # Column by column: dates, enums and timestamps repeat, so each distinct value is
-    # converted once.
-    columns: list[list[Any]] = []
-    for name in names:
-        values = ([row[name] for row in rows] if name in given
-                  else [defaults[name]] * len(rows))
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            values = _converted(values, process)
-        columns.append(values)
-    converted = list(zip(*columns, strict=True))
-    conn.exec_driver_sql(sql, converted)
-
-
-def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
-    memo: dict[Any, Any] = {}
-    try:
-        return [memo[value] if value in memo else memo.setdefault(value, process(value))
-                for value in values]
-    except TypeError:  # unhashable values (JSON documents): convert each
-        return [process(value) for value in values]
 
 
 @dataclass
@@ -210,13 +156,15 @@ class BookWriter:
             if not fresh:
                 continue
             values = []
+            now = utcnow()  # one timestamp per batch, as for invoices
             for ref in fresh:
                 key = (creditor, ref)
                 stored = self._target(merger.drafts[key], None, ref)
                 self.debtor_stored[key] = tuple(stored[name] for name in _DEBTOR_STORED)
                 self.new_debtors.add(key)
-                values.append({"creditor_id": creditor_id, "ref": ref, **stored})
-            self.conn.execute(insert(debtor_t), values)
+                values.append({"creditor_id": creditor_id, "ref": ref, "created_at": now,
+                               "updated_at": now, **stored})
+            insert_rows(self.conn, debtor_t, values)
             self.counts.debtors_created += len(values)
             for chunk in chunks(fresh):
                 for row in self.conn.execute(
@@ -370,39 +318,67 @@ class BookWriter:
         if missing:
             self._resolve_debtors(missing, merger)
         existing = self._existing(rows)
-        inserts: list[dict[str, Any]] = []
+        fresh: list[InvoiceRow] = []
         updates: list[dict[str, Any]] = []
         now = utcnow()  # one timestamp per batch rather than a default called per row
         changed: set[tuple[int, str]] = set()
-        created: set[tuple[int, str]] = set()
-        promised: list[InvoiceRow] = []
+        creditor_ids = self.creditor_ids
         for row in rows:
-            creditor_id = self.creditor_ids[row.creditor]
-            old = existing.get((creditor_id, row.number))
-            values = self._values(row, old)
-            if row.promised_until is not None:
-                promised.append(row)
+            old = existing.get((creditor_ids[row.creditor], row.number)) if existing else None
             if old is None:
-                inserts.append({"creditor_id": creditor_id, "number": row.number,
-                                "created_at": now, "updated_at": now, **values})
-                created.add((creditor_id, row.number))
+                fresh.append(row)
                 continue
+            values = self._values(row, old)
             if any(values[name] != old.values[name] for name in _COMPARED):
                 updates.append({"b_id": old.id, "updated_at": now, **values})
-                changed.add((creditor_id, row.number))
+                changed.add((creditor_ids[row.creditor], row.number))
                 self.touched_debtors.add(values["debtor_id"])
-        if inserts:
-            insert_rows(self.conn, invoice_t, inserts)
+        if fresh:
+            self._insert(fresh, now)
         if updates:
             self.conn.execute(update(invoice_t).where(invoice_t.c.id == bindparam("b_id")),
                               updates)
+        promised = [row for row in rows if row.promised_until is not None]
         if promised:
+            created = {(creditor_ids[row.creditor], row.number) for row in fresh}
             changed |= self._write_promises(promised) - created
             self.touched_debtors.update(self.debtor_ids[(row.creditor, row.debtor_ref)]
                                         for row in promised)
-        self.counts.created += len(inserts)
+        self.counts.created += len(fresh)
         self.counts.updated += len(changed)
-        self.counts.unchanged += len(rows) - len(inserts) - len(changed)
+        self.counts.unchanged += len(rows) - len(fresh) - len(changed)
+
+    def _insert(self, rows: list[InvoiceRow], now: dt.datetime) -> None:
+        """Insert new invoices column by column: what `_values` gives a row with nothing
+        stored, without a dictionary per row."""
+        creditor_ids, debtor_ids = self.creditor_ids, self.debtor_ids
+        amounts = [row.amount_minor for row in rows]
+        paid = [row.paid_minor for row in rows]
+        balances = [amount - settled for amount, settled in zip(amounts, paid, strict=True)]
+        reasons: list[str | None] = [None] * len(rows)
+        since: list[dt.date | None] = [None] * len(rows)
+        if self.layout.has("disputed"):
+            reasons = [row.dispute_reason for row in rows]
+            since = [None if reason is None else self.today for reason in reasons]
+        columns: dict[str, list[Any]] = {
+            "creditor_id": [creditor_ids[row.creditor] for row in rows],
+            "number": [row.number for row in rows],
+            "created_at": [now] * len(rows),
+            "updated_at": [now] * len(rows),
+            "debtor_id": [debtor_ids[(row.creditor, row.debtor_ref)] for row in rows],
+            "issue_date": [row.issue_date for row in rows],
+            "due_date": [row.due_date for row in rows],
+            "currency": [row.currency for row in rows],
+            "amount_minor": amounts,
+            "paid_minor": paid,
+            "balance_minor": balances,
+            "status": [InvoiceStatus.PAID if balance == 0 else InvoiceStatus.OPEN
+                       for balance in balances],
+            "attrs": [row.attrs for row in rows],
+            "dispute_reason": reasons,
+            "disputed_since": since,
+        }
+        insert_columns(self.conn, invoice_t, columns)
 
     def _write_promises(self, rows: list[InvoiceRow]) -> set[tuple[int, str]]:
         """Record the promises rows carry; returns the (creditor id, number) of invoices

@@ -1,0 +1,206 @@
+"""The column-by-column import stores the same book, and refuses the same files with the
+same words, as the row-by-row reading and per-row inserts it replaced.
+
+Each test imports one file twice, into two fresh books of the same database: once as
+`relance import` does it now, once through the reference path (`read_row` for every row,
+each invoice's values from `BookWriter._values` and SQLAlchemy's own INSERT), and
+compares what was stored, reported or refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Connection, Table, insert, select
+
+from bench.books import HEADER, book_rows
+from relance.store.db import Store, open_store
+from relance.store.importing import ImportRefused, import_invoices, writing
+from relance.store.importing import invoices as invoices_module
+from relance.store.importing.columnar import Outcome
+from relance.store.importing.rows import DebtorCache, InvoiceRow, Layout, Options, read_row
+from relance.store.importing.writing import BookWriter, invoice_t
+from relance.store.models import Creditor, Debtor, DebtorTag, Invoice, Promise
+
+TODAY = dt.date(2026, 11, 22)
+COLUMNS = [*HEADER, "address", "document_type", "promised_until", "paused_until",
+           "is_consumer"]
+# Stamped per batch now, per row before: when, not what.
+NOT_COMPARED = {"id", "created_at", "updated_at", "debtor_id", "creditor_id", "invoice_id"}
+
+
+def _reference_batch(lines: list[tuple[int, list[str]]], layout: Layout, options: Options,
+                     cache: DebtorCache) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for number, cells in lines:
+        if not "".join(cells).strip():
+            outcomes.append(None)
+            continue
+        row, errors = read_row(number, cells, layout, options, cache)
+        outcomes.append(row if row is not None else errors)
+    return outcomes
+
+
+def _reference_insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(table), rows)
+
+
+def _reference_insert(self: BookWriter, rows: list[InvoiceRow], now: dt.datetime) -> None:
+    conn = self.conn
+    conn.execute(insert(invoice_t), [
+        {"creditor_id": self.creditor_ids[row.creditor], "number": row.number,
+         "created_at": now, "updated_at": now, **self._values(row, None)} for row in rows])
+
+
+@pytest.fixture
+def second_store(request: pytest.FixtureRequest, db_url: tuple[str, str | None],
+                 tmp_path: Path) -> Iterator[Store]:
+    """Another fresh book on the same database as `store`."""
+    url, schema = db_url
+    if schema is None:
+        opened = open_store(f"sqlite:///{tmp_path / 'reference.sqlite'}")
+        yield opened
+        opened.dispose()
+        return
+    schemas = request.getfixturevalue("pg_schemas")
+    name = schemas.create()
+    opened = open_store(url, schema=name)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+        schemas.drop(name)
+
+
+def _odd_rows() -> list[dict[str, str]]:
+    """Rows the fast checks leave to the reference, or read in their less usual forms."""
+    base = {"creditor": "ODD", "debtor_ref": "C-1", "debtor_name": "Salon Nantes",
+            "currency": "EUR", "issue_date": "2026-09-01", "due_date": "2026-10-01"}
+    rows = [
+        {"invoice_number": "O-1", "amount": "1.234,56", "paid_amount": "0"},
+        {"invoice_number": "O-2", "amount": "1,234.56", "paid_amount": "1 000,00"},
+        {"invoice_number": "O-3", "amount": "100", "paid_amount": "",
+         "document_type": "avoir"},
+        {"invoice_number": "O-4", "amount": "-50,00", "document_type": "credit_note",
+         "paid_amount": "-10,00"},
+        {"invoice_number": "O-5", "amount": "1500", "currency": "jpy", "paid_amount": "500"},
+        {"invoice_number": "O-6", "amount": "1 234,567", "currency": "TND"},
+        {"invoice_number": "  O-7 ", "amount": " 18\u202f900,00 ", "disputed": "Non",
+         "address": "3 rue de la Paix\n44000 Nantes", "promised_until": "30/11/2026"},
+        {"invoice_number": "O-8", "amount": "99.90", "disputed": "delivery late",
+         "paused_until": "2026-12-31", "is_consumer": "oui", "tags": "VIP; sepa"},
+        {"invoice_number": "O-9", "amount": "10.00", "debtor_ref": "C-2",
+         "debtor_name": "Coiffure 2", "email": "deux@example.fr", "issue_date": "01/09/2026",
+         "due_date": "2026-09-01 00:00:00", "region": "IDF"},
+        {"invoice_number": "O-10", "amount": "20.00", "debtor_ref": "C-2",
+         "email": "autre@example.fr", "segment": " smb "},
+        {"invoice_number": "O-11", "amount": "0,50", "paid_amount": "0,50", "country": "be",
+         "language": "NL"},
+        {"invoice_number": "O-20", "amount": "250", "paid_amount": "100"},
+    ]
+    return [{**base, **row} for row in rows]
+
+
+def _write(path: Path, rows: list[dict[str, str]], generated: int, *, seed: int = 3) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, delimiter=";")
+        out.writerow(COLUMNS)
+        for index, cells in enumerate(book_rows(generated, seed=seed, on=TODAY,
+                                                invoices_per_debtor=4)):
+            out.writerow(cells + [""] * (len(COLUMNS) - len(HEADER)))
+            if index == 40:
+                out.writerow([])  # a blank line
+                out.writerow([" "] * len(COLUMNS))  # and a row of blank cells
+        for row in rows:
+            out.writerow([row.get(name, "") for name in COLUMNS])
+    return path
+
+
+def _book(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table an import writes, without ids and timestamps, in a stable order."""
+    book: dict[str, list[tuple[Any, ...]]] = {}
+    with store.transaction() as session:
+        codes = dict(session.execute(select(Creditor.id, Creditor.code)).all())
+        refs = dict(session.execute(select(Debtor.id, Debtor.ref)).all())
+        numbers = dict(session.execute(select(Invoice.id, Invoice.number)).all())
+        for model in (Creditor, Debtor, DebtorTag, Invoice, Promise):
+            table = cast(Table, model.__table__)
+            rows = []
+            for stored in session.execute(select(table)):
+                values = dict(stored._mapping)
+                keys = (codes.get(values.get("creditor_id", 0)),
+                        refs.get(values.get("debtor_id", 0)),
+                        numbers.get(values.get("invoice_id", 0)))
+                rows.append((keys, *(repr(value) for name, value in sorted(values.items())
+                                     if name not in NOT_COMPARED)))
+            book[table.name] = sorted(rows, key=repr)
+    return book
+
+
+def _both(store: Store, reference: Store, path: Path, monkeypatch: pytest.MonkeyPatch,
+          ) -> tuple[Any, Any]:
+    """Import `path` into `store` now, then into `reference` the old way."""
+    fast = _outcome(store, path)
+    with monkeypatch.context() as patch:
+        patch.setattr(invoices_module, "read_batch", _reference_batch)
+        patch.setattr(writing, "insert_rows", _reference_insert_rows)
+        patch.setattr(BookWriter, "_insert", _reference_insert)
+        slow = _outcome(reference, path)
+    return fast, slow
+
+
+def _outcome(store: Store, path: Path) -> Any:
+    try:
+        report = import_invoices(store, path, actor="test", today=TODAY)
+    except ImportRefused as refused:
+        return ("refused", refused.errors, refused.more)
+    return {key: value for key, value in report.as_dict().items() if key != "sha256"}
+
+
+def test_the_same_book_is_stored_and_updated(store: Store, second_store: Store, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(invoices_module, "BATCH_SIZE", 250)  # several batches, one odd
+    first = _write(tmp_path / "first.csv", _odd_rows(), 900)
+    fast, slow = _both(store, second_store, first, monkeypatch)
+    assert fast == slow
+    assert fast["created"] == 912 and fast["warnings"]  # C-2's two e-mails
+    assert _book(store) == _book(second_store)
+    # A re-import that changes amounts, payments, a dispute and a promise.
+    changed = [{**row, "paid_amount": "10,00"} if row["invoice_number"] == "O-8" else row
+               for row in _odd_rows()]
+    changed.append({**changed[0], "invoice_number": "O-12", "amount": "5.00"})
+    again = _write(tmp_path / "again.csv", changed, 950, seed=3)
+    fast, slow = _both(store, second_store, again, monkeypatch)
+    assert fast == slow
+    assert fast["created"] == 51 and fast["updated"] >= 1
+    assert _book(store) == _book(second_store)
+
+
+def test_a_faulty_file_is_refused_in_the_same_words(store: Store, second_store: Store,
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(invoices_module, "BATCH_SIZE", 100)
+    good = _odd_rows()[0]
+    faults = [
+        {"amount": "12,500"}, {"amount": "-5,00"}, {"amount": "1O0,00"}, {"amount": ""},
+        {"paid_amount": "2000,00"}, {"due_date": "2026-08-01"}, {"issue_date": "31/02/2026"},
+        {"currency": "EURO"}, {"creditor": "../outbox"}, {"debtor_ref": "x" * 81},
+        {"debtor_name": "Nul\x00"}, {"email": "a@b.fr, c@d.fr"}, {"document_type": "devis"},
+        {"invoice_number": "O-1"}, {"country": "FRA"}, {"risk": "101"},
+        {"promised_until": "demain"}, {"address": "esc \x1b[31m"},
+    ]
+    rows = [{**good, "invoice_number": f"F-{index}", **fault}
+            for index, fault in enumerate(faults)]
+    rows.insert(0, good)
+    path = _write(tmp_path / "faulty.csv", rows, 300)
+    fast, slow = _both(store, second_store, path, monkeypatch)
+    assert fast[0] == "refused"
+    assert fast == slow
+    assert len(fast[1]) == len(faults)
+    assert _book(store)["invoice"] == []
