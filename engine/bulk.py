@@ -23,6 +23,13 @@ BATCH = 5000
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
+class JsonText(str):
+    """A JSON cell's value already serialised by the caller (the event log hashes that
+    very text): written as it is, not serialised again."""
+
+    __slots__ = ()
+
+
 def _defaults(table: Table, rows: Sequence[dict[str, Any]]) -> list[str]:
     """The columns to write: those given, plus those with a Python-side default."""
     given = set().union(*(row.keys() for row in rows)) if rows else set()
@@ -33,29 +40,45 @@ def _defaults(table: Table, rows: Sequence[dict[str, Any]]) -> list[str]:
     return columns
 
 
-def _value(column: Column[Any]) -> Callable[[dict[str, Any]], Any]:
-    """How to get one column's Python value from a row dict (its default when absent)."""
-    name = column.name
-    default = column.default
-    arg = getattr(default, "arg", None)
+def _default_of(column: Column[Any]) -> Callable[[], Any]:
+    """A column's Python-side default, as a function of nothing (None without one)."""
+    arg = getattr(column.default, "arg", None)
     if callable(arg):
-        make = (lambda: arg(None)) if getattr(default, "is_callable", False) else arg
-    else:
-        make = lambda: arg  # noqa: E731
-    return lambda row: row[name] if name in row else make()
+        return (lambda: arg(None)) if getattr(column.default, "is_callable", False) else arg
+    return lambda: arg
 
 
-def _cell(table: Table, name: str) -> Callable[[dict[str, Any]], Any]:
-    """How to get one column's value from a row dict (its default when absent), as
-    COPY takes it."""
-    column = table.columns[name]
-    value = _value(column)
-    if isinstance(column.type, JSON):
-        def cell(row: dict[str, Any]) -> Any:
-            got = value(row)
-            return None if got is None else _JSON_TEXT(got)
-        return cell
-    return value
+def _row_builder(table: Table, columns: Sequence[str],
+                 processes: Sequence[Callable[[Any], Any] | None]
+                 ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The function giving a row dict's values in `columns` order, each through its
+    process (if any), a column's default where the row lacks it.
+
+    Generated once per statement, one tuple display per row, as `engine.recording`
+    does: a closure per cell cost a first run a tenth of its writing. The source holds
+    only names made up here (`k0`, `d0`, `p0`); the column names, defaults and
+    processes are bound objects of its namespace."""
+    namespace: dict[str, Any] = {}
+    values = []
+    for n, (name, process) in enumerate(zip(columns, processes, strict=True)):
+        namespace[f"k{n}"] = name
+        namespace[f"d{n}"] = _default_of(table.columns[name])
+        value = f"(r[k{n}] if k{n} in r else d{n}())"
+        if process is not None:
+            namespace[f"p{n}"] = process
+            value = f"p{n}{value}"
+        values.append(value)
+    code = f"def build(r):\n    return ({', '.join(values)},)\n"
+    exec(compile(code, "<relance row builder>", "exec"), namespace)
+    built: Callable[[dict[str, Any]], tuple[Any, ...]] = namespace["build"]
+    return built
+
+
+def _json_cell(value: Any) -> Any:
+    """A JSON value as COPY takes it: its text (`JsonText` as it is)."""
+    if value is None or isinstance(value, JsonText):
+        return value
+    return _JSON_TEXT(value)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
@@ -71,12 +94,14 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     quoted = ", ".join(f'"{name}"' for name in columns)
     raw = conn.connection.dbapi_connection
     assert raw is not None
+    build = _row_builder(table, columns, [
+        _json_cell if isinstance(table.columns[name].type, JSON) else None
+        for name in columns])
     with raw.cursor() as cursor, cursor.copy(  # type: ignore[attr-defined]
         f'COPY "{into or table.name}" ({quoted}) FROM STDIN'
     ) as copy:
-        cells = [_cell(table, name) for name in columns]
         for row in rows:
-            copy.write_row([cell(row) for cell in cells])
+            copy.write_row(build(row))
 
 
 def _remembered(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -98,6 +123,13 @@ def _remembered(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _UNSEEN = object()
 
 
+def _unless_serialised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A JSON bind processor that leaves `JsonText` as it is."""
+    def serialise(value: Any) -> Any:
+        return value if isinstance(value, JsonText) else process(value)
+    return serialise
+
+
 def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
                    into: str, *, then: str = "") -> None:
     """`executemany` straight on the driver's cursor, each value through the bind
@@ -105,16 +137,17 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     SQLAlchemy building a parameter dict per row (a third of a first run's write time)."""
     dialect = conn.dialect
     columns = _defaults(table, rows)
-    cells = []
+    processes: list[Callable[[Any], Any] | None] = []
     for name in columns:
         column = table.columns[name]
-        value = _value(column)
         process: Callable[[Any], Any] | None = (
             column.type.dialect_impl(dialect).bind_processor(dialect))
         if process is not None and isinstance(column.type, Date | DateTime):
             process = _remembered(process)
-        cells.append(value if process is None else
-                     (lambda row, value=value, process=process: process(value(row))))
+        elif process is not None and isinstance(column.type, JSON):
+            process = _unless_serialised(process)
+        processes.append(process)
+    build = _row_builder(table, columns, processes)
     quoted = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)
     statement = f'INSERT INTO "{into}" ({quoted}) VALUES ({marks}){then}'
@@ -123,8 +156,7 @@ def _sqlite_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     cursor = raw.cursor()
     try:
         for start in range(0, len(rows), BATCH):
-            cursor.executemany(statement, [tuple([cell(row) for cell in cells])
-                                           for row in rows[start : start + BATCH]])
+            cursor.executemany(statement, [build(row) for row in rows[start : start + BATCH]])
     finally:
         cursor.close()
 

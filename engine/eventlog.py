@@ -2,12 +2,13 @@
 
 `relance.store.audit.record` appends one event with one round trip; a run writes one
 event per action it queues, so here the chain is computed in Python and the rows go in
-with one multi-row INSERT per batch, under the same lock and with the same hashes.
+batch by batch (`engine.bulk`), under the same lock and with the same hashes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 from collections.abc import Iterable
@@ -17,8 +18,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from relance.engine.bulk import BATCH, bulk_insert
-from relance.store.audit import _PG_EVENT_LOCK_KEY, GENESIS_HASH, entry_hash
+from relance.engine.bulk import BATCH, JsonText, bulk_insert
+from relance.store.audit import _PG_EVENT_LOCK_KEY, GENESIS_HASH
 from relance.store.models import Event, utcnow
 
 
@@ -33,11 +34,9 @@ class NewEvent:
     debtor_id: int | None = None
 
 
-def _canonical(value: Any) -> Any:
-    # The same normalisation as `audit.record`: what is hashed is what is stored.
-    return json.loads(
-        json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    )
+# `audit.entry_hash`'s serialisation, as one encoder: sorted keys, no spaces.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str,
+                              ensure_ascii=False).encode
 
 
 def append_events(session: Session, events: Iterable[NewEvent],
@@ -45,7 +44,11 @@ def append_events(session: Session, events: Iterable[NewEvent],
     """Append `events` in order, in the caller's transaction.
 
     They go in batch by batch, each built as it is sent (`events` may be a generator):
-    a first run appends one per action, a hundred thousand at once."""
+    a first run appends one per action, a hundred thousand at once. Each event's data
+    (JSON values under text keys, as a run writes) is serialised once: that text is
+    what is hashed, inside the list `audit.entry_hash` serialises (the same bytes), and
+    what is stored; reading it back gives the same data, so `audit.verify` finds the
+    same hash."""
     pending = iter(events)
     first = next(pending, None)
     if first is None:
@@ -56,17 +59,26 @@ def append_events(session: Session, events: Iterable[NewEvent],
     prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS_HASH
     when = (at or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
+    when_text = _CANONICAL(when.isoformat())
     table = Event.metadata.tables["event"]
+    # The entry's fields between the previous hash and the data, for each distinct
+    # (actor, kind, subject type): a run's events share them.
+    middles: dict[tuple[str, str, str], str] = {}
     rows: list[dict[str, Any]] = []
     for event in itertools.chain([first], pending):
-        payload = _canonical(event.data)
-        digest = entry_hash(prev_hash, when, event.actor, event.kind, event.subject_type,
-                            event.subject_id, payload)
+        data = _CANONICAL(event.data)
+        middle = middles.get((event.actor, event.kind, event.subject_type))
+        if middle is None:
+            middle = middles[(event.actor, event.kind, event.subject_type)] = (
+                f"{when_text},{_CANONICAL(event.actor)},{_CANONICAL(event.kind)},"
+                f"{_CANONICAL(event.subject_type)},")
+        entry = f'["{prev_hash}",{middle}{_CANONICAL(event.subject_id)},{data}]'
+        digest = hashlib.sha256(entry.encode()).hexdigest()
         rows.append({
             "at": when, "actor": event.actor, "kind": event.kind,
             "subject_type": event.subject_type, "subject_id": event.subject_id,
-            "data": payload, "creditor_id": event.creditor_id, "debtor_id": event.debtor_id,
-            "prev_hash": prev_hash, "hash": digest,
+            "data": JsonText(data), "creditor_id": event.creditor_id,
+            "debtor_id": event.debtor_id, "prev_hash": prev_hash, "hash": digest,
         })
         prev_hash = digest
         if len(rows) == BATCH:

@@ -46,6 +46,14 @@ from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
 from relance.engine.payer_profile import recompute_profiles
 from relance.engine.plans import check_plans
+from relance.engine.run_reuse import (
+    SUMMARY_KEY,
+    book_state,
+    remembered,
+    reuse_last_run,
+    run_key,
+    settled_fingerprint,
+)
 from relance.engine.versioning import folder_state, record_ruleset
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
@@ -99,6 +107,9 @@ class RunReport:
     # The rules folder in git (`versioning.FolderState`): clean, dirty or untracked.
     rules_state: str = "untracked"
     rules_diff_hash: str | None = None
+    # Nothing changed since this run of the same day: it was not evaluated again
+    # (`engine.run_reuse`), and queued nothing.
+    reused_from: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +128,7 @@ class RunReport:
                 for c in self.by_rule
             ],
             "by_channel": dict(self.by_channel),
+            "reused_from": self.reused_from,
         }
 
 
@@ -357,16 +369,28 @@ def run_day(
     evaluator: Evaluator = "sql",
     payer: PayerSettings = PayerSettings(),
     inspect: Inspect | None = None,
+    reuse: bool = True,
 ) -> RunReport:
     """Evaluate every policy of `rules` (a loaded, checked rule set) as of `on` and queue
     the actions, once. `dry_run` computes the same report and writes nothing.
     `payer`: the thresholds of the payer classes (`[payer]` of relance.toml); `inspect`:
-    see `Inspect`."""
+    see `Inspect`. `reuse`: when nothing changed since the last run of `on`, record
+    that this one reuses it rather than evaluate again (`engine.run_reuse`)."""
     if not getattr(rules, "ok", True):
         render = getattr(rules, "render", None)
         detail = render() if callable(render) else ""
         raise RulesHaveErrors((_("the rules have errors; nothing was run") + "\n"
                                + detail).rstrip())
+    if not dry_run and reuse:
+        with store.sessions() as session, session.begin():
+            lock_run_date(session, on)
+            reused = reuse_last_run(session, rules, on, actor=actor,
+                                    auto_approve=auto_approve, payer=payer,
+                                    evaluator=evaluator, rules_dir=rules_dir)
+            if reused is not None and inspect is not None and reused.run_id is not None:
+                inspect(session, reused.run_id, reused)
+        if reused is not None:
+            return reused
     if not dry_run:
         # Committed before the run reads the book: its reader connection sees only what
         # is committed, and `plan_broken` must hold from the day the plan breaks.
@@ -386,7 +410,8 @@ def run_day(
             report = run_in_session(session, rules, on, actor=actor, auto_approve=auto_approve,
                                     rules_dir=rules_dir, evaluator=evaluator, dry_run=dry_run,
                                     reader=reader, payer=payer,
-                                    profiles_fresh=reader is not None, inspect=inspect)
+                                    profiles_fresh=reader is not None, inspect=inspect,
+                                    remember=not dry_run)
             if dry_run:
                 raise _DryRun(report)
             return report
@@ -408,13 +433,16 @@ def run_in_session(
     payer: PayerSettings = PayerSettings(),
     profiles_fresh: bool = False,
     inspect: Inspect | None = None,
+    remember: bool = False,
 ) -> RunReport:
     """The run's work inside the caller's transaction (which holds the run lock).
 
     `reader` only when the transaction has changed nothing the policies read (see
     `decide_day`): simulate's days, for one, each read the previous ones' actions.
     The payer profiles are rewritten as of `on` with the `payer` thresholds, unless the
-    caller committed them so already (`profiles_fresh`, for the reader's sake)."""
+    caller committed them so already (`profiles_fresh`, for the reader's sake).
+    `remember`: the run will be committed; its summary keeps what a later run of the
+    same day needs to know that nothing changed (`engine.run_reuse`)."""
     ruleset = record_ruleset(session, rules, rules_dir)
     folder = folder_state(rules_dir)
     policies: Sequence[Policy] = tuple(rules.policies)
@@ -425,6 +453,8 @@ def run_in_session(
     session.add(run)
     session.flush()
     conn = session.connection()
+    # Read before deciding: what the decisions saw is at least this (`engine.run_reuse`).
+    before = book_state(conn) if remember else None
     if not profiles_fresh:
         recompute_profiles(conn, on, payer)
     with gc_paused():
@@ -453,12 +483,19 @@ def run_in_session(
     )
     run.status = "done"
     run.finished_at = utcnow()
-    run.summary = report.to_json()
     audit.record(session, actor=actor, kind="run.done", subject_type="run", subject_id=run.id,
                  data={"date": on.isoformat(), "ruleset": ruleset.content_hash,
                        "git_commit": folder.commit, "rules_state": folder.state,
                        "rules_diff_hash": folder.diff_hash, "actions": len(groups),
                        "items": items})
+    summary = report.to_json()
+    if before is not None:
+        # One event per action written, and the run's own.
+        left = settled_fingerprint(conn, before, own_events=len(action_ids) + 1)
+        summary[SUMMARY_KEY] = remembered(
+            run_key(rules, folder, auto_approve=auto_approve, payer=payer,
+                    evaluator=evaluator), left)
+    run.summary = summary
     if inspect is not None:
         inspect(session, run.id, report)
     return report

@@ -1,0 +1,350 @@
+"""The whole daily run against its floor, on a large book. Run by hand:
+
+    .venv/bin/python bench/run_bench.py                            # SQLite, 200,000 invoices
+    .venv/bin/python bench/run_bench.py --db postgresql --invoices 200000
+
+It generates the book once (`bench/engine_books.py`, kept under /tmp/relance-bench for
+later runs: a SQLite file, or a PostgreSQL database used as a template) and, in each
+round (`--repeat`), measures on a fresh copy of it, each in a process of its own so
+that peak memory is its own:
+
+- floor: the engine bench's hand-written SQL (`bench.engine_bench.floor_queries`), one
+  query per policy, then a raw bulk insert of as many action, item, level and event
+  rows as the run writes (`executemany` of prebuilt tuples on SQLite, `COPY` on
+  PostgreSQL, the levels as an upsert), committed;
+- run: `run_workspace_day` on a workspace holding the bench's rules, as `relance run`
+  calls it: the payment plans, the payer profiles, the evaluation, the writes and the
+  commit; the process's start-up (imports, settings, opening the store) is timed apart;
+- second: the same date again with nothing changed (it reuses the first run);
+- changed: the same date again after an import-like change to 1 % of the open
+  invoices (their due dates moved a month earlier, one event, as an import writes).
+
+The run's (policy, invoice, rule) items must be the floor's; the table shows the best
+seconds of the rounds, the ratio to the floor, the process's CPU seconds (the floor's
+on SQLite is all in-process; on PostgreSQL most of it is the server's, not counted),
+and the peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+STARTED = time.perf_counter()
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+HOME = Path("/tmp/relance-bench")
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+MEASURES = ("floor", "run", "second", "changed")
+CHANGED_SHARE = 0.01
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --------------------------------------------------------------------------- books
+
+
+def book_url(kind: str, invoices: int, copy: bool) -> str:
+    name = f"run-{invoices}{'-work' if copy else ''}"
+    if kind == "sqlite":
+        return f"sqlite:///{HOME / name}.sqlite"
+    return f"{PG_SERVER}/relance_bench_{name.replace('-', '_')}"
+
+
+def _pg_admin(statement: str) -> None:
+    from sqlalchemy import create_engine
+
+    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(statement)
+    admin.dispose()
+
+
+def ensure_book(kind: str, invoices: int) -> None:
+    """The pristine book, generated once."""
+    from sqlalchemy import create_engine, text
+
+    from bench.engine_books import generate
+    from relance.store.db import open_store
+
+    url = book_url(kind, invoices, copy=False)
+    HOME.mkdir(parents=True, exist_ok=True)
+    if kind == "postgresql":
+        probe = create_engine(f"{PG_SERVER}/postgres")
+        with probe.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                  {"name": url.rsplit("/", 1)[1]}).first()
+        probe.dispose()
+        if not exists:
+            _pg_admin(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"')
+    store = open_store(url)
+    with store.engine.connect() as conn:
+        present = conn.execute(text("SELECT COUNT(*) FROM invoice")).scalar_one()
+    if present == 0:
+        generate(store, invoices)
+    elif present != invoices:
+        raise SystemExit(f"{url} holds {present} invoices, not {invoices}")
+    store.dispose()
+
+
+def fresh_copy(kind: str, invoices: int) -> str:
+    """A copy of the pristine book to measure on (the run writes to it)."""
+    source, target = book_url(kind, invoices, False), book_url(kind, invoices, True)
+    if kind == "sqlite":
+        shutil.copyfile(source.removeprefix("sqlite:///"), target.removeprefix("sqlite:///"))
+        return target
+    work, pristine = target.rsplit("/", 1)[1], source.rsplit("/", 1)[1]
+    _pg_admin(f'DROP DATABASE IF EXISTS "{work}"')
+    _pg_admin(f'CREATE DATABASE "{work}" TEMPLATE "{pristine}"')
+    _pg_admin(f'ALTER DATABASE "{work}" SET search_path = public')
+    return target
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def workspace(url: str) -> Any:
+    from bench.engine_bench import RULES
+    from relance.kernel.workspace import Workspace
+
+    root = HOME / "run-workspace"
+    (root / "rules").mkdir(parents=True, exist_ok=True)
+    (root / "rules" / "bench.rules").write_text(RULES)
+    return Workspace(root, {"database": {"url": url}})
+
+
+def items_of_day(url: str) -> list[list[Any]]:
+    """The (policy, invoice, rule) items queued on the bench's day."""
+    from sqlalchemy import text
+
+    from bench.engine_books import ON
+    from relance.store.db import open_store
+
+    store = open_store(url, migrate=False)
+    with store.engine.connect() as conn:
+        found = conn.execute(text("SELECT policy, invoice_id, rule FROM action_item "
+                                  "WHERE acted_on = :on"), {"on": ON}).all()
+    store.dispose()
+    return sorted([list(row) for row in found])
+
+
+def measure_run(url: str) -> dict[str, Any]:
+    """`relance run` in this process: start-up (imports, workspace, store) apart."""
+    from bench.engine_books import ON
+    from relance.engine.workday import run_workspace_day
+    from relance.store.db import open_store
+
+    place = workspace(url)
+    store = open_store(place.database_url())
+    started, cpu = time.perf_counter(), time.process_time()
+    report = run_workspace_day(place, store, ON, actor="bench")
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    store.dispose()
+    return {"seconds": seconds, "cpu": cpu, "startup": started - STARTED,
+            "reused": report.reused_from is not None,
+            "counts": {"actions": report.actions_created + report.actions_extended,
+                       "items": report.items_created}}
+
+
+def apply_change(url: str, share: float) -> int:
+    """Move the due date of `share` of the open invoices a month earlier, with one
+    event, as an import of a corrected file does; the number changed."""
+    from sqlalchemy import CursorResult, text
+
+    from relance.store import audit
+    from relance.store.db import open_store
+
+    store = open_store(url, migrate=False)
+    with store.write_transaction() as session:
+        moved = ("due_date - 30" if store.dialect == "postgresql"
+                 else "date(due_date, '-30 days')")
+        result: CursorResult[Any] = session.connection().execute(text(
+            f"UPDATE invoice SET due_date = {moved} "
+            "WHERE balance_minor > 0 AND id % :step = 0"), {"step": round(1 / share)})
+        changed = result.rowcount
+        audit.record(session, actor="bench", kind="import.invoices", subject_type="import",
+                     subject_id="bench-change.csv", data={"updated": changed})
+    store.dispose()
+    return int(changed)
+
+
+def measure_floor(url: str, counts: dict[str, int]) -> dict[str, Any]:
+    """The hand SQL's select, then as many rows as the run writes, raw (see module doc)."""
+    from bench.engine_bench import measure_floor as hand_select
+    from relance.store.db import open_store
+
+    store = open_store(url, migrate=False)
+    cpu = time.process_time()
+    selected, found = hand_select(store)
+    started = time.perf_counter()
+    raw_insert(store, sorted(found), counts)
+    inserted = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    store.dispose()
+    return {"seconds": selected + inserted, "cpu": cpu, "select": selected,
+            "insert": inserted,
+            "found": sorted([list(t) for t in found])}
+
+
+def raw_insert(store: Any, found: list[tuple[str, int, str]], counts: dict[str, int]) -> None:
+    """`counts["actions"]` actions, an item and a level per found triple, an event per
+    action: prebuilt tuples, `executemany` (SQLite) or `COPY` (PostgreSQL), one commit."""
+    from bench.engine_books import ON
+
+    # As each driver takes them: SQLite's dates are text.
+    sqlite = store.dialect == "sqlite"
+    stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    now: Any = stamp.isoformat(" ") if sqlite else stamp
+    day: Any = ON.isoformat() if sqlite else ON
+    with store.engine.connect() as conn:
+        top = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM action").scalar_one()
+        debtors = conn.exec_driver_sql("SELECT COUNT(*) FROM debtor").scalar_one()
+        raw = conn.connection.dbapi_connection
+        n_actions = max(1, counts["actions"])
+        facts = json.dumps({"overdue": "16d", "balance": "1 234,56 EUR", "segment": "smb"})
+        actions: list[tuple[Any, ...]] = [
+                   (top + n, f"floor|{n}", 1, 1 + n % debtors, day, "letter", "relance_2",
+                    "approved", False, "0" * 64, "bench", 0, "{}", now, now)
+                   for n in range(1, n_actions + 1)]
+        items: list[tuple[Any, ...]] = [
+            (top + 1 + n % n_actions, invoice, policy, rule, "bench.rules", 1, day, 0,
+             "active", 100, "EUR", facts) for n, (policy, invoice, rule) in enumerate(found)]
+        levels: list[tuple[Any, ...]] = [(invoice, policy, rule, day, now)
+                                         for policy, invoice, rule in found]
+        data = json.dumps({"run": 1, "channel": "letter", "template": "relance_2",
+                           "invoices": ["F00000001"], "rules": ["standard/r2"],
+                           "state": "approved"})
+        events: list[tuple[Any, ...]] = [
+            (now, "bench", "action.queued", "action", str(top + n), data, 1, 1 + n % debtors,
+             f"{n - 1:064d}", f"{n:064d}") for n in range(n_actions)]
+        action_cols = ("id, idempotency_key, creditor_id, debtor_id, created_on, channel, "
+                       "template, state, requires_approval, content_hash, proposed_by, "
+                       "attempts, output, created_at, updated_at")
+        item_cols = ("action_id, invoice_id, policy, rule, rule_file, rule_line, acted_on, "
+                     "step, state, balance_minor, currency, facts")
+        event_cols = ("at, actor, kind, subject_type, subject_id, data, creditor_id, "
+                      "debtor_id, prev_hash, hash")
+        upsert = (" ON CONFLICT (invoice_id, policy) DO UPDATE SET rule = excluded.rule, "
+                  "acted_on = excluded.acted_on, updated_at = excluded.updated_at")
+        level_cols = "invoice_id, policy, rule, acted_on, updated_at"
+        cursor = raw.cursor()
+        if sqlite:
+            for table, cols, rows, then in (
+                    ("action", action_cols, actions, ""), ("action_item", item_cols, items, ""),
+                    ("invoice_level", level_cols, levels, upsert),
+                    ("event", event_cols, events, "")):
+                marks = ", ".join("?" for _ in cols.split(","))
+                cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks}){then}",
+                                   rows)
+            raw.commit()
+        else:
+            for table, cols, rows in (("action", action_cols, actions),
+                                      ("action_item", item_cols, items),
+                                      ("event", event_cols, events)):
+                with cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            cursor.execute("CREATE TEMPORARY TABLE floor_level "
+                           "(LIKE invoice_level INCLUDING DEFAULTS) ON COMMIT DROP")
+            with cursor.copy(f"COPY floor_level ({level_cols}) FROM STDIN") as copy:
+                for row in levels:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO invoice_level ({level_cols}) SELECT {level_cols} "
+                           f"FROM floor_level{upsert}")
+            raw.commit()
+        cursor.close()
+
+
+def child(name: str, url: str, out: Path, counts: dict[str, int]) -> None:
+    if name == "floor":
+        result = measure_floor(url, counts)
+    else:
+        if name == "changed":
+            changed = apply_change(url, CHANGED_SHARE)
+            print(f"  changed {changed} invoices", file=sys.stderr)
+        result = measure_run(url)
+        if name == "run":
+            result["found"] = items_of_day(url)
+    result["peak_mb"] = peak_mb()
+    out.write_text(json.dumps(result))
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def run_child(name: str, url: str, counts: dict[str, int]) -> dict[str, Any]:
+    out = HOME / f"run-{name}.json"
+    subprocess.run([sys.executable, __file__, "--measure", name, "--url", url,
+                    "--out", str(out), "--counts", json.dumps(counts)], check=True)
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--invoices", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="rounds; each measure keeps its best (default 2)")
+    parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--url", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--counts", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        child(args.measure, args.url, Path(args.out), json.loads(args.counts))
+        return
+    ensure_book(args.db, args.invoices)
+    print(f"{args.db}: {args.invoices:,} invoices; best of {args.repeat} rounds", flush=True)
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in MEASURES}
+    counts: dict[str, int] = {}
+    for round_number in range(1, args.repeat + 1):
+        # The run first: the floor writes as many rows as it did.
+        url = fresh_copy(args.db, args.invoices)
+        for name in ("run", "second", "changed"):
+            results[name].append(run_child(name, url, counts))
+        counts = results["run"][-1]["counts"]
+        results["floor"].append(run_child("floor", fresh_copy(args.db, args.invoices),
+                                          counts))
+        for name in MEASURES:
+            got = results[name][-1]
+            print(f"  round {round_number}  {name:<8} {got['seconds']:8.2f} s   "
+                  f"cpu {got['cpu']:6.2f} s   peak {got['peak_mb']:6.0f} MB", flush=True)
+    floor = min(r["seconds"] for r in results["floor"])
+    reference = results["floor"][0]["found"]
+    same = all(r["found"] == reference for r in results["run"])
+    print(f"\nfloor: select {min(r['select'] for r in results['floor']):.2f} s + insert "
+          f"{min(r['insert'] for r in results['floor']):.2f} s of {counts['actions']:,} "
+          f"actions, {counts['items']:,} items and levels, {counts['actions']:,} events")
+    print(f"start-up of a run's process (imports, workspace, store), apart: "
+          f"{min(r['startup'] for r in results['run']):.2f} s")
+    floor_cpu = min(r["cpu"] for r in results["floor"])
+    print(f"\n{'':<8} {'best s':>8} {'x floor':>8} {'cpu s':>7} {'x floor':>8} "
+          f"{'peak MB':>8}  note")
+    for name in MEASURES:
+        runs = results[name]
+        best = min(r["seconds"] for r in runs)
+        note = ("same items as the hand SQL" if same else "ITEMS DIFFER") if name == "run" \
+            else ("reused the first run" if all(r.get("reused") for r in runs)
+                  else "evaluated") if name in ("second", "changed") else ""
+        cpu = min(r["cpu"] for r in runs)
+        print(f"{name:<8} {best:8.2f} {best / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:8.2f} "
+              f"{max(r['peak_mb'] for r in runs):8.0f}  {note}")
+    if not same:
+        raise SystemExit("the run's items are not the hand SQL's")
+
+
+if __name__ == "__main__":
+    main()
