@@ -245,5 +245,6 @@ def test_a_folder_of_python_with_no_layer_is_reported(tmp_path: Path) -> None:
     packages = {"relance.kernel": tmp_path / "kernel"}
     assert unplaced_folders(tmp_path, packages) == ["portal"]
     # Declared in pyproject but given no layer here: still unplaced.
-    assert unplaced_folders(tmp_path, {**packages, "relance.portal": tmp_path / "portal"}) == ["portal"]
+    declared = {**packages, "relance.portal": tmp_path / "portal"}
+    assert unplaced_folders(tmp_path, declared) == ["portal"]
     assert layer_of("relance.portal") is None and layer_of("relance.portal.server") is None
