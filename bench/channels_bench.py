@@ -1,21 +1,37 @@
-"""How fast letters render and e-mails go out (run by hand, not in the tests).
+"""How fast e-mails go out and letters render, beside their floors (run by hand).
 
-    .venv/bin/python bench/channels_bench.py [LETTERS] [EMAILS]
+    .venv/bin/python bench/channels_bench.py [--emails N] [--letters N] [--connections C]
 
-Letters: LETTERS grouped letters (`mise_en_demeure`, two invoices each, penalties on)
-rendered to PDF through `dispatch`, with 1 and then 2 worker processes. E-mails: EMAILS
-e-mails (text + HTML, no attachment; then with the letter attached) sent through
-`dispatch` to an aiosmtpd server on 127.0.0.1, 4 connections reused. Each figure
-includes the whole dispatch: claim and state commits, context, rendering, sending.
+Every figure is the whole work, measured in one run beside its floor:
+
+- e-mails, floor: N prebuilt messages (bytes) sent over C connections (aiosmtplib) to
+  a loopback aiosmtpd sink running in a process of its own;
+- e-mails, relance: N queued e-mails (text + HTML, two invoices each) through
+  `dispatch` to the same sink, `[smtp] max_connections = C`: claims and state commits,
+  context, rendering, MIME, the kept copy, sending; then the same book shared by two
+  dispatch processes (each a `relance dispatch`: they share the queue through the
+  claims). The sink counts the Message-IDs it receives: each must arrive once;
+- letters, floor: WeasyPrint rendering one prepared letter's HTML N times in a pool of
+  two processes; relance: N grouped letters (`mise_en_demeure`, penalties) through
+  `dispatch` with `[dispatch] letter_processes = 2`, print batches included.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import datetime as dt
+import multiprocessing
+import re
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,7 +45,9 @@ from tests.channels.factory import (
     add_invoice,
     make_workspace,
 )
-from tests.channels.smtp_server import LoopbackSmtp, Recorder
+from tests.channels.smtp_server import free_port
+
+_MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>\r\n]*>)", re.MULTILINE | re.IGNORECASE)
 
 
 def book(store: Store, n: int, channel: str, template: str) -> None:
@@ -40,6 +58,174 @@ def book(store: Store, n: int, channel: str, template: str) -> None:
             a = add_invoice(s, debtor, f"FB-{k:05d}-1", 150_000 + k, TODAY - dt.timedelta(days=40))
             b = add_invoice(s, debtor, f"FB-{k:05d}-2", 22_000 + k, TODAY - dt.timedelta(days=70))
             add_action(s, debtor, [a, b], channel=channel, template=template)
+
+
+# -- the sink: aiosmtpd in a process of its own ----------------------------------------
+
+
+class _CountingHandler:
+    def __init__(self) -> None:
+        self.ids: Counter[bytes] = Counter()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        found = _MESSAGE_ID.search(envelope.content)
+        self.ids[found.group(1) if found else b""] += 1
+        return "250 OK"
+
+
+def _run_sink(port: int) -> None:
+    """Serve until stdin closes, then print `messages distinct` and exit."""
+    from aiosmtpd.controller import Controller
+
+    handler = _CountingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        print(f"{sum(handler.ids.values())} {len(handler.ids)}", flush=True)
+        handler.ids.clear()
+    controller.stop()
+
+
+class Sink:
+    """The sink process; `received()` returns (messages, distinct Message-IDs) since the
+    last call."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--sink", str(self.port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None and self.process.stdin is not None
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def received(self) -> tuple[int, int]:
+        assert self.process.stdout is not None and self.process.stdin is not None
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        total, distinct = self.process.stdout.readline().split()
+        return int(total), int(distinct)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+# -- e-mails -------------------------------------------------------------------------
+
+
+def _prebuilt(n: int) -> list[bytes]:
+    body = ("Bonjour,\r\n\r\nFB-00001-1 : 1 500,00 EUR\r\nFB-00001-2 : 220,00 EUR\r\n" * 4)
+    return [(f"From: Acme <a@acme.test>\r\nTo: D <d{k}@client.test>\r\nSubject: Rappel\r\n"
+             f"Message-ID: <floor-{k}@acme.test>\r\nMIME-Version: 1.0\r\n"
+             f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}").encode()
+            for k in range(n)]
+
+
+async def _floor_send(port: int, messages: list[bytes], connections: int) -> None:
+    import aiosmtplib
+
+    async def line(part: list[bytes]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30)
+        await client.connect()
+        for k, data in enumerate(part):
+            await client.sendmail("a@acme.test", [f"d{k}@client.test"], data)
+        await client.quit()
+
+    await asyncio.gather(*(line(messages[i::connections]) for i in range(connections)))
+
+
+def email_floor(sink: Sink, n: int, connections: int) -> float:
+    messages = _prebuilt(n)
+    start = time.perf_counter()
+    asyncio.run(_floor_send(sink.port, messages, connections))
+    elapsed = time.perf_counter() - start
+    assert sink.received() == (n, n)
+    return n / elapsed
+
+
+def _dispatch_in_child(url: str, workspace: Any) -> None:
+    store = open_store(url)
+    report = dispatch(store, workspace, today=TODAY)
+    assert not report.errors, report.errors
+    store.dispose()
+
+
+def email_dispatch(sink: Sink, n: int, connections: int, processes: int,
+                   ) -> tuple[float, float]:
+    """(e-mails per second, CPU ms per e-mail in this process) through `dispatch`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ws"
+        workspace = make_workspace(root, {
+            "smtp": {"host": "127.0.0.1", "port": sink.port, "security": "none",
+                     "max_connections": connections, "timeout": 30},
+            "dispatch": {"batch_size": 200}})
+        url = f"sqlite:///{root / 'relance.sqlite'}"
+        store = open_store(url)
+        book(store, n, "email", "rappel")
+        store.dispose()
+        cpu = time.process_time()
+        start = time.perf_counter()
+        if processes == 1:
+            _dispatch_in_child(url, workspace)
+        else:
+            fork = multiprocessing.get_context("fork")
+            children = [fork.Process(target=_dispatch_in_child, args=(url, workspace))
+                        for _ in range(processes)]
+            for child in children:
+                child.start()
+            for child in children:
+                child.join()
+                assert child.exitcode == 0
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        assert sink.received() == (n, n), "each e-mail must arrive exactly once"
+        return n / elapsed, 1000 * cpu / n
+
+
+# -- letters -------------------------------------------------------------------------
+
+
+def _render_once(args: tuple[str, str, tuple[str, ...]]) -> int:
+    from relance.channels.letter import render_pdf_bytes
+
+    html, base, roots = args
+    _pdf, pages, _refused = render_pdf_bytes(html, base_dir=Path(base),
+                                             roots=[Path(r) for r in roots])
+    return pages
+
+
+def letters_floor(n: int, processes: int) -> float:
+    """WeasyPrint alone: one prepared letter's HTML rendered n times in a pool."""
+    from sqlalchemy import select
+
+    from relance.channels.config import dispatch_config
+    from relance.channels.prepare import Renderer
+    from relance.channels.templates import default_templates_dir
+    from relance.store.models import Action, Creditor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ws"
+        workspace = make_workspace(root)
+        store = open_store(f"sqlite:///{root / 'relance.sqlite'}")
+        book(store, 1, "letter", "mise_en_demeure")
+        renderer = Renderer(store, workspace, TODAY, dispatch_config(workspace))
+        with store.transaction() as session:
+            action = session.scalars(select(Action)).one()
+            prepared = renderer.prepare(session, action)
+            creditor = session.scalars(select(Creditor)).one()
+            roots = tuple(str(r) for r in renderer.resource_roots(creditor))
+        store.dispose()
+        job = (prepared.letter_html or "", str(default_templates_dir()), roots)
+        _render_once(job)  # WeasyPrint imported before the pool forks, as dispatch does
+        start = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            list(pool.map(_render_once, [job] * n, chunksize=max(1, n // (processes * 4))))
+        return n / (time.perf_counter() - start)
 
 
 def letters(n: int, processes: int) -> float:
@@ -57,30 +243,41 @@ def letters(n: int, processes: int) -> float:
         return n / elapsed
 
 
-def emails(n: int, template: str) -> float:
-    with tempfile.TemporaryDirectory() as tmp, LoopbackSmtp(Recorder()) as server:
-        root = Path(tmp) / "ws"
-        workspace = make_workspace(root, {"smtp": server.config(max_connections=4),
-                                          "dispatch": {"batch_size": 100}})
-        store = open_store(f"sqlite:///{root / 'relance.sqlite'}")
-        book(store, n, "email", template)
-        start = time.perf_counter()
-        report = dispatch(store, workspace, today=TODAY)
-        elapsed = time.perf_counter() - start
-        assert report.sent == n and len(server.handler.messages) == n, report.errors
-        store.dispose()
-        return n / elapsed
+def _row(work: str, floor: float, ours: float, unit: str, extra: str = "") -> str:
+    return (f"| {work} | {floor:,.0f} {unit} | {ours:,.1f} {unit}{extra} | "
+            f"{floor / ours:.2f}x |")
 
 
 def main() -> None:
-    n_letters = int(sys.argv[1]) if len(sys.argv) > 1 else 60
-    n_emails = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    print(f"letters, 1 process : {letters(n_letters, 1):7.1f} letters/s ({n_letters} letters)")
-    print(f"letters, 2 processes: {letters(n_letters, 2):7.1f} letters/s ({n_letters} letters)")
-    print(f"e-mails, no attachment: {emails(n_emails, 'rappel'):7.1f} e-mails/s "
-          f"({n_emails} to loopback aiosmtpd)")
-    few = max(20, n_emails // 20)
-    print(f"e-mails, letter attached: {emails(few, 'relance_2'):7.1f} e-mails/s ({few})")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--emails", type=int, default=2000)
+    parser.add_argument("--letters", type=int, default=60)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if args.sink:
+        _run_sink(args.sink)
+        return
+    print("| work | floor (same run) | relance | floor / relance |")
+    print("| --- | --- | --- | --- |")
+    sink = Sink()
+    try:
+        n, c = args.emails, args.connections
+        floor = email_floor(sink, n, c)
+        runs: list[tuple[str, Callable[[], tuple[float, float]]]] = [
+            (f"{n:,} e-mails, 1 dispatch process, {c} connections",
+             lambda: email_dispatch(sink, n, c, 1)),
+            (f"{n:,} e-mails, 2 dispatch processes, {c} connections each",
+             lambda: email_dispatch(sink, n, c, 2)),
+        ]
+        for work, run in runs:
+            rate, cpu = run()
+            extra = f" ({cpu:.2f} ms CPU per e-mail)" if "1 dispatch" in work else ""
+            print(_row(work, floor, rate, "msg/s", extra), flush=True)
+    finally:
+        sink.close()
+    m = args.letters
+    print(_row(f"{m} letters, 2 processes", letters_floor(m, 2), letters(m, 2), "letters/s"))
 
 
 if __name__ == "__main__":

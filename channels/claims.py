@@ -309,6 +309,19 @@ def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
     return sorted(claimed)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome of one send, for `finish_many` (see `finish` for the words)."""
+
+    action_id: int
+    outcome: str
+    detail: str = ""
+    output: Mapping[str, Any] | None = None
+
+
+_DEFAULT_CONFIG = DispatchConfig(60, 6 * 3600, 8, 900, 8, 1, 50)
+
+
 def finish(store: Store, action_id: int, *, worker: str, outcome: str, detail: str = "",
            output: dict[str, Any] | None = None, config: DispatchConfig | None = None) -> str:
     """Commit the outcome of a send for an action this worker holds in flight.
@@ -318,56 +331,92 @@ def finish(store: Store, action_id: int, *, worker: str, outcome: str, detail: s
     started: back to the queue). Returns the state written ('sent', 'retry_wait',
     'failed', 'uncertain', 'approved'), or '' when the action was no longer ours.
     """
-    cfg = config or DispatchConfig(60, 6 * 3600, 8, 900, 8, 1, 50)
+    states, _marked = finish_many(store, [Outcome(action_id, outcome, detail, output)],
+                                  worker=worker, config=config)
+    return states.get(action_id, "")
+
+
+def finish_many(store: Store, outcomes: Sequence[Outcome], *, worker: str,
+                config: DispatchConfig | None = None,
+                start: Sequence[int] = ()) -> tuple[dict[int, str], list[int]]:
+    """Commit, in ONE transaction, the outcomes of sends this worker held in flight and
+    that the side effects of the actions `start` begin now (`mark_batched`).
+
+    Returns the state written per action of `outcomes` ('' when it was no longer ours)
+    and the actions of `start` marked (still in flight for this worker). Batching them
+    keeps each guarantee: an outcome is committed after its send, a start before it."""
+    cfg = config or _DEFAULT_CONFIG
     at = now()
+    states: dict[int, str] = {}
+    marked: list[int] = []
+    ids = sorted({o.action_id for o in outcomes} | set(start))
+    if not ids:
+        return states, marked
     with store.write_transaction() as session:
-        action = session.get(Action, action_id)
-        if action is None or action.state != ActionState.IN_FLIGHT or (
-            action.claimed_by != worker
-        ):
-            return ""
-        kind = f"action.{outcome}"
-        data: dict[str, Any] = {"attempt": action.attempts}
-        if outcome == "sent":
-            action.state = ActionState.SENT
-            action.sent_at = at
-            action.output = {**(action.output or {}), **(output or {})}
-            action.last_error = None
-            data.update({k: v for k, v in (output or {}).items() if k != "refused"})
-            # The firm's first letter on a case under mandate: every later message of
-            # the case recalls its reference and date (CPCE R124-4).
-            if record_first_letter(session, action, at.date()):
-                data["first_letter_of_case"] = True
-        elif outcome == "release":
-            action.state = ActionState.APPROVED
-            action.attempts = max(0, action.attempts - 1)
-            action.claimed_by = None
-            kind = "action.released"
-        elif outcome == "retry" and action.attempts < cfg.max_attempts:
-            delay = min(cfg.retry_base_seconds * (2 ** max(action.attempts - 1, 0)),
-                        cfg.retry_max_seconds)
-            action.state = ActionState.RETRY_WAIT
-            action.next_attempt_at = at + dt.timedelta(seconds=delay)
-            action.last_error = detail
-            data.update({"error": detail, "next_attempt_at": action.next_attempt_at.isoformat()})
-            kind = "action.retry_wait"
-        elif outcome == "uncertain":
-            action.state = ActionState.UNCERTAIN
-            action.last_error = detail
-            data["error"] = detail
-        else:
-            action.state = ActionState.FAILED
-            if outcome == "retry":
-                detail = f"gave up after {action.attempts} attempts: {detail}"
-            action.last_error = detail
-            data["error"] = detail
-            kind = "action.failed"
-        if output and outcome != "sent":
-            action.output = {**(action.output or {}), **output}
-        audit.record(session, actor=f"dispatch:{worker}", kind=kind, subject_type="action",
-                     subject_id=action_id, creditor_id=action.creditor_id,
-                     debtor_id=action.debtor_id, data=data)
-        return str(action.state)
+        actions = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(ids)))}
+        for item in outcomes:
+            action = actions.get(item.action_id)
+            if action is None or action.state != ActionState.IN_FLIGHT or (
+                    action.claimed_by != worker):
+                states[item.action_id] = ""
+                continue
+            states[item.action_id] = _settle(session, action, item, worker, cfg, at)
+        for action_id in start:
+            action = actions.get(action_id)
+            if action is None or action.state != ActionState.IN_FLIGHT or (
+                    action.claimed_by != worker):
+                continue
+            action.output = {**(action.output or {}), "started_attempt": action.attempts}
+            marked.append(action_id)
+    return states, sorted(marked)
+
+
+def _settle(session: Session, action: Action, item: Outcome, worker: str,
+            cfg: DispatchConfig, at: dt.datetime) -> str:
+    """Write one outcome on an action held in flight by `worker`; its event too."""
+    outcome, detail, output = item.outcome, item.detail, dict(item.output or {})
+    kind = f"action.{outcome}"
+    data: dict[str, Any] = {"attempt": action.attempts}
+    if outcome == "sent":
+        action.state = ActionState.SENT
+        action.sent_at = at
+        action.output = {**(action.output or {}), **output}
+        action.last_error = None
+        data.update({k: v for k, v in output.items() if k != "refused"})
+        # The firm's first letter on a case under mandate: every later message of
+        # the case recalls its reference and date (CPCE R124-4).
+        if record_first_letter(session, action, at.date()):
+            data["first_letter_of_case"] = True
+    elif outcome == "release":
+        action.state = ActionState.APPROVED
+        action.attempts = max(0, action.attempts - 1)
+        action.claimed_by = None
+        kind = "action.released"
+    elif outcome == "retry" and action.attempts < cfg.max_attempts:
+        delay = min(cfg.retry_base_seconds * (2 ** max(action.attempts - 1, 0)),
+                    cfg.retry_max_seconds)
+        action.state = ActionState.RETRY_WAIT
+        action.next_attempt_at = at + dt.timedelta(seconds=delay)
+        action.last_error = detail
+        data.update({"error": detail, "next_attempt_at": action.next_attempt_at.isoformat()})
+        kind = "action.retry_wait"
+    elif outcome == "uncertain":
+        action.state = ActionState.UNCERTAIN
+        action.last_error = detail
+        data["error"] = detail
+    else:
+        action.state = ActionState.FAILED
+        if outcome == "retry":
+            detail = f"gave up after {action.attempts} attempts: {detail}"
+        action.last_error = detail
+        data["error"] = detail
+        kind = "action.failed"
+    if output and outcome != "sent":
+        action.output = {**(action.output or {}), **output}
+    audit.record(session, actor=f"dispatch:{worker}", kind=kind, subject_type="action",
+                 subject_id=action.id, creditor_id=action.creditor_id,
+                 debtor_id=action.debtor_id, data=data)
+    return str(action.state)
 
 
 def next_attempt(store: Store, action_id: int) -> str | None:
@@ -388,12 +437,14 @@ __all__ = [
     "CLAIMABLE",
     "DISPATCHED_CHANNELS",
     "DispatchReport",
+    "Outcome",
     "claim",
     "claimable",
     "confirm_sent",
     "count_uncertain",
     "default_worker_id",
     "finish",
+    "finish_many",
     "mark_batched",
     "mark_started",
     "release_unstarted",

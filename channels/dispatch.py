@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,13 @@ from relance.channels.batches import batch_path
 from relance.channels.claims import (
     DISPATCHED_CHANNELS,
     DispatchReport,
+    Outcome,
     claim,
     claimable,
     count_uncertain,
     default_worker_id,
     finish,
+    finish_many,
     mark_batched,
     mark_started,
     next_attempt,
@@ -60,13 +62,13 @@ from relance.channels.prepare import Prepared, Renderer, outbox_file
 from relance.channels.reasons import Reason, of_exception, reason, told
 from relance.channels.recovery import recover_in_flight
 from relance.channels.render import TemplateProblem
-from relance.channels.smtp import STOPPING_TEXT, Outgoing, SendResult, send_all
+from relance.channels.smtp import STOPPING_TEXT, Outgoing, SendResult, send_batched
 from relance.channels.templates import default_templates_dir
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
-from relance.store.models import Action, Channel, Creditor
+from relance.store.models import Action, Channel, Creditor, Debtor
 
 
 class _Dispatcher:
@@ -144,6 +146,11 @@ class _Dispatcher:
             actions = session.scalars(select(Action).where(Action.id.in_(ids))
                                       .options(selectinload(Action.items))
                                       .order_by(Action.id)).all()
+            # The group's debtors and creditors in two queries: each action's rendering
+            # then finds them in the session instead of asking the database one by one.
+            for model, ids_of in ((Debtor, {a.debtor_id for a in actions}),
+                                  (Creditor, {a.creditor_id for a in actions})):
+                session.scalars(select(model).where(model.id.in_(ids_of))).all()
             prepared = [self.renderer.prepare(session, a) for a in actions]
         by_channel: dict[str, list[Prepared]] = {}
         for p in prepared:
@@ -171,6 +178,10 @@ class _Dispatcher:
             return
         state = finish(self.store, action_id, worker=self.worker, outcome=outcome,
                        detail=why.english, output=output, config=self.config)
+        self._account(action_id, state, why)
+
+    def _account(self, action_id: int, state: str, why: Reason) -> None:
+        """Count a committed outcome in the report; a problem is named for a person."""
         if state == "sent":
             self.report.sent += 1
         elif state == "failed":
@@ -309,6 +320,7 @@ class _Dispatcher:
 
     def _mails(self, items: list[Prepared]) -> None:
         outgoing: list[Outgoing] = []
+        written: list[Outcome] = []
         files: dict[int, dict[str, Any]] = {}
         attached = self._attachments(items)
         for p in items:
@@ -317,45 +329,58 @@ class _Dispatcher:
                 self._finish(p.action_id, "failed", pdf)
                 continue
             try:
-                message, envelope_from = self._message(p, pdf)
+                data, envelope_from, msg_id = self._message(p, pdf)
             except (mail.HeaderRefused, TemplateProblem) as exc:
                 self._finish(p.action_id, "failed", exc.reason)
                 continue
             except Exception as exc:  # a letter that cannot render: report it on the action
                 self._finish(p.action_id, "failed", of_exception(exc))
                 continue
-            if self.smtp is None or self.dry_run:
-                path = mail.write_eml(message, self._path("emails", p, ".eml"))
-                self.report.rendered += 1
-                self.report.paths.append(str(path))
-                self._finish(p.action_id, "sent",
-                             output={"eml": str(path), "delivered": False,
-                                     "to": p.recipient or ""})
-                continue
             # The exact message, kept before it leaves: the case's history opens what was
-            # sent, never a new rendering of a template that may have changed since.
-            kept = mail.write_eml(message, self._path("emails", p, ".eml"))
-            files[p.action_id] = {"to": p.recipient or "", "message_id": message["Message-ID"],
+            # sent, never a new rendering of a template that may have changed since. Its
+            # bytes are built once, for the kept copy and for the wire.
+            kept = mail.write_eml(data, self._path("emails", p, ".eml"))
+            if self.smtp is None or self.dry_run:
+                self.report.rendered += 1
+                self.report.paths.append(str(kept))
+                written.append(Outcome(p.action_id, "sent", "", {
+                    "eml": str(kept), "delivered": False, "to": p.recipient or ""}))
+                continue
+            files[p.action_id] = {"to": p.recipient or "", "message_id": msg_id,
                                   "eml": str(kept)}
-            outgoing.append(Outgoing(p.action_id, message, envelope_from,
-                                          [p.recipient or ""]))
+            outgoing.append(Outgoing(p.action_id, data, envelope_from, [p.recipient or ""]))
+        if written and not self.dry_run:
+            # Only files were written: their outcomes are committed together.
+            states, _marked = finish_many(self.store, written, worker=self.worker,
+                                          config=self.config)
+            for done in written:
+                self._account(done.action_id, states.get(done.action_id, ""), told(""))
         if not outgoing:
             return
         smtp = self.smtp
         assert smtp is not None
+        asyncio.run(send_batched(smtp, outgoing, lambda done, starting: self._commit_sends(
+            done, starting, files), should_stop=self.stop.is_set))
 
-        def report(result: SendResult) -> None:
+    def _commit_sends(self, done: Sequence[SendResult], starting: Sequence[int],
+                      files: dict[int, dict[str, Any]]) -> list[int]:
+        """One transaction: the outcomes of the e-mails just sent, and the started marks
+        of those about to be (`send_batched`); returns the marked ones."""
+        outcomes: list[Outcome] = []
+        for result in done:
             stopping = result.detail == STOPPING_TEXT
-            self._finish(result.key, "release" if stopping else result.outcome, result.reason,
-                         output={**files[result.key], "smtp_reply": result.detail})
+            outcomes.append(Outcome(result.key, "release" if stopping else result.outcome,
+                                    result.reason.english,
+                                    {**files[result.key], "smtp_reply": result.detail}))
+        states, marked = finish_many(self.store, outcomes, worker=self.worker,
+                                     config=self.config, start=starting)
+        for result in done:
+            self._account(result.key, states.get(result.key, ""), result.reason)
+        return marked
 
-        asyncio.run(send_all(smtp, outgoing, report, should_stop=self.stop.is_set,
-                                  before_send=lambda key: mark_started(self.store, key,
-                                                                       self.worker)))
-
-    def _message(self, p: Prepared, pdf: Path | None = None) -> tuple[Any, str]:
-        return self.renderer.message(p, pdf, attach_to=self._path("emails", p, ".pdf"),
-                                     envelope=self.smtp.sender if self.smtp else None)
+    def _message(self, p: Prepared, pdf: Path | None = None) -> tuple[bytes, str, str]:
+        return self.renderer.message_data(p, pdf, attach_to=self._path("emails", p, ".pdf"),
+                                          envelope=self.smtp.sender if self.smtp else None)
 
     # sms -----------------------------------------------------------------------
 

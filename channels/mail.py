@@ -19,9 +19,12 @@ Sending is `relance.channels.smtp`.
 from __future__ import annotations
 
 import base64
+import email.contentmanager
 import hashlib
 import re
-from collections.abc import Sequence
+import secrets
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
@@ -332,9 +335,92 @@ def build_message(
     return message
 
 
-def write_eml(message: EmailMessage, out: Path) -> Path:
+# -- the same bytes, built from prepared parts -------------------------------------
+
+# The library's own choice and writing of a transfer encoding, so that the bytes are
+# the same; a Python without it builds every message through the library.
+_library_encode_text: Callable[[str, str, str | None, EmailPolicy[EmailMessage]],
+                               tuple[str, str]] | None = getattr(
+    email.contentmanager, "_encode_text", None)
+
+
+def _part(subtype: str, body: str) -> tuple[str, str]:
+    """A text part's headers (without MIME-Version) and its encoded body."""
+    assert _library_encode_text is not None
+    cte, payload = _library_encode_text(body, "utf-8", None, POLICY)
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: {cte}\r\n", payload.replace("\n", "\r\n"))
+
+
+def build_message_bytes(
+    *,
+    sender: Address,
+    to: Address,
+    subject: str,
+    text: str,
+    html: str | None,
+    reply_to: Address | None = None,
+    attachments: Sequence[Attachment] = (),
+    msg_id: str,
+    date: object | None = None,
+) -> bytes:
+    """`message_bytes(build_message(...))`, byte for byte (bar the random boundary),
+    without the library's header parsing and generator: headers are folded by `_fold`
+    as `POLICY` folds them, bodies encoded by the library's own function. Messages with
+    attachments, or a Message-ID or Date that would need folding, go through
+    `build_message`."""
+    subject = _single_spaced(check_header_value(subject, "subject"))
+    stamp = ""
+    if date is not None:
+        import datetime as dt
+
+        assert isinstance(date, dt.datetime)
+        stamp = format_datetime(date)
+    if (attachments or _library_encode_text is None or not msg_id.isascii()
+            or len(f"Message-ID: {msg_id}") > _LINE_MAX or _FORBIDDEN.search(msg_id)):
+        return message_bytes(build_message(
+            sender=sender, to=to, subject=subject, text=text, html=html, reply_to=reply_to,
+            attachments=attachments, msg_id=msg_id, date=date))
+    head = [_fold("From", _mailbox_tokens(sender), "\r\n"),
+            _fold("To", _mailbox_tokens(to), "\r\n")]
+    if reply_to is not None:
+        head.append(_fold("Reply-To", _mailbox_tokens(reply_to), "\r\n"))
+    head.append(_fold("Subject", _text_tokens(subject), "\r\n"))
+    head.append(f"Message-ID: {msg_id}\r\n")
+    if stamp:
+        head.append(f"Date: {stamp}\r\n")
+    text_head, text_body = _part("plain", text)
+    if html is None:
+        return "".join([*head, text_head, "MIME-Version: 1.0\r\n\r\n",
+                        text_body]).encode("ascii", "surrogateescape")
+    html_head, html_body = _part("html", html)
+    boundary = _boundary(text_body + html_body)
+    return "".join([
+        *head, "MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n',
+        f"--{boundary}\r\n", text_head, "\r\n", text_body,
+        f"\r\n--{boundary}\r\n", html_head, "MIME-Version: 1.0\r\n\r\n", html_body,
+        f"\r\n--{boundary}--\r\n"]).encode("ascii", "surrogateescape")
+
+
+def _mailbox_tokens(address: Address) -> list[str]:
+    if not address.display_name:
+        return [address.addr_spec]
+    return [*_phrase_tokens(address.display_name), f"<{address.addr_spec}>"]
+
+
+def _boundary(bodies: str) -> str:
+    """A boundary of the library's form that occurs in no body line."""
+    while True:
+        boundary = f"{'=' * 15}{secrets.randbelow(sys.maxsize):019d}=="
+        if f"--{boundary}" not in bodies:
+            return boundary
+
+
+def write_eml(message: EmailMessage | bytes, out: Path) -> Path:
+    """The message (or its bytes from `message_bytes`) written whole to `out`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(message_bytes(message))
+    tmp.write_bytes(message if isinstance(message, bytes) else message_bytes(message))
     tmp.replace(out)
     return out

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Literal
@@ -46,10 +47,18 @@ class SendResult:
 
 @dataclass
 class Outgoing:
+    """One message to send: an `EmailMessage`, or its bytes already serialised with
+    `relance.channels.mail.POLICY` (the dispatcher writes them once, for the kept copy
+    and for the wire)."""
+
     key: int
-    message: EmailMessage
+    message: EmailMessage | bytes
     envelope_from: str
     recipients: list[str] = field(default_factory=list)
+
+    @property
+    def data(self) -> bytes:
+        return self.message if isinstance(self.message, bytes) else message_bytes(self.message)
 
 
 def _reply_text(exc: aiosmtplib.SMTPResponseException) -> Reason:
@@ -95,7 +104,7 @@ async def _send_one(client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
         outcome: Outcome = "failed" if exc.code >= 500 else "retry"
         return SendResult(item.key, outcome, _reply_text(exc))
     try:
-        await client.data(message_bytes(item.message))
+        await client.data(item.data)
     except aiosmtplib.SMTPResponseException as exc:
         # The server answered: a definite no.
         outcome = "failed" if exc.code >= 500 else "retry"
@@ -107,6 +116,64 @@ async def _send_one(client: aiosmtplib.SMTP, item: Outgoing) -> SendResult:
     return SendResult(item.key, "sent", told("250"))
 
 
+class _Line:
+    """One SMTP connection, opened when first needed and reused for
+    `messages_per_connection` messages."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self.client: aiosmtplib.SMTP | None = None
+        self.sent_on_connection = 0
+
+    async def ready(self, key: int) -> SendResult | None:
+        """Open (or renew) the connection; None when ready, else the outcome of the
+        message `key` that cannot go out on it (nothing of it was sent)."""
+        config = self.config
+        client = self.client
+        if client is not None and client.is_connected and (
+                self.sent_on_connection < config.messages_per_connection):
+            return None
+        await self.close()
+        try:
+            self.client = await _connect(config)
+            self.sent_on_connection = 0
+        except aiosmtplib.SMTPResponseException as exc:
+            outcome: Outcome = "failed" if exc.code >= 500 and exc.code != 554 else "retry"
+            if exc.code in (530, 534, 535):  # authentication: an operator must act
+                outcome = "failed"
+            return SendResult(key, outcome, _reply_text(exc))
+        except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            return SendResult(key, "retry", reason(
+                N_("cannot connect to {host}:{port} ({problem})"),
+                host=config.host, port=config.port,
+                problem=f"{exc.__class__.__name__}: {exc}"))
+        return None
+
+    async def send(self, item: Outgoing) -> SendResult:
+        """The exchange of `item` on the connection `ready` opened."""
+        assert self.client is not None
+        try:
+            result = await _send_one(self.client, item)
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            # MAIL/RCPT never reached the server's acceptance: safe to try again.
+            result = SendResult(item.key, "retry", told(f"{exc.__class__.__name__}: {exc}"))
+            self.client = None
+        if result.outcome == "uncertain":
+            self.client = None
+        self.sent_on_connection += 1
+        return result
+
+    async def close(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            await _quit(self.client)
+        self.client = None
+
+
+def _stopping(key: int) -> SendResult:
+    # Not started: handed back so that it is not left in flight (released, not retried).
+    return SendResult(key, "retry", reason(N_("dispatcher stopping")))
+
+
 async def _worker(
     config: SmtpConfig,
     queue: asyncio.Queue[Outgoing | None],
@@ -114,57 +181,26 @@ async def _worker(
     should_stop: Callable[[], bool],
     before_send: Callable[[int], bool],
 ) -> None:
-    client: aiosmtplib.SMTP | None = None
-    sent_on_connection = 0
+    line = _Line(config)
     try:
         while True:
             item = await queue.get()
             if item is None:
                 return
             if should_stop():
-                # Not started: hand it back as a retry so it is not left in flight.
-                await _report(report, SendResult(item.key, "retry",
-                                                 reason(N_("dispatcher stopping"))))
+                await _report(report, _stopping(item.key))
                 continue
-            if client is None or not client.is_connected or (
-                sent_on_connection >= config.messages_per_connection
-            ):
-                if client is not None and client.is_connected:
-                    await _quit(client)
-                client = None
-                try:
-                    client = await _connect(config)
-                    sent_on_connection = 0
-                except aiosmtplib.SMTPResponseException as exc:
-                    outcome: Outcome = "failed" if exc.code >= 500 and exc.code != 554 else "retry"
-                    if exc.code in (530, 534, 535):  # authentication: an operator must act
-                        outcome = "failed"
-                    await _report(report, SendResult(item.key, outcome, _reply_text(exc)))
-                    continue
-                except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-                    await _report(report, SendResult(item.key, "retry", reason(
-                        N_("cannot connect to {host}:{port} ({problem})"),
-                        host=config.host, port=config.port,
-                        problem=f"{exc.__class__.__name__}: {exc}")))
-                    continue
+            refused = await line.ready(item.key)
+            if refused is not None:
+                await _report(report, refused)
+                continue
             # Recorded (committed) before the first byte of this message goes out: an
             # action claimed but never started can be released safely after a crash.
             if not before_send(item.key):
                 continue
-            try:
-                result = await _send_one(client, item)
-            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                # MAIL/RCPT never reached the server's acceptance: safe to try again.
-                result = SendResult(item.key, "retry",
-                                    told(f"{exc.__class__.__name__}: {exc}"))
-                client = None
-            if result.outcome == "uncertain":
-                client = None
-            sent_on_connection += 1
-            await _report(report, result)
+            await _report(report, await line.send(item))
     finally:
-        if client is not None and client.is_connected:
-            await _quit(client)
+        await line.close()
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
@@ -199,3 +235,74 @@ async def send_all(
         queue.put_nowait(None)
     await asyncio.gather(*(_worker(config, queue, report, should_stop, before_send)
                            for _ in range(workers)))
+
+
+# A chunk's started marks are committed together before any of its messages goes out,
+# so a dispatcher killed mid-chunk leaves at most this many sends per connection in
+# doubt; larger chunks would save few commits (one per chunk) for more doubt.
+CHUNK_PER_CONNECTION = 4
+
+Commit = Callable[[Sequence[SendResult], Sequence[int]], Collection[int]]
+
+
+async def _drain(line: _Line, todo: deque[Outgoing], results: list[SendResult],
+                 not_begun: set[int], should_stop: Callable[[], bool]) -> None:
+    while todo:
+        item = todo.popleft()
+        if should_stop():
+            not_begun.discard(item.key)
+            results.append(_stopping(item.key))
+            continue
+        refused = await line.ready(item.key)
+        not_begun.discard(item.key)
+        if refused is not None:
+            results.append(refused)
+            continue
+        results.append(await line.send(item))
+
+
+async def send_batched(
+    config: SmtpConfig,
+    items: Sequence[Outgoing],
+    commit: Commit,
+    should_stop: Callable[[], bool] = lambda: False,
+    chunk: int | None = None,
+) -> None:
+    """Send `items` over at most `config.max_connections` reused connections, a chunk
+    at a time, committing in batches rather than per message.
+
+    Before each chunk, `commit(outcomes, starting)` records in ONE transaction the
+    outcomes of the previous chunk and that the exchanges of this chunk's messages
+    start; it returns the keys still ours, and only those are sent. After the last
+    chunk it is called with the last outcomes and nothing to start. So every started
+    mark is committed before its message's first byte, and every outcome after its
+    exchange. If something interrupts the sending (an error, a cancel), the outcomes
+    known and the messages marked but never begun (`dispatcher stopping`: released)
+    are committed before the error goes on; what was mid-exchange stays started, for
+    recovery to make uncertain."""
+    size = max(1, chunk or config.max_connections * CHUNK_PER_CONNECTION)
+    lines = [_Line(config) for _ in range(min(config.max_connections, max(1, len(items))))]
+    outcomes: list[SendResult] = []
+    not_begun: set[int] = set()
+    try:
+        for start in range(0, len(items), size):
+            part = items[start:start + size]
+            if should_stop():
+                outcomes += [_stopping(item.key) for item in items[start:]]
+                break
+            ours = set(commit(outcomes, [item.key for item in part]))
+            outcomes = []
+            todo = deque(item for item in part if item.key in ours)
+            not_begun = {item.key for item in todo}
+            await asyncio.gather(*(_drain(line, todo, outcomes, not_begun, should_stop)
+                                   for line in lines[:len(todo)]))
+        commit(outcomes, [])
+        outcomes = []
+    except BaseException:
+        with contextlib.suppress(Exception):
+            commit([*outcomes, *(_stopping(key) for key in sorted(not_begun))], [])
+        raise
+    finally:
+        for line in lines:
+            with contextlib.suppress(Exception):
+                await line.close()
