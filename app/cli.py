@@ -1,13 +1,16 @@
 """The `relance` command line: thin commands over the core.
 
 Each command group lives in its own module under `relance.commands` and registers itself
-on the app; this module only holds the global options and renders errors once.
+on the app; this module only holds the global options and renders errors once. A
+command's module is imported only when that command runs (`LazyCommands`), and imports
+the database layer, the core and the renderers inside the functions that use them, so
+that `relance CMD --help` and the commands that need less pay for less (issue 17; what
+each loads is held by tests/architecture/test_startup.py).
 Exit codes: 0 fine, 1 a finding (check errors, failed sends), 2 bad usage or input.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from pathlib import Path
@@ -69,6 +72,8 @@ class LazyCommands(TyperGroup):
         try:
             return self._click_resolve_command(ctx, args)
         except UsageError as exc:
+            import difflib
+
             matches = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
             if matches:  # in Typer's words, which relance.commands.typer_words translates
                 exc.message = "{message}. Did you mean {names}?".format(

@@ -23,11 +23,27 @@ from relance.engine.case_locking import (
 )
 from relance.engine.roles import Actor, require_write
 from relance.kernel.display import show_date
-from relance.kernel.errors import NotFound, UsageError
+from relance.kernel.errors import ConfigError, NotFound, UsageError
 from relance.kernel.i18n import _
 from relance.kernel.money import Money
+from relance.kernel.workspace import Workspace
 from relance.store import book
 from relance.store.models import Invoice, InvoiceLevel, Note, Promise, PromiseStatus
+
+DEFAULT_DISPUTE_REASONS = ("quality", "delivery", "price", "not_ordered", "other")
+
+
+def dispute_reasons(workspace: Workspace) -> list[str]:
+    """`[disputes] reasons` of relance.toml: the words a dispute may be opened with (from
+    the command line, the desk or the debtor's page), so that reports count disputes by
+    reason."""
+    reasons = workspace.section("disputes").get("reasons", list(DEFAULT_DISPUTE_REASONS))
+    if (not isinstance(reasons, list) or not reasons
+            or not all(isinstance(r, str) and r.strip() for r in reasons)):
+        raise ConfigError(_("{config}: [disputes] reasons must be a list of words, e.g. "
+                            "{example}").format(config=workspace.config_label,
+                                                example='["quality", "delivery", "price"]'))
+    return [r.strip() for r in reasons]
 
 # `seen_paused_until` left out: the caller did not show a pause, so none is compared.
 _UNCHANGED: Any = object()

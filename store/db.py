@@ -12,11 +12,14 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    # Imported by `open_store`: `relance db current` and `db upgrade` need an engine only.
+    from sqlalchemy.orm import Session, sessionmaker
 
 from relance.kernel.errors import ConfigError
 from relance.kernel.i18n import _
@@ -142,6 +145,8 @@ def open_store(
         except BaseException:
             engine.dispose()
             raise
+    from sqlalchemy.orm import sessionmaker
+
     return Store(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 

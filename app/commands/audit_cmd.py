@@ -29,11 +29,9 @@ from relance.commands.case_support import (
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.context import AppContext
-from relance.engine.scope import creditor_ids
 from relance.kernel.display import show_count, show_datetime
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store import audit as event_log
 
 DEFAULT_KEY_FILE = Path(".relance") / "audit.key"
 
@@ -139,6 +137,8 @@ def export(
     json_output: JsonOption = False,
 ) -> None:
     from relance.engine.audit_export import Selection, export_trail, key_for_signing
+    from relance.engine.scope import creditor_ids
+    from relance.store import audit as event_log
 
     context = json_wanted(ctx, json_output)
     if debtor is None and first is None and until is None:

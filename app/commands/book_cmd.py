@@ -8,13 +8,11 @@ references, amounts, dates) and word the result.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
 
 from relance.command_index import command_help
 from relance.commands.case_support import (
@@ -36,15 +34,16 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption, parse_day
 from relance.context import add_row, print_table
-from relance.engine import casework
-from relance.engine.roles import Actor
-from relance.engine.scope import scoped
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 from relance.kernel.money import Money
-from relance.store.book import find_debtor, find_invoice, share_out, unallocated_minor
-from relance.store.models import Debtor, Invoice, Payment, PaymentAllocation
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from relance.engine.roles import Actor
+    from relance.store.models import Invoice, Payment
 
 DateOption = Annotated[str | None, typer.Option(
     "--date", help=_("The day (default: today)."))]
@@ -61,6 +60,8 @@ def credit_note(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
@@ -94,6 +95,11 @@ def reverse(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from sqlalchemy import select
+
+    from relance.engine import casework
+    from relance.store.models import Invoice
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     day = parse_day(on, "--date")
     with context.store.write_transaction() as session:
@@ -125,6 +131,9 @@ def _allocations(session: Session, payment: Payment, specs: list[str],
                  code: str) -> list[tuple[int, int]]:
     """`N` or `N:AMOUNT` for each --invoice; the invoices given without an amount share
     what the amounts leave, in the order given, each up to its balance (as `pay`)."""
+    from relance.engine import casework
+    from relance.store.book import find_invoice, share_out, unallocated_minor
+
     named: list[tuple[Invoice, Money | None]] = []
     for spec in specs:
         number, sep, amount = spec.rpartition(":") if ":" in spec else (spec, "", "")
@@ -158,6 +167,9 @@ def allocate(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+    from relance.store.book import find_debtor, unallocated_minor
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         payment = payment_as(session, actor, payment_id)
@@ -188,6 +200,13 @@ def allocate(
 
 def payment_rows(session: Session, *, unallocated: bool, debtor_id: int | None,
                  limit: int, actor: Actor | None = None) -> list[dict[str, Any]]:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import selectinload
+
+    from relance.engine.scope import scoped
+    from relance.store.book import unallocated_minor
+    from relance.store.models import Debtor, Payment, PaymentAllocation
+
     allocated = (select(func.coalesce(func.sum(PaymentAllocation.amount_minor), 0))
                  .where(PaymentAllocation.payment_id == Payment.id)
                  .correlate(Payment).scalar_subquery())

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from relance.command_index import command_help
 from relance.commands.case_support import (
@@ -36,18 +34,16 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption, parse_day
 from relance.context import add_row, literal, print_table
-from relance.engine import casework
-from relance.engine import undo as undoing
-from relance.engine.scope import visible
-from relance.engine.undo import can_undo, undoers_of
 from relance.kernel.display import show_date, show_datetime, show_money
-from relance.kernel.errors import ConfigError, UsageError
+from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import Money, money_text
-from relance.kernel.workspace import Workspace
-from relance.store.models import Event, Invoice, InvoiceStatus
 
-DEFAULT_DISPUTE_REASONS = ("quality", "delivery", "price", "not_ordered", "other")
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from relance.store.models import Event, Invoice
+
 HISTORY_LIMIT = 50
 
 DebtorArgument = Annotated[str, typer.Argument(help=_("The debtor's reference, e.g. F-0001."))]
@@ -56,18 +52,6 @@ ReasonOption = Annotated[str, typer.Option("--reason", help=_("Why (kept in the 
 
 def _today() -> dt.date:
     return dt.date.today()
-
-
-def dispute_reasons(workspace: Workspace) -> list[str]:
-    """`[disputes] reasons` of relance.toml: the words a dispute may be opened with, so
-    that reports can count disputes by reason."""
-    reasons = workspace.section("disputes").get("reasons", list(DEFAULT_DISPUTE_REASONS))
-    if (not isinstance(reasons, list) or not reasons
-            or not all(isinstance(r, str) and r.strip() for r in reasons)):
-        raise ConfigError(_("{config}: [disputes] reasons must be a list of words, e.g. "
-                            "{example}").format(config=workspace.config_label,
-                                                example='["quality", "delivery", "price"]'))
-    return [r.strip() for r in reasons]
 
 
 # --------------------------------------------------------------------------- pause, resume
@@ -82,6 +66,8 @@ def pause(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     last_day = parse_day(until, "--until")
     with context.store.write_transaction() as session:
@@ -105,6 +91,8 @@ def resume(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         target = find_debtor_as(session, actor, debtor, creditor_code=creditor)
@@ -133,6 +121,8 @@ def dispute(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     if close:
         if reason is not None or detail is not None:
@@ -142,6 +132,8 @@ def dispute(
     else:
         if resolution is not None:
             raise UsageError(_("--resolution goes with --close"))
+        from relance.engine.case_holds import dispute_reasons
+
         allowed = dispute_reasons(context.workspace)
         if reason is None:
             raise UsageError(_("no --reason: choose one of {reasons} (add free text with "
@@ -182,6 +174,11 @@ def _promised_amount(session: Session, text: str, debtor_id: int,
                      invoice: Invoice | None) -> Money:
     """The promised amount in the invoice's currency, or the debtor's when it owes in
     one; a debtor owing in several currencies must write the code (`500 CHF`)."""
+    from sqlalchemy import select
+
+    from relance.engine import casework
+    from relance.store.models import Invoice, InvoiceStatus
+
     if invoice is not None:
         return casework.parse_money(text, invoice.currency, what="--amount")
     parts = text.strip().rsplit(None, 1)
@@ -212,6 +209,8 @@ def promise(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     by = parse_day(on, "--on")
     with context.store.write_transaction() as session:
@@ -257,6 +256,8 @@ def note(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         target = find_debtor_as(session, actor, debtor, creditor_code=creditor)
@@ -335,6 +336,11 @@ def _summary(event: Event, people: bool = True) -> str:
 
 
 def history_rows(session: Session, debtor_id: int, limit: int) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from relance.engine.undo import can_undo, undoers_of
+    from relance.store.models import Event
+
     events = session.scalars(select(Event).where(Event.debtor_id == debtor_id)
                              .order_by(Event.id.desc()).limit(limit)).all()
     undone = undoers_of(session, events)
@@ -396,6 +402,10 @@ def undo(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import undo as undoing
+    from relance.engine.scope import visible
+    from relance.store.models import Event
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         event = session.get(Event, event_id)

@@ -4,30 +4,31 @@ the kernel's `show_money`, as on the desk).
 
 Nothing here decides anything: the core (`relance.engine.casework`, `plans`, `undo`)
 does, in the transaction the command opens; this module only reads and words results.
+
+Every command module imports this one, `relance CMD --help` too: the database layer
+and the core are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from relance.commands.options import JsonOption as JsonOption
 from relance.context import AppContext
 from relance.context import say as print_line
-from relance.engine.roles import Actor, NotAllowed, Policy, workspace_policy
-from relance.engine.scope import creditor_ids, require_visible
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _
 from relance.kernel.money import decimal_text
-from relance.store.book import find_debtor, find_invoice
-from relance.store.models import Action, ActionState, Creditor, Debtor, Invoice, Payment
-from relance.store.settle import PENDING_STATES
-from relance.tui.format import clip
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from relance.engine.roles import Actor, Policy
+    from relance.store.models import Action, ActionState, Debtor, Invoice, Payment
 
 UserOption = Annotated[str | None, typer.Option(
     "--user", help=_("Who you are (else the global --user, RELANCE_USER, the OS user)."))]
@@ -50,6 +51,8 @@ def open_desk(ctx: typer.Context, user: str | None, json_output: bool) -> AppCon
 
 def actor_of(context: AppContext) -> Actor:
     """The acting user, checked against `[users]` before anything is read or written."""
+    from relance.engine.roles import workspace_policy
+
     return workspace_policy(context.workspace).actor(context.user)
 
 
@@ -72,6 +75,8 @@ def limited_user(context: AppContext) -> Actor | None:
     """The user when `[users]` gives them some creditors only; None for a user who sees
     every creditor, and for an OS user `[users]` does not list (the workspace's own jobs,
     a scheduler or a cron, whose work is not scoped)."""
+    from relance.engine.roles import workspace_policy
+
     policy = workspace_policy(context.workspace)
     name = context.user.strip()
     if policy.open or name not in policy.users:
@@ -84,6 +89,8 @@ def refuse_limited(context: AppContext, what: str) -> None:
     """Refuse a whole-book command (an import, a simulation) to a user who sees only some
     creditors: it reads or changes the others' cases too. `what`, translated by the
     caller, is the command as a noun: `an import`."""
+    from relance.engine.roles import NotAllowed
+
     actor = limited_user(context)
     if actor is not None:
         raise NotAllowed(_("{user} sees only some creditors: {what} covers every creditor "
@@ -92,6 +99,8 @@ def refuse_limited(context: AppContext, what: str) -> None:
 
 
 def policy_of(context: AppContext) -> Policy:
+    from relance.engine.roles import workspace_policy
+
     return workspace_policy(context.workspace)
 
 
@@ -111,6 +120,9 @@ def find_invoices(session: Session, numbers: Sequence[str], *,
                   actor: Actor | None = None) -> list[Invoice]:
     """The invoices named, in the order given; the first unknown number is refused, as
     is one of a creditor `actor` may not see."""
+    from relance.engine.scope import creditor_ids
+    from relance.store.book import find_invoice
+
     if not numbers:
         raise UsageError(_("name at least one invoice"))
     within = creditor_ids(session, actor)
@@ -121,6 +133,9 @@ def find_invoices(session: Session, numbers: Sequence[str], *,
 def find_invoice_as(session: Session, actor: Actor | None, number: str, *,
                     creditor_code: str | None = None) -> Invoice:
     """The invoice with this number among those `actor` may see (others: not found)."""
+    from relance.engine.scope import creditor_ids
+    from relance.store.book import find_invoice
+
     return find_invoice(session, number, creditor_code=creditor_code,
                         within=creditor_ids(session, actor))
 
@@ -128,12 +143,20 @@ def find_invoice_as(session: Session, actor: Actor | None, number: str, *,
 def find_debtor_as(session: Session, actor: Actor | None, ref: str, *,
                    creditor_code: str | None = None) -> Debtor:
     """The debtor with this reference among those `actor` may see (others: not found)."""
+    from relance.engine.scope import creditor_ids
+    from relance.store.book import find_debtor
+
     return find_debtor(session, ref, creditor_code=creditor_code,
                        within=creditor_ids(session, actor))
 
 
 def creditor_id_as(session: Session, actor: Actor | None, code: str) -> int:
     """The id of the creditor with this code; one `actor` may not see does not exist."""
+    from sqlalchemy import select
+
+    from relance.engine.scope import require_visible
+    from relance.store.models import Creditor
+
     found = session.scalar(select(Creditor.id).where(Creditor.code == code))
     missing = _("no creditor {code}").format(code=code)
     if found is None:
@@ -144,6 +167,9 @@ def creditor_id_as(session: Session, actor: Actor | None, code: str) -> int:
 
 def payment_as(session: Session, actor: Actor | None, payment_id: int) -> Payment:
     """The payment with this id, if `actor` may see its creditor (else: not found)."""
+    from relance.engine.scope import require_visible
+    from relance.store.models import Payment
+
     found = session.get(Payment, payment_id)
     missing = _("no payment {id}").format(id=payment_id)
     if found is None:
@@ -156,6 +182,11 @@ def visible_actions(context: AppContext, actor: Actor | None,
                     action_ids: Sequence[int]) -> set[int]:
     """Of these actions, those of the creditors `actor` may see (all for a user who
     sees every creditor): what a listing of sends keeps."""
+    from sqlalchemy import select
+
+    from relance.engine.scope import creditor_ids
+    from relance.store.models import Action
+
     if actor is None or actor.creditors is None or not action_ids:
         return set(action_ids)
     with context.store.session() as session:
@@ -173,6 +204,9 @@ def check_action_visible(context: AppContext, actor: Actor | None, action_id: in
 
 def action_as(session: Session, actor: Actor | None, action_id: int) -> Action:
     """The action with this id, if `actor` may see its creditor (else: not found)."""
+    from relance.engine.scope import require_visible
+    from relance.store.models import Action
+
     found = session.get(Action, action_id)
     missing = _("no action {id}").format(id=action_id)
     if found is None:
@@ -182,6 +216,8 @@ def action_as(session: Session, actor: Actor | None, action_id: int) -> Action:
 
 
 def creditor_code(session: Session, creditor_id: int) -> str:
+    from relance.store.models import Creditor
+
     creditor = session.get(Creditor, creditor_id)
     assert creditor is not None  # a foreign key
     return creditor.code
@@ -194,6 +230,8 @@ def debtor_label(debtor: Debtor) -> str:
 def debtor_cell(ref: str, name: str) -> str:
     """A debtor in a table: the reference whole (scripts and other commands take it),
     the name cut so that a table of amounts still fits a terminal; `--json` has it all."""
+    from relance.tui.format import clip
+
     return f"{ref} {clip(name, 28).rstrip()}"
 
 
@@ -233,6 +271,11 @@ class QueueWatch:
     change's settling of the queue did to them (read in the change's transaction)."""
 
     def __init__(self, session: Session, debtor_ids: Sequence[int | None]) -> None:
+        from sqlalchemy import select
+
+        from relance.store.models import Action
+        from relance.store.settle import PENDING_STATES
+
         wanted = sorted({d for d in debtor_ids if d is not None})
         self.session = session
         self.before: dict[int, tuple[ActionState, str]] = {
@@ -242,6 +285,10 @@ class QueueWatch:
         } if wanted else {}
 
     def effect(self) -> QueueEffect:
+        from sqlalchemy import select
+
+        from relance.store.models import Action, ActionState
+
         result = QueueEffect()
         if not self.before:
             return result

@@ -18,12 +18,9 @@ from relance.commands.case_support import (
     open_desk_as_actor,
 )
 from relance.commands.options import JsonOption, parse_day
-from relance.engine import casework
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
-from relance.store.book import unallocated_minor
-from relance.store.models import Debtor
 
 
 def pay(
@@ -38,6 +35,10 @@ def pay(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+    from relance.store.book import unallocated_minor
+    from relance.store.models import Debtor
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     received_on = parse_day(on, "--date")
     with context.store.write_transaction() as session:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
 
-from relance.channels.config import sender_address
 from relance.command_index import command_help
 from relance.commands.case_support import (
     JsonOption,
@@ -26,21 +25,14 @@ from relance.commands.case_support import (
     say,
 )
 from relance.context import AppContext, add_row, print_table
-from relance.engine.creditor_fields import BY_KEY, CHANNELS, FIELDS, CreditorField, Kind
-from relance.engine.creditor_file import creditors_file, load_creditors_file
-from relance.engine.creditors import (
-    CreditorLine,
-    add_creditor,
-    creditor_lines,
-    creditor_values,
-    edit_creditor,
-    find_creditor,
-    identity_gaps,
-)
 from relance.kernel.display import show_count, show_money, show_percent
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.money import decimal_text
+
+if TYPE_CHECKING:
+    from relance.engine.creditor_fields import CreditorField
+    from relance.engine.creditors import CreditorLine
 
 creditor_app = typer.Typer(help=command_help("creditor"), no_args_is_help=True)
 
@@ -108,6 +100,8 @@ def _changes(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _default_sender(context: AppContext) -> str | None:
+    from relance.channels.config import sender_address
+
     return sender_address(context.workspace)
 
 
@@ -130,6 +124,8 @@ def add(
     waive_segment: WaiveSegmentOption = None,
     user: UserOption = None, json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.creditors import add_creditor, creditor_values, identity_gaps
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     fields = _changes(dict(
         name=name, siren=siren, siret=siret, vat=vat, address=address,
@@ -168,6 +164,9 @@ def edit(
     waive_segment: WaiveSegmentOption = None,
     user: UserOption = None, json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.creditor_fields import BY_KEY
+    from relance.engine.creditors import creditor_values, edit_creditor, identity_gaps
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     changes = _changes(dict(
         name=name, siren=siren, siret=siret, vat=vat, address=address,
@@ -196,6 +195,8 @@ def edit(
 
 def _payload(values: dict[str, Any], code: str,
              gaps: dict[str, list[CreditorField]]) -> dict[str, Any]:
+    from relance.engine.creditor_fields import CHANNELS
+
     return {"code": code, "fields": values,
             "missing": {channel: [f.key for f in gaps.get(channel, [])]
                         for channel in CHANNELS}}
@@ -213,6 +214,8 @@ def _gap_sentences(code: str, gaps: dict[str, list[CreditorField]]) -> list[str]
 
 def _shown(field: CreditorField, value: Any) -> str:
     """A stored value as a person reads it."""
+    from relance.engine.creditor_fields import Kind
+
     if field.kind is Kind.FLAG:
         return _("yes") if value else _("no")
     if field.key == "penalty_rate":
@@ -229,6 +232,9 @@ def show(
     code: Annotated[str, typer.Argument(help=_("The creditor's code."))],
     user: UserOption = None, json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.creditor_fields import FIELDS
+    from relance.engine.creditors import creditor_values, find_creditor, identity_gaps
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.session() as session:
         creditor = find_creditor(session, actor, code)
@@ -255,6 +261,8 @@ def list_creditors(
     ctx: typer.Context,
     user: UserOption = None, json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.creditors import creditor_lines
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.session() as session:
         lines = creditor_lines(session, actor, default_sender=_default_sender(context))
@@ -310,6 +318,9 @@ def load(
         "The file (default: creditors.toml beside the rules folder)."))] = None,
     user: UserOption = None, json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.creditor_fields import BY_KEY
+    from relance.engine.creditor_file import creditors_file, load_creditors_file
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     workspace = context.workspace
     path = Path(file) if file else creditors_file(workspace)

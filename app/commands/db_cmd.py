@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine
 
 from relance.command_index import command_help
 from relance.commands.options import JsonOption
 from relance.context import AppContext, say
 from relance.kernel.display import show_count
 from relance.kernel.i18n import _, ngettext
-from relance.store.db import make_engine
-from relance.store.migrate import Revision, pending_revisions, schema_state, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from relance.store.migrate import Revision
 
 db_app = typer.Typer(help=command_help("db"),
                      no_args_is_help=True)
@@ -27,6 +30,8 @@ db_app = typer.Typer(help=command_help("db"),
 
 @contextmanager
 def _engine(context: AppContext) -> Iterator[Engine]:
+    from relance.store.db import make_engine
+
     engine = make_engine(context.database_url)
     try:
         yield engine
@@ -46,6 +51,8 @@ def _migrations(count: int) -> str:
 @db_app.command("current", help=_("Print the database's schema revision, this relance's, "
                                   "and whether it is up to date."))
 def current_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    from relance.store.migrate import pending_revisions, schema_state
+
     context: AppContext = ctx.obj
     with _engine(context) as engine:
         state = schema_state(engine)
@@ -70,6 +77,8 @@ def current_command(ctx: typer.Context, json_output: JsonOption = False) -> None
 @db_app.command("upgrade", help=_("Migrate the database to this relance's schema and print "
                                   "the migrations applied."))
 def upgrade_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    from relance.store.migrate import schema_state, upgrade
+
     context: AppContext = ctx.obj
     with _engine(context) as engine:
         before = schema_state(engine)

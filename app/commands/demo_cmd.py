@@ -11,7 +11,7 @@ from rich.console import Console
 
 from relance.command_index import command_help
 from relance.commands.options import JsonOption, json_wanted, parse_day
-from relance.demo import DEFAULT_DIRECTORY, run_demo
+from relance.demo import DEFAULT_DIRECTORY
 from relance.kernel.i18n import _
 
 
@@ -27,6 +27,8 @@ def demo(
     seed: Annotated[int, typer.Option(help=_("Another seed, another portfolio."))] = 7,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.demo import run_demo
+
     context = json_wanted(ctx, json_output)
     day = parse_day(on)
     # With --json, the steps' prose goes nowhere and one JSON document is printed.

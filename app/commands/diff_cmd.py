@@ -20,8 +20,7 @@ from relance.commands.case_support import refuse_limited
 from relance.commands.diff_view import Comparison, DiffFormat, show_comparison
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
-from relance.engine.rule_sources import WORKING_FOLDER, load_side
-from relance.engine.rulediff import rule_differences
+from relance.engine.rule_sources import WORKING_FOLDER
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 
@@ -53,6 +52,9 @@ def diff(
                               "differ (for hooks and CI)."))] = False,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.rule_sources import load_side
+    from relance.engine.rulediff import rule_differences
+
     context = json_wanted(ctx, json_output)
     if not rules_only:
         refuse_limited(context, _("a rule comparison over the book"))

@@ -12,19 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from relance.context import AppContext, add_row, print_table, say
-from relance.engine.behaviour_diff import BehaviourDiff, RuleTally, Shift, Step, StepChange
-from relance.engine.rule_sources import RuleSide
-from relance.engine.rulediff import Change, Part, RuleDifference
-from relance.engine.words import channel_word
+from relance.engine.behaviour_diff import Shift
+from relance.engine.rulediff import Part
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.i18n import N_, _, ngettext
+
+if TYPE_CHECKING:
+    from relance.engine.behaviour_diff import BehaviourDiff, RuleTally, Step, StepChange
+    from relance.engine.rule_sources import RuleSide
+    from relance.engine.rulediff import RuleDifference
 
 
 class DiffFormat(StrEnum):
@@ -72,6 +75,8 @@ class Comparison:
 
 def difference_title(difference: RuleDifference) -> str:
     """`rule relance_1 changed: condition`, as a person reads it."""
+    from relance.engine.rulediff import Change
+
     if difference.rule is None:
         if difference.change is Change.ADDED:
             return _("policy added")
@@ -98,6 +103,8 @@ def diff_lines(difference: RuleDifference) -> list[str]:
 def sent_text(step: Step, manner: bool = False) -> str:
     """`e-mail relance_1`: what a step sends, with its tone or priority when `manner`
     (only where they changed: elsewhere they widen every row)."""
+    from relance.engine.words import channel_word
+
     if step.channel == "escalate":
         what = _("escalate to {stage}").format(stage=step.target_stage or "?")
     elif step.channel == "call":

@@ -23,8 +23,6 @@ from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.commands.simulate_view import SimulateFormat, show_simulation
 from relance.context import AppContext, add_row, print_table, say
-from relance.engine.scope import creditor_ids
-from relance.engine.workday import load_checked_rules, run_workspace_day
 from relance.kernel.display import show_count, show_date
 from relance.kernel.i18n import _, ngettext
 
@@ -41,6 +39,8 @@ def run(
         "--dry-run", help=_("Compute, queue nothing."))] = False,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.workday import run_workspace_day
+
     context = json_wanted(ctx, json_output)
     day = parse_day(on)
     if context.json_output:
@@ -63,6 +63,10 @@ def run(
     if report.run_id:
         sentence = _("{sentence} (run {id})").format(sentence=sentence, id=report.run_id)
     say(console, sentence)
+    if report.reused_from is not None:
+        from relance.engine.run_reuse import reuse_note
+
+        say(console, reuse_note(report) or "")
     if report.by_rule:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)
         for title in (_("policy"), _("rule"), _("channel")):
@@ -86,6 +90,7 @@ def _run_json(context: AppContext, day: dt.date, *, dry_run: bool) -> None:
     """`relance run --json`: the counts and every communication queued (or, for a dry
     run, that would be), with its items (`relance.engine.run_listing`)."""
     from relance.engine.run_listing import ListedCommunication, listing_into, run_document
+    from relance.engine.workday import run_workspace_day
 
     listed: list[ListedCommunication] = []
     with progress(_("Running the rules as of {day}").format(day=show_date(day))):
@@ -101,6 +106,8 @@ def explain(
     json_output: JsonOption = False,
 ) -> None:
     from relance.engine.explain import explain_invoice, find_invoice
+    from relance.engine.scope import creditor_ids
+    from relance.engine.workday import load_checked_rules
 
     context = json_wanted(ctx, json_output)
     rules = load_checked_rules(context.workspace, refused=_("nothing was explained"))
@@ -133,6 +140,7 @@ def simulate(
     json_output: JsonOption = False,
 ) -> None:
     from relance.engine.simulate import simulate as run_simulation
+    from relance.engine.workday import load_checked_rules
 
     context = json_wanted(ctx, json_output)
     refuse_limited(context, _("a simulation"))

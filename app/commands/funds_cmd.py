@@ -8,7 +8,7 @@ its statement. `relance funds` lists the ledger, what is pending and what is ove
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -25,12 +25,12 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import parse_day
 from relance.context import add_row, print_table
-from relance.engine import client_funds
-from relance.engine.scope import creditor_ids, require_visible
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store.models import Creditor
+
+if TYPE_CHECKING:
+    from relance.engine import client_funds
 
 CreditorRequired = Annotated[str, typer.Option(
     "--creditor", help=_("The creditor's code."))]
@@ -61,6 +61,8 @@ def remit_command(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import client_funds
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     last = parse_day(until, "--until")
     made_on = parse_day(on, "--on")
@@ -99,6 +101,10 @@ def funds_command(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import client_funds
+    from relance.engine.scope import creditor_ids, require_visible
+    from relance.store.models import Creditor
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     today = parse_day(on, "--on")
     with context.store.session() as session:

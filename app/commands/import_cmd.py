@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -17,15 +17,10 @@ from relance.context import AppContext, say
 from relance.kernel.display import show_count, show_money
 from relance.kernel.i18n import _, ngettext
 from relance.kernel.money import to_minor
-from relance.store.importing import (
-    ImportRefused,
-    ImportReport,
-    PaymentReport,
-    import_invoices,
-    import_payments,
-    load_mapping,
-)
-from relance.store.importing.mapping import Mapping
+
+if TYPE_CHECKING:
+    from relance.store.importing import ImportReport, PaymentReport
+    from relance.store.importing.mapping import Mapping
 
 import_app = typer.Typer(help=command_help("import"),
                          no_args_is_help=True)
@@ -56,7 +51,8 @@ def _print_report(context: AppContext, report: ImportReport) -> None:
                                       hidden).format(count=show_count(hidden)), "yellow"))
 
 
-ReportT = TypeVar("ReportT", ImportReport, PaymentReport)
+# Named, not imported: the importers load with the command that runs them.
+ReportT = TypeVar("ReportT", "ImportReport", "PaymentReport")
 
 
 def _import_and_report(context: AppContext, run: Callable[[], ReportT],
@@ -64,6 +60,8 @@ def _import_and_report(context: AppContext, run: Callable[[], ReportT],
     """Run an import and say what it did. Under --json the report, or a refused file's
     errors as a document (with the refusal's exit code); else `show`, or the refusal
     as a message on stderr."""
+    from relance.store.importing import ImportRefused
+
     try:
         report = run()
     except ImportRefused as refused:
@@ -80,6 +78,8 @@ def _import_and_report(context: AppContext, run: Callable[[], ReportT],
 
 def _import_invoices_shown(context: AppContext, file: Path, mapping: Mapping) -> ImportReport:
     """`import_invoices`, with a progress bar on a terminal (the file's bytes read)."""
+    from relance.store.importing import import_invoices
+
     store = context.store
     with progress(_("Importing {file}").format(file=file.name)) as steps:
         return import_invoices(store, file, mapping=mapping, actor=context.user,
@@ -98,6 +98,9 @@ def invoices(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.store.importing import load_mapping
+    from relance.store.importing.mapping import Mapping
+
     context = json_wanted(ctx, json_output)
     refuse_limited(context, _("an import"))
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()
@@ -132,6 +135,8 @@ def _print_payment_report(context: AppContext, report: PaymentReport) -> None:
 def _import_payments_shown(context: AppContext, file: Path, mapping: Mapping
                            ) -> PaymentReport:
     """`import_payments` (which reports no progress): a spinner on a terminal."""
+    from relance.store.importing import import_payments
+
     store = context.store
     with progress(_("Importing {file}").format(file=file.name)):
         return import_payments(store, file, mapping=mapping, actor=context.user)
@@ -150,6 +155,9 @@ def payments(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.store.importing import load_mapping
+    from relance.store.importing.mapping import Mapping
+
     context = json_wanted(ctx, json_output)
     refuse_limited(context, _("an import"))
     mapping = load_mapping(mapping_file) if mapping_file is not None else Mapping()

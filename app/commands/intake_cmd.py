@@ -24,12 +24,8 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption
 from relance.context import AppContext, add_row, print_table
-from relance.engine.intake_records import recent_files
 from relance.kernel.display import show_count, show_datetime
 from relance.kernel.i18n import N_, _
-from relance.scheduler.clock import clock_from_env
-from relance.scheduler.core import engine_run_day
-from relance.scheduler.intake import intake_pass
 
 intake_app = typer.Typer(help=command_help("intake"), no_args_is_help=True)
 
@@ -108,6 +104,10 @@ def scan(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.scheduler.clock import clock_from_env
+    from relance.scheduler.core import engine_run_day
+    from relance.scheduler.intake import intake_pass
+
     context = open_desk(ctx, user, json_output)
     refuse_limited(context, _("an intake scan"))
     workspace, store = context.workspace, context.store
@@ -136,6 +136,8 @@ def list_files(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.intake_records import recent_files
+
     context = open_desk(ctx, user, json_output)
     reader = reader_of(context)
     if creditor is not None:

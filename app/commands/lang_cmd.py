@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from relance.command_index import command_help
 from relance.commands.options import JsonOption
 from relance.context import AppContext
-from relance.dsl.diagnostics import Diagnostic, render_all
-from relance.dsl.formatter import format_text
-from relance.dsl.loader import display_path, load_rules, rule_paths
 from relance.kernel.display import show_count
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
+
+if TYPE_CHECKING:
+    from relance.dsl.diagnostics import Diagnostic
 
 PathsArgument = Annotated[
     list[Path] | None,
@@ -102,6 +102,9 @@ def check(
                                               "creditor codes no creditor has."))
     ] = False,
 ) -> None:
+    from relance.dsl.diagnostics import render_all
+    from relance.dsl.loader import load_rules
+
     context: AppContext = ctx.obj
     loaded = load_rules(_paths(context, paths), root=Path.cwd(),
                         catalogue=_catalogue(context),
@@ -134,6 +137,10 @@ def fmt(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.dsl.diagnostics import render_all
+    from relance.dsl.formatter import format_text
+    from relance.dsl.loader import display_path, rule_paths
+
     context: AppContext = ctx.obj
     root = Path.cwd()
     files, problems = rule_paths(_paths(context, paths), root)

@@ -10,25 +10,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from relance.command_index import command_help
 from relance.commands.case_support import UserOption, emit_or_say, major, open_desk_as_actor, say
 from relance.commands.options import JsonOption, json_wanted
 from relance.context import add_row, print_table
-from relance.engine import mandates
-from relance.engine.typed_input import parse_money
 from relance.kernel.dates import parse_day
 from relance.kernel.display import show_count, show_date, show_money, show_percent
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _, ngettext
 from relance.kernel.money import Money, normalise_currency
-from relance.store.models import Creditor, Debtor, Mandate, MandateScope
+from relance.store.models import MandateScope
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from relance.store.models import Mandate
 
 mandate_app = typer.Typer(help=command_help("mandate"),
                           no_args_is_help=True)
@@ -57,6 +59,8 @@ def parse_scope(text: str) -> MandateScope:
 
 def parse_days(text: str, option: str) -> int:
     """`30d` or `30`: a number of calendar days."""
+    from relance.engine import mandates
+
     found = _DAYS.match(text)
     if found is None:
         raise UsageError(_("{option} {text!r}: write a number of days such as 30d").format(
@@ -66,6 +70,9 @@ def parse_days(text: str, option: str) -> int:
 
 def parse_fee(text: str, option: str) -> Money:
     """`50 EUR`, `50,00 EUR` or `50` (euros)."""
+    from relance.engine import mandates
+    from relance.engine.typed_input import parse_money
+
     parts = text.strip().rsplit(None, 1)
     currency = "EUR"
     if len(parts) == 2 and parts[1].isalpha():
@@ -82,6 +89,9 @@ def parse_fee(text: str, option: str) -> Money:
 
 def mandate_row(session: Session, mandate: Mandate, today: dt.date) -> dict[str, Any]:
     """A mandate as listed and shown; keys starting with `_` are for printing only."""
+    from relance.engine import mandates
+    from relance.store.models import Creditor
+
     creditor = session.get(Creditor, mandate.creditor_id)
     assert creditor is not None  # a foreign key
     cases = mandates.cases_of(session, mandate)
@@ -100,6 +110,8 @@ def mandate_row(session: Session, mandate: Mandate, today: dt.date) -> dict[str,
 
 
 def _case_row(session: Session, case: Any) -> dict[str, Any]:
+    from relance.store.models import Debtor
+
     debtor = session.get(Debtor, case.debtor_id)
     assert debtor is not None  # a foreign key
     return {"reference": case.reference, "debtor_ref": debtor.ref, "debtor_name": debtor.name,
@@ -157,6 +169,8 @@ def add(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import mandates
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     # Every value read before anything is written, each refusal naming its option.
     reference_text = mandates.clean_reference(reference, what="--reference")
@@ -192,6 +206,8 @@ def list_mandates(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import mandates
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     today = dt.date.today()
     with context.store.session() as session:
@@ -227,6 +243,8 @@ def show(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import mandates
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     today = dt.date.today()
     with context.store.session() as session:
@@ -263,6 +281,8 @@ def end(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import mandates
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     last_day = parse_day(on, what="--on")
     with context.store.write_transaction() as session:

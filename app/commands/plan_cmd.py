@@ -8,13 +8,11 @@ read the schedule as typed and list the plans with how far their instalments are
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
 
 from relance.command_index import command_help
 from relance.commands.case_support import (
@@ -35,13 +33,15 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption
 from relance.context import add_row, print_table
-from relance.engine import casework, plans
-from relance.engine.scope import scoped
 from relance.kernel.dates import parse_day
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store.models import Debtor, Invoice, PaymentPlan, PaymentPlanInvoice
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from relance.store.models import PaymentPlan
 
 plan_app = typer.Typer(help=command_help("plan"),
                        no_args_is_help=True)
@@ -51,6 +51,8 @@ def parse_schedule(text: str, currency: str) -> list[tuple[dt.date, int]]:
     """`2026-12-15:500,2027-01-15:500` (or `;` between instalments). An amount may have
     a decimal comma (`2026-12-15:500,50`): a piece with no `:` continues the amount
     before it, since every instalment starts with its date and a colon."""
+    from relance.engine import casework
+
     pieces: list[str] = []
     for piece in (p.strip() for p in text.replace(";", ",").split(",")):
         if ":" in piece or not pieces:
@@ -88,6 +90,8 @@ def add(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import plans
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     if schedule is not None and (instalments, first, every) != (None, None, None):
         raise UsageError(_("give --schedule, or --instalments with --first, not both"))
@@ -119,6 +123,10 @@ def add(
 
 def plan_row(session: Session, plan: PaymentPlan, today: dt.date) -> dict[str, Any]:
     """A plan as listed: status, invoices, and its instalments due and paid so far."""
+    from sqlalchemy import select
+
+    from relance.store.models import Debtor, Invoice, PaymentPlanInvoice
+
     debtor = session.get(Debtor, plan.debtor_id)
     assert debtor is not None  # a foreign key
     numbers = list(session.scalars(
@@ -158,6 +166,12 @@ def list_plans(
     creditor: CreditorOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from relance.engine.scope import scoped
+    from relance.store.models import PaymentPlan
+
     context = open_desk(ctx, None, json_output)
     reader = reader_of(context)
     today = dt.date.today()
@@ -203,6 +217,9 @@ def cancel(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import plans
+    from relance.store.models import Debtor
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         plan = plans.cancel_plan(session, actor, plan_id, reason=reason,

@@ -28,7 +28,6 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption
 from relance.context import add_row, print_table
-from relance.engine import portfolios
 from relance.kernel.display import show_count
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _, ngettext
@@ -61,6 +60,8 @@ def assign(
         "--segment", help=_("Every debtor of this segment."))] = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import portfolios
+
     context, actor = open_desk_as_actor(ctx, None, json_output)
     if nobody == (collector is not None):
         raise UsageError(_("give --user NAME, or --nobody"))
@@ -102,6 +103,8 @@ def show(
         "--all", help=_("Every debtor that has a collector, with its collector."))] = False,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import portfolios
+
     context = open_desk(ctx, None, json_output)
     reader = reader_of(context)
     # Whose portfolio is named is checked as a user; what is listed is what the reader,

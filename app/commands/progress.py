@@ -12,17 +12,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+if TYPE_CHECKING:  # imported when a bar is drawn: `relance CMD --help` does without
+    from rich.progress import Progress, TaskID
 
 
 def on_terminal() -> bool:
@@ -58,6 +51,16 @@ def progress(description: str, total: int | None = None) -> Iterator[Steps]:
     if not on_terminal():
         yield Steps()
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TaskProgressColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich import box
 from rich.table import Table
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, selectinload
 
 from relance.command_index import command_help
 from relance.commands.case_support import (
@@ -36,23 +34,18 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption
 from relance.context import AppContext, add_row, print_table
-from relance.engine import casework
-from relance.engine.roles import Actor
-from relance.engine.scope import scoped
-from relance.engine.words import channel_word, state_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store.models import (
-    Action,
-    ActionState,
-    Channel,
-    Creditor,
-    Debtor,
-    Invoice,
-    ItemState,
-)
+from relance.store.models import ActionState, Channel
 from relance.store.settle import PENDING_STATES
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
+
+    from relance.engine.roles import Actor
+    from relance.store.models import Action
 
 FILTER_KEYS = ("channel", "state", "template", "debtor", "creditor")
 
@@ -70,6 +63,11 @@ class QueueFilter:
 
     def query(self, session: Session, actor: Actor | None = None) -> Select[Action]:
         """The actions matching, among those of the creditors `actor` may see."""
+        from sqlalchemy import select
+
+        from relance.engine.scope import scoped
+        from relance.store.models import Action
+
         query = scoped(session, select(Action).where(Action.state.in_(self.states)),
                        Action.creditor_id, actor)
         if self.channel is not None:
@@ -137,6 +135,13 @@ def queue_rows(session: Session, flt: QueueFilter,
                actor: Actor | None = None) -> list[dict[str, Any]]:
     """The actions with their invoices as the book holds them now, among those of the
     creditors `actor` may see."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    # From where it is defined: `casework` would import the amount parsers too.
+    from relance.engine.queue_decisions import valid_approvals
+    from relance.store.models import Action, Creditor, Debtor, Invoice, ItemState
+
     actions = session.scalars(flt.query(session, actor).options(
         selectinload(Action.items), selectinload(Action.approvals))).all()
     invoice_ids = {item.invoice_id for action in actions for item in action.items}
@@ -161,7 +166,7 @@ def queue_rows(session: Session, flt: QueueFilter,
             "debtor_name": debtor.name,
             "created_on": action.created_on.isoformat(),
             "_created_on": action.created_on,
-            "approvals": len(casework.valid_approvals(action)),
+            "approvals": len(valid_approvals(action)),
             "invoices": [{"number": inv.number, "balance": major(inv.balance_minor, inv.currency),
                           "currency": inv.currency, "balance_minor": inv.balance_minor}
                          for inv in active],
@@ -172,6 +177,8 @@ def queue_rows(session: Session, flt: QueueFilter,
 
 
 def _queue_table(rows: list[dict[str, Any]]) -> Table:
+    from relance.engine.words import channel_word, state_word
+
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     table.add_column(_("id"), justify="right")
     for title in (_("state"), _("channel"), _("template"), _("debtor"),
@@ -225,6 +232,11 @@ def queue(
 
 def _targets(session: Session, ids: Sequence[int], matching: str | None,
              actor: Actor | None = None) -> list[Action]:
+    from sqlalchemy import select
+
+    from relance.engine.scope import scoped
+    from relance.store.models import Action
+
     if ids and matching:
         raise UsageError(_("name actions or give --all-matching, not both"))
     if matching:
@@ -247,6 +259,8 @@ def _targets(session: Session, ids: Sequence[int], matching: str | None,
 
 def _decide(context: AppContext, ids: Sequence[int], matching: str | None,
             reason: str | None) -> None:
+    from relance.engine import casework
+
     actor = actor_of(context)
     policy = policy_of(context)
     with context.store.write_transaction() as session:

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import sys
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
@@ -20,20 +21,14 @@ from rich.table import Table
 from relance.commands.progress import progress
 from relance.commands.simulate_view import SimulateFormat
 from relance.context import AppContext, add_row, print_table, say
-from relance.dsl.loader import LoadedRules
-from relance.engine.replay import (
-    NOT_REPLAYED,
-    OTHER_DAY,
-    REPLAY_ONLY,
-    SAME_DAY,
-    Comparison,
-    PolicyReplay,
-    ReplayReport,
-    replay,
-)
-from relance.engine.replay_book import Limits
+from relance.engine.replay import NOT_REPLAYED, OTHER_DAY, REPLAY_ONLY, SAME_DAY
 from relance.kernel.display import show_count, show_date, show_decimal, show_percent
 from relance.kernel.i18n import N_, _, ngettext
+
+if TYPE_CHECKING:
+    from relance.dsl.loader import LoadedRules
+    from relance.engine.replay import Comparison, PolicyReplay, ReplayReport
+    from relance.engine.replay_book import Limits
 
 CSV_COLUMNS = ("outcome", "policy", "rule", "invoice", "debtor", "actual", "replayed")
 # The differences a person reads on the terminal; --json and csv list them all.
@@ -49,6 +44,8 @@ OUTCOME_WORDS = {
 def show_replay(context: AppContext, rules: LoadedRules, first: dt.date, last: dt.date,
                 shape: SimulateFormat) -> None:
     """Replay the rules from `first` to `last` and print the comparison as asked."""
+    from relance.engine.replay import replay
+
     days = max((last - first).days + 1, 0)
     with progress(_("Replaying"), total=days) as steps:
         report = replay(context.store, rules, first, last, actor=context.user,

@@ -14,27 +14,23 @@ import datetime as dt
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from relance.channels.reports.csv_export import Dialect, write_csv
-from relance.channels.reports.files import aged_name, statement_name, write_csv_file, write_whole
-from relance.channels.reports.sheet import Sheet
-from relance.channels.reports.tables import aged_sheet, ledger_sheet, statement_sheet
-from relance.channels.reports.xlsx_export import write_xlsx
+from relance.channels.reports.csv_export import Dialect
 from relance.command_index import command_help
 from relance.commands.case_support import creditor_id_as, find_debtor_as, reader_of
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.context import AppContext, print_table, say
-from relance.engine.aging import GROUPINGS, aged_balance
-from relance.engine.aging_display import aged_balance_table, dso_text
-from relance.engine.scope import creditor_ids
-from relance.engine.statement import DEFAULT_DAYS, account_statement
-from relance.engine.subledger import sub_ledger
+from relance.engine.aging import GROUPINGS
+from relance.engine.statement import DEFAULT_DAYS
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
+
+if TYPE_CHECKING:
+    from relance.channels.reports.sheet import Sheet
 
 report_app = typer.Typer(
     help=command_help("report"),
@@ -74,6 +70,9 @@ def _wrote(context: AppContext, path: Path) -> None:
 
 
 def _csv_out(context: AppContext, sheet: Sheet, output: Path | None, dialect: Dialect) -> None:
+    from relance.channels.reports.csv_export import write_csv
+    from relance.channels.reports.files import write_csv_file
+
     if output is None:
         write_csv(sheet, sys.stdout, dialect)
         return
@@ -81,6 +80,8 @@ def _csv_out(context: AppContext, sheet: Sheet, output: Path | None, dialect: Di
 
 
 def _write_bytes(context: AppContext, data: bytes, target: Path) -> None:
+    from relance.channels.reports.files import write_whole
+
     _wrote(context, write_whole(data, target))
 
 
@@ -98,6 +99,13 @@ def aged(
     dialect: DialectOption = Dialect.EXCEL_FR,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.channels.reports.files import aged_name
+    from relance.channels.reports.tables import aged_sheet
+    from relance.channels.reports.xlsx_export import write_xlsx
+    from relance.engine.aging import aged_balance
+    from relance.engine.aging_display import aged_balance_table, dso_text
+    from relance.engine.scope import creditor_ids
+
     context = json_wanted(ctx, json_output)
     if by not in GROUPINGS:
         raise UsageError(_("--by {value}: choose one of {choices}").format(
@@ -149,6 +157,11 @@ def statement(
     output: OutputOption = None,
     dialect: DialectOption = Dialect.EXCEL_FR,
 ) -> None:
+    from relance.channels.reports.files import statement_name
+    from relance.channels.reports.tables import statement_sheet
+    from relance.channels.reports.xlsx_export import write_xlsx
+    from relance.engine.statement import account_statement
+
     context: AppContext = ctx.obj
     reader = reader_of(context)
     day = parse_day(on)
@@ -189,6 +202,11 @@ def ledger(
     output: OutputOption = None,
     dialect: DialectOption = Dialect.EXCEL_FR,
 ) -> None:
+    from relance.channels.reports.tables import ledger_sheet
+    from relance.channels.reports.xlsx_export import write_xlsx
+    from relance.engine.scope import creditor_ids
+    from relance.engine.subledger import sub_ledger
+
     context: AppContext = ctx.obj
     last = parse_day(end, "--to")
     first = parse_day(start, "--from") if start else dt.date(last.year, 1, 1)

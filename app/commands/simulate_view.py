@@ -23,7 +23,6 @@ from rich import box
 from rich.table import Table
 
 from relance.context import AppContext, add_row, print_table, say
-from relance.engine.words import channel_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.i18n import _, ngettext
 from relance.kernel.money import decimal_text
@@ -61,6 +60,8 @@ class _Line:
 
 def kind_of(action: SimulatedAction) -> str:
     """What an action does, as a person reads it in the summary."""
+    from relance.engine.words import channel_word
+
     if action.channel == "escalate":
         return _("escalate to {stage}").format(stage=action.target_stage or "?")
     if action.channel == "call":

@@ -4,8 +4,10 @@ in the language relance speaks.
 Typer ships its own copy of Click, whose messages are English f-strings rather than
 gettext calls, so no catalog of theirs can be installed. Instead:
 
-- the help screens' headings are Typer's `rich_utils` constants, set from `_()` once
-  the language is known (`translate_help_words`);
+- the help screens' headings are Typer's `rich_utils` constants, set from `_()` in the
+  language of the invocation (`translate_help_words`) when a help screen is first
+  drawn: `rich_utils` imports much of rich (markdown, tracebacks), which a command
+  that shows no help does without;
 - the `Usage:` line and the `--help` and completion options' help texts belong to the
   command objects, adjusted on the tree Typer builds for each call (`adapt_commands`);
 - a usage error is caught by `relance.cli.main` (Click's non-standalone mode) and its
@@ -18,23 +20,40 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import typer
-import typer.rich_utils as rich_utils
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
 from typer._click import ClickException, Command, Context, HelpFormatter
 from typer._click.exceptions import UsageError
-from typer._completion_shared import install
-from typer.core import TyperGroup, TyperOption
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+from typer.core import TyperGroup, TyperOption, _TyperParameter
 
-from relance.kernel.i18n import N_, _
+from relance.kernel.i18n import N_, _, current_language, using_language
+
+# The language the help screens' headings are drawn in, once `translate_help_words`
+# has been called; None once they are set.
+_help_words_language: list[str | None] = [None]
 
 
 def translate_help_words() -> None:
-    """Typer's headings and markers of the help screens, in the current language."""
+    """Typer's headings and markers of the help screens in the current language, set
+    when a help screen is first drawn (`_Context.get_help`)."""
+    _help_words_language[0] = current_language()
+
+
+def _set_help_words() -> None:
+    language = _help_words_language[0]
+    if language is None:
+        return
+    with using_language(language):
+        _write_help_words()
+    _help_words_language[0] = None
+
+
+def _write_help_words() -> None:
+    import typer.rich_utils as rich_utils
+
     rich_utils.ARGUMENTS_PANEL_TITLE = _("Arguments")
     rich_utils.OPTIONS_PANEL_TITLE = _("Options")
     rich_utils.COMMANDS_PANEL_TITLE = _("Commands")
@@ -54,15 +73,49 @@ class _Formatter(HelpFormatter):
 class _Context(Context):
     formatter_class = _Formatter
 
+    def get_help(self) -> str:
+        # Every help screen passes here: `--help`, and a group called without a command.
+        _set_help_words()
+        return super().get_help()
+
 
 def _install_completion(ctx: Context, param: Any, value: Any) -> None:
     """`--install-completion`: Typer's installer, its report in relance's language."""
     if not value or ctx.resilient_parsing:
         return
+    from typer._completion_shared import install
+
     shell, path = install(shell=value if isinstance(value, str) else None)
     typer.echo(_("Completion for {shell} installed in {path}; it works in the terminals "
                  "opened from now on.").format(shell=shell, path=path))
     raise typer.Exit()
+
+
+@dataclass(frozen=True)
+class _BuiltOnFirstValue(RuntimeParam):
+    """Typer's conversion of one parameter's value, built when a value comes.
+
+    Typer builds a Pydantic adapter for each parameter of the command that runs, those
+    left out too (whose None it returns untouched): importing Pydantic for them cost a
+    command a fifth of its start-up. A value left out is returned here as Typer's own
+    conversion returns it (`RuntimeParam.coerce`); the first value given builds Typer's
+    conversion, which then takes the parameter over."""
+
+    descriptor: TypeDescriptor
+
+    def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
+        built = build_runtime_param(self.descriptor)
+        param._runtime_param = built
+        return built._coerce_value(value, param=param, ctx=ctx)
+
+
+def _build_conversions_on_first_value(params: list[Any]) -> None:
+    for param in params:
+        if isinstance(param, _TyperParameter) and param._runtime_param is None:
+            descriptor = param.type_descriptor
+            param._runtime_param = _BuiltOnFirstValue(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
+                descriptor=descriptor)
 
 
 def _commands(command: Command) -> Iterator[Command]:
@@ -86,6 +139,7 @@ def adapt_commands(root: Command) -> None:
         helper = command.get_help_option(_Context(command))
         if helper is not None:
             helper.help = _("Show this message and exit.")
+        _build_conversions_on_first_value([*command.params, helper])
     for param in root.params:
         if not isinstance(param, TyperOption):
             continue
@@ -168,6 +222,11 @@ def translated(message: str) -> str:
 def show_usage_error(error: ClickException) -> None:
     """A usage error as Typer shows it (usage line, where to find help, the message in
     a red panel), in relance's language, on stderr."""
+    import typer.rich_utils as rich_utils
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.panel import Panel
+
     console = Console(stderr=True)
     context: Context | None = getattr(error, "ctx", None)
     if context is not None:

@@ -11,7 +11,7 @@ The core functions are `relance.channels.dispatch.confirm_sent` and `resend`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,10 +26,11 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption
 from relance.context import AppContext
-from relance.engine.roles import require_write
 from relance.kernel.display import show_count
 from relance.kernel.i18n import N_, _, ngettext
-from relance.store.db import Store
+
+if TYPE_CHECKING:
+    from relance.store.db import Store
 
 ActionArgument = Annotated[int, typer.Argument(
     help=_("The action's id (`relance uncertain`)."))]
@@ -88,6 +89,8 @@ def _settle(ctx: typer.Context, action_id: int, json_output: bool, *, what: str,
             decide: Callable[[Store, int, str], None], state: str, sentence: str) -> None:
     """One decision on a send in doubt, by a user the workspace lets write (auditors are
     refused, as in the TUI): `decide` records it, then the new state is said."""
+    from relance.engine.roles import require_write
+
     context: AppContext = ctx.obj
     actor = actor_of(context)
     require_write(actor, what)
