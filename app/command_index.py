@@ -72,6 +72,10 @@ COMMANDS: dict[str, Entry] = {
     # relance.commands.plan_cmd
     "plan": Entry("plan_cmd", N_(
         "Payment plans: instalments agreed with a debtor.")),
+    # relance.commands.request_cmd
+    "request": Entry("request_cmd", N_(
+        "What debtors asked on their page: payments declared, plans asked for; "
+        "accept or refuse each.")),
     # relance.commands.tui_cmd
     "tui": Entry("tui_cmd", N_(
         "Open the operators' desk: queue, escalations, calls, cases, "
@@ -167,6 +171,10 @@ COMMANDS: dict[str, Entry] = {
     # relance.commands.intake_cmd
     "intake": Entry("intake_cmd", N_(
         "The intake folders: files creditors drop are imported by themselves.")),
+    # relance.commands.web_cmd
+    "web": Entry("web_cmd", N_(
+        "The debtor's page behind the personal link of each message: serve it, "
+        "issue or revoke links.")),
 }
 
 

@@ -43,9 +43,11 @@ from relance.engine.penalties import (
     compute_penalty,
     load_rate_table,
 )
+from relance.engine.portal_links import LinkKeys, issue_link, link_keys
 from relance.kernel.display import show_date, show_money, show_percent
 from relance.kernel.money import locale_for
 from relance.kernel.settings import AgencySettings
+from relance.kernel.workspace import Workspace
 from relance.store.models import (
     VOID_ACTION_STATES,
     Action,
@@ -59,6 +61,8 @@ from relance.store.models import (
 )
 
 DEFAULT_DEADLINE_DAYS = 8
+# The messages to a debtor that carry their personal link (not the internal alerts).
+LINKED_CHANNELS = frozenset({"letter", "email", "sms"})
 money = show_money
 
 
@@ -87,6 +91,15 @@ def logo_url(creditor: Creditor, workspace_root: Path | None) -> str | None:
     if not path.is_file() or not path.is_relative_to(root):
         return None
     return path.as_uri()
+
+
+def message_link_keys(workspace: Workspace | None) -> LinkKeys | None:
+    """The keys that put a personal link in each message: None unless `[web] base_url`
+    and a web secret are both configured (a secret file others may read is refused)."""
+    settings = getattr(workspace, "settings", None)
+    if workspace is None or settings is None or settings.web.base_url is None:
+        return None
+    return link_keys(workspace)
 
 
 @dataclass(frozen=True)
@@ -194,34 +207,30 @@ def _interest_context(interest: LegalInterest | None, language: str) -> dict[str
     }
 
 
-def build_context(
-    session: Session,
-    action: Action,
-    *,
-    today: dt.date,
-    workspace_root: Path | None,
-    items: Sequence[ActionItem] | None = None,
-    rates: RateTable | None = None,
-    deadline_days: int = DEFAULT_DEADLINE_DAYS,
-    agency: AgencySettings | None = None,
-) -> LetterData:
-    """The template context of `action`, listing its active items' invoices as of `today`.
+@dataclass(frozen=True)
+class InvoiceFigures:
+    """The invoices of a letter as it shows them: a row each (balance, legal penalties
+    and indemnity as of the day), totals per currency; the debtor's page shows the same."""
 
-    `agency`: the workspace's collection firm, if it is one; the context speaks for it
-    only on a case the firm took under mandate (see the module's docstring)."""
-    creditor = session.get(Creditor, action.creditor_id)
-    debtor = session.get(Debtor, action.debtor_id)
-    if creditor is None or debtor is None:
-        raise LookupError(f"action {action.id}: creditor or debtor missing")
-    language = (debtor.language or "fr").lower()[:2]
-    active = [i for i in (items if items is not None else action.items)
-              if i.state == ItemState.ACTIVE]
-    invoice_ids = sorted({i.invoice_id for i in active})
-    invoices = (
-        session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids))).all()
-        if invoice_ids else []
-    )
-    invoices = sorted(invoices, key=lambda inv: (inv.due_date, inv.number))
+    rows: list[dict[str, Any]]
+    totals: list[dict[str, Any]]
+    totals_minor: dict[str, int]
+    penalties: list[InvoicePenalty]
+    warnings: list[str]
+    indemnity_total: int
+    indemnity_count: int
+    consumer: bool
+    waived: bool
+    applies: bool
+    rate_table: RateTable
+    contract_rate: Decimal | None
+
+
+def invoice_figures(creditor: Creditor, debtor: Debtor, invoices: Sequence[Invoice], *,
+                    today: dt.date, language: str,
+                    rates: RateTable | None = None) -> InvoiceFigures:
+    """`invoices` (in the order given) with their penalties as of `today`, as a letter
+    of `creditor` to `debtor` in `language` lists them."""
     # Who is a consumer, and what a consumer's letter may say: channels/legal.py.
     consumer = is_consumer(debtor)
     waived = not consumer and waives_penalties(creditor, debtor)
@@ -307,6 +316,54 @@ def build_context(
             "total_minor": total,
         })
 
+    return InvoiceFigures(
+        rows=rows, totals=totals, totals_minor=totals_minor, penalties=penalties_seen,
+        warnings=warnings, indemnity_total=indemnity_total, indemnity_count=indemnity_count,
+        consumer=consumer, waived=waived, applies=applies, rate_table=table,
+        contract_rate=contract_rate)
+
+
+def build_context(
+    session: Session,
+    action: Action,
+    *,
+    today: dt.date,
+    workspace_root: Path | None,
+    items: Sequence[ActionItem] | None = None,
+    rates: RateTable | None = None,
+    deadline_days: int = DEFAULT_DEADLINE_DAYS,
+    agency: AgencySettings | None = None,
+    portal: LinkKeys | None = None,
+) -> LetterData:
+    """The template context of `action`, listing its active items' invoices as of `today`.
+
+    `portal`: the workspace's link keys (`message_link_keys`); a letter, e-mail or SMS
+    then carries `portal_url`, the debtor's personal link bound to this action (the same
+    however often the action is prepared). None otherwise, and the templates say nothing.
+
+    `agency`: the workspace's collection firm, if it is one; the context speaks for it
+    only on a case the firm took under mandate (see the module's docstring)."""
+    creditor = session.get(Creditor, action.creditor_id)
+    debtor = session.get(Debtor, action.debtor_id)
+    if creditor is None or debtor is None:
+        raise LookupError(f"action {action.id}: creditor or debtor missing")
+    language = (debtor.language or "fr").lower()[:2]
+    active = [i for i in (items if items is not None else action.items)
+              if i.state == ItemState.ACTIVE]
+    invoice_ids = sorted({i.invoice_id for i in active})
+    invoices = (
+        session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids))).all()
+        if invoice_ids else []
+    )
+    invoices = sorted(invoices, key=lambda inv: (inv.due_date, inv.number))
+    figures = invoice_figures(creditor, debtor, invoices, today=today, language=language,
+                              rates=rates)
+    consumer, waived, applies = figures.consumer, figures.waived, figures.applies
+    table, contract_rate = figures.rate_table, figures.contract_rate
+    rows, totals, totals_minor = figures.rows, figures.totals, figures.totals_minor
+    penalties_seen, warnings = figures.penalties, list(figures.warnings)
+    indemnity_total, indemnity_count = figures.indemnity_total, figures.indemnity_count
+
     method = penalties_seen[0].method if penalties_seen else (
         "contractual" if contract_rate is not None else
         "frozen" if creditor.penalty_rate_frozen else "half-year")
@@ -385,7 +442,11 @@ def build_context(
         },
         # The firm, on a case it took under mandate only (set below); None: white label.
         "agency": None,
+        "portal_url": None,
     }
+    if portal is not None and portal.base_url and str(action.channel) in LINKED_CHANNELS:
+        context["portal_url"] = issue_link(session, portal, debtor_id=debtor.id,
+                                           action=action).url
     case = firm_case(session, action, invoice_ids) if agency is not None else None
     if agency is not None and case is not None:
         firm = agency_context(session, action, case, agency, creditor_code=creditor.code,

@@ -24,7 +24,7 @@ from relance.channels.agency_context import firm_of
 from relance.channels.agency_mentions import refusal as firm_message_refusal
 from relance.channels.batches import slug
 from relance.channels.config import DispatchConfig, notify_addresses, sender_address
-from relance.channels.context import LetterData, build_context
+from relance.channels.context import LetterData, build_context, message_link_keys
 from relance.channels.fund_notices import (
     addressed_to_creditor,
     creditor_recipient,
@@ -33,6 +33,7 @@ from relance.channels.fund_notices import (
     with_fund_notice,
 )
 from relance.channels.letter import PdfRendererMissing, write_pdf
+from relance.channels.portal_acks import with_portal_ack
 from relance.channels.reasons import Reason, of_exception, reason
 from relance.channels.render import (
     ResolvedTemplate,
@@ -131,6 +132,8 @@ class Renderer:
         self.default_sender = sender_address(workspace) if workspace is not None else None
         # A collection firm's workspace: its messages on cases under mandate speak for it.
         self.agency = firm_of(workspace)
+        # The debtor's personal link in each message, when `[web]` is configured.
+        self.portal_keys = message_link_keys(workspace)
 
     def resource_roots(self, creditor: Creditor) -> list[Path]:
         roots = [default_templates_dir().resolve()]
@@ -181,10 +184,12 @@ class Renderer:
             prepared.data = build_context(session, action, today=self.today,
                                           workspace_root=self.root,
                                           deadline_days=self.config.deadline_days,
-                                          agency=self.agency)
+                                          agency=self.agency, portal=self.portal_keys)
             # A receipt or a creditor's notice of money the firm collected: its facts.
             prepared.data = with_fund_notice(session, action, prepared.data,
                                             self.workspace)
+            # What a debtor did on their page, acknowledged: its facts.
+            prepared.data = with_portal_ack(action, prepared.data)
         except Exception as exc:  # one debtor's data must not stop the others' sends
             prepared.failure = reason(
                 N_("the figures of action {action} could not be computed: {error}"),
@@ -308,6 +313,20 @@ class Renderer:
                 envelope: str | None) -> tuple[Any, str]:
         """The e-mail of a prepared action and its envelope sender; its letter is
         attached (rendered to `attach_to` unless `pdf` already holds it)."""
+        parts, envelope_from = self._message_parts(p, pdf, attach_to=attach_to,
+                                                   envelope=envelope)
+        return mail.build_message(**parts), envelope_from
+
+    def message_data(self, p: Prepared, pdf: Path | None, *, attach_to: Path,
+                     envelope: str | None) -> tuple[bytes, str, str]:
+        """`message` as the bytes sent and kept (`mail.build_message_bytes`, the same
+        bytes without the library's slow paths), its envelope sender and Message-ID."""
+        parts, envelope_from = self._message_parts(p, pdf, attach_to=attach_to,
+                                                   envelope=envelope)
+        return mail.build_message_bytes(**parts), envelope_from, str(parts["msg_id"])
+
+    def _message_parts(self, p: Prepared, pdf: Path | None, *, attach_to: Path,
+                       envelope: str | None) -> tuple[dict[str, Any], str]:
         what = "debtor" if p.channel == "email" else "recipient"
         if not p.recipient and p.channel == "email":
             raise mail.HeaderRefused(reason(N_("debtor {ref} has no e-mail address"),
@@ -336,13 +355,11 @@ class Renderer:
                 f"{slug(p.template)}-{slug(p.debtor_ref)}.pdf", pdf.read_bytes()))
         if p.statement and p.channel == "email":
             attachments.append(mail.Attachment(p.statement_name, p.statement))
-        message = mail.build_message(
-            sender=sender, to=to, reply_to=reply_to, subject=p.subject or "",
-            text=p.text or "", html=p.html, attachments=attachments,
-            msg_id=mail.message_id(p.idempotency_key or str(p.action_id), sender.domain),
-            date=utcnow(),
-        )
-        return message, envelope or sender_addr
+        return {"sender": sender, "to": to, "reply_to": reply_to, "subject": p.subject or "",
+                "text": p.text or "", "html": p.html, "attachments": attachments,
+                "msg_id": mail.message_id(p.idempotency_key or str(p.action_id),
+                                          sender.domain),
+                "date": utcnow()}, envelope or sender_addr
 
 
 def resolve_base_email(templates_dir: Path | None, creditor: str) -> Any:

@@ -9,6 +9,8 @@ A step is a function of the `DemoContext`: it does its part, records its figures
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +52,26 @@ manager = "direction.credit@bellerose.example"
 
 [notify.people]
 """ + "".join(f'{rep} = "{rep}@bellerose.example"\n' for rep in SALES_REPS) + FIRM_CONFIG
+# The debtor's page (`relance web` in the demo folder): the demo's messages carry links
+# that open it on this machine. Its secret is a file of the workspace, owner-only.
+WEB_SECRET_FILE = Path(".relance") / "web.secret"
+WEB_CONFIG = f"""
+[web]
+base_url = "http://127.0.0.1:8000"
+secret_file = "{WEB_SECRET_FILE.as_posix()}"
+"""
+
+
+def write_web_secret(directory: Path) -> None:
+    """The demo's web secret: kept across rebuilds (links already printed keep
+    working), created owner-only the first time."""
+    path = directory / WEB_SECRET_FILE
+    if path.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(48) + "\n")
 
 
 @dataclass
@@ -93,7 +115,8 @@ def prepare_directory(directory: Path) -> Workspace:
         shutil.rmtree(directory / folder, ignore_errors=True)
     create_workspace(directory, overwrite=True)
     with (directory / CONFIG_NAME).open("a", encoding="utf-8") as config:
-        config.write(DEMO_CONFIG)
+        config.write(DEMO_CONFIG + WEB_CONFIG)
+    write_web_secret(directory)
     (directory / MARKER).write_text(
         "Made by `relance demo`, which may wipe and rebuild this folder.\n", encoding="utf-8")
     workspace = find_workspace(directory)

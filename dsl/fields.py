@@ -70,6 +70,9 @@ _SPECS = [
     FieldSpec("language", FieldType.ENUM, Entity.DEBTOR, "the debtor's language"),
     FieldSpec("tags", FieldType.TAGS, Entity.DEBTOR, "the debtor's tags"),
     FieldSpec("paused", FieldType.FLAG, Entity.DEBTOR, "dunning of the debtor is paused"),
+    FieldSpec("portal_visited", FieldType.FLAG, Entity.DEBTOR,
+              "one of the debtor's personal links was opened in the 30 days before the "
+              "run date (its first opening before that date, its latest within them)"),
     FieldSpec("risk", FieldType.NUMBER, Entity.DEBTOR, "the debtor's risk score, 0 to 100"),
     FieldSpec("debtor_balance", FieldType.MONEY, Entity.DEBTOR,
               "open balance of the debtor's invoices in the invoice's currency"),

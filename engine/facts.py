@@ -52,6 +52,7 @@ INSTALMENT = table("instalment")
 ACTION = table("action")
 ACTION_ITEM = table("action_item")
 INVOICE_LEVEL = table("invoice_level")
+PORTAL_LINK = table("portal_link")
 
 OUTBOUND = sorted(channel.value for channel in OUTBOUND_CHANNELS)
 VOID = sorted(state.value for state in VOID_ACTION_STATES)
@@ -62,6 +63,19 @@ LIVE_PLANS = sorted((PlanStatus.ACTIVE.value, PlanStatus.BROKEN.value))
 SETTLED_PROMISES = sorted((PromiseStatus.KEPT.value, PromiseStatus.CANCELLED.value))
 # `promises_broken` looks back this many days: twelve months, leap years aside.
 PROMISE_WINDOW_DAYS = 365
+# `portal_visited` looks back this many days.
+PORTAL_VISIT_DAYS = 30
+
+
+def portal_visit_window(on: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """`portal_visited` on day D: a link of the debtor whose first opening is before D
+    (00:00 UTC) and whose latest opening is on or after D-30 (00:00 UTC). A link keeps
+    its first and latest openings only, so a run dated in the past sees a visit made
+    after its date only through an earlier first opening."""
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+    return midnight(on - dt.timedelta(days=PORTAL_VISIT_DAYS)), midnight(on)
 
 
 def open_invoice_filter() -> Any:
@@ -128,6 +142,8 @@ class Facts:
     promise_broken: bool = False
     in_plan: bool = False
     plan_broken: bool = False
+    # One of the debtor's personal links was opened lately (`portal_visit_window`).
+    portal_visited: bool = False
     # The earliest instalment past due and not fully paid, of a live plan holding the
     # invoice (None: there is none).
     instalment_due_on: dt.date | None = None
@@ -215,9 +231,31 @@ def load_facts(
         for r in rows
     ]
     _add_debtor_facts(conn, on, facts)
+    _add_portal_facts(conn, on, facts)
     _add_profile_facts(conn, facts)
     _add_invoice_facts(conn, on, facts)
     return facts
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _add_portal_facts(conn: Connection, on: dt.date, facts: list[Facts]) -> None:
+    start, end = portal_visit_window(on)
+    visited: set[int] = set()
+    for chunk in _chunks(sorted({f.debtor_id for f in facts})):
+        for link in conn.execute(
+            select(PORTAL_LINK.c.debtor_id, PORTAL_LINK.c.first_opened_at,
+                   PORTAL_LINK.c.last_opened_at)
+            .where(PORTAL_LINK.c.debtor_id.in_(chunk),
+                   PORTAL_LINK.c.first_opened_at.is_not(None))
+        ):
+            if _utc(link.first_opened_at) < end and _utc(link.last_opened_at) >= start:
+                visited.add(link.debtor_id)
+    for f in facts:
+        f.portal_visited = f.debtor_id in visited
 
 
 def _add_profile_facts(conn: Connection, facts: list[Facts]) -> None:

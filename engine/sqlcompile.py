@@ -83,11 +83,13 @@ from relance.engine.facts import (
     OUTBOUND,
     PLAN,
     PLAN_INVOICE,
+    PORTAL_LINK,
     PROMISE,
     PROMISE_WINDOW_DAYS,
     SETTLED_PROMISES,
     VOID,
     open_invoice_filter,
+    portal_visit_window,
 )
 from relance.engine.interpret import RuleError, field_type, probes
 from relance.engine.payer_profile import NEW, PROFILE, SCALED
@@ -376,6 +378,12 @@ class _Compiler:
             # An active plan on the invoice (agreed again) supersedes the broken one.
             return and_(self._in_plan_with(PlanStatus.BROKEN),
                         not_(self._in_plan_with(PlanStatus.ACTIVE)))
+        if name == "portal_visited":
+            start, end = portal_visit_window(self.on)
+            link = PORTAL_LINK.alias("visited_link")
+            return exists(select(link.c.id).where(
+                link.c.debtor_id == i.c.debtor_id, link.c.first_opened_at < end,
+                link.c.last_opened_at >= start))
         p = PROMISE.alias("p")
         covers = and_(p.c.debtor_id == i.c.debtor_id,
                       or_(p.c.invoice_id.is_(None), p.c.invoice_id == i.c.id))
@@ -598,7 +606,7 @@ RAW_SOURCES: dict[str, Expr] = {
 LEADING = ("id", "number", "creditor_id", "debtor_id", "balance_minor", "currency")
 
 # Flags computed by a sub-query; `paused` and `disputed` come from plain columns.
-FLAG_FIELDS = ("promised", "promise_broken", "in_plan", "plan_broken")
+FLAG_FIELDS = ("promised", "promise_broken", "in_plan", "plan_broken", "portal_visited")
 # Values computed by a sub-query, recorded under the field's own name.
 COUNTED_FIELDS = ("debtor_balance", "debtor_overdue", "reminders_sent", "promises_broken")
 

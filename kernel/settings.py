@@ -11,8 +11,9 @@ and what was expected:
 
 `Settings` holds the tables of the workspace, the database, the run, the interface, the
 collection firm (`[agency]`), the intake folders, the audit log's signing key
-(`[audit]`) and the scheduler (`[schedule]`, read by
-`relance.kernel.schedule`). The others keep their own readers,
+(`[audit]`), the payer profile (`[payer]`), the debtor's page (`[web]`) and the
+scheduler (`[schedule]`, read by `relance.kernel.schedule`). The others keep their own
+readers,
 next to the code that uses them: `[users]` and `[approval]` (`engine.roles`),
 `[disputes]` (`commands.case_cmd`), `[smtp]`, `[sms]`, `[dispatch]`, `[notify]`
 (`channels.config`); their names are known here so that a misspelt table name is
@@ -157,6 +158,25 @@ class PayerSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """`[web]`: the debtor's page (`relance web`, `engine.portal_links`).
+
+    The secret that signs the personal links is never written here: it comes from
+    `RELANCE_WEB_SECRET` or the owner-only file `secret_file` (relative to the
+    workspace). Without `base_url` and a secret, messages carry no link."""
+
+    # Where debtors reach `relance web` (behind the reverse proxy): https://pay.example.fr
+    base_url: str | None = None
+    secret_file: str | None = None
+    # How long a personal link works after the message that carries it was prepared.
+    link_days: int = 60
+    # The latest day a debtor may promise to pay, counted from the day they promise.
+    promise_max_days: int = 30
+    # The largest proof of payment a debtor may upload.
+    upload_max_kb: int = 5120
+
+
+@dataclass(frozen=True)
 class Settings:
     """The tables of `relance.toml` that the run, the scheduler and the demo read."""
 
@@ -169,6 +189,7 @@ class Settings:
     intake: IntakeSettings = IntakeSettings()
     audit: AuditSettings = AuditSettings()
     payer: PayerSettings = PayerSettings()
+    web: WebSettings = WebSettings()
 
 
 # The keys of each table read here; the scheduler's are `kernel.schedule.KNOWN_KEYS`.
@@ -182,6 +203,7 @@ KEYS: Mapping[str, tuple[str, ...]] = {
     "intake": ("dir", "every_seconds"),
     "audit": ("signing_key_file",),
     "payer": ("good_max_days_late", "bad_min_days_late", "bad_max_promises_kept"),
+    "web": ("base_url", "secret_file", "link_days", "promise_max_days", "upload_max_kb"),
 }
 
 
@@ -275,6 +297,25 @@ def _payer(table: Table) -> PayerSettings:
                          bad_max_promises_kept=kept)
 
 
+def _web(table: Table) -> WebSettings:
+    table.only(KEYS["web"], _("the debtor's page"))
+    default = WebSettings()
+    base_url = table.text("base_url")
+    if base_url is not None:
+        base_url = base_url.rstrip("/")
+        if not base_url.startswith(("https://", "http://")) or "?" in base_url \
+                or "#" in base_url or len(base_url) <= len("https://"):
+            raise table.fail("base_url", _(
+                "must be the address debtors open, like https://pay.example.fr, not "
+                "{value!r}").format(value=table.data["base_url"]))
+    return WebSettings(
+        base_url=base_url or None,
+        secret_file=table.text("secret_file"),
+        link_days=table.integer("link_days", default.link_days, 1, 3650),
+        promise_max_days=table.integer("promise_max_days", default.promise_max_days, 1, 365),
+        upload_max_kb=table.integer("upload_max_kb", default.upload_max_kb, 1, 51_200))
+
+
 def _tables(config: Mapping[str, Any], label: str,
             keys: Mapping[str, Collection[str]]) -> dict[str, Table]:
     """The tables read here, from `config` (empty when absent); a table name nobody
@@ -327,4 +368,5 @@ def parse_settings(config: Mapping[str, Any], *, label: str = CONFIG_LABEL,
         intake=_intake(tables["intake"]),
         audit=_audit(tables["audit"]),
         payer=_payer(tables["payer"]),
+        web=_web(tables["web"]),
     )

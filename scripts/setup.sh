@@ -12,6 +12,10 @@
 #
 # Letters need Pango, a system library WeasyPrint loads: installed with apt-get when
 # missing and run as root; otherwise this stops (exit 2) with the command to run.
+# The browser tests of the debtor's page (tests/web) drive Debian's Chromium through
+# Playwright (/usr/bin/chromium; Playwright never downloads a browser): installed with
+# apt-get when missing and run as root; otherwise the command is printed, and those
+# tests fail saying so until it is run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -61,7 +65,30 @@ ensure_pango() {
   fi
 }
 
+CHROMIUM=/usr/bin/chromium
+CHROMIUM_PACKAGES="chromium"
+
+ensure_chromium() {
+  [ -x "$CHROMIUM" ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "note: the browser tests (tests/web) need Debian's chromium at $CHROMIUM;" \
+         "install it with:" >&2
+    echo "  sudo apt-get install -y --no-install-recommends $CHROMIUM_PACKAGES" >&2
+    return 0
+  fi
+  echo "Installing Chromium for the browser tests: apt-get install $CHROMIUM_PACKAGES"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # shellcheck disable=SC2086  # the package list is meant to split into words
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    $CHROMIUM_PACKAGES
+  if [ ! -x "$CHROMIUM" ]; then
+    echo "apt-get installed $CHROMIUM_PACKAGES but $CHROMIUM is not there" >&2
+    exit 2
+  fi
+}
+
 ensure_pango
+ensure_chromium
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # setuptools (the build backend) is in the lock: the project is built with it, without

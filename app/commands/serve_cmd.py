@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,18 +15,11 @@ from relance.context import AppContext
 from relance.kernel.display import show_count, show_date
 from relance.kernel.i18n import N_, _
 from relance.kernel.schedule import ScheduleConfig
-from relance.scheduler.clock import Clock, clock_from_env
-from relance.scheduler.core import (
-    channels_dispatch,
-    channels_summary_mail,
-    engine_run_day,
-    summary_recipients,
-)
-from relance.scheduler.intake import intake_job
-from relance.scheduler.leader import leadership_for
-from relance.scheduler.logs import JsonLog
-from relance.scheduler.service import Scheduler, resolve_country
-from relance.scheduler.status import render_status, status_report
+
+if TYPE_CHECKING:
+    from relance.scheduler.clock import Clock
+    from relance.scheduler.logs import JsonLog
+    from relance.scheduler.service import Scheduler
 
 Handlers = dict[int, Any]
 
@@ -61,8 +54,20 @@ def serve(
     once: Annotated[bool, typer.Option(
         "--once", help=_("Run what is due now (catch-up included), then exit: for cron."))
     ] = False,
+    web: Annotated[bool, typer.Option(
+        "--web", help=_("Serve the debtor's page too (as relance web), beside the "
+                        "scheduler."))] = False,
+    web_host: Annotated[str, typer.Option(
+        "--web-host", help=_("The address the debtor's page listens on."))] = "127.0.0.1",
+    web_port: Annotated[int, typer.Option(
+        "--web-port", help=_("The port the debtor's page listens on."))] = 8000,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.scheduler.clock import clock_from_env
+    from relance.scheduler.logs import JsonLog
+    from relance.scheduler.service import resolve_country
+    from relance.scheduler.status import render_status, status_report
+
     context = json_wanted(ctx, json_output)
     # All of relance.toml is checked here, before anything runs: a mistake in `[run]`
     # stops the daemon at start (exit 2) as it stops `relance run`, rather than failing
@@ -86,6 +91,8 @@ def serve(
             raise typer.Exit(1)
         return
     stop = threading.Event()
+    if web and not once:
+        _start_web(context, web_host, web_port)
     previous = _install_signals(stop, log)
     try:
         _run(context, scheduler_for(context, config, clock, log, stop), once=once)
@@ -94,9 +101,31 @@ def serve(
         log.close()
 
 
+def _start_web(context: AppContext, host: str, port: int) -> None:
+    """The debtor's page in a daemon thread: it stops with the scheduler's process.
+    Its application is built here, first, so that a missing web secret stops the
+    start (exit 2) rather than a thread."""
+    from relance.commands.web_cmd import serve_web
+    from relance.web.app import create_app
+
+    create_app(context.workspace, store=context.store)
+    threading.Thread(target=serve_web, args=(context, host, port), name="relance-web",
+                     daemon=True).start()
+
+
 def scheduler_for(context: AppContext, config: ScheduleConfig, clock: Clock, log: JsonLog,
                   stop: threading.Event) -> Scheduler:
     """The scheduler wired to the real engine run and channels dispatch."""
+    from relance.scheduler.core import (
+        channels_dispatch,
+        channels_summary_mail,
+        engine_run_day,
+        summary_recipients,
+    )
+    from relance.scheduler.intake import intake_job
+    from relance.scheduler.leader import leadership_for
+    from relance.scheduler.service import Scheduler
+
     store, workspace = context.store, context.workspace
     run_day = engine_run_day(store, workspace, actor="scheduler")
     return Scheduler(

@@ -43,8 +43,10 @@ from tests.agency_letters.firm import (
 )
 from tests.channels.factory import TODAY
 
-# Templates that exist only for money the firm collected (see the module's docstring).
-FUNDS_TEMPLATES = frozenset({"quittance", "avis_encaissement"})
+# Templates that exist only for money the firm collected (see the module's docstring),
+# and the acknowledgement of what a debtor did on their page (engine/portal_acks.py):
+# each renders the facts its own action carries, and nothing without them.
+FUNDS_TEMPLATES = frozenset({"quittance", "avis_encaissement", "portal_ack"})
 TEMPLATES = sorted({(f.name, f.channel, f.language, f.tone)
                     for f in scan(default_templates_dir()) if f.name not in FUNDS_TEMPLATES},
                    key=lambda t: (t[0], t[1], t[2], t[3] or ""))

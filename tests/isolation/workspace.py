@@ -30,6 +30,7 @@ from relance.store.models import (
     Event,
     Mandate,
     MandateScope,
+    PortalRequest,
     Stage,
 )
 from tests.casework.factory import TODAY, add_action, add_debtor, add_invoice, add_run
@@ -99,6 +100,14 @@ def build_agency(session: Session) -> Agency:
     plan = plans.create_plan(session, alice, [z3.id], today=TODAY, count=2,
                              first=TODAY + dt.timedelta(days=10), every=plans.Every.parse("1m"))
     found.ids["plan"] = plan.id
+    # A payment declared on B-777's page, waiting for an operator (relance request).
+    request = PortalRequest(debtor_id=zeph.id, kind="payment_declared", state="open",
+                            data={"amount_minor": 10_000, "currency": "EUR",
+                                  "paid_on": TODAY.isoformat(), "invoices": ["ZQ-901"],
+                                  "reference": "VIR ZQ"})
+    session.add(request)
+    session.flush()
+    found.ids["request"] = request.id
     session.add(Mandate(creditor_id=belle.id, reference="MB-1", signed_on=TODAY,
                         scope=MandateScope.AMICABLE, fee_percent="10",
                         starts_on=TODAY - dt.timedelta(days=30), recorded_by="alice"))

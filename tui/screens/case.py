@@ -185,7 +185,9 @@ class CaseScreen(CaseWorkScreen):
                 (_(BUCKET_TITLES[bucket_index(invoice.due_date, today)])
                  if invoice.balance_minor > 0
                  else _(INVOICE_STATUS.get(invoice.status, invoice.status.value))),
-                _(STAGES.get(invoice.stage, invoice.stage.value)), note,
+                # Text, not a string the table reads as markup: a dispute reason may
+                # come from the debtor's page, as typed.
+                _(STAGES.get(invoice.stage, invoice.stage.value)), Text(note),
                 key=str(invoice.id))
         restore_cursor(table, key, keep)
         for line in case.history:
@@ -196,7 +198,7 @@ class CaseScreen(CaseWorkScreen):
             history.add_row(show_date(line.day),
                             f"#{line.event_id}" if line.event_id else "",
                             Text(what, style="strike dim") if line.undone_by else what,
-                            line.who[:12], detail[:60], key=line.key)
+                            Text(line.who[:12]), Text(detail[:60]), key=line.key)
         restore_cursor(history, history_key, history_keep)
         notes.update(notes_text(case, today))
 
