@@ -70,6 +70,13 @@ EVENT_TITLES: dict[str, str] = {
     "plan.broken": N_("Payment plan broken"),
     "plan.reopened": N_("Payment plan back in force"),
     "plan.undone": N_("Payment plan undone"),
+    "portal.issued": N_("Personal link issued"),
+    "portal.opened": N_("Debtor opened their page"),
+    "portal.revoked": N_("Personal link revoked"),
+    "portal.payment_declared": N_("Payment declared by the debtor"),
+    "portal.plan_requested": N_("Payment plan asked for by the debtor"),
+    "portal.request_accepted": N_("Debtor's request accepted"),
+    "portal.request_refused": N_("Debtor's request refused"),
 }
 
 
