@@ -255,7 +255,7 @@ def import_for_creditor(store: Store, path: Path, code: str, mapping: Mapping, *
     mapping = dataclasses.replace(mapping, default_creditor=code)
     try:
         source = _open(path, mapping)
-        guarded = dataclasses.replace(source, rows=_own_rows(source, code))
+        guarded = source.with_rows(_own_rows(source, code))
         report = import_source(store, guarded, mapping=mapping, actor=actor, today=today)
     except ImportRefused as refused:
         return _Refused(list(refused.errors), refused.more)

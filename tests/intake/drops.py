@@ -38,6 +38,13 @@ C002;Garage Petit;franchisee;F-2002;2026-01-05;2026-02-31;300.00;EUR
 C003;Fleurs Durand;franchisee;F-2003;2026-01-05;2026-02-04;douze;EUR
 """
 
+# Well formed in every cell: only the second row's creditor is wrong for ACME's folder.
+ONLY_ANOTHER_CREDITOR = """\
+creditor;debtor_ref;debtor_name;segment;invoice_number;issue_date;due_date;amount;currency
+ACME;C001;Boulangerie Martin;franchisee;F-3101;2026-01-05;2026-02-04;1250.00;EUR
+BETA;B001;Beta client;franchisee;F-3102;2026-01-05;2026-02-04;640.00;EUR
+"""
+
 ANOTHER_CREDITOR = """\
 creditor;debtor_ref;debtor_name;segment;invoice_number;issue_date;due_date;amount;currency
 ACME;C001;Boulangerie Martin;franchisee;F-3001;2026-01-05;2026-02-04;1250.00;EUR

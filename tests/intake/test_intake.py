@@ -15,6 +15,7 @@ from tests.intake.drops import (
     ANOTHER_CREDITOR,
     BAD,
     GOOD,
+    ONLY_ANOTHER_CREDITOR,
     PARIS,
     Action,
     Debtor,
@@ -122,6 +123,20 @@ def test_a_bad_file_is_refused_whole_and_put_aside(store: Store, tmp_path: Path)
     assert row.status == "refused" and row.rows == 0
     assert json.loads(row.error or "")["problems"] == handled["problems"]
     assert "run" not in result
+
+
+def test_a_well_formed_file_naming_another_creditor_is_refused_whole(
+        store: Store, tmp_path: Path) -> None:
+    """Every cell is valid: the creditor named is the only fault, and the whole file is
+    refused, whatever path the import reads its rows by."""
+    workspace = setup_workspace(tmp_path / "ws", store)
+    drop(workspace, "ACME", "only.csv", ONLY_ANOTHER_CREDITOR)
+
+    [handled] = scan(store, workspace)["files"]
+
+    assert handled["outcome"] == "refused"
+    assert any("row 3, column creditor" in p and "BETA" in p for p in handled["problems"])
+    assert invoices_of(store, "ACME") == [] and invoices_of(store, "BETA") == []
 
 
 def test_a_file_in_one_creditors_folder_naming_another_is_refused(
