@@ -57,7 +57,13 @@ from relance.channels.config import (
     sms_config,
     smtp_config,
 )
-from relance.channels.letter import LetterJob, PdfRendererMissing, render_many, write_batch
+from relance.channels.letter import (
+    LetterJob,
+    LetterPool,
+    PdfRendererMissing,
+    render_many,
+    write_batch,
+)
 from relance.channels.prepare import Prepared, Renderer, outbox_file
 from relance.channels.reasons import Reason, of_exception, reason, told
 from relance.channels.recovery import recover_in_flight
@@ -95,6 +101,8 @@ class _Dispatcher:
         # action id -> (channel, debtor ref, debtor name): what the report names.
         self.about: dict[int, tuple[str, str, str]] = {}
         self.batches_written = 0
+        # One set of letter workers for the whole dispatch, not one per group.
+        self.letter_pool = LetterPool(max(1, self.config.letter_processes))
 
     # paths -----------------------------------------------------------------
 
@@ -104,6 +112,12 @@ class _Dispatcher:
     # one pass ----------------------------------------------------------------
 
     def run(self) -> DispatchReport:
+        try:
+            return self._run()
+        finally:
+            self.letter_pool.close()
+
+    def _run(self) -> DispatchReport:
         if not self.dry_run:
             self.report.recovered_uncertain = recover_in_flight(
                 self.store, lease_seconds=self.config.lease_seconds,
@@ -273,8 +287,14 @@ class _Dispatcher:
                 return
         self.report.batches.append(str(path))
         self.report.batch = str(path)
+        if self.dry_run:
+            return
+        # The batch is on disk: its letters committed `sent` together, in one transaction.
+        states, _started = finish_many(
+            self.store, [Outcome(key, "sent", output=outputs[key]) for key in marked],
+            worker=self.worker, config=self.config)
         for key in marked:
-            self._finish(key, "sent", output=outputs[key])
+            self._account(key, states.get(key, ""), told(""))
 
     def _render_letters(self, jobs: list[LetterJob]) -> Iterable[
             tuple[int, str, int, tuple[str, ...], Reason | None]]:
@@ -287,16 +307,17 @@ class _Dispatcher:
                 done[0] += 1
                 report(done[0], len(jobs))
 
-            yield from render_many(jobs, processes=processes, on_done=one_more)
+            yield from render_many(jobs, processes=processes, on_done=one_more,
+                                   pool=self.letter_pool)
             return
         if not self.progress:
-            yield from render_many(jobs, processes=processes)
+            yield from render_many(jobs, processes=processes, pool=self.letter_pool)
             return
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
             task = bar.add_task(_("Rendering letters"), total=len(jobs))
-            yield from render_many(jobs, processes=processes,
+            yield from render_many(jobs, processes=processes, pool=self.letter_pool,
                                    on_done=lambda: bar.advance(task))
 
     # e-mail ------------------------------------------------------------------

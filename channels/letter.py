@@ -13,8 +13,9 @@ import base64
 import io
 import logging
 import os
+import re
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,60 @@ class PdfResult:
     refused: tuple[str, ...] = field(default=())
 
 
+# A letter's stylesheet moves out of its HTML and is parsed once per worker process when
+# nothing can tell the difference: one plain <style> block, no <link>, and none of the CSS
+# constructs (!important, @counter-style, @layer) whose meaning depends on where the
+# sheet sits in the cascade or that WeasyPrint keeps outside the stylesheet object.
+_STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+_CASCADE_SENSITIVE = ("!important", "@counter-style", "@layer")
+_MAX_SHARED_STYLES = 16
+
+
+@dataclass(frozen=True)
+class _SharedStyle:
+    """A parsed stylesheet and the fonts its @font-face rules loaded, for every letter
+    of a process that carries the same CSS; `refused` are the URLs its parse refused,
+    reported again on each of those letters."""
+
+    font_config: Any
+    css: Any
+    refused: tuple[str, ...]
+
+
+_shared_styles: dict[tuple[str, str, tuple[Path, ...]], _SharedStyle] = {}
+
+
+def _split_style(html: str) -> tuple[str, str] | None:
+    """(the HTML without its stylesheet, the stylesheet) when it can be shared."""
+    lowered = html.lower()
+    if lowered.count("<style") != 1 or "<link" in lowered:
+        return None
+    found = _STYLE_BLOCK.search(html)
+    if found is None or any(marker in found.group(1).lower() for marker in _CASCADE_SENSITIVE):
+        return None
+    return html[:found.start()] + html[found.end():], found.group(1)
+
+
+def _shared_style(css_text: str, base_url: str, roots: Sequence[Path]) -> _SharedStyle:
+    """The stylesheet parsed, with a font configuration of its own (two workspaces may
+    give one family name different files), once per process."""
+    key = (css_text, base_url, tuple(roots))
+    shared = _shared_styles.get(key)
+    if shared is None:
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        fetcher = _fetcher_class()(roots)
+        font_config = FontConfiguration()
+        css = CSS(string=css_text, base_url=base_url, url_fetcher=fetcher,
+                  font_config=font_config)
+        shared = _SharedStyle(font_config, css, tuple(fetcher.refused))
+        if len(_shared_styles) >= _MAX_SHARED_STYLES:
+            _shared_styles.clear()
+        _shared_styles[key] = shared
+    return shared
+
+
 def render_pdf_bytes(html: str, *, base_dir: Path, roots: Sequence[Path]) -> tuple[bytes, int,
                                                                                  list[str]]:
     """HTML to PDF bytes with the confined fetcher; returns (pdf, pages, refused URLs)."""
@@ -144,12 +199,23 @@ def render_pdf_bytes(html: str, *, base_dir: Path, roots: Sequence[Path]) -> tup
     from weasyprint import HTML
 
     fetcher = _fetcher_class()(roots)
-    document = HTML(string=html, base_url=base_dir.resolve().as_uri() + "/",
-                    url_fetcher=fetcher).render()
+    base_url = base_dir.resolve().as_uri() + "/"
+    split = _split_style(html)
+    refused: list[str] = []
+    if split is None:
+        document = HTML(string=html, base_url=base_url, url_fetcher=fetcher).render()
+    else:
+        # The sheet goes in as a "user" stylesheet: with no author sheet left, only the
+        # user agent's below it and style attributes above it, the cascade is the same.
+        body, css_text = split
+        shared = _shared_style(css_text, base_url, roots)
+        refused.extend(shared.refused)
+        document = HTML(string=body, base_url=base_url, url_fetcher=fetcher).render(
+            stylesheets=[shared.css], font_config=shared.font_config)
     pdf: bytes = document.write_pdf()
     if b"/EmbeddedFiles" in pdf or b"/EmbeddedFile" in pdf:
         raise LetterProblem(reason(N_("the letter would embed a file in its PDF: refused")))
-    return pdf, len(document.pages), list(fetcher.refused)
+    return pdf, len(document.pages), [*refused, *fetcher.refused]
 
 
 def append_pages(pdf: bytes, appendix: bytes) -> tuple[bytes, int]:
@@ -180,6 +246,10 @@ def write_pdf(html: str, out: Path, *, base_dir: Path, roots: Sequence[Path],
     return PdfResult(out, pages, tuple(refused))
 
 
+# (key, path, pages, refused URLs, error): one letter's rendering, from any process.
+RenderResult = tuple[int, str, int, tuple[str, ...], Reason | None]
+
+
 @dataclass(frozen=True)
 class LetterJob:
     """One letter for a worker process: plain data only, so it pickles."""
@@ -192,7 +262,7 @@ class LetterJob:
     appendix: bytes = b""  # a PDF whose pages follow the letter's (`with statement`)
 
 
-def _run_job(job: LetterJob) -> tuple[int, str, int, tuple[str, ...], Reason | None]:
+def _run_job(job: LetterJob) -> RenderResult:
     try:
         result = write_pdf(job.html, Path(job.out), base_dir=Path(job.base_dir),
                            roots=[Path(r) for r in job.roots], appendix=job.appendix)
@@ -201,12 +271,51 @@ def _run_job(job: LetterJob) -> tuple[int, str, int, tuple[str, ...], Reason | N
         return job.key, job.out, 0, (), of_exception(exc)
 
 
+def _prepare_worker() -> None:
+    # Once per worker process: WeasyPrint, Pango and Fontconfig loaded before the first
+    # letter rather than during it.
+    import weasyprint  # noqa: F401
+    from weasyprint.text.fonts import FontConfiguration
+
+    FontConfiguration()
+
+
+
+class LetterPool:
+    """Worker processes kept for a whole dispatch: started at the first group that
+    needs them, each keeps its parsed stylesheets and fonts from one group to the next.
+    A pool whose workers died is dropped; the next group starts a new one."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    def map(self, jobs: Sequence[LetterJob]) -> Iterator[RenderResult]:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(max_workers=self.processes,
+                                                 initializer=_prepare_worker)
+        try:
+            # One letter at a time: letters take a quarter of a second, so the exchange
+            # costs nothing and both workers stay busy to the last letter.
+            yield from self._executor.map(_run_job, jobs)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
 def render_many(
-    jobs: Sequence[LetterJob], *, processes: int = 1, on_done: Any = None
-) -> Iterable[tuple[int, str, int, tuple[str, ...], Reason | None]]:
-    """Render letters, in `processes` worker processes when more than one; yields
-    (key, path, pages, refused, error) as they finish. Without WeasyPrint, raises
-    `PdfRendererMissing` once, before any letter."""
+    jobs: Sequence[LetterJob], *, processes: int = 1, on_done: Any = None,
+    pool: LetterPool | None = None,
+) -> Iterable[RenderResult]:
+    """Render letters, in `processes` worker processes when more than one (those of
+    `pool` when given, else a pool of this call's own); yields (key, path, pages,
+    refused, error) as they finish. Without WeasyPrint, raises `PdfRendererMissing`
+    once, before any letter."""
     if jobs:
         require_pdf_renderer()
     if processes <= 1 or len(jobs) <= 1:
@@ -216,11 +325,16 @@ def render_many(
                 on_done()
             yield result
         return
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        for result in pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (processes * 4))):
+    own = pool is None
+    pool = pool or LetterPool(processes)
+    try:
+        for result in pool.map(jobs):
             if on_done:
                 on_done()
             yield result
+    finally:
+        if own:
+            pool.close()
 
 
 def write_batch(pdfs: Sequence[Path], out: Path) -> Path:
