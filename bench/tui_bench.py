@@ -16,6 +16,7 @@ escalation proposals, then drives the real app headless at 80x24 and reports:
 - each kind of key on the queue, the escalations and the cases (every character of a
   search, a filter, a sort, page down, end), as the app's own work: what the key's
   handler reads, and drawing the lines on screen (the target is under 50 ms);
+- the Cases screen after a payment on one debtor, beside the whole list written again;
 - the time to approve 1,000 actions in one bulk decision.
 """
 
@@ -36,7 +37,9 @@ from sqlalchemy import create_engine, func, insert, select, text
 from textual.widgets import Static
 
 from relance.engine.casework import approve_many
+from relance.kernel.money import Money
 from relance.kernel.workspace import Workspace
+from relance.store.book import record_payment
 from relance.store.content import ContentLine, content_hash
 from relance.store.db import Store, open_store
 from relance.store.models import (
@@ -328,6 +331,42 @@ async def lists(app: RelanceApp, pilot: Any) -> None:
             await pilot.press(key)
             print(f"  {key} through Pilot (next frame included): "
                   f"{_ms(time.perf_counter() - began)}")
+        if mode == "cases":
+            _cases_after_commit(app, screen)
+
+
+def _cases_after_commit(app: RelanceApp, screen: SqlListScreen[Any]) -> None:
+    """The Cases screen after a payment on one debtor: its rows rewritten alone, beside
+    the whole list written again (what every commit cost before)."""
+    store = app.ctx.store
+    with store.session() as session:
+        creditor_id, debtor_id, invoice_id = session.execute(
+            select(Invoice.creditor_id, Invoice.debtor_id, Invoice.id)
+            .where(Invoice.balance_minor > 100).order_by(Invoice.id).limit(1)).one()
+
+    def pay() -> None:
+        with store.write_transaction() as session:
+            record_payment(session, creditor_id=creditor_id, debtor_id=debtor_id,
+                           amount=Money("EUR", 1), received_on=TODAY,
+                           reference=f"BENCH {time.time_ns()}", actor="bench",
+                           allocations=[(invoice_id, 1)], today=TODAY)
+
+    pay()
+    began = time.perf_counter()
+    with screen.list_session() as session:
+        screen.prepare(session)
+    rewrite = time.perf_counter() - began
+    pay()
+    began = time.perf_counter()
+    screen.follow_changes()
+    one = time.perf_counter() - began
+    screen._list = None  # a new list: written whole, as at each commit before
+    began = time.perf_counter()
+    screen.follow_changes()
+    whole = time.perf_counter() - began
+    print(f"cases after a payment on one debtor: {_ms(one)} (its rows rewritten: "
+          f"{_ms(rewrite)}; then the count, totals and page on show); the whole list "
+          f"written again: {_ms(whole)} ({whole / one:.0f}x)")
 
 
 def bulk(store: Store, count: int) -> None:

@@ -1,5 +1,6 @@
-"""What the work lists read: escalations waiting for a decision, today's calls, the
-cases with money owed, and the change counter the desk polls to keep them true.
+"""What the work lists read: escalations waiting for a decision, today's calls (the
+cases with money owed: `case_list`), and the change counter the desk polls to keep
+them true.
 
 Each list is one SQL query (`SqlList`): searching, filtering, sorting, counting and
 totalling are done by the database on that query, and the screen reads a page at a
@@ -28,7 +29,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     or_,
     select,
     text,
@@ -388,80 +388,6 @@ def call_list(session: Session, today: dt.date, *, only: int | None = None) -> l
     """Today's call tasks. `only`: just that call, if it is still on the list."""
     view = View(filters=(("only", str(only)),)) if only is not None else None
     return CallList(today).rows(session, view)
-
-
-# --------------------------------------------------------------------------- cases
-
-
-@dataclass(frozen=True)
-class CaseRow:
-    debtor_id: int
-    debtor_name: str
-    debtor_ref: str
-    creditor: str
-    segment: str
-    stage: str
-    amount_minor: int
-    currency: str
-    invoices: int
-    oldest_due: dt.date
-    last_action_on: dt.date | None
-    last_channel: str
-    paused_until: dt.date | None
-
-
-_STAGE_RANK = {Stage.REMINDER.value: 1, Stage.AMICABLE.value: 2, Stage.LITIGATION.value: 3}
-
-
-class CaseList(SqlList[CaseRow]):
-    """The debtors who owe something, one row per debtor and currency."""
-
-    SEARCHED = ("name", "ref", "creditor")
-    FILTERS: ClassVar[dict[str, str]] = {
-        "creditor": "creditor", "segment": "segment", "stage": "stage"}
-    ORDER = ("name",)
-    TIEBREAK = ("key", "currency")
-
-    def source(self) -> Subquery:
-        rank = case(*((Invoice.stage == stage, n) for stage, n in _STAGE_RANK.items()),
-                    else_=1)
-        owed = (select(Invoice.debtor_id.label("debtor_id"), Invoice.currency.label("currency"),
-                       func.sum(Invoice.balance_minor).label("amount"),
-                       func.count(Invoice.id).label("invoices"),
-                       func.min(Invoice.due_date).label("oldest_due"),
-                       func.max(rank).label("rank"))
-                .where(Invoice.status == InvoiceStatus.OPEN, Invoice.balance_minor > 0)
-                .group_by(Invoice.debtor_id, Invoice.currency).subquery())
-        last = (select(func.max(Action.created_on))
-                .where(Action.debtor_id == Debtor.id, Action.channel != Channel.ESCALATE,
-                       Action.state == ActionState.SENT)
-                .correlate(Debtor).scalar_subquery())
-        stage = case(*((owed.c.rank == n, literal(name)) for name, n in _STAGE_RANK.items()),
-                     else_=literal(Stage.REMINDER.value))
-        return (select(Debtor.id.label("key"), Debtor.name.label("name"),
-                       Debtor.ref.label("ref"), Debtor.segment.label("segment"),
-                       Creditor.code.label("creditor"), stage.label("stage"),
-                       owed.c.rank, owed.c.amount, owed.c.currency, owed.c.invoices,
-                       owed.c.oldest_due, last.label("last_action"),
-                       Debtor.paused_until.label("paused_until"))
-                .join(owed, owed.c.debtor_id == Debtor.id)
-                .join(Creditor, Creditor.id == Debtor.creditor_id)
-                .where(*self.limits(Debtor.creditor_id)).subquery("cases"))
-
-    def make(self, session: Session, rows: Sequence[Row[Any]]) -> list[CaseRow]:
-        last: dict[int, str] = {}
-        keys = [r.key for r in rows]
-        if keys:  # what the last action was, for the page only
-            for debtor_id, channel in session.execute(
-                select(Action.debtor_id, Action.channel)
-                .where(Action.debtor_id.in_(keys), Action.channel != Channel.ESCALATE,
-                       Action.state == ActionState.SENT)
-                .order_by(Action.debtor_id, Action.created_on, Action.id)
-            ):
-                last[debtor_id] = Channel(channel).value
-        return [CaseRow(r.key, r.name, r.ref, r.creditor, r.segment, r.stage,
-                        int(r.amount), r.currency, int(r.invoices), r.oldest_due,
-                        r.last_action, last.get(r.key, ""), r.paused_until) for r in rows]
 
 
 def filter_choices(session: Session, creditor_ids: Sequence[int] | None = None

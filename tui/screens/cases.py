@@ -2,7 +2,8 @@
 invoices reached and the last reminder sent; Enter opens the case.
 
 A book can hold a hundred thousand debtors: the list is searched, filtered and sorted
-by the database and read a page at a time, like the other lists."""
+by the database and read a page at a time, like the other lists; after a commit, only
+the rows of the debtors it touched are read again (`relance.tui.case_list`)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,13 @@ from textual.binding import Binding, BindingType
 from relance.engine.words import channel_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.i18n import N_, _, ngettext
-from relance.tui import worklists
+from relance.tui.case_list import CaseList, CaseRow
 from relance.tui.screens.list_screen import SqlListScreen
 from relance.tui.widgets.cursor import View, stage_name
 from relance.tui.widgets.lazy_table import Column
 
 
-class CasesScreen(SqlListScreen[worklists.CaseRow]):
+class CasesScreen(SqlListScreen[CaseRow]):
     NAME = "cases"
     ID_PREFIX = "cases"
     DETAIL_LINES = 3
@@ -40,13 +41,13 @@ class CasesScreen(SqlListScreen[worklists.CaseRow]):
         Binding("enter,c", "case", N_("Open")),
     ]
 
-    def sql_list(self) -> worklists.CaseList:
-        return worklists.CaseList(self.ctx.today, creditor_ids=self.ctx.creditor_ids)
+    def sql_list(self) -> CaseList:
+        return CaseList(self.ctx.today, creditor_ids=self.ctx.creditor_ids)
 
-    def row_key(self, row: worklists.CaseRow) -> Hashable:
+    def row_key(self, row: CaseRow) -> Hashable:
         return (row.debtor_id, row.currency)
 
-    def read_position(self, session: Session, view: View, row: worklists.CaseRow
+    def read_position(self, session: Session, view: View, row: CaseRow
                       ) -> int | None:
         return self.rows_list.position(session, view, row.debtor_id)
 
@@ -54,15 +55,15 @@ class CasesScreen(SqlListScreen[worklists.CaseRow]):
         return ngettext("{shown} case shown of {total}", "{shown} cases shown of {total}",
                         shown).format(shown=shown, total=total)
 
-    def cells(self, row: worklists.CaseRow) -> list[str]:
+    def cells(self, row: CaseRow) -> list[str]:
         return [row.debtor_name, row.debtor_ref, stage_name(row.stage),
                 show_money(row.amount_minor, row.currency), show_count(row.invoices),
                 show_date(row.last_action_on) or "—"]
 
-    def debtor_of(self, row: worklists.CaseRow) -> int | None:
+    def debtor_of(self, row: CaseRow) -> int | None:
         return row.debtor_id
 
-    def detail(self, row: worklists.CaseRow) -> str:
+    def detail(self, row: CaseRow) -> str:
         invoices = ngettext("{count} open invoice", "{count} open invoices",
                             row.invoices).format(count=row.invoices)
         lines = [_("{name} {ref} · {creditor} · {segment} · {balance} on {invoices}, oldest "
