@@ -28,6 +28,7 @@ import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -39,6 +40,8 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 _active: list[str] = [DEFAULT_LANGUAGE]
+# A `using_language` block's language, seen only by its own thread or task.
+_override: ContextVar[str | None] = ContextVar("relance_language", default=None)
 
 
 def supported(code: str | None) -> str | None:
@@ -158,38 +161,47 @@ def translations(language: str) -> gettext_module.NullTranslations:
 
 
 def set_language(language: str) -> None:
-    """Speak `language` (one of `SUPPORTED`) from now on, in this process."""
-    _active[0] = supported(language) or DEFAULT_LANGUAGE
+    """Speak `language` (one of `SUPPORTED`) from now on, in this process; inside a
+    `using_language` block, until the block ends."""
+    chosen = supported(language) or DEFAULT_LANGUAGE
+    if _override.get() is not None:
+        _override.set(chosen)
+    else:
+        _active[0] = chosen
 
 
 def current_language() -> str:
-    return _active[0]
+    return _override.get() or _active[0]
 
 
 @contextmanager
 def using_language(language: str) -> Iterator[None]:
-    """Speak `language` inside the block (a letter to a debtor, a test), then as before."""
-    before = _active[0]
-    set_language(language)
+    """Speak `language` inside the block (a letter to a debtor, a test), then as before.
+
+    Only the thread or task inside the block speaks it: the web answers several debtors
+    at once, each in their own language, while the rest of the process keeps its own."""
+    token = _override.set(supported(language) or DEFAULT_LANGUAGE)
     try:
         yield
     finally:
-        _active[0] = before
+        _override.reset(token)
 
 
 def _(message: str) -> str:
     """`message` in the current language."""
-    if _active[0] == SOURCE_LANGUAGE:
+    language = current_language()
+    if language == SOURCE_LANGUAGE:
         return message
-    return translations(_active[0]).gettext(message)
+    return translations(language).gettext(message)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The form of a counted sentence for `count`, in the current language (French
     counts 0 and 1 as singular, English only 1)."""
-    if _active[0] == SOURCE_LANGUAGE:
+    language = current_language()
+    if language == SOURCE_LANGUAGE:
         return singular if count == 1 else plural
-    return translations(_active[0]).ngettext(singular, plural, count)
+    return translations(language).ngettext(singular, plural, count)
 
 
 def N_(message: str) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,10 +14,12 @@ from relance.kernel.dates import parse_day
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import ConfigError, UsageError
 from relance.kernel.i18n import (
+    _,
     choose_language,
     current_language,
     language_for_invocation,
     language_from_environment,
+    set_language,
     using_language,
 )
 from relance.kernel.settings import parse_settings
@@ -94,3 +99,55 @@ def test_counted_channels_agree_with_their_number() -> None:
             "118 appels", "1 e-mail", "94 escalades", "1 alerte"]
     assert [channel_count(c, n, str(n)) for c, n in tally] == [
         "118 calls", "1 e-mail", "94 escalations", "1 alert"]
+
+
+
+def test_a_language_used_in_one_thread_is_not_spoken_by_another() -> None:
+    """The web answers two debtors at once: the one's English must not reach the other's
+    page, nor the rest of the process, which keeps its own language."""
+    inside, release = threading.Event(), threading.Event()
+    heard: dict[str, str] = {}
+
+    def english_debtor() -> None:
+        with using_language("en"):
+            heard["en-thread"] = _("Aborted.")
+            inside.set()
+            release.wait(10)
+            heard["en-thread-after"] = current_language()
+
+    def french_debtor() -> None:
+        heard["fr-thread"] = _("Aborted.")
+
+    with _process_speaking("fr"):
+        first = threading.Thread(target=english_debtor)
+        first.start()
+        assert inside.wait(10)
+        second = threading.Thread(target=french_debtor)
+        second.start()
+        second.join(10)
+        heard["process"] = current_language()
+        release.set()
+        first.join(10)
+    assert heard == {"en-thread": "Aborted.", "fr-thread": "Abandon.",
+                     "process": "fr", "en-thread-after": "en"}
+
+
+def test_a_language_set_inside_a_block_ends_with_the_block() -> None:
+    with _process_speaking("fr"):
+        with using_language("en"):
+            set_language("fr")  # a workspace read inside the block speaks French...
+            assert current_language() == "fr"
+        assert current_language() == "fr"
+        with using_language("fr"):
+            set_language("en")
+        assert current_language() == "fr"  # ...only until the block ends, as before
+
+
+@contextmanager
+def _process_speaking(language: str) -> Iterator[None]:
+    before = current_language()
+    set_language(language)
+    try:
+        yield
+    finally:
+        set_language(before)
