@@ -312,9 +312,12 @@ class BookWriter:
 
     def write(self, rows: list[InvoiceRow], merger: DebtorMerger) -> None:
         """Store one batch of valid rows (invoices of distinct numbers)."""
-        for code in {row.creditor for row in rows}:
+        # In the order the file names them, so that new creditors and debtors get their
+        # ids in that order, the same on every import of the same file.
+        for code in dict.fromkeys(row.creditor for row in rows):
             self.creditor_id(code)
-        missing = {(row.creditor, row.debtor_ref) for row in rows} - self.debtor_ids.keys()
+        missing = [key for key in dict.fromkeys((row.creditor, row.debtor_ref) for row in rows)
+                   if key not in self.debtor_ids]
         if missing:
             self._resolve_debtors(missing, merger)
         existing = self._existing(rows)
