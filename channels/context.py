@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from relance.channels.agency_context import agency_context, firm_case
@@ -120,26 +120,34 @@ def _contract_rate(creditor: Creditor) -> Decimal | None:
         return None
 
 
-def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int]) -> bool:
-    """Whether one of these invoices already had a reminder (letter, e-mail or SMS) queued
-    before this action and not rejected, cancelled or failed: only then may a letter say
-    "despite our previous reminder"."""
+def _other_live_action(session: Session, action: Action, invoice_ids: Sequence[int],
+                       *conditions: ColumnElement[bool]) -> bool:
+    """Whether an action other than `action`, not rejected, cancelled or failed, holds
+    one of these invoices and meets `conditions`."""
     if not invoice_ids:
         return False
-    earlier = (
+    found = (
         select(ActionItem.id)
         .join(Action, Action.id == ActionItem.action_id)
         .where(
             ActionItem.invoice_id.in_(invoice_ids),
             ActionItem.state == ItemState.ACTIVE,
             Action.id != action.id,
-            Action.created_on < action.created_on,
-            Action.channel.in_([Channel.LETTER, Channel.EMAIL, Channel.SMS]),
             Action.state.not_in(list(VOID_ACTION_STATES)),
+            *conditions,
         )
         .limit(1)
     )
-    return session.execute(earlier).first() is not None
+    return session.execute(found).first() is not None
+
+
+def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int]) -> bool:
+    """Whether one of these invoices already had a reminder (letter, e-mail or SMS) queued
+    before this action and not rejected, cancelled or failed: only then may a letter say
+    "despite our previous reminder"."""
+    return _other_live_action(
+        session, action, invoice_ids, Action.created_on < action.created_on,
+        Action.channel.in_([Channel.LETTER, Channel.EMAIL, Channel.SMS]))
 
 
 # A formal notice e-mail says it was also sent by registered letter only when a letter
@@ -152,24 +160,13 @@ def _registered_letter_too(session: Session, action: Action,
                            invoice_ids: Sequence[int]) -> bool:
     """Whether a formal-notice letter on one of these invoices, not rejected, cancelled
     or failed, goes with this e-mail: only then may the e-mail say so."""
-    if not invoice_ids or action.channel != Channel.EMAIL:
+    if action.channel != Channel.EMAIL:
         return False
-    letter = (
-        select(Action.id)
-        .join(ActionItem, ActionItem.action_id == Action.id)
-        .where(
-            ActionItem.invoice_id.in_(invoice_ids),
-            ActionItem.state == ItemState.ACTIVE,
-            Action.id != action.id,
-            Action.channel == Channel.LETTER,
-            Action.template.in_(FORMAL_NOTICE_TEMPLATES),
-            Action.state.not_in(list(VOID_ACTION_STATES)),
-            Action.created_on.between(action.created_on - REGISTERED_LETTER_WINDOW,
-                                      action.created_on + REGISTERED_LETTER_WINDOW),
-        )
-        .limit(1)
-    )
-    return session.execute(letter).first() is not None
+    return _other_live_action(
+        session, action, invoice_ids, Action.channel == Channel.LETTER,
+        Action.template.in_(FORMAL_NOTICE_TEMPLATES),
+        Action.created_on.between(action.created_on - REGISTERED_LETTER_WINDOW,
+                                  action.created_on + REGISTERED_LETTER_WINDOW))
 
 
 def _formal_notice_on(session: Session, action: Action,
