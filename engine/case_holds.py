@@ -21,7 +21,7 @@ from relance.engine.case_locking import (
     locked_debtor,
     locked_invoices,
 )
-from relance.engine.roles import Actor, require_write
+from relance.engine.roles import Actor, require_note, require_write
 from relance.kernel.display import show_date
 from relance.kernel.errors import ConfigError, NotFound, UsageError
 from relance.kernel.i18n import _
@@ -161,8 +161,8 @@ def add_promise(session: Session, actor: Actor, debtor_id: int, *, promised_on: 
 
 def add_note(session: Session, actor: Actor, debtor_id: int, body: str, *,
              invoice_id: int | None = None) -> Note:
-    """A free-text note on the case."""
-    require_write(actor, _("add a note"))
+    """A free-text note on the case (the portal's people may add one too)."""
+    require_note(actor, _("add a note"))
     text = body.strip()
     if not text:
         raise UsageError(_("a note cannot be empty"))

@@ -87,8 +87,12 @@ def locked_task(session: Session, seen: Seen, channel: Channel, state: ActionSta
 
 def locked_debtor(session: Session, debtor_id: int, actor: Actor | None = None) -> Debtor:
     """The debtor, locked for this transaction; `NotFound` when there is none or when
-    `actor` may not see its creditor."""
-    return _locked_one(session, Debtor, debtor_id, _("no debtor {id}"), actor)
+    `actor` may not see its creditor, or, for a sales rep, when it is not theirs."""
+    debtor = _locked_one(session, Debtor, debtor_id, _("no debtor {id}"), actor)
+    if actor is not None and actor.sales_rep is not None \
+            and debtor.sales_rep != actor.sales_rep:
+        raise NotFound(_("no debtor {id}").format(id=debtor_id))
+    return debtor
 
 
 def locked_invoices(session: Session, invoice_ids: Sequence[int],

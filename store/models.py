@@ -875,6 +875,35 @@ class PortalLink(Base):
     last_opened_at: Mapped[dt.datetime | None]
 
 
+class PortalSignIn(Base):
+    """A one-time link the web portal e-mailed to a person of the `[users]` table; it
+    opens one session, once, before it expires. Only its token's hash is kept."""
+
+    __tablename__ = "portal_sign_in"
+
+    id: Mapped[int] = _pk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(String(120), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class PortalSession(Base):
+    """A person signed in to the web portal (the cookie holds the token, the store its
+    hash); it ends on signing out, at `expires_at`, or when left idle."""
+
+    __tablename__ = "portal_session"
+
+    id: Mapped[int] = _pk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_name: Mapped[str] = mapped_column(String(120), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+
+
 class PortalRequest(Base):
     """What a debtor asked or declared on their page that an operator decides: a payment
     declared as made (with its proof), a payment plan asked for."""
@@ -930,6 +959,8 @@ __all__ = [
     "PaymentPlanInvoice",
     "PortalLink",
     "PortalRequest",
+    "PortalSession",
+    "PortalSignIn",
     "Promise",
     "PromiseStatus",
     "Remittance",

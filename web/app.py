@@ -1,4 +1,5 @@
-"""The ASGI application of the debtor's side: `create_app(workspace)`.
+"""The ASGI application of the web side, the debtors' pages and the portal of the people
+inside: `create_app(workspace)`.
 
 Security is the application's, not each page's: every answer carries a strict
 Content-Security-Policy (no inline script, nothing from another origin), refuses to be
@@ -26,8 +27,9 @@ from relance.kernel.errors import ConfigError
 from relance.kernel.i18n import _
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store, open_store
-from relance.web import debtor_actions, debtor_page
+from relance.web import debtor_actions, debtor_page, portal_pages, portal_sign_in
 from relance.web.common import STATIC_DIR, LookupLimiter, PageRefused, Portal, refusal_page
+from relance.web.portal_people import SignInNeeded, sign_in_needed
 
 log = logging.getLogger("relance.web")
 
@@ -131,8 +133,10 @@ def create_app(workspace: Workspace, *, store: Store | None = None,
     app = Starlette(
         debug=False,
         routes=[*debtor_page.routes(), *debtor_actions.routes(),
+                *portal_sign_in.routes(), *portal_pages.routes(),
                 Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static")],
-        exception_handlers={PageRefused: _refused, HTTPException: _http_error},
+        exception_handlers={PageRefused: _refused, HTTPException: _http_error,
+                            SignInNeeded: sign_in_needed},
         lifespan=lifespan,
     )
     app.state.portal = portal
