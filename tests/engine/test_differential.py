@@ -63,7 +63,7 @@ from relance.engine.evaluate import (
     evaluate_python,
     evaluate_sql,
 )
-from relance.engine.facts import CREDITOR, DEBTOR, INVOICE_LEVEL
+from relance.engine.facts import CREDITOR, DEBTOR, INVOICE_LEVEL, PORTAL_LINK
 from relance.engine.fixtures import write_book
 from relance.engine.payer_profile import PROFILE, recompute_profiles
 from relance.engine.sqlcompile import compile_policy
@@ -77,7 +77,8 @@ EXAMPLES = int(os.environ.get("RELANCE_DIFF_EXAMPLES", "60"))
 DUMP = os.environ.get("RELANCE_DIFF_DUMP")
 OPS = ["=", "!=", "<", "<=", ">", ">="]
 EQ_OPS = ["=", "!="]
-FLAGS = ["paused", "disputed", "promised", "promise_broken", "in_plan", "plan_broken"]
+FLAGS = ["paused", "disputed", "promised", "promise_broken", "in_plan", "plan_broken",
+         "portal_visited"]
 # Broken plans twice as often: `plan_broken` also needs no active plan on the invoice.
 PLAN_STATUSES = ["active", "completed", "broken", "broken", "cancelled"]
 
@@ -246,6 +247,7 @@ def books(draw: st.DrawFn, base: dt.date = BASE,
                 "paused_until": None if paused is None else base + dt.timedelta(days=paused),
                 "tags": draw(st.lists(st.sampled_from(["vip", "Slow"]), unique=True)),
                 "profile": draw(profiles()),
+                "visits": draw(st.lists(visits(base), max_size=2)),
             })
         invoices = []
         for n in range(draw(st.integers(1, 6))):
@@ -305,6 +307,35 @@ def books(draw: st.DrawFn, base: dt.date = BASE,
     # Sometimes the profiles a run would store instead of the drawn ones.
     result[0]["recompute_profiles"] = draw(st.booleans())
     return result
+
+
+@st.composite
+def visits(draw: st.DrawFn, base: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A personal link's first and latest openings, around the edges of
+    `portal_visited`'s window for the run dates (base -5 to +10 days): midnight itself,
+    a second before it, thirty days back."""
+    def moment(days: int, seconds: int) -> dt.datetime:
+        return (dt.datetime.combine(base, dt.time(), tzinfo=dt.UTC)
+                + dt.timedelta(days=days, seconds=seconds))
+
+    edge = st.sampled_from([0, -1, 1, 43_200])
+    first = moment(draw(st.integers(-45, 12)), draw(edge))
+    return first, first + dt.timedelta(days=draw(st.integers(0, 20)), seconds=draw(edge) % 7)
+
+
+def write_visits(conn: Any, book: list[dict[str, Any]]) -> None:
+    """The drawn debtors' opened personal links."""
+    ids = {(code, ref): debtor_id for debtor_id, ref, code in conn.execute(
+        select(DEBTOR.c.id, DEBTOR.c.ref, CREDITOR.c.code)
+        .join(CREDITOR, CREDITOR.c.id == DEBTOR.c.creditor_id))}
+    rows = [{"token_hash": f"{len(book)}-{part['creditor']['code']}-{debtor['ref']}-{n}",
+             "debtor_id": ids[(part["creditor"]["code"], debtor["ref"])],
+             "created_at": first, "expires_at": last + dt.timedelta(days=90),
+             "opened_count": 1, "first_opened_at": first, "last_opened_at": last}
+            for part in book for debtor in part["debtors"]
+            for n, (first, last) in enumerate(debtor.get("visits", ()))]
+    if rows:
+        conn.execute(insert(PORTAL_LINK), rows)
 
 
 @st.composite
@@ -422,6 +453,7 @@ def agree(store: Store, book: list[dict[str, Any]], first: Policy, second: Polic
             conn.execute(insert(INVOICE_LEVEL), {"invoice_id": invoice_id, "policy": policy,
                                                  "rule": rule, "acted_on": acted})
         write_profiles(conn, book, on)
+        write_visits(conn, book)
         by_sql = list(evaluate_sql(conn, (first, second), on))
         by_python = list(evaluate_python(conn, (first, second), on))
         if _comparable(by_sql) != _comparable(by_python) and DUMP:
