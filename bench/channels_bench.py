@@ -8,9 +8,10 @@ Every figure is the whole work, measured in one run beside its floor:
   a loopback aiosmtpd sink running in a process of its own;
 - e-mails, relance: N queued e-mails (text + HTML, two invoices each) through
   `dispatch` to the same sink, `[smtp] max_connections = C`: claims and state commits,
-  context, rendering, MIME, the kept copy, sending; then the same book shared by two
-  dispatch processes (each a `relance dispatch`: they share the queue through the
-  claims). The sink counts the Message-IDs it receives: each must arrive once;
+  context, rendering, MIME, the kept copy, sending; with `[dispatch] processes = 1`,
+  then `= 2` (the dispatch starts a helper process; they share the queue through the
+  claims), on SQLite or (`--db postgresql`) a schema of its own on the test server.
+  The sink counts the Message-IDs it receives: each must arrive once;
 - letters, floor: WeasyPrint rendering one prepared letter's HTML N times in a pool of
   two processes; relance: N grouped letters (`mise_en_demeure`, penalties) through
   `dispatch` with `[dispatch] letter_processes = 2`, print batches included.
@@ -20,15 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
-import multiprocessing
 import re
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -148,41 +150,55 @@ def email_floor(sink: Sink, n: int, connections: int) -> float:
     return n / elapsed
 
 
-def _dispatch_in_child(url: str, workspace: Any) -> None:
-    store = open_store(url)
-    report = dispatch(store, workspace, today=TODAY)
-    assert not report.errors, report.errors
-    store.dispose()
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def email_dispatch(sink: Sink, n: int, connections: int, processes: int,
+@contextlib.contextmanager
+def bench_store(db: str, root: Path) -> Iterator[Store]:
+    """A fresh store: a SQLite file in the workspace, or a PostgreSQL schema of its own
+    (dropped afterwards)."""
+    if db == "sqlite":
+        store = open_store(f"sqlite:///{root / 'relance.sqlite'}")
+        try:
+            yield store
+        finally:
+            store.dispose()
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_mail_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    store = open_store(PG_URL, schema=schema)
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def email_dispatch(sink: Sink, n: int, connections: int, processes: int, db: str = "sqlite",
                    ) -> tuple[float, float]:
-    """(e-mails per second, CPU ms per e-mail in this process) through `dispatch`."""
+    """(e-mails per second, CPU ms per e-mail in this process) through `dispatch` with
+    `[dispatch] processes`; a helper's CPU is not counted (it is another process)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         workspace = make_workspace(root, {
             "smtp": {"host": "127.0.0.1", "port": sink.port, "security": "none",
                      "max_connections": connections, "timeout": 30},
-            "dispatch": {"batch_size": 200}})
-        url = f"sqlite:///{root / 'relance.sqlite'}"
-        store = open_store(url)
-        book(store, n, "email", "rappel")
-        store.dispose()
-        cpu = time.process_time()
-        start = time.perf_counter()
-        if processes == 1:
-            _dispatch_in_child(url, workspace)
-        else:
-            fork = multiprocessing.get_context("fork")
-            children = [fork.Process(target=_dispatch_in_child, args=(url, workspace))
-                        for _ in range(processes)]
-            for child in children:
-                child.start()
-            for child in children:
-                child.join()
-                assert child.exitcode == 0
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu
+            "dispatch": {"batch_size": 200, "processes": processes}})
+        with bench_store(db, root) as store:
+            book(store, n, "email", "rappel")
+            cpu = time.process_time()
+            start = time.perf_counter()
+            report = dispatch(store, workspace, today=TODAY)
+            elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu
+            assert not report.errors, report.errors
+            assert report.sent == n, report.sent
         assert sink.received() == (n, n), "each e-mail must arrive exactly once"
         return n / elapsed, 1000 * cpu / n
 
@@ -254,6 +270,8 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=2000)
     parser.add_argument("--letters", type=int, default=60)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--no-letters", action="store_true")
     args = parser.parse_args()
     if args.sink:
         _run_sink(args.sink)
@@ -264,11 +282,12 @@ def main() -> None:
     try:
         n, c = args.emails, args.connections
         floor = email_floor(sink, n, c)
+        db = args.db
         runs: list[tuple[str, Callable[[], tuple[float, float]]]] = [
-            (f"{n:,} e-mails, 1 dispatch process, {c} connections",
-             lambda: email_dispatch(sink, n, c, 1)),
-            (f"{n:,} e-mails, 2 dispatch processes, {c} connections each",
-             lambda: email_dispatch(sink, n, c, 2)),
+            (f"{n:,} e-mails, {db}, 1 dispatch process, {c} connections",
+             lambda: email_dispatch(sink, n, c, 1, db)),
+            (f"{n:,} e-mails, {db}, 2 dispatch processes, {c} connections each",
+             lambda: email_dispatch(sink, n, c, 2, db)),
         ]
         for work, run in runs:
             rate, cpu = run()
@@ -276,6 +295,9 @@ def main() -> None:
             print(_row(work, floor, rate, "msg/s", extra), flush=True)
     finally:
         sink.close()
+    print(f"(load average: {Path('/proc/loadavg').read_text().split()[0]})")
+    if args.no_letters:
+        return
     m = args.letters
     print(_row(f"{m} letters, 2 processes", letters_floor(m, 2), letters(m, 2), "letters/s"))
 

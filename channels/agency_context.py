@@ -12,12 +12,12 @@ mentions `channels.agency_mentions` checks; every later one recalls its referenc
 date).
 
 Which message is the first: the first letter or e-mail of the case that went out. The
-dispatcher records it on the case when it commits the send (`record_first_letter`,
-called by `channels.claims.finish`); a send committed another way (an operator's
-`relance confirm`, a print batch found written after a crash) is found again by
-`first_message`: the earliest letter or e-mail of the debtor marked sent since the case
-was opened. Its date is the day it was sent (UTC), the day printed on it when the
-dispatch runs on the day.
+dispatcher records it on the case when it commits the send (`record_first_letters`,
+called by `channels.claims.finish_many` for the sends it commits together); a send
+committed another way (an operator's `relance confirm`, a print batch found written
+after a crash) is found again by `first_message`: the earliest letter or e-mail of the
+debtor marked sent since the case was opened. Its date is the day it was sent (UTC),
+the day printed on it when the dispatch runs on the day.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.channels.agency_law import L111_8_ENGLISH, L111_8_PARAGRAPHS
-from relance.engine.mandates import case_under_mandate
+from relance.engine.mandates import case_under_mandate, cases_under_mandate
 from relance.kernel.display import show_date
 from relance.kernel.money import locale_for
 from relance.kernel.settings import AgencySettings
@@ -70,11 +70,13 @@ def message_reference(creditor_code: str, action_id: int) -> str:
 
 
 def firm_case(session: Session, action: Action,
-              invoice_ids: Sequence[int] | None = None) -> MandateCase | None:
+              invoice_ids: Sequence[int] | None = None, *,
+              case: MandateCase | None = None) -> MandateCase | None:
     """The debtor's case under mandate when this action speaks for the firm: the case
     exists and one of the action's active invoices (or of `invoice_ids`) is at the
-    amicable or litigation stage. None: the message stays white label."""
-    case = case_under_mandate(session, action.debtor_id)
+    amicable or litigation stage. None: the message stays white label. `case`: the
+    debtor's case when the caller already looked it up (`cases_under_mandate`)."""
+    case = case or case_under_mandate(session, action.debtor_id)
     if case is None:
         return None
     if invoice_ids is None:
@@ -138,6 +140,28 @@ def record_first_letter(session: Session, action: Action, sent_on: dt.date) -> b
     return True
 
 
+def record_first_letters(session: Session, actions: Sequence[Action],
+                         sent_on: dt.date) -> set[int]:
+    """`record_first_letter` for actions sent together, in their order: one query for
+    the cases of their debtors (none in a workspace that is not a firm's, and then
+    nothing more), the invoices' stages only for a debtor with a case. Returns the
+    actions recorded as their case's first letter."""
+    candidates = [a for a in actions if a.channel in FIRST_LETTER_CHANNELS]
+    cases = cases_under_mandate(session, (a.debtor_id for a in candidates))
+    recorded: set[int] = set()
+    for action in candidates:
+        case = cases.get(action.debtor_id)
+        # In order: a second message of the same case in the batch finds the first.
+        if case is None or case.first_letter_action_id is not None:
+            continue
+        if firm_case(session, action, case=case) is None:
+            continue
+        case.first_letter_action_id = action.id
+        case.first_letter_on = sent_on
+        recorded.add(action.id)
+    return recorded
+
+
 def _date_long(day: dt.date, language: str) -> str:
     # As `channels.context.date_text(day, language, "long")`, which imports this module.
     return format_date(day, "long", locale=locale_for(language))
@@ -189,4 +213,5 @@ __all__ = [
     "first_message",
     "message_reference",
     "record_first_letter",
+    "record_first_letters",
 ]

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from relance.channels.agency_context import record_first_letter
+from relance.channels.agency_context import record_first_letters
 from relance.channels.config import DispatchConfig
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _
@@ -300,12 +300,12 @@ def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
             .returning(Action.id)
             .execution_options(synchronize_session=False)
         ))
-        for action in actions:
-            if action.id in claimed:
-                audit.record(session, actor=actor, kind="action.in_flight",
-                             subject_type="action", subject_id=action.id,
-                             creditor_id=action.creditor_id, debtor_id=action.debtor_id,
-                             data={"attempt": action.attempts + 1})
+        taken = set(claimed)
+        audit.record_many(session, [
+            audit.Entry(actor, "action.in_flight", "action", action.id,
+                        {"attempt": action.attempts + 1}, action.creditor_id,
+                        action.debtor_id)
+            for action in actions if action.id in taken])
     return sorted(claimed)
 
 
@@ -354,13 +354,29 @@ def finish_many(store: Store, outcomes: Sequence[Outcome], *, worker: str,
         return states, marked
     with store.write_transaction() as session:
         actions = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(ids)))}
+        events: list[audit.Entry] = []
+        sent: list[tuple[Action, audit.Entry]] = []
         for item in outcomes:
             action = actions.get(item.action_id)
             if action is None or action.state != ActionState.IN_FLIGHT or (
                     action.claimed_by != worker):
                 states[item.action_id] = ""
                 continue
-            states[item.action_id] = _settle(session, action, item, worker, cfg, at)
+            event = _settle(action, item, worker, cfg, at)
+            state = states[item.action_id] = str(action.state)
+            events.append(event)
+            if state == ActionState.SENT:
+                sent.append((action, event))
+        # The firm's first letter on a case under mandate: every later message of the
+        # case recalls its reference and date (CPCE R124-4).
+        firsts = record_first_letters(session, [action for action, _e in sent], at.date())
+        for action, event in sent:
+            if action.id in firsts:
+                assert event.data is not None
+                event.data["first_letter_of_case"] = True
+        # The chained events of the outcomes, in their order: one read of the log's
+        # head and one insert for the whole chunk.
+        audit.record_many(session, events, at=at)
         for action_id in start:
             action = actions.get(action_id)
             if action is None or action.state != ActionState.IN_FLIGHT or (
@@ -371,9 +387,9 @@ def finish_many(store: Store, outcomes: Sequence[Outcome], *, worker: str,
     return states, sorted(marked)
 
 
-def _settle(session: Session, action: Action, item: Outcome, worker: str,
-            cfg: DispatchConfig, at: dt.datetime) -> str:
-    """Write one outcome on an action held in flight by `worker`; its event too."""
+def _settle(action: Action, item: Outcome, worker: str, cfg: DispatchConfig,
+            at: dt.datetime) -> audit.Entry:
+    """Write one outcome on an action held in flight by `worker`; returns its event."""
     outcome, detail, output = item.outcome, item.detail, dict(item.output or {})
     kind = f"action.{outcome}"
     data: dict[str, Any] = {"attempt": action.attempts}
@@ -383,10 +399,6 @@ def _settle(session: Session, action: Action, item: Outcome, worker: str,
         action.output = {**(action.output or {}), **output}
         action.last_error = None
         data.update({k: v for k, v in output.items() if k != "refused"})
-        # The firm's first letter on a case under mandate: every later message of
-        # the case recalls its reference and date (CPCE R124-4).
-        if record_first_letter(session, action, at.date()):
-            data["first_letter_of_case"] = True
     elif outcome == "release":
         action.state = ActionState.APPROVED
         action.attempts = max(0, action.attempts - 1)
@@ -413,10 +425,8 @@ def _settle(session: Session, action: Action, item: Outcome, worker: str,
         kind = "action.failed"
     if output and outcome != "sent":
         action.output = {**(action.output or {}), **output}
-    audit.record(session, actor=f"dispatch:{worker}", kind=kind, subject_type="action",
-                 subject_id=action.id, creditor_id=action.creditor_id,
-                 debtor_id=action.debtor_id, data=data)
-    return str(action.state)
+    return audit.Entry(f"dispatch:{worker}", kind, "action", action.id, data,
+                       action.creditor_id, action.debtor_id)
 
 
 def next_attempt(store: Store, action_id: int) -> str | None:

@@ -30,7 +30,7 @@ SMTP_KEYS = ("host", "port", "security", "username", "password_file", "from",
 SMS_KEYS = ("url", "auth_header", "token_file", "body", "sender", "timeout", "id_field",
             "default_region")
 DISPATCH_KEYS = ("retry_base_seconds", "retry_max_seconds", "max_attempts", "lease_seconds",
-                 "deadline_days", "letter_processes", "batch_size")
+                 "deadline_days", "letter_processes", "batch_size", "processes")
 
 
 def _label(workspace: Workspace, section: str, key: str) -> str:
@@ -223,6 +223,9 @@ class DispatchConfig:
     deadline_days: int
     letter_processes: int
     batch_size: int
+    # How many processes send e-mails (`relance.channels.processes`); None: one per
+    # core on PostgreSQL, one on SQLite (where they would take turns at the write lock).
+    processes: int | None = None
 
 
 def dispatch_config(workspace: Workspace) -> DispatchConfig:
@@ -246,7 +249,15 @@ def dispatch_config(workspace: Workspace) -> DispatchConfig:
         deadline_days=deadline,
         letter_processes=_get(data, "letter_processes", int, 1, label("letter_processes")),
         batch_size=_get(data, "batch_size", int, 50, label("batch_size")),
+        processes=_processes(data, label("processes")),
     )
+
+
+def _processes(data: dict[str, Any], label: str) -> int | None:
+    value = _get(data, "processes", int, None, label)
+    if value is not None and not 1 <= value <= 64:
+        raise ConfigError(_("{setting} must be between 1 and 64").format(setting=label))
+    return None if value is None else int(value)
 
 
 def notify_addresses(workspace: Workspace) -> dict[str, str]:

@@ -15,6 +15,7 @@ indemnity out, as for a consumer.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from relance.channels.agency_context import agency_context, firm_case
+from relance.channels.group_facts import GroupFacts
 from relance.channels.legal import (
     FORMAL_NOTICE_TEMPLATES,
     LegalInterest,
@@ -66,10 +68,16 @@ LINKED_CHANNELS = frozenset({"letter", "email", "sms"})
 money = show_money
 
 
+# Every message of a dispatch prints the same few days and rates: each is formatted by
+# Babel once, not for each message.
+@functools.lru_cache(maxsize=4096)
 def date_text(day: dt.date, language: str, style: str = "short") -> str:
     if style == "short":
         return show_date(day, language)
     return format_date(day, style, locale=locale_for(language))
+
+
+_percent = functools.lru_cache(maxsize=1024)(show_percent)
 
 
 def lines(text: str | None) -> list[str]:
@@ -120,6 +128,16 @@ def _contract_rate(creditor: Creditor) -> Decimal | None:
         return None
 
 
+def _logo(creditor: Creditor, workspace_root: Path | None,
+          facts: GroupFacts | None) -> str | None:
+    """`logo_url`, looked for once per creditor in a group."""
+    if facts is None:
+        return logo_url(creditor, workspace_root)
+    if creditor.id not in facts.logos:
+        facts.logos[creditor.id] = logo_url(creditor, workspace_root)
+    return facts.logos[creditor.id]
+
+
 def _other_live_action(session: Session, action: Action, invoice_ids: Sequence[int],
                        *conditions: ColumnElement[bool]) -> bool:
     """Whether an action other than `action`, not rejected, cancelled or failed, holds
@@ -141,13 +159,20 @@ def _other_live_action(session: Session, action: Action, invoice_ids: Sequence[i
     return session.execute(found).first() is not None
 
 
-def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int]) -> bool:
+_REMINDERS = (Channel.LETTER, Channel.EMAIL, Channel.SMS)
+
+
+def _reminded_before(session: Session, action: Action, invoice_ids: Sequence[int],
+                     facts: GroupFacts | None = None) -> bool:
     """Whether one of these invoices already had a reminder (letter, e-mail or SMS) queued
     before this action and not rejected, cancelled or failed: only then may a letter say
     "despite our previous reminder"."""
+    if facts is not None:
+        return any(h.created_on < action.created_on and h.channel in _REMINDERS
+                   for h in facts.other_holders(action, invoice_ids))
     return _other_live_action(
         session, action, invoice_ids, Action.created_on < action.created_on,
-        Action.channel.in_([Channel.LETTER, Channel.EMAIL, Channel.SMS]))
+        Action.channel.in_(list(_REMINDERS)))
 
 
 # A formal notice e-mail says it was also sent by registered letter only when a letter
@@ -157,11 +182,17 @@ REGISTERED_LETTER_WINDOW = dt.timedelta(days=7)
 
 
 def _registered_letter_too(session: Session, action: Action,
-                           invoice_ids: Sequence[int]) -> bool:
+                           invoice_ids: Sequence[int], facts: GroupFacts | None = None) -> bool:
     """Whether a formal-notice letter on one of these invoices, not rejected, cancelled
     or failed, goes with this e-mail: only then may the e-mail say so."""
     if action.channel != Channel.EMAIL:
         return False
+    if facts is not None:
+        earliest = action.created_on - REGISTERED_LETTER_WINDOW
+        latest = action.created_on + REGISTERED_LETTER_WINDOW
+        return any(h.channel == Channel.LETTER and h.template in FORMAL_NOTICE_TEMPLATES
+                   and earliest <= h.created_on <= latest
+                   for h in facts.other_holders(action, invoice_ids))
     return _other_live_action(
         session, action, invoice_ids, Action.channel == Channel.LETTER,
         Action.template.in_(FORMAL_NOTICE_TEMPLATES),
@@ -283,7 +314,7 @@ def invoice_figures(creditor: Creditor, debtor: Debtor, invoices: Sequence[Invoi
                     "start": date_text(s.start, language),
                     "end": date_text(s.end, language),
                     "days": s.days,
-                    "rate": show_percent(s.rate, language),
+                    "rate": _percent(s.rate, language),
                     "amount": money(s.amount_minor, inv.currency, language),
                     "amount_minor": s.amount_minor,
                 }
@@ -331,6 +362,7 @@ def build_context(
     deadline_days: int = DEFAULT_DEADLINE_DAYS,
     agency: AgencySettings | None = None,
     portal: LinkKeys | None = None,
+    facts: GroupFacts | None = None,
 ) -> LetterData:
     """The template context of `action`, listing its active items' invoices as of `today`.
 
@@ -339,7 +371,10 @@ def build_context(
     however often the action is prepared). None otherwise, and the templates say nothing.
 
     `agency`: the workspace's collection firm, if it is one; the context speaks for it
-    only on a case the firm took under mandate (see the module's docstring)."""
+    only on a case the firm took under mandate (see the module's docstring).
+
+    `facts`: what the book says of the action's group, read once for the group
+    (`group_facts`, by the dispatcher); without them the context asks for its own."""
     creditor = session.get(Creditor, action.creditor_id)
     debtor = session.get(Debtor, action.debtor_id)
     if creditor is None or debtor is None:
@@ -348,10 +383,12 @@ def build_context(
     active = [i for i in (items if items is not None else action.items)
               if i.state == ItemState.ACTIVE]
     invoice_ids = sorted({i.invoice_id for i in active})
-    invoices = (
-        session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids))).all()
-        if invoice_ids else []
-    )
+    invoices: Sequence[Invoice]
+    if facts is not None:
+        invoices = [facts.invoices[i] for i in invoice_ids if i in facts.invoices]
+    else:
+        invoices = (session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids))).all()
+                    if invoice_ids else [])
     invoices = sorted(invoices, key=lambda inv: (inv.due_date, inv.number))
     figures = invoice_figures(creditor, debtor, invoices, today=today, language=language,
                               rates=rates)
@@ -395,7 +432,7 @@ def build_context(
             "vat_number": creditor.vat_number,
             "email": creditor.email,
             "phone": creditor.phone,
-            "logo_url": logo_url(creditor, workspace_root),
+            "logo_url": _logo(creditor, workspace_root, facts),
             "legal_mentions": list(mentions.lines),
         },
         "debtor": {
@@ -410,8 +447,8 @@ def build_context(
         },
         "invoices": rows,
         "invoice_count": len(rows),
-        "reminded_before": _reminded_before(session, action, invoice_ids),
-        "registered_letter_too": _registered_letter_too(session, action, invoice_ids),
+        "reminded_before": _reminded_before(session, action, invoice_ids, facts),
+        "registered_letter_too": _registered_letter_too(session, action, invoice_ids, facts),
         "totals": totals,
         "penalties": {
             "applies": applies and bool(penalties_seen),
@@ -419,7 +456,7 @@ def build_context(
             "waived": waived,
             "method": method,
             "rates": rates_used,
-            "contractual_rate": show_percent(contract_rate, language) if contract_rate else None,
+            "contractual_rate": _percent(contract_rate, language) if contract_rate else None,
             "indemnity_count": indemnity_count,
             "indemnity_each": money(4000, INDEMNITY_CURRENCY, language),
             "indemnity_total": money(indemnity_total, INDEMNITY_CURRENCY, language),

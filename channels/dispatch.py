@@ -57,6 +57,7 @@ from relance.channels.config import (
     sms_config,
     smtp_config,
 )
+from relance.channels.group_facts import group_facts
 from relance.channels.letter import (
     LetterJob,
     LetterPool,
@@ -65,6 +66,7 @@ from relance.channels.letter import (
     write_batch,
 )
 from relance.channels.prepare import Prepared, Renderer, outbox_file
+from relance.channels.processes import process_count, start_helpers, with_helpers
 from relance.channels.reasons import Reason, of_exception, reason, told
 from relance.channels.recovery import recover_in_flight
 from relance.channels.render import TemplateProblem
@@ -162,10 +164,15 @@ class _Dispatcher:
                                       .order_by(Action.id)).all()
             # The group's debtors and creditors in two queries: each action's rendering
             # then finds them in the session instead of asking the database one by one.
-            for model, ids_of in ((Debtor, {a.debtor_id for a in actions}),
-                                  (Creditor, {a.creditor_id for a in actions})):
-                session.scalars(select(model).where(model.id.in_(ids_of))).all()
-            prepared = [self.renderer.prepare(session, a) for a in actions]
+            # Held here: the session keeps only weak references to what it loaded.
+            people = [session.scalars(select(model).where(model.id.in_(ids_of))).all()
+                      for model, ids_of in ((Debtor, {a.debtor_id for a in actions}),
+                                            (Creditor, {a.creditor_id for a in actions}))]
+            # Their invoices, and the other actions holding them, likewise: two queries
+            # for the group instead of three per action.
+            facts = group_facts(session, actions)
+            prepared = [self.renderer.prepare(session, a, facts) for a in actions]
+            del people
         by_channel: dict[str, list[Prepared]] = {}
         for p in prepared:
             self.about[p.action_id] = (p.channel, p.debtor_ref, p.debtor_name)
@@ -453,12 +460,15 @@ def dispatch(
     worker: str | None = None,
     stop: threading.Event | None = None,
     progress: bool | Callable[[int, int], None] = False,
+    processes: int | None = None,
 ) -> DispatchReport:
     """Send every approved (or due for retry) action of `channels` (default: letter,
     email, sms, notify). With `dry_run`, render them into `outbox/dry-run/` and change
     nothing. `stop` lets a caller (the scheduler on SIGTERM) finish the send in progress
     and start nothing new. `progress`: True for a bar of its own while letters render,
-    or a callback told (letters rendered, letters to render)."""
+    or a callback told (letters rendered, letters to render). `processes`: how many
+    processes send e-mails (default: `[dispatch] processes`, see
+    `relance.channels.processes`); the others are started here and waited for."""
     wanted = {str(c) for c in (channels or DISPATCHED_CHANNELS)}
     unknown = wanted - {str(c) for c in Channel}
     # Calls and escalations asked along with other channels are simply not dispatched.
@@ -468,7 +478,15 @@ def dispatch(
                                channels=", ".join(sorted(unknown or wanted)),
                                known=", ".join(sorted(DISPATCHED_CHANNELS))))
     wanted &= DISPATCHED_CHANNELS
-    return _Dispatcher(store, workspace, today=today, channels=wanted, dry_run=dry_run,
-                       worker=worker or default_worker_id(), stop=stop,
-                       progress=progress).run()
+    stop = stop or threading.Event()
+    dispatcher = _Dispatcher(store, workspace, today=today, channels=wanted,
+                             dry_run=dry_run, worker=worker or default_worker_id(),
+                             stop=stop, progress=progress)
+    helpers = None
+    if not dry_run:
+        # Its settings read and checked above: the helpers find the same.
+        count = processes or process_count(dispatcher.config, store)
+        helpers = start_helpers(store, workspace, dispatcher.config, today=today,
+                                channels=wanted, processes=count, stop=stop)
+    return with_helpers(helpers, dispatcher.run, store)
 

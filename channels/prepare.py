@@ -32,6 +32,7 @@ from relance.channels.fund_notices import (
     message_language,
     with_fund_notice,
 )
+from relance.channels.group_facts import GroupFacts
 from relance.channels.letter import PdfRendererMissing, write_pdf
 from relance.channels.portal_acks import with_portal_ack
 from relance.channels.reasons import Reason, of_exception, reason
@@ -134,6 +135,41 @@ class Renderer:
         self.agency = firm_of(workspace)
         # The debtor's personal link in each message, when `[web]` is configured.
         self.portal_keys = message_link_keys(workspace)
+        # (creditor, template, channel, language, tone) -> its files, or why none.
+        self._resolved: dict[tuple[str, str, str, str, str | None],
+                             ResolvedTemplate | TemplateProblem] = {}
+
+    def _resolve(self, *, creditor: str, name: str, channel: str, language: str,
+                 tone: str | None) -> ResolvedTemplate:
+        """`render.resolve`, once per template and language in this dispatch: the files
+        it finds (or that there are none) hold for the dispatch's every action; its
+        directory listing and checks are not repeated for each."""
+        key = (creditor, name, channel, language, tone)
+        found = self._resolved.get(key)
+        if found is None:
+            try:
+                found = resolve(self.templates_dir, creditor=creditor, name=name,
+                                channel=channel, language=language, tone=tone)
+            except TemplateProblem as exc:
+                found = exc
+            self._resolved[key] = found
+        if isinstance(found, TemplateProblem):
+            raise found.with_traceback(None)
+        return found
+
+    def _base_email(self, creditor: str) -> ResolvedTemplate:
+        """`resolve_base_email`, once per creditor in this dispatch."""
+        key = (creditor, "", "_base/email.html", "", None)
+        found = self._resolved.get(key)
+        if found is None:
+            try:
+                found = resolve_base_email(self.templates_dir, creditor)
+            except TemplateProblem as exc:
+                found = exc
+            self._resolved[key] = found
+        if isinstance(found, TemplateProblem):
+            raise found.with_traceback(None)
+        return found
 
     def resource_roots(self, creditor: Creditor) -> list[Path]:
         roots = [default_templates_dir().resolve()]
@@ -148,7 +184,7 @@ class Renderer:
 
     def letter_html(self, session: Session, action: Action, creditor: Creditor,
                     debtor: Debtor, data: LetterData) -> tuple[str, Path]:
-        resolved = resolve(self.templates_dir, creditor=creditor.code,
+        resolved = self._resolve(creditor=creditor.code,
                            name=action.template or "", channel="letter",
                            language=debtor.language or "fr", tone=action.tone)
         context = dict(data.context)
@@ -159,7 +195,10 @@ class Renderer:
                           creditor=creditor.code)
         return rendered.body, resolved.files["html"].parent
 
-    def prepare(self, session: Session, action: Action) -> Prepared:
+    def prepare(self, session: Session, action: Action,
+                facts: GroupFacts | None = None) -> Prepared:
+        """`action` rendered for its channel; `facts`: its group's, when the caller read
+        them for the group (`context.group_facts`)."""
         creditor = session.get(Creditor, action.creditor_id)
         debtor = session.get(Debtor, action.debtor_id)
         assert creditor is not None and debtor is not None
@@ -184,7 +223,8 @@ class Renderer:
             prepared.data = build_context(session, action, today=self.today,
                                           workspace_root=self.root,
                                           deadline_days=self.config.deadline_days,
-                                          agency=self.agency, portal=self.portal_keys)
+                                          agency=self.agency, portal=self.portal_keys,
+                                          facts=facts)
             # A receipt or a creditor's notice of money the firm collected: its facts.
             prepared.data = with_fund_notice(session, action, prepared.data,
                                             self.workspace)
@@ -239,7 +279,7 @@ class Renderer:
         elif prepared.channel in ("email", "notify"):
             self._prepare_mail(session, action, creditor, debtor, data, prepared)
         elif prepared.channel == "sms":
-            resolved = resolve(self.templates_dir, creditor=creditor.code,
+            resolved = self._resolve(creditor=creditor.code,
                                name=action.template or "", channel="sms",
                                language=debtor.language or "fr", tone=action.tone)
             text = render(self.templates_dir, resolved, "txt", data.context,
@@ -250,7 +290,7 @@ class Renderer:
     def _prepare_mail(self, session: Session, action: Action, creditor: Creditor,
                       debtor: Debtor, data: LetterData, prepared: Prepared) -> None:
         channel = str(action.channel)
-        resolved = resolve(self.templates_dir, creditor=creditor.code,
+        resolved = self._resolve(creditor=creditor.code,
                            name=action.template or "", channel=channel,
                            language=message_language(action, debtor.language),
                            tone=action.tone)
@@ -263,7 +303,7 @@ class Renderer:
                                    creditor=creditor.code).body
         else:
             paragraphs = [p.split("\n") for p in prepared.text.split("\n\n") if p.strip()]
-            base = resolve_base_email(self.templates_dir, creditor.code)
+            base = self._base_email(creditor.code)
             prepared.html = render(self.templates_dir, base, "html",
                                    {**context, "subject": prepared.subject,
                                     "paragraphs": paragraphs},

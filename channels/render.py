@@ -235,6 +235,12 @@ def _environment(roots: tuple[Path, ...]) -> BoundedSandbox:
     return BoundedSandbox(list(roots))
 
 
+@functools.lru_cache(maxsize=256)
+def _environment_of(templates_dir: Path | None, creditor: str | None) -> BoundedSandbox:
+    # The folders depend on nothing else: each rendering skips building their paths.
+    return _environment(tuple(environment_roots(templates_dir, creditor)))
+
+
 @dataclass(frozen=True)
 class Rendered:
     body: str
@@ -269,7 +275,7 @@ def render(
     seconds: float = RENDER_SECONDS,
 ) -> Rendered:
     """Render one file of a resolved template in a fresh sandbox; also its `subject` block."""
-    env = _environment(tuple(environment_roots(templates_dir, creditor)))
+    env = _environment_of(templates_dir, creditor)
     env.deadline = _Deadline(seconds)
     try:
         template = env.get_template(resolved.loader_name(ext))

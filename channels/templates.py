@@ -22,6 +22,7 @@ folders), so a credit manager who copies a template owns all its variants.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import re
 from collections.abc import Iterable, Iterator
@@ -41,8 +42,10 @@ _FILE_RE = re.compile(
 )
 
 
+@functools.cache
 def default_templates_dir() -> Path:
-    """The folder of the templates shipped with relance (package `relance.templates`)."""
+    """The folder of the templates shipped with relance (package `relance.templates`);
+    looked up once: every rendering asks for it, several times."""
     return Path(str(importlib.resources.files("relance.templates")))
 
 

@@ -12,24 +12,29 @@ import hashlib
 import itertools
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relance.engine.bulk import BATCH, JsonText, bulk_insert
-from relance.store.audit import _PG_EVENT_LOCK_KEY, GENESIS_HASH
+from relance.store.audit import GENESIS_HASH, lock_event_log
 from relance.store.models import Event, utcnow
 
 
-@dataclass(frozen=True)
-class NewEvent:
+class NewEvent(NamedTuple):
+    """An event to append. A named tuple: a first run builds one per action it queues,
+    and a frozen dataclass's constructor costs several times a tuple's.
+
+    `data` may come already serialised as the log's canonical JSON (`JsonText`, see
+    `_CANONICAL`; `engine.run_texts` writes a run's so): it is then hashed and stored as
+    it is."""
+
     actor: str
     kind: str
     subject_type: str
     subject_id: str
-    data: dict[str, Any]
+    data: dict[str, Any] | JsonText
     creditor_id: int | None = None
     debtor_id: int | None = None
 
@@ -53,8 +58,7 @@ def append_events(session: Session, events: Iterable[NewEvent],
     first = next(pending, None)
     if first is None:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_EVENT_LOCK_KEY})
+    lock_event_log(session)
     session.flush()
     prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS_HASH
@@ -66,7 +70,7 @@ def append_events(session: Session, events: Iterable[NewEvent],
     middles: dict[tuple[str, str, str], str] = {}
     rows: list[dict[str, Any]] = []
     for event in itertools.chain([first], pending):
-        data = _CANONICAL(event.data)
+        data = event.data if isinstance(event.data, JsonText) else _CANONICAL(event.data)
         middle = middles.get((event.actor, event.kind, event.subject_type))
         if middle is None:
             middle = middles[(event.actor, event.kind, event.subject_type)] = (

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
@@ -376,6 +377,20 @@ def case_under_mandate(session: Session, debtor_id: int) -> MandateCase | None:
     return session.scalars(select(MandateCase).where(MandateCase.debtor_id == debtor_id)
                            .order_by(MandateCase.opened_on.desc(), MandateCase.id.desc())
                            ).first()
+
+
+def cases_under_mandate(session: Session, debtor_ids: Iterable[int]) -> dict[int, MandateCase]:
+    """`case_under_mandate` for many debtors in one query: each debtor's latest case, for
+    those the firm took (a dispatch asks it of every chunk of e-mails it commits)."""
+    wanted = sorted(set(debtor_ids))
+    if not wanted:
+        return {}
+    found: dict[int, MandateCase] = {}
+    for case in session.scalars(select(MandateCase).where(MandateCase.debtor_id.in_(wanted))
+                                .order_by(MandateCase.opened_on.desc(),
+                                          MandateCase.id.desc())):
+        found.setdefault(case.debtor_id, case)
+    return found
 
 
 def cases_of(session: Session, mandate: Mandate) -> list[MandateCase]:

@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import gc
 import hashlib
+import json
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Rule, Send
 from relance.dsl.check_options import STATEMENT_CHANNELS
-from relance.engine.bulk import bulk_insert, bulk_upsert, reserve_ids
+from relance.engine.bulk import JsonText, bulk_insert, bulk_upsert, reserve_ids
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
@@ -54,6 +55,7 @@ from relance.engine.run_reuse import (
     run_key,
     settled_fingerprint,
 )
+from relance.engine.run_texts import ActionTexts, action_texts, queued_event_data
 from relance.engine.versioning import folder_state, record_ruleset
 from relance.kernel.errors import RelanceError
 from relance.kernel.i18n import _
@@ -506,6 +508,12 @@ def _chunks(rows: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
         yield rows[start : start + size]
 
 
+# An action's `output` without the statement, and with it, as their JSON column stores
+# them: written as text, rather than serialised again for each of a run's actions.
+_NO_OUTPUT = JsonText(json.dumps({}))
+_STATEMENT_OUTPUT = JsonText(json.dumps({STATEMENT_KEY: True}))
+
+
 def _write(
     session: Session,
     groups: Sequence[PendingAction],
@@ -528,11 +536,13 @@ def _write(
             .where(ACTION.c.created_on == on)
         )
     }
-    keyed: dict[str, PendingAction] = {}
+    traits: dict[int, tuple[bool, bool]] = {}
+    keyed: dict[str, tuple[PendingAction, ActionTexts]] = {}
     attach: dict[int, PendingAction] = {}
+    written: dict[int, ActionTexts] = {}  # the attached actions', by their id
     for pending in groups:
         key = pending.shape.idempotency_key(on)
-        earlier = existing.get(key)
+        earlier = existing.get(key) if existing else None
         serial = 1
         # The book changed since an earlier run today: add to that day's letter if it
         # has not left yet, else queue a second communication.
@@ -541,28 +551,34 @@ def _write(
             earlier = existing.get(f"{key}#{serial}")
         if earlier is not None:
             attach[earlier.id] = pending
+            written[earlier.id] = action_texts(pending, traits)
         else:
-            keyed[key if serial == 1 else f"{key}#{serial}"] = pending
+            keyed[key if serial == 1 else f"{key}#{serial}"] = (pending,
+                                                                action_texts(pending, traits))
 
     proposed = 0
     action_rows: list[dict[str, Any]] = []
-    for key, pending in keyed.items():
-        needs = pending.needs_approval
-        state = ActionState.APPROVED if auto_approve and not needs else ActionState.PROPOSED
-        proposed += state is ActionState.PROPOSED
+    approved, waiting = ActionState.APPROVED.value, ActionState.PROPOSED.value
+    for key, (pending, facts) in keyed.items():
+        needs = facts.needs_approval
+        is_approved = auto_approve and not needs
+        proposed += not is_approved
         shape = pending.shape
         action_rows.append({
             "idempotency_key": key, "creditor_id": shape.creditor_id,
             "debtor_id": shape.debtor_id, "run_id": run_id, "ruleset_id": ruleset_id,
             "created_on": on, "channel": shape.channel, "template": shape.template,
-            "tone": shape.tone, "priority": pending.priority, "notify_role": shape.notify_role,
-            "target_stage": shape.target_stage, "state": state.value,
-            "requires_approval": needs, "content_hash": pending.content_hash(),
-            "approved_at": now if state is ActionState.APPROVED else None,
+            "tone": shape.tone,
+            # Only calls have a priority (`PendingAction.priority`).
+            "priority": pending.priority if shape.channel == "call" else None,
+            "notify_role": shape.notify_role,
+            "target_stage": shape.target_stage, "state": approved if is_approved else waiting,
+            "requires_approval": needs,
+            "content_hash": facts.content_hash,
+            "approved_at": now if is_approved else None,
             "proposed_by": actor, "created_at": now, "updated_at": now,
+            "output": _STATEMENT_OUTPUT if facts.with_statement else _NO_OUTPUT,
         })
-        if pending.with_statement:  # rows without it take the column's default
-            action_rows[-1]["output"] = {STATEMENT_KEY: True}
     # The ids are chosen here rather than returned by the INSERT: SQLite can return
     # them in order only one row per statement. The run has written its `Run` row, so
     # on SQLite it holds the write lock that `reserve_ids` needs.
@@ -572,7 +588,11 @@ def _write(
         values["id"] = new_id
         ids[str(values["idempotency_key"])] = new_id
     bulk_insert(conn, ACTION, action_rows)
-    by_id: dict[int, PendingAction] = {ids[key]: pending for key, pending in keyed.items()}
+    del action_rows
+    by_id: dict[int, PendingAction] = {}
+    for key, (pending, facts) in keyed.items():
+        by_id[ids[key]] = pending
+        written[ids[key]] = facts
     by_id.update(attach)
 
     # Items, levels and events go in batch by batch, each built just before it is sent:
@@ -597,16 +617,15 @@ def _write(
             actor=actor,
             kind="action.items_added" if action_id in attach else "action.queued",
             subject_type="action", subject_id=str(action_id),
-            data={"run": run_id, "channel": pending.shape.channel,
-                  "template": pending.shape.template,
-                  "invoices": sorted({item.acting.number for item in pending.items}),
-                  "rules": sorted({f"{i.acting.policy.name}/{i.acting.rule.identity}"
-                                   for i in pending.items}),
-                  "state": "proposed" if pending.needs_approval or not auto_approve
-                  else "approved"},
+            data=queued_event_data(
+                run_id=run_id, channel=pending.shape.channel,
+                template=pending.shape.template, invoices=told.invoices, rules=told.rules,
+                state="proposed" if told.needs_approval or not auto_approve
+                else "approved"),
             creditor_id=pending.shape.creditor_id, debtor_id=pending.shape.debtor_id,
         )
         for action_id, pending in by_id.items()
+        for told in (written[action_id],)
     )
     append_events(session, events, at=now)
     return sorted(by_id), proposed, len(attach)

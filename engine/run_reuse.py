@@ -44,7 +44,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -52,7 +52,7 @@ from relance.engine.versioning import FolderState, folder_state, ruleset_hash
 from relance.kernel.i18n import _
 from relance.kernel.settings import PayerSettings
 from relance.store import audit
-from relance.store.audit import _PG_EVENT_LOCK_KEY
+from relance.store.audit import lock_event_log
 from relance.store.models import Base, Event, RuleSet, Run, utcnow
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def reuse_last_run(session: Session, rules: Any, on: dt.date, *, actor: str,
     if conn.dialect.name == "postgresql":
         # Held until commit, as every append takes it: the head cannot move between
         # the comparison and this run's own event.
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_EVENT_LOCK_KEY})
+        lock_event_log(conn)
     if fingerprint(conn) != stored["book"]:
         return None
     content_hash = session.execute(select(RuleSet.content_hash)

@@ -11,19 +11,32 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
 from relance.kernel.i18n import _
 from relance.store.models import Event, utcnow
 
 GENESIS_HASH = "0" * 64
-# Serialises appends on PostgreSQL so that two writers cannot both chain to one entry.
-_PG_EVENT_LOCK_KEY = 0x7265_6C61  # "rela"
+# Serialises appends on PostgreSQL so that two writers cannot both chain to one entry:
+# the first half of a two-part advisory key ("rela"); the second is the hash of the
+# database and schema (`lock_event_log`), so that workspaces kept in separate schemas
+# of one server, each with its own log, do not wait on each other.
+_PG_EVENT_LOCK_KEY = 0x7265_6C61
+_PG_EVENT_LOCK = text("SELECT pg_advisory_xact_lock(:key, "
+                      "hashtext(current_database() || '.' || current_schema()))")
+
+
+def lock_event_log(where: Session | Connection) -> None:
+    """On PostgreSQL, take until commit the lock every append to this log holds (this
+    database and schema's); nothing on SQLite, where a writer holds the whole file."""
+    bind = where.get_bind() if isinstance(where, Session) else where
+    if bind.dialect.name == "postgresql":
+        where.execute(_PG_EVENT_LOCK, {"key": _PG_EVENT_LOCK_KEY})
 
 
 def _canonical(value: Any) -> str:
@@ -53,8 +66,7 @@ def record(
     at: dt.datetime | None = None,
 ) -> Event:
     """Append one event in the caller's transaction and return it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_EVENT_LOCK_KEY})
+    lock_event_log(session)
     prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS_HASH
     # Microseconds are dropped: not every database keeps them, and the hash must survive.
@@ -75,6 +87,46 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event to append with `record_many` (the arguments of `record`)."""
+
+    actor: str
+    kind: str
+    subject_type: str
+    subject_id: str | int
+    data: dict[str, Any] | None = None
+    creditor_id: int | None = None
+    debtor_id: int | None = None
+
+
+def record_many(session: Session, entries: Sequence[Entry],
+                at: dt.datetime | None = None) -> None:
+    """Append `entries` in order in the caller's transaction, all at `at` (default:
+    now): the same events and hashes as `record` called for each, for one read of the
+    log's head and one multi-row insert instead of two statements per event."""
+    if not entries:
+        return
+    lock_event_log(session)
+    session.flush()  # events added through the session come before these
+    prev_hash = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)
+                                ).scalar() or GENESIS_HASH
+    when = (at or utcnow()).astimezone(dt.UTC).replace(microsecond=0)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        payload = json.loads(_canonical(entry.data or {}))
+        subject = str(entry.subject_id)
+        digest = entry_hash(prev_hash, when, entry.actor, entry.kind, entry.subject_type,
+                            subject, payload)
+        rows.append({"at": when, "actor": entry.actor, "kind": entry.kind,
+                     "subject_type": entry.subject_type, "subject_id": subject,
+                     "data": payload, "creditor_id": entry.creditor_id,
+                     "debtor_id": entry.debtor_id, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    # Rows inserted in list order take ascending ids: the log's order is the chain's.
+    session.execute(insert(Event.metadata.tables["event"]), rows)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,196 @@
+"""What made e-mail dispatch faster keeps its word: the events chained many at a time
+verify like those chained one by one, the context read for a whole group says what each
+action's own queries say, the statements sent do not grow with each e-mail, helper
+processes share the queue without sending anything twice, and one schema's event log
+does not wait on another's."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import selectinload
+
+from relance.channels.config import dispatch_config
+from relance.channels.context import build_context
+from relance.channels.dispatch import dispatch
+from relance.channels.group_facts import group_facts
+from relance.channels.processes import process_count
+from relance.kernel.errors import ConfigError
+from relance.store import audit
+from relance.store.db import Store, open_store
+from relance.store.models import Action, ActionState, Event
+from tests.channels.factory import (
+    TODAY,
+    add_action,
+    add_creditor,
+    add_debtor,
+    add_invoice,
+    make_workspace,
+)
+from tests.channels.smtp_server import LoopbackSmtp, Recorder
+from tests.channels.test_mail import book
+from tests.conftest import PG_URL, PostgresSchemas
+
+
+def test_events_chained_many_at_a_time_verify_in_their_order(store: Store) -> None:
+    with store.transaction() as s:
+        audit.record(s, actor="t", kind="first", subject_type="action", subject_id=1)
+        audit.record_many(s, [
+            audit.Entry("t", f"many.{k}", "action", k, {"k": k, "é": "ü"}, None, None)
+            for k in range(5)])
+        audit.record(s, actor="t", kind="last", subject_type="action", subject_id=9)
+    with store.transaction() as s:
+        assert audit.verify(s) == []
+        kinds = list(s.scalars(select(Event.kind).order_by(Event.id)))
+        data = s.scalars(select(Event.data).where(Event.kind == "many.3")).one()
+    assert kinds == ["first", *(f"many.{k}" for k in range(5)), "last"]
+    assert data == {"k": 3, "é": "ü"}
+
+
+def _reminders_book(store: Store) -> list[int]:
+    """Three e-mails: one after a formal-notice letter on its invoice (reminded before,
+    registered letter too), one whose only other action was cancelled, one alone."""
+    with store.transaction() as s:
+        creditor = add_creditor(s)
+        ids = []
+        for k, other in enumerate(("letter", "cancelled", None)):
+            debtor = add_debtor(s, creditor, f"R-{k}")
+            invoice = add_invoice(s, debtor, f"FR-{k}", 90_000, TODAY - dt.timedelta(days=30))
+            if other is not None:
+                letter = add_action(s, debtor, [invoice], channel="letter",
+                                    template="mise_en_demeure", key=f"letter-{k}",
+                                    state=(ActionState.SENT if other == "letter"
+                                           else ActionState.CANCELLED))
+                letter.created_on = TODAY - dt.timedelta(days=3)
+            action = add_action(s, debtor, [invoice], channel="email",
+                                template="mise_en_demeure", key=f"mail-{k}")
+            ids.append(action.id)
+    return ids
+
+
+def test_the_context_read_for_a_group_says_what_each_action_reads_alone(
+        store: Store) -> None:
+    ids = _reminders_book(store)
+    with store.transaction() as s:
+        actions = s.scalars(select(Action).where(Action.id.in_(ids)).order_by(Action.id)
+                            .options(selectinload(Action.items))).all()
+        facts = group_facts(s, actions)
+        alone = [build_context(s, a, today=TODAY, workspace_root=None).context
+                 for a in actions]
+        grouped = [build_context(s, a, today=TODAY, workspace_root=None, facts=facts).context
+                   for a in actions]
+    assert grouped == alone
+    said = [(c["reminded_before"], c["registered_letter_too"]) for c in grouped]
+    assert said == [(True, True), (False, False), (False, False)]
+
+
+def _emails(store: Store, code: str, n: int) -> None:
+    with store.transaction() as s:
+        creditor = add_creditor(s, code)
+        for k in range(n):
+            debtor = add_debtor(s, creditor, f"{code}-{k}", email=f"{code}-{k}@client.test")
+            invoice = add_invoice(s, debtor, f"{code}-F{k}", 50_000 + k,
+                                  TODAY - dt.timedelta(days=20))
+            add_action(s, debtor, [invoice], channel="email", template="rappel")
+
+
+def _statements_to_send(store: Store, workspace_root: Path, port: int) -> int:
+    count = [0]
+
+    def counted(*_args: Any) -> None:
+        count[0] += 1
+
+    workspace = make_workspace(workspace_root, {
+        "smtp": {"host": "127.0.0.1", "port": port, "security": "none",
+                 "max_connections": 2, "timeout": 10},
+        "dispatch": {"batch_size": 100, "processes": 1}})
+    event.listen(store.engine, "before_cursor_execute", counted)
+    try:
+        report = dispatch(store, workspace, today=TODAY)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", counted)
+    assert not report.errors, report.errors
+    return count[0]
+
+
+def test_the_statements_of_a_dispatch_do_not_grow_with_each_email(
+        store: Store, tmp_path: Path) -> None:
+    """Claims, contexts, outcomes and their events go by group and by chunk: 40 more
+    e-mails in one group cost a few more statements, not several each."""
+    recorder = Recorder()
+    counts = []
+    with LoopbackSmtp(recorder) as server:
+        for code, n in (("SMALL", 8), ("LARGE", 48)):
+            _emails(store, code, n)
+            counts.append(_statements_to_send(store, tmp_path / code, server.port))
+    assert len(recorder.message_ids()) == 56
+    assert counts[1] - counts[0] < 40, counts
+
+
+@pytest.mark.slow  # 60 e-mails through a slow server, a helper interpreter started
+def test_two_processes_share_the_queue_and_send_each_email_once(
+        store: Store, tmp_path: Path) -> None:
+    """`[dispatch] processes = 2`: a helper process claims groups beside the caller (a
+    slow server keeps the caller busy long enough for it to start); every e-mail
+    arrives once and the report counts them all."""
+    n = 60
+    book(store, n, template="rappel")
+
+    class Slow(Recorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(0.1)
+            return await super().handle_DATA(server, session, envelope)
+
+    recorder = Slow()
+    with LoopbackSmtp(recorder) as server:
+        workspace = make_workspace(tmp_path / "ws", {
+            "smtp": server.config(max_connections=1),
+            "dispatch": {"batch_size": 4, "processes": 2}})
+        report = dispatch(store, workspace, today=TODAY)
+    assert report.sent == n and not report.errors, report.errors
+    ids = recorder.message_ids()
+    assert len(ids) == n and set(ids.values()) == {1}
+    with store.transaction() as s:
+        senders = set(s.scalars(select(Event.actor).where(Event.kind == "action.sent")))
+        states = set(s.scalars(select(Action.state)))
+    assert len(senders) == 2, senders  # the caller and its helper both sent
+    assert states == {ActionState.SENT}
+
+
+def test_dispatch_processes_setting(store: Store, tmp_path: Path) -> None:
+    assert dispatch_config(make_workspace(tmp_path / "a")).processes is None
+    one = dispatch_config(make_workspace(tmp_path / "b", {"dispatch": {"processes": 1}}))
+    assert process_count(one, store) == 1
+    default = dispatch_config(make_workspace(tmp_path / "c"))
+    # One per core on PostgreSQL; one on SQLite, where two are slower.
+    assert process_count(default, store) == (1 if store.is_sqlite else os.cpu_count())
+    for wrong in (0, 65, "2"):
+        with pytest.raises(ConfigError, match="processes"):
+            dispatch_config(make_workspace(tmp_path / f"w{wrong}",
+                                           {"dispatch": {"processes": wrong}}))
+
+
+def test_one_schemas_event_log_does_not_wait_for_anothers(
+        pg_schemas: PostgresSchemas) -> None:
+    """Two workspaces in two schemas of one server: a transaction appending to the first
+    one's log does not hold up an append to the second's."""
+    names = [pg_schemas.create(), pg_schemas.create()]
+    stores = [open_store(PG_URL, schema=name) for name in names]
+    try:
+        with stores[0].transaction() as holding:
+            audit.record(holding, actor="t", kind="held", subject_type="x", subject_id=1)
+            with stores[1].transaction() as other:
+                other.execute(text("SET LOCAL lock_timeout = '3s'"))
+                audit.record(other, actor="t", kind="free", subject_type="x", subject_id=1)
+        with stores[1].transaction() as s:
+            assert list(s.scalars(select(Event.kind))) == ["free"]
+    finally:
+        for opened, name in zip(stores, names, strict=True):
+            opened.dispose()
+            pg_schemas.drop(name)
