@@ -8,10 +8,11 @@ tuples, on PostgreSQL a COPY.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 LOOKUP_CHUNK = 900  # bound parameters per IN (...) list, well under SQLite's limit
@@ -49,8 +50,18 @@ def insert_columns(conn: Connection, table: Table, given: dict[str, list[Any]]) 
     # converted once.
     columns: list[list[Any]] = []
     for name in names:
-        values = given[name] if name in given else [defaults[name]] * count
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        process: Callable[[Any], Any] | None = \
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if dialect.name == "postgresql" and isinstance(table.c[name].type, JSON):
+            # psycopg's processor wraps each document for its dumper, which COPY then
+            # calls per row; the text itself (what the dumper would write) converts
+            # once per distinct document.
+            process = getattr(dialect, "_json_serializer", None) or json.dumps
+        if name not in given:
+            default = defaults[name] if process is None else process(defaults[name])
+            columns.append([default] * count)
+            continue
+        values = given[name]
         if process is not None:
             values = _converted(values, process)
         columns.append(values)
@@ -65,23 +76,40 @@ def insert_columns(conn: Connection, table: Table, given: dict[str, list[Any]]) 
         return
     sql = (f"INSERT INTO {preparer.format_table(table)} ({listed}) "
            f"VALUES ({', '.join('?' for _name in names)})")
-    conn.exec_driver_sql(sql, list(converted))
+    # Straight to the driver, as COPY above: SQLAlchemy would copy each row's tuple.
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, converted)
+    finally:
+        cursor.close()
 
 
 def _converted(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
-    memo: dict[Any, Any] = {}
+    """`process` applied to each distinct value once (they repeat: dates, enums,
+    timestamps, custom attributes), mapped back over the column."""
     if values and type(values[0]) is dict:
-        # Custom attributes (JSON documents) repeat too: keyed by their items in order,
-        # since the order is the JSON's, and by the types of the values, since 1 and
-        # True are equal but not the same JSON.
-        try:
-            return [memo[key] if (key := (tuple(value.items()),
-                                          tuple(map(type, value.values())))) in memo
-                    else memo.setdefault(key, process(value)) for value in values]
-        except (TypeError, AttributeError):  # nested documents: convert each
-            return [process(value) for value in values]
+        return _converted_documents(values, process)
+    if values and values.count(values[0]) == len(values):  # one value (timestamps)
+        return [process(values[0])] * len(values)
     try:
-        return [memo[value] if value in memo else memo.setdefault(value, process(value))
-                for value in values]
+        memo = {value: process(value) for value in set(values)}
     except TypeError:  # unhashable values (JSON documents): convert each
         return [process(value) for value in values]
+    return list(map(memo.__getitem__, values))
+
+
+def _converted_documents(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """The JSON of each document (custom attributes), once per distinct document."""
+    if not any(values):  # every document empty: a file without custom columns
+        return [process(values[0])] * len(values)
+    try:
+        # Keyed by their items in order, since the order is the JSON's.
+        keys = list(map(tuple, map(dict.items, values)))
+        distinct = set(keys)
+    except TypeError:  # not all documents, or nested ones: convert each
+        return [process(value) for value in values]
+    # Text values only, as a file's cells are: 1 and True are equal keys, not equal JSON.
+    if all(type(item[1]) is str for key in distinct for item in key):
+        memo = {key: process(dict(key)) for key in distinct}
+        return list(map(memo.__getitem__, keys))
+    return [process(value) for value in values]

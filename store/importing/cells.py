@@ -29,6 +29,9 @@ LINE_BREAKS = frozenset("\n\r\u2028\u2029")
 # once: on a clean row, the common case, that is the only work done.
 _SUSPECT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _C1 = range(0x80, 0xA0)
+# The same characters as bytes of a Latin-1 encoding (the line breaks U+2028 and U+2029
+# have none: a text that holds them is not Latin-1).
+_SUSPECT_LATIN1 = bytes([*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0)])
 
 CREDITOR_CODE_MAX = 40
 _CREDITOR_CODE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{CREDITOR_CODE_MAX - 1}}}")
@@ -70,7 +73,13 @@ def control_problem(text: str, *, multiline: bool = False) -> str | None:
 def may_be_refused(text: str) -> bool:
     """Whether `text` (cells joined by tabs, a row or a whole batch) holds a character some
     cell refuses: when it does not, none of its cells needs a closer look."""
-    return _SUSPECT.search(text) is not None
+    try:
+        # Most files are Latin-1 text (French included): deleting the refused bytes
+        # from its encoding runs at memory speed, three times the search's.
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _SUSPECT.search(text) is not None
+    return len(data.translate(None, _SUSPECT_LATIN1)) != len(data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,19 @@ warning names the rows when two disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from relance.kernel.i18n import _
 from relance.store.importing.columns import DEBTOR_COLUMNS
+from relance.store.importing.rows import InvoiceRow
 
-_POSITION = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
-_UNSET = object()
+DRAFT_SLOT = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
+"""Where a debtor column's value is in `DebtorDraft.values`."""
+UNSET: Any = object()
+"""A draft's value for a column no row gave."""
+_POSITION = DRAFT_SLOT
 
 
 def _shown(value: Any) -> str:
@@ -26,7 +31,7 @@ class DebtorDraft:
 
     def __init__(self, first_row: int) -> None:
         self.first_row = first_row
-        self.values: list[Any] = [_UNSET] * len(DEBTOR_COLUMNS)
+        self.values: list[Any] = [UNSET] * len(DEBTOR_COLUMNS)
         self.rows: list[int] = [0] * len(DEBTOR_COLUMNS)
         # The last row's values (a dict the row reader shares between rows of identical
         # debtor cells) and its row: a row repeating them changes nothing but the rows
@@ -42,10 +47,10 @@ class DebtorDraft:
 
     def get(self, column: str) -> Any:
         value = self.values[_POSITION[column]]
-        return None if value is _UNSET else value
+        return None if value is UNSET else value
 
     def given(self, column: str) -> bool:
-        return self.values[_POSITION[column]] is not _UNSET
+        return self.values[_POSITION[column]] is not UNSET
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,19 @@ class DebtorMerger:
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str], DebtorDraft] = {}
 
+    def add_rows(self, rows: Iterable[InvoiceRow]) -> list[Disagreement]:
+        """`add` for each row in turn; a row repeating its debtor's last cells (the
+        same values object) costs a lookup."""
+        found: list[Disagreement] = []
+        drafts = self.drafts
+        for row in rows:
+            draft = drafts.get((row.creditor, row.debtor_ref))
+            if draft is not None and row.debtor is draft.last:
+                draft.last_row = row.row
+            else:
+                found.extend(self.add(row.creditor, row.debtor_ref, row.row, row.debtor))
+        return found
+
     def add(self, creditor: str, ref: str, row: int,
             values: dict[str, Any]) -> list[Disagreement]:
         """Fold one row's non-empty debtor values in; returns the disagreements."""
@@ -86,7 +104,7 @@ class DebtorMerger:
         for column, value in values.items():
             position = _POSITION[column]
             earlier = draft.values[position]
-            if earlier is not _UNSET and earlier != value:
+            if earlier is not UNSET and earlier != value:
                 found.append(Disagreement(row, column, ref, draft.rows[position],
                                           _shown(earlier), _shown(value)))
             draft.values[position] = value

@@ -238,47 +238,51 @@ def _debtor_values(reader: _RowReader) -> dict[str, Any]:
         raw = reader.optional(column)
         if not raw:
             continue
-        if column == "country":
-            if len(raw) != 2 or not raw.isalpha() or not raw.isascii():
-                reader.fail(column, _("{value!r} is not a two-letter country code (FR, BE, "
-                                      "CH)").format(value=raw))
-                continue
-            values[column] = raw.upper()
-        elif column == "language":
-            values[column] = raw.lower()
-        elif column == "email":
-            if not is_email_address(raw.strip()):
-                reader.fail(column, _("{value!r} is not one e-mail address (name@domain.fr)")
-                            .format(value=raw))
-                continue
-            values[column] = raw
-        elif column == "paused_until":
-            day = reader.date(column, raw)
-            if day is not None:
-                values[column] = day
-        elif column == "risk":
-            if not raw.isdigit() or not 0 <= int(raw) <= 100:
-                reader.fail(column, _("{value!r} is not a whole number from 0 to 100")
-                            .format(value=raw))
-                continue
-            values[column] = int(raw)
-        elif column == "tags":
-            tags = sorted({tag.strip().lower() for tag in raw.split(";") if tag.strip()})
-            too_long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
-            if too_long:
-                reader.fail(column, _("the tag {tag!r} is longer than {limit} characters")
-                            .format(tag=too_long[0], limit=MAX_TAG_LENGTH))
-                continue
-            values[column] = tuple(tags)
-        elif column == "is_consumer":
-            flag = _yes_no(raw)
-            if flag is None:
-                reader.fail(column, _("{value!r} is neither yes nor no").format(value=raw))
-                continue
-            values[column] = flag
-        else:
-            values[column] = raw
+        value, problem = debtor_cell(column, raw, reader.options)
+        if problem is not None:
+            reader.fail(column, problem)
+            continue
+        values[column] = value
     return values
+
+
+def debtor_cell(column: str, raw: str, options: Options) -> tuple[Any, str | None]:
+    """What a debtor cell holds (non-empty, stripped, its length already checked), or
+    None and the problem with it."""
+    if column == "country":
+        if len(raw) != 2 or not raw.isalpha() or not raw.isascii():
+            return None, _("{value!r} is not a two-letter country code (FR, BE, CH)").format(
+                value=raw)
+        return raw.upper(), None
+    if column == "language":
+        return raw.lower(), None
+    if column == "email":
+        if not is_email_address(raw.strip()):
+            return None, _("{value!r} is not one e-mail address (name@domain.fr)").format(
+                value=raw)
+        return raw, None
+    if column == "paused_until":
+        try:
+            return parse_date(raw, date_format=options.date_format), None
+        except DateError as exc:
+            return None, f"{raw!r} {exc}"
+    if column == "risk":
+        if not raw.isdigit() or not 0 <= int(raw) <= 100:
+            return None, _("{value!r} is not a whole number from 0 to 100").format(value=raw)
+        return int(raw), None
+    if column == "tags":
+        tags = sorted({tag.strip().lower() for tag in raw.split(";") if tag.strip()})
+        too_long = [tag for tag in tags if len(tag) > MAX_TAG_LENGTH]
+        if too_long:
+            return None, _("the tag {tag!r} is longer than {limit} characters").format(
+                tag=too_long[0], limit=MAX_TAG_LENGTH)
+        return tuple(tags), None
+    if column == "is_consumer":
+        flag = _yes_no(raw)
+        if flag is None:
+            return None, _("{value!r} is neither yes nor no").format(value=raw)
+        return flag, None
+    return raw, None
 
 
 DebtorCache = dict[tuple[str, ...], dict[str, Any]]
@@ -301,15 +305,6 @@ def _cached_debtor_values(reader: _RowReader, cache: DebtorCache | None) -> dict
             cache.clear()
         cache[raw] = values
     return values
-
-
-def debtor_values(number: int, cells: list[str], layout: Layout, options: Options,
-                  cache: DebtorCache) -> dict[str, Any] | None:
-    """What a row (of the layout's width) says about its debtor, as `read_row` reads it,
-    or None when a debtor cell is refused (the row's full reading names why)."""
-    reader = _RowReader(number, cells, layout, options)
-    values = _cached_debtor_values(reader, cache)
-    return None if reader.errors else values
 
 
 def read_row(number: int, cells: list[str], layout: Layout, options: Options,

@@ -9,6 +9,8 @@ when the file says nothing new.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,7 +21,7 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 from relance.store.importing.bulk import chunks, insert_columns, insert_rows
 from relance.store.importing.cells import creditor_code_problem
-from relance.store.importing.debtors import DebtorDraft, DebtorMerger
+from relance.store.importing.debtors import DRAFT_SLOT, UNSET, DebtorDraft, DebtorMerger
 from relance.store.importing.rows import InvoiceRow, Layout, RowError
 from relance.store.models import (
     Creditor,
@@ -84,6 +86,19 @@ class _Existing:
     allocated: int = 0
 
 
+# The fields of a row, taken out of a whole batch by `map` (C code, no Python per row).
+_CREDITOR = operator.attrgetter("creditor")
+_DEBTOR_REF = operator.attrgetter("debtor_ref")
+_NUMBER = operator.attrgetter("number")
+_ISSUED = operator.attrgetter("issue_date")
+_DUE = operator.attrgetter("due_date")
+_CURRENCY = operator.attrgetter("currency")
+_AMOUNT = operator.attrgetter("amount_minor")
+_PAID = operator.attrgetter("paid_minor")
+_DISPUTE = operator.attrgetter("dispute_reason")
+_ATTRS = operator.attrgetter("attrs")
+_STATUS_OF_BALANCE = {0: InvoiceStatus.PAID}
+
 _COMPARED = ("debtor_id", "issue_date", "due_date", "currency", "amount_minor", "paid_minor",
              "balance_minor", "status", "dispute_reason", "disputed_since", "attrs")
 
@@ -109,6 +124,11 @@ class BookWriter:
         # Creditors without a single invoice when the import began: a fresh load, so
         # nothing needs looking up (the file's numbers are already known to be unique).
         self.fresh_creditors: set[int] = set()
+        # For each debtor column of the file (tags aside): its slot in a draft, the
+        # debtor table's column, and what an empty column sets (UNSET: nothing).
+        self._debtor_plan = [(DRAFT_SLOT[column], _DEBTOR_FIELD[column],
+                              _CLEARED.get(column, UNSET))
+                             for column in layout.debtor_columns if column != "tags"]
 
     # ------------------------------------------------------------------ creditors
 
@@ -180,14 +200,13 @@ class BookWriter:
                                                                     strict=True))
         if stored is None:
             target["name"] = ref  # replaced by debtor_name, checked in finish()
-        for column in self.layout.debtor_columns:
-            if column == "tags":
-                continue
-            name = _DEBTOR_FIELD[column]
-            if draft.given(column):
-                target[name] = draft.get(column)
-            elif column in _CLEARED:
-                target[name] = _CLEARED[column]
+        values = draft.values
+        for position, name, cleared in self._debtor_plan:
+            value = values[position]
+            if value is not UNSET:
+                target[name] = value
+            elif cleared is not UNSET:
+                target[name] = cleared
         if self.layout.has("paused_until"):
             if target["paused_until"] is None:
                 target["pause_reason"] = None
@@ -248,11 +267,14 @@ class BookWriter:
     # ------------------------------------------------------------------ invoices
 
     def _existing(self, rows: list[InvoiceRow]) -> dict[tuple[int, str], _Existing]:
+        creditor_ids = self.creditor_ids
         numbers: dict[int, list[str]] = {}
-        for row in rows:
-            creditor_id = self.creditor_ids[row.creditor]
-            if creditor_id not in self.fresh_creditors:
-                numbers.setdefault(creditor_id, []).append(row.number)
+        if {creditor_ids[code] for code in set(map(_CREDITOR, rows))} \
+                - self.fresh_creditors:  # else nothing to look up, the common first load
+            for row in rows:
+                creditor_id = creditor_ids[row.creditor]
+                if creditor_id not in self.fresh_creditors:
+                    numbers.setdefault(creditor_id, []).append(row.number)
         found: dict[tuple[int, str], _Existing] = {}
         compared = [invoice_t.c[name] for name in _COMPARED]
         for creditor_id, wanted in numbers.items():
@@ -314,20 +336,20 @@ class BookWriter:
         """Store one batch of valid rows (invoices of distinct numbers)."""
         # In the order the file names them, so that new creditors and debtors get their
         # ids in that order, the same on every import of the same file.
-        for code in dict.fromkeys(row.creditor for row in rows):
+        creditors = list(map(_CREDITOR, rows))
+        for code in dict.fromkeys(creditors):
             self.creditor_id(code)
-        missing = [key for key in dict.fromkeys((row.creditor, row.debtor_ref) for row in rows)
-                   if key not in self.debtor_ids]
-        if missing:
-            self._resolve_debtors(missing, merger)
+        keys = dict.fromkeys(zip(creditors, map(_DEBTOR_REF, rows), strict=True))
+        if keys.keys() - self.debtor_ids.keys():
+            self._resolve_debtors([key for key in keys if key not in self.debtor_ids], merger)
         existing = self._existing(rows)
-        fresh: list[InvoiceRow] = []
+        fresh: list[InvoiceRow] = rows if not existing else []
         updates: list[dict[str, Any]] = []
         now = utcnow()  # one timestamp per batch rather than a default called per row
         changed: set[tuple[int, str]] = set()
         creditor_ids = self.creditor_ids
-        for row in rows:
-            old = existing.get((creditor_ids[row.creditor], row.number)) if existing else None
+        for row in rows if existing else ():
+            old = existing.get((creditor_ids[row.creditor], row.number))
             if old is None:
                 fresh.append(row)
                 continue
@@ -341,7 +363,8 @@ class BookWriter:
         if updates:
             self.conn.execute(update(invoice_t).where(invoice_t.c.id == bindparam("b_id")),
                               updates)
-        promised = [row for row in rows if row.promised_until is not None]
+        promised = [row for row in rows if row.promised_until is not None] \
+            if self.layout.has("promised_until") else []
         if promised:
             created = {(creditor_ids[row.creditor], row.number) for row in fresh}
             changed |= self._write_promises(promised) - created
@@ -353,31 +376,34 @@ class BookWriter:
 
     def _insert(self, rows: list[InvoiceRow], now: dt.datetime) -> None:
         """Insert new invoices column by column: what `_values` gives a row with nothing
-        stored, without a dictionary per row."""
-        creditor_ids, debtor_ids = self.creditor_ids, self.debtor_ids
-        amounts = [row.amount_minor for row in rows]
-        paid = [row.paid_minor for row in rows]
-        balances = [amount - settled for amount, settled in zip(amounts, paid, strict=True)]
-        reasons: list[str | None] = [None] * len(rows)
-        since: list[dt.date | None] = [None] * len(rows)
+        stored, without a dictionary per row (each column taken out by C code)."""
+        count = len(rows)
+        creditors = list(map(_CREDITOR, rows))
+        amounts = list(map(_AMOUNT, rows))
+        paid = list(map(_PAID, rows))
+        balances = list(map(operator.sub, amounts, paid))
+        reasons: list[str | None] = [None] * count
+        since: list[dt.date | None] = [None] * count
         if self.layout.has("disputed"):
-            reasons = [row.dispute_reason for row in rows]
+            reasons = list(map(_DISPUTE, rows))
             since = [None if reason is None else self.today for reason in reasons]
         columns: dict[str, list[Any]] = {
-            "creditor_id": [creditor_ids[row.creditor] for row in rows],
-            "number": [row.number for row in rows],
-            "created_at": [now] * len(rows),
-            "updated_at": [now] * len(rows),
-            "debtor_id": [debtor_ids[(row.creditor, row.debtor_ref)] for row in rows],
-            "issue_date": [row.issue_date for row in rows],
-            "due_date": [row.due_date for row in rows],
-            "currency": [row.currency for row in rows],
+            "creditor_id": list(map(self.creditor_ids.__getitem__, creditors)),
+            "number": list(map(_NUMBER, rows)),
+            "created_at": [now] * count,
+            "updated_at": [now] * count,
+            "debtor_id": list(map(self.debtor_ids.__getitem__,
+                                  zip(creditors, map(_DEBTOR_REF, rows), strict=True))),
+            "issue_date": list(map(_ISSUED, rows)),
+            "due_date": list(map(_DUE, rows)),
+            "currency": list(map(_CURRENCY, rows)),
             "amount_minor": amounts,
             "paid_minor": paid,
             "balance_minor": balances,
-            "status": [InvoiceStatus.PAID if balance == 0 else InvoiceStatus.OPEN
-                       for balance in balances],
-            "attrs": [row.attrs for row in rows],
+            # PAID for a zero balance, OPEN otherwise, looked up in C.
+            "status": list(map(_STATUS_OF_BALANCE.get, balances,
+                               itertools.repeat(InvoiceStatus.OPEN))),
+            "attrs": list(map(_ATTRS, rows)),
             "dispute_reason": reasons,
             "disputed_since": since,
         }

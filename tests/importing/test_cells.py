@@ -21,7 +21,7 @@ from relance.store.importing import (
     import_payments,
     load_mapping,
 )
-from relance.store.importing.cells import CellCheck, control_problem
+from relance.store.importing.cells import CellCheck, control_problem, may_be_refused
 from relance.store.models import Debtor
 from tests.cli import run_cli as run
 from tests.importing.conftest import book_size, invoices, row, write_csv
@@ -236,3 +236,14 @@ def test_the_command_line_refuses_the_nul_with_exit_2_and_no_traceback(
     assert (document["refused"], document["errors"]) == (True, [NUL_IN_NAME])
     code, out, _ = run(capsys, *ws, "--json", "report", "aged")
     assert (code, json.loads(out)["lines"]) == (0, [])
+
+
+@pytest.mark.parametrize("around", ["Salon Lyon", "Salon Lyon 1\u00a0234,56 é", "Salon 1 € ✓"])
+def test_the_batch_search_finds_every_refused_character_and_nothing_else(around: str) -> None:
+    # The batch search takes a shortcut on Latin-1 text and another path on wider text;
+    # both must flag exactly the characters some cell refuses (C0 but the tab, DEL,
+    # C1, U+2028, U+2029), whatever character width the text around them has.
+    refused = {*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029}
+    for code in [*range(0x00, 0x300), 0x2027, 0x2028, 0x2029, 0x202A, 0x202F, 0xFEFF]:
+        text = f"{around}\t{chr(code)}\t{around}"
+        assert may_be_refused(text) is (code in refused), hex(code)

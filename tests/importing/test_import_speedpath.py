@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
+import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -22,7 +25,7 @@ from bench.books import HEADER, book_rows
 from relance.store.db import Store, open_store
 from relance.store.importing import ImportRefused, import_invoices, writing
 from relance.store.importing import invoices as invoices_module
-from relance.store.importing.columnar import Outcome
+from relance.store.importing.columnar import _AMOUNT_CELL, _AMOUNT_COLUMN, Outcome
 from relance.store.importing.rows import DebtorCache, InvoiceRow, Layout, Options, read_row
 from relance.store.importing.writing import BookWriter, invoice_t
 from relance.store.models import Creditor, Debtor, DebtorTag, Invoice, Promise
@@ -204,3 +207,39 @@ def test_a_faulty_file_is_refused_in_the_same_words(store: Store, second_store: 
     assert fast == slow
     assert len(fast[1]) == len(faults)
     assert _book(store)["invoice"] == []
+
+
+def test_amounts_the_fast_pattern_reads_are_those_the_old_pattern_read() -> None:
+    # The column pattern was rewritten to never backtrack; the amounts it vouches for
+    # (then read by deleting the marks) must be exactly those of the plain pattern.
+    plain = r"(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]+)[.,][0-9]{2}"
+    cell, column = re.compile(plain), re.compile(rf"(?:{plain}\n)*{plain}")
+    draw = random.Random(17)
+    digits = "0123456789"
+    accepted = 0
+    for _case in range(20_000):
+        groups = ["".join(draw.choice(digits) for _ in range(draw.randint(0, 5)))
+                  for _group in range(draw.randint(1, 4))]
+        text = "".join(group + draw.choice([" ", "\u00a0", "\u202f", "", "."])
+                       for group in groups[:-1]) + groups[-1] + draw.choice([".", ",", ""]) \
+            + "".join(draw.choice(digits) for _ in range(draw.randint(0, 3)))
+        expected = cell.fullmatch(text) is not None
+        accepted += expected
+        assert (_AMOUNT_CELL.fullmatch(text) is not None) is expected, repr(text)
+        joined = f"1 234,56\n{text}\n12.00"
+        assert (_AMOUNT_COLUMN.fullmatch(joined) is not None) is \
+            (column.fullmatch(joined) is not None), repr(joined)
+    assert accepted > 500  # the draw does reach the accepted forms
+
+
+def test_an_import_leaves_the_collector_as_it_found_it(store: Store, tmp_path: Path) -> None:
+    # Imports make collections rarer while they run, for the whole process: the
+    # thresholds must come back, after a refused file too.
+    before = gc.get_threshold()
+    good = _write(tmp_path / "good.csv", [], 30)
+    import_invoices(store, good, actor="test", today=TODAY)
+    assert gc.get_threshold() == before
+    bad = _write(tmp_path / "bad.csv", [{**_odd_rows()[0], "amount": "douze"}], 30, seed=5)
+    with pytest.raises(ImportRefused):
+        import_invoices(store, bad, actor="test", today=TODAY)
+    assert gc.get_threshold() == before
