@@ -1,180 +1,41 @@
-"""The `relance` command line: thin commands over the core.
+"""The `relance` command: its entry point, which answers what it can before loading Typer.
 
-Each command group lives in its own module under `relance.commands` and registers itself
-on the app; this module only holds the global options and renders errors once. A
-command's module is imported only when that command runs (`LazyCommands`), and imports
-the database layer, the core and the renderers inside the functions that use them, so
-that `relance CMD --help` and the commands that need less pay for less (issue 17; what
-each loads is held by tests/architecture/test_startup.py).
+The language is decided first, from the workspace the command names or stands in, else
+the environment: every help text is translated in it. `relance --help`, a bare `relance`,
+`--version` and a mistyped command are answered by `relance.root_help` in plain text;
+everything else is run by the Typer app of `relance.root_command`, imported then (issue
+17: Typer and rich cost more than the whole of a top-level help screen may take).
 Exit codes: 0 fine, 1 a finding (check errors, failed sends), 2 bad usage or input.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
-from typer._click import Command, Context, HelpFormatter
-from typer._click.exceptions import UsageError
-from typer.core import TyperCommand, TyperGroup
+from relance.kernel.i18n import language_for_invocation, set_language
+from relance.root_help import answer_without_typer
 
-from relance.command_index import COMMANDS, command_help, modules
-from relance.commands.typer_words import (
-    ClickException,
-    adapt_commands,
-    show_usage_error,
-    translate_help_words,
-)
-from relance.context import AppContext, visible
-from relance.kernel.errors import RelanceError
-from relance.kernel.i18n import _, language_for_invocation, set_language
-
-# The help texts below are translated as they are defined: the language is decided
-# first, from the workspace the command names or stands in, else the environment.
 set_language(language_for_invocation(sys.argv[1:]))
-translate_help_words()
-
-
-
-class LazyCommands(TyperGroup):
-    """The root command: a command's module is imported when that command is wanted.
-
-    Importing every module would load SQLAlchemy, the models, Textual and WeasyPrint
-    for `relance --help`; the listing reads each command's line from
-    `relance.command_index` instead."""
-
-    _listing = False
-
-    def list_commands(self, ctx: Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
-        found = self.commands.get(cmd_name)
-        if found is not None or cmd_name not in COMMANDS:
-            return found
-        if self._listing:
-            return TyperCommand(name=cmd_name, help=command_help(cmd_name))
-        _load(COMMANDS[cmd_name].module)
-        built = typer.main.get_command(app)
-        assert isinstance(built, TyperGroup)
-        for name, command in built.commands.items():
-            if name not in self.commands:
-                adapt_commands(command)
-                self.add_command(command, name)
-        return self.commands.get(cmd_name)
-
-    def resolve_command(self, ctx: Context, args: list[str]
-                        ) -> tuple[str | None, Command | None, list[str]]:
-        # Typer suggests among the commands built so far, here none: among all of them.
-        try:
-            return self._click_resolve_command(ctx, args)
-        except UsageError as exc:
-            import difflib
-
-            matches = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
-            if matches:  # in Typer's words, which relance.commands.typer_words translates
-                exc.message = "{message}. Did you mean {names}?".format(
-                    message=exc.message.rstrip("."), names=", ".join(map(repr, matches)))
-            raise
-
-    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
-
-
-app = typer.Typer(
-    cls=LazyCommands,
-    name="relance",
-    help=_("Rules-as-code back office for accounts receivable."),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        typer.echo(f"relance {version('relance')}")  # not for people: name and number
-        raise typer.Exit()
-
-
-@app.callback()
-def _global_options(
-    ctx: typer.Context,
-    _version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True,
-                     help=_("Print the version and exit.")),
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", help=_("Database URL (else RELANCE_DATABASE_URL, "
-                                    "relance.toml).")),
-    ] = None,
-    workspace: Annotated[
-        Path | None,
-        typer.Option("--workspace", "-w",
-                     help=_("Workspace folder (default: found from here up).")),
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help=_("Print results as JSON for machines."))
-    ] = False,
-    user: Annotated[
-        str | None, typer.Option("--user", help=_("Who you are (default: the OS user)."))
-    ] = None,
-) -> None:
-    ctx.obj = AppContext(
-        workspace_path=workspace, db_override=db, json_output=json_output, user_override=user
-    )
-
-
-_loaded: set[str] = set()
-
-
-def _load(module_name: str) -> None:
-    """Import one command module and register its commands on the app, once."""
-    if module_name in _loaded:
-        return
-    importlib.import_module(f"relance.commands.{module_name}").register(app)
-    _loaded.add(module_name)
-
-
-def load_all_commands() -> None:
-    """Register every command (for what walks the whole tree: tests, documentation)."""
-    for module_name in modules():
-        _load(module_name)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, render a RelanceError as one sentence, never a traceback.
+    """Entry point of the `relance` script and of `python -m relance`."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    code = answer_without_typer(args)
+    if code is None:
+        from relance.root_command import run
 
-    Click runs in its non-standalone mode so that its usage errors are shown here, in
-    relance's language (`relance.commands.typer_words`); `typer.Exit` becomes the
-    process's exit code, as in standalone mode.
-    """
-    command = typer.main.get_command(app)
-    adapt_commands(command)
-    try:
-        code = command.main(args=argv, prog_name="relance", standalone_mode=False)
-    except RelanceError as exc:
-        # Plain text, never rich markup: the message quotes what was typed or read
-        # (`no invoice 'FA-[/x]-1'`); its control characters are shown, not obeyed.
-        typer.echo(f"relance: {visible(exc.message)}", err=True)  # not for people: prefix
-        sys.exit(exc.exit_code)
-    except ClickException as exc:
-        # Click printed the help itself for a bare `relance` (no_args_is_help).
-        if exc.__class__.__name__ != "NoArgsIsHelpError":
-            show_usage_error(exc)
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.echo(_("Aborted."), err=True)
-        sys.exit(1)
-    if isinstance(code, int) and code:
+        run(args)
+    elif code:
         sys.exit(code)
+
+
+def __getattr__(name: str) -> Any:
+    # `relance.cli.app` and `load_all_commands`, for what walks the whole command tree
+    # (tests, documentation), live with the Typer app: imported when asked for.
+    if name in ("app", "load_all_commands", "LazyCommands"):
+        from relance import root_command
+
+        return getattr(root_command, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

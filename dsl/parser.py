@@ -34,6 +34,7 @@ from lark.lexer import PatternStr
 
 from relance.dsl import ast
 from relance.dsl.diagnostics import Diagnostic, error, suggestion
+from relance.dsl.parser_cache import cached_parser
 from relance.kernel.i18n import N_, _
 
 CHANNELS = ("letter", "email", "sms")
@@ -91,13 +92,12 @@ def grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(
+    # Built once per grammar and kept between processes (`relance.dsl.parser_cache`).
+    return cached_parser(
         grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _keep_comment},
+        {"parser": "lalr", "lexer": "contextual", "propagate_positions": True,
+         "maybe_placeholders": True},
+        {"COMMENT": _keep_comment},
     )
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -52,6 +51,8 @@ from relance.store.models import (
     Promise,
     PromiseStatus,
 )
+from relance.store.states import RequestKind as RequestKind  # with the book's kinds
+from relance.store.states import RequestState as RequestState
 
 DECLARED_EVENT = "portal.payment_declared"
 PLAN_ASKED_EVENT = "portal.plan_requested"
@@ -70,17 +71,6 @@ REASON_WORDS = {
     "not_ordered": N_("not ordered"),
     "other": N_("another reason"),
 }
-
-
-class RequestKind(StrEnum):
-    PAYMENT_DECLARED = "payment_declared"
-    PLAN_REQUESTED = "plan_requested"
-
-
-class RequestState(StrEnum):
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    REFUSED = "refused"
 
 
 def reason_word(reason: str) -> str:

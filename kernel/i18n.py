@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import gettext as gettext_module
 import io
+import marshal
 import os
-import tomllib
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 SUPPORTED: tuple[str, ...] = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -81,6 +83,8 @@ def configured_language(workspace: Path | None) -> str | None:
     for candidate in (folder, *folder.parents):
         config = candidate / "relance.toml"
         if config.is_file():
+            import tomllib  # only here: most help screens are drawn outside a workspace
+
             try:
                 data = tomllib.loads(config.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -146,18 +150,87 @@ def _load_domain(po_file: Path) -> gettext_module.GNUTranslations:
 
 @cache
 def translations(language: str) -> gettext_module.NullTranslations:
-    """Every domain of `language` chained into one: a lookup tries each in turn."""
+    """Every domain of `language` in one catalog (`_Catalog`), kept between processes;
+    else chained into one: a lookup tries each in turn."""
     chain: gettext_module.NullTranslations = gettext_module.NullTranslations()
     if language == SOURCE_LANGUAGE:
         return chain
+    files = domains(language)
+    kept = _kept_catalog(language, files)
+    if kept is not None:
+        return kept
     first: gettext_module.NullTranslations | None = None
-    for po_file in domains(language):
+    for po_file in files:
         domain = _load_domain(po_file)
         if first is None:
             first = domain
         else:
             first.add_fallback(domain)
     return first or chain
+
+
+class _Catalog(gettext_module.NullTranslations):
+    """Every domain of a language merged into one dictionary: what the chain of domains
+    answers, in one look-up (a sentence is translated in one domain only)."""
+
+    def __init__(self, messages: dict[Any, str], plural_forms: str) -> None:
+        super().__init__()
+        self._messages = messages
+        expression = plural_forms.partition("plural=")[2].strip().rstrip(";") or "n != 1"
+        self._plural = gettext_module.c2py(expression)
+
+    def gettext(self, message: str) -> str:
+        found = self._messages.get(message)
+        if found is None:  # a counted sentence asked for without its count, as gettext
+            found = self._messages.get((message, self._plural(1)))
+        return message if found is None else found
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        found = self._messages.get((msgid1, self._plural(n)))
+        if found is None:
+            return msgid1 if n == 1 else msgid2
+        return found
+
+
+def _kept_catalog(language: str, po_files: list[Path]) -> _Catalog | None:
+    """The compiled domains of `language` merged into one catalog, read from the user's
+    cache when it holds them as they are now (issue 17: reading some thirty `.mo` files
+    was a tenth of `relance --help`). None when a `.mo` is missing or older than its
+    `.po` (compiled in memory then, as before) or when there is no cache folder."""
+    from relance.kernel.user_cache import cache_folder, write_whole
+
+    stamps: list[str] = []
+    for po_file in po_files:
+        try:
+            compiled = compiled_path(po_file).stat()
+            if compiled.st_mtime < po_file.stat().st_mtime:
+                return None
+        except OSError:
+            return None
+        stamps.append(f"{po_file.name} {compiled.st_mtime_ns} {compiled.st_size}")
+    folder = cache_folder() if po_files else None
+    if folder is None:
+        return None
+    # One file per checkout or install (named after where its catalogs are), holding
+    # the state of the `.mo` files it was merged from: a compiled catalog changed since
+    # is merged again. (No hashlib: its import costs more than the file saves.)
+    path = folder / f"catalog-{language}-{zlib.crc32(str(LOCALE_DIR).encode()):08x}.marshal"
+    try:
+        kept_stamps, plural_forms, messages = marshal.loads(path.read_bytes())
+        if kept_stamps == stamps:
+            return _Catalog(messages, plural_forms)
+    except (OSError, EOFError, ValueError, TypeError):  # none yet, or damaged
+        pass
+    merged: dict[Any, str] = {}
+    plural_forms = ""
+    for po_file in po_files:
+        domain = _load_domain(po_file)
+        plural_forms = plural_forms or domain.info().get("plural-forms", "")
+        # The first domain that has a sentence answers it, as in the chain.
+        for key, text in domain._catalog.items():  # type: ignore[attr-defined]
+            merged.setdefault(key, text)
+    write_whole(path, marshal.dumps((stamps, plural_forms, merged)))
+    return _Catalog(merged, plural_forms)
 
 
 def set_language(language: str) -> None:

@@ -2,7 +2,7 @@
 
 Over 500 lines because it is the whole schema on one declarative base: the tables
 point at each other through relationships, and the test that compares the migrations
-with the models reads them as one. The enums (some 100 lines) could move out first.
+with the models reads them as one. The enums are in `relance.store.states`.
 
 Money columns are integer minor units (`*_minor`) beside a three-letter currency; no
 float column exists anywhere in the schema. Every table that a creditor owns carries
@@ -35,6 +35,21 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# The enums live in their own module, free of SQLAlchemy (a command's --help types its
+# options with them); they are named here too, where the program imports them from.
+from relance.store.states import OUTBOUND_CHANNELS as OUTBOUND_CHANNELS
+from relance.store.states import VOID_ACTION_STATES as VOID_ACTION_STATES
+from relance.store.states import ActionState as ActionState
+from relance.store.states import Channel as Channel
+from relance.store.states import FundEntryKind as FundEntryKind
+from relance.store.states import InvoiceStatus as InvoiceStatus
+from relance.store.states import ItemState as ItemState
+from relance.store.states import MandateScope as MandateScope
+from relance.store.states import PaymentKind as PaymentKind
+from relance.store.states import PlanStatus as PlanStatus
+from relance.store.states import PromiseStatus as PromiseStatus
+from relance.store.states import Stage as Stage
 
 # Stable constraint names make migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -85,106 +100,6 @@ def _pk() -> Mapped[int]:
     return mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-
-
-# --------------------------------------------------------------------------- enums
-
-
-class Stage(enum.StrEnum):
-    """Where a case stands in the recovery process."""
-
-    REMINDER = "reminder"
-    AMICABLE = "amicable"
-    LITIGATION = "litigation"
-
-
-class InvoiceStatus(enum.StrEnum):
-    OPEN = "open"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-
-
-class Channel(enum.StrEnum):
-    """What an action does; the first four are outbound communications to the debtor."""
-
-    LETTER = "letter"
-    EMAIL = "email"
-    SMS = "sms"
-    CALL = "call"
-    NOTIFY = "notify"
-    ESCALATE = "escalate"
-
-
-OUTBOUND_CHANNELS = frozenset({Channel.LETTER, Channel.EMAIL, Channel.SMS, Channel.CALL})
-
-
-class ActionState(enum.StrEnum):
-    """The life of a queued action.
-
-    proposed -> approved -> in_flight -> sent | failed | retry_wait | uncertain;
-    proposed -> rejected; proposed/approved/retry_wait -> cancelled.
-    """
-
-    PROPOSED = "proposed"
-    APPROVED = "approved"
-    IN_FLIGHT = "in_flight"
-    RETRY_WAIT = "retry_wait"
-    SENT = "sent"
-    FAILED = "failed"
-    UNCERTAIN = "uncertain"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-
-
-# Actions in these states did not happen and never will: they do not count as a rule
-# having acted for `after`, `reminders_sent` or `last_action`.
-VOID_ACTION_STATES = frozenset({ActionState.REJECTED, ActionState.CANCELLED, ActionState.FAILED})
-
-
-class ItemState(enum.StrEnum):
-    """An invoice's membership of a (possibly grouped) action."""
-
-    ACTIVE = "active"
-    DROPPED = "dropped"  # paid, paused or disputed after the run: left out of the send
-
-
-class PromiseStatus(enum.StrEnum):
-    OPEN = "open"
-    KEPT = "kept"
-    BROKEN = "broken"
-    CANCELLED = "cancelled"
-
-
-class PaymentKind(enum.StrEnum):
-    """What settled part of an invoice: money received, or a credit note cancelling it."""
-
-    PAYMENT = "payment"
-    CREDIT_NOTE = "credit_note"
-
-
-class PlanStatus(enum.StrEnum):
-    """A payment plan's life: in force until paid, broken by a missed instalment, or
-    cancelled by an operator (or an undo)."""
-
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    BROKEN = "broken"
-    CANCELLED = "cancelled"
-
-
-class MandateScope(enum.StrEnum):
-    """What a creditor's mandate lets the collection firm do (CPCE R124-2)."""
-
-    AMICABLE = "amicable"
-    AMICABLE_AND_LITIGATION = "amicable_litigation"
-
-
-class FundEntryKind(enum.StrEnum):
-    """A line of the client-funds ledger: money the firm collected for a creditor, or
-    money it has to take back (a payment reversed after it was collected)."""
-
-    COLLECTED = "collected"
-    REVERSED = "reversed"
 
 
 def _enum(kind: type[enum.Enum], name: str) -> Enum:

@@ -11,8 +11,11 @@ from rich.console import Console
 
 from relance.command_index import command_help
 from relance.commands.options import JsonOption, json_wanted, parse_day
-from relance.demo import DEFAULT_DIRECTORY
 from relance.kernel.i18n import _
+
+# `relance.demo.DEFAULT_DIRECTORY`, named again here: importing the demo would load the
+# core for `relance demo --help` (tests/architecture/test_startup.py holds them equal).
+DEFAULT_DIRECTORY = Path("relance-demo")
 
 
 def demo(

@@ -11,13 +11,13 @@ cannot be read or has errors, bad dates or options.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from relance.command_index import command_help
 from relance.commands.case_support import refuse_limited
-from relance.commands.diff_view import Comparison, DiffFormat, show_comparison
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.engine.rule_sources import WORKING_FOLDER
@@ -26,6 +26,15 @@ from relance.kernel.i18n import _
 
 DEFAULT_DAYS = 60
 DEFAULT_LIMIT = 50
+
+
+class DiffFormat(StrEnum):
+    """The shapes `relance diff` prints in (`relance.commands.diff_view` draws them):
+    here, so that `relance diff --help` does without the core the drawing imports."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
 
 
 def diff(
@@ -52,6 +61,7 @@ def diff(
                               "differ (for hooks and CI)."))] = False,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.commands.diff_view import Comparison, show_comparison
     from relance.engine.rule_sources import load_side
     from relance.engine.rulediff import rule_differences
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from relance.commands.diff_cmd import DiffFormat
 from relance.context import AppContext, add_row, print_table, say
 from relance.engine.behaviour_diff import Shift
 from relance.engine.rulediff import Part
@@ -28,12 +28,6 @@ if TYPE_CHECKING:
     from relance.engine.behaviour_diff import BehaviourDiff, RuleTally, Step, StepChange
     from relance.engine.rule_sources import RuleSide
     from relance.engine.rulediff import RuleDifference
-
-
-class DiffFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    MARKDOWN = "markdown"
 
 
 PART_WORDS: dict[Part, str] = {

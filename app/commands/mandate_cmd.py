@@ -25,7 +25,7 @@ from relance.kernel.display import show_count, show_date, show_money, show_perce
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _, ngettext
 from relance.kernel.money import Money, normalise_currency
-from relance.store.models import MandateScope
+from relance.store.states import MandateScope
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -10,7 +10,7 @@ the refusal of actions changed meanwhile are the core's, as at the desk.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -37,8 +37,7 @@ from relance.context import AppContext, add_row, print_table
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _, ngettext
-from relance.store.models import ActionState, Channel
-from relance.store.settle import PENDING_STATES
+from relance.store.states import ActionState, Channel
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -50,12 +49,18 @@ if TYPE_CHECKING:
 FILTER_KEYS = ("channel", "state", "template", "debtor", "creditor")
 
 
+def _pending_states() -> tuple[ActionState, ...]:
+    from relance.store.settle import PENDING_STATES  # SQLAlchemy: not for `--help`
+
+    return PENDING_STATES
+
+
 @dataclass
 class QueueFilter:
     """Which actions: the states (default: those still waiting), and optionally one
     channel, template, debtor reference and creditor code."""
 
-    states: tuple[ActionState, ...] = PENDING_STATES
+    states: tuple[ActionState, ...] = field(default_factory=_pending_states)
     channel: Channel | None = None
     template: str | None = None
     debtor: str | None = None
@@ -208,7 +213,7 @@ def queue(
 ) -> None:
     context = open_desk(ctx, None, json_output)
     reader = reader_of(context)
-    flt = QueueFilter(states=tuple(state) if state else PENDING_STATES, channel=channel,
+    flt = QueueFilter(states=tuple(state) if state else _pending_states(), channel=channel,
                       debtor=debtor, creditor=creditor)
     with context.store.session() as session:
         rows = queue_rows(session, flt, reader)

@@ -24,13 +24,18 @@ from relance.commands.case_support import creditor_id_as, find_debtor_as, reader
 from relance.commands.options import JsonOption, json_wanted, parse_day
 from relance.commands.progress import progress
 from relance.context import AppContext, print_table, say
-from relance.engine.aging import GROUPINGS
-from relance.engine.statement import DEFAULT_DAYS
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 
 if TYPE_CHECKING:
     from relance.channels.reports.sheet import Sheet
+
+# What `relance.engine.aging.GROUPINGS` can break an aged balance down by, and
+# `relance.engine.statement.DEFAULT_DAYS`, named again here: both modules import
+# SQLAlchemy, which `relance report --help` does without (tests/architecture/
+# test_startup.py holds them equal).
+GROUPINGS = ("segment", "creditor", "sales_rep", "country", "debtor", "currency")
+DEFAULT_DAYS = 90
 
 report_app = typer.Typer(
     help=command_help("report"),

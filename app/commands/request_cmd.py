@@ -9,7 +9,7 @@ to get in touch. `relance.engine.portal_decisions` makes each decision.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -32,14 +32,16 @@ from relance.commands.case_support import (
 )
 from relance.commands.options import JsonOption
 from relance.context import add_row, print_table
-from relance.engine import casework
-from relance.engine.portal_decisions import accept_request, refuse_request, requests_of
-from relance.engine.portal_requests import RequestKind, RequestState
 from relance.kernel.dates import parse_day
 from relance.kernel.display import show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
-from relance.store.models import Debtor, PortalRequest
+from relance.store.states import RequestKind, RequestState
+
+if TYPE_CHECKING:
+    # The core and the models are imported by the commands that use them: `relance
+    # request --help` does without SQLAlchemy.
+    from relance.store.models import Debtor, PortalRequest
 
 request_app = typer.Typer(help=command_help("request"), no_args_is_help=True)
 
@@ -97,6 +99,8 @@ def list_requests(
     debtor: DebtorFilterOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.portal_decisions import requests_of
+
     context = open_desk(ctx, None, json_output)
     reader = reader_of(context)
     with context.store.session() as session:
@@ -142,6 +146,10 @@ def accept(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine import casework
+    from relance.engine.portal_decisions import accept_request
+    from relance.store.models import PortalRequest
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     today = dt.date.today()
     received = parse_day(received_on, what="--received-on") if received_on else None
@@ -176,6 +184,8 @@ def refuse(
     user: UserOption = None,
     json_output: JsonOption = False,
 ) -> None:
+    from relance.engine.portal_decisions import refuse_request
+
     context, actor = open_desk_as_actor(ctx, user, json_output)
     with context.store.write_transaction() as session:
         refuse_request(session, actor, request_id, reason=reason, today=dt.date.today())

@@ -10,7 +10,7 @@ gettext calls, so no catalog of theirs can be installed. Instead:
   that shows no help does without;
 - the `Usage:` line and the `--help` and completion options' help texts belong to the
   command objects, adjusted on the tree Typer builds for each call (`adapt_commands`);
-- a usage error is caught by `relance.cli.main` (Click's non-standalone mode) and its
+- a usage error is caught by `relance.root_command.run` (Click's non-standalone mode) and its
   message, whose wording is fixed by that copy of Click, is matched against the known
   sentences below and rendered in relance's language (`show_usage_error`). A message
   none of them matches is shown as Click wrote it: understood, if in English.
@@ -30,6 +30,7 @@ from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer.core import TyperGroup, TyperOption, _TyperParameter
 
 from relance.kernel.i18n import N_, _, current_language, using_language
+from relance.root_help import HELP_HELP, INSTALL_COMPLETION_HELP, SHOW_COMPLETION_HELP
 
 # The language the help screens' headings are drawn in, once `translate_help_words`
 # has been called; None once they are set.
@@ -138,17 +139,16 @@ def adapt_commands(root: Command) -> None:
             command.subcommand_metavar = _("COMMAND [ARGS]...")
         helper = command.get_help_option(_Context(command))
         if helper is not None:
-            helper.help = _("Show this message and exit.")
+            helper.help = _(HELP_HELP)
         _build_conversions_on_first_value([*command.params, helper])
     for param in root.params:
         if not isinstance(param, TyperOption):
             continue
         if "--install-completion" in param.opts:
-            param.help = _("Install the completion of relance's commands for your shell.")
+            param.help = _(INSTALL_COMPLETION_HELP)
             param.callback = _install_completion
         elif "--show-completion" in param.opts:
-            param.help = _("Print the completion script for your shell, to install it "
-                           "yourself.")
+            param.help = _(SHOW_COMPLETION_HELP)
 
 
 # ----------------------------------------------------------------------- usage errors

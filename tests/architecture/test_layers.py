@@ -36,6 +36,8 @@ LAYER_OF_NAME: Mapping[str, str] = {
     "relance.cli": "cli",
     "relance.context": "cli",
     "relance.command_index": "cli",
+    "relance.root_help": "cli",
+    "relance.root_command": "cli",
     "relance.commands": "cli",
     "relance.__main__": "cli",
     "relance.rules": "data",
