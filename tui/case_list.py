@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Index, Row, and_, case, func, literal, select
+from sqlalchemy import Row, case, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
@@ -21,12 +21,11 @@ from relance.store.models import (
     Channel,
     Creditor,
     Debtor,
-    Event,
     Invoice,
     InvoiceStatus,
     Stage,
 )
-from relance.tui.worklists import SqlList, change_mark
+from relance.tui.worklists import SqlList
 
 
 @dataclass(frozen=True)
@@ -52,61 +51,18 @@ _STAGE_RANK = {Stage.REMINDER.value: 1, Stage.AMICABLE.value: 2, Stage.LITIGATIO
 class CaseList(SqlList[CaseRow]):
     """The debtors who owe something, one row per debtor and currency.
 
-    Written whole, the list is a pass over every open invoice (0.9 s for 1,000,000 on
-    SQLite). After that, `snapshot` rewrites only the rows of the debtors named by the
-    events appended since the last snapshot: every change appends an event naming the
-    debtor it touched, and an event naming none (an import, a creditor renamed, a run)
-    or too many debtors has the list written whole again."""
+    Read whole, the list is a pass over every open invoice (0.9 s for 1,000,000 on
+    SQLite). After that, `snapshot` reads again only the rows of the debtors named by
+    the events appended since the last snapshot: every change appends an event naming
+    the debtor it touched, and an event naming none (an import, a creditor renamed, a
+    run) or too many debtors has the list read whole again."""
 
     SEARCHED = ("name", "ref", "creditor")
     FILTERS: ClassVar[dict[str, str]] = {
         "creditor": "creditor", "segment": "segment", "stage": "stage"}
     ORDER = ("name",)
     TIEBREAK = ("key", "currency")
-    # Past this many debtors named since the last snapshot, one pass over the book
-    # costs less than reading them debtor by debtor.
-    REWRITE_LIMIT: ClassVar[int] = 2_000
-
-    def __init__(self, today: dt.date, *, creditor_ids: Sequence[int] | None = None,
-                 collector: str | None = None) -> None:
-        super().__init__(today, creditor_ids=creditor_ids, collector=collector)
-        self._mark: int | None = None  # the last event the snapshot has seen
-
-    def snapshot(self, session: Session) -> None:
-        # The mark is read first: a change committed while the rows are read is
-        # rewritten once more at the next snapshot, never missed.
-        mark = change_mark(session)
-        touched = self._touched(session, mark)
-        if touched is None:
-            super().snapshot(session)
-            assert self._table is not None
-            Index(f"{self._table.name}_key", self._table.c.key).create(session.connection())
-        elif touched:
-            self._rewrite(session, touched)
-        self._mark = mark
-
-    def _touched(self, session: Session, mark: int) -> set[int] | None:
-        """The debtors named by the events after the snapshot's, up to `mark`; None when
-        the list must be written whole (no snapshot yet, or an event naming none)."""
-        if self._table is None or self._mark is None or mark < self._mark:
-            return None
-        after = and_(Event.id > self._mark, Event.id <= mark)
-        # A run appends an event per action queued: that many are not worth reading.
-        if mark - self._mark > self.REWRITE_LIMIT * 10 or session.scalar(
-                select(func.count()).where(after, Event.debtor_id.is_(None))):
-            return None
-        touched = {int(debtor_id) for debtor_id in session.scalars(
-            select(Event.debtor_id).where(after).distinct().limit(self.REWRITE_LIMIT + 1))
-            if debtor_id is not None}
-        return None if len(touched) > self.REWRITE_LIMIT else touched
-
-    def _rewrite(self, session: Session, debtor_ids: set[int]) -> None:
-        """The rows of these debtors as they are now, in place of the snapshot's."""
-        assert self._table is not None
-        ids = sorted(debtor_ids)
-        src = self.source(ids)
-        session.execute(self._table.delete().where(self._table.c.key.in_(ids)))
-        session.execute(self._table.insert().from_select(list(src.c.keys()), select(src)))
+    GROUP = "key"  # a row's key is its debtor
 
     def source(self, debtor_ids: Sequence[int] | None = None) -> Subquery:
         """`debtor_ids`: only these debtors' rows (None: every debtor's)."""

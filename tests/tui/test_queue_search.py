@@ -60,8 +60,10 @@ async def test_the_latest_search_wins(make_app: MakeApp, book: Book) -> None:
         await settle(pilot)
         screen = queue(pilot)
         # Typed fast, within the pause: one read, of the last text.
+        # (Whether "searching" still shows when the keys return depends on how long the
+        # machine took to deliver them: the queue held in memory answers as soon as the
+        # pause ends, so only the result is asserted.)
         await pilot.press("slash", *"lyon", *["backspace"] * 4, *"nantes")
-        assert "searching" in bar(screen)
         await typed(pilot)
         assert list(screen.table.texts()) == [str(book.actions["email"])]
         # Two reads in flight: whichever ends last, the newer one is shown.

@@ -18,7 +18,6 @@ from dataclasses import replace
 from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from textual import on
 from textual.app import ComposeResult
@@ -441,14 +440,13 @@ class PagedListScreen(ListScreen[RowT]):
 
 
 class SqlListScreen(PagedListScreen[RowT]):
-    """A paged list whose rows are one query of `worklists` (an `SqlList`), written
-    into a temporary table of the screen's own connection when the store changes, and
-    read from there at each key (see `SqlList.snapshot`)."""
+    """A paged list whose rows are one query of `worklists` (an `SqlList`), held in
+    memory by the screen and brought up to date when the store changes; each key then
+    works on the rows in memory (see `SqlList.snapshot`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._list: SqlList[RowT] | None = None
-        self._connection: Connection | None = None
 
     @abstractmethod
     def sql_list(self) -> SqlList[RowT]:
@@ -460,29 +458,10 @@ class SqlListScreen(PagedListScreen[RowT]):
             self._list = self.sql_list()
         return self._list
 
-    @contextmanager
-    def list_session(self) -> Iterator[Session]:
-        if self._connection is None or self._connection.closed:
-            self._connection = self.ctx.store.engine.connect()
-            self._list = None  # its snapshot was on the connection before
-            raw = self._connection.connection.driver_connection
-            if self._connection.dialect.name == "sqlite" and raw is not None:
-                # Temporary tables in memory: in a file (the default) they were read
-                # from disk again at each key. Set before any transaction begins.
-                raw.execute("PRAGMA temp_store = MEMORY")
-        # Each read is its own transaction: no snapshot of the store is held between
-        # two keys, only the temporary table.
-        with Session(self._connection) as session:
-            yield session
-            session.commit()
-
-    def on_unmount(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
     def prepare(self, session: Session) -> None:
-        self.rows_list.snapshot(session)
+        # Every column's order is worked out with the rows: a sort is then a key like
+        # any other.
+        self.rows_list.snapshot(session, [c.sort for c in self.COLUMNS if c.sort])
 
     def read_shown(self, session: Session, view: View) -> Shown:
         return self.rows_list.shown(session, view)

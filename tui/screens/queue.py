@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.markup import escape
@@ -27,7 +27,7 @@ from relance.engine.words import channel_word, state_word
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _, ngettext
-from relance.tui import data
+from relance.tui import data, queue_list
 from relance.tui.preview import preview_document
 from relance.tui.screens.document import DocumentScreen, open_in_viewer
 from relance.tui.screens.list_screen import ListScreen
@@ -38,6 +38,9 @@ from relance.tui.widgets.lazy_table import Column, LazyTable
 
 # A read taking longer than this (seconds) runs the next ones in a thread.
 QUICK_READ = 0.03
+# Up to this many actions shown, the queue is read into memory before the key returns
+# (a few ms); more are read in a thread.
+MEMORY_AT_ONCE = 5_000
 # Typing waits this long (seconds) for the next key before reading: a fast typist's
 # word is one read.
 TYPING_PAUSE = 0.12
@@ -106,6 +109,9 @@ class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
         self._took = 0.0  # seconds the last read took
         self._searching = False
         self._typed: Timer | None = None
+        # The work waiting, in memory once read (`queue_list`); the state being read.
+        self._memory: queue_list.QueueList | None = None
+        self._reading_memory: queue_list.Base | None = None
 
     def scoped_filter(self) -> data.QueueFilter:
         """The filter within the user's creditors and, when they work it, portfolio."""
@@ -142,6 +148,72 @@ class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
         self._load(follow=True)
 
     def _load(self, *, follow: bool, background: bool | None = None) -> None:
+        """Show the queue again: from the actions held in memory when the filter's
+        state is work waiting and they are read (brought up to date with the store
+        first), else from the database, the memory being read meanwhile (in a thread on
+        a big book)."""
+        flt = self.scoped_filter()
+        base = queue_list.base_of(flt, self.ctx.today)
+        memory = self._memory
+        if memory is not None and base is not None and memory.base == base:
+            with self.ctx.reading() as session:
+                if memory.refresh(session):
+                    self._show_memory(memory, flt, follow=follow)
+                    return
+        self._memory = None
+        self._load_from_database(follow=follow, background=background)
+        if base is not None:
+            self._read_memory(base)
+
+    def _read_memory(self, base: queue_list.Base) -> None:
+        """Read the actions of `base` into memory: at once for a short queue, else in a
+        thread, the keys meanwhile reading the database."""
+        if self._reading_memory == base:
+            return
+        self._reading_memory = base
+
+        def read() -> queue_list.QueueList:
+            with self.ctx.reading() as session:
+                return queue_list.QueueList(base, session)
+
+        if self.table.row_count <= MEMORY_AT_ONCE:
+            self._adopt(base, read())
+            return
+
+        def work() -> None:
+            self.app.call_from_thread(self._adopt, base, read())
+
+        self.run_worker(work, thread=True, group="queue-memory")
+
+    def _adopt(self, base: queue_list.Base, memory: queue_list.QueueList) -> None:
+        if self._reading_memory == base:
+            self._reading_memory = None
+        if queue_list.base_of(self.scoped_filter(), self.ctx.today) == base:
+            self._memory = memory
+
+    def _show_memory(self, memory: queue_list.QueueList, flt: data.QueueFilter, *,
+                     follow: bool) -> None:
+        """The filter's view of the actions in memory: count, totals, the cursor's page."""
+        self._generation += 1
+        table = self.table
+        was = table.current if follow else None
+        count, totals = memory.figures(flt)
+        everything = flt.bare(flt.state)
+        total = count if flt == everything else memory.figures(everything)[0]
+        cursor = max(0, min(table.cursor, count - 1))
+        page = cursor // table.page_size
+        position = None if was is None else memory.position(flt, was.action_id)
+        if position is not None and flt.sort and position // table.page_size != page:
+            position = None  # another order: the cursor stays where it was
+        if position is not None:
+            page = position // table.page_size
+        rows = memory.page(flt, page * table.page_size, table.page_size)
+        found = data.QueueRead(flt, memory.paused, count, total, page, rows, position, False)
+        self._show(self._generation, found, follow,
+                   fetch=lambda offset, limit: memory.page(flt, offset, limit))
+        self._show_totals(self._generation, totals)
+
+    def _load_from_database(self, *, follow: bool, background: bool | None = None) -> None:
         """Read the queue again. After a decision or a new filter the selection is
         cleared; when following others' changes it is kept (a selected action changed
         meanwhile is refused when decided, as always) and the cursor stays on its action.
@@ -187,7 +259,8 @@ class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
         with self.ctx.reading() as session:
             return data.queue_totals(session, flt, today=self.ctx.today)
 
-    def _show(self, generation: int, found: data.QueueRead, follow: bool) -> None:
+    def _show(self, generation: int, found: data.QueueRead, follow: bool,
+              fetch: Callable[[int, int], list[data.QueueRow]] | None = None) -> None:
         if generation != self._generation:
             return  # a newer key asked for another read
         flt, table = found.filter, self.table
@@ -200,7 +273,7 @@ class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
         # rather than counting its offset again, which grows with the depth.
         ends: dict[int, tuple[int, int]] = {}
 
-        def fetch(offset: int, limit: int) -> list[data.QueueRow]:
+        def read_page(offset: int, limit: int) -> list[data.QueueRow]:
             with self.ctx.store.session() as session:
                 rows = data.queue_page(session, flt, offset, limit, after=ends.get(offset),
                                        total=found.count, paused=found.paused)
@@ -210,7 +283,7 @@ class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
 
         if not follow:
             table.selected.clear()
-        table.load(found.count, fetch, pages={found.page: found.rows})
+        table.load(found.count, fetch or read_page, pages={found.page: found.rows})
         if found.position is not None:
             table.cursor = found.position
         self._update_bar()
@@ -405,8 +478,12 @@ class QueueScreen(PortfolioScreen, ListScreen[data.QueueRow]):
                                                len(targets)).format(count=len(targets)))
 
     def _all_filtered(self) -> list[Seen]:
+        flt, memory = self.scoped_filter(), self._memory
         with self.ctx.reading() as session:
-            return data.seen_for_filter(session, self.scoped_filter(), today=self.ctx.today)
+            if memory is not None and memory.base == queue_list.base_of(
+                    flt, self.ctx.today) and memory.refresh(session):
+                return memory.seen(flt)  # what the list shows, in its order
+            return data.seen_for_filter(session, flt, today=self.ctx.today)
 
     def action_approve_all(self) -> None:
         if not self.may_write():
