@@ -14,6 +14,10 @@ issued by hand (`issue_link` without an action) takes 16 random bytes.
 
 The secret comes from `RELANCE_WEB_SECRET`, else from `[web] secret_file`, a file only
 its owner may read; changing it voids every link issued before.
+
+Opening a page is written once per visit: a view within 30 minutes of the visit's first
+opening reads its link and writes nothing (`needs_recording`), so reloads and a busy
+page cost no write (docs/web.md, "Under load").
 """
 
 from __future__ import annotations
@@ -30,14 +34,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from relance.kernel.errors import ConfigError
 from relance.kernel.i18n import _
 from relance.kernel.workspace import Workspace
 from relance.store.audit import record
-from relance.store.models import Action, Debtor, PortalLink, utcnow
+from relance.store.models import Action, Creditor, Debtor, PortalLink, utcnow
 
 SECRET_ENV = "RELANCE_WEB_SECRET"
 # Below this, a secret is a password someone typed, not a key.
@@ -45,8 +49,9 @@ SECRET_MIN_CHARS = 32
 BODY_BYTES = 16
 TAG_BYTES = 10
 TOKEN_CHARS = 35  # base64 of 26 bytes, without padding
-# An opening within this time of the last one is the same visit: counted, not logged
-# again (a debtor reloading the page must not fill the audit log).
+# An opening within this time of the recorded one is the same visit: neither counted
+# nor logged again (a debtor reloading the page must not fill the audit log, nor cost a
+# write per view).
 SAME_VISIT = dt.timedelta(minutes=30)
 OPENED_EVENT = "portal.opened"
 REVOKED_EVENT = "portal.revoked"
@@ -86,10 +91,13 @@ class IssuedLink:
 
 @dataclass(frozen=True)
 class Resolution:
-    """A token looked up: the link it opens, or why it opens nothing."""
+    """A token looked up: the link it opens with its debtor and creditor (read in the
+    same query), or why it opens nothing."""
 
     link: PortalLink | None
     problem: LinkProblem | None
+    debtor: Debtor | None = None
+    creditor: Creditor | None = None
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -203,36 +211,51 @@ def issue_link(session: Session, keys: LinkKeys, *, debtor_id: int,
         days=keys.link_days))
 
 
+# Built once: the page runs it at every view, and building a statement costs more than
+# SQLite takes to answer it.
+_LINK_WITH_OWNERS = (select(PortalLink, Debtor, Creditor)
+                     .join(Debtor, Debtor.id == PortalLink.debtor_id)
+                     .join(Creditor, Creditor.id == Debtor.creditor_id)
+                     .where(PortalLink.token_hash == bindparam("hash")))
+
+
 def resolve(session: Session, secret: bytes, token: str,
             now: dt.datetime | None = None) -> Resolution:
-    """The link `token` opens, or why it opens nothing; a forged token is refused
-    without a query."""
+    """The link `token` opens (with its debtor and creditor, one query), or why it opens
+    nothing; a forged token is refused without a query."""
     if not is_genuine(secret, token):
         return Resolution(None, LinkProblem.FORGED)
-    link = session.scalars(select(PortalLink).where(
-        PortalLink.token_hash == token_hash(token))).first()
-    if link is None:
+    found = session.execute(_LINK_WITH_OWNERS, {"hash": token_hash(token)}).first()
+    if found is None:
         return Resolution(None, LinkProblem.UNKNOWN)
+    link, debtor, creditor = found
     if link.revoked_at is not None:
         return Resolution(None, LinkProblem.REVOKED)
     if _aware(link.expires_at) <= (now or utcnow()):
         return Resolution(None, LinkProblem.EXPIRED)
-    return Resolution(link, None)
+    return Resolution(link, None, debtor, creditor)
+
+
+def needs_recording(link: PortalLink, now: dt.datetime | None = None) -> bool:
+    """Whether opening `link` now starts a visit, to be written (`record_opening`):
+    never opened, or last recorded 30 minutes ago or more. A view that does not start
+    one writes nothing."""
+    if link.last_opened_at is None:
+        return True
+    return (now or utcnow()) - _aware(link.last_opened_at) >= SAME_VISIT
 
 
 def record_opening(session: Session, link_id: int, now: dt.datetime | None = None) -> bool:
-    """Count one opening of the page; log it (`portal.opened`) when it starts a visit,
-    that is when the link was not opened in the last 30 minutes. True when logged."""
+    """Record a visit of the page: count it on the link and log it (`portal.opened`),
+    unless the link's last recorded opening is under 30 minutes old (the same visit:
+    nothing is written; two first views at once write one). True when recorded."""
     moment = now or utcnow()
     link = session.get(PortalLink, link_id, with_for_update=True)
-    if link is None:
+    if link is None or not needs_recording(link, moment):
         return False
-    last = _aware(link.last_opened_at) if link.last_opened_at is not None else None
     session.execute(update(PortalLink).where(PortalLink.id == link_id).values(
         opened_count=PortalLink.opened_count + 1, last_opened_at=moment,
         first_opened_at=link.first_opened_at or moment))
-    if last is not None and moment - last < SAME_VISIT:
-        return False
     debtor = session.get(Debtor, link.debtor_id)
     record(session, actor="debtor", kind=OPENED_EVENT, subject_type="portal_link",
            subject_id=link.id, data={"action": link.action_id},

@@ -7,13 +7,16 @@ unknown, expired or revoked token, another debtor's letter, a missing page) answ
 same neutral 404 page (`PageRefused`), so a visitor learns nothing by trying.
 
 The store is synchronous (SQLAlchemy): handlers call it through
-`starlette.concurrency.run_in_threadpool`, never on the event loop.
+`starlette.concurrency.run_in_threadpool`, never on the event loop. A page reads what it
+shows in the same thread hop and session as the link (`visit_with`): one query opens the
+link with its debtor and creditor.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import threading
@@ -21,9 +24,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -32,7 +36,9 @@ from relance.engine.portal_links import LinkKeys, LinkProblem, resolve
 from relance.kernel.i18n import N_, supported, translations
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
-from relance.store.models import Creditor, Debtor
+from relance.store.models import Creditor, Debtor, PortalLink
+
+T = TypeVar("T")
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -118,6 +124,15 @@ class Portal:
     keys: LinkKeys
     today: Callable[[], dt.date]
     limiter: LookupLimiter = field(default_factory=LookupLimiter)
+    # The portal's clock (sign-in links and sessions expire by it); tests move it.
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    # Sign-in attempts: by the visitor's address (link requests, and links that open
+    # nothing, which cost more), and by the e-mail address asked for, so that nobody is
+    # flooded with links: a few at once, then one every few minutes.
+    sign_in_by_client: LookupLimiter = field(default_factory=lambda: LookupLimiter(
+        capacity=20.0, per_second=1 / 30, failure_cost=5.0))
+    sign_in_by_address: LookupLimiter = field(default_factory=lambda: LookupLimiter(
+        capacity=3.0, per_second=1 / 300))
     environment: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -161,58 +176,145 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
+# The logos already encoded, by file and version: a page inlines its creditor's logo
+# without reading and encoding the file again at every view.
+_LOGOS: dict[tuple[Path, int, int], str] = {}
+_LOGOS_MAX = 64
+
+
+@functools.lru_cache(maxsize=_LOGOS_MAX)
+def _logo_file(root: Path, logo_path: str) -> tuple[Path, str] | None:
+    """The logo's real path and type; None when it is not an image inside the workspace
+    (a creditor's record must not reach /etc)."""
+    base = root.resolve()
+    path = Path(logo_path)
+    path = (path if path.is_absolute() else base / path).resolve()
+    kind = _LOGO_TYPES.get(path.suffix.lower())
+    if kind is None or not path.is_relative_to(base):
+        return None
+    return path, kind
+
+
 def _logo(creditor: Creditor, root: Path) -> str | None:
     if not creditor.logo_path:
         return None
-    base = root.resolve()
-    path = Path(creditor.logo_path)
-    path = (path if path.is_absolute() else base / path).resolve()
-    kind = _LOGO_TYPES.get(path.suffix.lower())
-    # Only a file inside the workspace: a creditor's record must not reach /etc.
-    if kind is None or not path.is_relative_to(base) or not path.is_file() \
-            or path.stat().st_size > LOGO_MAX_BYTES:
+    found = _logo_file(root, creditor.logo_path)
+    if found is None:
         return None
-    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    path, kind = found
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    if not path.is_file() or info.st_size > LOGO_MAX_BYTES:
+        return None
+    key = (path, info.st_mtime_ns, info.st_size)
+    encoded = _LOGOS.get(key)
+    if encoded is None:
+        encoded = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+        if len(_LOGOS) >= _LOGOS_MAX:
+            _LOGOS.clear()
+        _LOGOS[key] = encoded
+    return encoded
 
 
-def _open(portal: Portal, token: str) -> Visit | LinkProblem:
+@dataclass(frozen=True)
+class Opened:
+    """What a link opened, as its one query read it (for the page's own reading, in the
+    same session; never changed)."""
+
+    link: PortalLink
+    debtor: Debtor
+    creditor: Creditor
+
+
+def _open(portal: Portal, token: str,
+          read: Callable[[Session, Visit, Opened], T]) -> tuple[Visit, T] | LinkProblem:
     with portal.store.session() as session:
         found = resolve(session, portal.keys.secret, token)
-        if found.link is None:
+        link, debtor, creditor = found.link, found.debtor, found.creditor
+        if link is None or debtor is None or creditor is None:
             return found.problem or LinkProblem.UNKNOWN
-        debtor = session.get(Debtor, found.link.debtor_id)
-        creditor = session.get(Creditor, debtor.creditor_id) if debtor else None
-        if debtor is None or creditor is None:
-            return LinkProblem.UNKNOWN
-        return Visit(link_id=found.link.id, token=token, debtor_id=debtor.id,
-                     creditor_id=creditor.id,
-                     language=supported(debtor.language) or "fr", today=portal.today(),
-                     workspace=portal.workspace, store=portal.store,
-                     brand=Brand(name=creditor.name,
-                                 logo_data_uri=_logo(creditor, portal.workspace.root)),
-                     secret=portal.keys.secret)
+        visit = Visit(link_id=link.id, token=token, debtor_id=debtor.id,
+                      creditor_id=creditor.id,
+                      language=supported(debtor.language) or "fr", today=portal.today(),
+                      workspace=portal.workspace, store=portal.store,
+                      brand=Brand(name=creditor.name,
+                                  logo_data_uri=_logo(creditor, portal.workspace.root)),
+                      secret=portal.keys.secret)
+        return visit, read(session, visit, Opened(link, debtor, creditor))
 
 
-async def visit_of(request: Request) -> Visit:
-    """The visit `request.path_params["token"]` opens; the neutral 404 (`PageRefused`)
-    for any token that opens nothing, 429 when this address tried too often."""
+def _nothing_more(_session: Session, _visit: Visit, _opened: Opened) -> None:
+    return None
+
+
+async def visit_with(request: Request,
+                     read: Callable[[Session, Visit, Opened], T]) -> tuple[Visit, T]:
+    """The visit `request.path_params["token"]` opens and what `read` makes of it, read
+    in the same session and thread hop as the link; the neutral 404 (`PageRefused`) for
+    any token that opens nothing, 429 when this address tried too often."""
     portal = portal_of(request)
     address = client_address(request)
     if not portal.limiter.allows(address):
         raise PageRefused(429)
     token = str(request.path_params.get("token", ""))
-    opened = await run_in_threadpool(_open, portal, token)
-    portal.limiter.spend(address, failed=not isinstance(opened, Visit))
-    if not isinstance(opened, Visit):
+    opened = await run_in_threadpool(_open, portal, token, read)
+    portal.limiter.spend(address, failed=not isinstance(opened, tuple))
+    if not isinstance(opened, tuple):
         raise PageRefused(404)
     return opened
+
+
+async def visit_of(request: Request) -> Visit:
+    """The visit `request.path_params["token"]` opens (see `visit_with`)."""
+    visit, _nothing = await visit_with(request, _nothing_more)
+    return visit
+
+
+class _Sayings:
+    """One language's `gettext` and `ngettext`, remembering each answer: the chained
+    catalogs try every domain in turn, and a page asks for the same sentences at every
+    view."""
+
+    # The sentences of the pages are a few hundred; a bound keeps a flood of distinct
+    # plural counts from growing the memory.
+    MAX_REMEMBERED = 4096
+
+    def __init__(self, language: str) -> None:
+        self.chain = translations(language)
+        self.said: dict[str, str] = {}
+        self.plurals: dict[tuple[str, str, int], str] = {}
+
+    def gettext(self, message: str) -> str:
+        said = self.said.get(message)
+        if said is None:
+            said = self.chain.gettext(message)
+            if len(self.said) < self.MAX_REMEMBERED:
+                self.said[message] = said
+        return said
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        key = (singular, plural, count)
+        said = self.plurals.get(key)
+        if said is None:
+            said = self.chain.ngettext(singular, plural, count)
+            if len(self.plurals) < self.MAX_REMEMBERED:
+                self.plurals[key] = said
+        return said
+
+
+_SAYINGS: dict[str, _Sayings] = {}
 
 
 def gettext_for(language: str) -> tuple[Callable[[str], str], Callable[[str, str, int], str]]:
     """`_` and `ngettext` in `language`, without touching the process's language (two
     debtors in two languages are served at the same time)."""
-    chain = translations(supported(language) or "fr")
-    return chain.gettext, chain.ngettext
+    chosen = supported(language) or "fr"
+    sayings = _SAYINGS.get(chosen)
+    if sayings is None:
+        sayings = _SAYINGS.setdefault(chosen, _Sayings(chosen))
+    return sayings.gettext, sayings.ngettext
 
 
 def render(request: Request, visit: Visit, template_name: str, context: Mapping[str, Any],

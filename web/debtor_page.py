@@ -8,26 +8,33 @@ firm's client-funds account on a case under mandate), else the creditor's accoun
 
 The debtor's actions (`web.debtor_actions`) show inside this page through the template
 `action_panel.html`, included when it exists, with the same context.
+
+A view costs three queries (the link with its debtor and creditor, the open invoices,
+the letters) in one session; the visit is written only when it starts one
+(`engine.portal_links.needs_recording`); the QR code of a payload already drawn is
+reused. docs/web.md, "Under load", gives the figures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from relance.channels.context import build_context, invoice_figures
-from relance.engine.portal_links import record_opening
+from relance.channels.agency_context import firm_of
+from relance.channels.context import build_context, iban_text, invoice_figures
+from relance.engine.portal_links import needs_recording, record_opening
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.i18n import N_
 from relance.store.models import (
@@ -40,11 +47,23 @@ from relance.store.models import (
     InvoiceStatus,
     PortalLink,
 )
-from relance.web.common import PageRefused, Visit, gettext_for, render, visit_of
+from relance.web.common import (
+    Opened,
+    PageRefused,
+    Visit,
+    gettext_for,
+    render,
+    visit_of,
+    visit_with,
+)
 from relance.web.epc_qr import EPC_CURRENCY, epc_payload, qr_svg
 
 QR_TITLE = N_("QR code of the bank transfer")
 LETTER_FILE = N_("letter")
+# The QR codes drawn lately, by payload: drawing one (the masks tried in turn) costs
+# more than the rest of the page, and a debtor's payload stays the same all day. About
+# 6 kB each.
+QR_CACHE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -63,13 +82,22 @@ def _letter_key(secret: bytes, token: str, action_id: int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()[:24]
 
 
+# The page's queries, built once (building one costs more than SQLite takes to answer).
+_SENT_LETTERS = select(Action).where(
+    Action.debtor_id == bindparam("debtor"), Action.channel == Channel.LETTER,
+    Action.state == ActionState.SENT).order_by(Action.sent_at.desc(), Action.id.desc())
+_OPEN_INVOICES = select(Invoice).where(
+    Invoice.debtor_id == bindparam("debtor"), Invoice.status == InvoiceStatus.OPEN,
+    Invoice.balance_minor > 0).order_by(Invoice.due_date, Invoice.number)
+
+
 def sent_letters(session: Session, visit: Visit) -> list[SentLetter]:
     """The letters sent to this visit's debtor whose PDF is still in the outbox, newest
     first."""
+    actions = session.scalars(_SENT_LETTERS, {"debtor": visit.debtor_id}).all()
+    if not actions:
+        return []
     outbox = visit.workspace.outbox_dir.resolve()
-    actions = session.scalars(select(Action).where(
-        Action.debtor_id == visit.debtor_id, Action.channel == Channel.LETTER,
-        Action.state == ActionState.SENT).order_by(Action.sent_at.desc(), Action.id.desc()))
     letters = []
     for action in actions:
         pdf = (action.output or {}).get("pdf")
@@ -88,38 +116,36 @@ def sent_letters(session: Session, visit: Visit) -> list[SentLetter]:
 def _payment(session: Session, visit: Visit, creditor: Creditor, debtor: Debtor,
              link: PortalLink) -> dict[str, Any]:
     """The payment block of the link's message, as it printed it; else the creditor's."""
-    action = session.get(Action, link.action_id) if link.action_id is not None else None
+    agency = firm_of(visit.workspace)
+    # Without a collection firm every message printed the creditor's account: the
+    # message's whole context need not be built again to find it.
+    action = session.get(Action, link.action_id) \
+        if agency is not None and link.action_id is not None else None
     if action is not None and action.debtor_id == debtor.id:
-        from relance.channels.agency_context import firm_of
-
         data = build_context(session, action, today=visit.today,
-                             workspace_root=visit.workspace.root,
-                             agency=firm_of(visit.workspace))
+                             workspace_root=visit.workspace.root, agency=agency)
         payment: dict[str, Any] = data.context["payment"]
         return payment
-    compact = "".join((creditor.iban or "").split()).upper()
-    return {"beneficiary": creditor.name,
-            "iban": " ".join(compact[i:i + 4] for i in range(0, len(compact), 4)),
+    return {"beneficiary": creditor.name, "iban": iban_text(creditor.iban),
             "bic": creditor.bic or "", "reference": debtor.ref, "on_behalf_of": None}
 
 
-def _page_context(visit: Visit) -> dict[str, Any]:
-    """Everything the page shows, read in one transaction that also records the visit."""
+@functools.lru_cache(maxsize=QR_CACHE_SIZE)
+def _qr_code(payload: str, title: str) -> str:
+    return qr_svg(payload, title=title)
+
+
+def _page_context(session: Session, visit: Visit,
+                  opened: Opened) -> tuple[dict[str, Any], bool]:
+    """Everything the page shows, read in the session that opened the link, and whether
+    this view starts a visit (to be recorded)."""
     gettext, ngettext = gettext_for(visit.language)
-    with visit.store.write_transaction() as session:
-        record_opening(session, visit.link_id)
-        link = session.get(PortalLink, visit.link_id)
-        debtor = session.get(Debtor, visit.debtor_id)
-        creditor = session.get(Creditor, visit.creditor_id)
-        if link is None or debtor is None or creditor is None:
-            raise PageRefused(404)
-        invoices = session.scalars(select(Invoice).where(
-            Invoice.debtor_id == debtor.id, Invoice.status == InvoiceStatus.OPEN,
-            Invoice.balance_minor > 0).order_by(Invoice.due_date, Invoice.number)).all()
-        figures = invoice_figures(creditor, debtor, invoices, today=visit.today,
-                                  language=visit.language)
-        payment = _payment(session, visit, creditor, debtor, link)
-        letters = sent_letters(session, visit)
+    creditor, debtor = opened.creditor, opened.debtor
+    invoices = session.scalars(_OPEN_INVOICES, {"debtor": debtor.id}).all()
+    figures = invoice_figures(creditor, debtor, invoices, today=visit.today,
+                              language=visit.language)
+    payment = _payment(session, visit, creditor, debtor, opened.link)
+    letters = sent_letters(session, visit)
     disputed = {inv.number for inv in invoices if inv.disputed}
     rows = [{**row, "disputed": row["number"] in disputed} for row in figures.rows]
     due_in_euros = figures.totals_minor.get(EPC_CURRENCY, 0)
@@ -130,8 +156,8 @@ def _page_context(visit: Visit) -> dict[str, Any]:
         payload = epc_payload(name=str(payment["beneficiary"]), iban=str(payment["iban"]),
                               bic=str(payment.get("bic") or ""), amount_minor=due_in_euros,
                               reference=str(payment["reference"]))
-        qr = qr_svg(payload, title=gettext(QR_TITLE))
-    return {
+        qr = _qr_code(payload, gettext(QR_TITLE))
+    context = {
         "debtor": {"name": debtor.name, "ref": debtor.ref},
         "today": show_date(visit.today, visit.language),
         "invoices": rows,
@@ -148,11 +174,18 @@ def _page_context(visit: Visit) -> dict[str, Any]:
         "letters": [{"key": letter.key, "sent_on": show_date(letter.sent_on, visit.language)}
                     for letter in letters],
     }
+    return context, needs_recording(opened.link)
+
+
+def _record_visit(visit: Visit) -> None:
+    with visit.store.write_transaction() as session:
+        record_opening(session, visit.link_id)
 
 
 async def debtor_page(request: Request) -> Response:
-    visit = await visit_of(request)
-    context = await run_in_threadpool(_page_context, visit)
+    visit, (context, starts_visit) = await visit_with(request, _page_context)
+    if starts_visit:
+        await run_in_threadpool(_record_visit, visit)
     return render(request, visit, "debtor.html", context)
 
 

@@ -4,11 +4,17 @@ links by hand.
 The server is uvicorn over `relance.web.app.create_app`, bound to the loopback by
 default: in production a reverse proxy terminates TLS in front of it and passes the
 visitor's address (`X-Forwarded-For`, trusted from the proxy's address only).
+
+`--workers N` runs N uvicorn processes sharing the port, each building its own
+application through `worker_app` (its own store connections and its own per-address
+limits: docs/web.md, "Under load").
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,6 +31,15 @@ from relance.context import AppContext
 from relance.kernel.display import show_count, show_datetime
 from relance.kernel.errors import ConfigError, NotFound, UsageError
 from relance.kernel.i18n import _, ngettext
+from relance.kernel.workspace import DATABASE_URL_ENV
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+# How `relance web --workers N` tells its worker processes which workspace they serve
+# (the database URL goes through RELANCE_DATABASE_URL, as for any command).
+WORKSPACE_ENV = "RELANCE_WEB_WORKSPACE"
+MAX_WORKERS = 64
 
 web_app = typer.Typer(help=command_help("web"), invoke_without_command=True)
 
@@ -34,24 +49,45 @@ PortOption = Annotated[int, typer.Option("--port", help=_("The port to listen on
 ProxyOption = Annotated[str, typer.Option(
     "--proxy", help=_("The reverse proxy's addresses whose X-Forwarded-For is trusted "
                       "(comma-separated)."))]
+WorkersOption = Annotated[int, typer.Option(
+    "--workers", help=_("Server processes sharing the port (each with its own limits per "
+                        "address)."))]
+
+
+def worker_app() -> Starlette:
+    """The application of one process of `relance web --workers N` (uvicorn's factory):
+    the workspace the parent named, its store opened here."""
+    from relance.context import AppContext
+    from relance.web.app import create_app
+
+    context = AppContext(workspace_path=Path(os.environ[WORKSPACE_ENV]))
+    return create_app(context.workspace)
 
 
 def serve_web(context: AppContext, host: str, port: int, proxy: str = "127.0.0.1", *,
-              announce: bool = False) -> None:
+              announce: bool = False, workers: int = 1) -> None:
     """Run the debtor's page until interrupted (also called by `relance serve --web`,
     in a thread: then uvicorn's signal handlers stay the scheduler's)."""
     import uvicorn
 
     from relance.web.app import create_app
 
-    # Built first: without a web secret, the command stops here (exit 2).
+    # Built first: without a web secret, the command stops here (exit 2). The store is
+    # migrated here too, once, before any worker opens it.
     app = create_app(context.workspace, store=context.store)
     if announce:
         say(context, _("The debtor's page listens on http://{host}:{port} (Ctrl-C stops "
                        "it).").format(host=host, port=port))
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy,
+    served: Starlette | str = app
+    if workers > 1:
+        os.environ[WORKSPACE_ENV] = str(context.workspace.root)
+        os.environ[DATABASE_URL_ENV] = context.database_url
+        context.store.dispose()
+        served = "relance.commands.web_cmd:worker_app"
+    uvicorn.run(served, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy,
                 server_header=False, date_header=False, log_level="warning",
-                access_log=False)
+                access_log=False, workers=workers if workers > 1 else None,
+                factory=workers > 1)
 
 
 @web_app.callback()
@@ -60,13 +96,17 @@ def web(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     proxy: ProxyOption = "127.0.0.1",
+    workers: WorkersOption = 1,
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
     context: AppContext = ctx.obj
     if not 0 < port < 65536:
         raise UsageError(_("--port must be between 1 and 65535, not {port}").format(port=port))
-    serve_web(context, host, port, proxy, announce=True)
+    if not 0 < workers <= MAX_WORKERS:
+        raise UsageError(_("--workers must be between 1 and {most}, not {workers}").format(
+            most=MAX_WORKERS, workers=workers))
+    serve_web(context, host, port, proxy, announce=True, workers=workers)
 
 
 @web_app.command("link", help=_("Issue a personal link for a debtor by hand and print it."))
