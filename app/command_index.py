@@ -9,13 +9,12 @@ a command's summary is written once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from relance.kernel.i18n import N_, _
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # not a dataclass: `relance --help` does without that import
     module: str  # under relance.commands
     help: str  # untranslated: `command_help` translates it when it is shown
 
@@ -175,6 +174,10 @@ COMMANDS: dict[str, Entry] = {
     "web": Entry("web_cmd", N_(
         "The debtor's page behind the personal link of each message: serve it, "
         "issue or revoke links.")),
+    # relance.commands.portal_cmd
+    "portal-link": Entry("portal_cmd", N_(
+        "Print a one-time sign-in link to the web portal for a person listed in "
+        "relance.toml (credit managers; before e-mail is set up).")),
 }
 
 

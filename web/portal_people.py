@@ -26,7 +26,6 @@ from relance.engine.portal_sign_in import session_user
 from relance.engine.roles import Actor, workspace_policy
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import choose_language
-from relance.store.models import utcnow
 from relance.web.common import CSRF_FIELD, PageRefused, Portal, gettext_for, portal_of
 
 SIGN_IN_PATH = "/portal/sign-in"
@@ -76,12 +75,15 @@ def portal_language(portal: Portal) -> str:
 
 
 async def insider_of(request: Request) -> Insider:
-    """The signed-in person making `request`; `SignInNeeded` when there is none."""
+    """The signed-in person making `request`; `SignInNeeded` when there is none, the
+    neutral 404 when the workspace lists no people (it has no portal)."""
     portal = portal_of(request)
+    if workspace_policy(portal.workspace).open:
+        raise PageRefused(404)  # no [users]: no portal
     token = request.cookies.get(session_cookie_name(portal), "")
     if not token:
         raise SignInNeeded()
-    person = await run_in_threadpool(_person_of, portal, token, utcnow())
+    person = await run_in_threadpool(_person_of, portal, token, portal.now())
     if person is None:
         raise SignInNeeded()
     return Insider(person=person, session_token=token, language=portal_language(portal),

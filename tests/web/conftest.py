@@ -55,8 +55,11 @@ def free_port() -> int:
         return port
 
 
-def web_workspace(root: Path, base_url: str, extra: dict[str, Any] | None = None) -> Workspace:
-    """A workspace whose `relance.toml` sets `[web]` (the secret in an owner-only file)."""
+def web_workspace(root: Path, base_url: str, extra: dict[str, Any] | None = None, *,
+                  tables: dict[str, dict[str, Any]] | None = None) -> Workspace:
+    """A workspace whose `relance.toml` sets `[web]` (the secret in an owner-only file),
+    `extra` keys of `[web]`, and more `tables` by their TOML name (`"users.sofia": {"role":
+    "sales_rep", "email": ...}`, `"smtp": {...}`)."""
     make_workspace(root)
     secret = root / SECRET_FILE
     secret.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +69,9 @@ def web_workspace(root: Path, base_url: str, extra: dict[str, Any] | None = None
              f'base_url = "{base_url}"', f'secret_file = "{SECRET_FILE}"']
     for key, value in (extra or {}).items():
         lines.append(f"{key} = {json.dumps(value)}")
+    for name, table in (tables or {}).items():
+        lines += ["", f"[{name}]", *(f"{key} = {json.dumps(value)}"
+                                    for key, value in table.items())]
     config = root / "relance.toml"
     config.write_text("\n".join(lines) + "\n")
     return Workspace(root, load_config(config), config)
@@ -96,13 +102,15 @@ class ServerThread:
 
 @contextlib.contextmanager
 def running_server(store: Store, root: Path, *,
-                   limiter: LookupLimiter | None = None) -> Iterator[WebServer]:
-    """`relance web` on a free loopback port over `store`, its workspace in `root`.
-    The tests' default limiter lets a test make many refused requests; the limiter's
-    own test passes the real one."""
+                   limiter: LookupLimiter | None = None,
+                   tables: dict[str, dict[str, Any]] | None = None) -> Iterator[WebServer]:
+    """`relance web` on a free loopback port over `store`, its workspace in `root`
+    (with `tables` in its relance.toml, as `web_workspace` takes them). The tests'
+    default limiter lets a test make many refused requests; the limiter's own test
+    passes the real one."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    workspace = web_workspace(root, base_url)
+    workspace = web_workspace(root, base_url, tables=tables)
     keys = link_keys(workspace)
     assert keys is not None
     app = create_app(workspace, store=store, keys=keys, today=lambda: TODAY,
