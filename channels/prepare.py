@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,26 +145,22 @@ class Renderer:
         """`render.resolve`, once per template and language in this dispatch: the files
         it finds (or that there are none) hold for the dispatch's every action; its
         directory listing and checks are not repeated for each."""
-        key = (creditor, name, channel, language, tone)
-        found = self._resolved.get(key)
-        if found is None:
-            try:
-                found = resolve(self.templates_dir, creditor=creditor, name=name,
-                                channel=channel, language=language, tone=tone)
-            except TemplateProblem as exc:
-                found = exc
-            self._resolved[key] = found
-        if isinstance(found, TemplateProblem):
-            raise found.with_traceback(None)
-        return found
+        return self._once((creditor, name, channel, language, tone),
+                          lambda: resolve(self.templates_dir, creditor=creditor, name=name,
+                                          channel=channel, language=language, tone=tone))
 
     def _base_email(self, creditor: str) -> ResolvedTemplate:
         """`resolve_base_email`, once per creditor in this dispatch."""
-        key = (creditor, "", "_base/email.html", "", None)
+        return self._once((creditor, "", "_base/email.html", "", None),
+                          lambda: resolve_base_email(self.templates_dir, creditor))
+
+    def _once(self, key: tuple[str, str, str, str, str | None],
+              find: Callable[[], ResolvedTemplate]) -> ResolvedTemplate:
+        # A template that cannot be used is remembered too, and refused again as found.
         found = self._resolved.get(key)
         if found is None:
             try:
-                found = resolve_base_email(self.templates_dir, creditor)
+                found = find()
             except TemplateProblem as exc:
                 found = exc
             self._resolved[key] = found
