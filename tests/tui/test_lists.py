@@ -107,6 +107,25 @@ async def test_search_narrows_as_one_types(make_app: MakeApp, store: Store,
         assert table(app).row_count == 97
 
 
+async def test_a_search_matching_nothing_says_so(make_app: MakeApp, store: Store,
+                                                book: Book) -> None:
+    crowd_escalations(store, book)
+    app = make_app("alice")
+    async with app.run_test(size=SMALL) as pilot:
+        await open_escalations(pilot)
+        await pilot.press("slash", *"zzq", "enter")
+        await settle(pilot)
+        assert table(app).row_count == 0
+        prefix = app.screen.ID_PREFIX  # type: ignore[attr-defined]
+        panel = str(app.screen.query_one(f"#{prefix}-detail", Static).render())
+        # Not "no escalation waiting", which would send the operator away.
+        assert panel.startswith("Nothing matches") and "zzq" in panel
+        assert "x clears" in panel
+        await pilot.press("x")
+        await settle(pilot)
+        assert table(app).row_count == 97
+
+
 async def test_filters_by_stage_and_operator(make_app: MakeApp, store: Store,
                                              book: Book) -> None:
     crowd_escalations(store, book)

@@ -381,6 +381,13 @@ class PagedListScreen(ListScreen[RowT]):
     def key_escape(self) -> None:
         self._leave_search()
 
+    def empty_text(self) -> str:
+        # An empty list under a search or filters says so, not that there is no work.
+        if describe(self.view):
+            return _("Nothing matches {what}: x clears the search and the filters.").format(
+                what=describe(self.view))
+        return super().empty_text()
+
     def action_clear(self) -> None:
         self.show_view(View(sort=self.view.sort, descending=self.view.descending))
 
