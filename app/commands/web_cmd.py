@@ -76,8 +76,8 @@ def serve_web(context: AppContext, host: str, port: int, proxy: str = "127.0.0.1
     # migrated here too, once, before any worker opens it.
     app = create_app(context.workspace, store=context.store)
     if announce:
-        say(context, _("The debtor's page listens on http://{host}:{port} (Ctrl-C stops "
-                       "it).").format(host=host, port=port))
+        say(context, _("The debtors' pages and the portal (/portal/) listen on "
+                       "http://{host}:{port} (Ctrl-C stops them).").format(host=host, port=port))
     served: Starlette | str = app
     if workers > 1:
         os.environ[WORKSPACE_ENV] = str(context.workspace.root)
