@@ -102,17 +102,6 @@ def end_session(session: Session, token: str, now: dt.datetime) -> None:
                     .execution_options(synchronize_session=False))
 
 
-def end_sessions_of(session: Session, user_name: str, now: dt.datetime) -> int:
-    """End every live session of a user (removed from `[users]`, or a lost laptop);
-    how many were live."""
-    result = session.execute(update(PortalSession)
-                             .where(PortalSession.user_name == user_name,
-                                    PortalSession.ended_at.is_(None))
-                             .values(ended_at=now)
-                             .execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 def _aware(moment: dt.datetime) -> dt.datetime:
     # SQLite hands datetimes back without their zone; they were written in UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
