@@ -24,7 +24,7 @@ from tests.tui.test_desk_help import french_app
 from tests.tui.test_palette_export import _palette, _said
 
 DAY = NOW.date().isoformat()
-PRINTED_AT = ("Édité le", "Printed on")  # a report's footer: the minute it was drawn
+PRINTED_AT = ("Édité le", "Made on")  # a report's footer: the minute it was drawn
 
 
 def _text(path: Path) -> list[str]:
