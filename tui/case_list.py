@@ -25,6 +25,7 @@ from relance.store.models import (
     InvoiceStatus,
     Stage,
 )
+from relance.tui.list_reads import whole_sum
 from relance.tui.worklists import SqlList
 
 
@@ -71,7 +72,7 @@ class CaseList(SqlList[CaseRow]):
         rank = case(*((Invoice.stage == stage, n) for stage, n in _STAGE_RANK.items()),
                     else_=1)
         owed = (select(Invoice.debtor_id.label("debtor_id"), Invoice.currency.label("currency"),
-                       func.sum(Invoice.balance_minor).label("amount"),
+                       whole_sum(Invoice.balance_minor).label("amount"),
                        func.count(Invoice.id).label("invoices"),
                        func.min(Invoice.due_date).label("oldest_due"),
                        func.max(rank).label("rank"))

@@ -37,7 +37,12 @@ from relance.store.models import (
     ItemState,
 )
 from relance.tui.data import WAITING, Paused, QueueFilter, QueueRow
-from relance.tui.rowset import SEPARATOR, RowSet, Views, any_of, touched_debtors
+from relance.tui.list_reads import keep_out_of_collection, touched_debtors, whole_sum
+from relance.tui.rowset import (
+    SEPARATOR,
+    RowSet,
+    Views,
+)
 from relance.tui.worklists import change_mark
 
 
@@ -86,6 +91,7 @@ class QueueList:
         self.rows.ready_to_search(exact=("numbers",), any_case=("rules", "stages"))
         self.rows.totals(None)
         self.views = Views(self.rows)
+        keep_out_of_collection()
 
     def refresh(self, session: Session) -> bool:
         """Follow the store: the debtors named since the last read are read again.
@@ -128,11 +134,11 @@ class QueueList:
 
         items = (select(
             ActionItem.action_id.label("item_action"),
-            func.sum(case((active, ActionItem.balance_minor), else_=0)).label("stored"),
-            func.sum(case((owed, Invoice.balance_minor), else_=0)).label("now"),
+            whole_sum(case((active, ActionItem.balance_minor), else_=0)).label("stored"),
+            whole_sum(case((owed, Invoice.balance_minor), else_=0)).label("now"),
             func.min(case((active, ActionItem.currency))).label("currency"),
             func.count(distinct(case((active, ActionItem.currency)))).label("currencies"),
-            func.sum(case((active, 1), else_=0)).label("invoices"),
+            whole_sum(case((active, 1), else_=0)).label("invoices"),
             func.min(case((active, ActionItem.rule))).label("rule"),
             every(Invoice.number).label("numbers"), every(Invoice.stage).label("stages"),
             every(ActionItem.rule).label("rules"))
@@ -194,9 +200,9 @@ class QueueList:
             # A name or reference holding it, or an invoice number starting with it as
             # typed, in capitals or in small letters (as `data._search` reads them).
             text = flt.search
-            found.append(any_of([rows.matching(text), *(
-                rows.containing("numbers", SEPARATOR + prefix)
-                for prefix in dict.fromkeys((text, text.upper(), text.lower())))]))
+            found.append(rows.either(text, [
+                ("numbers", SEPARATOR + prefix)
+                for prefix in dict.fromkeys((text, text.upper(), text.lower()))]))
         return found
 
     @staticmethod

@@ -16,6 +16,12 @@ loops, never in a Python loop over the rows:
   in that order is `compress(order, …)`; the reverse order is that list reversed;
 - a changed debtor's rows leave each kept order by one mask pass and come back by a
   binary search each, rather than the order being sorted again.
+
+Where a key narrows what an earlier one found (one more letter typed), only the rows
+that earlier key kept are looked at again, when they are few: those are reached with
+`bytearray.find`, which jumps over the rest in C. A search in several columns looks in
+the next column only among the rows the ones before did not match. The totals of the
+whole list are kept until the rows change.
 """
 
 from __future__ import annotations
@@ -25,34 +31,14 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from itertools import compress, repeat
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
-
-from relance.store.models import Event
-
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 SEPARATOR = "\x1f"  # between the texts a search looks into (never typed)
-
-
-def touched_debtors(session: Session, since: int | None, mark: int,
-                    limit: int) -> set[int] | None:
-    """The debtors named by the events after `since` up to `mark`; None when the list
-    must be read whole: no read yet, an event naming no debtor (an import, a run, a
-    creditor renamed), or more than `limit` debtors (one pass costs less then)."""
-    if since is None or mark < since:
-        return None
-    if mark == since:
-        return set()
-    after = and_(Event.id > since, Event.id <= mark)
-    # A run appends an event per action queued: that many are not worth reading.
-    if mark - since > limit * 10 or session.scalar(
-            select(func.count()).where(after, Event.debtor_id.is_(None))):
-        return None
-    touched = {int(debtor_id) for debtor_id in session.scalars(
-        select(Event.debtor_id).where(after).distinct().limit(limit + 1))
-        if debtor_id is not None}
-    return None if len(touched) > limit else touched
+FOLDED = "~"  # before a column's name: its texts in small letters (a search's own key)
+FEW = 8  # a mask keeping under 1/FEW of the rows is walked row by row, not mapped whole
+_FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _and(masks: Sequence[bytearray]) -> bytearray:
@@ -108,6 +94,11 @@ class RowSet(Generic[R]):
         self._slots_of_group: dict[Hashable, list[int]] = {}
         self._by_currency: dict[Any, bytearray] | None = None
         self._whole: dict[str, str] = {}  # a text column's values end to end
+        # The masks of the last searches, by (column, text): a longer text's rows are
+        # among them (kept until the rows change).
+        self._found: dict[tuple[str, str], tuple[bytearray, int]] = {}
+        self._totals_of_all: dict[str, int] | None = None
+        self._ranks: dict[str, list[int]] = {}  # each order's position of every slot
         self._count = 0  # rows there are (slots not emptied)
         self.version = 0  # moves at each change: what was worked out from the rows is stale
         self._add(list(rows))
@@ -176,6 +167,9 @@ class RowSet(Generic[R]):
         added = self._add(list(rows))
         self._by_currency = None
         self._whole.clear()
+        self._found.clear()
+        self._totals_of_all = None
+        self._ranks.clear()
         alive = self.alive.__getitem__
         for sort, order in self._orders.items():
             if gone:
@@ -227,7 +221,7 @@ class RowSet(Generic[R]):
 
     def holding(self, name: str, part: str) -> bytearray:
         """Rows whose column `name` holds `part` (any case)."""
-        return self._holding(name.lower(), self.folded(name), part.lower())
+        return self._holding(FOLDED + name, self.folded(name), part.lower())
 
     def containing(self, name: str, part: str) -> bytearray:
         """Rows whose column `name` (text) holds `part` as written."""
@@ -239,9 +233,23 @@ class RowSet(Generic[R]):
         for name in exact:
             self._holding(name, self.column(name), SEPARATOR)
         for name in any_case:
-            self._holding(name.lower(), self.folded(name), SEPARATOR)
+            self._holding(FOLDED + name, self.folded(name), SEPARATOR)
 
-    def _holding(self, name: str, texts: list[str], part: str) -> bytearray:
+    def either(self, words: str, exact: Sequence[tuple[str, str]]) -> bytearray:
+        """Rows whose searched columns hold `words` (any case), or whose column `name`
+        holds `part` as written, for one of the pairs of `exact`."""
+        mask = self.matching(words)
+        for name, part in exact:
+            rest = mask.translate(_FLIP)  # the rows not matched yet
+            if not rest.count(1):
+                break
+            found = self._holding(name, self.column(name), part, among=rest)
+            mask = any_of([mask, found])
+        return mask
+
+    def _holding(self, name: str, texts: list[str], part: str,
+                 among: bytearray | None = None) -> bytearray:
+        """The rows whose text holds `part`; of `among` only, when given."""
         # Text found in no row (a name typed, looked for in the invoice numbers too) is
         # told by one search of the texts end to end, not one per row.
         if part:
@@ -250,7 +258,33 @@ class RowSet(Generic[R]):
                 whole = self._whole[name] = "\n".join(map(str, texts))
             if part not in whole:
                 return bytearray(len(texts))
-        return bytearray(map(operator.contains, texts, repeat(part)))
+        narrowest = self._narrowest(name, part) if among is None else None
+        if narrowest is not None:
+            among = narrowest
+        if among is not None and among.count(1) * FEW < len(texts):
+            mask = bytearray(len(texts))
+            find = among.find
+            slot = find(1)
+            while slot != -1:
+                if part in texts[slot]:
+                    mask[slot] = 1
+                slot = find(1, slot + 1)
+        else:
+            mask = bytearray(map(operator.contains, texts, repeat(part)))
+            if among is not None:
+                mask = _and([mask, among])
+        if narrowest is not None or among is None:  # a mask of the whole column
+            _remember(self._found, (name, part), (mask, mask.count(1)), 16)
+        return mask
+
+    def _narrowest(self, name: str, part: str) -> bytearray | None:
+        """The fewest rows an earlier search of a text within `part` kept (a row
+        holding `part` holds that text too), or None."""
+        best: tuple[bytearray, int] | None = None
+        for (column, earlier), found in self._found.items():
+            if column == name and earlier in part and (best is None or found[1] < best[1]):
+                best = found
+        return None if best is None else best[0]
 
     def equal(self, name: str, value: Any, *, any_case: bool = False) -> bytearray:
         if any_case:
@@ -283,7 +317,10 @@ class RowSet(Generic[R]):
         amounts = self.column(self.amount_name)
         by_currency = self._currency_masks()
         if mask is None:
-            return {c or "": sum(compress(amounts, m)) for c, m in by_currency.items()}
+            if self._totals_of_all is None:
+                self._totals_of_all = {c or "": sum(compress(amounts, m))
+                                       for c, m in by_currency.items()}
+            return dict(self._totals_of_all)
         if len(by_currency) == 1:  # the usual book: one sum, no mask to combine
             currency = next(iter(by_currency))
             return {currency or "": sum(compress(amounts, mask))} if any(mask) else {}
@@ -341,8 +378,30 @@ class RowSet(Generic[R]):
     def shown(self, mask: bytearray | None, sort: str, descending: bool) -> list[int]:
         """The slots of the rows `mask` keeps (None: all), in order."""
         order = self.order(sort)
-        found = order if mask is None else list(compress(order, map(mask.__getitem__, order)))
+        if mask is None:
+            found = order
+        elif mask.count(1) * FEW < len(order):  # few rows: put them in the order's places
+            slots: list[int] = []
+            find = mask.find
+            slot = find(1)
+            while slot != -1:
+                slots.append(slot)
+                slot = find(1, slot + 1)
+            found = sorted(filter(self.alive.__getitem__, slots),
+                           key=self._rank(sort).__getitem__)
+        else:
+            found = list(compress(order, map(mask.__getitem__, order)))
         return found[::-1] if descending else found
+
+    def _rank(self, sort: str) -> list[int]:
+        """Each slot's place in the order `sort` (kept until the rows change)."""
+        rank = self._ranks.get(sort)
+        if rank is None:
+            rank = [0] * len(self.rows)
+            for place, slot in enumerate(self.order(sort)):
+                rank[slot] = place
+            self._ranks[sort] = rank
+        return rank
 
     def slots_of_groups(self, groups: Iterable[Hashable]) -> list[int]:
         return [slot for group in groups for slot in self._slots_of_group.get(group, ())]
@@ -397,7 +456,7 @@ class Views:
         return found
 
 
-def _remember(cache: dict[Hashable, Any], key: Hashable, value: Any, keep: int) -> None:
+def _remember(cache: dict[K, V], key: K, value: V, keep: int) -> None:
     cache[key] = value
     while len(cache) > keep:
         del cache[next(iter(cache))]

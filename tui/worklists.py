@@ -40,7 +40,12 @@ from relance.store.models import (
     Stage,
 )
 from relance.store.settle import settle_queue
-from relance.tui.rowset import RowSet, Views, any_of, touched_debtors
+from relance.tui.list_reads import keep_out_of_collection, touched_debtors, whole_sum
+from relance.tui.rowset import (
+    RowSet,
+    Views,
+    any_of,
+)
 from relance.tui.widgets.cursor import Shown, View, split_search
 
 RowT = TypeVar("RowT")
@@ -68,7 +73,7 @@ def _owed(actions: Any) -> Subquery:
     """What each of `actions` (a select of ids) owes now: its live invoices only. An
     action with none left has no row (it is not worth showing)."""
     return (select(ActionItem.action_id.label("action_id"),
-                   func.sum(Invoice.balance_minor).label("amount"),
+                   whole_sum(Invoice.balance_minor).label("amount"),
                    func.min(Invoice.currency).label("currency"),
                    func.count(Invoice.id).label("invoices"))
             .join(Invoice, Invoice.id == ActionItem.invoice_id)
@@ -147,6 +152,7 @@ class SqlList(Generic[RowT]):
                 self._rows.folded(name)
             self._rows.ready_to_search()
             self._rows.totals(None)
+            keep_out_of_collection()
         elif touched:
             assert self._rows is not None
             ids = sorted(touched)

@@ -84,6 +84,63 @@ def test_kept_orders_and_figures_follow_replaced_rows() -> None:
                           for c in {r.currency for r in chosen}}
 
 
+@dataclass(frozen=True)
+class Account:
+    key: int
+    debtor: int
+    name: str
+    numbers: str
+    amount: int
+    currency: str
+
+
+def accounts(rng: random.Random, keys: range, debtors: int) -> list[Account]:
+    def name() -> str:
+        return "".join(rng.choice("abcé ") for _ in range(rng.randrange(3, 9)))
+    return [Account(k, rng.randrange(debtors), name().title(),
+                    "".join("\x1f" + rng.choice("Ff") + str(rng.randrange(50))
+                            for _ in range(rng.randrange(0, 3))) + "\x1f",
+                    rng.randrange(0, 500), rng.choice(["EUR", "CHF"]))
+            for k in keys]
+
+
+def test_a_search_typed_letter_by_letter_finds_what_a_fresh_look_finds() -> None:
+    """Each letter typed narrows what the one before found, among few rows or many,
+    in the name or in the invoice numbers, before and after rows change: the rows
+    shown, their order and totals are those of a fresh look at every row."""
+    rng = random.Random(18)
+    rows = accounts(rng, range(3000), debtors=400)
+    kept = RowSet(rows, key="key", group="debtor", searched=("name",), order=("name",),
+                  tiebreak=("key",))
+    views = Views(kept)
+    for step in range(4):
+        typed = rng.choice([r.name for r in rows])[:6] + rng.choice(["", "a", " "])
+        for text in [typed[:n] for n in range(len(typed) + 1)] + ["F1", "F12", "f4"]:
+            exact = [("numbers", "\x1f" + p) for p in dict.fromkeys((text, text.upper()))]
+            def masks(text: str = text, exact: list[tuple[str, str]] = exact
+                      ) -> list[bytearray]:
+                return [kept.either(text, exact)]
+            found = [kept.row(s).key for s in views.slots(text, masks, "amount", True)]
+            chosen = [r for r in rows if text.lower() in r.name.lower()
+                      or any(part in r.numbers for _name, part in exact)]
+            assert found == expected_accounts(chosen), (step, text)
+            _mask, count, totals = views.figures("every row", list)
+            assert count == len(rows)
+            assert totals == {c: sum(r.amount for r in rows if r.currency == c)
+                              for c in {r.currency for r in rows}}
+        debtors = set(rng.sample(range(400), 40))
+        fresh = [r for r in accounts(rng, range(10_000 * (step + 1), 10_000 * (step + 1)
+                                                + 300), debtors=400) if r.debtor in debtors]
+        rows = [r for r in rows if r.debtor not in debtors] + fresh
+        kept.replace(debtors, fresh)
+
+
+def expected_accounts(rows: list[Account]) -> list[int]:
+    """Largest amount first; among equal amounts, the larger key first (the reverse of
+    amount then key)."""
+    return [r.key for r in sorted(rows, key=lambda r: (r.amount, r.key), reverse=True)]
+
+
 def bar(app: RelanceApp, prefix: str) -> str:
     return str(app.screen.query_one(f"#{prefix}-bar", Static).render())
 
