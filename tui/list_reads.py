@@ -34,12 +34,18 @@ def touched_debtors(session: Session, since: int | None, mark: int,
     return None if len(touched) > limit else touched
 
 
-def keep_out_of_collection() -> None:
-    """Leave what is in memory now, the rows just read above all, out of the cycle
-    collector's passes: they live as long as the list, and the first pass after a read
-    of 100,000 actions walked them all (63 ms, in the middle of the next key). The rows
-    hold no cycles: once replaced they are freed as before, by their reference count."""
-    gc.freeze()
+BIG = 10_000  # rows: from this many, a list read is kept out of the collector's passes
+
+
+def keep_out_of_collection(rows: int) -> None:
+    """After reading a list of `rows` rows, leave what is in memory now out of the
+    cycle collector's passes: the rows live as long as the list, and the first pass
+    after a read of 100,000 actions walked them all (63 ms, in the middle of the next
+    key). The rows hold no cycles: once replaced they are freed as before, by their
+    reference count. What else is frozen with them (the screens, the app) is never
+    collected as a cycle, so a short list, cheap to walk, is left as it is."""
+    if rows >= BIG:
+        gc.freeze()
 
 
 def whole_sum(column: Any) -> ColumnElement[int]:

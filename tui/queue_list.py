@@ -91,7 +91,7 @@ class QueueList:
         self.rows.ready_to_search(exact=("numbers",), any_case=("rules", "stages"))
         self.rows.totals(None)
         self.views = Views(self.rows)
-        keep_out_of_collection()
+        keep_out_of_collection(len(self.rows))
 
     def refresh(self, session: Session) -> bool:
         """Follow the store: the debtors named since the last read are read again.

@@ -152,7 +152,7 @@ class SqlList(Generic[RowT]):
                 self._rows.folded(name)
             self._rows.ready_to_search()
             self._rows.totals(None)
-            keep_out_of_collection()
+            keep_out_of_collection(len(self._rows))
         elif touched:
             assert self._rows is not None
             ids = sorted(touched)
