@@ -30,17 +30,19 @@ import hmac
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from relance.kernel.errors import ConfigError
 from relance.kernel.i18n import _
 from relance.kernel.workspace import Workspace
-from relance.store.audit import record
+from relance.store.audit import Entry, record, record_many
 from relance.store.models import Action, Creditor, Debtor, PortalLink, utcnow
 
 SECRET_ENV = "RELANCE_WEB_SECRET"
@@ -249,19 +251,37 @@ def record_opening(session: Session, link_id: int, now: dt.datetime | None = Non
     """Record a visit of the page: count it on the link and log it (`portal.opened`),
     unless the link's last recorded opening is under 30 minutes old (the same visit:
     nothing is written; two first views at once write one). True when recorded."""
-    moment = now or utcnow()
-    link = session.get(PortalLink, link_id, with_for_update=True)
-    if link is None or not needs_recording(link, moment):
-        return False
-    session.execute(update(PortalLink).where(PortalLink.id == link_id).values(
-        opened_count=PortalLink.opened_count + 1, last_opened_at=moment,
-        first_opened_at=link.first_opened_at or moment))
-    debtor = session.get(Debtor, link.debtor_id)
-    record(session, actor="debtor", kind=OPENED_EVENT, subject_type="portal_link",
-           subject_id=link.id, data={"action": link.action_id},
-           creditor_id=debtor.creditor_id if debtor else None, debtor_id=link.debtor_id,
-           at=moment)
-    return True
+    return link_id in record_openings(session, {link_id: now or utcnow()})
+
+
+def record_openings(session: Session, openings: Mapping[int, dt.datetime]) -> set[int]:
+    """`record_opening` for several links at once (link id → the moment it was
+    opened), in one transaction: one read of the links, one update, one append to the
+    log. The links whose opening was recorded."""
+    if not openings:
+        return set()
+    # Locked in the order of their ids, so that two writers never wait on each other.
+    links = session.scalars(select(PortalLink).where(PortalLink.id.in_(sorted(openings)))
+                            .order_by(PortalLink.id).with_for_update()).all()
+    starting = [link for link in links if needs_recording(link, openings[link.id])]
+    if not starting:
+        return set()
+    table = cast("Table", PortalLink.__table__)  # a statement per row, run as one batch
+    session.execute(
+        update(table).where(table.c.id == bindparam("link"))
+        .values(opened_count=table.c.opened_count + 1,
+                last_opened_at=bindparam("moment"), first_opened_at=bindparam("first")),
+        [{"link": link.id, "moment": openings[link.id],
+          "first": link.first_opened_at or openings[link.id]} for link in starting])
+    creditors = dict(session.execute(
+        select(Debtor.id, Debtor.creditor_id)
+        .where(Debtor.id.in_({link.debtor_id for link in starting}))).all())
+    record_many(session, [
+        Entry(actor="debtor", kind=OPENED_EVENT, subject_type="portal_link",
+              subject_id=link.id, data={"action": link.action_id},
+              creditor_id=creditors.get(link.debtor_id), debtor_id=link.debtor_id)
+        for link in starting], at=max(openings[link.id] for link in starting))
+    return {link.id for link in starting}
 
 
 def find_link(session: Session, secret: bytes | None, given: str) -> PortalLink | None:

@@ -37,6 +37,7 @@ from relance.kernel.i18n import N_, supported, translations
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
 from relance.store.models import Creditor, Debtor, PortalLink
+from relance.web.visit_log import VisitLog
 
 T = TypeVar("T")
 
@@ -137,6 +138,11 @@ class Portal:
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True, lstrip_blocks=True))
+
+    visits: VisitLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.visits = VisitLog(self.store)
 
     @property
     def secure(self) -> bool:

@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from relance.channels.agency_context import firm_of
 from relance.channels.context import build_context, iban_text, invoice_figures
-from relance.engine.portal_links import needs_recording, record_opening
+from relance.engine.portal_links import needs_recording
 from relance.kernel.display import show_count, show_date, show_money
 from relance.kernel.i18n import N_
 from relance.store.models import (
@@ -52,6 +52,7 @@ from relance.web.common import (
     PageRefused,
     Visit,
     gettext_for,
+    portal_of,
     render,
     visit_of,
     visit_with,
@@ -177,15 +178,10 @@ def _page_context(session: Session, visit: Visit,
     return context, needs_recording(opened.link)
 
 
-def _record_visit(visit: Visit) -> None:
-    with visit.store.write_transaction() as session:
-        record_opening(session, visit.link_id)
-
-
 async def debtor_page(request: Request) -> Response:
     visit, (context, starts_visit) = await visit_with(request, _page_context)
     if starts_visit:
-        await run_in_threadpool(_record_visit, visit)
+        await portal_of(request).visits.record(visit.link_id)
     return render(request, visit, "debtor.html", context)
 
 
