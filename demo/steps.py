@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, insert, select
 
-from relance.demo.agency_book import FIRM_CONFIG
+from relance.demo.agency_book import FIRM_CONFIG, VERCORS_CODE
 from relance.demo.agency_steps import take_client, work_the_mandate
 from relance.demo.portfolio import CREDITOR, CREDITOR_CODE, SALES_REPS, write_portfolio
 from relance.engine.words import channel_count
@@ -40,10 +40,17 @@ DEFAULT_DIRECTORY = Path("relance-demo")
 MARKER = ".relance-demo"  # says the folder is the demo's, so wiping it is allowed
 DEMO_ACTOR = "demo"
 PORTFOLIO_FILE = Path("import") / "invoices.csv"
-# What the demo adds to the starter relance.toml: where internal alerts go, and four
-# eyes on large escalations. [users] stays empty: whoever runs the demo is a credit
-# manager, so every screen of the TUI can be tried.
-DEMO_CONFIG = """
+# What the demo adds to the starter relance.toml: where internal alerts go, four eyes on
+# large escalations, and two people of the web portal (`relance portal-link NAME`): a
+# sales rep of Bellerose's, and the accountant of the firm's client Vercors. [users]
+# lists nobody of the desk: whoever runs the demo is a credit manager, so every screen
+# of the TUI can be tried.
+PORTAL_PEOPLE = {"chloe": ("sales_rep", "chloe@bellerose.example", None),
+                 "vercors": ("client", "comptabilite@vercors.example", VERCORS_CODE)}
+DEMO_CONFIG = "".join(
+    f'\n[users.{name}]\nrole = "{role}"\nemail = "{email}"\n'
+    + (f'creditors = ["{creditor}"]\n' if creditor else "")
+    for name, (role, email, creditor) in PORTAL_PEOPLE.items()) + """
 [approval]
 four_eyes_above = "5000 EUR"
 
@@ -265,6 +272,11 @@ def point_to_tui(ctx: DemoContext) -> None:
                         "the queue.").format(folder=escape(str(root)),
                                              command=escape(f"cd {root} && relance tui")),
                       soft_wrap=True)
+    ctx.console.print(_("The debtors' pages and the portal: [bold]{serve}[/], then "
+                        "[bold]{sales_rep}[/] (a sales rep) or [bold]{client}[/] (the client "
+                        "company) prints a sign-in link.").format(
+        serve="relance web", sales_rep="relance portal-link chloe",
+        client="relance portal-link vercors"), soft_wrap=True)
 
 
 STEPS: list[DemoStep] = [

@@ -49,9 +49,10 @@ email = "dg@acme.example"
 - a **client** (portal only, a collection firm's client company) sees its own
   creditors' aged balance, cases, actions and remittances, and may add a note.
 
-A workspace whose `[users]` table is empty (a fresh `relance init`, the demo) has no
-access control yet: everyone is a credit manager. As soon as one user is listed, only
-listed users may act.
+A workspace whose `[users]` table lists nobody of the desk (a fresh `relance init`; the
+demo, which lists only people of the portal) has no access control at the desk yet:
+everyone there is a credit manager. As soon as one user of the desk (a credit manager,
+an operator, an auditor) is listed, only listed users may act.
 
 Without `four_eyes_above`, one credit manager's approval is enough. An escalation in a
 currency for which no threshold is configured always needs two approvals, since
@@ -154,12 +155,21 @@ class Policy:
 
     @property
     def open(self) -> bool:
-        """No users configured: everyone is a credit manager."""
+        """No users configured: everyone is a credit manager, and the portal has nobody."""
         return not self.users
+
+    @property
+    def desk_open(self) -> bool:
+        """Nobody of the desk listed (the portal's people only, or nobody): everyone at
+        the desk and the command line is a credit manager."""
+        return all(role in PORTAL_ONLY for role in self.users.values())
 
     def actor(self, name: str) -> Actor:
         """The named user of the desk or the command line, with their role; an unknown
         name, or a person of the web portal only, is refused."""
+        clean = name.strip()
+        if clean and self.desk_open and clean not in self.users:
+            return Actor(clean, Role.CREDIT_MANAGER)
         found = self.person(name)
         if found.role in PORTAL_ONLY:
             raise UsageError(

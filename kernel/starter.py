@@ -31,8 +31,9 @@ timezone = "Europe/Paris"
 # language = "fr"   # or "en"; default: LANG, else French
 
 [users]
-# name = "role" with role one of credit_manager, operator, auditor. While this table
-# is empty, everyone is a credit manager.
+# name = "role" with role one of credit_manager, operator, auditor (the desk), or
+# sales_rep, client (the web portal only). While it lists nobody of the desk, everyone
+# is a credit manager there.
 # alice = "credit_manager"
 # bruno = "operator"
 

@@ -289,3 +289,21 @@ def test_the_firm_takes_one_case_under_mandate_writes_by_the_law_and_remits(
         assert "Dauphiné" not in seen and "dauphine-recouvrement" not in seen, path.name
     for path in sorted((outbox / "letters" / ON.isoformat()).glob("*-amiable_2.pdf"))[:5]:
         assert "Dauphiné" not in pdf_text(path)
+
+
+@pytest.mark.slow
+def test_the_demo_lists_people_of_the_portal_and_leaves_the_desk_open(
+        demo: DemoBuilds) -> None:
+    """Two people of the web portal in the demo's relance.toml, nobody of the desk: its
+    runner prints their sign-in links and works the desk as a credit manager, whatever
+    their name, while the portal's people are refused at the desk."""
+    assert "relance portal-link chloe" in demo.summary
+    for name in ("chloe", "vercors"):
+        printed = _finish(_relance(demo.fresh, "--user", "whoever", "portal-link", name))
+        assert re.search(r"http://127\.0\.0\.1:8000/portal/sign-in/[A-Za-z0-9_-]{40,}",
+                         printed), printed
+    assert _finish(_relance(demo.fresh, "--user", "whoever", "--json", "queue")).strip()
+    refused = _relance(demo.fresh, "--user", "chloe", "queue")
+    _out, err = refused.communicate(timeout=120)
+    assert refused.returncode == 2
+    assert "chloe" in err and "relance web" in err and "Traceback" not in err

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -106,6 +107,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return refusal_page(request, 429 if status == 429 else 404)
 
 
+# Threads a server process reads and writes the store in (the pages' work is run there,
+# off the event loop). Starlette's default is 40: under a crowd (200 first views a
+# second on 2 cores, bench/web_bench.py) forty threads took turns at the interpreter's
+# lock, each page waiting on the others' pieces, and on PostgreSQL the 99th percentile
+# reached 1 to 4 s; with 2 it was 0.11 s, with as many pages a second.
+READING_THREADS = 2
+
+
 def create_app(workspace: Workspace, *, store: Store | None = None,
                keys: LinkKeys | None = None, today: Callable[[], dt.date] | None = None,
                limiter: LookupLimiter | None = None) -> Starlette:
@@ -124,6 +133,7 @@ def create_app(workspace: Workspace, *, store: Store | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = READING_THREADS
         try:
             yield
         finally:

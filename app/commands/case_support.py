@@ -79,7 +79,7 @@ def limited_user(context: AppContext) -> Actor | None:
 
     policy = workspace_policy(context.workspace)
     name = context.user.strip()
-    if policy.open or name not in policy.users:
+    if policy.desk_open or name not in policy.users:
         return None
     actor = policy.actor(name)
     return actor if actor.creditors is not None else None
