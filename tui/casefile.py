@@ -14,6 +14,7 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relance.engine import undo
+from relance.engine.contacts import CALL
 from relance.engine.payer_profile import hundredths
 from relance.engine.words import channel_word
 from relance.kernel.display import show_date, show_decimal, show_money, show_percent
@@ -108,6 +109,8 @@ class HistoryLine:
 
     @property
     def what(self) -> str:
+        if self.kind == "note.added" and dict(self.data).get("contact") == CALL:
+            return _("Call")  # a note that says someone called (`contacts.log_call`)
         if self.kind:
             return event_title(self.kind)
         return _("{channel} · {state}").format(channel=channel_word(self.channel),

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from relance.kernel.i18n import using_language
 from relance.store.db import Store
 from relance.store.models import Creditor, Event, Note
 from relance.tui.casefile import load_case
@@ -148,6 +149,12 @@ def test_a_sales_rep_writes_a_note_and_logs_a_call(server: WebServer, book: Port
                            .order_by(Event.id)).all()
         assert [(e.actor, e.debtor_id, e.data.get("contact")) for e in events] == [
             ("sofia", book.sofia_debtor, None), ("sofia", book.sofia_debtor, "call")]
+        # The case's history titles the call as a call, the note as a note.
+        with using_language("fr"):
+            assert sorted((line.what, line.detail) for line in case.history
+                          if line.kind == "note.added") == [
+                ("Appel", "Appelé : virement promis vendredi"),
+                ("Note", "Le gérant paiera après l'inventaire <script>alert(1)</script>")]
 
 
 def test_an_empty_note_is_refused_and_nothing_written(server: WebServer) -> None:
