@@ -250,14 +250,14 @@ class CaseLine:
 
 @dataclass(frozen=True)
 class ActionLine:
-    """Something done about a debtor: a message sent, or a call someone logged."""
+    """Something done about a debtor: a message sent, or a call someone logged (the
+    client company is not told which of the firm's people did it)."""
 
     day: dt.date
     channel: Channel
     creditor_code: str
     debtor_ref: str
     debtor_name: str
-    who: str
 
 
 @dataclass(frozen=True)
@@ -299,8 +299,7 @@ def _sent_actions(session: Session, actor: Actor) -> list[ActionLine]:
         .where(Action.state == ActionState.SENT,
                Action.channel.in_(sorted(OUTBOUND_CHANNELS)))
         .order_by(Action.sent_at.desc(), Action.id.desc()).limit(RECENT_ACTIONS)), actor)
-    return [ActionLine(_sent_day(action), action.channel, code, ref, name,
-                       action.approved_by or action.proposed_by or "")
+    return [ActionLine(_sent_day(action), action.channel, code, ref, name)
             for action, ref, name, code in session.execute(statement)]
 
 
@@ -320,7 +319,7 @@ def _logged_calls(session: Session, actor: Actor) -> list[ActionLine]:
         if isinstance(called_on, str):
             with contextlib.suppress(ValueError):
                 day = dt.date.fromisoformat(called_on)
-        calls.append(ActionLine(day, Channel.CALL, code, ref, name, event.actor))
+        calls.append(ActionLine(day, Channel.CALL, code, ref, name))
     return calls
 
 

@@ -195,8 +195,7 @@ def _client_context(portal: Portal, insider: Insider, today: dt.date) -> dict[st
                   for case in home.cases],
         "actions": [{"day": words.day(line.day), "what": words.channel(line.channel),
                      "debtor_name": line.debtor_name, "creditor_code": line.creditor_code,
-                     "path": debtor_path(line.creditor_code, line.debtor_ref),
-                     "who": line.who}
+                     "path": debtor_path(line.creditor_code, line.debtor_ref)}
                     for line in home.actions],
         "remittances": [{"reference": r.reference, "creditor_code": r.creditor_code,
                          "until": words.day(r.until), "made_on": words.day(r.made_on),

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from relance.engine.contacts import log_call
+from relance.engine.roles import Actor, Role
 from relance.kernel.i18n import using_language
 from relance.store.db import Store
 from relance.store.models import Creditor, Event, Note
@@ -202,6 +204,19 @@ def test_a_client_company_sees_only_its_creditors(server: WebServer) -> None:
         assert acme.get(BELLEROSE_PAGE).status_code == 404
         page = acme.get(SOFIA_PAGE).text
         assert "Ajouter une note" in page and "J’ai appelé" not in page
+
+
+def test_a_client_company_reads_what_was_done_not_who_did_it(
+        server: WebServer, book: PortalPagesBook) -> None:
+    """The firm's staff stay the firm's: a call one of them logged shows on the client's
+    page as a call, on its day, without the person's name."""
+    with server.store.transaction() as s:
+        log_call(s, Actor("jeanne.morel", Role.OPERATOR), book.sofia_debtor,
+                 "Le gérant règle vendredi", TODAY)
+    with client_of(server, "acme") as acme:
+        section = acme.get("/portal/").text.split('id="actions-title"', 1)[1]
+    assert "appel" in section and "Boulangerie Sofia" in section
+    assert "jeanne.morel" not in section
 
 
 def test_an_auditor_reads_but_cannot_write(server: WebServer) -> None:
