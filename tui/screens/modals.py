@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -89,6 +89,11 @@ class FormScreen(DeskModal[Answers | None]):
         self.fields = fields
         self.check = check
         self.hint = hint if hint is not None else _("Enter: next / save · Esc: cancel")
+        # Focus moves after the keys already on their way: an Enter pressed before it
+        # has reached the next field arrives at the field before, and must go on from
+        # where the last Enter sent it (`_aim`), not stop there.
+        self._aim = 0
+        self._moving: Input | None = None  # where Enter sent the focus, until it lands
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -104,12 +109,25 @@ class FormScreen(DeskModal[Answers | None]):
         return {f.name: self.query_one(f"#field-{f.name}", Input).value.strip()
                 for f in self.fields}
 
+    @on(events.DescendantFocus)
+    def _landed(self, event: events.DescendantFocus) -> None:
+        if not isinstance(event.widget, Input):
+            return
+        if event.widget is self._moving:
+            self._moving = None
+        elif self._moving is None:  # the operator chose a field (Tab, a click)
+            self._aim = list(self.query(Input)).index(event.widget)
+
     @on(Input.Submitted)
     def _next(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
         position = inputs.index(event.input)
+        if self._moving is not None:
+            position = max(position, self._aim)
         if position + 1 < len(inputs):
-            inputs[position + 1].focus()
+            self._aim = position + 1
+            self._moving = inputs[position + 1]
+            self.set_focus(self._moving)  # now, not after the keys queued behind
             return
         answers = self.answers()
         problem = self.check(answers) if self.check else None
