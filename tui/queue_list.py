@@ -38,11 +38,7 @@ from relance.store.models import (
 )
 from relance.tui.data import WAITING, Paused, QueueFilter, QueueRow
 from relance.tui.list_reads import keep_out_of_collection, touched_debtors, whole_sum
-from relance.tui.rowset import (
-    SEPARATOR,
-    RowSet,
-    Views,
-)
+from relance.tui.rowset import SEPARATOR, RowSet, Views
 from relance.tui.worklists import change_mark
 
 

@@ -27,7 +27,7 @@ whole list are kept until the rows change.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from typing import Any, Generic, TypeVar, cast
 
@@ -50,6 +50,15 @@ def _and(masks: Sequence[bytearray]) -> bytearray:
     for mask in masks[1:]:
         value &= int.from_bytes(mask, "little")
     return bytearray(value.to_bytes(len(first), "little"))
+
+
+def _kept_slots(mask: bytearray) -> Iterator[int]:
+    """The slots `mask` keeps, in order, reached by `bytearray.find` (which skips the
+    rows it does not keep in C): for a mask keeping few rows."""
+    slot = mask.find(1)
+    while slot != -1:
+        yield slot
+        slot = mask.find(1, slot + 1)
 
 
 def any_of(masks: Sequence[bytearray]) -> bytearray:
@@ -263,12 +272,9 @@ class RowSet(Generic[R]):
             among = narrowest
         if among is not None and among.count(1) * FEW < len(texts):
             mask = bytearray(len(texts))
-            find = among.find
-            slot = find(1)
-            while slot != -1:
+            for slot in _kept_slots(among):
                 if part in texts[slot]:
                     mask[slot] = 1
-                slot = find(1, slot + 1)
         else:
             mask = bytearray(map(operator.contains, texts, repeat(part)))
             if among is not None:
@@ -381,13 +387,7 @@ class RowSet(Generic[R]):
         if mask is None:
             found = order
         elif mask.count(1) * FEW < len(order):  # few rows: put them in the order's places
-            slots: list[int] = []
-            find = mask.find
-            slot = find(1)
-            while slot != -1:
-                slots.append(slot)
-                slot = find(1, slot + 1)
-            found = sorted(filter(self.alive.__getitem__, slots),
+            found = sorted(filter(self.alive.__getitem__, _kept_slots(mask)),
                            key=self._rank(sort).__getitem__)
         else:
             found = list(compress(order, map(mask.__getitem__, order)))

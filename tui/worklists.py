@@ -41,11 +41,7 @@ from relance.store.models import (
 )
 from relance.store.settle import settle_queue
 from relance.tui.list_reads import keep_out_of_collection, touched_debtors, whole_sum
-from relance.tui.rowset import (
-    RowSet,
-    Views,
-    any_of,
-)
+from relance.tui.rowset import RowSet, Views, any_of
 from relance.tui.widgets.cursor import Shown, View, split_search
 
 RowT = TypeVar("RowT")
