@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -348,14 +350,26 @@ def row(database: str, work: str, figures: Figures) -> str:
 # -- the databases -----------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _pg_admin() -> Iterator[Any]:
+    """A connection to the bench's PostgreSQL database outside any transaction (schemas
+    are made, analysed and dropped there), closed with its engine."""
+    from sqlalchemy import create_engine
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
+
+
 def fresh_pg_schema() -> str:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     schema = f"webbench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with _pg_admin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
     return schema
 
 
@@ -363,24 +377,20 @@ def analyze_pg_schema(schema: str) -> None:
     """Statistics for the book just built, as a database in service has them (its
     autovacuum keeps them): without, the planner guesses empty tables, and the page's
     reads and the visits' writes scan where they would look up."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with _pg_admin() as conn:
         tables = conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"),
                               {"schema": schema}).all()
         for table in tables:  # this schema's only: a bare ANALYZE walks every schema
             conn.execute(text(f'ANALYZE "{schema}"."{table}"'))
-    admin.dispose()
 
 
 def drop_pg_schema(schema: str) -> None:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with _pg_admin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def bench_database(database: str, args: argparse.Namespace) -> list[str]:
