@@ -29,7 +29,7 @@ class VisitLog:
         self._waiting: dict[int, dt.datetime] = {}  # link id → when it was opened
         self._batch: asyncio.Future[set[int]] | None = None  # what the waiting await
         self._writer: asyncio.Task[None] | None = None
-        self.writes = 0  # transactions written (the bench and the tests read it)
+        self.writes = 0  # transactions written (the tests read it)
 
     async def record(self, link_id: int, moment: dt.datetime | None = None) -> bool:
         """Record the opening of `link_id` with the others waiting; returns once it is
