@@ -357,15 +357,16 @@ def refusal_page(request: Request, status: int) -> Response:
     return response
 
 
-def _csrf_for(secret: bytes, token: str) -> str:
-    return hmac.new(secret, b"relance-portal-csrf\0" + token.encode(),
-                    hashlib.sha256).hexdigest()
+def csrf_for(secret: bytes, purpose: bytes, token: str) -> str:
+    """The CSRF token of the forms sent under `token` (a link's, a session's): an HMAC
+    under the web secret, `purpose` keeping a debtor's and a signed-in person's apart."""
+    return hmac.new(secret, purpose + b"\0" + token.encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_token(visit: Visit) -> str:
     """The token every form of this visit sends back in the field `csrf`: an HMAC of the
     link's token under the web secret, so nothing is kept between requests."""
-    return _csrf_for(visit.secret, visit.token)
+    return csrf_for(visit.secret, b"relance-portal-csrf", visit.token)
 
 
 def check_csrf(visit: Visit, form: Mapping[str, Any]) -> None:

@@ -12,7 +12,6 @@ page. Who the person is and what they may do comes from `[users]` at each reques
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,14 @@ from relance.engine.portal_sign_in import session_user
 from relance.engine.roles import Actor, workspace_policy
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import choose_language
-from relance.web.common import CSRF_FIELD, PageRefused, Portal, gettext_for, portal_of
+from relance.web.common import (
+    CSRF_FIELD,
+    PageRefused,
+    Portal,
+    csrf_for,
+    gettext_for,
+    portal_of,
+)
 
 SIGN_IN_PATH = "/portal/sign-in"
 HOME_PATH = "/portal/"
@@ -53,8 +59,7 @@ class Insider:
 
     @property
     def csrf(self) -> str:
-        return hmac.new(self.secret, b"relance-insider-csrf\0" + self.session_token.encode(),
-                        hashlib.sha256).hexdigest()
+        return csrf_for(self.secret, b"relance-insider-csrf", self.session_token)
 
 
 def _person_of(portal: Portal, token: str, now: dt.datetime) -> Actor | None:
