@@ -91,10 +91,12 @@ class LookupLimiter:
     tokens is slowed far below reading one's own page."""
 
     def __init__(self, capacity: float = 60.0, per_second: float = 1.0,
-                 failure_cost: float = 10.0) -> None:
+                 failure_cost: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity
         self.per_second = per_second
         self.failure_cost = failure_cost
+        self._clock = clock  # seconds; a test may hold it still
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
@@ -104,11 +106,11 @@ class LookupLimiter:
 
     def allows(self, address: str) -> bool:
         with self._lock:
-            return self._level(address, time.monotonic()) >= 1.0
+            return self._level(address, self._clock()) >= 1.0
 
     def spend(self, address: str, failed: bool) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             cost = self.failure_cost if failed else 1.0
             self._buckets[address] = (self._level(address, now) - cost, now)
             if len(self._buckets) > 100_000:  # forget the full buckets of past visitors

@@ -100,7 +100,10 @@ def test_forged_unknown_expired_and_revoked_tokens_get_one_neutral_page(
 
 
 def test_guessing_tokens_is_slowed_down_per_address(store: Store, tmp_path: Path) -> None:
-    with running_server(store, tmp_path / "ws", limiter=LookupLimiter()) as server:
+    # The default budget, on a clock held still: a slow machine's seconds between two
+    # requests would refill the bucket (one lookup a second) and let the last one in.
+    limiter = LookupLimiter(clock=lambda: 1_000.0)
+    with running_server(store, tmp_path / "ws", limiter=limiter) as server:
         book = portal_book(server.store)
         genuine = hand_link(server, book.debtor_id)
         # A debtor reading their page again and again is not slowed down.
