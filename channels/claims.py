@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from relance.channels.agency_context import record_first_letters
 from relance.channels.config import DispatchConfig
@@ -284,9 +284,11 @@ def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
         ids = list(session.scalars(query))
         if not ids:
             return []
-        actions = session.scalars(select(Action).where(Action.id.in_(ids))
-                                  .options(selectinload(Action.items),
-                                           selectinload(Action.approvals))).all()
+        # Their rows only: `settle_queue` loads them again with their items and
+        # approvals (it selects them itself, under lock), into these same objects; loading
+        # the collections here too read them twice. Held here, as the session keeps only
+        # weak references.
+        actions = session.scalars(select(Action).where(Action.id.in_(ids))).all()
         keep = _recheck(session, actions, today, actor, report)
         session.flush()
         if not keep:
