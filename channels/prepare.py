@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,8 @@ class Renderer:
         # (creditor, template, channel, language, tone) -> its files, or why none.
         self._resolved: dict[tuple[str, str, str, str, str | None],
                              ResolvedTemplate | TemplateProblem] = {}
+        # (name, address, whose) -> the checked mailbox (`_mailbox`).
+        self._mailboxes: dict[tuple[str | None, str, str], Address] = {}
 
     def _resolve(self, *, creditor: str, name: str, channel: str, language: str,
                  tone: str | None) -> ResolvedTemplate:
@@ -362,6 +365,16 @@ class Renderer:
                                                    envelope=envelope)
         return mail.build_message_bytes(**parts), envelope_from, str(parts["msg_id"])
 
+    def _mailbox(self, name: str | None, addr: str, what: str) -> Address:
+        """`mail.mailbox`, checked once per dispatch for each creditor's From and
+        Reply-To (the same on all its messages); a refused one is checked again, and
+        refused again, each time."""
+        key = (name, addr, what)
+        found = self._mailboxes.get(key)
+        if found is None:
+            found = self._mailboxes[key] = mail.mailbox(name, addr, what)
+        return found
+
     def _message_parts(self, p: Prepared, pdf: Path | None, *, attach_to: Path,
                        envelope: str | None) -> tuple[dict[str, Any], str]:
         what = "debtor" if p.channel == "email" else "recipient"
@@ -377,8 +390,8 @@ class Renderer:
             raise mail.HeaderRefused(reason(
                 N_("creditor {code} has no e-mail address and [smtp] from is not set"),
                 code=p.creditor_code))
-        sender = mail.mailbox(sender_name, sender_addr, "creditor")
-        reply_to = mail.mailbox(sender_name, p.reply_to, "reply-to") if p.reply_to else None
+        sender = self._mailbox(sender_name, sender_addr, "creditor")
+        reply_to = self._mailbox(sender_name, p.reply_to, "reply-to") if p.reply_to else None
         attachments: list[mail.Attachment] = []
         if p.letter_html and p.channel == "email":
             if pdf is None:
