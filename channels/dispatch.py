@@ -70,7 +70,13 @@ from relance.channels.processes import process_count, start_helpers, with_helper
 from relance.channels.reasons import Reason, of_exception, reason, told
 from relance.channels.recovery import recover_in_flight
 from relance.channels.render import TemplateProblem
-from relance.channels.smtp import STOPPING_TEXT, Outgoing, SendResult, send_batched
+from relance.channels.smtp import (
+    STOPPING_TEXT,
+    Lines,
+    Outgoing,
+    SendResult,
+    send_batched,
+)
 from relance.channels.templates import default_templates_dir
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
@@ -105,6 +111,10 @@ class _Dispatcher:
         self.batches_written = 0
         # One set of letter workers for the whole dispatch, not one per group.
         self.letter_pool = LetterPool(max(1, self.config.letter_processes))
+        # Likewise one event loop and one set of SMTP connections (`smtp.Lines`), made
+        # for the first group of e-mails and closed at the end.
+        self.runner: asyncio.Runner | None = None
+        self.lines: Lines | None = None
 
     # paths -----------------------------------------------------------------
 
@@ -118,6 +128,20 @@ class _Dispatcher:
             return self._run()
         finally:
             self.letter_pool.close()
+            self._close_lines()
+
+    def _close_lines(self) -> None:
+        """QUIT on the connections the e-mails left open, then the loop they ran in."""
+        runner, lines = self.runner, self.lines
+        self.runner = self.lines = None
+        if runner is None:
+            return
+        try:
+            if lines is not None:
+                with contextlib.suppress(Exception):
+                    runner.run(lines.close())
+        finally:
+            runner.close()
 
     def _run(self) -> DispatchReport:
         if not self.dry_run:
@@ -387,8 +411,12 @@ class _Dispatcher:
             return
         smtp = self.smtp
         assert smtp is not None
-        asyncio.run(send_batched(smtp, outgoing, lambda done, starting: self._commit_sends(
-            done, starting, files), should_stop=self.stop.is_set))
+        if self.runner is None:
+            self.runner = asyncio.Runner()
+            self.lines = Lines(smtp)
+        self.runner.run(send_batched(
+            smtp, outgoing, lambda done, starting: self._commit_sends(done, starting, files),
+            should_stop=self.stop.is_set, lines=self.lines))
 
     def _commit_sends(self, done: Sequence[SendResult], starting: Sequence[int],
                       files: dict[int, dict[str, Any]]) -> list[int]:

@@ -171,3 +171,33 @@ def test_a_message_with_an_attachment_still_carries_it() -> None:
         msg_id="<k@acme.fr>")
     parsed = email.message_from_bytes(data, policy=email.policy.default)
     assert [a.get_filename() for a in parsed.iter_attachments()] == ["lettre.pdf"]
+
+
+def test_connections_are_kept_from_one_group_to_the_next(store: Store, tmp_path: Any) -> None:
+    book(store, 30, template="rappel")
+    recorder = Recorder()
+    with LoopbackSmtp(recorder) as server:
+        workspace = make_workspace(tmp_path / "ws", {
+            "smtp": server.config(max_connections=2),
+            "dispatch": {"batch_size": 10, "processes": 1}})
+        report = dispatch(store, workspace, today=TODAY)
+    assert report.sent == 30
+    # Three groups of ten over the same two connections, each opened once.
+    assert recorder.sessions == 2
+    assert sorted(recorder.message_ids().values()) == [1] * 30
+
+
+def test_a_connection_idle_too_long_is_opened_again(
+        store: Store, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relance.channels import smtp
+
+    monkeypatch.setattr(smtp, "IDLE_REUSE_SECONDS", -1.0)  # every wait is too long
+    book(store, 6, template="rappel")
+    recorder = Recorder()
+    with LoopbackSmtp(recorder) as server:
+        workspace = make_workspace(tmp_path / "ws", {
+            "smtp": server.config(max_connections=2),
+            "dispatch": {"batch_size": 3, "processes": 1}})
+        report = dispatch(store, workspace, today=TODAY)
+    assert report.sent == 6 and recorder.sessions == 6
+    assert sorted(recorder.message_ids().values()) == [1] * 6
