@@ -29,16 +29,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from relance.channels.agency_context import record_first_letters
+from relance.channels.agency_context import FIRST_LETTER_CHANNELS, record_first_letters
 from relance.channels.config import DispatchConfig
+from relance.engine.mandates import cases_under_mandate
 from relance.kernel.errors import NotFound, UsageError
 from relance.kernel.i18n import _
 from relance.store import audit
 from relance.store.db import Store
-from relance.store.models import Action, ActionState, Debtor, utcnow
+from relance.store.models import Action, ActionState, Channel, Debtor, utcnow
 from relance.store.settle import settle_queue
 
 DISPATCHED_CHANNELS = frozenset({"letter", "email", "sms", "notify"})
@@ -355,13 +356,13 @@ def finish_many(store: Store, outcomes: Sequence[Outcome], *, worker: str,
     if not ids:
         return states, marked
     with store.write_transaction() as session:
-        actions = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(ids)))}
+        held = {row.id: _Held(*row) for row in session.execute(
+            select(*_HELD_COLUMNS).where(Action.id.in_(ids)))}
         events: list[audit.Entry] = []
-        sent: list[tuple[Action, audit.Entry]] = []
+        sent: list[tuple[_Held, audit.Entry]] = []
         for item in outcomes:
-            action = actions.get(item.action_id)
-            if action is None or action.state != ActionState.IN_FLIGHT or (
-                    action.claimed_by != worker):
+            action = held.get(item.action_id)
+            if action is None or not action.held_by(worker):
                 states[item.action_id] = ""
                 continue
             event = _settle(action, item, worker, cfg, at)
@@ -369,9 +370,16 @@ def finish_many(store: Store, outcomes: Sequence[Outcome], *, worker: str,
             events.append(event)
             if state == ActionState.SENT:
                 sent.append((action, event))
+        for action_id in start:
+            action = held.get(action_id)
+            if action is None or not action.held_by(worker):
+                continue
+            action.write(output={**(action.output or {}), "started_attempt": action.attempts})
+            marked.append(action_id)
+        _write_held(session, [action for action in held.values() if action.changed])
         # The firm's first letter on a case under mandate: every later message of the
         # case recalls its reference and date (CPCE R124-4).
-        firsts = record_first_letters(session, [action for action, _e in sent], at.date())
+        firsts = _first_letters(session, [action for action, _e in sent], at.date())
         for action, event in sent:
             if action.id in firsts:
                 assert event.data is not None
@@ -379,54 +387,103 @@ def finish_many(store: Store, outcomes: Sequence[Outcome], *, worker: str,
         # The chained events of the outcomes, in their order: one read of the log's
         # head and one insert for the whole chunk.
         audit.record_many(session, events, at=at)
-        for action_id in start:
-            action = actions.get(action_id)
-            if action is None or action.state != ActionState.IN_FLIGHT or (
-                    action.claimed_by != worker):
-                continue
-            action.output = {**(action.output or {}), "started_attempt": action.attempts}
-            marked.append(action_id)
     return states, sorted(marked)
 
 
-def _settle(action: Action, item: Outcome, worker: str, cfg: DispatchConfig,
+# What `finish_many` reads of an action, as a row rather than an ORM object: loading
+# whole actions and flushing them one by one was, by profile, about half of what
+# committing a chunk of e-mails cost; each holds one or two changed columns.
+_HELD_COLUMNS = (Action.id, Action.state, Action.claimed_by, Action.attempts,
+                 Action.output, Action.creditor_id, Action.debtor_id, Action.channel)
+
+
+@dataclass
+class _Held:
+    """An action held in flight as `finish_many` read it, and the columns it changes."""
+
+    id: int
+    state: ActionState
+    claimed_by: str | None
+    attempts: int
+    output: dict[str, Any] | None
+    creditor_id: int
+    debtor_id: int
+    channel: Channel
+    changed: dict[str, Any] = field(default_factory=dict)
+
+    def held_by(self, worker: str) -> bool:
+        return self.state == ActionState.IN_FLIGHT and self.claimed_by == worker
+
+    def write(self, **values: Any) -> None:
+        """Change columns: read back as changed by what follows, written by
+        `_write_held`."""
+        for name, value in values.items():
+            if name in _HELD_FIELDS:
+                setattr(self, name, value)
+            self.changed[name] = value
+
+
+_HELD_FIELDS = frozenset({"state", "claimed_by", "attempts", "output"})
+
+
+def _write_held(session: Session, actions: Sequence[_Held]) -> None:
+    """One UPDATE per set of changed columns, for all the actions that share it; the
+    row's `updated_at` is stamped as the ORM stamps it (the column's own `onupdate`)."""
+    table = Action.__table__
+    assert isinstance(table, Table)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for action in actions:
+        by_columns.setdefault(tuple(sorted(action.changed)), []).append(
+            {"held_id": action.id, **action.changed})
+    for rows in by_columns.values():
+        session.execute(table.update().where(table.c.id == bindparam("held_id")), rows)
+
+
+def _first_letters(session: Session, sent: Sequence[_Held], sent_on: dt.date) -> set[int]:
+    """`record_first_letters` for actions just sent: asked only of the debtors with a
+    case under mandate (none outside a firm's workspace), whose actions are then read
+    whole, as it needs them."""
+    candidates = [action for action in sent if action.channel in FIRST_LETTER_CHANNELS]
+    if not candidates or not cases_under_mandate(
+            session, (action.debtor_id for action in candidates)):
+        return set()
+    found = [session.get(Action, action.id) for action in candidates]
+    return record_first_letters(session, [a for a in found if a is not None], sent_on)
+
+
+def _settle(action: _Held, item: Outcome, worker: str, cfg: DispatchConfig,
             at: dt.datetime) -> audit.Entry:
     """Write one outcome on an action held in flight by `worker`; returns its event."""
     outcome, detail, output = item.outcome, item.detail, dict(item.output or {})
     kind = f"action.{outcome}"
     data: dict[str, Any] = {"attempt": action.attempts}
     if outcome == "sent":
-        action.state = ActionState.SENT
-        action.sent_at = at
-        action.output = {**(action.output or {}), **output}
-        action.last_error = None
+        action.write(state=ActionState.SENT, sent_at=at,
+                     output={**(action.output or {}), **output}, last_error=None)
         data.update({k: v for k, v in output.items() if k != "refused"})
     elif outcome == "release":
-        action.state = ActionState.APPROVED
-        action.attempts = max(0, action.attempts - 1)
-        action.claimed_by = None
+        action.write(state=ActionState.APPROVED, attempts=max(0, action.attempts - 1),
+                     claimed_by=None)
         kind = "action.released"
     elif outcome == "retry" and action.attempts < cfg.max_attempts:
         delay = min(cfg.retry_base_seconds * (2 ** max(action.attempts - 1, 0)),
                     cfg.retry_max_seconds)
-        action.state = ActionState.RETRY_WAIT
-        action.next_attempt_at = at + dt.timedelta(seconds=delay)
-        action.last_error = detail
-        data.update({"error": detail, "next_attempt_at": action.next_attempt_at.isoformat()})
+        next_attempt_at = at + dt.timedelta(seconds=delay)
+        action.write(state=ActionState.RETRY_WAIT, next_attempt_at=next_attempt_at,
+                     last_error=detail)
+        data.update({"error": detail, "next_attempt_at": next_attempt_at.isoformat()})
         kind = "action.retry_wait"
     elif outcome == "uncertain":
-        action.state = ActionState.UNCERTAIN
-        action.last_error = detail
+        action.write(state=ActionState.UNCERTAIN, last_error=detail)
         data["error"] = detail
     else:
-        action.state = ActionState.FAILED
         if outcome == "retry":
             detail = f"gave up after {action.attempts} attempts: {detail}"
-        action.last_error = detail
+        action.write(state=ActionState.FAILED, last_error=detail)
         data["error"] = detail
         kind = "action.failed"
     if output and outcome != "sent":
-        action.output = {**(action.output or {}), **output}
+        action.write(output={**(action.output or {}), **output})
     return audit.Entry(f"dispatch:{worker}", kind, "action", action.id, data,
                        action.creditor_id, action.debtor_id)
 
