@@ -12,7 +12,7 @@ them to it. Runs use the SQL; explain and the tests use the interpreter.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
@@ -94,18 +94,21 @@ def debtor_ranges(conn: Connection, parts: int) -> list[DebtorRange | None]:
 
 
 def evaluate_sql(
-    conn: Connection, policies: Sequence[Policy], on: dt.date, *, reader: Engine | None = None
+    conn: Connection, policies: Sequence[Policy], on: dt.date, *, reader: Engine | None = None,
+    debtor_ids: Collection[int] | None = None,
 ) -> Iterator[Acting]:
     """The actions of day `on`, decided by one query per policy (`engine.fetching`;
-    `reader`: a second connection may read for `conn`, see there)."""
+    `reader`: a second connection may read for `conn`, see there); `debtor_ids`: for
+    these debtors' invoices only (`engine.run_scope`)."""
     calendars = creditor_calendars(conn)
     creditors = creditor_ids(conn)
     text_dates = conn.dialect.name == "sqlite"
     # Side by side on SQLite, each policy in parts (`engine.fetching`).
-    parts = ([None] if reader is None or conn.dialect.name != "sqlite"
+    parts = ([None] if reader is None or conn.dialect.name != "sqlite" or debtor_ids is not None
              else debtor_ranges(conn, SQLITE_PARTS))
     # Built one by one as the lanes take them (`engine.fetching`).
-    compiled = (compile_policy(policy, on, calendars, debtors=part, creditors=creditors)
+    compiled = (compile_policy(policy, on, calendars, debtors=part, creditors=creditors,
+                               debtor_ids=debtor_ids)
                 for policy in policies for part in parts)
     for query, columns, rows in policy_rows(conn, compiled, reader=reader):
         policy = query.policy

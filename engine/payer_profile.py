@@ -31,6 +31,7 @@ rules compare that stored integer, in SQL and in Python alike.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -118,6 +119,12 @@ def _rounded_mean(total: Any, count: Any) -> Any:
     return case((count > 0, (total * 200 + count) // (count * 2)), else_=None)
 
 
+def _only(column: Any, debtor_ids: Collection[int] | None) -> list[Any]:
+    """No condition for every debtor; else the row's debtor among `debtor_ids`, inside
+    each sub-query, so that a few debtors' profiles read only their own history."""
+    return [] if debtor_ids is None else [column.in_(sorted(debtor_ids))]
+
+
 def _money_received(on: dt.date) -> list[Any]:
     start, end = _window(on)
     return [_PAYMENT.c.kind == PaymentKind.PAYMENT.value, _PAYMENT.c.reversed_on.is_(None),
@@ -130,7 +137,7 @@ def _allocations() -> Any:
             .join(_INVOICE, _INVOICE.c.id == _ALLOCATION.c.invoice_id))
 
 
-def _lateness(conn: Connection, on: dt.date) -> Any:
+def _lateness(conn: Connection, on: dt.date, debtor_ids: Collection[int] | None) -> Any:
     late = _days_between(conn, _PAYMENT.c.received_on, _INVOICE.c.due_date)
     days = case((late > 0, late), else_=0)
     return (
@@ -138,13 +145,13 @@ def _lateness(conn: Connection, on: dt.date) -> Any:
                func.sum(days * _ALLOCATION.c.amount_minor).label("weighted"),
                func.sum(_ALLOCATION.c.amount_minor).label("paid"))
         .select_from(_allocations())
-        .where(*_money_received(on))
+        .where(*_money_received(on), *_only(_INVOICE.c.debtor_id, debtor_ids))
         .group_by(_INVOICE.c.debtor_id)
         .subquery("lateness")
     )
 
 
-def _reminders(on: dt.date) -> Any:
+def _reminders(on: dt.date, debtor_ids: Collection[int] | None) -> Any:
     start, end = _window(on)
     paid_on = func.max(_PAYMENT.c.received_on)
     paid = (
@@ -153,7 +160,7 @@ def _reminders(on: dt.date) -> Any:
         .select_from(_allocations())
         .where(_INVOICE.c.status == InvoiceStatus.PAID.value,
                _PAYMENT.c.kind == PaymentKind.PAYMENT.value, _PAYMENT.c.reversed_on.is_(None),
-               _ALLOCATION.c.amount_minor > 0)
+               _ALLOCATION.c.amount_minor > 0, *_only(_INVOICE.c.debtor_id, debtor_ids))
         .group_by(_INVOICE.c.id, _INVOICE.c.debtor_id)
         .having(and_(paid_on >= start, paid_on < end))
         .subquery("paid_invoice")
@@ -175,20 +182,21 @@ def _reminders(on: dt.date) -> Any:
     )
 
 
-def _promises(on: dt.date) -> Any:
+def _promises(on: dt.date, debtor_ids: Collection[int] | None) -> Any:
     start, end = _window(on)
     kept = case((_PROMISE.c.status == PromiseStatus.KEPT.value, 1), else_=0)
     return (
         select(_PROMISE.c.debtor_id, func.sum(kept).label("kept"),
                func.count().label("due"))
         .where(_PROMISE.c.promised_on >= start, _PROMISE.c.promised_on < end,
-               _PROMISE.c.status != PromiseStatus.CANCELLED.value)
+               _PROMISE.c.status != PromiseStatus.CANCELLED.value,
+               *_only(_PROMISE.c.debtor_id, debtor_ids))
         .group_by(_PROMISE.c.debtor_id)
         .subquery("promises")
     )
 
 
-def _disputes(on: dt.date) -> Any:
+def _disputes(on: dt.date, debtor_ids: Collection[int] | None) -> Any:
     start, end = _window(on)
     # ISO day texts on both sides: the closing event keeps the day as text, and ISO
     # texts sort as the days do.
@@ -198,13 +206,14 @@ def _disputes(on: dt.date) -> Any:
         select(_INVOICE.c.debtor_id.label("debtor_id"),
                cast(_INVOICE.c.id, String).label("invoice"), open_since.label("since"))
         .where(_INVOICE.c.dispute_reason.is_not(None), _INVOICE.c.disputed_since >= start,
-               _INVOICE.c.disputed_since < end)
+               _INVOICE.c.disputed_since < end, *_only(_INVOICE.c.debtor_id, debtor_ids))
     )
     closed_since = _EVENT.c.data["since"].as_string()
     closed = (
         select(_EVENT.c.debtor_id, _EVENT.c.subject_id, closed_since)
         .where(_EVENT.c.kind == "invoice.dispute_closed", _EVENT.c.debtor_id.is_not(None),
-               closed_since >= first, closed_since < last)
+               closed_since >= first, closed_since < last,
+               *_only(_EVENT.c.debtor_id, debtor_ids))
     )
     # UNION, not UNION ALL: a closing undone reopens the dispute with the day it was
     # first opened, and a dispute closed twice so has two closing events.
@@ -228,13 +237,16 @@ def _class(days: Any, kept: Any, payer: PayerSettings) -> Any:
     )
 
 
-def recompute_profiles(conn: Connection, on: dt.date, payer: PayerSettings) -> int:
-    """Rewrite every debtor's profile as of `on`, in the caller's transaction; the
+def recompute_profiles(conn: Connection, on: dt.date, payer: PayerSettings,
+                       debtor_ids: Collection[int] | None = None) -> int:
+    """Rewrite every debtor's profile as of `on` (only those of `debtor_ids` when given:
+    a run after a small change, `engine.run_scope`), in the caller's transaction; the
     number of debtors profiled."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    lateness, reminders, promises, disputes = (_lateness(conn, on), _reminders(on),
-                                               _promises(on), _disputes(on))
+    lateness, reminders, promises, disputes = (
+        _lateness(conn, on, debtor_ids), _reminders(on, debtor_ids),
+        _promises(on, debtor_ids), _disputes(on, debtor_ids))
     measured = (
         select(
             _DEBTOR.c.id.label("debtor_id"),
@@ -249,6 +261,7 @@ def recompute_profiles(conn: Connection, on: dt.date, payer: PayerSettings) -> i
             .outerjoin(promises, promises.c.debtor_id == _DEBTOR.c.id)
             .outerjoin(disputes, disputes.c.debtor_id == _DEBTOR.c.id)
         )
+        .where(*_only(_DEBTOR.c.id, debtor_ids))
         .subquery("measured")
     )
     rows = select(
@@ -256,12 +269,13 @@ def recompute_profiles(conn: Connection, on: dt.date, payer: PayerSettings) -> i
         measured.c.reminders, measured.c.kept, measured.c.disputes,
         _class(measured.c.days, measured.c.kept, payer),
     )
-    conn.execute(delete(PROFILE))
+    conn.execute(delete(PROFILE).where(*_only(PROFILE.c.debtor_id, debtor_ids)))
     conn.execute(insert(PROFILE).from_select(
         ["debtor_id", "computed_on", "days_late_hundredths", "reminders_hundredths",
          "promises_kept_hundredths", "disputes_12m", "payer_class"], rows))
     # Counted rather than the statement's row count, which psycopg does not report here.
-    return int(conn.execute(select(func.count()).select_from(PROFILE)).scalar_one())
+    return int(conn.execute(select(func.count()).select_from(PROFILE)
+                            .where(*_only(PROFILE.c.debtor_id, debtor_ids))).scalar_one())
 
 
 def read_profile(conn: Connection, debtor_id: int) -> dict[str, Any] | None:

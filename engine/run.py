@@ -30,7 +30,7 @@ import hashlib
 import json
 import operator
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -55,6 +55,7 @@ from relance.engine.run_reuse import (
     run_key,
     settled_fingerprint,
 )
+from relance.engine.run_scope import run_scope
 from relance.engine.run_texts import ActionTexts, action_texts, queued_event_data
 from relance.engine.versioning import folder_state, record_ruleset
 from relance.kernel.errors import RelanceError
@@ -112,6 +113,10 @@ class RunReport:
     # Nothing changed since this run of the same day: it was not evaluated again
     # (`engine.run_reuse`), and queued nothing.
     reused_from: int | None = None
+    # Only some debtors changed since this run of the same day: only they were
+    # evaluated (`debtors_evaluated` of them, `engine.run_scope`).
+    scoped_from: int | None = None
+    debtors_evaluated: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +136,8 @@ class RunReport:
             ],
             "by_channel": dict(self.by_channel),
             "reused_from": self.reused_from,
+            "scoped_from": self.scoped_from,
+            "debtors_evaluated": self.debtors_evaluated,
         }
 
 
@@ -338,14 +345,15 @@ def gc_paused() -> Iterator[None]:
 
 
 def decide_day(conn: Connection, policies: Sequence[Policy], on: dt.date,
-               evaluator: Evaluator = "sql", *, reader: Engine | None = None
-               ) -> list[PendingAction]:
+               evaluator: Evaluator = "sql", *, reader: Engine | None = None,
+               debtor_ids: Collection[int] | None = None) -> list[PendingAction]:
     """What day `on` queues, grouped into actions, without writing anything.
 
     `reader`: an engine whose connections see what `conn` sees of the book, so that the
-    SQL evaluator may read on a second connection (`engine.fetching`)."""
-    actings = (evaluate_sql(conn, policies, on, reader=reader) if evaluator == "sql"
-               else evaluate_python(conn, policies, on))
+    SQL evaluator may read on a second connection (`engine.fetching`); `debtor_ids`:
+    for these debtors only (SQL evaluator, `engine.run_scope`)."""
+    actings = (evaluate_sql(conn, policies, on, reader=reader, debtor_ids=debtor_ids)
+               if evaluator == "sql" else evaluate_python(conn, policies, on))
     # Grouped as the items come: on PostgreSQL while the server computes the next
     # policy's rows (`engine.fetching`).
     return group(actings, policies)
@@ -377,7 +385,8 @@ def run_day(
     the actions, once. `dry_run` computes the same report and writes nothing.
     `payer`: the thresholds of the payer classes (`[payer]` of relance.toml); `inspect`:
     see `Inspect`. `reuse`: when nothing changed since the last run of `on`, record
-    that this one reuses it rather than evaluate again (`engine.run_reuse`)."""
+    that this one reuses it rather than evaluate again (`engine.run_reuse`); when only
+    some debtors changed, evaluate only them (`engine.run_scope`)."""
     if not getattr(rules, "ok", True):
         render = getattr(rules, "render", None)
         detail = render() if callable(render) else ""
@@ -393,13 +402,20 @@ def run_day(
                 inspect(session, reused.run_id, reused)
         if reused is not None:
             return reused
+    scoped = False
     if not dry_run:
         # Committed before the run reads the book: its reader connection sees only what
         # is committed, and `plan_broken` must hold from the day the plan breaks.
         with store.write_transaction() as session:
             check_plans(session, on, actor=actor)
-            # The profiles too: the reader connection sees only what is committed.
-            recompute_profiles(session.connection(), on, payer)
+            if reuse and evaluator == "sql":
+                key = run_key(rules, folder_state(rules_dir), auto_approve=auto_approve,
+                              payer=payer, evaluator=evaluator)
+                scoped = run_scope(session.connection(), on, key) is not None
+            if not scoped:
+                # The profiles too: the reader connection sees only what is committed.
+                # (A run of a few debtors rewrites theirs in its own transaction.)
+                recompute_profiles(session.connection(), on, payer)
     try:
         with store.sessions() as session, session.begin():
             lock_run_date(session, on)
@@ -407,13 +423,14 @@ def run_day(
             # for it (`engine.fetching`), unless the book lives in this connection only.
             # A dry run rewrites the profiles in its own transaction, which is rolled back:
             # it reads on this connection only.
+            # A run of a few debtors reads on one connection, its profiles its own.
             in_memory = store.is_sqlite and store.engine.url.database in (None, "", ":memory:")
-            reader = None if in_memory or dry_run else store.engine
+            reader = None if in_memory or dry_run or scoped else store.engine
             report = run_in_session(session, rules, on, actor=actor, auto_approve=auto_approve,
                                     rules_dir=rules_dir, evaluator=evaluator, dry_run=dry_run,
                                     reader=reader, payer=payer,
                                     profiles_fresh=reader is not None, inspect=inspect,
-                                    remember=not dry_run)
+                                    remember=not dry_run, only_changed=scoped)
             if dry_run:
                 raise _DryRun(report)
             return report
@@ -436,6 +453,7 @@ def run_in_session(
     profiles_fresh: bool = False,
     inspect: Inspect | None = None,
     remember: bool = False,
+    only_changed: bool = False,
 ) -> RunReport:
     """The run's work inside the caller's transaction (which holds the run lock).
 
@@ -444,7 +462,10 @@ def run_in_session(
     The payer profiles are rewritten as of `on` with the `payer` thresholds, unless the
     caller committed them so already (`profiles_fresh`, for the reader's sake).
     `remember`: the run will be committed; its summary keeps what a later run of the
-    same day needs to know that nothing changed (`engine.run_reuse`)."""
+    same day needs to know that nothing changed (`engine.run_reuse`). `only_changed`:
+    evaluate only the debtors changed since the last run of `on` when that decides
+    what a whole evaluation would (`engine.run_scope`; the SQL evaluator, no `reader`),
+    rewriting their profiles here; else the whole book."""
     ruleset = record_ruleset(session, rules, rules_dir)
     folder = folder_state(rules_dir)
     policies: Sequence[Policy] = tuple(rules.policies)
@@ -457,12 +478,18 @@ def run_in_session(
     conn = session.connection()
     # Read before deciding: what the decisions saw is at least this (`engine.run_reuse`).
     before = book_state(conn) if remember else None
-    if not profiles_fresh:
-        recompute_profiles(conn, on, payer)
+    key = run_key(rules, folder, auto_approve=auto_approve, payer=payer, evaluator=evaluator)
+    # Decided again under the run lock: what changed since the caller looked counts too.
+    scope = (run_scope(conn, on, key) if only_changed and reader is None
+             and evaluator == "sql" else None)
+    debtor_ids = None if scope is None else scope.debtor_ids
+    if not profiles_fresh or scope is not None:
+        recompute_profiles(conn, on, payer, debtor_ids)
     with gc_paused():
-        groups = decide_day(conn, policies, on, evaluator, reader=reader)
+        groups = decide_day(conn, policies, on, evaluator, reader=reader,
+                            debtor_ids=debtor_ids)
         action_ids, proposed, extended = _write(session, groups, on, run.id, ruleset.id,
-                                                actor, auto_approve)
+                                                actor, auto_approve, debtor_ids)
 
     by_rule: Counter[tuple[str, str, str]] = Counter()
     by_channel: Counter[str] = Counter()
@@ -482,6 +509,8 @@ def run_in_session(
         by_rule=tuple(RuleCount(p, r, ch, n) for (p, r, ch), n in sorted(by_rule.items())),
         by_channel=tuple(sorted(by_channel.items())),
         action_ids=tuple(action_ids),
+        scoped_from=None if scope is None else scope.since,
+        debtors_evaluated=None if scope is None else len(scope.debtor_ids),
     )
     run.status = "done"
     run.finished_at = utcnow()
@@ -489,14 +518,14 @@ def run_in_session(
                  data={"date": on.isoformat(), "ruleset": ruleset.content_hash,
                        "git_commit": folder.commit, "rules_state": folder.state,
                        "rules_diff_hash": folder.diff_hash, "actions": len(groups),
-                       "items": items})
+                       "items": items,
+                       **({} if scope is None else {"scope": {
+                           "since": scope.since, "debtors": len(scope.debtor_ids)}})})
     summary = report.to_json()
     if before is not None:
         # One event per action written, and the run's own.
         left = settled_fingerprint(conn, before, own_events=len(action_ids) + 1)
-        summary[SUMMARY_KEY] = remembered(
-            run_key(rules, folder, auto_approve=auto_approve, payer=payer,
-                    evaluator=evaluator), left)
+        summary[SUMMARY_KEY] = remembered(key, left)
     run.summary = summary
     if inspect is not None:
         inspect(session, run.id, report)
@@ -522,9 +551,12 @@ def _write(
     ruleset_id: int,
     actor: str,
     auto_approve: bool,
+    debtor_ids: Collection[int] | None = None,
 ) -> tuple[list[int], int, int]:
     """Insert the actions, their items, the levels and the events; return the action ids,
-    how many new actions wait for approval, and how many earlier ones got more items."""
+    how many new actions wait for approval, and how many earlier ones got more items.
+    `debtor_ids`: the run decided for these debtors only (their earlier actions are
+    the only ones its actions may join)."""
     if not groups:
         return [], 0, 0
     conn = session.connection()
@@ -533,7 +565,9 @@ def _write(
         row.idempotency_key: row
         for row in conn.execute(
             select(ACTION.c.id, ACTION.c.idempotency_key, ACTION.c.state)
-            .where(ACTION.c.created_on == on)
+            .where(ACTION.c.created_on == on,
+                   *([] if debtor_ids is None
+                     else [ACTION.c.debtor_id.in_(sorted(debtor_ids))]))
         )
     }
     traits: dict[int, tuple[bool, bool]] = {}

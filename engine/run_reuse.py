@@ -101,14 +101,24 @@ def _head(conn: Connection) -> list[Any]:
     return [0, None] if found is None else [int(found.id), str(found.hash)]
 
 
+def book_tables(conn: Connection) -> dict[str, int]:
+    """The largest id (or row count) of each table of the book a run reads."""
+    return _aggregates(conn, BOOK_BY_ID, BOOK_BY_COUNT)
+
+
+def queue_tables(conn: Connection) -> dict[str, int]:
+    """The largest id (or row count) of each table of the queue a run writes."""
+    return _aggregates(conn, QUEUE_BY_ID, QUEUE_BY_COUNT)
+
+
 def book_state(conn: Connection) -> dict[str, Any]:
     """The book's part of the fingerprint, and the head it was read with."""
-    return {"tables": _aggregates(conn, BOOK_BY_ID, BOOK_BY_COUNT), "head": _head(conn)}
+    return {"tables": book_tables(conn), "head": _head(conn)}
 
 
 def fingerprint(conn: Connection) -> dict[str, Any]:
     """The whole fingerprint as it stands (see module doc)."""
-    return {**book_state(conn), "queue": _aggregates(conn, QUEUE_BY_ID, QUEUE_BY_COUNT)}
+    return {**book_state(conn), "queue": queue_tables(conn)}
 
 
 def settled_fingerprint(conn: Connection, before: dict[str, Any], own_events: int
@@ -122,7 +132,7 @@ def settled_fingerprint(conn: Connection, before: dict[str, Any], own_events: in
     if after != own_events:
         return None
     return {"tables": before["tables"], "head": _head(conn),
-            "queue": _aggregates(conn, QUEUE_BY_ID, QUEUE_BY_COUNT)}
+            "queue": queue_tables(conn)}
 
 
 def remembered(key: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:

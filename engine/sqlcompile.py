@@ -22,7 +22,7 @@ action) are tested for NULL explicitly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, ClassVar
@@ -633,16 +633,23 @@ def _debtor_range(debtors: DebtorRange | None) -> list[Expr]:
             *([] if last is None else [d.c.id <= last])]
 
 
+def _debtor_set(debtor_ids: Collection[int] | None) -> list[Expr]:
+    # On the invoice's column: its index finds the few debtors' invoices directly.
+    return [] if debtor_ids is None else [i.c.debtor_id.in_(sorted(debtor_ids))]
+
+
 def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *,
                    debtors: DebtorRange | None = None,
-                   creditors: CreditorIds | None = None) -> CompiledPolicy:
+                   creditors: CreditorIds | None = None,
+                   debtor_ids: Collection[int] | None = None) -> CompiledPolicy:
     """The query returning the invoices on which `policy` acts on `on` (see module doc).
 
     `debtors=(first, last)`: only the invoices of the debtors whose id lies between
     the two (either end None: open), so that connections can share one policy's work
-    (`engine.fetching`). `creditors`: the creditors' ids by lower-cased code, read once
-    per run (`evaluate.creditor_ids`); without them `creditor` compares the joined
-    creditor's code, with the same meaning for codes in ASCII. `calendars`: the
+    (`engine.fetching`); `debtor_ids`: only the invoices of these debtors (a run after a
+    small change, `engine.run_scope`). `creditors`: the creditors' ids by lower-cased
+    code, read once per run (`evaluate.creditor_ids`); without them `creditor` compares
+    the joined creditor's code, with the same meaning for codes in ASCII. `calendars`: the
     creditors' (country, calendar region) pairs of the book, read once per run
     (`evaluate.creditor_calendars`): business days compare with one bound each."""
     distinct = sorted(set(calendars), key=lambda calendar: (calendar[0], calendar[1] or ""))
@@ -752,6 +759,7 @@ def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *
             scope,
             or_(il.c.acted_on.is_(None), il.c.acted_on != on),
             *_debtor_range(debtors),
+            *_debtor_set(debtor_ids),
         )
         # OFFSET 0 keeps SQLite and PostgreSQL from merging this query into the outer
         # one, which would copy `acting` (and its sub-queries) into every place the

@@ -67,6 +67,10 @@ def run(
         from relance.engine.run_reuse import reuse_note
 
         say(console, reuse_note(report) or "")
+    if report.scoped_from is not None:
+        from relance.engine.run_scope import scope_note
+
+        say(console, scope_note(report) or "")
     if report.by_rule:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False)
         for title in (_("policy"), _("rule"), _("channel")):

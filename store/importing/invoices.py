@@ -157,6 +157,17 @@ def _take_clean(outcomes: list[Outcome], first_rows: dict[str, dict[str, int]],
     return True
 
 
+# An import's event names the debtors it changed, up to this many, so that a later run
+# of a day already run evaluates only them (`engine.run_scope`); after a larger import
+# the run evaluates the whole book, which then costs about as much.
+NAMED_DEBTORS_MAX = 5_000
+
+
+def named_debtors(debtor_ids: set[int]) -> dict[str, list[int]]:
+    """The `debtors` of an import's event data: sorted ids, none past the limit."""
+    return {"debtors": sorted(debtor_ids)} if len(debtor_ids) <= NAMED_DEBTORS_MAX else {}
+
+
 def import_invoices(
     store: Store,
     path: Path,
@@ -260,8 +271,8 @@ def import_source(
             session, actor=actor, kind="import.invoices", subject_type="import",
             subject_id=source.label,
             creditor_id=next(iter(creditor_ids)) if len(creditor_ids) == 1 else None,
-            data={key: value for key, value in report.as_dict().items()
-                  if key != "warnings"},
+            data={**{key: value for key, value in report.as_dict().items()
+                     if key != "warnings"}, **named_debtors(writer.changed_debtors)},
         )
         # Invoices paid, disputed or promised in the ERP, debtors paused there: the
         # queue follows in this transaction, as for a change made in relance.

@@ -121,6 +121,9 @@ class BookWriter:
         self.updated_debtors: set[int] = set()
         # Debtors whose invoices changed: their queue is settled before the import commits.
         self.touched_debtors: set[int] = set()
+        # Debtors given new invoices: with the touched ones, every debtor whose rows the
+        # import wrote (`changed_debtors`), which its event names for the next run.
+        self.debtors_with_new_invoices: set[int] = set()
         # Creditors without a single invoice when the import began: a fresh load, so
         # nothing needs looking up (the file's numbers are already known to be unique).
         self.fresh_creditors: set[int] = set()
@@ -358,6 +361,8 @@ class BookWriter:
                 updates.append({"b_id": old.id, "updated_at": now, **values})
                 changed.add((creditor_ids[row.creditor], row.number))
                 self.touched_debtors.add(values["debtor_id"])
+                # An invoice moved to another debtor changes the first one's case too.
+                self.touched_debtors.add(old.values["debtor_id"])
         if fresh:
             self._insert(fresh, now)
         if updates:
@@ -407,6 +412,7 @@ class BookWriter:
             "dispute_reason": reasons,
             "disputed_since": since,
         }
+        self.debtors_with_new_invoices.update(columns["debtor_id"])
         insert_columns(self.conn, invoice_t, columns)
 
     def _write_promises(self, rows: list[InvoiceRow]) -> set[tuple[int, str]]:
@@ -458,6 +464,12 @@ class BookWriter:
                               moved)
         self.counts.promises += len(added) + len(moved)
         return changed
+
+    @property
+    def changed_debtors(self) -> set[int]:
+        """Every debtor whose rows this import wrote: invoices added or changed, promises,
+        the debtor's own fields (complete once `finish` has run)."""
+        return self.touched_debtors | self.debtors_with_new_invoices
 
     def finish(self, merger: DebtorMerger) -> list[RowError]:
         """Apply the debtors' final values; returns problems only the whole file shows."""
