@@ -35,6 +35,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,35 @@ CHANGED_SHARE = 0.01
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class OwnMemory:
+    """The largest private memory the process held, sampled every 20 ms: its resident
+    anonymous pages (RssAnon), without the database file's pages that SQLite maps
+    (`store/db.py`), which are the system's file cache, shared and dropped under
+    pressure. The peak resident size (`peak_mb`) counts both."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, self.now())
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return max(self.peak, self.now())
 
 
 # --------------------------------------------------------------------------- books
@@ -276,6 +306,7 @@ def raw_insert(store: Any, found: list[tuple[str, int, str]], counts: dict[str, 
 
 
 def child(name: str, url: str, out: Path, counts: dict[str, int]) -> None:
+    own = OwnMemory()
     if name == "floor":
         result = measure_floor(url, counts)
     else:
@@ -286,6 +317,7 @@ def child(name: str, url: str, out: Path, counts: dict[str, int]) -> None:
         if name == "run":
             result["found"] = items_of_day(url)
     result["peak_mb"] = peak_mb()
+    result["own_mb"] = own.stop()
     out.write_text(json.dumps(result))
 
 
@@ -329,7 +361,8 @@ def main() -> None:
         for name in MEASURES:
             got = results[name][-1]
             print(f"  round {round_number}  {name:<8} {got['seconds']:8.2f} s   "
-                  f"cpu {got['cpu']:6.2f} s   peak {got['peak_mb']:6.0f} MB", flush=True)
+                  f"cpu {got['cpu']:6.2f} s   peak {got['peak_mb']:6.0f} MB   "
+                  f"own {got['own_mb']:6.0f} MB", flush=True)
     floor = min(r["seconds"] for r in results["floor"])
     reference = results["floor"][0]["found"]
     same = all(r["found"] == reference for r in results["run"])
@@ -340,7 +373,7 @@ def main() -> None:
           f"{min(r['startup'] for r in results['run']):.2f} s")
     floor_cpu = min(r["cpu"] for r in results["floor"])
     print(f"\n{'':<8} {'best s':>8} {'x floor':>8} {'cpu s':>7} {'x floor':>8} "
-          f"{'peak MB':>8}  note")
+          f"{'peak MB':>8} {'own MB':>7}  note")
     for name in MEASURES:
         runs = results[name]
         best = min(r["seconds"] for r in runs)
@@ -351,7 +384,8 @@ def main() -> None:
                   else "evaluated") if name in ("second", "changed") else ""
         cpu = min(r["cpu"] for r in runs)
         print(f"{name:<8} {best:8.2f} {best / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:8.2f} "
-              f"{max(r['peak_mb'] for r in runs):8.0f}  {note}")
+              f"{max(r['peak_mb'] for r in runs):8.0f} {max(r['own_mb'] for r in runs):7.0f}"
+              f"  {note}")
     if not same:
         raise SystemExit("the run's items are not the hand SQL's")
 
