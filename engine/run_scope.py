@@ -83,7 +83,6 @@ def _table(name: str) -> Table:
 def _owner_outside(name: str, debtors: list[int]) -> ColumnElement[bool]:
     """For a row of table `name`: its debtor is not one of `debtors` (or has none)."""
     table = _table(name)
-    outside: Any
     if name == "debtor":
         return table.c.id.not_in(debtors)
     if "debtor_id" in table.c:
@@ -94,9 +93,8 @@ def _owner_outside(name: str, debtors: list[int]) -> ColumnElement[bool]:
         "action_item": ("action", "action_id"),
     }[name]
     parent = _table(owner)
-    outside = ~select(parent.c.id).where(parent.c.id == table.c[link],
-                                         parent.c.debtor_id.in_(debtors)).exists()
-    return outside  # type: ignore[no-any-return]
+    return ~select(parent.c.id).where(parent.c.id == table.c[link],
+                                      parent.c.debtor_id.in_(debtors)).exists()
 
 
 def _rows_confined(conn: Connection, before: dict[str, int], now: dict[str, int],
