@@ -16,6 +16,8 @@ import datetime as dt
 import io
 import json
 import random
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,11 @@ from relance.engine.run import RunReport, run_day
 from relance.engine.run_scope import MAX_DEBTORS
 from relance.kernel.money import Money
 from relance.store.book import record_payment
-from relance.store.db import Store
+from relance.store.db import Store, open_store
 from relance.store.importing.invoices import NAMED_DEBTORS_MAX, import_invoices
 from relance.store.models import Action, ActionItem, Creditor, Event, Invoice
 from tests.cli import run_cli
+from tests.conftest import PG_URL, PostgresSchemas
 from tests.engine.helpers import rules_from
 
 D = dt.date(2026, 11, 22)
@@ -307,3 +310,55 @@ def test_the_command_says_how_many_debtors_it_evaluated(
     sentence = " ".join(out.split())
     assert (f"only the {evaluated} debtor{'s' if evaluated > 1 else ''} changed since run "
             f"{first['run_id'] + 1} of this day") in sentence
+
+
+@pytest.fixture
+def pg_store(pg_schemas: PostgresSchemas) -> Iterator[Store]:
+    name = pg_schemas.create()
+    opened = open_store(PG_URL, schema=name)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+        pg_schemas.drop(name)
+
+
+def test_an_import_committed_while_a_run_decides_is_evaluated_by_the_next_run(
+        pg_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL lets an import commit while a run decides (on SQLite the run holds
+    the write lock): the run cannot vouch for the book it leaves, so the next run of
+    the day evaluates the whole book and queues what the import changed."""
+    import relance.engine.run as run_module
+
+    store = pg_store
+    rules = rules_from(RULES)
+    book = Book(random.Random(13), debtors=20)
+    _import(store, book, tmp_path)
+    first = run_day(store, rules, D, actor="alice")
+    unpaid = [row for row in book.rows.values() if row["paid"] < row["amount"]]
+    book.rows[unpaid[0]["number"]]["paid"] = unpaid[0]["amount"]
+    _import(store, book, tmp_path)  # one debtor: the next run evaluates it alone
+    other = next(row for row in book.rows.values() if row["ref"] != unpaid[0]["ref"])
+    other["due"] = D - dt.timedelta(days=100)
+    other["paid"] = 0
+    later = tmp_path / "later"
+    later.mkdir()
+    decide = run_module.decide_day
+
+    def decide_while_importing(*args: Any, **kwargs: Any) -> Any:
+        done = threading.Thread(target=_import, args=(store, book, later))
+        done.start()
+        done.join(timeout=60)
+        assert not done.is_alive()
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "decide_day", decide_while_importing)
+    during = run_day(store, rules, D, actor="bob")
+    monkeypatch.setattr(run_module, "decide_day", decide)
+    assert during.scoped_from == first.run_id and during.debtors_evaluated == 1
+    expected_report, expected_queue = _whole(store, rules)
+    after = run_day(store, rules, D, actor="carol")
+    assert (after.scoped_from, after.reused_from) == (None, None)
+    assert _counts(after) == _counts(expected_report)
+    with store.transaction() as session:
+        assert _day_queue(session) == expected_queue
