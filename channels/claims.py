@@ -29,17 +29,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from relance.channels.agency_context import FIRST_LETTER_CHANNELS, record_first_letters
 from relance.channels.config import DispatchConfig
 from relance.engine.mandates import cases_under_mandate
-from relance.kernel.errors import NotFound, UsageError
-from relance.kernel.i18n import _
 from relance.store import audit
 from relance.store.db import Store
-from relance.store.models import Action, ActionState, Channel, Debtor, utcnow
+from relance.store.models import Action, ActionState, Channel, utcnow
 from relance.store.settle import settle_queue
 
 DISPATCHED_CHANNELS = frozenset({"letter", "email", "sms", "notify"})
@@ -164,58 +162,6 @@ def release_unstarted(store: Store, action_ids: Iterable[int], worker: str,
                          creditor_id=action.creditor_id, debtor_id=action.debtor_id,
                          data={"reason": reason})
     return released
-
-
-def confirm_sent(store: Store, action_id: int, actor: str) -> None:
-    """An operator confirms that an uncertain action did go out: it becomes `sent`."""
-    with store.write_transaction() as session:
-        action = session.get(Action, action_id)
-        if action is None:
-            raise NotFound(_("no action {action}").format(action=action_id))
-        if action.state != ActionState.UNCERTAIN:
-            raise UsageError(_("action {action} is {state}, not uncertain").format(
-                action=action_id, state=action.state))
-        action.state = ActionState.SENT
-        action.sent_at = action.sent_at or now()
-        action.output = {**(action.output or {}), "confirmed_by": actor}
-        audit.record(session, actor=actor, kind="action.confirmed_sent", subject_type="action",
-                     subject_id=action_id, creditor_id=action.creditor_id,
-                     debtor_id=action.debtor_id, data={})
-
-
-def resend(store: Store, action_id: int, actor: str) -> None:
-    """An operator asks to send an uncertain (or failed) action again: back to `approved`."""
-    with store.write_transaction() as session:
-        action = session.get(Action, action_id)
-        if action is None:
-            raise NotFound(_("no action {action}").format(action=action_id))
-        if action.state not in (ActionState.UNCERTAIN, ActionState.FAILED):
-            raise UsageError(_("action {action} is {state}: only uncertain or failed actions "
-                               "can be resent").format(action=action_id, state=action.state))
-        previous = str(action.state)
-        action.state = ActionState.APPROVED
-        action.claimed_by = None
-        action.next_attempt_at = None
-        audit.record(session, actor=actor, kind="action.resend", subject_type="action",
-                     subject_id=action_id, creditor_id=action.creditor_id,
-                     debtor_id=action.debtor_id, data={"from": previous})
-
-
-def uncertain_sends(store: Store) -> list[dict[str, Any]]:
-    """The sends in doubt, oldest first, with what is known of each: for `relance
-    uncertain`, so that an operator can check with the server or the mail house."""
-    with store.transaction() as session:
-        rows = session.execute(
-            select(Action, Debtor.ref, Debtor.name).join(Debtor, Debtor.id == Action.debtor_id)
-            .where(Action.state == ActionState.UNCERTAIN).order_by(Action.id)).all()
-        return [{
-            "action": action.id, "channel": str(action.channel),
-            "template": action.template, "debtor": ref, "debtor_name": name,
-            "claimed_by": action.claimed_by,
-            "claimed_at": action.claimed_at.isoformat() if action.claimed_at else None,
-            "attempts": action.attempts, "last_error": action.last_error,
-            "output": dict(action.output or {}),
-        } for action, ref, name in rows]
 
 
 # --------------------------------------------------------------------------- claiming
@@ -495,13 +441,6 @@ def next_attempt(store: Store, action_id: int) -> str | None:
         return at.isoformat() if at else None
 
 
-def count_uncertain(store: Store) -> int:
-    """The sends in doubt in the whole queue, whoever left them."""
-    with store.transaction() as session:
-        return int(session.scalar(select(func.count()).select_from(Action).where(
-            Action.state == ActionState.UNCERTAIN)) or 0)
-
-
 __all__ = [
     "CLAIMABLE",
     "DISPATCHED_CHANNELS",
@@ -509,14 +448,10 @@ __all__ = [
     "Outcome",
     "claim",
     "claimable",
-    "confirm_sent",
-    "count_uncertain",
     "default_worker_id",
     "finish",
     "finish_many",
     "mark_batched",
     "mark_started",
     "release_unstarted",
-    "resend",
-    "uncertain_sends",
 ]

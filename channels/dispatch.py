@@ -16,6 +16,11 @@ A dispatcher starting up first settles what a dead one left in flight (released,
 sent, or uncertain for an operator: never resent blindly). Calls and escalations are
 not dispatched: they are operator tasks. One action rendered for a look, sending
 nothing, is `relance.channels.preview`.
+
+Over 500 lines because one pass is one `_Dispatcher` whose steps share its state: the
+claimed groups, the SMTP connections and event loop kept from group to group, the
+letter pool and the report. What can stand alone already does (claims, outcomes of
+sends in doubt, prepare, mail, smtp, letter, batches).
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ from relance.channels.claims import (
     Outcome,
     claim,
     claimable,
-    count_uncertain,
     default_worker_id,
     finish,
     finish_many,
@@ -58,6 +62,7 @@ from relance.channels.config import (
     smtp_config,
 )
 from relance.channels.group_facts import group_facts
+from relance.channels.in_doubt import count_uncertain
 from relance.channels.letter import (
     LetterJob,
     LetterPool,

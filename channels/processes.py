@@ -28,8 +28,9 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from relance.channels.claims import DispatchReport, claimable, count_uncertain, now
+from relance.channels.claims import DispatchReport, claimable, now
 from relance.channels.config import DispatchConfig
+from relance.channels.in_doubt import count_uncertain
 from relance.kernel.i18n import _
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store, open_store

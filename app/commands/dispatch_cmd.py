@@ -194,7 +194,7 @@ def outcome_command(
         help=_("sent: it did go out; resend: send again."))],
     json_output: JsonOption = False,
 ) -> None:
-    from relance.channels.claims import confirm_sent, resend
+    from relance.channels.in_doubt import confirm_sent, resend
 
     context = json_wanted(ctx, json_output)
     check_action_visible(context, actor_of(context), action_id)

@@ -5,7 +5,7 @@ An uncertain send may have gone out (the connection was lost after the message w
 handed over, or a dispatcher stopped in the middle): relance never resends it by itself.
 A person checks with the SMTP server's log, the SMS gateway or the mail house, then
 confirms it (it stays `sent`) or resends it (back to `approved`, for the next dispatch).
-The core functions are `relance.channels.dispatch.confirm_sent` and `resend`.
+The core functions are `relance.channels.in_doubt.confirm_sent` and `resend`.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def print_uncertain(console: Console, rows: list[dict[str, Any]]) -> None:
 
 
 def uncertain_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    from relance.channels.claims import uncertain_sends
+    from relance.channels.in_doubt import uncertain_sends
 
     context: AppContext = ctx.obj
     rows = uncertain_sends(context.store)
@@ -104,7 +104,7 @@ def _settle(ctx: typer.Context, action_id: int, json_output: bool, *, what: str,
 
 def confirm_command(ctx: typer.Context, action_id: ActionArgument,
                     json_output: JsonOption = False) -> None:
-    from relance.channels.claims import confirm_sent
+    from relance.channels.in_doubt import confirm_sent
 
     _settle(ctx, action_id, json_output, what=_("confirm a send"), decide=confirm_sent,
             state="sent", sentence=N_("Action {id} confirmed sent: it will not be sent again."))
@@ -112,7 +112,7 @@ def confirm_command(ctx: typer.Context, action_id: ActionArgument,
 
 def resend_command(ctx: typer.Context, action_id: ActionArgument,
                    json_output: JsonOption = False) -> None:
-    from relance.channels.claims import resend
+    from relance.channels.in_doubt import resend
 
     _settle(ctx, action_id, json_output, what=_("resend a send"), decide=resend,
             state="approved", sentence=N_("Action {id} is back in the queue: the next "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from relance.channels.claims import uncertain_sends
+from relance.channels.in_doubt import uncertain_sends
 from relance.channels.mail import message_id
 from relance.store.db import Store
 from relance.store.models import Action, Event

@@ -20,9 +20,9 @@ from relance.channels.agency_mentions import (
     firm_identity,
     law_reproduced,
 )
-from relance.channels.claims import confirm_sent
 from relance.channels.context import date_text
 from relance.channels.dispatch import dispatch
+from relance.channels.in_doubt import confirm_sent
 from relance.kernel.display import show_date
 from relance.store.db import Store
 from relance.store.models import Action, ActionState, MandateCase, Stage

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select
 
 from relance.channels import claims, mail
-from relance.channels.claims import uncertain_sends
 from relance.channels.dispatch import dispatch
+from relance.channels.in_doubt import uncertain_sends
 from relance.store.db import Store, open_store
 from relance.store.models import Action, Debtor
 from tests.channels.factory import TODAY, make_workspace

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from relance.channels.claims import DispatchReport, claim, confirm_sent, mark_started, resend
+from relance.channels.claims import DispatchReport, claim, mark_started
 from relance.channels.dispatch import dispatch
+from relance.channels.in_doubt import confirm_sent, resend
 from relance.channels.recovery import recover_in_flight
 from relance.kernel.errors import UsageError
 from relance.store.db import Store

@@ -189,7 +189,7 @@ def test_smtp_from_is_the_sender_of_a_creditor_without_an_address(store: Store,
     assert (report.sent, report.failed) == (1, 0), report.errors
     assert _from_header(report.paths[0]) == "Acme Distribution SAS <relances@acme.fr>"
     # Through a server, the same sender in the header and the envelope.
-    from relance.channels.claims import resend
+    from relance.channels.in_doubt import resend
 
     with store.transaction() as s:
         action = s.get(Action, action_id)

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from relance.channels import claims
+from relance.channels import in_doubt
 from relance.engine.aging import AgedLine
 from relance.engine.trends import CurrencyTrend, trends
 from relance.engine.words import channel_word
@@ -56,8 +56,8 @@ def _heading(text: str) -> Text:
 
 
 def _channel_operation(name: str) -> Callable[[Store, int, str], None]:
-    """`confirm_sent` or `resend`: the channels' claims own what they do to an action."""
-    return {"confirm_sent": claims.confirm_sent, "resend": claims.resend}[name]
+    """`confirm_sent` or `resend`: the channels own what they do to an action."""
+    return {"confirm_sent": in_doubt.confirm_sent, "resend": in_doubt.resend}[name]
 
 
 def _sent_today(board: ledger.Dashboard) -> str:
