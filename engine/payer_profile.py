@@ -52,6 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from relance.engine.id_sets import in_ids
 from relance.kernel.settings import PayerSettings
 from relance.store.models import (
     ActionState,
@@ -122,7 +123,7 @@ def _rounded_mean(total: Any, count: Any) -> Any:
 def _only(column: Any, debtor_ids: Collection[int] | None) -> list[Any]:
     """No condition for every debtor; else the row's debtor among `debtor_ids`, inside
     each sub-query, so that a few debtors' profiles read only their own history."""
-    return [] if debtor_ids is None else [column.in_(sorted(debtor_ids))]
+    return [] if debtor_ids is None else [in_ids(column, debtor_ids)]
 
 
 def _money_received(on: dt.date) -> list[Any]:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from relance.engine.id_sets import in_ids
 from relance.engine.run_reuse import (
     BOOK_BY_ID,
     QUEUE_BY_ID,
@@ -64,7 +65,7 @@ LISTING_KINDS = frozenset({"import.invoices"})
 # Events that change nothing of their own: what they did has events of its own.
 SUMMING_KINDS = frozenset({"import.payments"})
 # Past these, a whole evaluation costs about what a limited one would.
-MAX_DEBTORS = 5_000
+MAX_DEBTORS = 25_000
 MAX_EVENTS = 50_000
 
 
@@ -84,9 +85,9 @@ def _owner_outside(name: str, debtors: list[int]) -> ColumnElement[bool]:
     """For a row of table `name`: its debtor is not one of `debtors` (or has none)."""
     table = _table(name)
     if name == "debtor":
-        return table.c.id.not_in(debtors)
+        return ~in_ids(table.c.id, debtors)
     if "debtor_id" in table.c:
-        return or_(table.c.debtor_id.is_(None), table.c.debtor_id.not_in(debtors))
+        return or_(table.c.debtor_id.is_(None), ~in_ids(table.c.debtor_id, debtors))
     owner, link = {
         "instalment": ("payment_plan", "plan_id"),
         "payment_allocation": ("invoice", "invoice_id"),
@@ -94,7 +95,7 @@ def _owner_outside(name: str, debtors: list[int]) -> ColumnElement[bool]:
     }[name]
     parent = _table(owner)
     return ~select(parent.c.id).where(parent.c.id == table.c[link],
-                                      parent.c.debtor_id.in_(debtors)).exists()
+                                      in_ids(parent.c.debtor_id, debtors)).exists()
 
 
 def _rows_confined(conn: Connection, before: dict[str, int], now: dict[str, int],

@@ -91,6 +91,7 @@ from relance.engine.facts import (
     open_invoice_filter,
     portal_visit_window,
 )
+from relance.engine.id_sets import in_ids
 from relance.engine.interpret import RuleError, field_type, probes
 from relance.engine.payer_profile import NEW, PROFILE, SCALED
 from relance.kernel.i18n import _
@@ -635,7 +636,7 @@ def _debtor_range(debtors: DebtorRange | None) -> list[Expr]:
 
 def _debtor_set(debtor_ids: Collection[int] | None) -> list[Expr]:
     # On the invoice's column: its index finds the few debtors' invoices directly.
-    return [] if debtor_ids is None else [i.c.debtor_id.in_(sorted(debtor_ids))]
+    return [] if debtor_ids is None else [in_ids(i.c.debtor_id, debtor_ids)]
 
 
 def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *,

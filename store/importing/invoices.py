@@ -160,7 +160,7 @@ def _take_clean(outcomes: list[Outcome], first_rows: dict[str, dict[str, int]],
 # An import's event names the debtors it changed, up to this many, so that a later run
 # of a day already run evaluates only them (`engine.run_scope`); after a larger import
 # the run evaluates the whole book, which then costs about as much.
-NAMED_DEBTORS_MAX = 5_000
+NAMED_DEBTORS_MAX = 25_000
 
 
 def named_debtors(debtor_ids: set[int]) -> dict[str, list[int]]:

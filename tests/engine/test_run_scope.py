@@ -362,3 +362,24 @@ def test_an_import_committed_while_a_run_decides_is_evaluated_by_the_next_run(
     assert _counts(after) == _counts(expected_report)
     with store.transaction() as session:
         assert _day_queue(session) == expected_queue
+
+
+def test_an_id_set_is_one_parameter_whatever_its_size(store: Store) -> None:
+    """Past SQLite's 32,766 parameters, and with ids that are not there."""
+    from relance.engine.id_sets import in_ids
+    from relance.store.models import Debtor
+
+    with store.transaction() as session:
+        creditor = Creditor(code="ACME", name="Acme", country="FR")
+        session.add(creditor)
+        session.flush()
+        session.add_all([Debtor(creditor_id=creditor.id, ref=f"C-{n}", name=f"Client {n}")
+                         for n in range(3)])
+        session.flush()
+        ids = sorted(session.scalars(select(Debtor.id)))
+        wanted = [ids[0], ids[2], *range(ids[-1] + 1, ids[-1] + 40_001)]
+        assert sorted(session.scalars(select(Debtor.id).where(in_ids(Debtor.id, wanted)))
+                      ) == [ids[0], ids[2]]
+        assert list(session.scalars(select(Debtor.id).where(~in_ids(Debtor.id, wanted)))
+                    ) == [ids[1]]
+        assert list(session.scalars(select(Debtor.id).where(in_ids(Debtor.id, [])))) == []
