@@ -137,6 +137,19 @@ def store(db_url: tuple[str, str | None]) -> Iterator[Store]:
 
 
 @pytest.fixture
+def pg_store(pg_schemas: PostgresSchemas) -> Iterator[Store]:
+    """A migrated store on PostgreSQL alone, in a schema of its own: for what only
+    PostgreSQL lets happen (two transactions committing side by side)."""
+    name = pg_schemas.create()
+    opened = open_store(PG_URL, schema=name)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+        pg_schemas.drop(name)
+
+
+@pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     opened = make_sqlite_store(tmp_path)
     try:

@@ -173,14 +173,20 @@ def test_a_message_with_an_attachment_still_carries_it() -> None:
     assert [a.get_filename() for a in parsed.iter_attachments()] == ["lettre.pdf"]
 
 
-def test_connections_are_kept_from_one_group_to_the_next(store: Store, tmp_path: Any) -> None:
-    book(store, 30, template="rappel")
-    recorder = Recorder()
+def _dispatch_in_groups(store: Store, tmp_path: Any, recorder: Recorder, *,
+                        group: int) -> Any:
+    """One dispatch process, two SMTP connections, the queue claimed `group` at a time."""
     with LoopbackSmtp(recorder) as server:
         workspace = make_workspace(tmp_path / "ws", {
             "smtp": server.config(max_connections=2),
-            "dispatch": {"batch_size": 10, "processes": 1}})
-        report = dispatch(store, workspace, today=TODAY)
+            "dispatch": {"batch_size": group, "processes": 1}})
+        return dispatch(store, workspace, today=TODAY)
+
+
+def test_connections_are_kept_from_one_group_to_the_next(store: Store, tmp_path: Any) -> None:
+    book(store, 30, template="rappel")
+    recorder = Recorder()
+    report = _dispatch_in_groups(store, tmp_path, recorder, group=10)
     assert report.sent == 30
     # Three groups of ten over the same two connections, each opened once.
     assert recorder.sessions == 2
@@ -194,10 +200,6 @@ def test_a_connection_idle_too_long_is_opened_again(
     monkeypatch.setattr(smtp, "IDLE_REUSE_SECONDS", -1.0)  # every wait is too long
     book(store, 6, template="rappel")
     recorder = Recorder()
-    with LoopbackSmtp(recorder) as server:
-        workspace = make_workspace(tmp_path / "ws", {
-            "smtp": server.config(max_connections=2),
-            "dispatch": {"batch_size": 3, "processes": 1}})
-        report = dispatch(store, workspace, today=TODAY)
+    report = _dispatch_in_groups(store, tmp_path, recorder, group=3)
     assert report.sent == 6 and recorder.sessions == 6
     assert sorted(recorder.message_ids().values()) == [1] * 6

@@ -17,7 +17,6 @@ import io
 import json
 import random
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,10 @@ from relance.engine.run import RunReport, run_day
 from relance.engine.run_scope import MAX_DEBTORS
 from relance.kernel.money import Money
 from relance.store.book import record_payment
-from relance.store.db import Store, open_store
+from relance.store.db import Store
 from relance.store.importing.invoices import NAMED_DEBTORS_MAX, import_invoices
 from relance.store.models import Action, ActionItem, Creditor, Event, Invoice
 from tests.cli import run_cli
-from tests.conftest import PG_URL, PostgresSchemas
 from tests.engine.helpers import rules_from
 
 D = dt.date(2026, 11, 22)
@@ -310,17 +308,6 @@ def test_the_command_says_how_many_debtors_it_evaluated(
     sentence = " ".join(out.split())
     assert (f"only the {evaluated} debtor{'s' if evaluated > 1 else ''} changed since run "
             f"{first['run_id'] + 1} of this day") in sentence
-
-
-@pytest.fixture
-def pg_store(pg_schemas: PostgresSchemas) -> Iterator[Store]:
-    name = pg_schemas.create()
-    opened = open_store(PG_URL, schema=name)
-    try:
-        yield opened
-    finally:
-        opened.dispose()
-        pg_schemas.drop(name)
 
 
 def test_an_import_committed_while_a_run_decides_is_evaluated_by_the_next_run(

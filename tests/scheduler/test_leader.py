@@ -6,10 +6,8 @@ import datetime as dt
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from relance.scheduler.leader import AdvisoryLeadership, FileLeadership, leadership_for
@@ -46,17 +44,6 @@ def test_a_killed_leaders_lock_file_is_free(tmp_path: Path) -> None:
     holder.stdout.close()
     assert standby.try_lead()
     standby.release()
-
-
-@pytest.fixture
-def pg_store(pg_schemas: PostgresSchemas) -> Iterator[Store]:
-    schema = pg_schemas.create()
-    store = open_store(PG_URL, schema=schema)
-    try:
-        yield store
-    finally:
-        store.dispose()
-        pg_schemas.drop(schema)
 
 
 def test_one_leader_per_postgresql_schema_and_a_dead_one_is_replaced(
