@@ -65,20 +65,13 @@ def _reference_insert(self: BookWriter, rows: list[InvoiceRow], now: dt.datetime
 def second_store(request: pytest.FixtureRequest, db_url: tuple[str, str | None],
                  tmp_path: Path) -> Iterator[Store]:
     """Another fresh book on the same database as `store`."""
-    url, schema = db_url
-    if schema is None:
-        opened = open_store(f"sqlite:///{tmp_path / 'reference.sqlite'}")
-        yield opened
-        opened.dispose()
+    _url, schema = db_url
+    if schema is not None:
+        yield request.getfixturevalue("pg_store")
         return
-    schemas = request.getfixturevalue("pg_schemas")
-    name = schemas.create()
-    opened = open_store(url, schema=name)
-    try:
-        yield opened
-    finally:
-        opened.dispose()
-        schemas.drop(name)
+    opened = open_store(f"sqlite:///{tmp_path / 'reference.sqlite'}")
+    yield opened
+    opened.dispose()
 
 
 def _odd_rows() -> list[dict[str, str]]:
