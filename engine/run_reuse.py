@@ -42,7 +42,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Connection
@@ -135,6 +135,29 @@ def settled_fingerprint(conn: Connection, before: dict[str, Any], own_events: in
             "queue": queue_tables(conn)}
 
 
+class LastRun(NamedTuple):
+    """The last finished run of a date, with what it remembered for later runs."""
+
+    id: int
+    ruleset_id: int
+    key: Any
+    book: dict[str, Any]
+
+
+def last_remembered(conn: Connection, on: dt.date) -> LastRun | None:
+    """The last finished run of `on`, when it recorded the book it decided on (a run
+    that could not vouch for its book recorded none)."""
+    last = conn.execute(
+        select(Run.id, Run.summary, Run.ruleset_id)
+        .where(Run.run_date == on, Run.status == "done")
+        .order_by(Run.id.desc()).limit(1)).first()
+    stored = (last.summary or {}).get(SUMMARY_KEY) if last is not None else None
+    if last is None or not isinstance(stored, dict) or not isinstance(stored.get("book"),
+                                                                      dict):
+        return None
+    return LastRun(int(last.id), int(last.ruleset_id), stored.get("key"), stored["book"])
+
+
 def remembered(key: dict[str, Any], found: dict[str, Any] | None) -> dict[str, Any]:
     """What a run's summary keeps for a later run of its date (see module doc)."""
     return {"key": key, "book": found}
@@ -148,24 +171,20 @@ def reuse_last_run(session: Session, rules: Any, on: dt.date, *, actor: str,
     and return its report; else None, having written nothing."""
     from relance.engine.run import RunReport
 
-    last = session.execute(
-        select(Run.id, Run.summary, Run.ruleset_id)
-        .where(Run.run_date == on, Run.status == "done")
-        .order_by(Run.id.desc()).limit(1)).first()
-    stored = (last.summary or {}).get(SUMMARY_KEY) if last is not None else None
-    if last is None or not isinstance(stored, dict) or stored.get("book") is None:
+    conn = session.connection()
+    last = last_remembered(conn, on)
+    if last is None:
         return None
     folder = folder_state(rules_dir)
     key = run_key(rules, folder, auto_approve=auto_approve, payer=payer,
                   evaluator=evaluator)
-    if stored.get("key") != key:
+    if last.key != key:
         return None
-    conn = session.connection()
     if conn.dialect.name == "postgresql":
         # Held until commit, as every append takes it: the head cannot move between
         # the comparison and this run's own event.
         lock_event_log(conn)
-    if fingerprint(conn) != stored["book"]:
+    if fingerprint(conn) != last.book:
         return None
     content_hash = session.execute(select(RuleSet.content_hash)
                                    .where(RuleSet.id == last.ruleset_id)).scalar_one()
@@ -185,7 +204,7 @@ def reuse_last_run(session: Session, rules: Any, on: dt.date, *, actor: str,
                        "git_commit": folder.commit, "rules_state": folder.state,
                        "rules_diff_hash": folder.diff_hash, "actions": 0, "items": 0,
                        "reused": int(last.id)})
-    book = {**stored["book"], "head": _head(conn)}
+    book = {**last.book, "head": _head(conn)}
     run.summary = {**report.to_json(), SUMMARY_KEY: remembered(key, book)}
     session.flush()
     return report

@@ -43,13 +43,13 @@ from relance.engine.id_sets import in_ids
 from relance.engine.run_reuse import (
     BOOK_BY_ID,
     QUEUE_BY_ID,
-    SUMMARY_KEY,
     book_tables,
+    last_remembered,
     queue_tables,
 )
 from relance.kernel.display import show_count
 from relance.kernel.i18n import _, ngettext
-from relance.store.models import Base, Event, Run
+from relance.store.models import Base, Event
 
 if TYPE_CHECKING:
     from relance.engine.run import RunReport
@@ -133,15 +133,10 @@ def _named(kind: str, debtor_id: int | None, data: Any) -> list[int] | None:
 def run_scope(conn: Connection, on: dt.date, key: dict[str, Any]) -> RunScope | None:
     """The debtors whose rows changed since the last run of `on`, when that run's
     decisions stand for every other debtor (see module doc); else None."""
-    last = conn.execute(
-        select(Run.id, Run.summary).where(Run.run_date == on, Run.status == "done")
-        .order_by(Run.id.desc()).limit(1)).first()
-    stored = (last.summary or {}).get(SUMMARY_KEY) if last is not None else None
-    if last is None or not isinstance(stored, dict) or stored.get("key") != key:
+    last = last_remembered(conn, on)
+    if last is None or last.key != key:
         return None
-    book = stored.get("book")
-    if not isinstance(book, dict):
-        return None
+    book = last.book
     head_id, head_hash = book["head"]
     if head_id and conn.execute(select(Event.hash).where(Event.id == head_id)
                                 ).scalar() != head_hash:
