@@ -53,3 +53,9 @@ def _other(element: InIds, compiler: SQLCompiler, **kw: Any) -> str:
 def in_ids(column: ColumnElement[Any], ids: Collection[int]) -> ColumnElement[bool]:
     """`column IN ids`, bound as one parameter whatever the number of ids."""
     return InIds(column, ids)
+
+
+def only_ids(column: ColumnElement[Any], ids: Collection[int] | None) -> list[ColumnElement[bool]]:
+    """No condition when `ids` is None (every row); else `column` among `ids`: for a
+    statement's `where(*...)`."""
+    return [] if ids is None else [in_ids(column, ids)]

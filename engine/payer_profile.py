@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from relance.engine.id_sets import in_ids
+from relance.engine.id_sets import only_ids
 from relance.kernel.settings import PayerSettings
 from relance.store.models import (
     ActionState,
@@ -120,12 +120,6 @@ def _rounded_mean(total: Any, count: Any) -> Any:
     return case((count > 0, (total * 200 + count) // (count * 2)), else_=None)
 
 
-def _only(column: Any, debtor_ids: Collection[int] | None) -> list[Any]:
-    """No condition for every debtor; else the row's debtor among `debtor_ids`, inside
-    each sub-query, so that a few debtors' profiles read only their own history."""
-    return [] if debtor_ids is None else [in_ids(column, debtor_ids)]
-
-
 def _money_received(on: dt.date) -> list[Any]:
     start, end = _window(on)
     return [_PAYMENT.c.kind == PaymentKind.PAYMENT.value, _PAYMENT.c.reversed_on.is_(None),
@@ -146,7 +140,7 @@ def _lateness(conn: Connection, on: dt.date, debtor_ids: Collection[int] | None)
                func.sum(days * _ALLOCATION.c.amount_minor).label("weighted"),
                func.sum(_ALLOCATION.c.amount_minor).label("paid"))
         .select_from(_allocations())
-        .where(*_money_received(on), *_only(_INVOICE.c.debtor_id, debtor_ids))
+        .where(*_money_received(on), *only_ids(_INVOICE.c.debtor_id, debtor_ids))
         .group_by(_INVOICE.c.debtor_id)
         .subquery("lateness")
     )
@@ -161,7 +155,7 @@ def _reminders(on: dt.date, debtor_ids: Collection[int] | None) -> Any:
         .select_from(_allocations())
         .where(_INVOICE.c.status == InvoiceStatus.PAID.value,
                _PAYMENT.c.kind == PaymentKind.PAYMENT.value, _PAYMENT.c.reversed_on.is_(None),
-               _ALLOCATION.c.amount_minor > 0, *_only(_INVOICE.c.debtor_id, debtor_ids))
+               _ALLOCATION.c.amount_minor > 0, *only_ids(_INVOICE.c.debtor_id, debtor_ids))
         .group_by(_INVOICE.c.id, _INVOICE.c.debtor_id)
         .having(and_(paid_on >= start, paid_on < end))
         .subquery("paid_invoice")
@@ -191,7 +185,7 @@ def _promises(on: dt.date, debtor_ids: Collection[int] | None) -> Any:
                func.count().label("due"))
         .where(_PROMISE.c.promised_on >= start, _PROMISE.c.promised_on < end,
                _PROMISE.c.status != PromiseStatus.CANCELLED.value,
-               *_only(_PROMISE.c.debtor_id, debtor_ids))
+               *only_ids(_PROMISE.c.debtor_id, debtor_ids))
         .group_by(_PROMISE.c.debtor_id)
         .subquery("promises")
     )
@@ -207,14 +201,14 @@ def _disputes(on: dt.date, debtor_ids: Collection[int] | None) -> Any:
         select(_INVOICE.c.debtor_id.label("debtor_id"),
                cast(_INVOICE.c.id, String).label("invoice"), open_since.label("since"))
         .where(_INVOICE.c.dispute_reason.is_not(None), _INVOICE.c.disputed_since >= start,
-               _INVOICE.c.disputed_since < end, *_only(_INVOICE.c.debtor_id, debtor_ids))
+               _INVOICE.c.disputed_since < end, *only_ids(_INVOICE.c.debtor_id, debtor_ids))
     )
     closed_since = _EVENT.c.data["since"].as_string()
     closed = (
         select(_EVENT.c.debtor_id, _EVENT.c.subject_id, closed_since)
         .where(_EVENT.c.kind == "invoice.dispute_closed", _EVENT.c.debtor_id.is_not(None),
                closed_since >= first, closed_since < last,
-               *_only(_EVENT.c.debtor_id, debtor_ids))
+               *only_ids(_EVENT.c.debtor_id, debtor_ids))
     )
     # UNION, not UNION ALL: a closing undone reopens the dispute with the day it was
     # first opened, and a dispute closed twice so has two closing events.
@@ -262,7 +256,7 @@ def recompute_profiles(conn: Connection, on: dt.date, payer: PayerSettings,
             .outerjoin(promises, promises.c.debtor_id == _DEBTOR.c.id)
             .outerjoin(disputes, disputes.c.debtor_id == _DEBTOR.c.id)
         )
-        .where(*_only(_DEBTOR.c.id, debtor_ids))
+        .where(*only_ids(_DEBTOR.c.id, debtor_ids))
         .subquery("measured")
     )
     rows = select(
@@ -270,13 +264,13 @@ def recompute_profiles(conn: Connection, on: dt.date, payer: PayerSettings,
         measured.c.reminders, measured.c.kept, measured.c.disputes,
         _class(measured.c.days, measured.c.kept, payer),
     )
-    conn.execute(delete(PROFILE).where(*_only(PROFILE.c.debtor_id, debtor_ids)))
+    conn.execute(delete(PROFILE).where(*only_ids(PROFILE.c.debtor_id, debtor_ids)))
     conn.execute(insert(PROFILE).from_select(
         ["debtor_id", "computed_on", "days_late_hundredths", "reminders_hundredths",
          "promises_kept_hundredths", "disputes_12m", "payer_class"], rows))
     # Counted rather than the statement's row count, which psycopg does not report here.
     return int(conn.execute(select(func.count()).select_from(PROFILE)
-                            .where(*_only(PROFILE.c.debtor_id, debtor_ids))).scalar_one())
+                            .where(*only_ids(PROFILE.c.debtor_id, debtor_ids))).scalar_one())
 
 
 def read_profile(conn: Connection, debtor_id: int) -> dict[str, Any] | None:

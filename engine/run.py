@@ -45,7 +45,7 @@ from relance.engine.bulk import JsonText, bulk_insert, bulk_upsert, reserve_ids
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
-from relance.engine.id_sets import in_ids
+from relance.engine.id_sets import only_ids
 from relance.engine.payer_profile import recompute_profiles
 from relance.engine.plans import check_plans
 from relance.engine.run_reuse import (
@@ -566,9 +566,7 @@ def _write(
         row.idempotency_key: row
         for row in conn.execute(
             select(ACTION.c.id, ACTION.c.idempotency_key, ACTION.c.state)
-            .where(ACTION.c.created_on == on,
-                   *([] if debtor_ids is None
-                     else [in_ids(ACTION.c.debtor_id, debtor_ids)]))
+            .where(ACTION.c.created_on == on, *only_ids(ACTION.c.debtor_id, debtor_ids))
         )
     }
     traits: dict[int, tuple[bool, bool]] = {}

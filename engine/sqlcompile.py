@@ -91,7 +91,7 @@ from relance.engine.facts import (
     open_invoice_filter,
     portal_visit_window,
 )
-from relance.engine.id_sets import in_ids
+from relance.engine.id_sets import only_ids
 from relance.engine.interpret import RuleError, field_type, probes
 from relance.engine.payer_profile import NEW, PROFILE, SCALED
 from relance.kernel.i18n import _
@@ -634,11 +634,6 @@ def _debtor_range(debtors: DebtorRange | None) -> list[Expr]:
             *([] if last is None else [d.c.id <= last])]
 
 
-def _debtor_set(debtor_ids: Collection[int] | None) -> list[Expr]:
-    # On the invoice's column: its index finds the few debtors' invoices directly.
-    return [] if debtor_ids is None else [in_ids(i.c.debtor_id, debtor_ids)]
-
-
 def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *,
                    debtors: DebtorRange | None = None,
                    creditors: CreditorIds | None = None,
@@ -760,7 +755,8 @@ def compile_policy(policy: Policy, on: dt.date, calendars: Sequence[Calendar], *
             scope,
             or_(il.c.acted_on.is_(None), il.c.acted_on != on),
             *_debtor_range(debtors),
-            *_debtor_set(debtor_ids),
+            # On the invoice's column: its index finds the few debtors' invoices.
+            *only_ids(i.c.debtor_id, debtor_ids),
         )
         # OFFSET 0 keeps SQLite and PostgreSQL from merging this query into the outer
         # one, which would copy `acting` (and its sub-queries) into every place the
