@@ -13,6 +13,8 @@ catalog of the part of the program that owns it); `check` is what the test suite
 from __future__ import annotations
 
 import importlib.util
+import io
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -201,14 +203,28 @@ def prune(domain: str | None = None) -> int:
 
 
 def compile_all() -> list[Path]:
-    written = []
-    for language in translated_languages():
-        for po_file in domains(language):
-            mo_file = compiled_path(po_file)
-            with mo_file.open("wb") as handle:
-                write_mo(handle, read_catalog(po_file))
-            written.append(mo_file)
-    return written
+    return [compile_catalog(po_file)
+            for language in translated_languages() for po_file in domains(language)]
+
+
+def compile_catalog(po_file: Path) -> Path:
+    """The `.mo` beside `po_file`, replaced whole and never rewritten in place.
+
+    Programs running meanwhile (the test suite's workers, a scheduler) open these files
+    as they start: one caught half written would fail to start, so the new file is
+    written beside the old and renamed over it; an unchanged one is only marked fresh.
+    """
+    mo_file = compiled_path(po_file)
+    buffer = io.BytesIO()
+    write_mo(buffer, read_catalog(po_file))
+    if mo_file.exists() and mo_file.read_bytes() == buffer.getvalue():
+        if mo_file.stat().st_mtime < po_file.stat().st_mtime:
+            os.utime(mo_file)
+        return mo_file
+    fresh = mo_file.with_name(f".{mo_file.name}.{os.getpid()}")
+    fresh.write_bytes(buffer.getvalue())
+    os.replace(fresh, mo_file)
+    return mo_file
 
 
 def main(argv: list[str]) -> int:

@@ -26,6 +26,7 @@ import gettext as gettext_module
 import io
 import marshal
 import os
+import struct
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -143,8 +144,8 @@ def _load_domain(po_file: Path) -> gettext_module.GNUTranslations:
         if mo_file.stat().st_mtime >= po_file.stat().st_mtime:
             with mo_file.open("rb") as handle:
                 return gettext_module.GNUTranslations(handle)
-    except OSError:
-        pass
+    except (OSError, struct.error, ValueError, UnicodeDecodeError):
+        pass  # none, or damaged (a copy cut short, a disk error): the `.po` still says
     return _compile_in_memory(po_file)
 
 

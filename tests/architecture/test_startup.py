@@ -375,3 +375,16 @@ def test_a_catalog_older_than_its_sentences_is_not_merged(locale_copy: Path) -> 
     mo_time = i18n.compiled_path(po_file).stat().st_mtime_ns
     os.utime(po_file, ns=(mo_time + 10**9, mo_time + 10**9))
     assert i18n._kept_catalog("fr", files) is None
+
+
+def test_a_damaged_compiled_catalog_is_compiled_again_from_its_sentences(
+        locale_copy: Path) -> None:
+    """A `.mo` cut short (a copy interrupted, a disk full): the program still starts and
+    speaks French, from the `.po` beside it, rather than failing with a traceback."""
+    po_file = next(p for p in i18n.domains("fr") if p.name == "cli.po")
+    mo_file = i18n.compiled_path(po_file)
+    mo_file.write_bytes(mo_file.read_bytes()[:2])
+    assert i18n._load_domain(po_file).gettext("Usage: ") == "Utilisation : "
+    mo_file.write_bytes(b"not a catalog at all")
+    merged = i18n._kept_catalog("fr", i18n.domains("fr"))
+    assert merged is not None and merged.gettext("Usage: ") == "Utilisation : "
