@@ -16,7 +16,7 @@ import os
 import re
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,10 +274,22 @@ def _run_job(job: LetterJob) -> RenderResult:
 def _prepare_worker() -> None:
     # Once per worker process: WeasyPrint, Pango and Fontconfig loaded before the first
     # letter rather than during it.
-    import weasyprint  # noqa: F401
-    from weasyprint.text.fonts import FontConfiguration
-
+    try:
+        import weasyprint  # noqa: F401
+        from weasyprint.text.fonts import FontConfiguration
+    except (OSError, ImportError):
+        return  # said once, by `_renderer_problem`, in the dispatcher's words
     FontConfiguration()
+
+
+def _renderer_problem() -> str | None:
+    """What stops a worker from rendering (see `require_pdf_renderer`), or None: asked
+    of a worker so that the dispatching process need not load WeasyPrint itself."""
+    try:
+        require_pdf_renderer()
+    except PdfRendererMissing as missing:
+        return str(missing)
+    return None
 
 
 
@@ -289,11 +301,28 @@ class LetterPool:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
+        self._problem: Future[str | None]
 
-    def map(self, jobs: Sequence[LetterJob]) -> Iterator[RenderResult]:
+    def start(self) -> None:
+        """Start the workers now, without waiting for them: each loads WeasyPrint, Pango
+        and Fontconfig (about a second of CPU) while this process claims and prepares
+        the first group, rather than after it, when the letters are ready to render."""
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self.processes,
                                                  initializer=_prepare_worker)
+            # The first task starts every (forked) worker; a worker checks the renderer.
+            self._problem = self._executor.submit(_renderer_problem)
+
+    def require_renderer(self) -> None:
+        """`require_pdf_renderer`, answered by a worker."""
+        self.start()
+        problem = self._problem.result()
+        if problem is not None:
+            raise PdfRendererMissing(problem)
+
+    def map(self, jobs: Sequence[LetterJob]) -> Iterator[RenderResult]:
+        self.start()
+        assert self._executor is not None
         try:
             # One letter at a time: letters take a quarter of a second, so the exchange
             # costs nothing and both workers stay busy to the last letter.
@@ -316,9 +345,12 @@ def render_many(
     `pool` when given, else a pool of this call's own); yields (key, path, pages,
     refused, error) as they finish. Without WeasyPrint, raises `PdfRendererMissing`
     once, before any letter."""
-    if jobs:
+    parallel = processes > 1 and len(jobs) > 1
+    if jobs and parallel and pool is not None:
+        pool.require_renderer()  # this process need not load WeasyPrint
+    elif jobs:
         require_pdf_renderer()
-    if processes <= 1 or len(jobs) <= 1:
+    if not parallel:
         for job in jobs:
             result = _run_job(job)
             if on_done:

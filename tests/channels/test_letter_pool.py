@@ -92,3 +92,33 @@ def test_a_url_refused_in_a_shared_stylesheet_is_reported_on_every_letter(
                                                 roots=[default_templates_dir()])
         assert pages == 1
         assert any("http://127.0.0.1:9/x.ttf" in url for url in refused), refused
+
+
+LETTERS_IN_A_FRESH_PROCESS = """
+import sys
+from pathlib import Path
+from relance.channels.dispatch import dispatch
+from relance.store.db import open_store
+from tests.channels.factory import TODAY, make_workspace
+from tests.channels.test_letter_pool import _book
+
+root = Path(sys.argv[1])
+store = open_store(f"sqlite:///{root / 'book.sqlite'}")
+_book(store, 4)
+workspace = make_workspace(root / "ws", {"dispatch": {"letter_processes": 2}})
+report = dispatch(store, workspace, today=TODAY)
+print(report.sent, len(report.batches), "weasyprint" in sys.modules)
+"""
+
+
+def test_the_dispatching_process_leaves_weasyprint_to_its_workers(tmp_path: Path) -> None:
+    """The workers load WeasyPrint (about a second) while the dispatcher claims and
+    prepares the first group; the dispatcher itself never waits for that load."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LETTERS_IN_A_FRESH_PROCESS, str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["4", "1", "False"], done.stdout + done.stderr
