@@ -32,6 +32,7 @@ from relance.store.importing.rows import (
     InvoiceRow,
     Layout,
     Options,
+    RowColumns,
     RowError,
     debtor_cell,
     read_row,
@@ -140,9 +141,10 @@ def _unordered(earlier: list[Any], later: list[Any], slow: set[int]) -> None:
 
 
 def read_batch(batch: list[tuple[int, list[str]]], layout: Layout, options: Options,
-               cache: DebtorCache) -> list[Outcome]:
+               cache: DebtorCache) -> list[Outcome] | RowColumns:
     """Read a batch of (row number, cells): one outcome per row, in the file's order,
-    equal to what `read_row` returns for each (None for a blank row)."""
+    equal to what `read_row` returns for each (None for a blank row); or, when every
+    row passed the fast checks (the common case), those rows as columns."""
     if not batch:
         return []
     width = layout.width
@@ -213,6 +215,9 @@ def read_batch(batch: list[tuple[int, list[str]]], layout: Layout, options: Opti
         promised_cells, _date_reader(options, required=False), slow)
     debtors = _debtors(batch, cells_list, columns, layout, options, cache, slow)
     attrs = _attrs(columns, layout, count)
+    if not slow:
+        return RowColumns(numbers_of_rows, creditors, refs, numbers, issued, due, currencies,
+                          amounts, paid, disputes, promised, attrs, debtors)
     # Every row built at C speed; the few the fast checks did not vouch for are then
     # replaced by what the reference reader makes of them.
     outcomes: list[Outcome] = list(map(InvoiceRow, numbers_of_rows, creditors, refs, numbers,

@@ -3,13 +3,12 @@ warning names the rows when two disagree."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from relance.kernel.i18n import _
 from relance.store.importing.columns import DEBTOR_COLUMNS
-from relance.store.importing.rows import InvoiceRow
+from relance.store.importing.rows import RowColumns
 
 DRAFT_SLOT = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
 """Where a debtor column's value is in `DebtorDraft.values`."""
@@ -75,17 +74,18 @@ class DebtorMerger:
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str], DebtorDraft] = {}
 
-    def add_rows(self, rows: Iterable[InvoiceRow]) -> list[Disagreement]:
+    def add_rows(self, rows: RowColumns) -> list[Disagreement]:
         """`add` for each row in turn; a row repeating its debtor's last cells (the
         same values object) costs a lookup."""
         found: list[Disagreement] = []
         drafts = self.drafts
-        for row in rows:
-            draft = drafts.get((row.creditor, row.debtor_ref))
-            if draft is not None and row.debtor is draft.last:
-                draft.last_row = row.row
+        for creditor, ref, number, values in zip(rows.creditor, rows.debtor_ref, rows.row,
+                                                 rows.debtor, strict=True):
+            draft = drafts.get((creditor, ref))
+            if draft is not None and values is draft.last:
+                draft.last_row = number
             else:
-                found.extend(self.add(row.creditor, row.debtor_ref, row.row, row.debtor))
+                found.extend(self.add(creditor, ref, number, values))
         return found
 
     def add(self, creditor: str, ref: str, row: int,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import operator
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,15 +32,13 @@ from relance.store.importing.rows import (
     DebtorCache,
     InvoiceRow,
     Options,
+    RowColumns,
     RowError,
     make_layout,
 )
 from relance.store.importing.writing import BookWriter, Counts
 
 BATCH_SIZE = 5000
-_CREDITOR = operator.attrgetter("creditor")
-_NUMBER = operator.attrgetter("number")
-_ROW = operator.attrgetter("row")
 MAX_ERRORS = 1000
 MAX_WARNINGS = 200
 
@@ -133,28 +130,31 @@ def _rare_collections() -> Iterator[None]:
                 gc.set_threshold(*_gc_saved)
 
 
-def _take_clean(outcomes: list[Outcome], first_rows: dict[str, dict[str, int]],
-                merger: DebtorMerger, report: ImportReport, label: str) -> bool:
+def _take_clean(outcomes: list[Outcome] | RowColumns, first_rows: dict[str, dict[str, int]],
+                merger: DebtorMerger, report: ImportReport, label: str) -> RowColumns | None:
     """Take a batch whose rows are all valid invoices of one creditor, numbers unseen:
-    the common case, checked and recorded a column at a time. False (and nothing
-    recorded) for any other batch, which is then taken row by row."""
-    if not outcomes or set(map(type, outcomes)) != {InvoiceRow}:
-        return False
-    rows = cast(list[InvoiceRow], outcomes)
-    creditors = set(map(_CREDITOR, rows))
-    if len(creditors) != 1:
-        return False
-    seen = first_rows.setdefault(creditors.pop(), {})
-    numbered = dict(zip(map(_NUMBER, rows), map(_ROW, rows), strict=True))
+    the common case, checked and recorded a column at a time; returns its columns.
+    None (and nothing recorded) for any other batch, which is then taken row by row."""
+    if isinstance(outcomes, RowColumns):
+        rows = outcomes
+    elif outcomes and set(map(type, outcomes)) == {InvoiceRow}:
+        rows = RowColumns.of_rows(cast(list[InvoiceRow], outcomes))
+    else:
+        return None
+    creditors = rows.creditor
+    if creditors.count(creditors[0]) != len(creditors):
+        return None
+    seen = first_rows.setdefault(creditors[0], {})
+    numbered = dict(zip(rows.number, rows.row, strict=True))
     if len(numbered) != len(rows) or not seen.keys().isdisjoint(numbered):
-        return False  # a number repeated: the row-by-row path names the rows
+        return None  # a number repeated: the row-by-row path names the rows
     seen.update(numbered)
     report.rows += len(rows)
     for disagreement in merger.add_rows(rows):
         report.warnings_total += 1
         if len(report.warnings) < MAX_WARNINGS:
             report.warnings.append(disagreement.render(label))
-    return True
+    return rows
 
 
 # An import's event names the debtors it changed, up to this many, so that a later run
@@ -218,11 +218,17 @@ def import_source(
         for lines, failure in source.batches(BATCH_SIZE):
             if progress is not None:
                 progress(source.done, source.total)
-            outcomes = read_batch(lines, layout, options, debtor_cache)
-            if not errors and _take_clean(outcomes, first_rows, merger, report,
-                                          source.label):
-                batch.extend(cast(list[InvoiceRow], outcomes))
-                outcomes = []
+            read = read_batch(lines, layout, options, debtor_cache)
+            clean = None if errors else _take_clean(read, first_rows, merger, report,
+                                                    source.label)
+            outcomes: list[Outcome] = []
+            if clean is not None:
+                if batch:  # rows taken one by one before it, written first
+                    writer.write(batch, merger)
+                    batch = []
+                writer.write_columns(clean, merger)  # no object per row on the way
+            else:
+                outcomes = list(read.rows()) if isinstance(read, RowColumns) else read
             for outcome in outcomes:
                 if outcome is None:
                     continue  # a blank row

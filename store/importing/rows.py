@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,6 +156,41 @@ class InvoiceRow:
     attrs: dict[str, str]
     # Debtor columns given non-empty on this row, in DEBTOR_COLUMNS terms.
     debtor: dict[str, Any] = field(default_factory=dict)
+
+
+ROW_FIELDS = ("row", "creditor", "debtor_ref", "number", "issue_date", "due_date", "currency",
+              "amount_minor", "paid_minor", "dispute_reason", "promised_until", "attrs",
+              "debtor")
+
+
+@dataclass(slots=True)
+class RowColumns:
+    """Valid rows held as columns, one list per `InvoiceRow` field: how a clean batch
+    goes from the column checks to the INSERT without an object per row."""
+
+    row: list[int]
+    creditor: list[str]
+    debtor_ref: list[str]
+    number: list[str]
+    issue_date: list[dt.date]
+    due_date: list[dt.date]
+    currency: list[str]
+    amount_minor: list[int]
+    paid_minor: list[int]
+    dispute_reason: list[str | None]
+    promised_until: list[dt.date | None]
+    attrs: list[dict[str, str]]
+    debtor: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    @classmethod
+    def of_rows(cls, rows: list[InvoiceRow]) -> RowColumns:
+        return cls(*(list(map(operator.attrgetter(name), rows)) for name in ROW_FIELDS))
+
+    def rows(self) -> list[InvoiceRow]:
+        return list(map(InvoiceRow, *(getattr(self, name) for name in ROW_FIELDS)))
 
 
 def _yes_no(text: str) -> bool | None:

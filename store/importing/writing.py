@@ -22,7 +22,7 @@ from relance.kernel.i18n import _
 from relance.store.importing.bulk import chunks, insert_columns, insert_rows
 from relance.store.importing.cells import creditor_code_problem
 from relance.store.importing.debtors import DRAFT_SLOT, UNSET, DebtorDraft, DebtorMerger
-from relance.store.importing.rows import InvoiceRow, Layout, RowError
+from relance.store.importing.rows import InvoiceRow, Layout, RowColumns, RowError
 from relance.store.models import (
     Creditor,
     Debtor,
@@ -90,13 +90,6 @@ class _Existing:
 _CREDITOR = operator.attrgetter("creditor")
 _DEBTOR_REF = operator.attrgetter("debtor_ref")
 _NUMBER = operator.attrgetter("number")
-_ISSUED = operator.attrgetter("issue_date")
-_DUE = operator.attrgetter("due_date")
-_CURRENCY = operator.attrgetter("currency")
-_AMOUNT = operator.attrgetter("amount_minor")
-_PAID = operator.attrgetter("paid_minor")
-_DISPUTE = operator.attrgetter("dispute_reason")
-_ATTRS = operator.attrgetter("attrs")
 _STATUS_OF_BALANCE = {0: InvoiceStatus.PAID}
 
 _COMPARED = ("debtor_id", "issue_date", "due_date", "currency", "amount_minor", "paid_minor",
@@ -269,15 +262,17 @@ class BookWriter:
 
     # ------------------------------------------------------------------ invoices
 
-    def _existing(self, rows: list[InvoiceRow]) -> dict[tuple[int, str], _Existing]:
+    def _existing(self, creditors: list[str],
+                  invoice_numbers: list[str]) -> dict[tuple[int, str], _Existing]:
+        """What the book holds of these (creditor code, number) invoices."""
         creditor_ids = self.creditor_ids
         numbers: dict[int, list[str]] = {}
-        if {creditor_ids[code] for code in set(map(_CREDITOR, rows))} \
+        if {creditor_ids[code] for code in set(creditors)} \
                 - self.fresh_creditors:  # else nothing to look up, the common first load
-            for row in rows:
-                creditor_id = creditor_ids[row.creditor]
+            for code, number in zip(creditors, invoice_numbers, strict=True):
+                creditor_id = creditor_ids[code]
                 if creditor_id not in self.fresh_creditors:
-                    numbers.setdefault(creditor_id, []).append(row.number)
+                    numbers.setdefault(creditor_id, []).append(number)
         found: dict[tuple[int, str], _Existing] = {}
         compared = [invoice_t.c[name] for name in _COMPARED]
         for creditor_id, wanted in numbers.items():
@@ -335,17 +330,37 @@ class BookWriter:
             values["disputed_since"] = existing.values["disputed_since"]
         return values
 
-    def write(self, rows: list[InvoiceRow], merger: DebtorMerger) -> None:
-        """Store one batch of valid rows (invoices of distinct numbers)."""
-        # In the order the file names them, so that new creditors and debtors get their
-        # ids in that order, the same on every import of the same file.
-        creditors = list(map(_CREDITOR, rows))
+    def _people(self, creditors: list[str], refs: list[str], merger: DebtorMerger) -> None:
+        """The ids of the batch's creditors and debtors, creating those the book lacks
+        in the order the file names them, so that they get the same ids on every import
+        of the same file."""
         for code in dict.fromkeys(creditors):
             self.creditor_id(code)
-        keys = dict.fromkeys(zip(creditors, map(_DEBTOR_REF, rows), strict=True))
+        keys = dict.fromkeys(zip(creditors, refs, strict=True))
         if keys.keys() - self.debtor_ids.keys():
             self._resolve_debtors([key for key in keys if key not in self.debtor_ids], merger)
-        existing = self._existing(rows)
+
+    def write_columns(self, rows: RowColumns, merger: DebtorMerger) -> None:
+        """`write` for a batch held as columns: inserted as they are when every invoice
+        is new and none carries a promise (a first load), else taken row by row."""
+        self._people(rows.creditor, rows.debtor_ref, merger)
+        promised = self.layout.has("promised_until") and \
+            rows.promised_until.count(None) != len(rows)
+        existing = self._existing(rows.creditor, rows.number)
+        if promised or existing:
+            self.write(rows.rows(), merger, existing)
+            return
+        self._insert(rows, utcnow())
+        self.counts.created += len(rows)
+
+    def write(self, rows: list[InvoiceRow], merger: DebtorMerger,
+              existing: dict[tuple[int, str], _Existing] | None = None) -> None:
+        """Store one batch of valid rows (invoices of distinct numbers); `existing`:
+        what `_existing` answered for them, when already asked."""
+        creditors = list(map(_CREDITOR, rows))
+        self._people(creditors, list(map(_DEBTOR_REF, rows)), merger)
+        if existing is None:
+            existing = self._existing(creditors, list(map(_NUMBER, rows)))
         fresh: list[InvoiceRow] = rows if not existing else []
         updates: list[dict[str, Any]] = []
         now = utcnow()  # one timestamp per batch rather than a default called per row
@@ -364,7 +379,7 @@ class BookWriter:
                 # An invoice moved to another debtor changes the first one's case too.
                 self.touched_debtors.add(old.values["debtor_id"])
         if fresh:
-            self._insert(fresh, now)
+            self._insert(RowColumns.of_rows(fresh), now)
         if updates:
             self.conn.execute(update(invoice_t).where(invoice_t.c.id == bindparam("b_id")),
                               updates)
@@ -379,36 +394,33 @@ class BookWriter:
         self.counts.updated += len(changed)
         self.counts.unchanged += len(rows) - len(fresh) - len(changed)
 
-    def _insert(self, rows: list[InvoiceRow], now: dt.datetime) -> None:
+    def _insert(self, rows: RowColumns, now: dt.datetime) -> None:
         """Insert new invoices column by column: what `_values` gives a row with nothing
-        stored, without a dictionary per row (each column taken out by C code)."""
+        stored, without a dictionary per row (each column made by C code)."""
         count = len(rows)
-        creditors = list(map(_CREDITOR, rows))
-        amounts = list(map(_AMOUNT, rows))
-        paid = list(map(_PAID, rows))
-        balances = list(map(operator.sub, amounts, paid))
+        balances = list(map(operator.sub, rows.amount_minor, rows.paid_minor))
         reasons: list[str | None] = [None] * count
         since: list[dt.date | None] = [None] * count
         if self.layout.has("disputed"):
-            reasons = list(map(_DISPUTE, rows))
+            reasons = rows.dispute_reason
             since = [None if reason is None else self.today for reason in reasons]
         columns: dict[str, list[Any]] = {
-            "creditor_id": list(map(self.creditor_ids.__getitem__, creditors)),
-            "number": list(map(_NUMBER, rows)),
+            "creditor_id": list(map(self.creditor_ids.__getitem__, rows.creditor)),
+            "number": rows.number,
             "created_at": [now] * count,
             "updated_at": [now] * count,
             "debtor_id": list(map(self.debtor_ids.__getitem__,
-                                  zip(creditors, map(_DEBTOR_REF, rows), strict=True))),
-            "issue_date": list(map(_ISSUED, rows)),
-            "due_date": list(map(_DUE, rows)),
-            "currency": list(map(_CURRENCY, rows)),
-            "amount_minor": amounts,
-            "paid_minor": paid,
+                                  zip(rows.creditor, rows.debtor_ref, strict=True))),
+            "issue_date": rows.issue_date,
+            "due_date": rows.due_date,
+            "currency": rows.currency,
+            "amount_minor": rows.amount_minor,
+            "paid_minor": rows.paid_minor,
             "balance_minor": balances,
             # PAID for a zero balance, OPEN otherwise, looked up in C.
             "status": list(map(_STATUS_OF_BALANCE.get, balances,
                                itertools.repeat(InvoiceStatus.OPEN))),
-            "attrs": list(map(_ATTRS, rows)),
+            "attrs": rows.attrs,
             "dispute_reason": reasons,
             "disputed_since": since,
         }

@@ -26,7 +26,7 @@ from relance.store.db import Store, open_store
 from relance.store.importing import ImportRefused, import_invoices, writing
 from relance.store.importing import invoices as invoices_module
 from relance.store.importing.columnar import _AMOUNT_CELL, _AMOUNT_COLUMN, Outcome
-from relance.store.importing.rows import DebtorCache, InvoiceRow, Layout, Options, read_row
+from relance.store.importing.rows import DebtorCache, Layout, Options, RowColumns, read_row
 from relance.store.importing.writing import BookWriter, invoice_t
 from relance.store.models import Creditor, Debtor, DebtorTag, Invoice, Promise
 
@@ -54,11 +54,12 @@ def _reference_insert_rows(conn: Connection, table: Table, rows: list[dict[str, 
         conn.execute(insert(table), rows)
 
 
-def _reference_insert(self: BookWriter, rows: list[InvoiceRow], now: dt.datetime) -> None:
+def _reference_insert(self: BookWriter, rows: RowColumns, now: dt.datetime) -> None:
     conn = self.conn
     conn.execute(insert(invoice_t), [
         {"creditor_id": self.creditor_ids[row.creditor], "number": row.number,
-         "created_at": now, "updated_at": now, **self._values(row, None)} for row in rows])
+         "created_at": now, "updated_at": now, **self._values(row, None)}
+        for row in rows.rows()])
 
 
 @pytest.fixture
