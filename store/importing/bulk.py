@@ -102,6 +102,11 @@ def _converted_documents(values: list[Any], process: Callable[[Any], Any]) -> li
     """The JSON of each document (custom attributes), once per distinct document."""
     if not any(values):  # every document empty: a file without custom columns
         return [process(values[0])] * len(values)
+    ids = list(map(id, values))
+    if len(set(ids)) * 2 <= len(values):  # documents shared between rows (the importer's)
+        documents = dict(zip(ids, values, strict=True))
+        texts = {key: process(document) for key, document in documents.items()}
+        return list(map(texts.__getitem__, ids))
     try:
         # Keyed by their items in order, since the order is the JSON's.
         keys = list(map(tuple, map(dict.items, values)))

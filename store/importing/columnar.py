@@ -307,9 +307,15 @@ def _attrs(columns: list[tuple[str, ...]], layout: Layout, count: int) -> list[d
     """Each row's custom columns, stripped; a later column of the same key wins."""
     if not layout.custom:
         return [{} for _index in range(count)]
+    # One document per distinct set of values, shared by the rows that have it (custom
+    # columns repeat: a region, a cost centre), so that it is turned into JSON once.
     if len(layout.custom) == 1:
         key, position = layout.custom[0]
-        return [{key: value} for value in map(str.strip, columns[position])]
+        cells = list(map(str.strip, columns[position]))
+        one = {value: {key: value} for value in set(cells)}
+        return list(map(one.__getitem__, cells))
     keys = [key for key, _position in layout.custom]
     stripped = [list(map(str.strip, columns[position])) for _key, position in layout.custom]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*stripped, strict=True)]
+    sets = list(zip(*stripped, strict=True))
+    each = {values: dict(zip(keys, values, strict=True)) for values in set(sets)}
+    return list(map(each.__getitem__, sets))

@@ -120,6 +120,8 @@ class BookWriter:
         # Creditors without a single invoice when the import began: a fresh load, so
         # nothing needs looking up (the file's numbers are already known to be unique).
         self.fresh_creditors: set[int] = set()
+        # Those without a debtor either: the debtors the file names are all new.
+        self.debtorless_creditors: set[int] = set()
         # For each debtor column of the file (tags aside): its slot in a draft, the
         # debtor table's column, and what an empty column sets (UNSET: nothing).
         self._debtor_plan = [(DRAFT_SLOT[column], _DEBTOR_FIELD[column],
@@ -148,6 +150,9 @@ class BookWriter:
         if self.conn.execute(select(invoice_t.c.id).where(
                 invoice_t.c.creditor_id == found).limit(1)).first() is None:
             self.fresh_creditors.add(int(found))
+            if self.conn.execute(select(debtor_t.c.id).where(
+                    debtor_t.c.creditor_id == found).limit(1)).first() is None:
+                self.debtorless_creditors.add(int(found))
         self.creditor_ids[code] = int(found)
         return int(found)
 
@@ -157,17 +162,10 @@ class BookWriter:
         by_creditor: dict[str, list[str]] = {}
         for creditor, ref in keys:
             by_creditor.setdefault(creditor, []).append(ref)
-        columns = [debtor_t.c[name] for name in _DEBTOR_STORED]
         for creditor, refs in by_creditor.items():
             creditor_id = self.creditor_id(creditor)
-            for chunk in chunks(sorted(refs)):
-                for row in self.conn.execute(
-                    select(debtor_t.c.id, debtor_t.c.ref, *columns).where(
-                        debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk))
-                ):
-                    key = (creditor, row.ref)
-                    self.debtor_ids[key] = row.id
-                    self.debtor_stored[key] = tuple(row[2:])
+            if creditor_id not in self.debtorless_creditors:  # else all new: none to read
+                self._read_debtors(creditor, creditor_id, refs)
             fresh = [ref for ref in refs if (creditor, ref) not in self.debtor_ids]
             if not fresh:
                 continue
@@ -188,6 +186,18 @@ class BookWriter:
                         debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk))
                 ):
                     self.debtor_ids[(creditor, row.ref)] = row.id
+
+    def _read_debtors(self, creditor: str, creditor_id: int, refs: list[str]) -> None:
+        """The ids and stored columns of those of `refs` the book has."""
+        columns = [debtor_t.c[name] for name in _DEBTOR_STORED]
+        for chunk in chunks(sorted(refs)):
+            for row in self.conn.execute(
+                select(debtor_t.c.id, debtor_t.c.ref, *columns).where(
+                    debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk))
+            ):
+                key = (creditor, row.ref)
+                self.debtor_ids[key] = row.id
+                self.debtor_stored[key] = tuple(row[2:])
 
     def _target(self, draft: DebtorDraft, stored: tuple[Any, ...] | None,
                 ref: str) -> dict[str, Any]:
@@ -336,9 +346,13 @@ class BookWriter:
         of the same file."""
         for code in dict.fromkeys(creditors):
             self.creditor_id(code)
-        keys = dict.fromkeys(zip(creditors, refs, strict=True))
-        if keys.keys() - self.debtor_ids.keys():
-            self._resolve_debtors([key for key in keys if key not in self.debtor_ids], merger)
+        known = self.debtor_ids
+        # Looked up key by key: `keys.keys() - known.keys()` would walk every debtor
+        # met so far at each batch, quadratic over a large file.
+        unknown = [key for key in dict.fromkeys(zip(creditors, refs, strict=True))
+                   if key not in known]
+        if unknown:
+            self._resolve_debtors(unknown, merger)
 
     def write_columns(self, rows: RowColumns, merger: DebtorMerger) -> None:
         """`write` for a batch held as columns: inserted as they are when every invoice
