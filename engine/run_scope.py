@@ -17,7 +17,8 @@ evaluates the whole book). It can be sure when:
 - every event since is of a kind whose change is confined to the debtor the event
   names (a payment and its allocations, a credit note, a payment reversed, a plan
   kept or reopened or broken, an action settled or queued for the debtor, client funds
-  collected or reversed), or an invoice import naming the debtors it wrote (its data's
+  collected or reversed, a pause, a dispute, a promise, a note or a level reset, each
+  of these undone), or an invoice import naming the debtors it wrote (its data's
   `debtors`, `store.importing.invoices.named_debtors`), or a payment import (each
   payment it records has its own event);
 - at most `MAX_DEBTORS` debtors are named;
@@ -59,6 +60,11 @@ CONFINED_KINDS = frozenset({
     "payment.recorded", "credit_note.recorded", "payment.allocated", "payment.unallocated",
     "payment.reversed", "plan.completed", "plan.reopened", "plan.broken", "action.settled",
     "action.queued", "funds.collected", "funds.reversed",
+    # An operator's holds on one case (`engine.case_holds`), and their undoing.
+    "debtor.paused", "debtor.resumed", "debtor.pause_undone", "debtor.resume_undone",
+    "invoice.dispute_opened", "invoice.dispute_closed", "invoice.dispute_undone",
+    "invoice.dispute_close_undone", "promise.added", "promise.undone", "note.added",
+    "note.retracted", "level.reset",
 })
 # Events that name the debtors they changed in their data's `debtors`.
 LISTING_KINDS = frozenset({"import.invoices"})

@@ -24,13 +24,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from relance.engine import casework, undo
+from relance.engine.roles import Actor, Role
 from relance.engine.run import RunReport, run_day
 from relance.engine.run_scope import MAX_DEBTORS
 from relance.kernel.money import Money
 from relance.store.book import record_payment
 from relance.store.db import Store
 from relance.store.importing.invoices import NAMED_DEBTORS_MAX, import_invoices
-from relance.store.models import Action, ActionItem, Creditor, Event, Invoice
+from relance.store.models import Action, ActionItem, Creditor, Debtor, Event, Invoice
 from tests.cli import run_cli
 from tests.engine.helpers import rules_from
 
@@ -161,6 +163,46 @@ def _whole(store: Store, rules: Any) -> tuple[RunReport, set[tuple[Any, ...]]]:
     return report, seen["queue"]
 
 
+OPERATOR = Actor("bruno", Role.OPERATOR)
+
+
+def _hold(store: Store, rng: random.Random, round_: int) -> None:
+    """One thing an operator does to one case between two runs, through the core: a
+    pause or its end, a dispute opened or closed, a promise, a note, a level reset,
+    or one of these undone."""
+    with store.transaction() as session:
+        invoices = session.scalars(select(Invoice).where(Invoice.balance_minor > 0)
+                                   .order_by(Invoice.id)).all()
+        invoice = rng.choice(invoices)
+        debtor = session.get(Debtor, invoice.debtor_id)
+        assert debtor is not None
+        choice = rng.choice(["pause", "dispute", "promise", "note", "reset", "undo"])
+        if choice == "pause" and debtor.paused_until is not None:
+            casework.resume(session, OPERATOR, debtor.id, reason="called back", today=D)
+        elif choice == "pause":
+            casework.pause(session, OPERATOR, debtor.id, until=D + dt.timedelta(days=10),
+                           reason="talking to the owner", today=D)
+        elif choice == "dispute" and invoice.dispute_reason is not None:
+            casework.close_dispute(session, OPERATOR, [invoice.id], resolution="settled")
+        elif choice == "dispute":
+            casework.open_dispute(session, OPERATOR, [invoice.id], reason="quality", today=D)
+        elif choice == "promise":
+            casework.add_promise(session, OPERATOR, debtor.id, today=D,
+                                 promised_on=D + dt.timedelta(days=rng.randint(0, 9)))
+        elif choice == "note":
+            casework.add_note(session, OPERATOR, debtor.id, f"round {round_}")
+        elif choice == "reset":
+            casework.reset_level(session, OPERATOR, invoice.id, "franchise",
+                                 reason="new contact", today=D)
+        else:
+            casework.pause(session, OPERATOR, debtor.id, until=D + dt.timedelta(days=3),
+                           reason="by mistake", today=D)
+            paused = session.scalars(select(Event).where(Event.kind == "debtor.paused")
+                                     .order_by(Event.id.desc())).first()
+            assert paused is not None
+            undo.undo(session, OPERATOR, paused.id, reason="wrong debtor", today=D)
+
+
 def _counts(report: RunReport) -> tuple[Any, ...]:
     return (report.actions_created, report.actions_extended, report.items_created,
             report.actions_proposed, report.by_rule, report.by_channel)
@@ -187,16 +229,66 @@ def test_a_run_after_small_changes_decides_what_a_whole_evaluation_decides(
                                amount=Money("EUR", invoice.balance_minor), received_on=D,
                                reference=f"VIR-{round_}", actor="alice",
                                allocations=[(invoice.id, invoice.balance_minor)])
+        if rng.random() < 0.7:
+            _hold(store, rng, round_)
         expected_report, expected_queue = _whole(store, rules)
         report = run_day(store, rules, D, actor="bob")
         assert report.scoped_from == last.run_id, (seed, round_)
-        assert report.debtors_evaluated is not None and 1 <= report.debtors_evaluated <= 12
+        assert report.debtors_evaluated is not None and 1 <= report.debtors_evaluated <= 14
         assert _counts(report) == _counts(expected_report), (seed, round_)
         with store.transaction() as session:
             assert _day_queue(session) == expected_queue, (seed, round_)
         last = report
     # Nothing changed since: the next run reuses the last one.
     assert run_day(store, rules, D, actor="carol").reused_from == last.run_id
+
+
+def test_a_case_let_go_is_evaluated_again_alone(store: Store, tmp_path: Path) -> None:
+    """A debtor paused and an invoice disputed when the day first ran: ending the pause,
+    then closing the dispute, gives the next runs something to queue for that debtor,
+    which they evaluate alone, and queue what a whole evaluation queues."""
+    rules = rules_from(RULES)
+    book = Book(random.Random(11), debtors=12)
+    _import(store, book, tmp_path)
+    _report, would = _whole(store, rules)
+    # Two debtors the day would chase, one through an invoice `relance_1` names (that
+    # rule stops at a dispute); as the queue lists them, (debtor, ..., rule, invoice, ...).
+    paused_id = int(sorted(would)[0][0])
+    disputed = sorted(row for row in would if row[7] == "relance_1"
+                      and int(row[0]) != paused_id)[0]
+    disputed_debtor, disputed_invoice = int(disputed[0]), int(disputed[8])
+    with store.transaction() as session:
+        casework.pause(session, OPERATOR, paused_id, until=D + dt.timedelta(days=5),
+                       reason="talking to the owner", today=D)
+        casework.open_dispute(session, OPERATOR, [disputed_invoice], reason="quality",
+                              today=D)
+    last = run_day(store, rules, D, actor="alice")
+
+    def queued_for(debtor_id: int) -> set[tuple[Any, ...]]:
+        with store.transaction() as session:
+            return {row for row in _day_queue(session) if int(row[0]) == debtor_id}
+
+    def run_and_compare() -> RunReport:
+        expected_report, expected_queue = _whole(store, rules)
+        report = run_day(store, rules, D, actor="bob")
+        assert (report.scoped_from, report.debtors_evaluated) == (last.run_id, 1)
+        assert _counts(report) == _counts(expected_report)
+        with store.transaction() as session:
+            assert _day_queue(session) == expected_queue
+        return report
+
+    assert not queued_for(paused_id)
+    with store.transaction() as session:
+        casework.resume(session, OPERATOR, paused_id, reason="he called back", today=D)
+    last = run_and_compare()
+    assert queued_for(paused_id)
+    assert not any(row[8] == str(disputed_invoice) and row[7] == "relance_1"
+                   for row in queued_for(disputed_debtor))
+    with store.transaction() as session:
+        casework.close_dispute(session, OPERATOR, [disputed_invoice], resolution="settled")
+    run_and_compare()
+    assert any(row[8] == str(disputed_invoice) and row[7] == "relance_1"
+               for row in queued_for(disputed_debtor))
 
 
 def test_the_run_says_what_it_went_on_from(store: Store, tmp_path: Path) -> None:
