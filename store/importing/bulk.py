@@ -25,12 +25,6 @@ def chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]
         yield items[start:start + size]
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows that all carry the same keys (see `insert_columns`)."""
-    if rows:
-        insert_columns(conn, table, {name: [row[name] for row in rows] for name in rows[0]})
-
-
 def insert_columns(conn: Connection, table: Table, given: dict[str, list[Any]]) -> None:
     """INSERT the rows whose values `given` holds column by column (lists of one length).
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Table, insert, select
 
 from bench.books import HEADER, book_rows
 from relance.store.db import Store, open_store
-from relance.store.importing import ImportRefused, import_invoices, writing
+from relance.store.importing import ImportRefused, import_invoices
 from relance.store.importing import invoices as invoices_module
 from relance.store.importing.columnar import _AMOUNT_CELL, _AMOUNT_COLUMN, Outcome
 from relance.store.importing.rows import DebtorCache, Layout, Options, RowColumns, read_row
@@ -47,11 +47,6 @@ def _reference_batch(lines: list[tuple[int, list[str]]], layout: Layout, options
         row, errors = read_row(number, cells, layout, options, cache)
         outcomes.append(row if row is not None else errors)
     return outcomes
-
-
-def _reference_insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(table), rows)
 
 
 def _reference_insert(self: BookWriter, rows: RowColumns, now: dt.datetime) -> None:
@@ -146,7 +141,6 @@ def _both(store: Store, reference: Store, path: Path, monkeypatch: pytest.Monkey
     fast = _outcome(store, path)
     with monkeypatch.context() as patch:
         patch.setattr(invoices_module, "read_batch", _reference_batch)
-        patch.setattr(writing, "insert_rows", _reference_insert_rows)
         patch.setattr(BookWriter, "_insert", _reference_insert)
         slow = _outcome(reference, path)
     return fast, slow
