@@ -21,7 +21,8 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 from relance.store.importing.bulk import chunks, insert_columns
 from relance.store.importing.cells import creditor_code_problem
-from relance.store.importing.debtors import DRAFT_SLOT, UNSET, DebtorDraft, DebtorMerger
+from relance.store.importing.debtor_columns import DEBTOR_STORED, debtor_plan, debtor_target
+from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.rows import InvoiceRow, Layout, RowColumns, RowError
 from relance.store.models import (
     Creditor,
@@ -35,35 +36,12 @@ from relance.store.models import (
     utcnow,
 )
 
-PAUSE_REASON = "imported"
-
 creditor_t = cast(Table, Creditor.__table__)
 debtor_t = cast(Table, Debtor.__table__)
 tag_t = cast(Table, DebtorTag.__table__)
 invoice_t = cast(Table, Invoice.__table__)
 allocation_t = cast(Table, PaymentAllocation.__table__)
 promise_t = cast(Table, Promise.__table__)
-
-# Import column -> debtor table column, for the plain (one-column) debtor fields.
-_DEBTOR_FIELD = {
-    "debtor_name": "name", "segment": "segment", "email": "email", "phone": "phone",
-    "country": "country", "language": "language", "payment_method": "payment_method",
-    "sales_rep": "sales_rep", "address": "address", "paused_until": "paused_until",
-    "risk": "risk", "is_consumer": "is_consumer", "collector": "collector",
-}
-# What a column present in the file but empty on every row of a debtor sets.
-_CLEARED: dict[str, Any] = {
-    "segment": "", "email": None, "phone": None, "payment_method": "", "sales_rep": None,
-    "address": "", "paused_until": None, "risk": None, "is_consumer": False,
-    "collector": None,
-}
-# Defaults of a new debtor for columns the file does not have.
-_NEW_DEBTOR: dict[str, Any] = {
-    "name": "", "segment": "", "email": None, "phone": None, "address": "", "country": "FR",
-    "language": "fr", "payment_method": "", "sales_rep": None, "risk": None,
-    "paused_until": None, "pause_reason": None, "is_consumer": False, "collector": None,
-}
-_DEBTOR_STORED = tuple(_NEW_DEBTOR)
 
 
 @dataclass
@@ -122,11 +100,8 @@ class BookWriter:
         self.fresh_creditors: set[int] = set()
         # Those without a debtor either: the debtors the file names are all new.
         self.debtorless_creditors: set[int] = set()
-        # For each debtor column of the file (tags aside): its slot in a draft, the
-        # debtor table's column, and what an empty column sets (UNSET: nothing).
-        self._debtor_plan = [(DRAFT_SLOT[column], _DEBTOR_FIELD[column],
-                              _CLEARED.get(column, UNSET))
-                             for column in layout.debtor_columns if column != "tags"]
+        self._debtor_plan = debtor_plan(layout.debtor_columns)
+        self._pauses = layout.has("paused_until")
 
     # ------------------------------------------------------------------ creditors
 
@@ -173,23 +148,37 @@ class BookWriter:
             now = utcnow()  # one timestamp per batch, as for invoices
             for ref in fresh:
                 key = (creditor, ref)
-                stored = self._target(merger.drafts[key], None, ref)
-                self.debtor_stored[key] = tuple(stored[name] for name in _DEBTOR_STORED)
+                stored = debtor_target(merger.drafts[key].values, None, ref, self._debtor_plan,
+                                       self._pauses)
+                self.debtor_stored[key] = tuple(stored[name] for name in DEBTOR_STORED)
                 self.new_debtors.add(key)
                 values.append({"creditor_id": creditor_id, "ref": ref, "created_at": now,
                                "updated_at": now, **stored})
-            # Their ids come back from the INSERT itself. Selected afterwards, they were
-            # looked for in a table that grows within the transaction, which PostgreSQL
-            # plans from statistics taken before it (when it was empty): it read the
-            # whole table for each batch, 55 s of a million-row import.
-            for row in self.conn.execute(
-                    insert(debtor_t).returning(debtor_t.c.id, debtor_t.c.ref), values):
-                self.debtor_ids[(creditor, row.ref)] = row.id
+            for debtor_id, ref in self._insert_debtors(creditor_id, fresh, values):
+                self.debtor_ids[(creditor, ref)] = debtor_id
             self.counts.debtors_created += len(values)
+
+    def _insert_debtors(self, creditor_id: int, refs: list[str],
+                        values: list[dict[str, Any]]) -> Iterable[tuple[int, str]]:
+        """Insert new debtors; their (id, ref)."""
+        if self.conn.dialect.name == "postgresql":
+            # From the INSERT itself. Selected afterwards, they were looked for in a
+            # table that grows within the transaction, which PostgreSQL plans from its
+            # statistics of before (when it was empty): it read the whole table at
+            # each batch, 55 s of a million-row import.
+            return [(row.id, row.ref) for row in self.conn.execute(
+                insert(debtor_t).returning(debtor_t.c.id, debtor_t.c.ref), values)]
+        # SQLite finds them by the index whatever the table's size; a raw executemany
+        # and a select cost half of SQLAlchemy's INSERT ... RETURNING there.
+        insert_columns(self.conn, debtor_t,
+                       {name: [value[name] for value in values] for name in values[0]})
+        return [(row.id, row.ref) for chunk in chunks(refs) for row in self.conn.execute(
+            select(debtor_t.c.id, debtor_t.c.ref).where(
+                debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk)))]
 
     def _read_debtors(self, creditor: str, creditor_id: int, refs: list[str]) -> None:
         """The ids and stored columns of those of `refs` the book has."""
-        columns = [debtor_t.c[name] for name in _DEBTOR_STORED]
+        columns = [debtor_t.c[name] for name in DEBTOR_STORED]
         for chunk in chunks(sorted(refs)):
             for row in self.conn.execute(
                 select(debtor_t.c.id, debtor_t.c.ref, *columns).where(
@@ -198,27 +187,6 @@ class BookWriter:
                 key = (creditor, row.ref)
                 self.debtor_ids[key] = row.id
                 self.debtor_stored[key] = tuple(row[2:])
-
-    def _target(self, draft: DebtorDraft, stored: tuple[Any, ...] | None,
-                ref: str) -> dict[str, Any]:
-        """The debtor's columns once the file's values are applied to what is stored."""
-        target = dict(_NEW_DEBTOR) if stored is None else dict(zip(_DEBTOR_STORED, stored,
-                                                                    strict=True))
-        if stored is None:
-            target["name"] = ref  # replaced by debtor_name, checked in finish()
-        values = draft.values
-        for position, name, cleared in self._debtor_plan:
-            value = values[position]
-            if value is not UNSET:
-                target[name] = value
-            elif cleared is not UNSET:
-                target[name] = cleared
-        if self.layout.has("paused_until"):
-            if target["paused_until"] is None:
-                target["pause_reason"] = None
-            elif target["pause_reason"] is None:
-                target["pause_reason"] = PAUSE_REASON
-        return target
 
     def _finish_debtors(self, merger: DebtorMerger) -> list[RowError]:
         errors: list[RowError] = []
@@ -231,8 +199,9 @@ class BookWriter:
                     "debtor {ref} is new and no row gives its name").format(ref=key[1])))
                 continue
             stored = self.debtor_stored[key]
-            target = self._target(draft, stored, key[1])
-            if tuple(target[name] for name in _DEBTOR_STORED) != stored:
+            target = debtor_target(draft.values, stored, key[1], self._debtor_plan,
+                                   self._pauses)
+            if tuple(target[name] for name in DEBTOR_STORED) != stored:
                 changes.append({"b_id": self.debtor_ids[key], **target})
                 if key not in self.new_debtors:
                     self.updated_debtors.add(self.debtor_ids[key])
