@@ -26,7 +26,6 @@ from relance.kernel.money import minor_units, normalise_currency
 from relance.store.importing.cells import creditor_code_problem, may_be_refused
 from relance.store.importing.columns import INVOICE, NOT_DISPUTED
 from relance.store.importing.rows import (
-    DEBTOR_CACHE_SIZE,
     MAX_LENGTH,
     DebtorCache,
     InvoiceRow,
@@ -260,13 +259,21 @@ def _debtors(batch: list[tuple[int, list[str]]], cells_list: list[list[str]],
     distinct = set(raws)
     unknown = list(distinct.difference(cache))
     found = {raw: cache[raw] for raw in distinct.intersection(cache)}
+    recalled: dict[tuple[str, ...], dict[str, Any]] = {}
+    if cache.older:  # cells met before the cache was last made room in
+        for raw in unknown:
+            kept = cache.recall(raw)
+            if kept is not None:
+                found[raw] = recalled[raw] = kept
+        unknown = [raw for raw in unknown if raw not in recalled]
     # The sets met for the first time, read a column at a time: each distinct cell of a
     # column once, by the row reader's own `debtor_cell`.
     names = layout.debtor_columns
     read_columns = [_by_distinct(cells, _debtor_cell_reader(name, options))
-                    for name, cells in zip(names, zip(*unknown, strict=True), strict=True)]
+                    for name, cells in zip(names, zip(*unknown, strict=True), strict=True)
+                    ] if unknown else []
     refused: set[tuple[str, ...]] = set()
-    fresh: DebtorCache = {}
+    fresh: dict[tuple[str, ...], dict[str, Any]] = recalled
     for raw, values in zip(unknown, zip(*read_columns, strict=True), strict=True):
         if SLOW in values:  # a cell refused: the reference reads the row and names why
             refused.add(raw)
@@ -277,8 +284,7 @@ def _debtors(batch: list[tuple[int, list[str]]], cells_list: list[list[str]],
                                    if value is not _EMPTY}
     if refused:
         slow.update(index for index, raw in enumerate(raws) if raw in refused)
-    if len(cache) + len(fresh) > DEBTOR_CACHE_SIZE:
-        cache.clear()
+    cache.make_room(len(fresh))
     cache.update(fresh)
     return list(map(found.__getitem__, raws))
 

@@ -25,8 +25,17 @@ from bench.books import HEADER, book_rows
 from relance.store.db import Store, open_store
 from relance.store.importing import ImportRefused, import_invoices
 from relance.store.importing import invoices as invoices_module
+from relance.store.importing import rows as rows_module
 from relance.store.importing.columnar import _AMOUNT_CELL, _AMOUNT_COLUMN, Outcome
-from relance.store.importing.rows import DebtorCache, Layout, Options, RowColumns, read_row
+from relance.store.importing.rows import (
+    DEBTOR_CACHE_SIZE,
+    DebtorCache,
+    Layout,
+    Options,
+    RowColumns,
+    cells_digest,
+    read_row,
+)
 from relance.store.importing.writing import BookWriter, invoice_t
 from relance.store.models import Creditor, Debtor, DebtorTag, Invoice, Promise
 
@@ -231,3 +240,52 @@ def test_an_import_leaves_the_collector_as_it_found_it(store: Store, tmp_path: P
     with pytest.raises(ImportRefused):
         import_invoices(store, bad, actor="test", today=TODAY)
     assert gc.get_threshold() == before
+
+
+def _uncached_batch(lines: list[tuple[int, list[str]]], layout: Layout, options: Options,
+                    _cache: DebtorCache) -> list[Outcome]:
+    """The reference reading every row's debtor cells afresh, with no cache at all."""
+    outcomes: list[Outcome] = []
+    for number, cells in lines:
+        row, errors = read_row(number, cells, layout, options, None)
+        outcomes.append(row if row is not None else errors)
+    return outcomes
+
+
+def test_debtors_past_what_the_cache_holds_are_read_as_afresh(
+        store: Store, second_store: Store, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `DEBTOR_CACHE_SIZE` sets of debtor cells, the older ones are kept by a digest:
+    a file whose debtors come back after many others stores, and warns of, what reading
+    every row's cells afresh does."""
+    monkeypatch.setattr(rows_module, "DEBTOR_CACHE_SIZE", 5)
+    monkeypatch.setattr(invoices_module, "BATCH_SIZE", 40)
+    rows = []
+    for round_ in range(3):
+        for k in range(120):  # each debtor again only after three batches of others
+            email = f"d{k}@example.fr" if (round_, k) != (2, 7) else "other@example.fr"
+            rows.append({"creditor": "MANY", "debtor_ref": f"D-{k}",
+                         "debtor_name": f"Debtor {k}", "email": email, "currency": "EUR",
+                         "issue_date": "2026-09-01", "due_date": "2026-10-01",
+                         "invoice_number": f"I-{round_}-{k}", "amount": "100.00",
+                         "tags": "vip" if k % 3 == 0 else ""})
+    path = _write(tmp_path / "many.csv", rows, 0)
+    fast = _outcome(store, path)
+    with monkeypatch.context() as patch:
+        patch.setattr(invoices_module, "read_batch", _uncached_batch)
+        patch.setattr(BookWriter, "_insert", _reference_insert)
+        slow = _outcome(second_store, path)
+    assert fast == slow
+    assert fast["created"] == 360 and fast["debtors_created"] == 120
+    assert any("other@example.fr" in warning for warning in fast["warnings"])
+    assert _book(store) == _book(second_store)
+
+
+def test_cells_met_before_come_back_as_the_same_values() -> None:
+    cache = DebtorCache()
+    first = {"debtor_name": "Salon Nantes"}
+    cache[("Salon Nantes", "")] = first
+    cache.make_room(DEBTOR_CACHE_SIZE)  # full: the sets kept whole go to the digests
+    assert not cache and cache.recall(("Salon Nantes", "")) is first
+    assert cache.recall(("Salon", "Nantes")) is None  # other cells, other digest
+    assert cells_digest(("a\x1fb", "c")) != cells_digest(("a", "b\x1fc"))
