@@ -26,6 +26,7 @@ from relance.kernel.money import minor_units, normalise_currency
 from relance.store.importing.cells import creditor_code_problem, may_be_refused
 from relance.store.importing.columns import INVOICE, NOT_DISPUTED
 from relance.store.importing.rows import (
+    DEBTOR_CACHE_SIZE,
     MAX_LENGTH,
     DebtorCache,
     InvoiceRow,
@@ -256,24 +257,18 @@ def _debtors(batch: list[tuple[int, list[str]]], cells_list: list[list[str]],
     cached = list(map(cache.get, raws))
     if None not in cached:  # every set met before, the common case
         return cast(list[dict[str, Any]], cached)
-    distinct = set(raws)
-    unknown = list(distinct.difference(cache))
-    found = {raw: cache[raw] for raw in distinct.intersection(cache)}
-    recalled: dict[tuple[str, ...], dict[str, Any]] = {}
-    if cache.older:  # cells met before the cache was last made room in
-        for raw in unknown:
-            kept = cache.recall(raw)
-            if kept is not None:
-                found[raw] = recalled[raw] = kept
-        unknown = [raw for raw in unknown if raw not in recalled]
+    # Taken from the look-ups above: a set's intersection with the cache would walk
+    # the whole cache at each batch.
+    found = {raw: values for raw, values in zip(raws, cached, strict=True)
+             if values is not None}
+    unknown = list({raw for raw, values in zip(raws, cached, strict=True) if values is None})
     # The sets met for the first time, read a column at a time: each distinct cell of a
     # column once, by the row reader's own `debtor_cell`.
     names = layout.debtor_columns
     read_columns = [_by_distinct(cells, _debtor_cell_reader(name, options))
-                    for name, cells in zip(names, zip(*unknown, strict=True), strict=True)
-                    ] if unknown else []
+                    for name, cells in zip(names, zip(*unknown, strict=True), strict=True)]
     refused: set[tuple[str, ...]] = set()
-    fresh: dict[tuple[str, ...], dict[str, Any]] = recalled
+    fresh: DebtorCache = {}
     for raw, values in zip(unknown, zip(*read_columns, strict=True), strict=True):
         if SLOW in values:  # a cell refused: the reference reads the row and names why
             refused.add(raw)
@@ -284,7 +279,8 @@ def _debtors(batch: list[tuple[int, list[str]]], cells_list: list[list[str]],
                                    if value is not _EMPTY}
     if refused:
         slow.update(index for index, raw in enumerate(raws) if raw in refused)
-    cache.make_room(len(fresh))
+    if len(cache) + len(fresh) > DEBTOR_CACHE_SIZE:
+        cache.clear()
     cache.update(fresh)
     return list(map(found.__getitem__, raws))
 

@@ -206,7 +206,7 @@ def import_source(
     merger = DebtorMerger()
     first_rows: dict[str, dict[str, int]] = {}
     more_errors = False
-    debtor_cache = DebtorCache()
+    debtor_cache: DebtorCache = {}
     with _rare_collections(), store.write_transaction() as session, \
             _large_cache(session.connection()):
         writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),

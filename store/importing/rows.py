@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
-import marshal
 import operator
 import re
 from dataclasses import dataclass, field
@@ -323,36 +321,8 @@ def debtor_cell(column: str, raw: str, options: Options) -> tuple[Any, str | Non
     return raw, None
 
 
-DEBTOR_CACHE_SIZE = 100_000
-"""Sets of debtor cells kept whole; past these, each is kept by a digest of its cells."""
-
-
-def cells_digest(raw: tuple[str, ...]) -> bytes:
-    """16 bytes standing for a set of cells (marshal writes each cell with its length,
-    so two different sets never give the same bytes to digest)."""
-    return hashlib.blake2b(marshal.dumps(raw), digest_size=16).digest()
-
-
-class DebtorCache(dict[tuple[str, ...], dict[str, Any]]):
-    """The debtor cells met in a file, with what they hold (the values every row of
-    those cells shares): the latest `DEBTOR_CACHE_SIZE` sets by their cells, and the
-    sets met before those by a digest of their cells, a few dozen bytes each instead of
-    the cells. So a file of a million debtors, in any order, reads each debtor's cells
-    once, and a row repeating its debtor's cells gets the very values object again."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.older: dict[bytes, dict[str, Any]] = {}
-
-    def recall(self, raw: tuple[str, ...]) -> dict[str, Any] | None:
-        """The values of cells met before the cache was last made room in."""
-        return self.older.get(cells_digest(raw)) if self.older else None
-
-    def make_room(self, coming: int) -> None:
-        """Move the sets kept whole to the digests when `coming` more would not fit."""
-        if len(self) + coming > DEBTOR_CACHE_SIZE:
-            self.older.update(zip(map(cells_digest, self), self.values(), strict=True))
-            self.clear()
+DebtorCache = dict[tuple[str, ...], dict[str, Any]]
+DEBTOR_CACHE_SIZE = 100_000  # debtors; a cycle through more would miss every time
 
 
 def _cached_debtor_values(reader: _RowReader, cache: DebtorCache | None) -> dict[str, Any]:
@@ -362,14 +332,13 @@ def _cached_debtor_values(reader: _RowReader, cache: DebtorCache | None) -> dict
     cells = reader.cells
     raw = tuple(cells[position] for position in reader.layout.debtor_positions)
     found = cache.get(raw)
-    if found is None:
-        found = cache.recall(raw)
     if found is not None:
         return found
     before = len(reader.errors)
     values = _debtor_values(reader)
     if len(reader.errors) == before:
-        cache.make_room(1)
+        if len(cache) >= DEBTOR_CACHE_SIZE:
+            cache.clear()
         cache[raw] = values
     return values
 
