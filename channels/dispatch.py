@@ -153,8 +153,6 @@ class _Dispatcher:
             self.report.recovered_uncertain = recover_in_flight(
                 self.store, lease_seconds=self.config.lease_seconds,
                 actor=f"dispatch:{self.worker}", report=self.report)
-        if self._letters_waiting():
-            self.letter_pool.start()
         done_this_run: list[int] = []
         while not self.stop.is_set():
             if self.dry_run:
@@ -179,14 +177,6 @@ class _Dispatcher:
         if not self.dry_run:
             self.report.outstanding_uncertain = count_uncertain(self.store)
         return self.report
-
-    def _letters_waiting(self) -> bool:
-        """Whether a letter is there to dispatch (a process pool is worth starting)."""
-        if "letter" not in self.channels or self.config.letter_processes <= 1:
-            return False
-        with self.store.transaction() as session:
-            return session.scalars(select(Action.id).where(
-                *claimable({"letter"}, now())).limit(1)).first() is not None
 
     def _dry_run_ids(self, done: list[int]) -> list[int]:
         with self.store.transaction() as session:

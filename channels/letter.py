@@ -304,9 +304,8 @@ class LetterPool:
         self._problem: Future[str | None]
 
     def start(self) -> None:
-        """Start the workers now, without waiting for them: each loads WeasyPrint, Pango
-        and Fontconfig (about a second of CPU) while this process claims and prepares
-        the first group, rather than after it, when the letters are ready to render."""
+        """Start the workers, without waiting for them: each loads WeasyPrint, Pango and
+        Fontconfig itself, so that this process never does."""
         if self._executor is None:
             self._executor = ProcessPoolExecutor(max_workers=self.processes,
                                                  initializer=_prepare_worker)

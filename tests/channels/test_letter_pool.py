@@ -112,8 +112,8 @@ print(report.sent, len(report.batches), "weasyprint" in sys.modules)
 
 
 def test_the_dispatching_process_leaves_weasyprint_to_its_workers(tmp_path: Path) -> None:
-    """The workers load WeasyPrint (about a second) while the dispatcher claims and
-    prepares the first group; the dispatcher itself never waits for that load."""
+    """The workers load WeasyPrint (about a second and its memory); the dispatcher,
+    a long-running scheduler among them, never loads it itself."""
     import subprocess
     import sys
 
