@@ -224,7 +224,7 @@ class DispatchConfig:
     letter_processes: int
     batch_size: int
     # How many processes send e-mails (`relance.channels.processes`); None: one per
-    # core on PostgreSQL, one on SQLite (where they would take turns at the write lock).
+    # core.
     processes: int | None = None
 
 

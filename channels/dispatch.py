@@ -519,7 +519,7 @@ def dispatch(
     helpers = None
     if not dry_run:
         # Its settings read and checked above: the helpers find the same.
-        count = processes or process_count(dispatcher.config, store)
+        count = processes or process_count(dispatcher.config)
         helpers = start_helpers(store, workspace, dispatcher.config, today=today,
                                 channels=wanted, processes=count, stop=stop)
     return with_helpers(helpers, dispatcher.run, store)

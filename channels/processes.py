@@ -10,9 +10,11 @@ SQLite), so every guarantee of one dispatcher holds for each: a message is sent 
 once, and one in doubt is made `uncertain` and listed. Their reports are added to the
 caller's.
 
-Default: one process per core on PostgreSQL; one on SQLite, where two dispatchers
-take turns at the file's write lock and measured slower than one
-(docs/performance.md, "Dispatch").
+Default: one process per core, on PostgreSQL and on SQLite. A helper's interpreter
+takes about half a second of CPU to start, the time the caller needs to send several
+hundred e-mails: so helpers start only for a queue of `HELPER_QUEUE_MIN` e-mails or
+more, where two processes measured faster than one on both databases (on SQLite they
+take turns at the file's write lock, briefly: docs/performance.md, "Dispatch").
 """
 
 from __future__ import annotations
@@ -38,30 +40,33 @@ from relance.store.models import Action
 
 # The channels helper processes take: the ones sent by SMTP, where the CPU goes.
 MAIL_CHANNELS = frozenset({"email", "notify"})
+# The fewest e-mails waiting for which a helper is started. Measured on 2 cores: with 500
+# e-mails two processes were slower than one (600 against 880 a second), with 2,000
+# they were faster (1,000 against 900), with 10,000 much faster (1,260 against 980).
+HELPER_QUEUE_MIN = 1000
 
 
-def process_count(config: DispatchConfig, store: Store) -> int:
-    """How many processes send e-mails: `[dispatch] processes`, at most one per core;
-    by default one per core on PostgreSQL and one on SQLite."""
+def process_count(config: DispatchConfig) -> int:
+    """How many processes may send e-mails: `[dispatch] processes`, at most one per
+    core; by default one per core."""
     cores = os.cpu_count() or 1
-    wanted = config.processes
-    if wanted is None:
-        wanted = 1 if store.is_sqlite else cores
+    wanted = cores if config.processes is None else config.processes
     return max(1, min(wanted, cores))
 
 
 def helpers_wanted(store: Store, config: DispatchConfig, channels: set[str],
                    processes: int) -> int:
     """How many helper processes to start beside the caller: none for one process, and
-    none while the e-mails waiting fit in one claimed group (a helper would start for
-    nothing: its interpreter takes longer to start than the group to send)."""
+    none while fewer than `HELPER_QUEUE_MIN` e-mails wait, or while they fit in one
+    claimed group (a helper would start for nothing: its interpreter takes longer to
+    start than the caller needs to send them)."""
     mail = sorted(channels & MAIL_CHANNELS)
     if processes <= 1 or not mail:
         return 0
     with store.transaction() as session:
         waiting = int(session.scalar(select(func.count()).select_from(Action).where(
             *claimable(mail, now()))) or 0)
-    if waiting <= config.batch_size:
+    if waiting < HELPER_QUEUE_MIN or waiting <= config.batch_size:
         return 0
     return min(processes - 1, waiting // config.batch_size)
 
@@ -203,5 +208,5 @@ def with_helpers(helpers: Helpers | None, run: Runner, store: Store) -> Dispatch
     return report
 
 
-__all__ = ["MAIL_CHANNELS", "Helpers", "add_report", "process_count", "start_helpers",
-           "with_helpers"]
+__all__ = ["HELPER_QUEUE_MIN", "MAIL_CHANNELS", "Helpers", "add_report", "process_count",
+           "start_helpers", "with_helpers"]

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import selectinload
 
+from relance.channels import processes
 from relance.channels.config import dispatch_config
 from relance.channels.context import build_context
 from relance.channels.dispatch import dispatch
@@ -135,12 +136,14 @@ def test_the_statements_of_a_dispatch_do_not_grow_with_each_email(
 
 @pytest.mark.slow  # 60 e-mails through a slow server, a helper interpreter started
 def test_two_processes_share_the_queue_and_send_each_email_once(
-        store: Store, tmp_path: Path) -> None:
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`[dispatch] processes = 2`: a helper process claims groups beside the caller (a
     slow server keeps the caller busy long enough for it to start); every e-mail
     arrives once and the report counts them all."""
     n = 60
     book(store, n, template="rappel")
+    # A helper is started for 60 e-mails here, not only from a thousand.
+    monkeypatch.setattr(processes, "HELPER_QUEUE_MIN", n)
 
     class Slow(Recorder):
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -166,14 +169,33 @@ def test_two_processes_share_the_queue_and_send_each_email_once(
 def test_dispatch_processes_setting(store: Store, tmp_path: Path) -> None:
     assert dispatch_config(make_workspace(tmp_path / "a")).processes is None
     one = dispatch_config(make_workspace(tmp_path / "b", {"dispatch": {"processes": 1}}))
-    assert process_count(one, store) == 1
+    assert process_count(one) == 1
     default = dispatch_config(make_workspace(tmp_path / "c"))
-    # One per core on PostgreSQL; one on SQLite, where two are slower.
-    assert process_count(default, store) == (1 if store.is_sqlite else os.cpu_count())
+    # One per core, on either database.
+    assert process_count(default) == os.cpu_count()
     for wrong in (0, 65, "2"):
         with pytest.raises(ConfigError, match="processes"):
             dispatch_config(make_workspace(tmp_path / f"w{wrong}",
                                            {"dispatch": {"processes": wrong}}))
+
+
+def test_helpers_start_only_for_a_queue_worth_their_start(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper's interpreter costs more than sending a short queue: below
+    `HELPER_QUEUE_MIN` e-mails waiting, or within one claimed group, none starts; from
+    it on, one per group up to one per process."""
+    monkeypatch.setattr(processes, "HELPER_QUEUE_MIN", 6)
+    config = dispatch_config(make_workspace(tmp_path / "ws", {"dispatch": {"batch_size": 2}}))
+    mail = {"email", "notify"}
+    _emails(store, "FIVE", 5)
+    assert processes.helpers_wanted(store, config, mail, 4) == 0
+    _emails(store, "SIXTH", 1)
+    assert processes.helpers_wanted(store, config, mail, 4) == 3
+    assert processes.helpers_wanted(store, config, mail, 2) == 1
+    assert processes.helpers_wanted(store, config, mail, 1) == 0
+    assert processes.helpers_wanted(store, config, {"letter"}, 4) == 0
+    wide = dispatch_config(make_workspace(tmp_path / "wide", {"dispatch": {"batch_size": 6}}))
+    assert processes.helpers_wanted(store, wide, mail, 4) == 0
 
 
 def test_one_schemas_event_log_does_not_wait_for_anothers(
