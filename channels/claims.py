@@ -31,14 +31,15 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from relance.channels.agency_context import FIRST_LETTER_CHANNELS, record_first_letters
 from relance.channels.config import DispatchConfig
 from relance.engine.mandates import cases_under_mandate
 from relance.store import audit
 from relance.store.db import Store
-from relance.store.models import Action, ActionState, Channel, utcnow
-from relance.store.settle import settle_queue
+from relance.store.models import Action, ActionState, Channel, Debtor, Invoice, utcnow
+from relance.store.settle import Settlement, settle_queue
 
 DISPATCHED_CHANNELS = frozenset({"letter", "email", "sms", "notify"})
 CLAIMABLE = (ActionState.APPROVED, ActionState.RETRY_WAIT)
@@ -168,15 +169,16 @@ def release_unstarted(store: Store, action_ids: Iterable[int], worker: str,
 
 
 def _recheck(session: Session, actions: Sequence[Action], today: dt.date, actor: str,
-             report: DispatchReport) -> list[int]:
+             report: DispatchReport) -> tuple[list[int], Settlement]:
     """The actions still to send, after settling them against the book as it is now
     (`relance.store.settle`: every case change already did, this catches what changed
     the book around relance): invoices paid, paused or disputed are dropped, an action
     left empty is cancelled, one whose content changed under a person's approval goes
-    back to `proposed`. An approval given to other content no longer holds either."""
+    back to `proposed`. An approval given to other content no longer holds either.
+    Returns the actions to send and the settlement, holding what it read."""
     settled = settle_queue(session, debtor_ids={a.debtor_id for a in actions},
                            action_ids=[a.id for a in actions], today=today, actor=actor,
-                           cause="dispatch")
+                           cause="dispatch", keep=True)
     report.dropped += settled.dropped_items
     report.cancelled += len(settled.cancelled)
     report.voided_approvals += len(settled.back_to_proposed)
@@ -190,7 +192,7 @@ def _recheck(session: Session, actions: Sequence[Action], today: dt.date, actor:
             _void_approval(session, action, actor, report, "content changed since it was approved")
             continue
         keep.append(action.id)
-    return keep
+    return keep, settled
 
 
 def _void_approval(session: Session, action: Action, actor: str, report: DispatchReport,
@@ -215,9 +217,40 @@ def claimable(channels: Iterable[str], at: dt.datetime) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class ClaimedGroup:
+    """Actions claimed in flight (`ids`, in order), with the book as the claim read it
+    to settle them: the actions, their items and approvals loaded and their columns as
+    the claim wrote them; their invoices and debtors. The claim has committed and they
+    are detached: the dispatcher adds them to the session it renders in, so the group
+    is read once (reading it again was, by profile, a tenth of an e-mail's cost), and
+    what is rendered is what the claim checked against the book."""
+
+    ids: list[int]
+    actions: dict[int, Action]
+    invoices: dict[int, Invoice]
+    debtors: dict[int, Debtor]
+
+    def objects(self) -> list[Any]:
+        """Every object the group holds, its actions first."""
+        return [*(self.actions[i] for i in self.ids), *self.invoices.values(),
+                *self.debtors.values()]
+
+
+_NOTHING_CLAIMED = ClaimedGroup([], {}, {}, {})
+
+
 def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
           limit: int, report: DispatchReport, exclude: Sequence[int] = ()) -> list[int]:
     """Claim up to `limit` actions for `worker`: committed in flight before returning."""
+    return claim_group(store, channels=channels, worker=worker, today=today, limit=limit,
+                       report=report, exclude=exclude).ids
+
+
+def claim_group(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
+                limit: int, report: DispatchReport, exclude: Sequence[int] = ()
+                ) -> ClaimedGroup:
+    """`claim`, returning the claimed group with what the claim read of it."""
     actor = f"dispatch:{worker}"
     at = now()
     channels = list(channels)
@@ -230,16 +263,16 @@ def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
             query = query.with_for_update(skip_locked=True)
         ids = list(session.scalars(query))
         if not ids:
-            return []
+            return _NOTHING_CLAIMED
         # Their rows only: `settle_queue` loads them again with their items and
         # approvals (it selects them itself, under lock), into these same objects; loading
         # the collections here too read them twice. Held here, as the session keeps only
         # weak references.
         actions = session.scalars(select(Action).where(Action.id.in_(ids))).all()
-        keep = _recheck(session, actions, today, actor, report)
+        keep, settled = _recheck(session, actions, today, actor, report)
         session.flush()
         if not keep:
-            return []
+            return _NOTHING_CLAIMED
         # The state condition repeats the claim test: on SQLite it is what makes two
         # dispatchers unable to take the same row; on PostgreSQL the row lock already did.
         claimed = list(session.scalars(
@@ -255,7 +288,16 @@ def claim(store: Store, *, channels: Iterable[str], worker: str, today: dt.date,
                         {"attempt": action.attempts + 1}, action.creditor_id,
                         action.debtor_id)
             for action in actions if action.id in taken])
-    return sorted(claimed)
+        held: dict[int, Action] = {}
+        for action in actions:
+            if action.id in taken:
+                # What the UPDATE wrote, as if read back: the objects outlive the claim.
+                for name, value in (("state", ActionState.IN_FLIGHT), ("claimed_by", worker),
+                                    ("claimed_at", at), ("attempts", action.attempts + 1),
+                                    ("updated_at", at)):
+                    set_committed_value(action, name, value)
+                held[action.id] = action
+    return ClaimedGroup(sorted(claimed), held, settled.invoices, settled.debtors)
 
 
 @dataclass(frozen=True)
@@ -444,9 +486,11 @@ def next_attempt(store: Store, action_id: int) -> str | None:
 __all__ = [
     "CLAIMABLE",
     "DISPATCHED_CHANNELS",
+    "ClaimedGroup",
     "DispatchReport",
     "Outcome",
     "claim",
+    "claim_group",
     "claimable",
     "default_worker_id",
     "finish",

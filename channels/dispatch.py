@@ -40,9 +40,10 @@ from relance.channels import mail, sms
 from relance.channels.batches import batch_path
 from relance.channels.claims import (
     DISPATCHED_CHANNELS,
+    ClaimedGroup,
     DispatchReport,
     Outcome,
-    claim,
+    claim_group,
     claimable,
     default_worker_id,
     finish,
@@ -87,7 +88,7 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import N_, _
 from relance.kernel.workspace import Workspace
 from relance.store.db import Store
-from relance.store.models import Action, Channel, Creditor, Debtor
+from relance.store.models import Action, Channel, Creditor, Debtor, Invoice
 
 
 class _Dispatcher:
@@ -155,17 +156,19 @@ class _Dispatcher:
                 actor=f"dispatch:{self.worker}", report=self.report)
         done_this_run: list[int] = []
         while not self.stop.is_set():
+            group: ClaimedGroup | None = None
             if self.dry_run:
                 ids = self._dry_run_ids(done_this_run)
             else:
-                ids = claim(self.store, channels=self.channels, worker=self.worker,
-                            today=self.today, limit=self.config.batch_size,
-                            report=self.report)
+                group = claim_group(self.store, channels=self.channels, worker=self.worker,
+                                    today=self.today, limit=self.config.batch_size,
+                                    report=self.report)
+                ids = group.ids
             if not ids:
                 break
             done_this_run.extend(ids)
             try:
-                self._process(ids)
+                self._process(ids, group)
             except BaseException:
                 # Whatever stopped this pass (a lost database, Ctrl-C), what it had not
                 # started goes back to the queue now rather than waiting for recovery.
@@ -186,22 +189,32 @@ class _Dispatcher:
                 query = query.where(Action.id.not_in(done))
             return list(session.scalars(query))
 
-    def _process(self, ids: list[int]) -> None:
+    def _process(self, ids: list[int], group: ClaimedGroup | None = None) -> None:
         with self.store.transaction() as session:
-            actions = session.scalars(select(Action).where(Action.id.in_(ids))
-                                      .options(selectinload(Action.items))
-                                      .order_by(Action.id)).all()
-            # The group's debtors and creditors in two queries: each action's rendering
+            known: dict[int, Invoice] = {}
+            if group is not None:
+                # What the claim read to settle the group, as it left it: added to this
+                # session rather than read again (`ClaimedGroup`).
+                session.add_all(group.objects())
+                actions: Sequence[Action] = [group.actions[i] for i in ids]
+                debtors: Sequence[Debtor] = list(group.debtors.values())
+                known = group.invoices
+            else:
+                actions = session.scalars(select(Action).where(Action.id.in_(ids))
+                                          .options(selectinload(Action.items))
+                                          .order_by(Action.id)).all()
+                debtors = session.scalars(select(Debtor).where(
+                    Debtor.id.in_({a.debtor_id for a in actions}))).all()
+            # The group's creditors (and debtors) in one query: each action's rendering
             # then finds them in the session instead of asking the database one by one.
             # Held here: the session keeps only weak references to what it loaded.
-            people = [session.scalars(select(model).where(model.id.in_(ids_of))).all()
-                      for model, ids_of in ((Debtor, {a.debtor_id for a in actions}),
-                                            (Creditor, {a.creditor_id for a in actions}))]
+            creditors = session.scalars(select(Creditor).where(
+                Creditor.id.in_({a.creditor_id for a in actions}))).all()
             # Their invoices, and the other actions holding them, likewise: two queries
             # for the group instead of three per action.
-            facts = group_facts(session, actions)
+            facts = group_facts(session, actions, known)
             prepared = [self.renderer.prepare(session, a, facts) for a in actions]
-            del people
+            del debtors, creditors
         by_channel: dict[str, list[Prepared]] = {}
         for p in prepared:
             self.about[p.action_id] = (p.channel, p.debtor_ref, p.debtor_name)

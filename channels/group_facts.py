@@ -8,7 +8,7 @@ per action were, by profile, a quarter of an e-mail's cost."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -48,18 +48,23 @@ class GroupFacts:
 _IDS_PER_QUERY = 500
 
 
-def group_facts(session: Session, actions: Sequence[Action]) -> GroupFacts:
+def group_facts(session: Session, actions: Sequence[Action],
+                known: Mapping[int, Invoice] | None = None) -> GroupFacts:
     """The `GroupFacts` of `actions` (their items loaded), in two queries per 500
     invoices. Read in the transaction that builds the contexts, they are what each
-    action's own queries would have found."""
+    action's own queries would have found. `known`: invoices already read (by the
+    claim, in the state it checked the actions against), taken as they are."""
     wanted = sorted({i.invoice_id for a in actions for i in a.items
                      if i.state == ItemState.ACTIVE})
-    invoices: dict[int, Invoice] = {}
+    known = known or {}
+    invoices: dict[int, Invoice] = {i: known[i] for i in wanted if i in known}
     holders: dict[int, list[_LiveHolder]] = {}
     for start in range(0, len(wanted), _IDS_PER_QUERY):
         part = wanted[start:start + _IDS_PER_QUERY]
-        invoices.update((inv.id, inv) for inv in session.scalars(
-            select(Invoice).where(Invoice.id.in_(part))))
+        unknown = [i for i in part if i not in invoices]
+        if unknown:
+            invoices.update((inv.id, inv) for inv in session.scalars(
+                select(Invoice).where(Invoice.id.in_(unknown))))
         rows = session.execute(
             select(ActionItem.invoice_id, Action.id, Action.channel, Action.template,
                    Action.created_on)

@@ -54,18 +54,27 @@ _CHUNK = 500
 
 @dataclass
 class Settlement:
-    """What settling the queue did, by action id."""
+    """What settling the queue did, by action id; and, when asked (`keep`), the book as
+    it was read to settle them (the actions with their items and approvals, their
+    invoices and debtors), for a caller that goes on with them in the same state: the
+    dispatcher renders what it claimed from them instead of reading them again."""
 
     cancelled: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     back_to_proposed: list[int] = field(default_factory=list)
     dropped_items: int = 0
+    actions: dict[int, Action] = field(default_factory=dict)
+    invoices: dict[int, Invoice] = field(default_factory=dict)
+    debtors: dict[int, Debtor] = field(default_factory=dict)
 
     def merge(self, other: Settlement) -> None:
         self.cancelled += other.cancelled
         self.changed += other.changed
         self.back_to_proposed += other.back_to_proposed
         self.dropped_items += other.dropped_items
+        self.actions.update(other.actions)
+        self.invoices.update(other.invoices)
+        self.debtors.update(other.debtors)
 
 
 @dataclass
@@ -166,10 +175,12 @@ def _settle_one(session: Session, action: Action, case: _Case, today: dt.date,
 
 
 def settle_queue(session: Session, *, debtor_ids: Iterable[int], today: dt.date,
-                 actor: str, cause: str, action_ids: Iterable[int] | None = None
-                 ) -> Settlement:
+                 actor: str, cause: str, action_ids: Iterable[int] | None = None,
+                 keep: bool = False) -> Settlement:
     """Settle the waiting actions of these debtors (or only `action_ids`) against the
-    book; see the module doc. Runs in the caller's transaction."""
+    book; see the module doc. Runs in the caller's transaction. `keep`: the settlement
+    holds what was read (see `Settlement`); otherwise it is let go chunk by chunk, as a
+    large import settles many debtors."""
     wanted = sorted(set(debtor_ids))
     only = None if action_ids is None else set(action_ids)
     total = Settlement()
@@ -184,6 +195,10 @@ def settle_queue(session: Session, *, debtor_ids: Iterable[int], today: dt.date,
         if not actions:
             continue
         case = _load_case(session, actions, today)
+        if keep:
+            total.actions.update((action.id, action) for action in actions)
+            total.invoices.update(case.invoices)
+            total.debtors.update(case.debtors)
         for action in actions:
             total.merge(_settle_one(session, action, case, today, actor, cause))
     session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,40 @@ def test_the_statements_of_a_dispatch_do_not_grow_with_each_email(
             counts.append(_statements_to_send(store, tmp_path / code, server.port))
     assert len(recorder.message_ids()) == 56
     assert counts[1] - counts[0] < 40, counts
+
+
+def test_a_claimed_group_is_rendered_from_what_its_claim_read(
+        store: Store, tmp_path: Path) -> None:
+    """The claim reads the group's actions, invoices and debtors to check them against
+    the book; the e-mails are rendered from those, not read again (each table's rows
+    once per group), and say what the claim found: here a balance changed around
+    relance after the e-mails were queued."""
+    _emails(store, "ACME", 6)
+    with store.transaction() as s:
+        s.execute(text("UPDATE invoice SET balance_minor = 12345 WHERE number = 'ACME-F2'"))
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        found = re.match(r"\s*SELECT\b.*?\bFROM\s+(\w+)", statement, re.DOTALL)
+        if found:
+            reads.append(found.group(1))
+
+    recorder = Recorder()
+    with LoopbackSmtp(recorder) as server:
+        workspace = make_workspace(tmp_path / "ws", {"smtp": server.config(),
+                                                     "dispatch": {"processes": 1}})
+        event.listen(store.engine, "before_cursor_execute", seen)
+        try:
+            report = dispatch(store, workspace, today=TODAY)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", seen)
+    assert report.sent == 6 and not report.errors, report.errors
+    assert reads.count("invoice") == 1 and reads.count("debtor") == 1, reads
+    texts = {to[0]: m.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+             for (_sender, to), m in zip(recorder.envelopes, recorder.messages, strict=True)}
+    changed = texts["ACME-2@client.test"]
+    assert "123,45" in changed and "500,02" not in changed, changed
+    assert "500,01" in texts["ACME-1@client.test"]
 
 
 @pytest.mark.slow  # 60 e-mails through a slow server, a helper interpreter started
