@@ -95,6 +95,17 @@ ensure_chromium
 # an isolated build environment fetching an unpinned one.
 .venv/bin/python -m pip install --quiet --require-hashes -r requirements/lock.txt
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+# Bytecode of relance's own modules, written once here: where PYTHONDONTWRITEBYTECODE is
+# set (many containers set it), Python would otherwise compile them from source at the
+# start of every command, since an editable install leaves them uncompiled (10 to 30 ms
+# per command, measured). The folders are pyproject's package-dir.
+.venv/bin/python - <<'PY'
+import compileall, sys, tomllib
+with open("pyproject.toml", "rb") as f:
+    mapping = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
+folders = sorted({folder.split("/")[0] for folder in mapping.values()})
+sys.exit(0 if all(compileall.compile_dir(folder, quiet=1, workers=0) for folder in folders) else 1)
+PY
 # The translations (kernel/locale/*/LC_MESSAGES/*.po) compiled to the .mo files gettext reads.
 .venv/bin/python -m relance.kernel.catalogs compile >/dev/null
 installed=$(.venv/bin/relance --version)  # an assignment, so a broken install stops here
