@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import ARRAY, JSON, ColumnElement, Connection, Table, bindparam, func, select
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 LOOKUP_CHUNK = 900  # bound parameters per IN (...) list, well under SQLite's limit
@@ -23,6 +23,23 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def one_of(conn: Connection, column: ColumnElement[Any],
+           values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`, the look-up of an import's keys among what is stored.
+
+    On PostgreSQL the values go as one array, unnested in a subquery. With a placeholder
+    per value, PostgreSQL planned from the table's statistics, which a book loaded a
+    moment before does not have yet: it read every invoice of the creditor and filtered
+    them by number. Measured, 100 look-ups of 900 keys in a 200,000-invoice book: 2.6 s
+    with placeholders, 0.5 s unnested; 0.5 s and 0.2 s once the statistics were taken.
+    (`= ANY` of the array was faster still on numbers, but took 7.9 s on ids before the
+    statistics: the subquery was never slow.)"""
+    if conn.dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=ARRAY(column.type))
+        return column.in_(select(func.unnest(array)).scalar_subquery())
+    return column.in_(values)
 
 
 def insert_columns(conn: Connection, table: Table, given: dict[str, list[Any]]) -> None:

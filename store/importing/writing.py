@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, func, insert, selec
 
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
-from relance.store.importing.bulk import chunks, insert_columns
+from relance.store.importing.bulk import chunks, insert_columns, one_of
 from relance.store.importing.cells import creditor_code_problem
 from relance.store.importing.debtor_columns import DEBTOR_STORED, debtor_plan, debtor_target
 from relance.store.importing.debtors import DebtorMerger
@@ -182,7 +182,8 @@ class BookWriter:
         for chunk in chunks(sorted(refs)):
             for row in self.conn.execute(
                 select(debtor_t.c.id, debtor_t.c.ref, *columns).where(
-                    debtor_t.c.creditor_id == creditor_id, debtor_t.c.ref.in_(chunk))
+                    debtor_t.c.creditor_id == creditor_id,
+                    one_of(self.conn, debtor_t.c.ref, chunk))
             ):
                 key = (creditor, row.ref)
                 self.debtor_ids[key] = row.id
@@ -221,7 +222,8 @@ class BookWriter:
                if key in self.debtor_ids and key not in self.new_debtors]
         for chunk in chunks(old):
             for debtor_id, tag in self.conn.execute(
-                    select(tag_t.c.debtor_id, tag_t.c.tag).where(tag_t.c.debtor_id.in_(chunk))):
+                    select(tag_t.c.debtor_id, tag_t.c.tag).where(
+                        one_of(self.conn, tag_t.c.debtor_id, chunk))):
                 held[debtor_id].add(tag)
         removed: list[dict[str, Any]] = [{"b_debtor": d, "b_tag": t}
                                          for d, tags in wanted.items()
@@ -258,7 +260,8 @@ class BookWriter:
             for chunk in chunks(wanted):
                 for stored in self.conn.execute(
                     select(invoice_t.c.id, invoice_t.c.number, *compared).where(
-                        invoice_t.c.creditor_id == creditor_id, invoice_t.c.number.in_(chunk))
+                        invoice_t.c.creditor_id == creditor_id,
+                        one_of(self.conn, invoice_t.c.number, chunk))
                 ):
                     found[(creditor_id, stored.number)] = _Existing(
                         stored.id, dict(zip(_COMPARED, stored[2:], strict=True)))
@@ -266,7 +269,7 @@ class BookWriter:
         for id_chunk in chunks(list(ids)):
             for invoice_id, total in self.conn.execute(
                 select(allocation_t.c.invoice_id, func.sum(allocation_t.c.amount_minor))
-                .where(allocation_t.c.invoice_id.in_(id_chunk))
+                .where(one_of(self.conn, allocation_t.c.invoice_id, id_chunk))
                 .group_by(allocation_t.c.invoice_id)
             ):
                 ids[invoice_id].allocated = int(total or 0)
@@ -421,14 +424,15 @@ class BookWriter:
             for chunk in chunks(numbers):
                 for invoice_id, number in self.conn.execute(
                     select(invoice_t.c.id, invoice_t.c.number).where(
-                        invoice_t.c.creditor_id == creditor_id, invoice_t.c.number.in_(chunk))
+                        invoice_t.c.creditor_id == creditor_id,
+                        one_of(self.conn, invoice_t.c.number, chunk))
                 ):
                     ids[(creditor_id, number)] = invoice_id
         open_promises: dict[int, tuple[int, dt.date]] = {}
         for id_chunk in chunks(list(ids.values())):
             for promise_id, invoice_id, promised_on in self.conn.execute(
                 select(promise_t.c.id, promise_t.c.invoice_id, promise_t.c.promised_on).where(
-                    promise_t.c.invoice_id.in_(id_chunk),
+                    one_of(self.conn, promise_t.c.invoice_id, id_chunk),
                     promise_t.c.status == PromiseStatus.OPEN)
                 .order_by(promise_t.c.id)
             ):
