@@ -219,12 +219,10 @@ def claimable(channels: Iterable[str], at: dt.datetime) -> Any:
 
 @dataclass(frozen=True)
 class ClaimedGroup:
-    """Actions claimed in flight (`ids`, in order), with the book as the claim read it
-    to settle them: the actions, their items and approvals loaded and their columns as
-    the claim wrote them; their invoices and debtors. The claim has committed and they
-    are detached: the dispatcher adds them to the session it renders in, so the group
-    is read once (reading it again was, by profile, a tenth of an e-mail's cost), and
-    what is rendered is what the claim checked against the book."""
+    """Actions claimed in flight (`ids`, in order) with what the claim read to settle
+    them: the actions (items, approvals, columns as the claim wrote them), invoices and
+    debtors, detached. The dispatcher renders from them: the group is read once (twice
+    cost a tenth of an e-mail), and what is rendered is what the claim checked."""
 
     ids: list[int]
     actions: dict[int, Action]
