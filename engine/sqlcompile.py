@@ -323,7 +323,10 @@ class _Compiler:
                 tests.append(c.c.country == country)
                 continue
             named = sorted(region for region in regions if region is not None)
-            region_tests = [c.c.calendar_region.in_(named)] if named else []
+            # False, not unknown, for a creditor with no region: under a `not`, an
+            # unknown would leave out an invoice whose own calendar's bound holds.
+            region_tests = [and_(c.c.calendar_region.is_not(None),
+                                 c.c.calendar_region.in_(named))] if named else []
             if None in regions:  # the national calendar: no region recorded
                 region_tests.append(c.c.calendar_region.is_(None))
             tests.append(and_(c.c.country == country, or_(*region_tests)))

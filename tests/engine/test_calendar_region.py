@@ -163,3 +163,22 @@ def test_a_region_the_country_s_calendar_does_not_know_keeps_its_national_holida
     assert is_business_day(GOOD_FRIDAY, "FR", "67")
     assert not is_business_day(GOOD_FRIDAY, "DE", "57")
     assert not is_business_day(GOOD_FRIDAY, "FR", "57")
+
+
+def test_a_negated_business_day_test_holds_for_the_national_creditor(store: Store) -> None:
+    """`not overdue <= 2bd` on Good Friday: due Tuesday 31 March, the national
+    creditor's invoice is 3 business days late and matches; the Moselle creditor's is 2
+    and does not. The national creditor has no region recorded: its calendar test must
+    be false for Moselle's bound, not unknown, or the negation of an unknown left its
+    invoice out of the compiled query while the interpreter kept it."""
+    write_two_creditors(store)
+    rules = rules_from("""
+policy ladder
+
+rule late:
+  when not overdue <= 2bd
+  then send email 'relance_1'
+""")
+    acting = decided(store, rules, GOOD_FRIDAY)
+    assert {number for number in acting if number.endswith("MAR31")} == {"N-MAR31"}
+    assert acting["N-MAR31"][1]["overdue (bd)"] == "3bd"
