@@ -205,9 +205,10 @@ class _Dispatcher:
                                           .order_by(Action.id)).all()
                 debtors = session.scalars(select(Debtor).where(
                     Debtor.id.in_({a.debtor_id for a in actions}))).all()
-            # The group's creditors (and debtors) in one query: each action's rendering
-            # then finds them in the session instead of asking the database one by one.
-            # Held here: the session keeps only weak references to what it loaded.
+            # The group's creditors in one query (its debtors came with the claim, or in
+            # one query above): each action's rendering then finds them in the session
+            # instead of asking the database one by one. Held here: the session keeps
+            # only weak references to what it loaded.
             creditors = session.scalars(select(Creditor).where(
                 Creditor.id.in_({a.creditor_id for a in actions}))).all()
             # Their invoices, and the other actions holding them, likewise: two queries
