@@ -183,14 +183,15 @@ def floor_queries(dialect: str) -> dict[str, str]:
             "public": public}
 
 
-def measure_floor(store: Store) -> tuple[float, set[tuple[str, int, str]]]:
+def measure_floor(store: Store, on: dt.date = ON) -> tuple[float, set[tuple[str, int, str]]]:
+    """The hand SQL's (policy, invoice, rule) for the day `on`, and its seconds."""
     identities = {policy.name: [r.identity for r in policy.rules] for policy in rules().policies}
     started = time.perf_counter()
-    params: dict[str, Any] = {"d": ON, "dplus5": ON + dt.timedelta(days=5)}
+    params: dict[str, Any] = {"d": on, "dplus5": on + dt.timedelta(days=5)}
     for days in (1, 3, 7, 14, 15, 20, 30, 45, 60):
-        params[f"d{days}"] = ON - dt.timedelta(days=days)
-    params["bd_fr"] = threshold(ON, 10, business=True, country="FR", subdivision=None)
-    params["bd_be"] = threshold(ON, 10, business=True, country="BE", subdivision=None)
+        params[f"d{days}"] = on - dt.timedelta(days=days)
+    params["bd_fr"] = threshold(on, 10, business=True, country="FR", subdivision=None)
+    params["bd_be"] = threshold(on, 10, business=True, country="BE", subdivision=None)
     found: set[tuple[str, int, str]] = set()
     with store.engine.connect() as conn:
         for policy, query in floor_queries(store.dialect).items():

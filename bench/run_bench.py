@@ -18,9 +18,13 @@ that peak memory is its own:
 - second: the same date again with nothing changed (it reuses the first run);
 - changed: the same date again after an import-like change to 1 % of the open
   invoices (their due dates moved a month earlier, one event naming their debtors, as an
-  import writes).
+  import writes);
+- next: the day after, on a copy of the book as the first run left it: the daily run
+  of a book already dunned, which evaluates the whole book but writes only that day's
+  actions; beside it "next floor", the hand SQL of that day on another such copy and a
+  raw insert of as many rows as the next run wrote.
 
-The run's (policy, invoice, rule) items must be the floor's; the table shows the best
+The run's (policy, invoice, rule) items must be the floor's, on each day; the table shows the best
 seconds of the rounds, the ratio to the floor, the process's CPU seconds (the floor's
 on SQLite is all in-process; on PostgreSQL most of it is the server's, not counted),
 and the peak memory.
@@ -46,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 HOME = Path("/tmp/relance-bench")
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-MEASURES = ("floor", "run", "second", "changed")
+MEASURES = ("floor", "run", "second", "changed", "next floor", "next")
+NEXT_DAY = 1  # days after the bench's day, for the "next" measures
 CHANGED_SHARE = 0.01
 
 
@@ -86,8 +91,9 @@ class OwnMemory:
 # --------------------------------------------------------------------------- books
 
 
-def book_url(kind: str, invoices: int, copy: bool) -> str:
-    name = f"run-{invoices}{'-work' if copy else ''}"
+def book_url(kind: str, invoices: int, copy: str = "") -> str:
+    """The pristine book (`copy` empty), or the copy of that name."""
+    name = f"run-{invoices}{'-' + copy if copy else ''}"
     if kind == "sqlite":
         return f"sqlite:///{HOME / name}.sqlite"
     return f"{PG_SERVER}/relance_bench_{name.replace('-', '_')}"
@@ -109,7 +115,7 @@ def ensure_book(kind: str, invoices: int) -> None:
     from bench.engine_books import generate
     from relance.store.db import open_store
 
-    url = book_url(kind, invoices, copy=False)
+    url = book_url(kind, invoices)
     HOME.mkdir(parents=True, exist_ok=True)
     if kind == "postgresql":
         probe = create_engine(f"{PG_SERVER}/postgres")
@@ -129,9 +135,11 @@ def ensure_book(kind: str, invoices: int) -> None:
     store.dispose()
 
 
-def fresh_copy(kind: str, invoices: int) -> str:
-    """A copy of the pristine book to measure on (the run writes to it)."""
-    source, target = book_url(kind, invoices, False), book_url(kind, invoices, True)
+def fresh_copy(kind: str, invoices: int, copy: str = "work", source: str | None = None) -> str:
+    """A copy named `copy` of the pristine book, or of the copy at `source`, to measure
+    on (the run writes to it)."""
+    source = source or book_url(kind, invoices)
+    target = book_url(kind, invoices, copy)
     if kind == "sqlite":
         shutil.copyfile(source.removeprefix("sqlite:///"), target.removeprefix("sqlite:///"))
         return target
@@ -140,6 +148,13 @@ def fresh_copy(kind: str, invoices: int) -> str:
     _pg_admin(f'CREATE DATABASE "{work}" TEMPLATE "{pristine}"')
     _pg_admin(f'ALTER DATABASE "{work}" SET search_path = public')
     return target
+
+
+def drop_copy(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    else:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
 
 
 # --------------------------------------------------------------------------- measures
@@ -155,31 +170,30 @@ def workspace(url: str) -> Any:
     return Workspace(root, {"database": {"url": url}})
 
 
-def items_of_day(url: str) -> list[list[Any]]:
-    """The (policy, invoice, rule) items queued on the bench's day."""
+def items_of_day(url: str, on: dt.date) -> list[list[Any]]:
+    """The (policy, invoice, rule) items queued on the day `on`."""
     from sqlalchemy import text
 
-    from bench.engine_books import ON
     from relance.store.db import open_store
 
     store = open_store(url, migrate=False)
     with store.engine.connect() as conn:
         found = conn.execute(text("SELECT policy, invoice_id, rule FROM action_item "
-                                  "WHERE acted_on = :on"), {"on": ON}).all()
+                                  "WHERE acted_on = :on"), {"on": on}).all()
     store.dispose()
     return sorted([list(row) for row in found])
 
 
-def measure_run(url: str) -> dict[str, Any]:
-    """`relance run` in this process: start-up (imports, workspace, store) apart."""
-    from bench.engine_books import ON
+def measure_run(url: str, on: dt.date) -> dict[str, Any]:
+    """`relance run` of the day `on` in this process: start-up (imports, workspace,
+    store) apart."""
     from relance.engine.workday import run_workspace_day
     from relance.store.db import open_store
 
     place = workspace(url)
     store = open_store(place.database_url())
     started, cpu = time.perf_counter(), time.process_time()
-    report = run_workspace_day(place, store, ON, actor="bench")
+    report = run_workspace_day(place, store, on, actor="bench")
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     store.dispose()
@@ -218,16 +232,16 @@ def apply_change(url: str, share: float) -> int:
     return int(changed)
 
 
-def measure_floor(url: str, counts: dict[str, int]) -> dict[str, Any]:
+def measure_floor(url: str, counts: dict[str, int], on: dt.date) -> dict[str, Any]:
     """The hand SQL's select, then as many rows as the run writes, raw (see module doc)."""
     from bench.engine_bench import measure_floor as hand_select
     from relance.store.db import open_store
 
     store = open_store(url, migrate=False)
     cpu = time.process_time()
-    selected, found = hand_select(store)
+    selected, found = hand_select(store, on)
     started = time.perf_counter()
-    raw_insert(store, sorted(found), counts)
+    raw_insert(store, sorted(found), counts, on)
     inserted = time.perf_counter() - started
     cpu = time.process_time() - cpu
     store.dispose()
@@ -236,16 +250,15 @@ def measure_floor(url: str, counts: dict[str, int]) -> dict[str, Any]:
             "found": sorted([list(t) for t in found])}
 
 
-def raw_insert(store: Any, found: list[tuple[str, int, str]], counts: dict[str, int]) -> None:
+def raw_insert(store: Any, found: list[tuple[str, int, str]], counts: dict[str, int],
+               on: dt.date) -> None:
     """`counts["actions"]` actions, an item and a level per found triple, an event per
     action: prebuilt tuples, `executemany` (SQLite) or `COPY` (PostgreSQL), one commit."""
-    from bench.engine_books import ON
-
     # As each driver takes them: SQLite's dates are text.
     sqlite = store.dialect == "sqlite"
     stamp = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     now: Any = stamp.isoformat(" ") if sqlite else stamp
-    day: Any = ON.isoformat() if sqlite else ON
+    day: Any = on.isoformat() if sqlite else on
     with store.engine.connect() as conn:
         top = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM action").scalar_one()
         debtors = conn.exec_driver_sql("SELECT COUNT(*) FROM debtor").scalar_one()
@@ -253,7 +266,7 @@ def raw_insert(store: Any, found: list[tuple[str, int, str]], counts: dict[str, 
         n_actions = max(1, counts["actions"])
         facts = json.dumps({"overdue": "16d", "balance": "1 234,56 EUR", "segment": "smb"})
         actions: list[tuple[Any, ...]] = [
-                   (top + n, f"floor|{n}", 1, 1 + n % debtors, day, "letter", "relance_2",
+                   (top + n, f"floor|{on}|{n}", 1, 1 + n % debtors, day, "letter", "relance_2",
                     "approved", False, "0" * 64, "bench", 0, "{}", now, now)
                    for n in range(1, n_actions + 1)]
         items: list[tuple[Any, ...]] = [
@@ -306,16 +319,19 @@ def raw_insert(store: Any, found: list[tuple[str, int, str]], counts: dict[str, 
 
 
 def child(name: str, url: str, out: Path, counts: dict[str, int]) -> None:
+    from bench.engine_books import ON
+
     own = OwnMemory()
-    if name == "floor":
-        result = measure_floor(url, counts)
+    on = ON + dt.timedelta(days=NEXT_DAY) if name.startswith("next") else ON
+    if name.endswith("floor"):
+        result = measure_floor(url, counts, on)
     else:
         if name == "changed":
             changed = apply_change(url, CHANGED_SHARE)
             print(f"  changed {changed} invoices", file=sys.stderr)
-        result = measure_run(url)
-        if name == "run":
-            result["found"] = items_of_day(url)
+        result = measure_run(url, on)
+        if name in ("run", "next"):
+            result["found"] = items_of_day(url, on)
     result["peak_mb"] = peak_mb()
     result["own_mb"] = own.stop()
     out.write_text(json.dumps(result))
@@ -325,7 +341,7 @@ def child(name: str, url: str, out: Path, counts: dict[str, int]) -> None:
 
 
 def run_child(name: str, url: str, counts: dict[str, int]) -> dict[str, Any]:
-    out = HOME / f"run-{name}.json"
+    out = HOME / f"run-{name.replace(' ', '-')}.json"
     subprocess.run([sys.executable, __file__, "--measure", name, "--url", url,
                     "--out", str(out), "--counts", json.dumps(counts)], check=True)
     result: dict[str, Any] = json.loads(out.read_text())
@@ -349,44 +365,63 @@ def main() -> None:
     ensure_book(args.db, args.invoices)
     print(f"{args.db}: {args.invoices:,} invoices; best of {args.repeat} rounds", flush=True)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in MEASURES}
-    counts: dict[str, int] = {}
     for round_number in range(1, args.repeat + 1):
-        # The run first: the floor writes as many rows as it did.
+        # The runs first: each floor writes as many rows as its run did.
         url = fresh_copy(args.db, args.invoices)
-        for name in ("run", "second", "changed"):
-            results[name].append(run_child(name, url, counts))
-        counts = results["run"][-1]["counts"]
+        results["run"].append(run_child("run", url, {}))
+        # The book as the first run left it, twice: one for the next day's run, one for
+        # its floor.
+        after_run = {name: fresh_copy(args.db, args.invoices, name, source=url)
+                     for name in ("next", "next-floor")}
+        for name in ("second", "changed"):
+            results[name].append(run_child(name, url, {}))
+        results["next"].append(run_child("next", after_run["next"], {}))
+        results["next floor"].append(run_child(
+            "next floor", after_run["next-floor"], results["next"][-1]["counts"]))
         results["floor"].append(run_child("floor", fresh_copy(args.db, args.invoices),
-                                          counts))
+                                          results["run"][-1]["counts"]))
+        for copy in after_run.values():
+            drop_copy(copy)
         for name in MEASURES:
             got = results[name][-1]
-            print(f"  round {round_number}  {name:<8} {got['seconds']:8.2f} s   "
+            print(f"  round {round_number}  {name:<10} {got['seconds']:8.2f} s   "
                   f"cpu {got['cpu']:6.2f} s   peak {got['peak_mb']:6.0f} MB   "
                   f"own {got['own_mb']:6.0f} MB", flush=True)
-    floor = min(r["seconds"] for r in results["floor"])
-    reference = results["floor"][0]["found"]
-    same = all(r["found"] == reference for r in results["run"])
-    print(f"\nfloor: select {min(r['select'] for r in results['floor']):.2f} s + insert "
-          f"{min(r['insert'] for r in results['floor']):.2f} s of {counts['actions']:,} "
-          f"actions, {counts['items']:,} items and levels, {counts['actions']:,} events")
+    report(results)
+
+
+def report(results: dict[str, list[dict[str, Any]]]) -> None:
+    """The table: each measure's best, beside the floor of its day."""
+    same = {day: all(r["found"] == results[floor][0]["found"] for r in results[day])
+            for day, floor in (("run", "floor"), ("next", "next floor"))}
+    for floor_name, run_name in (("floor", "run"), ("next floor", "next")):
+        floors, counts = results[floor_name], results[run_name][0]["counts"]
+        print(f"\n{floor_name}: select {min(r['select'] for r in floors):.2f} s + insert "
+              f"{min(r['insert'] for r in floors):.2f} s of {counts['actions']:,} actions, "
+              f"{counts['items']:,} items and levels, {counts['actions']:,} events")
     print(f"start-up of a run's process (imports, workspace, store), apart: "
           f"{min(r['startup'] for r in results['run']):.2f} s")
-    floor_cpu = min(r["cpu"] for r in results["floor"])
-    print(f"\n{'':<8} {'best s':>8} {'x floor':>8} {'cpu s':>7} {'x floor':>8} "
+    print(f"\n{'':<10} {'best s':>8} {'x floor':>8} {'cpu s':>7} {'x floor':>8} "
           f"{'peak MB':>8} {'own MB':>7}  note")
     for name in MEASURES:
         runs = results[name]
+        floor_runs = results["next floor" if name.startswith("next") else "floor"]
+        floor = min(r["seconds"] for r in floor_runs)
+        floor_cpu = min(r["cpu"] for r in floor_runs)
         best = min(r["seconds"] for r in runs)
         scoped = [r["scoped"] for r in runs if r.get("scoped") is not None]
-        note = ("same items as the hand SQL" if same else "ITEMS DIFFER") if name == "run" \
-            else ("reused the first run" if all(r.get("reused") for r in runs)
-                  else f"evaluated {max(scoped):,} debtors" if len(scoped) == len(runs)
-                  else "evaluated") if name in ("second", "changed") else ""
+        note = ""
+        if name in same:
+            note = "same items as the hand SQL" if same[name] else "ITEMS DIFFER"
+        elif name in ("second", "changed"):
+            note = ("reused the first run" if all(r.get("reused") for r in runs)
+                    else f"evaluated {max(scoped):,} debtors" if len(scoped) == len(runs)
+                    else "evaluated")
         cpu = min(r["cpu"] for r in runs)
-        print(f"{name:<8} {best:8.2f} {best / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:8.2f} "
+        print(f"{name:<10} {best:8.2f} {best / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:8.2f} "
               f"{max(r['peak_mb'] for r in runs):8.0f} {max(r['own_mb'] for r in runs):7.0f}"
               f"  {note}")
-    if not same:
+    if not all(same.values()):
         raise SystemExit("the run's items are not the hand SQL's")
 
 
