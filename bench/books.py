@@ -76,10 +76,11 @@ def book_rows(count: int, *, seed: int = 1, on: dt.date | None = None,
 
 
 def write_book(path: Path, count: int, *, seed: int = 1, on: dt.date | None = None,
-               delimiter: str = ";") -> Path:
+               delimiter: str = ";", invoices_per_debtor: int = 15) -> Path:
     """Write a canonical CSV of `count` invoices; returns `path`."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(HEADER)
-        writer.writerows(book_rows(count, seed=seed, on=on))
+        writer.writerows(book_rows(count, seed=seed, on=on,
+                                   invoices_per_debtor=invoices_per_debtor))
     return path

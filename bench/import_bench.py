@@ -195,6 +195,10 @@ def main() -> None:
                         help="PostgreSQL only (the 10,000,000-row book)")
     parser.add_argument("--reimport", action="store_true",
                         help="also time a second import of the same file (all unchanged)")
+    parser.add_argument("--per-debtor", type=int, default=15,
+                        help="invoices per debtor (default 15); the rows go through the "
+                             "debtors in turn, so fewer means more debtors between two "
+                             "rows of the same one")
     parser.add_argument("--child")
     parser.add_argument("--floor")
     parser.add_argument("--schema", default="")
@@ -213,8 +217,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as folder:
         path = Path(folder) / "book.csv"
         started = time.perf_counter()
-        write_book(path, args.rows)
-        print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:,.0f} MB) in "
+        write_book(path, args.rows, invoices_per_debtor=args.per_debtor)
+        print(f"generated {args.rows:,} rows, {max(1, args.rows // args.per_debtor):,} "
+              f"debtors ({path.stat().st_size / 1e6:,.0f} MB) in "
               f"{time.perf_counter() - started:.1f} s")
         names = ["sqlite"] if args.no_pg else ["postgresql"] if args.pg_only else [
             "sqlite", "postgresql"]

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from relance.dsl.ast import ActionSpec, CallTask, Notify, Policy, Rule, Send
 from relance.dsl.check_options import STATEMENT_CHANNELS
-from relance.engine.bulk import JsonText, bulk_insert, bulk_upsert, reserve_ids
+from relance.engine.bulk import JsonText, bulk_insert, bulk_upsert
 from relance.engine.evaluate import Acting, evaluate_python, evaluate_sql
 from relance.engine.eventlog import NewEvent, append_events
 from relance.engine.facts import ACTION, ACTION_ITEM, INVOICE_LEVEL
@@ -66,6 +66,7 @@ from relance.store import audit
 from relance.store.content import STATEMENT_KEY, ContentLine, content_hash, wants_statement
 from relance.store.db import Store
 from relance.store.models import ActionState, Run, utcnow
+from relance.store.sequences import reserve_ids
 
 # Called inside a run's transaction once its actions are written, with the run's id:
 # what the run queued can be read there, even for a dry run, which is rolled back after.

@@ -25,8 +25,8 @@ from relance.kernel.dates import DateError, parse_date
 from relance.kernel.money import minor_units, normalise_currency
 from relance.store.importing.cells import creditor_code_problem, may_be_refused
 from relance.store.importing.columns import INVOICE, NOT_DISPUTED
+from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.rows import (
-    DEBTOR_CACHE_SIZE,
     MAX_LENGTH,
     DebtorCache,
     InvoiceRow,
@@ -141,10 +141,13 @@ def _unordered(earlier: list[Any], later: list[Any], slow: set[int]) -> None:
 
 
 def read_batch(batch: list[tuple[int, list[str]]], layout: Layout, options: Options,
-               cache: DebtorCache) -> list[Outcome] | RowColumns:
+               cache: DebtorCache, known: DebtorMerger) -> list[Outcome] | RowColumns:
     """Read a batch of (row number, cells): one outcome per row, in the file's order,
     equal to what `read_row` returns for each (None for a blank row); or, when every
-    row passed the fast checks (the common case), those rows as columns."""
+    row passed the fast checks (the common case), those rows as columns.
+
+    A row that repeats the debtor cells its debtor had on its last row in `known`
+    takes the values read then; `cache` serves the rows read one by one."""
     if not batch:
         return []
     width = layout.width
@@ -213,11 +216,16 @@ def read_batch(batch: list[tuple[int, list[str]]], layout: Layout, options: Opti
     promised_cells = column("promised_until")
     promised = [None] * count if promised_cells is None else _by_distinct(
         promised_cells, _date_reader(options, required=False), slow)
-    debtors = _debtors(batch, cells_list, columns, layout, options, cache, slow)
+    debtor_cells: list[tuple[str, ...]] = list(zip(
+        *(columns[position] for position in layout.debtor_positions), strict=True)) \
+        if layout.debtor_positions else []
+    debtors = _debtors(debtor_cells, known.known(creditors, refs, debtor_cells),
+                       layout, options, slow) if debtor_cells else [{} for _row in batch]
     attrs = _attrs(columns, layout, count)
     if not slow:
         return RowColumns(numbers_of_rows, creditors, refs, numbers, issued, due, currencies,
-                          amounts, paid, disputes, promised, attrs, debtors)
+                          amounts, paid, disputes, promised, attrs, debtors,
+                          debtor_cells or None)
     # Every row built at C speed; the few the fast checks did not vouch for are then
     # replaced by what the reference reader makes of them.
     outcomes: list[Outcome] = list(map(InvoiceRow, numbers_of_rows, creditors, refs, numbers,
@@ -244,45 +252,32 @@ def _dispute(cell: str) -> str | None:
     return None if text.lower() in NOT_DISPUTED else text
 
 
-def _debtors(batch: list[tuple[int, list[str]]], cells_list: list[list[str]],
-             columns: list[tuple[str, ...]], layout: Layout, options: Options,
-             cache: DebtorCache, slow: set[int]) -> list[dict[str, Any]]:
-    """The debtor values of each row, read once per distinct set of debtor cells (and
-    shared: the merger knows a repeated set by its identity)."""
-    positions = layout.debtor_positions
-    if not positions:
-        return [{} for _row in batch]
-    raws: list[tuple[str, ...]] = list(zip(*(columns[position] for position in positions),
-                                           strict=True))
-    cached = list(map(cache.get, raws))
-    if None not in cached:  # every set met before, the common case
-        return cast(list[dict[str, Any]], cached)
-    # Taken from the look-ups above: a set's intersection with the cache would walk
-    # the whole cache at each batch.
-    found = {raw: values for raw, values in zip(raws, cached, strict=True)
-             if values is not None}
-    unknown = list({raw for raw, values in zip(raws, cached, strict=True) if values is None})
-    # The sets met for the first time, read a column at a time: each distinct cell of a
-    # column once, by the row reader's own `debtor_cell`.
+def _debtors(raws: list[tuple[str, ...]], known: list[dict[str, Any] | None],
+             layout: Layout, options: Options, slow: set[int]) -> list[dict[str, Any]]:
+    """The debtor values of each row: those `known` from the debtor's last row, else
+    read from the row's cells, each distinct set once per batch (and shared: the merger
+    knows a repeated set by its identity)."""
+    if None not in known:  # every debtor's cells as on its last row, the common case
+        return cast(list[dict[str, Any]], known)
+    unknown = list({raw for raw, values in zip(raws, known, strict=True) if values is None})
+    # Read a column at a time: each distinct cell of a column once, by the row reader's
+    # own `debtor_cell`.
     names = layout.debtor_columns
     read_columns = [_by_distinct(cells, _debtor_cell_reader(name, options))
                     for name, cells in zip(names, zip(*unknown, strict=True), strict=True)]
     refused: set[tuple[str, ...]] = set()
-    fresh: DebtorCache = {}
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
     for raw, values in zip(unknown, zip(*read_columns, strict=True), strict=True):
         if SLOW in values:  # a cell refused: the reference reads the row and names why
             refused.add(raw)
             found[raw] = {}
             continue
-        found[raw] = fresh[raw] = {name: value for name, value in zip(names, values,
-                                                                        strict=True)
-                                   if value is not _EMPTY}
+        found[raw] = {name: value for name, value in zip(names, values, strict=True)
+                      if value is not _EMPTY}
     if refused:
         slow.update(index for index, raw in enumerate(raws) if raw in refused)
-    if len(cache) + len(fresh) > DEBTOR_CACHE_SIZE:
-        cache.clear()
-    cache.update(fresh)
-    return list(map(found.__getitem__, raws))
+    return [values if values is not None else found[raw]
+            for raw, values in zip(raws, known, strict=True)]
 
 
 _EMPTY: Any = object()

@@ -3,6 +3,7 @@ warning names the rows when two disagree."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,32 +25,64 @@ def _shown(value: Any) -> str:
 
 
 class DebtorDraft:
-    """A debtor as the file describes it so far (a slot per debtor column)."""
+    """A debtor as the file describes it so far (a slot per debtor column).
 
-    __slots__ = ("first_row", "last", "last_row", "rows", "values")
+    Most debtors have one set of debtor cells on all their rows: their draft keeps that
+    set's values (`last`) and nothing more, since a file names hundreds of thousands of
+    debtors. The slots, with the row each value was last seen on, are made when a second
+    set comes."""
+
+    __slots__ = ("_rows", "_values", "first_row", "last", "last_cells", "last_row")
 
     def __init__(self, first_row: int) -> None:
         self.first_row = first_row
-        self.values: list[Any] = [UNSET] * len(DEBTOR_COLUMNS)
-        self.rows: list[int] = [0] * len(DEBTOR_COLUMNS)
+        # The values merged so far and their rows, once two sets were met.
+        self._values: list[Any] | None = None
+        self._rows: list[int] | None = None
         # The last row's values (a dict the row reader shares between rows of identical
         # debtor cells) and its row: a row repeating them changes nothing but the rows
         # the values were last seen on, which are written out when they are needed.
         self.last: dict[str, Any] | None = None
         self.last_row = 0
+        # The cells `last` was read from, when the reader kept them: a later row with
+        # the same cells gets `last` without reading them again (`DebtorMerger.known`).
+        self.last_cells: tuple[str, ...] | None = None
 
-    def settle_rows(self) -> None:
-        """Write the row of the last values into `rows`."""
+    @property
+    def values(self) -> list[Any]:
+        """A value per debtor column (`DRAFT_SLOT`), UNSET where no row gave one."""
+        if self._values is not None:
+            return self._values
+        values: list[Any] = [UNSET] * len(DEBTOR_COLUMNS)
+        for column, value in (self.last or {}).items():
+            values[_POSITION[column]] = value
+        return values
+
+    @property
+    def varied(self) -> bool:
+        """Whether rows gave this debtor more than one set of cells."""
+        return self._values is not None
+
+    def merged(self) -> tuple[list[Any], list[int]]:
+        """The slots, made from the one set met so far if need be, with the rows of the
+        last set's values written in."""
+        if self._values is None or self._rows is None:
+            self._values, self._rows = self.values, [0] * len(DEBTOR_COLUMNS)
         if self.last is not None:
             for column in self.last:
-                self.rows[_POSITION[column]] = self.last_row
+                self._rows[_POSITION[column]] = self.last_row
+        return self._values, self._rows
 
     def get(self, column: str) -> Any:
-        value = self.values[_POSITION[column]]
+        if self._values is None:
+            return (self.last or {}).get(column)
+        value = self._values[_POSITION[column]]
         return None if value is UNSET else value
 
     def given(self, column: str) -> bool:
-        return self.values[_POSITION[column]] is not UNSET
+        if self._values is None:
+            return column in (self.last or {})
+        return self._values[_POSITION[column]] is not UNSET
 
 
 @dataclass(frozen=True)
@@ -74,39 +107,59 @@ class DebtorMerger:
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str], DebtorDraft] = {}
 
+    def known(self, creditors: Sequence[Any], refs: Sequence[Any],
+              cells: Sequence[tuple[str, ...]]) -> list[dict[str, Any] | None]:
+        """For each row, its debtor's last values if the row repeats the cells they were
+        read from, else None (to be read). Each debtor's own last cells are kept, so a
+        file that comes back to a debtor after any number of others reads nothing
+        twice; a cache of sets of cells would have to forget some."""
+        get = self.drafts.get
+        found: list[dict[str, Any] | None] = []
+        append = found.append
+        for creditor, ref, row_cells in zip(creditors, refs, cells, strict=True):
+            draft = get((creditor, ref))
+            append(draft.last if draft is not None and draft.last_cells == row_cells
+                   else None)
+        return found
+
     def add_rows(self, rows: RowColumns) -> list[Disagreement]:
         """`add` for each row in turn; a row repeating its debtor's last cells (the
         same values object) costs a lookup."""
         found: list[Disagreement] = []
         drafts = self.drafts
-        for creditor, ref, number, values in zip(rows.creditor, rows.debtor_ref, rows.row,
-                                                 rows.debtor, strict=True):
+        cells: Sequence[tuple[str, ...] | None] = (
+            rows.debtor_cells if rows.debtor_cells is not None else [None] * len(rows))
+        for creditor, ref, number, values, row_cells in zip(
+                rows.creditor, rows.debtor_ref, rows.row, rows.debtor, cells, strict=True):
             draft = drafts.get((creditor, ref))
             if draft is not None and values is draft.last:
                 draft.last_row = number
             else:
-                found.extend(self.add(creditor, ref, number, values))
+                found.extend(self.add(creditor, ref, number, values, row_cells))
         return found
 
-    def add(self, creditor: str, ref: str, row: int,
-            values: dict[str, Any]) -> list[Disagreement]:
-        """Fold one row's non-empty debtor values in; returns the disagreements."""
+    def add(self, creditor: str, ref: str, row: int, values: dict[str, Any],
+            cells: tuple[str, ...] | None = None) -> list[Disagreement]:
+        """Fold one row's non-empty debtor values in (read from `cells`, when the
+        reader kept them); returns the disagreements."""
         key = (creditor, ref)
         draft = self.drafts.get(key)
-        if draft is None:
+        if draft is None:  # a first set: nothing to compare it with
             draft = self.drafts[key] = DebtorDraft(row)
-        elif values is draft.last:  # the same cells again: nothing to compare
+            draft.last, draft.last_row, draft.last_cells = values, row, cells
+            return []
+        if values is draft.last:  # the same cells again: nothing to compare
             draft.last_row = row
             return []
-        draft.settle_rows()
-        draft.last, draft.last_row = values, row
+        merged, rows = draft.merged()
+        draft.last, draft.last_row, draft.last_cells = values, row, cells
         found: list[Disagreement] = []
         for column, value in values.items():
             position = _POSITION[column]
-            earlier = draft.values[position]
+            earlier = merged[position]
             if earlier is not UNSET and earlier != value:
-                found.append(Disagreement(row, column, ref, draft.rows[position],
+                found.append(Disagreement(row, column, ref, rows[position],
                                           _shown(earlier), _shown(value)))
-            draft.values[position] = value
-            draft.rows[position] = row
+            merged[position] = value
+            rows[position] = row
         return found

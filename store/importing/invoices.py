@@ -218,7 +218,7 @@ def import_source(
         for lines, failure in source.batches(BATCH_SIZE):
             if progress is not None:
                 progress(source.done, source.total)
-            read = read_batch(lines, layout, options, debtor_cache)
+            read = read_batch(lines, layout, options, debtor_cache, merger)
             clean = None if errors else _take_clean(read, first_rows, merger, report,
                                                     source.label)
             outcomes: list[Outcome] = []

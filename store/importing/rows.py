@@ -181,6 +181,9 @@ class RowColumns:
     promised_until: list[dt.date | None]
     attrs: list[dict[str, str]]
     debtor: list[dict[str, Any]]
+    # The debtor cells each row's `debtor` values were read from, as the file wrote
+    # them (`DebtorMerger` remembers a debtor's last ones); None when not kept.
+    debtor_cells: list[tuple[str, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.row)
@@ -322,6 +325,7 @@ def debtor_cell(column: str, raw: str, options: Options) -> tuple[Any, str | Non
 
 
 DebtorCache = dict[tuple[str, ...], dict[str, Any]]
+"""For rows read one by one: the values of sets of debtor cells met before."""
 DEBTOR_CACHE_SIZE = 100_000  # debtors; a cycle through more would miss every time
 
 

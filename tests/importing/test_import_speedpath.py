@@ -14,6 +14,7 @@ import datetime as dt
 import gc
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +28,7 @@ from relance.store.importing import ImportRefused, columnar, import_invoices
 from relance.store.importing import invoices as invoices_module
 from relance.store.importing import rows as rows_module
 from relance.store.importing.columnar import _AMOUNT_CELL, _AMOUNT_COLUMN, Outcome
+from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.rows import DebtorCache, Layout, Options, RowColumns, read_row
 from relance.store.importing.writing import BookWriter, invoice_t
 from relance.store.models import Creditor, Debtor, DebtorTag, Invoice, Promise
@@ -39,7 +41,7 @@ NOT_COMPARED = {"id", "created_at", "updated_at", "debtor_id", "creditor_id", "i
 
 
 def _reference_batch(lines: list[tuple[int, list[str]]], layout: Layout, options: Options,
-                     cache: DebtorCache) -> list[Outcome]:
+                     cache: DebtorCache, _known: DebtorMerger) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for number, cells in lines:
         if not "".join(cells).strip():
@@ -235,7 +237,7 @@ def test_an_import_leaves_the_collector_as_it_found_it(store: Store, tmp_path: P
 
 
 def _uncached_batch(lines: list[tuple[int, list[str]]], layout: Layout, options: Options,
-                    _cache: DebtorCache) -> list[Outcome]:
+                    _cache: DebtorCache, _known: DebtorMerger) -> list[Outcome]:
     """The reference reading every row's debtor cells afresh, with no cache at all."""
     outcomes: list[Outcome] = []
     for number, cells in lines:
@@ -244,15 +246,17 @@ def _uncached_batch(lines: list[tuple[int, list[str]]], layout: Layout, options:
     return outcomes
 
 
-def test_debtors_past_what_the_cache_holds_are_read_as_afresh(
+def test_debtors_coming_back_after_many_others_are_read_once(
         store: Store, second_store: Store, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past `DEBTOR_CACHE_SIZE` sets of debtor cells the cache starts again: a file whose
-    debtors come back after many others stores, and warns of, what reading every row's
-    cells afresh does."""
-    monkeypatch.setattr(rows_module, "DEBTOR_CACHE_SIZE", 5)
-    monkeypatch.setattr(columnar, "DEBTOR_CACHE_SIZE", 5)
+    """A file that goes through its debtors in turn, each coming back only after many
+    batches of others, has each debtor's cells read once (a cache of sets of cells,
+    bounded, read them again at every row past its size: a tenth of a ten-million-row
+    import), and stores, and warns of, what reading every row's cells afresh does."""
     monkeypatch.setattr(invoices_module, "BATCH_SIZE", 45)
+    # The cache of the rows read one by one holds five sets here; each debtor comes back
+    # after a hundred others.
+    monkeypatch.setattr(rows_module, "DEBTOR_CACHE_SIZE", 5)
     rows = []
     for round_ in range(3):
         for k in range(120):  # each debtor again only after five batches of others
@@ -264,12 +268,26 @@ def test_debtors_past_what_the_cache_holds_are_read_as_afresh(
                              "invoice_number": f"I-{round_}-{k}{part}", "amount": "100.00",
                              "tags": "vip" if k % 3 == 0 else ""})
     path = _write(tmp_path / "many.csv", rows, 0)
-    fast = _outcome(store, path)
+    reads: Counter[str] = Counter()
+    read_cell = rows_module.debtor_cell
+
+    def counted(column: str, text: str, options: Options) -> tuple[Any, str | None]:
+        reads[column] += 1
+        return read_cell(column, text, options)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(columnar, "debtor_cell", counted)
+        fast = _outcome(store, path)
+    # Each of the 120 names once, and debtor 7's again when its e-mail changed.
+    assert reads["debtor_name"] == 121
+    assert reads["email"] == 121
     with monkeypatch.context() as patch:
         patch.setattr(invoices_module, "read_batch", _uncached_batch)
         patch.setattr(BookWriter, "_insert", _reference_insert)
         slow = _outcome(second_store, path)
     assert fast == slow
     assert fast["created"] == 720 and fast["debtors_created"] == 120
-    assert any("other@example.fr" in warning for warning in fast["warnings"])
+    assert [warning for warning in fast["warnings"] if "other@example.fr" in warning] == [
+        "many.csv: row 496, column email: debtor D-7 had 'd7@example.fr' on row 257; "
+        "the last value 'other@example.fr' is kept"]
     assert _book(store) == _book(second_store)
