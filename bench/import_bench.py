@@ -2,6 +2,7 @@
 the raw load floor of the same rows.
 
     .venv/bin/python bench/import_bench.py [--rows 1000000] [--no-pg | --pg-only] [--reimport]
+        [--per-debtor 15]
 
 For each database, in one run:
 
