@@ -19,10 +19,16 @@ from relance.root_help import answer_without_typer
 set_language(language_for_invocation(sys.argv[1:]))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `relance` script and of `python -m relance`."""
+def main(argv: list[str] | None = None, *, here: bool = False) -> None:
+    """Entry point of the `relance` script and of `python -m relance`. The command runs
+    in the command server when one is running (`relance.server_client`), unless `here`
+    (the server's own copy of the process runs it so)."""
     args = sys.argv[1:] if argv is None else list(argv)
     code = answer_without_typer(args)
+    if code is None and not here:
+        from relance.server_client import run_through_server
+
+        code = run_through_server(args)
     if code is None:
         from relance.root_command import run
 

@@ -174,6 +174,10 @@ COMMANDS: dict[str, Entry] = {
     "web": Entry("web_cmd", N_(
         "The debtor's page behind the personal link of each message: serve it, "
         "issue or revoke links.")),
+    # relance.commands.server_cmd
+    "server": Entry("server_cmd", N_(
+        "Keep relance's imports ready in a resident process, so that each command "
+        "starts at once: start, stop, status.")),
     # relance.commands.portal_cmd
     "portal-link": Entry("portal_cmd", N_(
         "Print a one-time sign-in link to the web portal for a person listed in "

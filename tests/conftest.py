@@ -27,6 +27,9 @@ import pytest
 for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_variable, None)
 os.environ["LANG"] = "en_GB.UTF-8"
+# Every command the suite runs runs in its own process, whatever command server a
+# developer keeps running; the server's tests start their own (tests/app).
+os.environ["RELANCE_NO_SERVER"] = "1"
 
 from sqlalchemy import create_engine, text  # noqa: E402
 

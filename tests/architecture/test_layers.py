@@ -40,6 +40,10 @@ LAYER_OF_NAME: Mapping[str, str] = {
     "relance.root_command": "cli",
     "relance.commands": "cli",
     "relance.__main__": "cli",
+    # The command server, which runs the command line in forks of itself.
+    "relance.command_server": "cli",
+    "relance.server_client": "cli",
+    "relance.server_wire": "cli",
     "relance.rules": "data",
     "relance.templates": "data",
 }
