@@ -67,11 +67,42 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:>5.0f}ms"
 
 
+def _served_lines(runs: int, workspace: Path, folder: Path,
+                  ) -> list[tuple[str, list[Timing], Timing, float]]:
+    """The same commands handed to a command server (`relance server start`), started
+    in a runtime folder of its own and stopped afterwards. The CPU time is the script's
+    alone: the command runs in the server's fork, which is not this bench's child."""
+    runtime = folder / "run"
+    runtime.mkdir(mode=0o700)
+    env = {key: value for key, value in os.environ.items() if key != "RELANCE_NO_SERVER"}
+    env["RELANCE_RUNTIME_DIR"] = str(runtime)
+    subprocess.run([RELANCE, "server", "start"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    try:
+        envs = (env,)
+        bare = best([PYTHON, "-c", "pass"], runs)[0]
+        return [
+            ("served: relance run --help", best([RELANCE, "run", "--help"], runs,
+                                                envs=envs), bare, 0.300),
+            ("served: relance check", best([RELANCE, "check"], runs, workspace, envs),
+             bare, 0.300),
+            ("served: relance db current", best([RELANCE, "db", "current"], runs,
+                                                workspace, envs), bare, 0.300),
+            ("served: relance queue", best([RELANCE, "queue"], runs, workspace, envs),
+             bare, 0.300),
+        ]
+    finally:
+        subprocess.run([RELANCE, "server", "stop"], env=env, stdout=subprocess.DEVNULL,
+                       check=False)
+
+
 def main(runs: int, before: Path | None) -> None:
-    envs: tuple[Mapping[str, str], ...] = (os.environ,)
+    # Each command in its own process here, whatever server the user keeps running.
+    alone = {**os.environ, "RELANCE_NO_SERVER": "1"}
+    envs: tuple[Mapping[str, str], ...] = (alone,)
     if before is not None:
-        envs += ({**os.environ, "PYTHONPATH": str(before.resolve())},)
-    with tempfile.TemporaryDirectory() as folder:
+        envs += ({**alone, "PYTHONPATH": str(before.resolve())},)
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
         workspace = Path(folder) / "ws"
         subprocess.run([RELANCE, "init", str(workspace)], check=True,
                        stdout=subprocess.DEVNULL)
@@ -96,6 +127,7 @@ def main(runs: int, before: Path | None) -> None:
             ("relance queue (empty book)", best([RELANCE, "queue"], runs, workspace, envs),
              models, 0.300),
         ]
+        served_lines = _served_lines(runs, workspace, Path(folder))
     print(f"{'':<30} {'wall':>7} {'cpu':>7}")
     for name, timing in (("floor: python -c pass", bare),
                          ("floor: SQLAlchemy", core),
@@ -114,8 +146,15 @@ def main(runs: int, before: Path | None) -> None:
         for timing in earlier:
             line += f" {_ms(timing.wall)} {_ms(timing.cpu)}"
         print(f"{line} {_ms(target)}  {mark}")
+    print()
+    for name, (took, *_ignored), floor, target in served_lines:
+        mark = "ok" if took.wall <= target else "over"
+        print(f"{name:<30} {_ms(took.wall)} {_ms(took.cpu)} "
+              f"{took.wall / floor.wall:>5.1f}x {'':>6} {_ms(target)}  {mark}")
     print("ratio: wall, then CPU time, over the floor's in the same run: the interpreter "
           "alone; with SQLAlchemy for db current; with SQLAlchemy and the models for queue")
+    print("served: with a command server running (`relance server start`); the CPU time "
+          "is the script's own, the ratio is over the interpreter alone")
     print(f"load average: {Path('/proc/loadavg').read_text().split()[0]}"
           if Path("/proc/loadavg").exists() else "")
 
