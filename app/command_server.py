@@ -32,6 +32,7 @@ import contextlib
 import datetime as dt
 import importlib
 import io
+import locale
 import os
 import pkgutil
 import selectors
@@ -124,6 +125,10 @@ class Server:
     relaunch: list[str]
     watched: dict[str, tuple[int, int]]
     bound_inode: int
+    # PYTHON* variables are read when the interpreter starts (PYTHONWARNINGS,
+    # PYTHONHASHSEED...): a caller with others is declined.
+    python_variables: dict[str, str] = field(
+        default_factory=lambda: python_variables(os.environ))
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     served: int = 0
     children: dict[int, socket.socket | None] = field(default_factory=dict)
@@ -251,7 +256,8 @@ class Server:
                 or path[1:] != sys.path[1:]):
             return "interpreter"
         if (request.get("flags") != interpreter_flags()
-                or request.get("encodings") != text_encodings()):
+                or request.get("encodings") != text_encodings()
+                or python_variables(request.get("env") or {}) != self.python_variables):
             return "flags"
         return None
 
@@ -326,6 +332,11 @@ class Server:
             self.last_activity = time.monotonic()
 
 
+def python_variables(environ: Any) -> dict[str, str]:
+    return {str(name): str(value) for name, value in environ.items()
+            if str(name).startswith("PYTHON")}
+
+
 def _peer_is_us(connection: socket.socket) -> bool:
     credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
     return int.from_bytes(credentials[4:8], sys.byteorder) == os.getuid()
@@ -360,6 +371,9 @@ def _become_command(request: dict[str, Any], fds: list[int],
         os.umask(int(request["umask"]))
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        time.tzset()  # the C library read TZ when the server started
+        with contextlib.suppress(locale.Error):  # as the interpreter does at its start
+            locale.setlocale(locale.LC_CTYPE, "")
         sys.argv = [str(arg) for arg in request["argv"]]
         # The caller's first import folder (the script's): the server's would be the
         # current folder, where a file could stand in for a library.

@@ -139,12 +139,20 @@ def stop_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
             say(context.console, _("No command server is running."))
         return
     deadline = time.monotonic() + _STOP_SECONDS
-    while time.monotonic() < deadline and ask_server("status") is not None:
+    still = ask_server("status")
+    while time.monotonic() < deadline and still is not None:
         time.sleep(0.05)
+        still = ask_server("status")
     if context.json_output:
-        context.emit_json({"running": ask_server("status") is not None, "stopped": True})
-    else:
+        context.emit_json({"running": still is not None, "stopping": True})
+    elif still is None:
         say(context.console, _("Command server stopped."))
+    else:
+        running = int(str(still["running"]))
+        say(context.console, ngettext(
+            "The command server stops once its {count} running command has ended.",
+            "The command server stops once its {count} running commands have ended.",
+            running).format(count=show_count(running)))
 
 
 def _report(context: AppContext, status: dict[str, object], sentence: str) -> None:

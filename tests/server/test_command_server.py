@@ -155,6 +155,29 @@ def test_the_workspace_and_environment_are_the_callers(
     assert by_env.stdout == by_option.stdout
 
 
+def test_today_is_the_callers_time_zones(server: Server, workspace: Path) -> None:
+    """25 hours apart, the two zones never share a date: each command's `today` is its
+    caller's, not the server's."""
+    ahead = _same_either_way(server, "run", "--dry-run", cwd=workspace,
+                             env={"TZ": "Pacific/Kiritimati"})
+    behind = _same_either_way(server, "run", "--dry-run", cwd=workspace,
+                              env={"TZ": "Pacific/Pago_Pago"})
+    assert ahead.stdout.split(":")[0] != behind.stdout.split(":")[0]
+
+
+def test_commands_run_side_by_side_each_as_alone(server: Server, workspace: Path) -> None:
+    commands = [("queue",), ("--json", "queue"), ("report", "aged"), ("check",)] * 2
+    alone = [server.relance(*command, cwd=workspace, through_server=False)
+             for command in commands]
+    before = server.served()
+    started = [subprocess.Popen([RELANCE, *command], cwd=workspace, env=server.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for command in commands]
+    together = [(process.wait(timeout=120), *process.communicate()) for process in started]
+    assert together == [(done.returncode, done.stdout, done.stderr) for done in alone]
+    assert server.served() - before == len(commands)
+
+
 def test_a_command_on_postgresql_runs_in_the_server_as_alone(
         server: Server, pg_schemas: PostgresSchemas, examples_dir: Path,
         tmp_path: Path) -> None:
@@ -239,6 +262,7 @@ def test_ctrl_c_ends_the_command_as_it_would_end_it_alone(
     for through_server in (True, False):
         process = _started_waiting_on_stdin(server, workspace, through_server)
         process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)  # its input still open: the signal alone ends it
         out, err = process.communicate(timeout=30)
         ended.append((process.returncode, out, err))
     assert ended[0] == ended[1]
@@ -257,6 +281,22 @@ def test_a_caller_killed_outright_hangs_its_command_up(
         time.sleep(0.05)
 
 
+def test_stop_lets_the_running_command_end(server: Server, workspace: Path) -> None:
+    process = _started_waiting_on_stdin(server, workspace)
+    stopping = subprocess.Popen([RELANCE, "server", "stop"], env=server.env,
+                                stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    assert stopping.poll() is None and process.poll() is None  # it waits for the import
+    before = server.served()
+    assert server.relance("queue", cwd=workspace).returncode == 0  # meanwhile: alone
+    assert server.served() == before
+    _out, err = process.communicate(timeout=60)
+    # A pipe read to its end is no file to import, as alone.
+    assert process.returncode == 2 and "/dev/stdin" in err
+    stopped, _ = stopping.communicate(timeout=60)
+    assert "Command server stopped." in stopped
+
+
 def test_a_server_gone_mid_command_is_told_not_hidden(
         server: Server, workspace: Path) -> None:
     process = _started_waiting_on_stdin(server, workspace)
@@ -267,6 +307,38 @@ def test_a_server_gone_mid_command_is_told_not_hidden(
 
 
 # ------------------------------------------------------------------ declining, restarting
+
+
+def test_other_python_variables_are_declined_and_the_command_runs_alone(
+        server: Server, workspace: Path) -> None:
+    before = server.served()
+    warned = _same_either_way(server, "queue", cwd=workspace,
+                              env={"PYTHONWARNINGS": "error::DeprecationWarning"})
+    assert warned.returncode == 0
+    assert server.served() == before
+
+
+def test_the_server_has_computed_nothing_a_caller_could_change() -> None:
+    """What the server imports ahead fills no cache: a cached value (a translation, a
+    setting) would be the server's, not each caller's."""
+    probe = """
+import functools, sys
+from relance.command_server import preload
+preload()
+filled = []
+for name, module in list(sys.modules.items()):
+    if not name.startswith("relance"):
+        continue
+    for attribute, value in vars(module).items():
+        info = getattr(value, "cache_info", None)
+        if info is not None and getattr(value, "__module__", None) == name \
+                and info().currsize:
+            filled.append(f"{name}.{attribute}")
+print(sorted(filled))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd="/")
+    assert done.stdout.strip() == "[]"
 
 
 def test_another_interpreter_flag_is_declined_and_the_command_runs_alone(
