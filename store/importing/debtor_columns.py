@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from relance.store.importing.debtors import DRAFT_SLOT, UNSET
+from relance.store.importing.columns import DEBTOR_COLUMNS
+from relance.store.importing.debtors import DRAFT_SLOT, UNSET, DebtorDraft
 
 PAUSE_REASON = "imported"
 """The pause reason of a debtor paused by a file's `paused_until`."""
@@ -62,3 +63,33 @@ def debtor_target(values: list[Any], stored: tuple[Any, ...] | None, ref: str,
         elif target["pause_reason"] is None:
             target["pause_reason"] = PAUSE_REASON
     return target
+
+
+def new_debtor_columns(drafts: Sequence[DebtorDraft], refs: Sequence[str], plan: DebtorPlan,
+                       pauses: bool) -> dict[str, list[Any]]:
+    """`debtor_target` of new debtors, column by column: what each table column gets.
+
+    Most drafts hold one set of values (a dict of the columns given): a column is then
+    one `dict.get` per debtor, with its default, rather than a dict of every column per
+    debtor (a file may name hundreds of thousands of debtors). Drafts that met several
+    sets go through `debtor_target`."""
+    count = len(drafts)
+    lasts = [draft.last or {} for draft in drafts]
+    columns = {name: [NEW_DEBTOR[name]] * count for name in DEBTOR_STORED}
+    columns["name"] = list(refs)  # replaced by debtor_name, checked at the file's end
+    for position, name, cleared in plan:
+        column = DEBTOR_COLUMNS[position]
+        if cleared is UNSET:
+            columns[name] = [last.get(column, default)
+                             for last, default in zip(lasts, columns[name], strict=True)]
+        else:
+            columns[name] = [last.get(column, cleared) for last in lasts]
+    if pauses:
+        columns["pause_reason"] = [None if until is None else PAUSE_REASON
+                                   for until in columns["paused_until"]]
+    for index, draft in enumerate(drafts):
+        if draft.varied:
+            target = debtor_target(draft.values, None, refs[index], plan, pauses)
+            for name in DEBTOR_STORED:
+                columns[name][index] = target[name]
+    return columns
