@@ -33,6 +33,7 @@ from relance.server_wire import (
     runtime_folder,
     send_message,
     server_disabled,
+    server_supported,
     socket_path,
     text_encodings,
 )
@@ -188,6 +189,8 @@ def _follow(connection: socket.socket, pid: int) -> int:
 
 def ask_server(kind: str) -> dict[str, object] | None:
     """The running server's answer to `status` or `stop`; None when none answers."""
+    if not server_supported():
+        return None
     folder = runtime_folder()
     if folder is None:
         return None

@@ -44,8 +44,15 @@ class WireError(Exception):
     """The other side broke the protocol, or went away mid-message."""
 
 
+def server_supported() -> bool:
+    """Whether this system has what the server needs: fork, Unix sockets that pass file
+    descriptors and tell the peer's user (Linux; not macOS's sockets, nor Windows)."""
+    return all((hasattr(os, "fork"), hasattr(os, "getuid"), hasattr(socket, "AF_UNIX"),
+                hasattr(socket, "SO_PEERCRED"), hasattr(socket, "send_fds")))
+
+
 def server_disabled(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get(ENV_NO_SERVER, "") not in ("", "0")
+    return environ.get(ENV_NO_SERVER, "") not in ("", "0") or not server_supported()
 
 
 def runtime_folder(create: bool = False) -> Path | None:

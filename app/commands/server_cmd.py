@@ -27,7 +27,12 @@ from relance.kernel.display import show_count, show_datetime, show_decimal
 from relance.kernel.errors import RelanceError, UsageError
 from relance.kernel.i18n import _, ngettext
 from relance.server_client import ask_server
-from relance.server_wire import runtime_folder, socket_path, socket_path_fits
+from relance.server_wire import (
+    runtime_folder,
+    server_supported,
+    socket_path,
+    socket_path_fits,
+)
 
 server_app = typer.Typer(help=command_help("server"), no_args_is_help=True)
 
@@ -36,6 +41,10 @@ _STOP_SECONDS = 30.0
 
 
 def _folder() -> Path:
+    if not server_supported():
+        raise UsageError(_("The command server needs Linux (fork, and Unix sockets that "
+                           "pass file descriptors); commands run each in its own process "
+                           "here."))
     folder = runtime_folder(create=True)
     if folder is None:
         raise UsageError(_("No folder that only you can enter is available for the "
@@ -112,10 +121,7 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     context = json_wanted(ctx, json_output)
     status = ask_server("status")
     if status is None:
-        if context.json_output:
-            context.emit_json({"running": False})
-        else:
-            say(context.console, _("No command server is running."))
+        _none_running(context)
         raise typer.Exit(1)
     started = dt.datetime.fromisoformat(str(status["started"]))
     served = int(str(status["served"]))
@@ -131,12 +137,8 @@ def status_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     "Stop the command server once the commands it runs have ended."))
 def stop_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
     context = json_wanted(ctx, json_output)
-    reply = ask_server("stop")
-    if reply is None:
-        if context.json_output:
-            context.emit_json({"running": False})
-        else:
-            say(context.console, _("No command server is running."))
+    if ask_server("stop") is None:
+        _none_running(context)
         return
     deadline = time.monotonic() + _STOP_SECONDS
     still = ask_server("status")
@@ -153,6 +155,13 @@ def stop_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
             "The command server stops once its {count} running command has ended.",
             "The command server stops once its {count} running commands have ended.",
             running).format(count=show_count(running)))
+
+
+def _none_running(context: AppContext) -> None:
+    if context.json_output:
+        context.emit_json({"running": False})
+    else:
+        say(context.console, _("No command server is running."))
 
 
 def _report(context: AppContext, status: dict[str, object], sentence: str) -> None:

@@ -495,6 +495,22 @@ def test_handing_a_command_over_imports_neither_the_database_layer_nor_typer() -
     assert done.stdout.strip() == "[]"
 
 
+def test_without_what_the_server_needs_every_command_runs_alone(
+        server: Server, workspace: Path) -> None:
+    """macOS has no SO_PEERCRED, Windows no fork: with a server there all the same, the
+    script neither fails nor hands over, and `server status` says none runs."""
+    probe = ("import socket, sys; del socket.SO_PEERCRED; "
+             "sys.argv = ['relance', *sys.argv[1:]]; from relance.cli import main; main()")
+    before = server.served()
+    runs = [subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                           text=True, cwd=workspace, env=server.env, check=False)
+            for args in (["queue"], ["server", "status"])]
+    assert [done.returncode for done in runs] == [0, 1], [done.stderr for done in runs]
+    assert "amiable" in runs[0].stdout  # the queue, run alone
+    assert "No command server is running." in runs[1].stdout
+    assert server.served() == before
+
+
 # ------------------------------------------------------------------ what is served
 
 
