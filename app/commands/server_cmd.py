@@ -65,10 +65,12 @@ def _log_path(folder: Path) -> Path:
 def start_command(
     ctx: typer.Context,
     idle: Annotated[float, typer.Option(
-        "--idle", min=0.01, help=_("Minutes without a command after which it stops."))]
+        "--idle", min=0.01, metavar="MINUTES",
+        help=_("Minutes without a command after which it stops."))]
         = 120.0,
     preload: Annotated[list[str] | None, typer.Option(
-        "--preload", help=_("A further Python module to import ahead (repeatable)."))]
+        "--preload", metavar="MODULE",
+        help=_("A further Python module to import ahead (repeatable)."))]
         = None,
     foreground: Annotated[bool, typer.Option(
         "--foreground", help=_("Run it in this process, until stopped."))] = False,
