@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from relance.server_client import command_words, served
-from tests.conftest import PG_URL, PostgresSchemas
+from tests.conftest import EXAMPLES, PG_URL, PostgresSchemas
 
 RELANCE = str(Path(sys.executable).parent / "relance")
 
@@ -84,13 +84,13 @@ def server() -> Iterator[Server]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, examples_dir: Path) -> Path:
-    """The worked example's book and franchise rules, run on 23/11/2026."""
-    ws = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def _built_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The worked example's book and franchise rules, run on 23/11/2026: built once."""
+    ws = tmp_path_factory.mktemp("built") / "ws"
     alone = Server(_short_folder())
     for args in (("init", str(ws)),
-                 ("-w", str(ws), "import", "invoices", str(examples_dir / "invoices.csv"))):
+                 ("-w", str(ws), "import", "invoices", str(EXAMPLES / "invoices.csv"))):
         done = alone.relance(*args, through_server=False)
         assert done.returncode == 0, done.stderr
     for path in (ws / "rules").iterdir():
@@ -100,6 +100,12 @@ def workspace(tmp_path: Path, examples_dir: Path) -> Path:
     assert done.returncode == 0, done.stderr
     shutil.rmtree(alone.folder)
     return ws
+
+
+@pytest.fixture
+def workspace(_built_workspace: Path, tmp_path: Path) -> Path:
+    """A copy of the built workspace of this test's own (some tests change it)."""
+    return Path(shutil.copytree(_built_workspace, tmp_path / "ws"))
 
 
 def _same_either_way(server: Server, *args: str, cwd: Path | None = None,
