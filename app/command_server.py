@@ -50,6 +50,7 @@ from typing import Any, NoReturn
 from relance.server_wire import (
     WireError,
     interpreter_flags,
+    peer_is_this_user,
     receive_message,
     runtime_folder,
     send_message,
@@ -70,8 +71,8 @@ _PRELOADED_LIBRARIES = ("sqlalchemy", "sqlalchemy.orm", "sqlalchemy.dialects.sql
 _REQUEST_SECONDS = 5.0  # for a caller to send its request whole
 
 
-def preload(extra: Sequence[str] = ()) -> list[str]:
-    """Import what every command would import; the names of the modules imported."""
+def preload(extra: Sequence[str] = ()) -> None:
+    """Import what every command would import."""
     for name in (*_PRELOADED_LIBRARIES, *extra):
         importlib.import_module(name)
     for package_name in _PRELOADED_PACKAGES:
@@ -80,7 +81,6 @@ def preload(extra: Sequence[str] = ()) -> list[str]:
     from sqlalchemy.orm import configure_mappers
 
     configure_mappers()  # else each command would configure the models at its first query
-    return sorted(sys.modules)
 
 
 def _modules_of(package_name: str) -> Iterator[str]:
@@ -206,7 +206,7 @@ class Server:
         fds: list[int] = []
         try:
             connection.settimeout(_REQUEST_SECONDS)
-            if not _peer_is_us(connection):
+            if not peer_is_this_user(connection):
                 connection.close()
                 return
             request, fds = receive_message(connection, max_fds=3)
@@ -335,11 +335,6 @@ class Server:
 def python_variables(environ: Any) -> dict[str, str]:
     return {str(name): str(value) for name, value in environ.items()
             if str(name).startswith("PYTHON")}
-
-
-def _peer_is_us(connection: socket.socket) -> bool:
-    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    return int.from_bytes(credentials[4:8], sys.byteorder) == os.getuid()
 
 
 def _drain(wake: socket.socket) -> None:

@@ -29,6 +29,7 @@ from relance.kernel.i18n import _
 from relance.server_wire import (
     WireError,
     interpreter_flags,
+    peer_is_this_user,
     receive_message,
     runtime_folder,
     send_message,
@@ -91,7 +92,7 @@ def run_through_server(args: Sequence[str]) -> int | None:
     try:
         try:
             connection.connect(str(socket_path(folder)))
-            if not _same_user(connection):
+            if not peer_is_this_user(connection):
                 return None
             send_message(connection, _request(args), [0, 1, 2])
         except (OSError, WireError, ValueError):
@@ -126,12 +127,6 @@ def _real_standard_streams() -> bool:
                    for fd, stream in enumerate((sys.stdin, sys.stdout, sys.stderr)))
     except (AttributeError, OSError, ValueError):
         return False
-
-
-def _same_user(connection: socket.socket) -> bool:
-    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    uid = int.from_bytes(credentials[4:8], sys.byteorder)
-    return uid == os.getuid()
 
 
 def _request(args: Sequence[str]) -> dict[str, object]:
@@ -198,7 +193,7 @@ def ask_server(kind: str) -> dict[str, object] | None:
     connection.settimeout(5.0)
     try:
         connection.connect(str(socket_path(folder)))
-        if not _same_user(connection):
+        if not peer_is_this_user(connection):
             return None
         send_message(connection, {"kind": kind})
         reply, _fds = receive_message(connection)

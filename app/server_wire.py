@@ -121,6 +121,13 @@ def text_encodings() -> list[str]:
             codecs.lookup(locale.getpreferredencoding(False)).name]
 
 
+def peer_is_this_user(connection: socket.socket) -> bool:
+    """The process at the other end runs as this process's user (SO_PEERCRED: pid, uid,
+    gid as three native ints)."""
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(credentials[4:8], sys.byteorder) == os.getuid()
+
+
 def send_message(connection: socket.socket, message: dict[str, Any],
                  fds: list[int] | None = None) -> None:
     data = json.dumps(message, ensure_ascii=False).encode()
