@@ -82,6 +82,21 @@ def may_be_refused(text: str) -> bool:
     return len(data.translate(None, _SUSPECT_LATIN1)) != len(data)
 
 
+# The same search over rows with their line ends, which are not in any cell.
+_SUSPECT_IN_ROWS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def may_be_refused_in_rows(text: str) -> bool:
+    """`may_be_refused` for the text of whole CSV rows, whose only line breaks are their
+    line ends (`\n` or `\r\n`, nowhere else): those are not in any cell."""
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _SUSPECT_IN_ROWS.search(text) is not None
+    ends = text.count("\n") + text.count("\r")
+    return len(data) - len(data.translate(None, _SUSPECT_LATIN1)) != ends
+
+
 @dataclass(frozen=True, slots=True)
 class CellCheck:
     """The cells of a row to check: (position, column name, multi-line allowed)."""

@@ -23,8 +23,13 @@ from typing import Any, TypeVar, cast
 
 from relance.kernel.dates import DateError, parse_date
 from relance.kernel.money import minor_units, normalise_currency
-from relance.store.importing.cells import creditor_code_problem, may_be_refused
+from relance.store.importing.cells import (
+    creditor_code_problem,
+    may_be_refused,
+    may_be_refused_in_rows,
+)
 from relance.store.importing.columns import INVOICE, NOT_DISPUTED
+from relance.store.importing.csv_blocks import ColumnBatch
 from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.rows import (
     MAX_LENGTH,
@@ -140,18 +145,16 @@ def _unordered(earlier: list[Any], later: list[Any], slow: set[int]) -> None:
         slow.update(itertools.compress(itertools.count(), map(operator.lt, later, earlier)))
 
 
-def read_batch(batch: list[tuple[int, list[str]]], layout: Layout, options: Options,
-               cache: DebtorCache, known: DebtorMerger) -> list[Outcome] | RowColumns:
-    """Read a batch of (row number, cells): one outcome per row, in the file's order,
-    equal to what `read_row` returns for each (None for a blank row); or, when every
-    row passed the fast checks (the common case), those rows as columns.
-
-    A row that repeats the debtor cells its debtor had on its last row in `known`
-    takes the values read then; `cache` serves the rows read one by one."""
-    if not batch:
-        return []
+def _columns(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
+             slow: set[int]) -> tuple[list[int], Sequence[Sequence[str]]]:
+    """The batch's row numbers and columns, as wide as the layout; rows too wide and
+    rows holding a refused character added to `slow`."""
+    if isinstance(batch, ColumnBatch):  # as wide as the header, by construction
+        if may_be_refused_in_rows(batch.text):
+            slow.update(index for index, (_number, cells) in enumerate(batch)
+                        if layout.cells.problems(cells))
+        return list(range(batch.first, batch.first + len(batch))), batch.columns
     width = layout.width
-    slow: set[int] = set()
     numbers_of_rows = list(map(operator.itemgetter(0), batch))
     cells_list: list[list[str]] = list(map(operator.itemgetter(1), batch))
     if set(map(len, cells_list)) != {width}:  # short rows padded, long ones left slow
@@ -166,7 +169,23 @@ def read_batch(batch: list[tuple[int, list[str]]], layout: Layout, options: Opti
         for index, cells in enumerate(cells_list):
             if layout.cells.problems(cells):
                 slow.add(index)
-    columns = list(zip(*cells_list, strict=True)) if width else []
+    return numbers_of_rows, list(zip(*cells_list, strict=True)) if width else []
+
+
+def read_batch(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
+               options: Options, cache: DebtorCache,
+               known: DebtorMerger) -> list[Outcome] | RowColumns:
+    """Read a batch of rows (as (row number, cells) or as columns): one outcome per row,
+    in the file's order, equal to what `read_row` returns for each (None for a blank
+    row); or, when every row passed the fast checks (the common case), those rows as
+    columns.
+
+    A row that repeats the debtor cells its debtor had on its last row in `known`
+    takes the values read then; `cache` serves the rows read one by one."""
+    if not len(batch):
+        return []
+    slow: set[int] = set()
+    numbers_of_rows, columns = _columns(batch, layout, slow)
     count = len(batch)
     index_of = layout.index
 
@@ -300,7 +319,7 @@ def _debtor_cell_reader(column: str, options: Options) -> Callable[[str], Any]:
     return read
 
 
-def _attrs(columns: list[tuple[str, ...]], layout: Layout, count: int) -> list[dict[str, str]]:
+def _attrs(columns: Sequence[Sequence[str]], layout: Layout, count: int) -> list[dict[str, str]]:
     """Each row's custom columns, stripped; a later column of the same key wins."""
     if not layout.custom:
         return [{} for _index in range(count)]

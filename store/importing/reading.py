@@ -11,8 +11,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO
 
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
+from relance.store.importing.csv_blocks import ColumnBatch, RowBatch, split_batches
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.rows import RowError
 
@@ -37,8 +39,9 @@ XLSX_RATIO_FLOOR = 1024 * 1024  # a part smaller than this cannot hurt, however 
 XLSX_MAX_ENTRIES = 10_000  # a workbook of many sheets and images holds a few hundred
 _MB = 1024 * 1024
 
-Batch = tuple[list[tuple[int, list[str]]], UsageError | None]
-"""(row number, cells) of consecutive rows, and the error that ended the file, if any."""
+Batch = tuple[list[tuple[int, list[str]]] | ColumnBatch, UsageError | None]
+"""Consecutive rows, as (row number, cells) or as columns, and the error that ended the
+file, if any."""
 
 
 class CountingReader(io.RawIOBase):
@@ -134,6 +137,28 @@ def not_encoded(label: str, row: int, encoding: str) -> str:
              "mapping file").format(label=label, number=row, encoding=encoding)
 
 
+# What a byte that is not text in the file's encoding decodes to with "surrogateescape":
+# a lone surrogate, which no text read without that handler can hold.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def undecodable_row(path: Path, encoding: str, delimiter: str) -> int | None:
+    """The row holding the first byte of `path` that is not `encoding` text, numbered as
+    the import numbers rows (the header is row 1, a record over several lines is one
+    row); None when none is found that way. Read again only to name the row of a file
+    already refused: decoding a file a block at a time cannot tell which row failed."""
+    try:
+        with path.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape",
+                                    newline="")
+            for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=1):
+                if any(map(_ESCAPED_BYTE.search, cells)):
+                    return number
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
 def open_csv(path: Path, mapping: Mapping) -> Source:
     """Open a CSV file; the delimiter is the mapping's or the header's most frequent mark."""
     label = path.name
@@ -158,6 +183,12 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
     source = Source(label, [mapping.rename(cell) for cell in header], iter(()),
                     path.stat().st_size, counter)
 
+    def undecodable(number: int) -> UsageError:
+        """The failure of a file that stops decoding past row `number`: the row named is
+        the one holding the first byte not in the encoding, read again to find it."""
+        found = undecodable_row(path, mapping.encoding, delimiter)
+        return UsageError(not_encoded(label, found or number + 1, mapping.encoding))
+
     def rows() -> Iterator[tuple[int, list[str]]]:
         number = 1
         try:
@@ -168,7 +199,7 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
                     continue
                 yield number, cells
         except UnicodeDecodeError as exc:
-            raise UsageError(not_encoded(label, number + 1, mapping.encoding)) from exc
+            raise undecodable(number) from exc
         except csv.Error as exc:
             raise UsageError(_("{label}: row {number}: {problem}").format(
                 label=label, number=number + 1, problem=exc)) from exc
@@ -176,27 +207,31 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
             text.close()
 
     def batches(size: int) -> Iterator[Batch]:
-        reader = csv.reader(text, delimiter=delimiter)
-        number = 1  # the last record read; the header is row 1
-        try:
+        def read_by_csv(lines: Iterable[str], number: int) -> Iterator[RowBatch]:
+            """The CSV reader's batches of `lines`, the first numbered `number + 1`."""
+            reader = csv.reader(lines, delimiter=delimiter)
             while True:
                 records: list[list[str]] = []
                 failure: UsageError | None = None
                 try:
                     records.extend(islice(reader, size))
                 except UnicodeDecodeError:
-                    failure = UsageError(not_encoded(label, number + len(records) + 1,
-                                                     mapping.encoding))
+                    failure = undecodable(number + len(records))
                 except csv.Error as exc:
                     failure = UsageError(_("{label}: row {number}: {problem}").format(
                         label=label, number=number + len(records) + 1, problem=exc))
-                lines = list(zip(range(number + 1, number + 1 + len(records)), records,
-                                 strict=True))
+                lines_read = list(zip(range(number + 1, number + 1 + len(records)), records,
+                                      strict=True))
                 number += len(records)
-                if lines or failure is not None:
-                    yield lines, failure
+                if lines_read or failure is not None:
+                    yield lines_read, failure
                 if failure is not None or len(records) < size:
                     return
+
+        try:
+            yield from split_batches(text, delimiter=delimiter, width=len(header), size=size,
+                                     number=1, read_by_csv=read_by_csv,
+                                     undecodable=undecodable)
         finally:
             text.close()
 
