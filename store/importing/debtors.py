@@ -13,6 +13,9 @@ from relance.store.importing.rows import RowColumns
 
 DRAFT_SLOT = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
 """Where a debtor column's value is in `DebtorDraft.values`."""
+SHARED_CELLS_MAX = 20_000
+"""Distinct cells a merger shares between debtors; past it, only those met already (the
+few values of a segment or a country come first, names and e-mails fill the rest)."""
 UNSET: Any = object()
 """A draft's value for a column no row gave."""
 _POSITION = DRAFT_SLOT
@@ -106,6 +109,18 @@ class DebtorMerger:
 
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str], DebtorDraft] = {}
+        # One text object per distinct cell kept (a segment, a country, a sales rep):
+        # each debtor's last cells would otherwise hold copies of the same few words.
+        self._shared: dict[str, str] = {}
+
+    def _kept(self, cells: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """`cells` as a draft keeps them, their texts shared with other debtors'."""
+        if cells is None:
+            return None
+        shared = self._shared
+        if len(shared) < SHARED_CELLS_MAX:
+            return tuple(map(shared.setdefault, cells, cells))
+        return tuple([shared.get(cell, cell) for cell in cells])
 
     def known(self, creditors: Sequence[Any], refs: Sequence[Any],
               cells: Sequence[tuple[str, ...]]) -> list[dict[str, Any] | None]:
@@ -146,13 +161,13 @@ class DebtorMerger:
         draft = self.drafts.get(key)
         if draft is None:  # a first set: nothing to compare it with
             draft = self.drafts[key] = DebtorDraft(row)
-            draft.last, draft.last_row, draft.last_cells = values, row, cells
+            draft.last, draft.last_row, draft.last_cells = values, row, self._kept(cells)
             return []
         if values is draft.last:  # the same cells again: nothing to compare
             draft.last_row = row
             return []
         merged, rows = draft.merged()
-        draft.last, draft.last_row, draft.last_cells = values, row, cells
+        draft.last, draft.last_row, draft.last_cells = values, row, self._kept(cells)
         found: list[Disagreement] = []
         for column, value in values.items():
             position = _POSITION[column]
