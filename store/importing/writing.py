@@ -333,31 +333,35 @@ class BookWriter:
             values["disputed_since"] = existing.values["disputed_since"]
         return values
 
-    def _people(self, creditors: list[str], refs: list[str], merger: DebtorMerger) -> None:
-        """The ids of the batch's creditors and debtors, creating those the book lacks
+    def _people(self, creditors: list[str], refs: list[str],
+                merger: DebtorMerger) -> list[int]:
+        """The debtor id of each row, creating the creditors and debtors the book lacks
         in the order the file names them, so that they get the same ids on every import
         of the same file."""
         for code in dict.fromkeys(creditors):
             self.creditor_id(code)
         known = self.debtor_ids
-        # Looked up key by key: `keys.keys() - known.keys()` would walk every debtor
-        # met so far at each batch, quadratic over a large file.
-        unknown = [key for key in dict.fromkeys(zip(creditors, refs, strict=True))
-                   if key not in known]
-        if unknown:
-            self._resolve_debtors(unknown, merger)
+        keys = list(zip(creditors, refs, strict=True))
+        # One look-up per row: most rows name a debtor met before.
+        ids: list[int | None] = list(map(known.get, keys))
+        if None not in ids:
+            return cast(list[int], ids)
+        missing = map(operator.is_, ids, itertools.repeat(None))
+        self._resolve_debtors(list(dict.fromkeys(itertools.compress(keys, missing))),
+                              merger)
+        return list(map(known.__getitem__, keys))
 
     def write_columns(self, rows: RowColumns, merger: DebtorMerger) -> None:
         """`write` for a batch held as columns: inserted as they are when every invoice
         is new and none carries a promise (a first load), else taken row by row."""
-        self._people(rows.creditor, rows.debtor_ref, merger)
+        debtor_ids = self._people(rows.creditor, rows.debtor_ref, merger)
         promised = self.layout.has("promised_until") and \
             rows.promised_until.count(None) != len(rows)
         existing = self._existing(rows.creditor, rows.number)
         if promised or existing:
             self.write(rows.rows(), merger, existing)
             return
-        self._insert(rows, utcnow())
+        self._insert(rows, utcnow(), debtor_ids)
         self.counts.created += len(rows)
 
     def write(self, rows: list[InvoiceRow], merger: DebtorMerger,
@@ -401,9 +405,11 @@ class BookWriter:
         self.counts.updated += len(changed)
         self.counts.unchanged += len(rows) - len(fresh) - len(changed)
 
-    def _insert(self, rows: RowColumns, now: dt.datetime) -> None:
+    def _insert(self, rows: RowColumns, now: dt.datetime,
+                debtor_ids: list[int] | None = None) -> None:
         """Insert new invoices column by column: what `_values` gives a row with nothing
-        stored, without a dictionary per row (each column made by C code)."""
+        stored, without a dictionary per row (each column made by C code). `debtor_ids`:
+        each row's debtor, when already looked up."""
         count = len(rows)
         balances = list(map(operator.sub, rows.amount_minor, rows.paid_minor))
         reasons: list[str | None] = [None] * count
@@ -416,8 +422,8 @@ class BookWriter:
             "number": rows.number,
             "created_at": [now] * count,
             "updated_at": [now] * count,
-            "debtor_id": list(map(self.debtor_ids.__getitem__,
-                                  zip(rows.creditor, rows.debtor_ref, strict=True))),
+            "debtor_id": debtor_ids if debtor_ids is not None else list(map(
+                self.debtor_ids.__getitem__, zip(rows.creditor, rows.debtor_ref, strict=True))),
             "issue_date": rows.issue_date,
             "due_date": rows.due_date,
             "currency": rows.currency,

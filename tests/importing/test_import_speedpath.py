@@ -52,7 +52,8 @@ def _reference_batch(lines: list[tuple[int, list[str]]], layout: Layout, options
     return outcomes
 
 
-def _reference_insert(self: BookWriter, rows: RowColumns, now: dt.datetime) -> None:
+def _reference_insert(self: BookWriter, rows: RowColumns, now: dt.datetime,
+                      _debtor_ids: list[int] | None = None) -> None:
     conn = self.conn
     conn.execute(insert(invoice_t), [
         {"creditor_id": self.creditor_ids[row.creditor], "number": row.number,
