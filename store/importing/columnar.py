@@ -15,6 +15,7 @@ and every refusal is worded by the reference.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import re
@@ -84,11 +85,79 @@ def _by_distinct(column: Sequence[K], convert: Callable[[K], V],
     return values
 
 
+MEMO_MAX = 10_000
+"""Distinct cells a column's reader remembers across the batches of a file."""
+
+
+class _Distinct:
+    """Reads a column each distinct cell once, remembering the cells it read in the
+    file's earlier batches (dates, codes and currencies repeat from batch to batch, so a
+    batch is then read by one look-up per cell), up to MEMO_MAX of them. A cell read as
+    SLOW is not remembered: its row goes to the reference reader each time."""
+
+    __slots__ = ("_convert", "_known")
+
+    def __init__(self, convert: Callable[[str], Any]) -> None:
+        self._convert = convert
+        self._known: dict[str, Any] = {}
+
+    def __call__(self, column: Sequence[str], slow: set[int] | None = None) -> list[Any]:
+        known = self._known
+        try:
+            return list(map(known.__getitem__, column))  # every cell met before
+        except KeyError:
+            pass
+        convert = self._convert
+        memo = {cell: known[cell] if cell in known else convert(cell) for cell in set(column)}
+        for cell, value in memo.items():
+            if value is not SLOW and len(known) < MEMO_MAX:
+                known[cell] = value
+        values = list(map(memo.__getitem__, column))
+        if slow is not None and any(value is SLOW for value in memo.values()):
+            _marked(values, slow)
+        return values
+
+
+class ColumnReaders:
+    """The readers of an import's repeated columns, kept from one batch to the next."""
+
+    def __init__(self, options: Options) -> None:
+        self.creditor = _Distinct(functools.partial(_creditor_code, options))
+        self.issue_date = _Distinct(_date_reader(options, required=True))
+        self.due_date = _Distinct(_date_reader(options, required=True))
+        self.currency = _Distinct(_currency_code)
+        self.document_type = _Distinct(_document_type)
+        self.disputed = _Distinct(_dispute)
+        self.promised_until = _Distinct(_date_reader(options, required=False))
+
+
+def _creditor_code(options: Options, cell: str) -> Any:
+    code = cell.strip() or (options.default_creditor or "")
+    return code if code and creditor_code_problem(code) is None else SLOW
+
+
+def _currency_code(cell: str) -> Any:
+    try:
+        code = normalise_currency(cell.strip())
+    except ValueError:
+        return SLOW
+    # Amounts of other currencies are read by the reference (their own decimals).
+    return code if minor_units(code) == _TWO_DECIMALS else SLOW
+
+
+def _document_type(cell: str) -> Any:
+    # Credit notes (signs turned) and unknown kinds: the reference reads them.
+    return None if cell.strip().lower() in INVOICE else SLOW
+
+
 def _amounts(column: Sequence[str], *, empty: Any) -> list[Any]:
     """Minor units of a two-decimal currency for each cell, `empty` for an empty one,
     SLOW for a form the reference must read."""
-    stripped = list(map(str.strip, column))
-    joined = "\n".join(stripped)
+    joined = "\n".join(column)
+    stripped: Sequence[str] = column
+    if not _AMOUNT_COLUMN.fullmatch(joined):  # spaces around some cell, or another form
+        stripped = list(map(str.strip, column))
+        joined = "\n".join(stripped)
     if _AMOUNT_COLUMN.fullmatch(joined):  # the whole column in the usual form
         # str.replace runs at memory speed where str.translate looks up every character.
         for mark in _MARK_CHARS:
@@ -173,17 +242,19 @@ def _columns(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
 
 
 def read_batch(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
-               options: Options, cache: DebtorCache,
-               known: DebtorMerger) -> list[Outcome] | RowColumns:
+               options: Options, cache: DebtorCache, known: DebtorMerger,
+               readers: ColumnReaders | None = None) -> list[Outcome] | RowColumns:
     """Read a batch of rows (as (row number, cells) or as columns): one outcome per row,
     in the file's order, equal to what `read_row` returns for each (None for a blank
     row); or, when every row passed the fast checks (the common case), those rows as
     columns.
 
     A row that repeats the debtor cells its debtor had on its last row in `known`
-    takes the values read then; `cache` serves the rows read one by one."""
+    takes the values read then; `cache` serves the rows read one by one; `readers`, the
+    file's column readers (made for this batch alone when not given)."""
     if not len(batch):
         return []
+    readers = readers or ColumnReaders(options)
     slow: set[int] = set()
     numbers_of_rows, columns = _columns(batch, layout, slow)
     count = len(batch)
@@ -197,32 +268,16 @@ def read_batch(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
     if creditor_cells is None:
         creditor_cells = [""] * count
 
-    def creditor_code(cell: str) -> Any:
-        code = cell.strip() or (options.default_creditor or "")
-        return code if code and creditor_code_problem(code) is None else SLOW
-
-    creditors = _by_distinct(creditor_cells, creditor_code, slow)
+    creditors = readers.creditor(creditor_cells, slow)
     refs = _text(_required(column("debtor_ref")), MAX_LENGTH["debtor_ref"], slow)
     numbers = _text(_required(column("invoice_number")), MAX_LENGTH["invoice_number"], slow)
-    issued = _by_distinct(_required(column("issue_date")), _date_reader(options, required=True),
-                          slow)
-    due = _by_distinct(_required(column("due_date")), _date_reader(options, required=True),
-                       slow)
+    issued = readers.issue_date(_required(column("issue_date")), slow)
+    due = readers.due_date(_required(column("due_date")), slow)
     _unordered(issued, due, slow)  # due before issued
-
-    def currency_code(cell: str) -> Any:
-        try:
-            code = normalise_currency(cell.strip())
-        except ValueError:
-            return SLOW
-        # Amounts of other currencies are read by the reference (their own decimals).
-        return code if minor_units(code) == _TWO_DECIMALS else SLOW
-
-    currencies = _by_distinct(_required(column("currency")), currency_code, slow)
+    currencies = readers.currency(_required(column("currency")), slow)
     kinds = column("document_type")
-    if kinds is not None:  # credit notes (signs turned) and unknown kinds: the reference
-        _by_distinct(kinds, lambda cell: None if cell.strip().lower() in INVOICE else SLOW,
-                     slow)
+    if kinds is not None:
+        readers.document_type(kinds, slow)
     amounts = _amounts(_required(column("amount")), empty=SLOW)
     _marked(amounts, slow)
     paid_cells = column("paid_amount")
@@ -230,11 +285,11 @@ def read_batch(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
     _marked(paid, slow)
     _unordered(paid, amounts, slow)  # paid above the amount
     disputed_cells = column("disputed")
-    disputes: list[str | None] = [None] * count if disputed_cells is None else _by_distinct(
-        disputed_cells, _dispute)
+    disputes: list[str | None] = [None] * count if disputed_cells is None else \
+        readers.disputed(disputed_cells)
     promised_cells = column("promised_until")
-    promised = [None] * count if promised_cells is None else _by_distinct(
-        promised_cells, _date_reader(options, required=False), slow)
+    promised = [None] * count if promised_cells is None else readers.promised_until(
+        promised_cells, slow)
     debtor_cells: list[tuple[str, ...]] = list(zip(
         *(columns[position] for position in layout.debtor_positions), strict=True)) \
         if layout.debtor_positions else []

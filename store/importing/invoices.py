@@ -23,7 +23,7 @@ from relance.kernel.i18n import _, ngettext
 from relance.store import audit
 from relance.store.book import settle_case
 from relance.store.db import Store
-from relance.store.importing.columnar import Outcome, read_batch
+from relance.store.importing.columnar import ColumnReaders, Outcome, read_batch
 from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.fec import is_fec, open_fec
 from relance.store.importing.mapping import Mapping
@@ -207,6 +207,7 @@ def import_source(
     first_rows: dict[str, dict[str, int]] = {}
     more_errors = False
     debtor_cache: DebtorCache = {}
+    readers = ColumnReaders(options)
     with _rare_collections(), store.write_transaction() as session, \
             _large_cache(session.connection()):
         writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),
@@ -218,7 +219,7 @@ def import_source(
         for lines, failure in source.batches(BATCH_SIZE):
             if progress is not None:
                 progress(source.done, source.total)
-            read = read_batch(lines, layout, options, debtor_cache, merger)
+            read = read_batch(lines, layout, options, debtor_cache, merger, readers)
             clean = None if errors else _take_clean(read, first_rows, merger, report,
                                                     source.label)
             outcomes: list[Outcome] = []

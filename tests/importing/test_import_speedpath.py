@@ -41,7 +41,8 @@ NOT_COMPARED = {"id", "created_at", "updated_at", "debtor_id", "creditor_id", "i
 
 
 def _reference_batch(lines: list[tuple[int, list[str]]], layout: Layout, options: Options,
-                     cache: DebtorCache, _known: DebtorMerger) -> list[Outcome]:
+                     cache: DebtorCache, _known: DebtorMerger,
+                     _readers: columnar.ColumnReaders | None = None) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for number, cells in lines:
         if not "".join(cells).strip():
@@ -238,7 +239,8 @@ def test_an_import_leaves_the_collector_as_it_found_it(store: Store, tmp_path: P
 
 
 def _uncached_batch(lines: list[tuple[int, list[str]]], layout: Layout, options: Options,
-                    _cache: DebtorCache, _known: DebtorMerger) -> list[Outcome]:
+                    _cache: DebtorCache, _known: DebtorMerger,
+                    _readers: columnar.ColumnReaders | None = None) -> list[Outcome]:
     """The reference reading every row's debtor cells afresh, with no cache at all."""
     outcomes: list[Outcome] = []
     for number, cells in lines:
