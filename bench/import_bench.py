@@ -31,7 +31,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.books import write_book  # noqa: E402
+from bench.run_bench import OwnMemory  # noqa: E402
 
 PG_URL = os.environ.get("RELANCE_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -121,41 +121,19 @@ def floor_child(source_url: str, source_schema: str | None, url: str, schema: st
     store.dispose()
 
 
-def _anonymous_mb(pid: int) -> float:
-    """The process's resident anonymous memory (RssAnon): its own, without the database
-    file's pages that SQLite maps (`store/db.py`), which are the shared file cache."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    except OSError:  # the process has ended
-        pass
-    return 0.0
-
-
 def _run(command: list[str], label: str) -> tuple[list[dict[str, Any]], float, float]:
-    """Run a child; its JSON lines, its peak resident size and its peak own memory (MB).
-    The own memory is sampled from here, every 20 ms: a thread sampling inside the child
-    would take turns with it for the interpreter and slow it down by about 5 %."""
+    """Run a child; its JSON lines, its peak resident size and its peak own memory (MB),
+    sampled from here (`OwnMemory`)."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
-    own = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            own[0] = max(own[0], _anonymous_mb(process.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    own = OwnMemory(process.pid)
     output = process.stdout.read()
-    done.set()
-    sampler.join()
     _, status, usage = os.wait4(process.pid, 0)
+    own_mb = own.stop()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{label}: the child failed (exit {os.waitstatus_to_exitcode(status)})")
     results = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    return results, usage.ru_maxrss / 1024, own[0]  # Linux reports kilobytes
+    return results, usage.ru_maxrss / 1024, own_mb  # Linux reports kilobytes
 
 
 class Database:
