@@ -5,16 +5,17 @@ the models and the core (some 400 ms on a 2-core machine, issue 17), before a qu
 that takes a few milliseconds. This process imports them once and waits on a Unix socket
 (`relance.server_wire`); for each `relance` command handed to it
 (`relance.server_client`) it forks, and the copy becomes that command: the caller's
-standard streams, folder, environment, umask and arguments, its language chosen afresh,
-then `relance.cli.main` as the script would run it. The copy starts from the state right
-after the imports (nothing a command did is ever seen by the next one), and this process
-reports each copy's end to its caller, signal included.
+standard streams, folder, environment, umask, resource limits and arguments, its
+language chosen afresh, then `relance.cli.main` as the script would run it. The copy
+starts from the state right after the imports (nothing a command did is ever seen by the
+next one), and this process reports each copy's end to its caller, signal included.
 
 What is imported ahead is what does not depend on the caller: the libraries and
 relance's core layers (store, engine, rule language, kernel), none of which reads the
 environment or translates a sentence when imported (the command line does, so it is
 imported by each copy). A request from another interpreter, import path or set of
-interpreter flags is declined, and run by the script itself. Before each command the
+interpreter flags, or with a hard resource limit above the server's (which the copy
+could not take), is declined, and run by the script itself. Before each command the
 files of every module imported ahead are checked against their state at start: when
 one changed (an upgrade, a `git pull`), the server declines new commands, lets the
 running ones finish and starts again from the new code.
@@ -50,11 +51,14 @@ from typing import Any, NoReturn
 from relance.server_wire import (
     WireError,
     interpreter_flags,
+    limits_within,
     peer_is_this_user,
     receive_message,
+    resource_limits,
     runtime_folder,
     send_message,
     socket_path,
+    take_limits,
     text_encodings,
 )
 
@@ -259,6 +263,9 @@ class Server:
                 or request.get("encodings") != text_encodings()
                 or python_variables(request.get("env") or {}) != self.python_variables):
             return "flags"
+        # A caller allowed more than the server (a hard limit it may not raise): alone.
+        if not limits_within(request.get("limits"), resource_limits()):
+            return "limits"
         return None
 
     def _code_changed(self) -> bool:
@@ -364,6 +371,7 @@ def _become_command(request: dict[str, Any], fds: list[int],
             os.close(fd)
         os.chdir(request["cwd"])
         os.umask(int(request["umask"]))
+        take_limits(request["limits"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
         time.tzset()  # the C library read TZ when the server started

@@ -177,5 +177,33 @@ def run(args: Sequence[str]) -> None:
     except typer.Abort:
         typer.echo(_("Aborted."), err=True)
         sys.exit(1)
+    except BrokenPipeError:
+        raise  # a reader that stopped early (`| head`): the interpreter ends quietly
+    except OSError as exc:
+        # What the system refused and no command expects: a full disk, a file size
+        # limit, an input/output error. One sentence, not a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(_("relance: {where}{problem}").format(
+            where=visible(where), problem=exc.strerror or exc), err=True)
+        sys.exit(1)
+    except Exception as exc:
+        problem = _database_unavailable(exc)
+        if problem is None:
+            raise
+        typer.echo(_("relance: the database cannot be used: {problem}").format(
+            problem=visible(problem)), err=True)
+        sys.exit(1)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _database_unavailable(exc: BaseException) -> str | None:
+    """The driver's first line when `exc` says the database cannot be reached or used (a
+    server down, a refused login, a file the system cannot write), else None. Looked up
+    without importing SQLAlchemy: when it is not loaded, no error came from it."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None or not isinstance(exc, errors.OperationalError | errors.InterfaceError):
+        return None
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    return lines[0] if lines else type(original).__name__

@@ -31,6 +31,7 @@ from relance.server_wire import (
     interpreter_flags,
     peer_is_this_user,
     receive_message,
+    resource_limits,
     runtime_folder,
     send_message,
     server_disabled,
@@ -136,7 +137,7 @@ def _request(args: Sequence[str]) -> dict[str, object]:
     return {"kind": "run", "argv": [sys.argv[0], *args], "cwd": os.getcwd(),
             "env": dict(os.environ), "umask": _umask(), "path": sys.path,
             "executable": sys.executable, "flags": interpreter_flags(),
-            "encodings": text_encodings(),
+            "encodings": text_encodings(), "limits": resource_limits(),
             "streams": streams}
 
 

@@ -27,7 +27,7 @@ import os
 import socket
 import struct
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,49 @@ def text_encodings() -> list[str]:
     return [codecs.lookup(sys.getfilesystemencoding()).name,
             sys.getfilesystemencodeerrors(),
             codecs.lookup(locale.getpreferredencoding(False)).name]
+
+
+# The limits a shell's `ulimit` sets (-v -c -t -d -f -l -n -u -s): a served command runs
+# under its caller's, as the caller's own process would.
+_LIMITS = ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE",
+           "RLIMIT_MEMLOCK", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_STACK")
+
+
+def resource_limits() -> dict[str, list[int]]:
+    """The process's resource limits, (soft, hard) by name."""
+    import resource
+
+    return {name: list(resource.getrlimit(getattr(resource, name)))
+            for name in _LIMITS if hasattr(resource, name)}
+
+
+def limits_within(wanted: object, own: Mapping[str, Sequence[int]]) -> bool:
+    """Whether a process with the limits `own` may take the limits `wanted`: the same
+    kinds, none above its own hard limit (raising one needs a privilege)."""
+    import resource
+
+    def size(value: int) -> float:
+        return float("inf") if value == resource.RLIM_INFINITY else value
+
+    if not isinstance(wanted, dict) or set(wanted) != set(own):
+        return False
+    for name, (_own_soft, own_hard) in own.items():
+        pair = wanted[name]
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(type(value) is int for value in pair)):
+            return False
+        soft, hard = pair
+        if size(hard) > size(own_hard) or size(soft) > size(hard):
+            return False
+    return True
+
+
+def take_limits(wanted: Mapping[str, Sequence[int]]) -> None:
+    """Set the process's resource limits to `wanted` (checked by `limits_within`)."""
+    import resource
+
+    for name, (soft, hard) in wanted.items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
 
 
 def peer_is_this_user(connection: socket.socket) -> bool:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.books import write_book
 from relance.server_client import command_words, served
 from tests.conftest import EXAMPLES, PG_URL, PostgresSchemas
 
@@ -313,6 +314,59 @@ def test_a_server_gone_mid_command_is_told_not_hidden(
 
 
 # ------------------------------------------------------------------ declining, restarting
+
+
+def _limited(server: Server, limits: str, command: str, cwd: Path,
+             through_server: bool = True) -> subprocess.CompletedProcess[str]:
+    """`command` run by a shell that set `limits` (its `ulimit` options) first."""
+    env = server.env if through_server else {**server.env, "RELANCE_NO_SERVER": "1"}
+    return subprocess.run(["bash", "-c", f"ulimit {limits} && exec {RELANCE} {command}"],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+                          check=False)
+
+
+def test_a_command_runs_under_its_callers_resource_limits(server: Server,
+                                                           tmp_path: Path) -> None:
+    """A file size limit of 100 KB: a queue of 400 KB, written to a file, stops at the
+    limit with one sentence in the server's copy as in a process of its own."""
+    book = write_book(tmp_path / "book.csv", 3_000)
+    ws = tmp_path / "ws"
+    for args in (("init", str(ws)), ("-w", str(ws), "import", "invoices", str(book)),
+                 ("-w", str(ws), "run", "--on", "2026-11-23")):
+        done = server.relance(*args, through_server=False)
+        assert done.returncode == 0, done.stderr
+    before = server.served()
+    ends = []
+    for through_server in (True, False):
+        out = tmp_path / f"queue-{through_server}.json"
+        done = _limited(server, "-f 100", f"--json queue > {out}", ws, through_server)
+        ends.append((done.returncode, out.stat().st_size, done.stderr))
+    assert ends[0] == ends[1]
+    assert ends[0] == (1, 100 * 1024, "relance: File too large\n")
+    assert server.served() == before + 1
+    roomy = _limited(server, "-f 1000", "--json queue", ws)
+    assert roomy.returncode == 0 and len(roomy.stdout) > 300_000
+    assert server.served() == before + 2
+
+
+def test_a_caller_allowed_more_than_the_server_runs_alone(workspace: Path) -> None:
+    folder = _short_folder()
+    tight = Server(folder)
+    started = _limited(tight, "-n 512", "server start --idle 10", workspace,
+                       through_server=False)
+    assert started.returncode == 0, started.stderr
+    try:
+        before = tight.served()
+        within = _limited(tight, "-n 256", "queue", workspace)
+        assert within.returncode == 0 and tight.served() == before + 1
+        beyond = _limited(tight, "-n 1024", "queue", workspace)  # above the server's
+        assert (beyond.returncode, beyond.stdout) == (within.returncode, within.stdout)
+        assert tight.served() == before + 1
+    finally:
+        tight.relance("server", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 
 
 def test_other_python_variables_are_declined_and_the_command_runs_alone(
