@@ -201,9 +201,8 @@ class BookWriter:
                     errors.append(RowError(draft.first_row, "debtor_name", _(
                         "debtor {ref} is new and no row gives its name").format(ref=key[1])))
                 elif draft.varied:
-                    # Inserted from its draft as it stood then: written again since later
-                    # rows brought other cells (one set of cells throughout, the common
-                    # case, leaves nothing to compare).
+                    # Inserted from its draft as it stood then: written again, later rows
+                    # brought other cells (one set throughout leaves nothing to compare).
                     changes.append({"b_id": debtor_id, **debtor_target(
                         draft.values, None, key[1], self._debtor_plan, self._pauses)})
                 continue
@@ -333,22 +332,18 @@ class BookWriter:
             values["disputed_since"] = existing.values["disputed_since"]
         return values
 
-    def _people(self, creditors: list[str], refs: list[str],
-                merger: DebtorMerger) -> list[int]:
+    def _people(self, creditors: list[str], refs: list[str], merger: DebtorMerger) -> list[int]:
         """The debtor id of each row, creating the creditors and debtors the book lacks
         in the order the file names them, so that they get the same ids on every import
         of the same file."""
         for code in dict.fromkeys(creditors):
             self.creditor_id(code)
-        known = self.debtor_ids
-        keys = list(zip(creditors, refs, strict=True))
-        # One look-up per row: most rows name a debtor met before.
-        ids: list[int | None] = list(map(known.get, keys))
+        known, keys = self.debtor_ids, list(zip(creditors, refs, strict=True))
+        ids: list[int | None] = list(map(known.get, keys))  # one look-up per row
         if None not in ids:
             return cast(list[int], ids)
-        missing = map(operator.is_, ids, itertools.repeat(None))
-        self._resolve_debtors(list(dict.fromkeys(itertools.compress(keys, missing))),
-                              merger)
+        missing = itertools.compress(keys, map(operator.is_, ids, itertools.repeat(None)))
+        self._resolve_debtors(list(dict.fromkeys(missing)), merger)
         return list(map(known.__getitem__, keys))
 
     def write_columns(self, rows: RowColumns, merger: DebtorMerger) -> None:
@@ -407,9 +402,8 @@ class BookWriter:
 
     def _insert(self, rows: RowColumns, now: dt.datetime,
                 debtor_ids: list[int] | None = None) -> None:
-        """Insert new invoices column by column: what `_values` gives a row with nothing
-        stored, without a dictionary per row (each column made by C code). `debtor_ids`:
-        each row's debtor, when already looked up."""
+        """Insert new invoices column by column (what `_values` gives a row with nothing
+        stored, each column made by C code), with each row's `debtor_ids` if known."""
         count = len(rows)
         balances = list(map(operator.sub, rows.amount_minor, rows.paid_minor))
         reasons: list[str | None] = [None] * count
@@ -422,8 +416,8 @@ class BookWriter:
             "number": rows.number,
             "created_at": [now] * count,
             "updated_at": [now] * count,
-            "debtor_id": debtor_ids if debtor_ids is not None else list(map(
-                self.debtor_ids.__getitem__, zip(rows.creditor, rows.debtor_ref, strict=True))),
+            "debtor_id": debtor_ids or list(map(self.debtor_ids.__getitem__,
+                                                zip(rows.creditor, rows.debtor_ref, strict=True))),
             "issue_date": rows.issue_date,
             "due_date": rows.due_date,
             "currency": rows.currency,
