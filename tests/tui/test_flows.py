@@ -92,7 +92,7 @@ async def test_a_decision_taken_meanwhile_is_reported(make_app: MakeApp, store: 
                                                      book: Book) -> None:
     app = make_app("bruno")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await settle(pilot)  # the queue read
         with store.write_transaction() as session:  # alice, on another desk
             action = session.get(Action, book.actions["letter"])
             assert action is not None
@@ -100,7 +100,7 @@ async def test_a_decision_taken_meanwhile_is_reported(make_app: MakeApp, store: 
             session.flush()
             action.state = ActionState.REJECTED  # and then somebody rejected it
         await pilot.press("a")
-        await pilot.pause()
+        await settle(pilot)  # the decision runs off the screen's thread
         assert any("changed it since you loaded it" in n for n in notices(app))
     assert state(store, book.actions["letter"]) == ActionState.REJECTED
     assert [a for a, _ in events(store)] == ["alice"]
