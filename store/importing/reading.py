@@ -159,6 +159,16 @@ def undecodable_row(path: Path, encoding: str, delimiter: str) -> int | None:
     return None
 
 
+def _escaped_first_line(path: Path, mapping: Mapping) -> str:
+    """The file's first line, its bytes not in the encoding escaped."""
+    try:
+        with path.open(encoding=mapping.encoding, errors="surrogateescape",
+                       newline="") as text:
+            return text.readline()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def open_csv(path: Path, mapping: Mapping) -> Source:
     """Open a CSV file; the delimiter is the mapping's or the header's most frequent mark."""
     label = path.name
@@ -173,8 +183,11 @@ def open_csv(path: Path, mapping: Mapping) -> Source:
     try:
         first_line = text.readline()
     except UnicodeDecodeError as exc:
+        # The reader decodes ahead of the header: the faulty byte may be further down.
         text.close()
-        raise UsageError(not_encoded(label, 1, mapping.encoding)) from exc
+        delimiter = mapping.delimiter or _detect_delimiter(_escaped_first_line(path, mapping))
+        found = undecodable_row(path, mapping.encoding, delimiter)
+        raise UsageError(not_encoded(label, found or 1, mapping.encoding)) from exc
     if not first_line.strip():
         text.close()
         raise UsageError(_("{label}: the file is empty (no header row)").format(label=label))

@@ -171,6 +171,19 @@ def test_a_byte_not_in_the_encoding_is_named_on_its_row(store: Store, tmp_path: 
     assert book_size(store) == (0, 0, 0)
 
 
+@pytest.mark.parametrize(("row", "expected"), [(0, "row 1:"), (4, "row 5:")])
+def test_a_small_file_names_the_row_of_its_undecodable_byte(tmp_path: Path, row: int,
+                                                            expected: str) -> None:
+    """A small file is decoded whole as its header is read: still its own row named."""
+    path = write_csv(tmp_path / "small.csv", list(_book(6)), delimiter=";")
+    lines = path.read_bytes().split(b"\r\n")
+    lines[row] = lines[row].replace(b"e", b"\xe9", 1)
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(UsageError) as refused:
+        open_csv(path, Mapping())
+    assert f"small.csv: {expected} not utf-8" in str(refused.value)
+
+
 def test_a_control_character_in_a_split_block_refuses_its_row(store: Store,
                                                               tmp_path: Path) -> None:
     rows = list(_book(12_000))
