@@ -64,7 +64,10 @@ def split_batches(text: TextIO, *, delimiter: str, width: int, size: int, number
     """The rows of `text` after row `number`, in batches of about `size` rows: as
     columns where a block can be split, else as the CSV reader's (row number, cells).
     `undecodable(row)` is the failure of a file that stops decoding past `row`."""
-    if width < 2 or delimiter == '"':  # one column: a blank line would split as one cell
+    # One column: a blank line would split as one cell. (A quote or a line end as the
+    # delimiter needs nothing here: a block holding a quote goes to the CSV reader, and
+    # a header cut at a line end is one column.)
+    if width < 2:
         yield from read_by_csv(text, number)
         return
     block_chars = size * BLOCK_CHARS_PER_ROW

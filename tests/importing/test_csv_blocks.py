@@ -136,6 +136,32 @@ def test_a_stray_line_end_in_a_crlf_file_ends_a_row_as_the_csv_reader_does(
     assert (found, failure) == _by_csv(path)[:2]
 
 
+@pytest.mark.parametrize("delimiter", ['"', "\r", "\n"])
+def test_a_delimiter_the_split_cannot_take_leaves_the_file_to_the_csv_reader(
+        tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "odd.csv"
+    # Each line once with the delimiter: a quote opening a line quotes its field.
+    path.write_text(f"a{delimiter}b\n{delimiter}cd\ne{delimiter}f\n", encoding="utf-8")
+    mapping = Mapping(delimiter=delimiter)
+    batches: list[tuple[int, list[str]]] = []
+    failure: str | None = None
+    try:
+        for lines, failed in open_csv(path, mapping).batches(10):
+            assert not isinstance(lines, ColumnBatch)
+            batches.extend(lines)
+            failure = str(failed) if failed else None
+    except UsageError as refused:
+        failure = str(refused)
+    expected: list[tuple[int, list[str]]] = []
+    expected_failure: str | None = None
+    try:
+        expected.extend(open_csv(path, mapping).rows)
+    except UsageError as refused:
+        expected_failure = str(refused)
+    assert ([row for row in batches if "".join(row[1]).strip()], failure) == \
+        (expected, expected_failure)
+
+
 def test_a_cell_over_the_csv_limit_fails_on_its_row(tmp_path: Path) -> None:
     lines = [HEADER, *(f"a{index};b;c;d;e" for index in range(1_000))]
     lines[700] = "a;" + "x" * 300 + ";c;d;e"
