@@ -27,6 +27,8 @@ from relance.kernel.errors import UsageError
 
 BLOCK_CHARS_PER_ROW = 128
 """A block holds about `size` rows of this many characters (a canonical row: 100 to 200)."""
+LONG_LINE_BLOCKS = 4
+"""A line longer than this many blocks is left to the CSV reader."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +88,16 @@ def split_batches(text: TextIO, *, delimiter: str, width: int, size: int, number
             piece, carry = data, ""
         else:
             cut = data.rfind("\n") + 1
-            if cut == 0:  # a line longer than the block: read on
-                carry = data
-                continue
+            if cut == 0:  # a line longer than the block
+                if len(data) <= LONG_LINE_BLOCKS * block_chars:
+                    carry = data  # read on
+                    continue
+                # Far longer than any row: the CSV reader takes it (and the rest), and
+                # names its cell over the limit, rather than the line be gathered here
+                # a block at a time, each block copying what came before.
+                head = data + text.readline()
+                yield from read_by_csv(chain(io.StringIO(head, newline=""), text), number)
+                return
             piece, carry = data[:cut], data[cut:]
         end = "\r\n" if "\r" in piece else "\n"
         if '"' in piece or (end == "\r\n" and not

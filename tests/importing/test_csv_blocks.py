@@ -177,6 +177,17 @@ def test_a_cell_over_the_csv_limit_fails_on_its_row(tmp_path: Path) -> None:
         csv.field_size_limit(saved)
 
 
+def test_a_line_longer_than_many_blocks_is_left_to_the_csv_reader(tmp_path: Path) -> None:
+    lines = [HEADER, *(f"a{index};b;c;d;e" for index in range(100))]
+    lines[50] = "a;" + "x" * 3_000_000 + ";c;d;e"  # 3 MB in one cell, over the limit
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found, failure, as_columns = _by_blocks(path, 10)  # blocks of 1,280 characters
+    assert failure is not None and "row 51:" in failure and "field larger" in failure
+    assert 0 < as_columns < 50 and found[-1][0] == 50
+    assert (found, failure) == _by_csv(path)
+
+
 def _book(count: int) -> Iterator[dict[str, str]]:
     for index in range(count):
         yield row(f"FA-{index:05d}", ref=f"D-{index % 40}", name=f"Client {index % 40}",
