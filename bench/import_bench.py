@@ -2,7 +2,7 @@
 the raw load floor of the same rows.
 
     .venv/bin/python bench/import_bench.py [--rows 1000000] [--no-pg | --pg-only] [--reimport]
-        [--per-debtor 15]
+        [--per-debtor 15] [--rounds 3]
 
 For each database, in one run:
 
@@ -172,30 +172,38 @@ class Database:
         admin.dispose()
 
 
-def compare(database: Database, path: Path, times: int) -> dict[str, Any]:
-    """Import, then the floor, on one database; prints both and their ratio."""
+def compare(database: Database, path: Path, times: int, rounds: int) -> dict[str, Any]:
+    """Import, then the floor, on one database, `rounds` times in turns; prints each and
+    their ratio, and returns the best of each (this machine's speed drifts over minutes:
+    rounds in turns compare the two at their best rather than at two moments)."""
     label = database.name
-    url, schema = database.fresh()
-    imports, import_mb, own_mb = _run(
-        [sys.executable, __file__, "--child", url, "--schema", schema, "--file", str(path),
-         "--times", str(times)], label)
-    floor_url, floor_schema = database.fresh()
-    floors, floor_mb, _floor_own = _run(
-        [sys.executable, __file__, "--floor", url, "--schema", schema, "--into", floor_url,
-         "--into-schema", floor_schema, "--file", str(path)], label)
-    floor = floors[0]
-    print(f"{label:10} {'floor (raw load)':22} {floor['created']:>9,} invoices in "
-          f"{floor['seconds']:6.1f} s (CPU {floor['cpu']:5.1f} s)  peak {floor_mb:,.0f} MB")
-    for index, result in enumerate(imports):
-        kind = "import" if index == 0 else "re-import (unchanged)"
-        ratio = result["seconds"] / floor["seconds"]
-        print(f"{label:10} {kind:22} {result['rows']:>9,} rows     in {result['seconds']:6.1f} s"
-              f" (CPU {result['cpu']:5.1f} s)  peak {import_mb:,.0f} MB, "
-              f"own {own_mb:,.0f} MB  "
-              f"{ratio:4.1f}x the floor  created {result['created']:,}  "
-              f"unchanged {result['unchanged']:,}")
-    return {"floor": floor, "imports": imports, "peak_mb": import_mb,
-            "own_mb": own_mb}
+    best: dict[str, Any] = {}
+    for _round in range(rounds):
+        url, schema = database.fresh()
+        imports, import_mb, own_mb = _run(
+            [sys.executable, __file__, "--child", url, "--schema", schema, "--file",
+             str(path), "--times", str(times)], label)
+        floor_url, floor_schema = database.fresh()
+        floors, floor_mb, _floor_own = _run(
+            [sys.executable, __file__, "--floor", url, "--schema", schema, "--into",
+             floor_url, "--into-schema", floor_schema, "--file", str(path)], label)
+        floor = floors[0]
+        print(f"{label:10} {'floor (raw load)':22} {floor['created']:>9,} invoices in "
+              f"{floor['seconds']:6.1f} s (CPU {floor['cpu']:5.1f} s)  peak {floor_mb:,.0f} MB")
+        for index, result in enumerate(imports):
+            kind = "import" if index == 0 else "re-import (unchanged)"
+            ratio = result["seconds"] / floor["seconds"]
+            print(f"{label:10} {kind:22} {result['rows']:>9,} rows     in "
+                  f"{result['seconds']:6.1f} s (CPU {result['cpu']:5.1f} s)  peak "
+                  f"{import_mb:,.0f} MB, own {own_mb:,.0f} MB  {ratio:4.1f}x the floor  "
+                  f"created {result['created']:,}  unchanged {result['unchanged']:,}")
+        if not best or floor["seconds"] < best["floor"]["seconds"]:
+            best["floor"] = floor
+        if "imports" not in best or imports[0]["seconds"] < best["imports"][0]["seconds"]:
+            best["imports"] = imports
+        best["peak_mb"] = max(best.get("peak_mb", 0.0), import_mb)
+        best["own_mb"] = max(best.get("own_mb", 0.0), own_mb)
+    return best
 
 
 def main() -> None:
@@ -217,6 +225,9 @@ def main() -> None:
     parser.add_argument("--into-schema", default="")
     parser.add_argument("--file")
     parser.add_argument("--times", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="import and floor this many times in turns; the best of each "
+                             "is compared")
     args = parser.parse_args()
     if args.child:
         import_child(args.child, args.schema or None, Path(args.file), args.times)
@@ -238,7 +249,8 @@ def main() -> None:
         for name in names:
             database = Database(name, Path(folder))
             try:
-                results[name] = compare(database, path, 2 if args.reimport else 1)
+                results[name] = compare(database, path, 2 if args.reimport else 1,
+                                        args.rounds)
             finally:
                 database.drop()
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
@@ -247,7 +259,8 @@ def main() -> None:
     for name, result in results.items():
         ratio = result["imports"][0]["seconds"] / result["floor"]["seconds"]
         met = ratio <= 2 and result["own_mb"] < 500
-        print(f"{name}: import {ratio:.1f}x the floor, own memory {result['own_mb']:,.0f} MB"
+        print(f"{name}: import {ratio:.1f}x the floor (best of {args.rounds} each), own memory "
+              f"{result['own_mb']:,.0f} MB"
               f" (peak resident {result['peak_mb']:,.0f} MB, the database file's mapped pages"
               f" included) (target <= 2x, < 500 MB): {'met' if met else 'MISSED'}")
 
