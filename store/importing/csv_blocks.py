@@ -95,18 +95,15 @@ def split_batches(text: TextIO, *, delimiter: str, width: int, size: int, number
                 # Far longer than any row: the CSV reader takes it (and the rest), and
                 # names its cell over the limit, rather than the line be gathered here
                 # a block at a time, each block copying what came before.
-                head = data + text.readline()
-                yield from read_by_csv(chain(io.StringIO(head, newline=""), text), number)
+                yield from _rest_by_csv(data, text, number, read_by_csv, undecodable)
                 return
             piece, carry = data[:cut], data[cut:]
         end = "\r\n" if "\r" in piece else "\n"
         if '"' in piece or (end == "\r\n" and not
                             piece.count("\r") == piece.count("\n") == piece.count("\r\n")):
             # Records may span lines from here on: the CSV reader takes the rest, from
-            # the start of this block. The line the block cut is completed first, so
-            # that it reaches the reader whole.
-            head = piece + carry + (text.readline() if block else "")
-            yield from read_by_csv(chain(io.StringIO(head, newline=""), text), number)
+            # the start of this block.
+            yield from _rest_by_csv(piece + carry, text, number, read_by_csv, undecodable)
             return
         lines = piece.split(end)
         if piece.endswith(end):
@@ -124,3 +121,16 @@ def split_batches(text: TextIO, *, delimiter: str, width: int, size: int, number
         number += len(lines)
         if not block:
             return
+
+
+def _rest_by_csv(head: str, text: TextIO, number: int, read_by_csv: CsvBatches,
+                 undecodable: Callable[[int], UsageError]) -> Iterator[RowBatch]:
+    """The CSV reader's batches of `head` (read, the start of a line at its end) and of
+    the rest of `text`: the cut line is completed first, so that it reaches the reader
+    whole."""
+    try:
+        head += text.readline()
+    except UnicodeDecodeError:
+        yield [], undecodable(number)
+        return
+    yield from read_by_csv(chain(io.StringIO(head, newline=""), text), number)

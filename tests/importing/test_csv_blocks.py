@@ -188,6 +188,19 @@ def test_a_line_longer_than_many_blocks_is_left_to_the_csv_reader(tmp_path: Path
     assert (found, failure) == _by_csv(path)
 
 
+def test_a_byte_not_in_the_encoding_past_a_long_line_is_named_not_raised(
+        tmp_path: Path) -> None:
+    """The line a block cut is completed before the CSV reader takes over: a byte not in
+    the encoding further down that line is a refusal naming its row, as with the reader."""
+    lines = [HEADER.encode(), *(f"a{index};b;c;d;e".encode() for index in range(10))]
+    lines.append(b'a;"' + b"x" * 20_000 + b'\xe9";c;d;e')  # row 12, past the 8 KB decoded
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    _found, failure, _as_columns = _by_blocks(path, 1)
+    assert failure is not None and "row 12: not utf-8" in failure
+    assert failure == _by_csv(path)[1]
+
+
 def _book(count: int) -> Iterator[dict[str, str]]:
     for index in range(count):
         yield row(f"FA-{index:05d}", ref=f"D-{index % 40}", name=f"Client {index % 40}",
