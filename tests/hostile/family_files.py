@@ -154,15 +154,19 @@ ENC, MAL, XML, TRAV = "encodings", "malformed-and-oversized", "xml-attacks", "pa
 PROBES: list[Probe] = [
     Probe(ENC, "utf16-bom-undeclared", Expect.REFUSED, refused_bytes(
         "u16.csv", UTF8.encode("utf-16"), "row 1", "encoding")),
+    # The row named is the one holding the first byte not in the encoding: the name on
+    # row 2; in UTF-16 without a BOM, the lone CR of the header's line end ends row 1
+    # and its NUL and LF make row 2 (each NUL is valid UTF-8); in the bytes 0 to 255, LF
+    # and CR end rows 1 and 2 before the first byte over 127.
     Probe(ENC, "latin1-undeclared", Expect.REFUSED, refused_bytes(
-        "latin1.csv", UTF8.encode("latin-1", errors="replace"), "row 1", "encoding")),
+        "latin1.csv", UTF8.encode("latin-1", errors="replace"), "row 2", "encoding")),
     Probe(ENC, "invalid-utf8", Expect.REFUSED, refused_bytes(
-        "bad.csv", UTF8.encode("utf-8").replace(b"Zo\xc3\xa9", b"Zo\xff\xfe"), "row 1",
+        "bad.csv", UTF8.encode("utf-8").replace(b"Zo\xc3\xa9", b"Zo\xff\xfe"), "row 2",
         "encoding")),
     Probe(ENC, "utf16le-without-bom", Expect.REFUSED, refused_bytes(
-        "u16le.csv", UTF8.encode("utf-16-le"), "row 1", "encoding")),
+        "u16le.csv", UTF8.encode("utf-16-le"), "row 3", "encoding")),
     Probe(ENC, "binary-garbage", Expect.REFUSED, refused_bytes(
-        "garbage.csv", bytes(range(256)) * 16, "row 1")),
+        "garbage.csv", bytes(range(256)) * 16, "row 3")),
     Probe(ENC, "utf16-declared", Expect.NEUTRALISED, decoded("u16.csv", "utf-16",
                                                              declared=True)),
     Probe(ENC, "latin9-declared", Expect.NEUTRALISED, decoded("latin.csv", "iso-8859-15",
