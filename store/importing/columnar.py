@@ -102,20 +102,22 @@ class _Distinct:
         self._known: dict[str, Any] = {}
 
     def __call__(self, column: Sequence[str], slow: set[int] | None = None) -> list[Any]:
-        known = self._known
         try:
-            return list(map(known.__getitem__, column))  # every cell met before
+            return list(map(self._known.__getitem__, column))  # every cell met before
         except KeyError:
-            pass
-        convert = self._convert
-        memo = {cell: known[cell] if cell in known else convert(cell) for cell in set(column)}
-        for cell, value in memo.items():
+            return _by_distinct(column, self._read, slow)
+
+    def _read(self, cell: str) -> Any:
+        known = self._known
+        value = known.get(cell, _UNREAD)
+        if value is _UNREAD:
+            value = self._convert(cell)
             if value is not SLOW and len(known) < MEMO_MAX:
                 known[cell] = value
-        values = list(map(memo.__getitem__, column))
-        if slow is not None and any(value is SLOW for value in memo.values()):
-            _marked(values, slow)
-        return values
+        return value
+
+
+_UNREAD: Any = object()
 
 
 class ColumnReaders:
