@@ -28,6 +28,8 @@ LINE_BREAKS = frozenset("\n\r\u2028\u2029")
 # controls, plus the line breaks a one-line cell refuses. Searched over a whole row at
 # once: on a clean row, the common case, that is the only work done.
 _SUSPECT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# The same over whole CSV rows, whose line ends (LF, CR) are in no cell.
+_SUSPECT_IN_ROWS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _C1 = range(0x80, 0xA0)
 # The same characters as bytes of a Latin-1 encoding (the line breaks U+2028 and U+2029
 # have none: a text that holds them is not Latin-1).
@@ -70,31 +72,20 @@ def control_problem(text: str, *, multiline: bool = False) -> str | None:
     return None
 
 
-def may_be_refused(text: str) -> bool:
+def may_be_refused(text: str, *, line_ends: bool = False) -> bool:
     """Whether `text` (cells joined by tabs, a row or a whole batch) holds a character some
-    cell refuses: when it does not, none of its cells needs a closer look."""
+    cell refuses: when it does not, none of its cells needs a closer look. With
+    `line_ends`, `text` is whole CSV rows whose only line breaks are their line ends
+    (`\n` or `\r\n`, nowhere else), which are in no cell."""
     try:
         # Most files are Latin-1 text (French included): deleting the refused bytes
         # from its encoding runs at memory speed, three times the search's.
         data = text.encode("latin-1")
     except UnicodeEncodeError:
-        return _SUSPECT.search(text) is not None
-    return len(data.translate(None, _SUSPECT_LATIN1)) != len(data)
+        return (_SUSPECT_IN_ROWS if line_ends else _SUSPECT).search(text) is not None
+    allowed = text.count("\n") + text.count("\r") if line_ends else 0
+    return len(data) - len(data.translate(None, _SUSPECT_LATIN1)) != allowed
 
-
-# The same search over rows with their line ends, which are not in any cell.
-_SUSPECT_IN_ROWS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def may_be_refused_in_rows(text: str) -> bool:
-    """`may_be_refused` for the text of whole CSV rows, whose only line breaks are their
-    line ends (`\n` or `\r\n`, nowhere else): those are not in any cell."""
-    try:
-        data = text.encode("latin-1")
-    except UnicodeEncodeError:
-        return _SUSPECT_IN_ROWS.search(text) is not None
-    ends = text.count("\n") + text.count("\r")
-    return len(data) - len(data.translate(None, _SUSPECT_LATIN1)) != ends
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,7 @@ from typing import Any, TypeVar, cast
 
 from relance.kernel.dates import DateError, parse_date
 from relance.kernel.money import minor_units, normalise_currency
-from relance.store.importing.cells import (
-    creditor_code_problem,
-    may_be_refused,
-    may_be_refused_in_rows,
-)
+from relance.store.importing.cells import creditor_code_problem, may_be_refused
 from relance.store.importing.columns import INVOICE, NOT_DISPUTED
 from relance.store.importing.csv_blocks import ColumnBatch
 from relance.store.importing.debtors import DebtorMerger
@@ -221,7 +217,7 @@ def _columns(batch: list[tuple[int, list[str]]] | ColumnBatch, layout: Layout,
     """The batch's row numbers and columns, as wide as the layout; rows too wide and
     rows holding a refused character added to `slow`."""
     if isinstance(batch, ColumnBatch):  # as wide as the header, by construction
-        if may_be_refused_in_rows(batch.text):
+        if may_be_refused(batch.text, line_ends=True):
             slow.update(index for index, (_number, cells) in enumerate(batch)
                         if layout.cells.problems(cells))
         return list(range(batch.first, batch.first + len(batch))), batch.columns
