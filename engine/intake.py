@@ -49,8 +49,8 @@ from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
 from relance.store.db import Store
 from relance.store.importing import ImportRefused, Mapping, import_source, load_mapping
+from relance.store.importing.checking import MAX_ERRORS
 from relance.store.importing.fec import is_fec, open_fec
-from relance.store.importing.invoices import MAX_ERRORS
 from relance.store.importing.reading import Source, open_source
 from relance.store.importing.rows import Options, RowError, make_layout, read_row
 from relance.store.models import Creditor, IntakeFile

@@ -3,7 +3,7 @@ warning names the rows when two disagree."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,21 @@ DRAFT_SLOT = {column: position for position, column in enumerate(DEBTOR_COLUMNS)
 SHARED_CELLS_MAX = 20_000
 """Distinct cells a merger shares between debtors; past it, only those met already (the
 few values of a segment or a country come first, names and e-mails fill the rest)."""
-UNSET: Any = object()
+
+
+class _Unset:
+    """The type of UNSET, which stays itself when a draft crosses to another process."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
 """A draft's value for a column no row gave."""
 _POSITION = DRAFT_SLOT
 
@@ -76,6 +90,13 @@ class DebtorDraft:
                 self._rows[_POSITION[column]] = self.last_row
         return self._values, self._rows
 
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """A draft as it crosses to the writing process (`apart`): the cells it was read
+        from stay behind, the writer never compares them."""
+        state = {slot: getattr(self, slot) for slot in self.__slots__}
+        state["last_cells"] = None
+        return None, state
+
     def get(self, column: str) -> Any:
         if self._values is None:
             return (self.last or {}).get(column)
@@ -104,6 +125,12 @@ class Disagreement:
                      earlier=self.earlier, earlier_row=self.earlier_row, kept=self.kept)
 
 
+SETTLED = DebtorDraft(0)
+"""What a settled draft leaves (`DebtorMerger.settle`): a named debtor of one set of
+values and no tag, all the end of the import asks of a new debtor."""
+SETTLED.last = {"debtor_name": ""}
+
+
 class DebtorMerger:
     """Every debtor met in a file, keyed by (creditor code, debtor ref)."""
 
@@ -112,6 +139,22 @@ class DebtorMerger:
         # One text object per distinct cell kept (a segment, a country, a sales rep):
         # each debtor's last cells would otherwise hold copies of the same few words.
         self._shared: dict[str, str] = {}
+        # The debtors first met or given other values since `take_changed`, while the
+        # writer is fed a copy of the drafts (`apart`); None when it shares them.
+        self._changed: dict[tuple[str, str], None] | None = None
+
+    def track_changes(self) -> None:
+        self._changed = {}
+
+    def take_changed(self) -> dict[tuple[str, str], DebtorDraft]:
+        """The drafts first made or changed since the last call (in that order), for
+        the writer's copy; none unless `track_changes` was called."""
+        if not self._changed:
+            return {}
+        drafts = self.drafts
+        taken = {key: drafts[key] for key in self._changed}
+        self._changed.clear()
+        return taken
 
     def _kept(self, cells: tuple[str, ...] | None) -> tuple[str, ...] | None:
         """`cells` as a draft keeps them, their texts shared with other debtors'."""
@@ -121,6 +164,17 @@ class DebtorMerger:
         if len(shared) < SHARED_CELLS_MAX:
             return tuple(map(shared.setdefault, cells, cells))
         return tuple([shared.get(cell, cell) for cell in cells])
+
+    def settle(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the drafts of `keys`, debtors just written as new from them, where the
+        end of the import has nothing left to do with them (named, one set of values,
+        no tag): a copy fed by another process (`apart`) would otherwise hold every
+        debtor's values twice over. A later change of one brings its draft back."""
+        drafts = self.drafts
+        for key in keys:
+            draft = drafts[key]
+            if draft.given("debtor_name") and not draft.varied and not draft.get("tags"):
+                drafts[key] = SETTLED
 
     def known(self, creditors: Sequence[Any], refs: Sequence[Any],
               cells: Sequence[tuple[str, ...]]) -> list[dict[str, Any] | None]:
@@ -159,6 +213,8 @@ class DebtorMerger:
         reader kept them); returns the disagreements."""
         key = (creditor, ref)
         draft = self.drafts.get(key)
+        if self._changed is not None and (draft is None or values is not draft.last):
+            self._changed[key] = None
         if draft is None:  # a first set: nothing to compare it with
             draft = self.drafts[key] = DebtorDraft(row)
             draft.last, draft.last_row, draft.last_cells = values, row, self._kept(cells)

@@ -2,7 +2,9 @@
 
 The file streams through once. Rows are written in batches while the file is clean; at
 the first faulty row writing stops, the rest is still checked so that every problem is
-named, and the transaction is rolled back: a refused file leaves no trace.
+named, and the transaction is rolled back: a refused file leaves no trace. The reading
+and checking are `checking.check_rows`'s, in a second process past a large file's first
+rows (`apart`); the writing is `writing.BookWriter`'s, here.
 """
 
 from __future__ import annotations
@@ -23,24 +25,14 @@ from relance.kernel.i18n import _, ngettext
 from relance.store import audit
 from relance.store.book import settle_case
 from relance.store.db import Store
-from relance.store.importing.columnar import ColumnReaders, Outcome, read_batch
+from relance.store.importing.apart import Steps
+from relance.store.importing.checking import MAX_ERRORS, Checked, check_rows
 from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.fec import is_fec, open_fec
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.reading import Source, open_source
-from relance.store.importing.rows import (
-    DebtorCache,
-    InvoiceRow,
-    Options,
-    RowColumns,
-    RowError,
-    make_layout,
-)
+from relance.store.importing.rows import Options, RowError, make_layout
 from relance.store.importing.writing import BookWriter, Counts
-
-BATCH_SIZE = 5000
-MAX_ERRORS = 1000
-MAX_WARNINGS = 200
 
 Progress = Callable[[int, int | None], None]
 """Called after each batch with (work done, total work) in the source's units."""
@@ -130,33 +122,6 @@ def _rare_collections() -> Iterator[None]:
                 gc.set_threshold(*_gc_saved)
 
 
-def _take_clean(outcomes: list[Outcome] | RowColumns, first_rows: dict[str, dict[str, int]],
-                merger: DebtorMerger, report: ImportReport, label: str) -> RowColumns | None:
-    """Take a batch whose rows are all valid invoices of one creditor, numbers unseen:
-    the common case, checked and recorded a column at a time; returns its columns.
-    None (and nothing recorded) for any other batch, which is then taken row by row."""
-    if isinstance(outcomes, RowColumns):
-        rows = outcomes
-    elif outcomes and set(map(type, outcomes)) == {InvoiceRow}:
-        rows = RowColumns.of_rows(cast(list[InvoiceRow], outcomes))
-    else:
-        return None
-    creditors = rows.creditor
-    if creditors.count(creditors[0]) != len(creditors):
-        return None
-    seen = first_rows.setdefault(creditors[0], {})
-    numbered = dict(zip(rows.number, rows.row, strict=True))
-    if len(numbered) != len(rows) or not seen.keys().isdisjoint(numbered):
-        return None  # a number repeated: the row-by-row path names the rows
-    seen.update(numbered)
-    report.rows += len(rows)
-    for disagreement in merger.add_rows(rows):
-        report.warnings_total += 1
-        if len(report.warnings) < MAX_WARNINGS:
-            report.warnings.append(disagreement.render(label))
-    return rows
-
-
 # An import's event names the debtors it changed, up to this many, so that a later run
 # of a day already run evaluates only them (`engine.run_scope`); after a larger import
 # the run evaluates the whole book, which then costs about as much.
@@ -201,78 +166,31 @@ def import_source(
     errors = [*source.errors, *errors]
     if errors:
         raise ImportRefused(source.label, errors[:MAX_ERRORS], more=len(errors) > MAX_ERRORS)
-    report = ImportReport(file=source.label, warnings=source.warnings[:MAX_WARNINGS],
-                          warnings_total=len(source.warnings))
+    report = ImportReport(file=source.label)
     merger = DebtorMerger()
-    first_rows: dict[str, dict[str, int]] = {}
-    more_errors = False
-    debtor_cache: DebtorCache = {}
-    readers = ColumnReaders(options)
     with _rare_collections(), store.write_transaction() as session, \
-            _large_cache(session.connection()):
+            _large_cache(session.connection()), \
+            Steps(check_rows(source, layout, options, merger), merger, source.label) as steps:
         writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),
                             actor=actor, counts=report)
-        batch: list[InvoiceRow] = []
-        # The numbers seen of the creditor of the row before (files rarely mix them).
-        seen_creditor: str | None = None
-        seen: dict[str, int] = {}
-        for lines, failure in source.batches(BATCH_SIZE):
-            if progress is not None:
-                progress(source.done, source.total)
-            read = read_batch(lines, layout, options, debtor_cache, merger, readers)
-            clean = None if errors else _take_clean(read, first_rows, merger, report,
-                                                    source.label)
-            outcomes: list[Outcome] = []
-            if clean is not None:
-                if batch:  # rows taken one by one before it, written first
-                    writer.write(batch, merger)
-                    batch = []
-                writer.write_columns(clean, merger)  # no object per row on the way
-            else:
-                outcomes = list(read.rows()) if isinstance(read, RowColumns) else read
-            for outcome in outcomes:
-                if outcome is None:
-                    continue  # a blank row
-                report.rows += 1
-                if type(outcome) is list:
-                    if len(errors) + len(outcome) > MAX_ERRORS:
-                        more_errors = True
-                        break
-                    errors.extend(outcome)
-                    continue
-                row = cast(InvoiceRow, outcome)
-                number = row.row
-                if row.creditor != seen_creditor:
-                    seen_creditor = row.creditor
-                    seen = first_rows.setdefault(seen_creditor, {})
-                first = seen.setdefault(row.number, number)
-                if first != number:
-                    errors.append(RowError(number, "invoice_number",
-                                           _("{number!r} is already on row {first}").format(
-                                               number=row.number, first=first)))
-                    continue
-                for disagreement in merger.add(row.creditor, row.debtor_ref, number,
-                                               row.debtor):
-                    report.warnings_total += 1
-                    if len(report.warnings) < MAX_WARNINGS:
-                        report.warnings.append(disagreement.render(source.label))
-                if errors:
-                    continue  # keep checking, stop writing: the file will be refused
-                batch.append(row)
-            if more_errors:
-                break
-            if failure is not None:
-                raise failure
-            if len(batch) >= BATCH_SIZE:
-                writer.write(batch, merger)
-                batch = []
-        if not errors and batch:
-            writer.write(batch, merger)
+        for step in steps:
+            if step.columns is not None:
+                writer.write_columns(step.columns, merger)  # no object per row on the way
+            elif step.rows is not None:
+                writer.write(step.rows, merger)
+            elif progress is not None:
+                progress(step.done, source.total)
+            if step.drafts:  # read apart: the drafts are a copy, the debtors written
+                merger.settle(key for key in step.drafts if key in writer.new_debtors)
+        checked = cast(Checked, steps.checked)
+        errors = checked.errors
+        report.rows = checked.rows
+        report.warnings, report.warnings_total = checked.warnings, checked.warnings_total
         if not errors:
             errors.extend(writer.finish(merger))
         if errors:
-            raise ImportRefused(source.label, errors, more=more_errors)
-        report.sha256 = source.sha256
+            raise ImportRefused(source.label, errors, more=checked.more_errors)
+        report.sha256 = checked.sha256
         creditor_ids = set(writer.creditor_ids.values())
         audit.record(
             session, actor=actor, kind="import.invoices", subject_type="import",
@@ -287,5 +205,5 @@ def import_source(
                     today=today or dt.date.today(), actor=actor,
                     cause=f"import of {source.label}")
     if progress is not None:
-        progress(source.done, source.total)
+        progress(checked.done, source.total)
     return report

@@ -25,7 +25,7 @@ from sqlalchemy import Table, insert, select
 from bench.books import HEADER, book_rows
 from relance.store.db import Store, open_store
 from relance.store.importing import ImportRefused, columnar, import_invoices
-from relance.store.importing import invoices as invoices_module
+from relance.store.importing import checking as checking_module
 from relance.store.importing import rows as rows_module
 from relance.store.importing.columnar import _AMOUNT_CELL, _AMOUNT_COLUMN, Outcome
 from relance.store.importing.debtors import DebtorMerger
@@ -145,7 +145,7 @@ def _both(store: Store, reference: Store, path: Path, monkeypatch: pytest.Monkey
     """Import `path` into `store` now, then into `reference` the old way."""
     fast = _outcome(store, path)
     with monkeypatch.context() as patch:
-        patch.setattr(invoices_module, "read_batch", _reference_batch)
+        patch.setattr(checking_module, "read_batch", _reference_batch)
         patch.setattr(BookWriter, "_insert", _reference_insert)
         slow = _outcome(reference, path)
     return fast, slow
@@ -161,7 +161,7 @@ def _outcome(store: Store, path: Path) -> Any:
 
 def test_the_same_book_is_stored_and_updated(store: Store, second_store: Store, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(invoices_module, "BATCH_SIZE", 250)  # several batches, one odd
+    monkeypatch.setattr(checking_module, "BATCH_SIZE", 250)  # several batches, one odd
     first = _write(tmp_path / "first.csv", _odd_rows(), 900)
     fast, slow = _both(store, second_store, first, monkeypatch)
     assert fast == slow
@@ -181,7 +181,7 @@ def test_the_same_book_is_stored_and_updated(store: Store, second_store: Store, 
 def test_a_faulty_file_is_refused_in_the_same_words(store: Store, second_store: Store,
                                                     tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(invoices_module, "BATCH_SIZE", 100)
+    monkeypatch.setattr(checking_module, "BATCH_SIZE", 100)
     good = _odd_rows()[0]
     faults = [
         {"amount": "12,500"}, {"amount": "-5,00"}, {"amount": "1O0,00"}, {"amount": ""},
@@ -256,7 +256,7 @@ def test_debtors_coming_back_after_many_others_are_read_once(
     batches of others, has each debtor's cells read once (a cache of sets of cells,
     bounded, read them again at every row past its size: a tenth of a ten-million-row
     import), and stores, and warns of, what reading every row's cells afresh does."""
-    monkeypatch.setattr(invoices_module, "BATCH_SIZE", 45)
+    monkeypatch.setattr(checking_module, "BATCH_SIZE", 45)
     # The cache of the rows read one by one holds five sets here; each debtor comes back
     # after a hundred others.
     monkeypatch.setattr(rows_module, "DEBTOR_CACHE_SIZE", 5)
@@ -285,7 +285,7 @@ def test_debtors_coming_back_after_many_others_are_read_once(
     assert reads["debtor_name"] == 121
     assert reads["email"] == 121
     with monkeypatch.context() as patch:
-        patch.setattr(invoices_module, "read_batch", _uncached_batch)
+        patch.setattr(checking_module, "read_batch", _uncached_batch)
         patch.setattr(BookWriter, "_insert", _reference_insert)
         slow = _outcome(second_store, path)
     assert fast == slow
