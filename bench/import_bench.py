@@ -14,12 +14,13 @@ For each database, in one run:
   with no validation at all.
 
 Each step runs in a child process so that its memory is its own: its peak resident size
-(max RSS, from wait4's rusage) and its own memory (the largest RssAnon, sampled by this
-process every 20 ms), which leaves out the database file's pages that SQLite maps, the
-shared file cache; the CPU time of that process is printed beside the wall time (on
-PostgreSQL the server's own work is not in it). Target (issue 17): import <= 2x the
-floor, own memory < 500 MB for 1,000,000 rows. PostgreSQL uses throw-away schemas of
-RELANCE_TEST_PG_URL's database.
+(max RSS, from wait4's rusage) and its own memory (sampled by this process every 20 ms,
+`run_bench.OwnMemory`: with the process that reads a large file apart while the import
+writes), which leaves out the database file's pages that SQLite maps, the shared file
+cache; the CPU time of that process is printed beside the wall time, and that of the
+reading process beside it (on PostgreSQL the server's own work is in neither). Target
+(issue 17): import <= 2x the floor, own memory < 500 MB for 1,000,000 rows. PostgreSQL
+uses throw-away schemas of RELANCE_TEST_PG_URL's database.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,14 +58,23 @@ def import_child(url: str, schema: str | None, path: Path, times: int) -> None:
     store = open_store(url, schema=schema)
     for _ in range(times):
         started, cpu_started = time.perf_counter(), time.process_time()
+        reader_started = _children_cpu()
         report = import_invoices(store, path, actor="bench")
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-        print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": report.rows,
+        print(json.dumps({"seconds": seconds, "cpu": cpu,
+                          "reader_cpu": _children_cpu() - reader_started, "rows": report.rows,
                           "created": report.created,
                           "unchanged": report.unchanged, "debtors": report.debtors_created}),
               flush=True)
     store.dispose()
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children: the process that read a large
+    file while the import wrote (`store/importing/apart.py`)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _stored_rows(store: Any, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -193,8 +204,9 @@ def compare(database: Database, path: Path, times: int, rounds: int) -> dict[str
         for index, result in enumerate(imports):
             kind = "import" if index == 0 else "re-import (unchanged)"
             ratio = result["seconds"] / floor["seconds"]
+            reader = f" + reader {result['reader_cpu']:4.1f} s" if result["reader_cpu"] else ""
             print(f"{label:10} {kind:22} {result['rows']:>9,} rows     in "
-                  f"{result['seconds']:6.1f} s (CPU {result['cpu']:5.1f} s)  peak "
+                  f"{result['seconds']:6.1f} s (CPU {result['cpu']:5.1f} s{reader})  peak "
                   f"{import_mb:,.0f} MB, own {own_mb:,.0f} MB  {ratio:4.1f}x the floor  "
                   f"created {result['created']:,}  unchanged {result['unchanged']:,}")
         if not best or floor["seconds"] < best["floor"]["seconds"]:
