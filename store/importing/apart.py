@@ -38,7 +38,6 @@ apart: a smaller file is done before a second process would pay for itself."""
 PIPE_BYTES = 1 << 20
 """The pipe's capacity asked for: room for about a step ahead (Linux grants up to
 /proc/sys/fs/pipe-max-size, 1 MB by default; elsewhere the default stays)."""
-_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named by the module from Python 3.10 on Linux
 
 _NO_VALUES: dict[str, Any] = {}
 
@@ -81,19 +80,15 @@ class Steps:
                     yield from self._from_child()
                     return
 
-    @property
-    def apart(self) -> bool:
-        """Whether the rest of the file was read by a child."""
-        return self._child is not None
-
     # ---------------------------------------------------------------- the parent
 
     def _fork(self) -> bool:
         read_end, write_end = os.pipe()
-        with contextlib.suppress(OSError):  # a capacity refused: the default serves
+        # A capacity refused, or no such setting (not Linux): the default serves.
+        with contextlib.suppress(OSError, AttributeError):
             import fcntl
 
-            fcntl.fcntl(write_end, _F_SETPIPE_SZ, PIPE_BYTES)
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._pipe = os.fdopen(read_end, "rb", buffering=PIPE_BYTES)
         # Ctrl-C held back until the child is known here and ignores it there: an
         # interrupt in between would leave a child nobody ends, or end it unannounced.

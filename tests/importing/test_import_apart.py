@@ -166,6 +166,26 @@ def test_a_file_read_apart_stores_and_reports_what_one_process_does(
     assert _book(store) == _book(second_store)
 
 
+def test_a_workbook_read_apart_stores_what_one_process_does(
+        store: Store, second_store: Store, tmp_path: Path, forks: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpyxl import Workbook
+
+    csv_file = _write(tmp_path / "book.csv", 1200, _extra_rows()[:3], at=600)
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    with csv_file.open(encoding="utf-8", newline="") as handle:
+        for cells in csv.reader(handle, delimiter=";"):
+            sheet.append(cells)
+    workbook.save(tmp_path / "book.xlsx")
+    split, whole = _both(store, second_store, tmp_path / "book.xlsx", monkeypatch)
+    assert len(forks) == 1
+    assert split == whole
+    assert split["created"] == 1203
+    assert _book(store) == _book(second_store)
+
+
 def test_a_faulty_file_is_refused_apart_in_the_same_words(
         store: Store, second_store: Store, tmp_path: Path, forks: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
