@@ -3,7 +3,7 @@ warning names the rows when two disagree."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,10 +125,24 @@ class Disagreement:
                      earlier=self.earlier, earlier_row=self.earlier_row, kept=self.kept)
 
 
-SETTLED = DebtorDraft(0)
-"""What a settled draft leaves (`DebtorMerger.settle`): a named debtor of one set of
-values and no tag, all the end of the import asks of a new debtor."""
-SETTLED.last = {"debtor_name": ""}
+class SettledDraft(DebtorDraft):
+    """What the writer keeps of a draft it is done with (`BookWriter.settle`): the
+    debtor's tags, all the end of the import still reads of it."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, draft: DebtorDraft) -> SettledDraft:
+        tags = draft.get("tags")
+        if not tags:
+            return _UNTAGGED
+        settled = cls(draft.first_row)
+        settled.last = {"debtor_name": "", "tags": tags}
+        return settled
+
+
+_UNTAGGED = SettledDraft(0)
+_UNTAGGED.last = {"debtor_name": ""}
 
 
 class DebtorMerger:
@@ -164,17 +178,6 @@ class DebtorMerger:
         if len(shared) < SHARED_CELLS_MAX:
             return tuple(map(shared.setdefault, cells, cells))
         return tuple([shared.get(cell, cell) for cell in cells])
-
-    def settle(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Forget the drafts of `keys`, debtors just written as new from them, where the
-        end of the import has nothing left to do with them (named, one set of values,
-        no tag): a copy fed by another process (`apart`) would otherwise hold every
-        debtor's values twice over. A later change of one brings its draft back."""
-        drafts = self.drafts
-        for key in keys:
-            draft = drafts[key]
-            if draft.given("debtor_name") and not draft.varied and not draft.get("tags"):
-                drafts[key] = SETTLED
 
     def known(self, creditors: Sequence[Any], refs: Sequence[Any],
               cells: Sequence[tuple[str, ...]]) -> list[dict[str, Any] | None]:

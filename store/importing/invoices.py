@@ -180,8 +180,8 @@ def import_source(
                 writer.write(step.rows, merger)
             elif progress is not None:
                 progress(step.done, source.total)
-            if step.drafts:  # read apart: the drafts are a copy, the debtors written
-                merger.settle(key for key in step.drafts if key in writer.new_debtors)
+            if step.drafts:  # read apart: the drafts are a copy, these written
+                writer.settle(step.drafts, merger)
         checked = cast(Checked, steps.checked)
         errors = checked.errors
         report.rows = checked.rows

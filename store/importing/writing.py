@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from relance.kernel.errors import UsageError
 from relance.kernel.i18n import _
@@ -27,7 +27,8 @@ from relance.store.importing.debtor_columns import (
     debtor_target,
     new_debtor_columns,
 )
-from relance.store.importing.debtors import DebtorMerger
+from relance.store.importing.debtor_tags import write_tags
+from relance.store.importing.debtors import DebtorMerger, SettledDraft
 from relance.store.importing.rows import InvoiceRow, Layout, RowColumns, RowError
 from relance.store.models import (
     Creditor,
@@ -194,8 +195,8 @@ class BookWriter:
         new_debtors = self.new_debtors
         for key, draft in merger.drafts.items():
             debtor_id = self.debtor_ids.get(key)
-            if debtor_id is None:
-                continue  # its rows were all refused
+            if debtor_id is None or type(draft) is SettledDraft:
+                continue  # its rows were all refused, or nothing is left to write
             if key in new_debtors:
                 if not draft.given("debtor_name"):
                     errors.append(RowError(draft.first_row, "debtor_name", _(
@@ -216,50 +217,10 @@ class BookWriter:
             self.conn.execute(
                 update(debtor_t).where(debtor_t.c.id == bindparam("b_id")), changes)
         if self.layout.has("tags"):
-            self._write_tags(merger)
+            self.updated_debtors |= write_tags(self.conn, merger.drafts, self.debtor_ids,
+                                               new_debtors)
         self.counts.debtors_updated = len(self.updated_debtors)
         return errors
-
-    def _write_tags(self, merger: DebtorMerger) -> None:
-        """The debtors' tags as the file's last values give them: a new debtor's
-        inserted, a known one's compared with what is stored."""
-        added_ids: list[int] = []
-        added_tags: list[str] = []
-        wanted: dict[int, set[str]] = {}
-        new_debtors = self.new_debtors
-        for key, draft in merger.drafts.items():
-            debtor_id = self.debtor_ids.get(key)
-            if debtor_id is None:
-                continue
-            tags = draft.get("tags")
-            if key not in new_debtors:
-                wanted[debtor_id] = set(tags or ())
-            elif tags:
-                for tag in sorted(set(tags)):
-                    added_ids.append(debtor_id)
-                    added_tags.append(tag)
-        held: dict[int, set[str]] = {debtor_id: set() for debtor_id in wanted}
-        for chunk in chunks(list(wanted)):
-            for debtor_id, tag in self.conn.execute(
-                    select(tag_t.c.debtor_id, tag_t.c.tag).where(
-                        one_of(self.conn, tag_t.c.debtor_id, chunk))):
-                held[debtor_id].add(tag)
-        removed: list[dict[str, Any]] = [{"b_debtor": d, "b_tag": t}
-                                         for d, tags in wanted.items()
-                                         for t in sorted(held[d] - tags)]
-        touched: set[int] = set()
-        for debtor_id, tags in wanted.items():
-            for tag in sorted(tags - held[debtor_id]):
-                added_ids.append(debtor_id)
-                added_tags.append(tag)
-                touched.add(debtor_id)
-        if removed:
-            self.conn.execute(delete(tag_t).where(tag_t.c.debtor_id == bindparam("b_debtor"),
-                                                  tag_t.c.tag == bindparam("b_tag")), removed)
-        insert_columns(self.conn, tag_t, {"debtor_id": added_ids, "tag": added_tags})
-        # A tag change is a change of the debtor (new debtors are counted as created).
-        touched |= {int(item["b_debtor"]) for item in removed}
-        self.updated_debtors |= touched
 
     # ------------------------------------------------------------------ invoices
 
@@ -484,6 +445,26 @@ class BookWriter:
                               moved)
         self.counts.promises += len(added) + len(moved)
         return changed
+
+    def settle(self, keys: Iterable[tuple[str, str]], merger: DebtorMerger) -> None:
+        """Reduce the drafts of `keys` the writer is done with to their tags (`settle_as`):
+        new debtors just written from them, and known ones they leave as stored, unless
+        a later row changes them. For a copy of the drafts fed by another process
+        (`apart`), which would otherwise hold every debtor's values twice over."""
+        drafts, stored_of = merger.drafts, self.debtor_stored
+        for key in keys:
+            draft = drafts[key]
+            if draft.varied or type(draft) is SettledDraft:
+                continue
+            if key in self.new_debtors:
+                done = draft.given("debtor_name")
+            else:
+                stored = stored_of.get(key)
+                done = stored is not None and tuple(
+                    debtor_target(draft.values, stored, key[1], self._debtor_plan,
+                                  self._pauses)[name] for name in DEBTOR_STORED) == stored
+            if done:
+                drafts[key] = SettledDraft.of(draft)
 
     @property
     def changed_debtors(self) -> set[int]:

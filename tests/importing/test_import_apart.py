@@ -164,6 +164,22 @@ def test_a_file_read_apart_stores_and_reports_what_one_process_does(
     assert split == whole
     assert split["updated"] > 1000 and split["created"] == 100
     assert _book(store) == _book(second_store)
+    # The same file again, but for one debtor's tags (a debtor first met past the fork,
+    # its values as stored): the writer settles the known debtors it leaves as they are,
+    # and keeps their tags to compare.
+    retagged = tmp_path / "retagged.csv"
+    with again.open(encoding="utf-8", newline="") as source, \
+            retagged.open("w", encoding="utf-8", newline="") as target:
+        out = csv.writer(target, delimiter=";")
+        for cells in csv.reader(source, delimiter=";"):
+            if cells and cells[1] == "D0000250":
+                cells[COLUMNS.index("tags")] = "nouveau"
+            out.writerow(cells)
+    split, whole = _both(store, second_store, retagged, monkeypatch)
+    assert len(forks) == 3
+    assert split == whole
+    assert split["unchanged"] == 1605 and split["debtors_updated"] == 1
+    assert _book(store) == _book(second_store)
 
 
 def test_a_workbook_read_apart_stores_what_one_process_does(
