@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
-from relance.store.db import Store
+from relance.store.db import Store, open_store
 from relance.store.models import Debtor, Event, Invoice
 
 CANONICAL = ["creditor", "debtor_ref", "debtor_name", "segment", "email", "phone", "country",
@@ -50,3 +52,17 @@ def book_size(store: Store) -> tuple[int, int, int]:
         return (session.execute(select(func.count()).select_from(Invoice)).scalar_one(),
                 session.execute(select(func.count()).select_from(Debtor)).scalar_one(),
                 session.execute(select(func.count()).select_from(Event)).scalar_one())
+
+
+@pytest.fixture
+def second_store(request: pytest.FixtureRequest, db_url: tuple[str, str | None],
+                 tmp_path: Path) -> Iterator[Store]:
+    """Another fresh book on the same database as `store`: a file imported two ways is
+    compared book against book."""
+    _url, schema = db_url
+    if schema is not None:
+        yield request.getfixturevalue("pg_store")
+        return
+    opened = open_store(f"sqlite:///{tmp_path / 'second.sqlite'}")
+    yield opened
+    opened.dispose()

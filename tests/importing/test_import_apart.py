@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +36,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 22)
 COLUMNS = [*HEADER, "promised_until"]
 TIMESTAMPS = {"created_at", "updated_at"}
-
-
-@pytest.fixture
-def second_store(request: pytest.FixtureRequest, db_url: tuple[str, str | None],
-                 tmp_path: Path) -> Iterator[Store]:
-    """Another fresh book on the same database as `store`."""
-    _url, schema = db_url
-    if schema is not None:
-        yield request.getfixturevalue("pg_store")
-        return
-    opened = open_store(f"sqlite:///{tmp_path / 'second.sqlite'}")
-    yield opened
-    opened.dispose()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import gc
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +22,7 @@ import pytest
 from sqlalchemy import Table, insert, select
 
 from bench.books import HEADER, book_rows
-from relance.store.db import Store, open_store
+from relance.store.db import Store
 from relance.store.importing import ImportRefused, columnar, import_invoices
 from relance.store.importing import checking as checking_module
 from relance.store.importing import rows as rows_module
@@ -60,19 +59,6 @@ def _reference_insert(self: BookWriter, rows: RowColumns, now: dt.datetime,
         {"creditor_id": self.creditor_ids[row.creditor], "number": row.number,
          "created_at": now, "updated_at": now, **self._values(row, None)}
         for row in rows.rows()])
-
-
-@pytest.fixture
-def second_store(request: pytest.FixtureRequest, db_url: tuple[str, str | None],
-                 tmp_path: Path) -> Iterator[Store]:
-    """Another fresh book on the same database as `store`."""
-    _url, schema = db_url
-    if schema is not None:
-        yield request.getfixturevalue("pg_store")
-        return
-    opened = open_store(f"sqlite:///{tmp_path / 'reference.sqlite'}")
-    yield opened
-    opened.dispose()
 
 
 def _odd_rows() -> list[dict[str, str]]:
