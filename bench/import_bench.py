@@ -51,23 +51,22 @@ LOADED_TABLES = ("creditor", "debtor", "debtor_tag", "invoice")
 """What an import of the bench's file writes, in the order a load must write it."""
 
 
-def import_child(url: str, schema: str | None, path: Path, times: int) -> None:
-    """Run in the child: import `path` `times` times, print one JSON line per import."""
+def import_child(url: str, schema: str | None, path: Path) -> None:
+    """Run in the child: import `path`, print the figures as a JSON line."""
     from relance.store.db import open_store
     from relance.store.importing import import_invoices
 
     store = open_store(url, schema=schema)
-    for _ in range(times):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        reader_started = _children_cpu()
-        report = import_invoices(store, path, actor="bench")
-        seconds = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
-        print(json.dumps({"seconds": seconds, "cpu": cpu,
-                          "reader_cpu": _children_cpu() - reader_started, "rows": report.rows,
-                          "created": report.created,
-                          "unchanged": report.unchanged, "debtors": report.debtors_created}),
-              flush=True)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    reader_started = _children_cpu()
+    report = import_invoices(store, path, actor="bench")
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu": cpu,
+                      "reader_cpu": _children_cpu() - reader_started, "rows": report.rows,
+                      "created": report.created,
+                      "unchanged": report.unchanged, "debtors": report.debtors_created}),
+          flush=True)
     store.dispose()
 
 
@@ -245,13 +244,12 @@ def main() -> None:
     parser.add_argument("--into")
     parser.add_argument("--into-schema", default="")
     parser.add_argument("--file")
-    parser.add_argument("--times", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1,
                         help="import and floor this many times in turns; the best of each "
                              "is compared")
     args = parser.parse_args()
     if args.child:
-        import_child(args.child, args.schema or None, Path(args.file), args.times)
+        import_child(args.child, args.schema or None, Path(args.file))
         return
     if args.floor:
         floor_child(args.floor, args.schema or None, args.into, args.into_schema or None,

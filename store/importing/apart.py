@@ -1,7 +1,7 @@
 """A large file read and checked in a second process while the import's process writes.
 
 Reading and checking a row costs about as much Python as writing it; on one core the
-two add up. Once a file has shown itself large (`APART_AFTER_BATCHES` batches read),
+two add up. Once a file has shown itself large (`APART_AFTER_ROWS` rows read),
 the import forks: the child goes on with the reading side (`checking.check_rows`, which
 touches no database) and hands each step over a pipe; the parent writes each step in
 its transaction as it comes, so both cores work. Nothing else changes: the steps, the

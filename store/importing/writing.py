@@ -28,7 +28,7 @@ from relance.store.importing.debtor_columns import (
     new_debtor_columns,
 )
 from relance.store.importing.debtor_tags import write_tags
-from relance.store.importing.debtors import DebtorMerger, SettledDraft
+from relance.store.importing.debtors import DebtorDraft, DebtorMerger, SettledDraft
 from relance.store.importing.rows import InvoiceRow, Layout, RowColumns, RowError
 from relance.store.models import (
     Creditor,
@@ -207,10 +207,8 @@ class BookWriter:
                     changes.append({"b_id": debtor_id, **debtor_target(
                         draft.values, None, key[1], self._debtor_plan, self._pauses)})
                 continue
-            stored = self.debtor_stored[key]
-            target = debtor_target(draft.values, stored, key[1], self._debtor_plan,
-                                   self._pauses)
-            if tuple(target[name] for name in DEBTOR_STORED) != stored:
+            target = self._known_target(key, draft)
+            if target is not None:
                 changes.append({"b_id": debtor_id, **target})
                 self.updated_debtors.add(debtor_id)
         if changes:
@@ -446,23 +444,28 @@ class BookWriter:
         self.counts.promises += len(added) + len(moved)
         return changed
 
+    def _known_target(self, key: tuple[str, str], draft: DebtorDraft) -> dict[str, Any] | None:
+        """A debtor the book had, as `draft` leaves it: its columns when they change,
+        None when they stay as stored."""
+        stored = self.debtor_stored[key]
+        target = debtor_target(draft.values, stored, key[1], self._debtor_plan, self._pauses)
+        return None if tuple(target[name] for name in DEBTOR_STORED) == stored else target
+
     def settle(self, keys: Iterable[tuple[str, str]], merger: DebtorMerger) -> None:
-        """Reduce the drafts of `keys` the writer is done with to their tags (`settle_as`):
-        new debtors just written from them, and known ones they leave as stored, unless
-        a later row changes them. For a copy of the drafts fed by another process
-        (`apart`), which would otherwise hold every debtor's values twice over."""
-        drafts, stored_of = merger.drafts, self.debtor_stored
+        """Reduce the drafts of `keys` the writer is done with to their tags
+        (`SettledDraft`): new debtors just written from them, and known ones they leave
+        as stored, unless a later row changes them. For a copy of the drafts fed by
+        another process (`apart`), which would otherwise hold every debtor's values
+        twice over."""
+        drafts = merger.drafts
         for key in keys:
             draft = drafts[key]
-            if draft.varied or type(draft) is SettledDraft:
+            if draft.varied:
                 continue
             if key in self.new_debtors:
                 done = draft.given("debtor_name")
-            else:
-                stored = stored_of.get(key)
-                done = stored is not None and tuple(
-                    debtor_target(draft.values, stored, key[1], self._debtor_plan,
-                                  self._pauses)[name] for name in DEBTOR_STORED) == stored
+            else:  # known, once read from the book; not yet read: kept whole
+                done = key in self.debtor_stored and self._known_target(key, draft) is None
             if done:
                 drafts[key] = SettledDraft.of(draft)
 
