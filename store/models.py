@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from functools import cached_property
 from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    util,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -79,6 +81,30 @@ def present_on(item: object, dialect: str) -> bool:
     """Whether the schema holds `item` (an index, a table...) on this database."""
     only = getattr(item, "info", {}).get("only_on")
     return only is None or only == dialect
+
+
+class OpenOnlyIndex(Index):
+    """A partial index: only the rows `where` holds, on each of the databases `on`.
+
+    Written as `postgresql_where=`, the condition made SQLAlchemy import PostgreSQL's
+    dialect as the models were declared, to check the argument's name: some 55 ms of
+    every command that reads the book, on SQLite as well. Here each database's options
+    receive the condition when that database asks for them, which only a process
+    talking to it does."""
+
+    def __init__(self, name: str, *columns: str, where: str, on: tuple[str, ...]) -> None:
+        super().__init__(name, *columns)
+        self.where, self.on = where, on
+
+    @cached_property
+    def dialect_options(self) -> Any:  # SQLAlchemy's registry of per-database options
+        def options(dialect_name: str) -> Any:
+            found = self._kw_reg_for_dialect_cls(dialect_name)
+            if dialect_name in self.on:
+                found["where"] = text(self.where)
+            return found
+
+        return util.PopulateDict(options)
 
 
 # The columns of SQLite's index on open invoices, the debtor first (`Invoice`).
@@ -222,30 +248,21 @@ class Invoice(Base):
     __table_args__ = (
         UniqueConstraint("creditor_id", "number"),
         # Runs only look at open invoices: a partial index keeps them cheap to find.
-        Index(
-            "ix_invoice_open_due",
-            "creditor_id",
-            "due_date",
-            sqlite_where=text("balance_minor > 0"),
-            postgresql_where=text("balance_minor > 0"),
-        ),
+        OpenOnlyIndex("ix_invoice_open_due", "creditor_id", "due_date",
+                      where="balance_minor > 0", on=("sqlite", "postgresql")),
         # A debtor's open invoices: runs join them from the debtors of a segment and sum
         # them per debtor without reading the debtor's paid invoices.
-        only_on("postgresql", Index(
-            "ix_invoice_open_debtor",
-            "debtor_id",
-            postgresql_where=text("balance_minor > 0"),
-        )),
+        only_on("postgresql", OpenOnlyIndex(
+            "ix_invoice_open_debtor", "debtor_id", where="balance_minor > 0",
+            on=("postgresql",))),
         # On SQLite the same index also holds every invoice field a policy reads (all
         # but custom attributes), so that a run finds them there without seeking each
         # invoice's row: a fifth of its queries' time. PostgreSQL reads the open
         # invoices in one bitmap scan instead, and there a long dispute reason could
         # outgrow an index entry.
-        only_on("sqlite", Index(
-            "ix_invoice_open_debtor_fields",
-            *OPEN_INVOICE_FIELDS,
-            sqlite_where=text("balance_minor > 0"),
-        )),
+        only_on("sqlite", OpenOnlyIndex(
+            "ix_invoice_open_debtor_fields", *OPEN_INVOICE_FIELDS,
+            where="balance_minor > 0", on=("sqlite",))),
     )
 
     id: Mapped[int] = _pk()

@@ -204,6 +204,9 @@ def test_a_command_over_an_up_to_date_store_runs_no_migration_machinery(
     assert _among(loaded, MIGRATING) == []
     assert _among(loaded, ("pydantic",)) == []
     assert _among(loaded, ("alembic", "relance.store.migrate", "sqlalchemy")) != []
+    # Nor PostgreSQL's dialect and driver, on SQLite: the partial indexes' conditions no
+    # longer make the models import it (`OpenOnlyIndex`).
+    assert _among(loaded, ("sqlalchemy.dialects.postgresql", "psycopg")) == []
 
 
 def test_db_current_on_an_up_to_date_store_reads_no_migration_script(workspace: Path) -> None:

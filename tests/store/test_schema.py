@@ -8,6 +8,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex
 
 from relance.store.db import Store
 from relance.store.migrate import (
@@ -33,6 +36,36 @@ def test_migrations_match_the_models(store: Store) -> None:
             "compare_type": True, "include_object": include_object(conn.dialect.name)})
         differences = compare_metadata(context, Base.metadata)
     assert differences == [], "run scripts/make_migration.py: models and migrations differ"
+
+
+def test_the_open_invoice_indexes_hold_the_open_invoices_only_where_declared() -> None:
+    dialects: list[Dialect] = [sqlite.dialect(), postgresql.dialect()]  # type: ignore[no-untyped-call]
+    created = {
+        (index.name, dialect.name): str(CreateIndex(index).compile(dialect=dialect))
+        for index in Base.metadata.tables["invoice"].indexes for dialect in dialects}
+    partial = {key for key, ddl in created.items() if ddl.endswith("WHERE balance_minor > 0")}
+    assert partial == {
+        ("ix_invoice_open_due", "sqlite"), ("ix_invoice_open_due", "postgresql"),
+        ("ix_invoice_open_debtor", "postgresql"),
+        ("ix_invoice_open_debtor_fields", "sqlite")}
+
+
+def test_the_partial_indexes_stored_are_partial(store: Store) -> None:
+    """What the migrations made, read back from the database itself."""
+    with store.engine.connect() as conn:
+        found: dict[str, str]
+        if store.dialect == "sqlite":
+            found = dict(conn.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'invoice' "
+                "AND type = 'index' AND sql IS NOT NULL")).all())
+        else:
+            found = dict(conn.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'invoice' "
+                "AND schemaname = current_schema()")).all())
+    partial = {name for name, ddl in found.items() if "balance_minor > 0" in ddl}
+    assert partial == ({"ix_invoice_open_due", "ix_invoice_open_debtor_fields"}
+                       if store.dialect == "sqlite" else
+                       {"ix_invoice_open_due", "ix_invoice_open_debtor"})
 
 
 def _invoice_indexes(store: Store) -> set[str]:
