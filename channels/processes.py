@@ -2,19 +2,19 @@
 
 Rendering and committing an e-mail costs CPU in Python, so one process keeps one core
 busy at most. A dispatch whose queue holds more e-mails than one claimed group starts
-helper processes (`spawn`: a fresh interpreter, safe beside the scheduler's threads) that
-each run their own dispatch of the e-mail channels on their own connection to the
-store. They share the queue through the claims exactly as separate `relance dispatch`
-commands do (`relance.channels.claims`: `SKIP LOCKED` on PostgreSQL, the write lock on
-SQLite), so every guarantee of one dispatcher holds for each: a message is sent at most
-once, and one in doubt is made `uncertain` and listed. Their reports are added to the
-caller's.
+helper processes (`start_method`) that each run their own dispatch of the e-mail
+channels on their own connection to the store. They share the queue through the claims
+exactly as separate `relance dispatch` commands do (`relance.channels.claims`: `SKIP
+LOCKED` on PostgreSQL, the write lock on SQLite), so every guarantee of one dispatcher
+holds for each: a message is sent at most once, and one in doubt is made `uncertain` and
+listed. Their reports are added to the caller's.
 
-Default: one process per core, on PostgreSQL and on SQLite. A helper's interpreter
-takes about half a second of CPU to start, the time the caller needs to send several
-hundred e-mails: so helpers start only for a queue of `HELPER_QUEUE_MIN` e-mails or
-more, where two processes measured faster than one on both databases (on SQLite they
-take turns at the file's write lock, briefly: docs/performance.md, "Dispatch").
+Default: one process per core, on PostgreSQL and on SQLite. A helper started as a fresh
+interpreter takes half a second to a second of CPU to import what it needs, the time the
+caller needs to send several hundred e-mails: so helpers start only for a queue of
+`HELPER_QUEUE_MIN` e-mails or more, where two processes measured faster than one on both
+databases (on SQLite they take turns at the file's write lock, briefly:
+docs/performance.md, "Dispatch").
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import fields
@@ -71,6 +72,17 @@ def helpers_wanted(store: Store, config: DispatchConfig, channels: set[str],
     return min(processes - 1, waiting // config.batch_size)
 
 
+def start_method() -> str:
+    """How a helper process starts: `fork` when this process runs no other thread, the
+    helper then going on from the modules already imported and sending at once; a fresh
+    interpreter (`spawn`) otherwise (the scheduler's threads, a progress bar's, the
+    TUI's), since a fork copies the locks other threads hold at that instant and a
+    helper could wait forever on one of them."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
 def _store_address(store: Store) -> tuple[str, str | None]:
     """The URL (with its password) and PostgreSQL schema a helper opens the store with."""
     url = store.engine.url.render_as_string(hide_password=False)
@@ -85,8 +97,18 @@ class Helpers:
 
     def __init__(self, store: Store, workspace: Workspace, *, today: dt.date,
                  channels: set[str], count: int, stop: threading.Event) -> None:
-        context = multiprocessing.get_context("spawn")
         url, schema = _store_address(store)
+        method = start_method()
+        if method == "fork":
+            # Nothing the caller holds may be used twice: its pooled connections are
+            # closed (SQLite forbids using a connection across a fork; the helper opens
+            # its own) and its buffered output written, else the helper would write
+            # the copy again as it ends.
+            store.engine.dispose()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        context = (multiprocessing.get_context("fork") if method == "fork"
+                   else multiprocessing.get_context("spawn"))
         self.stop = stop
         self.flag = context.Event()
         self.done = threading.Event()

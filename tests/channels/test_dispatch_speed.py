@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import re
+import subprocess
+import sys
+import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +204,81 @@ def test_two_processes_share_the_queue_and_send_each_email_once(
         states = set(s.scalars(select(Action.state)))
     assert len(senders) == 2, senders  # the caller and its helper both sent
     assert states == {ActionState.SENT}
+
+
+# Run in an interpreter of its own, which runs no other thread (the test's SMTP server
+# does): the dispatch there may fork its helper. Prints the report and the start methods
+# asked of multiprocessing.
+_DISPATCH_ALONE = """
+import json, multiprocessing, sys
+from pathlib import Path
+asked = []
+_get_context = multiprocessing.get_context
+def _recording(method=None):
+    asked.append(method)
+    return _get_context(method)
+multiprocessing.get_context = _recording
+from relance.channels import processes
+from relance.channels.dispatch import dispatch
+from relance.store.db import open_store
+from tests.channels.factory import TODAY, make_workspace
+processes.HELPER_QUEUE_MIN = 1
+store = open_store(sys.argv[1], schema=sys.argv[2] or None, migrate=False)
+workspace = make_workspace(Path(sys.argv[3]), json.loads(sys.argv[4]))
+print("before the dispatch", end=" ")  # left in the buffer: written once, by this process
+report = dispatch(store, workspace, today=TODAY)
+print(json.dumps({"sent": report.sent, "errors": report.errors, "asked": asked}))
+"""
+
+
+@pytest.mark.slow  # 40 e-mails through a slow server, in a process of their own
+def test_a_dispatch_running_no_other_thread_forks_its_helper_which_sends_at_once(
+        store: Store, db_url: tuple[str, str | None], tmp_path: Path) -> None:
+    """A helper forked from the dispatch starts without importing anything: with a
+    server slow enough to hold the caller for a second or two, a fresh interpreter
+    would be ready when a good part of the queue is gone; the forked one shares it from the start.
+    Each e-mail arrives once, and what the caller had printed is printed once."""
+    n = 40
+    book(store, n, template="rappel")
+
+    class Slow(Recorder):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(0.025)
+            return await super().handle_DATA(server, session, envelope)
+
+    recorder = Slow()
+    with LoopbackSmtp(recorder) as server:
+        config = {"smtp": server.config(max_connections=1),
+                  "dispatch": {"batch_size": 2, "processes": 2, "retry_base_seconds": 0}}
+        done = subprocess.run(
+            [sys.executable, "-c", _DISPATCH_ALONE, db_url[0], db_url[1] or "",
+             str(tmp_path / "ws"), json.dumps(config)],
+            capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("before the dispatch") == 1, done.stdout
+    outcome = json.loads(done.stdout.split("before the dispatch ", 1)[1])
+    assert outcome["sent"] == n and outcome["errors"] == [], outcome
+    assert outcome["asked"] == ["fork"]
+    ids = recorder.message_ids()
+    assert len(ids) == n and set(ids.values()) == {1}
+    with store.transaction() as s:
+        sent_by = Counter(s.scalars(select(Event.actor).where(Event.kind == "action.sent")))
+    # One e-mail at a time on each side, 25 ms each: the helper sent about half, not the
+    # tail left after an interpreter's start (half a second to a second here, 20 to 40
+    # e-mails' worth).
+    assert len(sent_by) == 2 and min(sent_by.values()) >= n * 3 // 8, sent_by
+
+
+def test_a_helper_is_a_fresh_interpreter_beside_other_threads() -> None:
+    """A fork would copy the locks another thread holds: beside one, spawn."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert processes.start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
 
 
 def test_dispatch_processes_setting(store: Store, tmp_path: Path) -> None:
