@@ -59,7 +59,7 @@ class AppContext:
         if self._store is None:
             from relance.store.db import open_store
 
-            self._store = open_store(self.database_url)
+            self._store = open_store(self.database_url, create_folders=False)
         return self._store
 
     @property

@@ -100,9 +100,12 @@ def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.commit()
 
 
-def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False) -> Engine:
+def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False,
+                create_folders: bool = True) -> Engine:
     """An engine for `url`; `schema` confines a PostgreSQL connection to one schema
-    (the tests give each case its own)."""
+    (the tests give each case its own). A SQLite file's folders are made if need be,
+    unless `create_folders` is false: the command line names a book a person typed,
+    where a missing folder is a mistake to tell, not a path to make."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # SQLAlchemy raises ArgumentError with a terse text
@@ -112,7 +115,14 @@ def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False
     kwargs: dict[str, Any] = {"echo": echo}
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            if create_folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise ConfigError(_(
+                    "no book at {path}: the folder {folder} does not exist (the database "
+                    "comes from --db, RELANCE_DATABASE_URL or relance.toml)").format(
+                        path=parsed.database, folder=folder))
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -138,13 +148,14 @@ def make_engine(url: str | URL, *, schema: str | None = None, echo: bool = False
 
 
 def open_store(
-    url: str | URL, *, schema: str | None = None, migrate: bool = True, echo: bool = False
+    url: str | URL, *, schema: str | None = None, migrate: bool = True, echo: bool = False,
+    create_folders: bool = True,
 ) -> Store:
     """Open (and by default migrate to the latest schema) the store at `url`.
 
     A database migrated by a newer relance is refused here (`SchemaTooNew`, one
     sentence) rather than read with a schema this code does not know."""
-    engine = make_engine(url, schema=schema, echo=echo)
+    engine = make_engine(url, schema=schema, echo=echo, create_folders=create_folders)
     if migrate:
         from relance.store.migrate import upgrade
 

@@ -1,6 +1,7 @@
 """What the system or the database refuses reaches the user as one sentence and exit
 code 1, never a traceback: a database server that does not answer, a database file the
-system will not let SQLite write, an output the system will not take."""
+system will not let SQLite write, an output the system will not take. A book named in a
+folder that does not exist is a mistake told the same way, exit code 2."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ def _relance(command: str, cwd: Path, limits: str = "") -> subprocess.CompletedP
                           env=env, timeout=120, check=False)
 
 
-def _one_sentence(done: subprocess.CompletedProcess[str], start: str) -> None:
-    assert done.returncode == 1, done.stderr
+def _one_sentence(done: subprocess.CompletedProcess[str], start: str, code: int = 1) -> None:
+    assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(start) and done.stderr.count("\n") == 1, done.stderr
 
@@ -45,3 +46,19 @@ def test_an_output_the_system_will_not_take(tmp_path: Path) -> None:
     done = _relance(f"run --help > {out}", tmp_path, limits="-f 1")
     _one_sentence(done, "relance: File too large")
     assert out.stat().st_size == 1024  # as much as the limit allowed
+
+
+def test_a_book_in_a_folder_that_does_not_exist_is_told_not_made(tmp_path: Path) -> None:
+    """A mistyped `--db` (or RELANCE_DATABASE_URL, or relance.toml) used to make the
+    folders and an empty book, and the queue then read as empty."""
+    missing = tmp_path / "typo" / "books"
+    for command in ("queue", "db current", "db upgrade", "report aged"):
+        done = _relance(f"--db sqlite:///{missing / 'relance.sqlite'} {command}", tmp_path)
+        _one_sentence(done, f"relance: no book at {missing / 'relance.sqlite'}: the folder "
+                            f"{missing} does not exist", code=2)
+    assert not (tmp_path / "typo").exists()
+    # In a folder that exists, a new book is made as before (`relance import` into a
+    # fresh workspace, or `db upgrade` on purpose).
+    done = _relance(f"--db sqlite:///{tmp_path / 'new.sqlite'} db upgrade", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "new.sqlite").is_file()
