@@ -19,6 +19,7 @@ docs/performance.md, "Dispatch").
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import multiprocessing
 import os
@@ -77,10 +78,20 @@ def start_method() -> str:
     helper then going on from the modules already imported and sending at once; a fresh
     interpreter (`spawn`) otherwise (the scheduler's threads, a progress bar's, the
     TUI's), since a fork copies the locks other threads hold at that instant and a
-    helper could wait forever on one of them."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    helper could wait forever on one of them. Nor is it forked from inside a running
+    event loop, which the helper would inherit as its own and could not start another."""
+    if (threading.active_count() == 1 and not _in_event_loop()
+            and "fork" in multiprocessing.get_all_start_methods()):
         return "fork"
     return "spawn"
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _store_address(store: Store) -> tuple[str, str | None]:

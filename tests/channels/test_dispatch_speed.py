@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -269,16 +268,31 @@ def test_a_dispatch_running_no_other_thread_forks_its_helper_which_sends_at_once
     assert len(sent_by) == 2 and min(sent_by.values()) >= n * 3 // 8, sent_by
 
 
-def test_a_helper_is_a_fresh_interpreter_beside_other_threads() -> None:
-    """A fork would copy the locks another thread holds: beside one, spawn."""
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        assert processes.start_method() == "spawn"
-    finally:
-        release.set()
-        other.join()
+# In an interpreter of its own: the test's process may run threads of its own (pytest's
+# workers do), which would make every answer `spawn`.
+_START_METHODS = """
+import asyncio, json, threading
+from relance.channels.processes import start_method
+alone = start_method()
+async def within_a_loop():
+    return start_method()
+in_loop = asyncio.run(within_a_loop())
+release = threading.Event()
+other = threading.Thread(target=release.wait)
+other.start()
+beside_a_thread = start_method()
+release.set()
+other.join()
+print(json.dumps([alone, in_loop, beside_a_thread, start_method()]))
+"""
+
+
+def test_a_helper_is_forked_only_from_a_process_running_nothing_else() -> None:
+    """A fork copies the locks other threads hold at that instant, and the event loop
+    running in this one: beside either, the helper is a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", _START_METHODS], capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert json.loads(done.stdout) == ["fork", "spawn", "spawn", "fork"]
 
 
 def test_dispatch_processes_setting(store: Store, tmp_path: Path) -> None:
