@@ -54,12 +54,18 @@ class AppContext:
         return self.workspace.database_url(self.db_override)
 
     @property
+    def book_named(self) -> bool:
+        return self.workspace.database_named(self.db_override)
+
+    @property
     def store(self) -> Store:
         """The workspace's store, opened (and migrated) on first use."""
         if self._store is None:
             from relance.store.db import open_store
 
-            self._store = open_store(self.database_url, create_folders=False)
+            # A book a person named is not made with its folders (a typo would show an
+            # empty queue); the workspace's own is, with the workspace's folder.
+            self._store = open_store(self.database_url, create_folders=not self.book_named)
         return self._store
 
     @property

@@ -73,6 +73,12 @@ class Workspace:
     def config_label(self) -> str:
         return str(self.config_path) if self.config_path else CONFIG_NAME
 
+    def database_named(self, override: str | None = None) -> bool:
+        """Whether a person named the database (`--db`, the environment, `relance.toml`)
+        rather than the workspace's own `relance.sqlite` being taken."""
+        return bool(override or os.environ.get(DATABASE_URL_ENV)
+                    or self.settings.database.url is not None)
+
     def database_url(self, override: str | None = None) -> str:
         if override:
             return override

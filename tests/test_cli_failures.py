@@ -13,9 +13,10 @@ from pathlib import Path
 RELANCE = str(Path(sys.executable).parent / "relance")
 
 
-def _relance(command: str, cwd: Path, limits: str = "") -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+def _relance(command: str, cwd: Path, limits: str = "",
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**{key: value for key, value in os.environ.items()
+              if key not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}, **(env or {})}
     env.update(LANG="en_GB.UTF-8", RELANCE_NO_SERVER="1")
     shell = f"{'ulimit ' + limits + ' && ' if limits else ''}exec {RELANCE} {command}"
     return subprocess.run(["bash", "-c", shell], capture_output=True, text=True, cwd=cwd,
@@ -57,8 +58,13 @@ def test_a_book_in_a_folder_that_does_not_exist_is_told_not_made(tmp_path: Path)
         _one_sentence(done, f"relance: no book at {missing / 'relance.sqlite'}: the folder "
                             f"{missing} does not exist", code=2)
     assert not (tmp_path / "typo").exists()
-    # In a folder that exists, a new book is made as before (`relance import` into a
-    # fresh workspace, or `db upgrade` on purpose).
+    done = _relance("queue", tmp_path, env={"RELANCE_DATABASE_URL": f"sqlite:///{missing}/b"})
+    _one_sentence(done, f"relance: no book at {missing}/b: the folder {missing} does not",
+                  code=2)
+    # In a folder that exists, a new book is made as before (`db upgrade` on purpose);
+    # and the workspace's own book with the workspace's folder (`--workspace DIR`).
     done = _relance(f"--db sqlite:///{tmp_path / 'new.sqlite'} db upgrade", tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "new.sqlite").is_file()
+    assert _relance(f"-w {tmp_path / 'ws'} queue", tmp_path).returncode == 0
+    assert (tmp_path / "ws" / "relance.sqlite").is_file()

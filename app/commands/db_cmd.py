@@ -32,7 +32,7 @@ db_app = typer.Typer(help=command_help("db"),
 def _engine(context: AppContext) -> Iterator[Engine]:
     from relance.store.db import make_engine
 
-    engine = make_engine(context.database_url, create_folders=False)
+    engine = make_engine(context.database_url, create_folders=not context.book_named)
     try:
         yield engine
     finally:
