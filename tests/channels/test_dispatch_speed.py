@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,18 @@ def test_a_claimed_group_is_rendered_from_what_its_claim_read(
     assert "500,01" in texts["ACME-1@client.test"]
 
 
+@dataclass
+class SlowServer(Recorder):
+    """A server taking `pause` seconds over each message: long enough a dispatch for a
+    helper process to matter."""
+
+    pause: float = 0.1
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.pause)
+        return await super().handle_DATA(server, session, envelope)
+
+
 @pytest.mark.slow  # 60 e-mails through a slow server, a helper interpreter started
 def test_two_processes_share_the_queue_and_send_each_email_once(
         store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,12 +197,7 @@ def test_two_processes_share_the_queue_and_send_each_email_once(
     # A helper is started for 60 e-mails here, not only from a thousand.
     monkeypatch.setattr(processes, "HELPER_QUEUE_MIN", n)
 
-    class Slow(Recorder):
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            await asyncio.sleep(0.1)
-            return await super().handle_DATA(server, session, envelope)
-
-    recorder = Slow()
+    recorder = SlowServer(pause=0.1)
     with LoopbackSmtp(recorder) as server:
         workspace = make_workspace(tmp_path / "ws", {
             "smtp": server.config(max_connections=1),
@@ -240,12 +248,7 @@ def test_a_dispatch_running_no_other_thread_forks_its_helper_which_sends_at_once
     n = 40
     book(store, n, template="rappel")
 
-    class Slow(Recorder):
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            await asyncio.sleep(0.025)
-            return await super().handle_DATA(server, session, envelope)
-
-    recorder = Slow()
+    recorder = SlowServer(pause=0.025)
     with LoopbackSmtp(recorder) as server:
         config = {"smtp": server.config(max_connections=1),
                   "dispatch": {"batch_size": 2, "processes": 2, "retry_base_seconds": 0}}
