@@ -55,7 +55,7 @@ class AppContext:
 
     @property
     def book_named(self) -> bool:
-        return self.workspace.database_named(self.db_override)
+        return self.workspace.named_database_url(self.db_override) is not None
 
     @property
     def store(self) -> Store:

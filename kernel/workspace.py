@@ -73,22 +73,14 @@ class Workspace:
     def config_label(self) -> str:
         return str(self.config_path) if self.config_path else CONFIG_NAME
 
-    def database_named(self, override: str | None = None) -> bool:
-        """Whether a person named the database (`--db`, the environment, `relance.toml`)
-        rather than the workspace's own `relance.sqlite` being taken."""
-        return bool(override or os.environ.get(DATABASE_URL_ENV)
-                    or self.settings.database.url is not None)
+    def named_database_url(self, override: str | None = None) -> str | None:
+        """The database a person named: `--db`, else the environment, else
+        `relance.toml`; None when the workspace's own `relance.sqlite` is to be taken."""
+        return override or os.environ.get(DATABASE_URL_ENV) or self.settings.database.url
 
     def database_url(self, override: str | None = None) -> str:
-        if override:
-            return override
-        from_env = os.environ.get(DATABASE_URL_ENV)
-        if from_env:
-            return from_env
-        configured = self.settings.database.url
-        if configured is not None:
-            return configured
-        return f"sqlite:///{(self.root / DEFAULT_DB_NAME).resolve()}"
+        return (self.named_database_url(override)
+                or f"sqlite:///{(self.root / DEFAULT_DB_NAME).resolve()}")
 
 
 def load_config(path: Path) -> dict[str, Any]:
