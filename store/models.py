@@ -87,10 +87,10 @@ class OpenOnlyIndex(Index):
     """A partial index: only the rows `where` holds, on each of the databases `on`.
 
     Written as `postgresql_where=`, the condition made SQLAlchemy import PostgreSQL's
-    dialect as the models were declared, to check the argument's name: some 55 ms of
-    every command that reads the book, on SQLite as well. Here each database's options
-    receive the condition when that database asks for them, which only a process
-    talking to it does."""
+    dialect as the models were declared, to check the argument's name: 25 ms of the
+    start of every command that reads the book here (docs/performance.md), on SQLite as
+    well. Here each database's options receive the condition when that database asks
+    for them, which only a process talking to it does."""
 
     def __init__(self, name: str, *columns: str, where: str, on: tuple[str, ...]) -> None:
         super().__init__(name, *columns)
