@@ -29,8 +29,10 @@ from typing import IO, Any
 from relance.kernel.i18n import _
 from relance.store.importing import checking
 from relance.store.importing.checking import Checked, Step
-from relance.store.importing.debtors import DebtorMerger
+from relance.store.importing.debtors import DebtorDraft, DebtorMerger, DraftState
+from relance.store.importing.first_rows import FirstRows
 from relance.store.importing.rows import RowColumns
+from relance.store.importing.scratch import Scratch
 
 APART_AFTER_ROWS = 20_000
 """Rows read (in whole batches) in the import's own process before the rest is read
@@ -48,9 +50,10 @@ class Steps:
     leaving it ends and reaps the child, whatever happened."""
 
     def __init__(self, reading: Generator[Step, None, Checked], merger: DebtorMerger,
-                 label: str) -> None:
+                 first_rows: FirstRows, label: str) -> None:
         self._reading = reading
         self._merger = merger
+        self._first_rows = first_rows
         self._label = label
         # In batches: the rows are not counted, a refused file writes none of them.
         self._apart_after = -(-APART_AFTER_ROWS // checking.BATCH_SIZE) \
@@ -103,7 +106,8 @@ class Steps:
                 return False
             if child == 0:
                 os.close(read_end)
-                _serve(self._reading, self._merger, write_end, held)  # never returns
+                _serve(self._reading, self._merger, self._first_rows, write_end,
+                       held)  # never returns
             self._child = child
             os.close(write_end)
         finally:  # in this process only: the child leaves by os._exit
@@ -120,11 +124,11 @@ class Steps:
                 raise self._lost() from None
             if kind == "step":
                 if payload.drafts:
-                    drafts.update(payload.drafts)
+                    drafts.update(_restored(payload.drafts))
                 yield payload
             elif kind == "end":
                 self.checked, last_drafts = payload
-                drafts.update(last_drafts)
+                drafts.update(_restored(last_drafts))
                 return
             else:
                 raise payload
@@ -156,16 +160,20 @@ class Steps:
 
 
 def _serve(reading: Generator[Step, None, Checked], merger: DebtorMerger,
-           write_end: int, held: set[int | signal.Signals]) -> None:
+           first_rows: FirstRows, write_end: int, held: set[int | signal.Signals]) -> None:
     """In the child: run the rest of `reading`, each step and then the end (or the
     exception raised) pickled onto the pipe; leave without any clean-up of the
-    parent's. `held`: the signal mask to restore once Ctrl-C is ignored."""
+    parent's. `held`: the signal mask to restore once Ctrl-C is ignored. What the
+    reading remembers of the whole file (debtors, invoice numbers) goes to a scratch
+    database, so that this process's memory stays flat."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        merger.track_changes()
         pipe = os.fdopen(write_end, "wb", buffering=PIPE_BYTES)
         try:
+            scratch = Scratch()
+            merger.move_to(scratch)
+            first_rows.move_to(scratch)
             while True:
                 try:
                     step = next(reading)
@@ -183,6 +191,13 @@ def _serve(reading: Generator[Step, None, Checked], merger: DebtorMerger,
     except BaseException:  # a closed pipe: the parent is gone or done
         os._exit(1)
     os._exit(0)
+
+
+def _restored(states: dict[tuple[str, str], DraftState],
+              ) -> Iterator[tuple[tuple[str, str], DebtorDraft]]:
+    restored = DebtorDraft.restored
+    for key, state in states.items():
+        yield key, restored(state)
 
 
 def _without_debtor_values(columns: RowColumns) -> RowColumns:

@@ -9,13 +9,14 @@ those that need the book (a debtor's stored values) are the writer's.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
 from relance.kernel.i18n import _
 from relance.store.importing.columnar import ColumnReaders, Outcome, read_batch
-from relance.store.importing.debtors import DebtorDraft, DebtorMerger
+from relance.store.importing.debtors import DebtorMerger, DraftState
+from relance.store.importing.first_rows import FirstRows
 from relance.store.importing.reading import Source
 from relance.store.importing.rows import (
     DebtorCache,
@@ -42,7 +43,7 @@ class Step:
     rows: list[InvoiceRow] | None = None
     # The drafts of the debtors first met or changed since the step before, when the
     # reading side runs apart (the writer's merger is then a copy fed by the steps).
-    drafts: dict[tuple[str, str], DebtorDraft] | None = None
+    drafts: dict[tuple[str, str], DraftState] | None = None
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Checked:
             self.warnings.append(warning)
 
 
-def _take_clean(outcomes: list[Outcome] | RowColumns, first_rows: dict[str, dict[str, int]],
+def _take_clean(outcomes: list[Outcome] | RowColumns, first_rows: FirstRows,
                 merger: DebtorMerger, checked: Checked, label: str) -> RowColumns | None:
     """Take a batch whose rows are all valid invoices of one creditor, numbers unseen:
     the common case, checked and recorded a column at a time; returns its columns.
@@ -77,40 +78,36 @@ def _take_clean(outcomes: list[Outcome] | RowColumns, first_rows: dict[str, dict
     creditors = rows.creditor
     if creditors.count(creditors[0]) != len(creditors):
         return None
-    seen = first_rows.setdefault(creditors[0], {})
     numbered = dict(zip(rows.number, rows.row, strict=True))
-    if len(numbered) != len(rows) or not seen.keys().isdisjoint(numbered):
+    if len(numbered) != len(rows) or not first_rows.claim(creditors[0], numbered):
         return None  # a number repeated: the row-by-row path names the rows
-    seen.update(numbered)
     checked.rows += len(rows)
     for disagreement in merger.add_rows(rows):
         checked.warn(disagreement.render(label))
     return rows
 
 
-def check_rows(source: Source, layout: Layout, options: Options,
-               merger: DebtorMerger) -> Generator[Step, None, Checked]:
+def check_rows(source: Source, layout: Layout, options: Options, merger: DebtorMerger,
+               first_rows: FirstRows) -> Generator[Step, None, Checked]:
     """Read and check `source` batch by batch, folding each row's debtor values into
-    `merger`; yields a step per batch read and per batch to write. At the first faulty
-    row writing stops (no more rows are handed over), the rest of the file is still
-    checked so that every problem is named (up to `MAX_ERRORS`); returns what was found.
-    A file that cannot be read further raises once the rows before are checked."""
+    `merger` and recording its invoice number in `first_rows`; yields a step per batch
+    read and per batch to write. At the first faulty row writing stops (no more rows are
+    handed over), the rest of the file is still checked so that every problem is named
+    (up to `MAX_ERRORS`); returns what was found. A file that cannot be read further
+    raises once the rows before are checked."""
     checked = Checked(warnings=source.warnings[:MAX_WARNINGS],
                       warnings_total=len(source.warnings))
     errors = checked.errors
-    first_rows: dict[str, dict[str, int]] = {}
     debtor_cache: DebtorCache = {}
     readers = ColumnReaders(options)
     label = source.label
     batch: list[InvoiceRow] = []
-    # The numbers seen of the creditor of the row before (files rarely mix them).
-    seen_creditor: str | None = None
-    seen: dict[str, int] = {}
     for lines, failure in source.batches(BATCH_SIZE):
         yield Step(source.done)
         read = read_batch(lines, layout, options, debtor_cache, merger, readers)
         clean = None if errors else _take_clean(read, first_rows, merger, checked, label)
         outcomes: list[Outcome] = []
+        cells: Sequence[tuple[str, ...] | None] = ()
         if clean is not None:
             if batch:  # rows taken one by one before it, written first
                 yield Step(source.done, rows=batch)
@@ -118,7 +115,12 @@ def check_rows(source: Source, layout: Layout, options: Options,
             yield Step(source.done, columns=clean)  # no object per row on the way
         else:
             outcomes = list(read.rows()) if isinstance(read, RowColumns) else read
-        for outcome in outcomes:
+            # The debtor cells each row was read from, when the batch kept them.
+            if isinstance(read, RowColumns) and read.debtor_cells is not None:
+                cells = read.debtor_cells
+        firsts = iter(first_rows.firsts(
+            [outcome for outcome in outcomes if type(outcome) is InvoiceRow]))
+        for index, outcome in enumerate(outcomes):
             if outcome is None:
                 continue  # a blank row
             checked.rows += 1
@@ -130,17 +132,14 @@ def check_rows(source: Source, layout: Layout, options: Options,
                 continue
             row = cast(InvoiceRow, outcome)
             number = row.row
-            if row.creditor != seen_creditor:
-                seen_creditor = row.creditor
-                seen = first_rows.setdefault(seen_creditor, {})
-            first = seen.setdefault(row.number, number)
+            first = next(firsts)
             if first != number:
                 errors.append(RowError(number, "invoice_number",
                                        _("{number!r} is already on row {first}").format(
                                            number=row.number, first=first)))
                 continue
             for disagreement in merger.add(row.creditor, row.debtor_ref, number,
-                                           row.debtor):
+                                           row.debtor, cells[index] if cells else None):
                 checked.warn(disagreement.render(label))
             if errors:
                 continue  # keep checking, stop writing: the file will be refused

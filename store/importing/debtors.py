@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relance.kernel.i18n import _
 from relance.store.importing.columns import DEBTOR_COLUMNS
 from relance.store.importing.rows import RowColumns
+
+if TYPE_CHECKING:
+    from relance.store.importing.debtors_apart import ApartDebtors
+    from relance.store.importing.scratch import Scratch
 
 DRAFT_SLOT = {column: position for position, column in enumerate(DEBTOR_COLUMNS)}
 """Where a debtor column's value is in `DebtorDraft.values`."""
@@ -39,6 +43,10 @@ def _shown(value: Any) -> str:
     if isinstance(value, tuple):
         return ";".join(value)
     return str(value)
+
+
+DraftState = tuple[int, dict[str, Any] | None, int, list[Any] | None, list[int] | None]
+"""A draft's fields as `DebtorDraft.state` gives them."""
 
 
 class DebtorDraft:
@@ -90,12 +98,18 @@ class DebtorDraft:
                 self._rows[_POSITION[column]] = self.last_row
         return self._values, self._rows
 
-    def __getstate__(self) -> tuple[None, dict[str, Any]]:
-        """A draft as it crosses to the writing process (`apart`): the cells it was read
-        from stay behind, the writer never compares them."""
-        state = {slot: getattr(self, slot) for slot in self.__slots__}
-        state["last_cells"] = None
-        return None, state
+    def state(self) -> DraftState:
+        """What crosses to the writing process (`apart`) or goes to the scratch database:
+        the fields as a plain tuple (pickling the object cost three times as much, for
+        every debtor of a large file); the cells stay behind, the writer never compares
+        them."""
+        return self.first_row, self.last, self.last_row, self._values, self._rows
+
+    @classmethod
+    def restored(cls, state: DraftState) -> DebtorDraft:
+        draft = cls(state[0])
+        draft.last, draft.last_row, draft._values, draft._rows = state[1:]
+        return draft
 
     def get(self, column: str) -> Any:
         if self._values is None:
@@ -146,29 +160,32 @@ _UNTAGGED.last = {"debtor_name": ""}
 
 
 class DebtorMerger:
-    """Every debtor met in a file, keyed by (creditor code, debtor ref)."""
+    """Every debtor met in a file, keyed by (creditor code, debtor ref).
+
+    In the import's process the drafts are here, shared with the writer. Once the file
+    is read apart (`apart`), the reading process moves them to its scratch database
+    (`move_to`): from then on `ApartDebtors` answers for them, and the writer's copy is
+    fed the drafts first made or changed at each step (`take_changed`)."""
 
     def __init__(self) -> None:
         self.drafts: dict[tuple[str, str], DebtorDraft] = {}
         # One text object per distinct cell kept (a segment, a country, a sales rep):
         # each debtor's last cells would otherwise hold copies of the same few words.
         self._shared: dict[str, str] = {}
-        # The debtors first met or given other values since `take_changed`, while the
-        # writer is fed a copy of the drafts (`apart`); None when it shares them.
-        self._changed: dict[tuple[str, str], None] | None = None
+        self._apart: ApartDebtors | None = None
 
-    def track_changes(self) -> None:
-        self._changed = {}
+    def move_to(self, scratch: Scratch) -> None:
+        """Keep the drafts in `scratch` from now on (in the reading process, apart)."""
+        from relance.store.importing.debtors_apart import ApartDebtors  # it builds on this
 
-    def take_changed(self) -> dict[tuple[str, str], DebtorDraft]:
+        self._apart = ApartDebtors(scratch, self.drafts)
+        self.drafts = {}
+        self._shared = {}
+
+    def take_changed(self) -> dict[tuple[str, str], DraftState]:
         """The drafts first made or changed since the last call (in that order), for
-        the writer's copy; none unless `track_changes` was called."""
-        if not self._changed:
-            return {}
-        drafts = self.drafts
-        taken = {key: drafts[key] for key in self._changed}
-        self._changed.clear()
-        return taken
+        the writer's copy; none unless the drafts were moved (`move_to`)."""
+        return {} if self._apart is None else self._apart.take_changed()
 
     def _kept(self, cells: tuple[str, ...] | None) -> tuple[str, ...] | None:
         """`cells` as a draft keeps them, their texts shared with other debtors'."""
@@ -184,7 +201,10 @@ class DebtorMerger:
         """For each row, its debtor's last values if the row repeats the cells they were
         read from, else None (to be read). Each debtor's own last cells are kept, so a
         file that comes back to a debtor after any number of others reads nothing
-        twice; a cache of sets of cells would have to forget some."""
+        twice; a cache of sets of cells would have to forget some. Apart, `SAME`
+        stands for the values (`ApartDebtors.known`)."""
+        if self._apart is not None:
+            return self._apart.known(creditors, refs, cells)
         get = self.drafts.get
         found: list[dict[str, Any] | None] = []
         append = found.append
@@ -197,10 +217,12 @@ class DebtorMerger:
     def add_rows(self, rows: RowColumns) -> list[Disagreement]:
         """`add` for each row in turn; a row repeating its debtor's last cells (the
         same values object) costs a lookup."""
+        if self._apart is not None:
+            return self._apart.add_rows(rows)
         found: list[Disagreement] = []
-        drafts = self.drafts
         cells: Sequence[tuple[str, ...] | None] = (
             rows.debtor_cells if rows.debtor_cells is not None else [None] * len(rows))
+        drafts = self.drafts
         for creditor, ref, number, values, row_cells in zip(
                 rows.creditor, rows.debtor_ref, rows.row, rows.debtor, cells, strict=True):
             draft = drafts.get((creditor, ref))
@@ -214,10 +236,10 @@ class DebtorMerger:
             cells: tuple[str, ...] | None = None) -> list[Disagreement]:
         """Fold one row's non-empty debtor values in (read from `cells`, when the
         reader kept them); returns the disagreements."""
+        if self._apart is not None:
+            return self._apart.add(creditor, ref, row, values, cells)
         key = (creditor, ref)
         draft = self.drafts.get(key)
-        if self._changed is not None and (draft is None or values is not draft.last):
-            self._changed[key] = None
         if draft is None:  # a first set: nothing to compare it with
             draft = self.drafts[key] = DebtorDraft(row)
             draft.last, draft.last_row, draft.last_cells = values, row, self._kept(cells)
@@ -225,15 +247,24 @@ class DebtorMerger:
         if values is draft.last:  # the same cells again: nothing to compare
             draft.last_row = row
             return []
-        merged, rows = draft.merged()
-        draft.last, draft.last_row, draft.last_cells = values, row, self._kept(cells)
-        found: list[Disagreement] = []
-        for column, value in values.items():
-            position = _POSITION[column]
-            earlier = merged[position]
-            if earlier is not UNSET and earlier != value:
-                found.append(Disagreement(row, column, ref, rows[position],
-                                          _shown(earlier), _shown(value)))
-            merged[position] = value
-            rows[position] = row
+        found = fold(draft, ref, row, values)
+        draft.last_cells = self._kept(cells)
         return found
+
+
+def fold(draft: DebtorDraft, ref: str, row: int, values: dict[str, Any]) -> list[Disagreement]:
+    """Fold a row's values, another set than the draft's last, into the draft; the
+    columns where an earlier non-empty value differs."""
+    merged, rows = draft.merged()
+    draft.last, draft.last_row = values, row
+    found: list[Disagreement] = []
+    for column, value in values.items():
+        position = _POSITION[column]
+        earlier = merged[position]
+        if earlier is not UNSET and earlier != value:
+            found.append(Disagreement(row, column, ref, rows[position],
+                                      _shown(earlier), _shown(value)))
+        merged[position] = value
+        rows[position] = row
+    return found
+

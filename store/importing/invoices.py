@@ -29,6 +29,7 @@ from relance.store.importing.apart import Steps
 from relance.store.importing.checking import MAX_ERRORS, Checked, check_rows
 from relance.store.importing.debtors import DebtorMerger
 from relance.store.importing.fec import is_fec, open_fec
+from relance.store.importing.first_rows import FirstRows
 from relance.store.importing.mapping import Mapping
 from relance.store.importing.reading import Source, open_source
 from relance.store.importing.rows import Options, RowError, make_layout
@@ -167,10 +168,11 @@ def import_source(
     if errors:
         raise ImportRefused(source.label, errors[:MAX_ERRORS], more=len(errors) > MAX_ERRORS)
     report = ImportReport(file=source.label)
-    merger = DebtorMerger()
+    merger, first_rows = DebtorMerger(), FirstRows()
     with _rare_collections(), store.write_transaction() as session, \
             _large_cache(session.connection()), \
-            Steps(check_rows(source, layout, options, merger), merger, source.label) as steps:
+            Steps(check_rows(source, layout, options, merger, first_rows), merger, first_rows,
+                  source.label) as steps:
         writer = BookWriter(session.connection(), layout, today=today or dt.date.today(),
                             actor=actor, counts=report)
         for step in steps:

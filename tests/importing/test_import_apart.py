@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import json
 import os
 import pickle
 import signal
@@ -29,8 +30,16 @@ from bench.books import HEADER, book_rows
 from relance.engine.intake import import_for_creditor
 from relance.kernel.errors import UsageError
 from relance.store.db import Store, open_store
-from relance.store.importing import ImportRefused, Mapping, apart, checking, import_invoices
+from relance.store.importing import (
+    ImportRefused,
+    Mapping,
+    apart,
+    checking,
+    import_invoices,
+    scratch,
+)
 from relance.store.models import Creditor, Debtor, DebtorTag, Invoice, Promise
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 22)
@@ -40,9 +49,12 @@ TIMESTAMPS = {"created_at", "updated_at"}
 
 @pytest.fixture
 def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Batches of 100 rows, the rest read apart after the second; the forks made."""
+    """Batches of 100 rows, the rest read apart after the second; the forks made. The
+    reading process's scratch database gets a page cache of a few pages, so that what it
+    keeps of the file goes to its temporary file and is read back from there."""
     monkeypatch.setattr(checking, "BATCH_SIZE", 100)
     monkeypatch.setattr(apart, "APART_AFTER_ROWS", 200)
+    monkeypatch.setattr(scratch, "SCRATCH_CACHE_KIB", 16)
     made: list[int] = []
     fork = os.fork
 
@@ -242,6 +254,28 @@ def test_a_foreign_creditor_past_the_fork_refuses_a_folder_import(
         "mixed.csv: row 953, column creditor: names the creditor OTHER, but this file was "
         "dropped in the folder of APART: it may only hold APART's invoices"]
     assert _book(store)["invoice"] == []
+
+
+def test_a_full_temporary_folder_stops_the_import_in_a_sentence(
+        tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    made = scratch.Scratch.__init__
+
+    def small(self: scratch.Scratch) -> None:  # room for a few pages, as a full disk
+        made(self)
+        self._conn.execute("PRAGMA max_page_count = 12")
+
+    monkeypatch.setattr(scratch.Scratch, "__init__", small)
+    path = _write(tmp_path / "full.csv", 1000, [])
+    workspace = str(tmp_path / "book")
+    code, out, err = run_cli(capsys, "-w", workspace, "import", "invoices", str(path))
+    assert len(forks) == 1
+    assert code == 1 and out == ""
+    assert err == (f"relance: {scratch.scratch_folder()}: the import's scratch database "
+                   "failed (database or disk is full); nothing was imported (SQLITE_TMPDIR "
+                   "or TMPDIR may name another folder)\n")
+    code, out, _ = run_cli(capsys, "-w", workspace, "--json", "report", "aged")
+    assert code == 0 and json.loads(out)["lines"] == []
 
 
 def test_progress_is_told_to_the_end_when_read_apart(store: Store, tmp_path: Path,
