@@ -267,4 +267,3 @@ def fold(draft: DebtorDraft, ref: str, row: int, values: dict[str, Any]) -> list
         merged[position] = value
         rows[position] = row
     return found
-

@@ -19,6 +19,7 @@ one sentence.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sqlite3
@@ -42,7 +43,7 @@ class Scratch:
     each debtor's draft, by creditor."""
 
     def __init__(self) -> None:
-        try:
+        with _told():
             self._conn = sqlite3.connect("", isolation_level=None)
             for pragma in ("journal_mode = OFF", "synchronous = OFF",
                            f"cache_size = -{SCRATCH_CACHE_KIB}", "locking_mode = EXCLUSIVE"):
@@ -55,8 +56,6 @@ class Scratch:
                 "PRIMARY KEY (creditor, ref)) WITHOUT ROWID")
             # One transaction for the whole file: nothing is committed batch by batch.
             self._conn.execute("BEGIN")
-        except sqlite3.Error as exc:
-            raise _failed(exc) from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -66,27 +65,23 @@ class Scratch:
     def add_numbers(self, rows: Iterable[tuple[str, str, int]]) -> int:
         """Record (creditor, number, row) for each number not recorded yet (the earlier
         row stays); how many were new."""
-        try:
+        with _told():
             before = self._conn.total_changes
             self._conn.executemany(
                 "INSERT OR IGNORE INTO first_row (creditor, number, row) VALUES (?, ?, ?)",
                 rows)
             return self._conn.total_changes - before
-        except sqlite3.Error as exc:
-            raise _failed(exc) from exc
 
     def first_rows(self, creditor: str, numbers: list[str]) -> dict[str, int]:
         """The recorded row of each of the creditor's `numbers` recorded so far."""
         found: dict[str, int] = {}
-        try:
+        with _told():
             for start in range(0, len(numbers), _LOOKUP_CHUNK):
                 chunk = numbers[start:start + _LOOKUP_CHUNK]
                 marks = ", ".join("?" * len(chunk))
                 found.update(self._conn.execute(
                     f"SELECT number, row FROM first_row WHERE creditor = ? "
                     f"AND number IN ({marks})", (creditor, *chunk)))
-        except sqlite3.Error as exc:
-            raise _failed(exc) from exc
         return found
 
     # ------------------------------------------------------------------ drafts
@@ -94,20 +89,16 @@ class Scratch:
     def save_drafts(self, drafts: Iterable[tuple[tuple[str, str], Any]]) -> None:
         """Keep each ((creditor, ref), draft's state), replacing what was kept of that
         debtor."""
-        try:
+        with _told():
             self._conn.executemany(
                 "INSERT OR REPLACE INTO draft (creditor, ref, draft) VALUES (?, ?, ?)",
                 _pickled(drafts))
-        except sqlite3.Error as exc:
-            raise _failed(exc) from exc
 
     def draft(self, key: tuple[str, str]) -> Any:
         """The draft's state kept of a debtor (`save_drafts`); KeyError if none was."""
-        try:
+        with _told():
             found = self._conn.execute(
                 "SELECT draft FROM draft WHERE creditor = ? AND ref = ?", key).fetchone()
-        except sqlite3.Error as exc:
-            raise _failed(exc) from exc
         if found is None:
             raise KeyError(key)
         return pickle.loads(found[0])  # written by this very process
@@ -131,8 +122,13 @@ def scratch_folder() -> str:
     return "."
 
 
-def _failed(exc: sqlite3.Error) -> ScratchFailed:
-    return ScratchFailed(0, _(
-        "the import's scratch database failed ({problem}); nothing was imported "
-        "(SQLITE_TMPDIR or TMPDIR may name another folder)").format(problem=exc),
-        scratch_folder())
+@contextlib.contextmanager
+def _told() -> Iterator[None]:
+    """What SQLite raises in the block, as the `ScratchFailed` the command line tells."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise ScratchFailed(0, _(
+            "the import's scratch database failed ({problem}); nothing was imported "
+            "(SQLITE_TMPDIR or TMPDIR may name another folder)").format(problem=exc),
+            scratch_folder()) from exc
